@@ -1,0 +1,3 @@
+//! Backends that turn a validated plan into per-path accumulators.
+
+pub mod gpu;

@@ -1,0 +1,4 @@
+//! sptlab: a Monte Carlo engine for Stochastic Portfolio Theory on GPU and CPU.
+
+pub mod engine;
+pub mod rng;

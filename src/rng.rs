@@ -1,0 +1,166 @@
+//! Philox4x32-10 and the normal transform: the CPU twin of `shaders/philox.wgsl`.
+//!
+//! The reproducibility contract (SPT.md section 7): the standard normal used for
+//! `(seed, path, step, asset)` is a pure function of those four numbers.
+//!
+//! * key     = the 64-bit seed, `[low 32 bits, high 32 bits]`;
+//! * counter = `[path, step, asset / 4, stream]`; one Philox call gives four
+//!   uint32 words, hence four uniforms, two Box–Muller pairs and the normals of
+//!   four consecutive assets `4b, 4b + 1, 4b + 2, 4b + 3`.
+//!
+//! The two formulas below are the only definition of the transform; the WGSL
+//! twin mirrors them line for line.
+//!
+//! * uint32 -> uniform: `u = ((x >> 8) | 1) * 2^-24`. The odd 24-bit integer is
+//!   exact in f32 and f64, so CPU and GPU uniforms are bit-identical and lie
+//!   strictly inside (0, 1): `ln(u)` is always finite.
+//! * Box–Muller: `r = sqrt(-2 ln u_a)`, `theta = 2 pi u_b`,
+//!   `z_a = r cos(theta)`, `z_b = r sin(theta)`, for the pairs `(u0, u1)` and
+//!   `(u2, u3)`, giving the normals of assets `4b, 4b + 1` and `4b + 2, 4b + 3`.
+
+/// Philox multipliers and Weyl key increments (Salmon et al., SC'11).
+pub const PHILOX_M0: u32 = 0xD251_1F53;
+pub const PHILOX_M1: u32 = 0xCD9E_8D57;
+pub const PHILOX_W0: u32 = 0x9E37_79B9;
+pub const PHILOX_W1: u32 = 0xBB67_AE85;
+
+/// Which random stream a counter draws from (the counter's fourth word).
+/// Market noise is stream 0; later models take further streams so that adding
+/// a model never changes the numbers of an existing one.
+pub const STREAM_MARKET: u32 = 0;
+
+/// 2^-24, the spacing of the uniforms.
+pub const UNIFORM_SCALE: f64 = 1.0 / 16_777_216.0;
+
+#[inline(always)]
+fn mulhilo(a: u32, b: u32) -> (u32, u32) {
+    let product = (a as u64) * (b as u64);
+    ((product >> 32) as u32, product as u32)
+}
+
+#[inline(always)]
+fn philox_round(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (hi0, lo0) = mulhilo(PHILOX_M0, counter[0]);
+    let (hi1, lo1) = mulhilo(PHILOX_M1, counter[2]);
+    [hi1 ^ counter[1] ^ key[0], lo1, hi0 ^ counter[3] ^ key[1], lo0]
+}
+
+/// Philox4x32 with ten rounds: a bijection of the counter under the key.
+#[inline(always)]
+pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let mut counter = counter;
+    let mut key = key;
+    counter = philox_round(counter, key);
+    for _ in 1..10 {
+        key = [key[0].wrapping_add(PHILOX_W0), key[1].wrapping_add(PHILOX_W1)];
+        counter = philox_round(counter, key);
+    }
+    counter
+}
+
+/// The Philox key of a 64-bit seed.
+#[inline(always)]
+pub fn seed_key(seed: u64) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32]
+}
+
+/// The counter of the four normals of assets `4 * asset_block ..` at `(path, step)`.
+#[inline(always)]
+pub fn normal_counter(path: u32, step: u32, asset_block: u32, stream: u32) -> [u32; 4] {
+    [path, step, asset_block, stream]
+}
+
+/// The odd 24-bit integer behind a uniform: `(x >> 8) | 1`.
+#[inline(always)]
+pub fn uniform_bits(word: u32) -> u32 {
+    (word >> 8) | 1
+}
+
+/// uint32 -> uniform strictly inside (0, 1), exact in f64.
+#[inline(always)]
+pub fn uniform_f64(word: u32) -> f64 {
+    uniform_bits(word) as f64 * UNIFORM_SCALE
+}
+
+/// Box–Muller on a pair of uniforms, in f64 (the reference transform).
+#[inline(always)]
+pub fn box_muller_f64(u_radius: f64, u_angle: f64) -> (f64, f64) {
+    let radius = (-2.0 * u_radius.ln()).sqrt();
+    let (sin, cos) = (std::f64::consts::TAU * u_angle).sin_cos();
+    (radius * cos, radius * sin)
+}
+
+/// The four standard normals of assets `4 * asset_block .. 4 * asset_block + 3`
+/// for `(seed, path, step)`, in f64.
+pub fn normals4(seed: u64, path: u32, step: u32, asset_block: u32) -> [f64; 4] {
+    let words = philox4x32_10(
+        normal_counter(path, step, asset_block, STREAM_MARKET),
+        seed_key(seed),
+    );
+    let (z0, z1) = box_muller_f64(uniform_f64(words[0]), uniform_f64(words[1]));
+    let (z2, z3) = box_muller_f64(uniform_f64(words[2]), uniform_f64(words[3]));
+    [z0, z1, z2, z3]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known answers from Random123 (SPT.md section 7).
+    #[test]
+    fn philox_known_answers() {
+        let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+            ([0; 4], [0; 2], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
+            (
+                [u32::MAX; 4],
+                [u32::MAX; 2],
+                [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+            ),
+            (
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0],
+                [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+            ),
+        ];
+        for (counter, key, expected) in cases {
+            assert_eq!(philox4x32_10(counter, key), expected, "counter {counter:08x?}");
+        }
+    }
+
+    #[test]
+    fn uniforms_are_strictly_inside_the_unit_interval() {
+        assert!(uniform_f64(0) > 0.0);
+        assert!(uniform_f64(u32::MAX) < 1.0);
+        assert_eq!(uniform_f64(0), UNIFORM_SCALE);
+        assert_eq!(uniform_f64(u32::MAX), 1.0 - UNIFORM_SCALE);
+        // Exact in f32 too: the f32 and f64 uniforms are the same number.
+        for word in [0u32, 1, 255, 256, 0x8000_0000, u32::MAX, 0x1234_5678] {
+            let as_f32 = uniform_bits(word) as f32 * UNIFORM_SCALE as f32;
+            assert_eq!(as_f32 as f64, uniform_f64(word));
+        }
+    }
+
+    #[test]
+    fn normals_have_unit_moments() {
+        // 400k normals: se of the mean 0.0016, of the variance about 0.0022;
+        // the tolerances are 5 standard errors.
+        let mut sum = 0.0;
+        let mut sum_sq = 0.0;
+        let mut sum_cross = 0.0;
+        let mut count = 0.0;
+        for path in 0..1000 {
+            for step in 0..100 {
+                let z = normals4(7, path, step, 0);
+                sum += z.iter().sum::<f64>();
+                sum_sq += z.iter().map(|v| v * v).sum::<f64>();
+                sum_cross += z[0] * z[2];
+                count += 4.0;
+            }
+        }
+        let mean = sum / count;
+        let variance = sum_sq / count - mean * mean;
+        assert!(mean.abs() < 0.008, "mean {mean}");
+        assert!((variance - 1.0).abs() < 0.011, "variance {variance}");
+        assert!((sum_cross / (count / 4.0)).abs() < 0.016, "pairs are correlated");
+    }
+}
