@@ -1,0 +1,142 @@
+//! The per-path accumulators every backend produces, and the per-path statistics
+//! of SPT.md section 6 derived from them on the host.
+//!
+//! Slot numbers are shared with the WGSL kernel (`shaders/advance_paths.wgsl`
+//! receives them as composed constants), so both backends fill the same layout.
+
+/// Slots of one strategy's accumulators. `*_COMP` slots hold Kahan compensations.
+pub mod slot {
+    /// L(t) = log(V_pi / V_mu), summed step by step.
+    pub const RELATIVE: usize = 0;
+    pub const RELATIVE_COMP: usize = 1;
+    /// Sum of active returns a_k = R_pi,k - R_mu,k.
+    pub const ACTIVE_SUM: usize = 2;
+    pub const ACTIVE_SUM_COMP: usize = 3;
+    /// Sum of a_k^2.
+    pub const ACTIVE_SQUARES: usize = 4;
+    pub const ACTIVE_SQUARES_COMP: usize = 5;
+    /// Running maximum of L(t) (starts at L(0) = 0).
+    pub const PEAK: usize = 6;
+    /// Largest fall of L(t) below its running maximum, in log units.
+    pub const DRAWDOWN: usize = 7;
+    /// Sum over rebalances of 1/2 sum_i |w_after - w_before|.
+    pub const TURNOVER: usize = 8;
+    /// Sum over rebalances of log(1 - c * traded).
+    pub const COST: usize = 9;
+    /// Sum of L-divergences T(mu(t_k+1) | mu(t_k)) over rebalance periods.
+    pub const DRIFT: usize = 10;
+    pub const DRIFT_COMP: usize = 11;
+    /// log G(mu(0)).
+    pub const LOG_G_START: usize = 12;
+    /// log G at the last rebalance; log G(mu(T)) once the run is over.
+    pub const LOG_G_ANCHOR: usize = 13;
+    pub const COUNT: usize = 14;
+}
+
+/// What a backend returns for a batch of consecutive paths, in f64 whatever the
+/// precision it computed in.
+#[derive(Debug, Clone)]
+pub struct BatchAccumulators {
+    pub first_path: u64,
+    pub paths: usize,
+    pub n: usize,
+    pub strategies: usize,
+    /// Terminal log caps, `paths x n`.
+    pub log_caps: Vec<f64>,
+    /// log Z(T) - log Z(0) per path.
+    pub log_total_cap_change: Vec<f64>,
+    /// `paths x strategies x slot::COUNT`.
+    pub strategy_slots: Vec<f64>,
+}
+
+impl BatchAccumulators {
+    pub fn path_log_caps(&self, path: usize) -> &[f64] {
+        &self.log_caps[path * self.n..(path + 1) * self.n]
+    }
+    pub fn slots(&self, path: usize, strategy: usize) -> &[f64] {
+        let start = (path * self.strategies + strategy) * slot::COUNT;
+        &self.strategy_slots[start..start + slot::COUNT]
+    }
+}
+
+/// The per-path statistics of one strategy (SPT.md section 6; `paths.csv` columns).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PathStatistics {
+    pub log_return: f64,
+    pub relative_log_return: f64,
+    pub excess_return: f64,
+    pub tracking_error: f64,
+    pub information_ratio: f64,
+    pub max_relative_drawdown: f64,
+    pub turnover: f64,
+    pub generating_term: f64,
+    pub drift_term: f64,
+    pub cost_term: f64,
+}
+
+impl PathStatistics {
+    /// Statistics of one path from its accumulators, `steps` steps of `1 / steps_per_year` years.
+    pub fn from_slots(slots: &[f64], market_log_return: f64, steps: u32, steps_per_year: u32) -> PathStatistics {
+        let count = steps as f64;
+        let per_year = steps_per_year as f64;
+        let mean_active = slots[slot::ACTIVE_SUM] / count;
+        // Sample variance with divisor N - 1 from the two sums; a_k is small, so the
+        // cancellation costs little, and the sums carry Kahan compensation.
+        let variance = if steps > 1 {
+            ((slots[slot::ACTIVE_SQUARES] - count * mean_active * mean_active) / (count - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        let excess_return = mean_active * per_year;
+        let tracking_error = (variance * per_year).sqrt();
+        let information_ratio = if tracking_error > 0.0 { excess_return / tracking_error } else { 0.0 };
+        PathStatistics {
+            log_return: market_log_return + slots[slot::RELATIVE],
+            relative_log_return: slots[slot::RELATIVE],
+            excess_return,
+            tracking_error,
+            information_ratio,
+            max_relative_drawdown: 1.0 - (-slots[slot::DRAWDOWN]).exp(),
+            turnover: slots[slot::TURNOVER] * per_year / count,
+            generating_term: slots[slot::LOG_G_ANCHOR] - slots[slot::LOG_G_START],
+            drift_term: slots[slot::DRIFT],
+            cost_term: slots[slot::COST],
+        }
+    }
+
+    /// L - (generating + drift + cost): zero up to rounding (SPT.md section 3).
+    pub fn master_equation_residual(&self) -> f64 {
+        self.relative_log_return - (self.generating_term + self.drift_term + self.cost_term)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_follow_their_definitions() {
+        // Four steps at 4 steps a year with active returns 0.01, -0.01, 0.02, 0.0.
+        let active = [0.01, -0.01, 0.02, 0.0];
+        let mut slots = [0.0; slot::COUNT];
+        slots[slot::ACTIVE_SUM] = active.iter().sum();
+        slots[slot::ACTIVE_SQUARES] = active.iter().map(|a| a * a).sum();
+        slots[slot::RELATIVE] = 0.03;
+        slots[slot::DRAWDOWN] = 0.1;
+        slots[slot::TURNOVER] = 0.5;
+        slots[slot::LOG_G_START] = -1.0;
+        slots[slot::LOG_G_ANCHOR] = -0.99;
+        slots[slot::DRIFT] = 0.025;
+        slots[slot::COST] = -0.005;
+        let stats = PathStatistics::from_slots(&slots, 0.2, 4, 4);
+        let mean = 0.005;
+        let sd = (active.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 3.0).sqrt();
+        assert!((stats.excess_return - mean * 4.0).abs() < 1e-15);
+        assert!((stats.tracking_error - sd * 2.0).abs() < 1e-15);
+        assert!((stats.information_ratio - mean * 4.0 / (sd * 2.0)).abs() < 1e-12);
+        assert!((stats.log_return - 0.23).abs() < 1e-15);
+        assert!((stats.max_relative_drawdown - (1.0 - (-0.1f64).exp())).abs() < 1e-15);
+        assert!((stats.turnover - 0.5).abs() < 1e-15);
+        assert!(stats.master_equation_residual().abs() < 1e-15);
+    }
+}

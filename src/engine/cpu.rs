@@ -1,0 +1,289 @@
+//! The CPU backend: blocks of `LANES` paths, each simulated start to finish by one
+//! rayon task, in f32 or f64.
+//!
+//! A block keeps every per-path quantity as `[stock][lane]`, so each loop over
+//! lanes compiles to SIMD; the hot function is compiled twice (baseline and
+//! AVX2 + FMA) and chosen at run time. Every path's arithmetic depends only on
+//! its own index, so results are bit-identical for any thread count, batch size
+//! or lane position.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::engine::accumulators::{slot, BatchAccumulators};
+use crate::market::gbm::{gbm_log_steps, GbmKernel};
+use crate::portfolio::{target_weights, KernelWeighting};
+use crate::real::{self, Real, LANES};
+use crate::rng::seed_key;
+use crate::scenario::Plan;
+
+type Lanes<R> = real::Lanes<R, LANES>;
+
+/// Kahan-compensated `slots[sum] += value`, with the compensation in `slots[compensation]`.
+#[inline(always)]
+fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, compensation: usize, value: Lanes<R>) {
+    let corrected = value - slots[compensation];
+    let next = slots[sum] + corrected;
+    slots[compensation] = (next - slots[sum]) - corrected;
+    slots[sum] = next;
+}
+
+/// Run-wide parameters in the kernel's precision.
+pub struct KernelParams<R> {
+    pub key: [u32; 2],
+    pub total_steps: u32,
+    pub gbm: GbmKernel<R>,
+    pub initial_mu: Vec<R>,
+    pub initial_log_mu: Vec<R>,
+    pub strategies: Vec<StrategyKernel<R>>,
+}
+
+pub struct StrategyKernel<R> {
+    pub weighting: KernelWeighting<R>,
+    pub rebalance_every: u32,
+    pub cost_rate: R,
+}
+
+impl<R: Real> KernelParams<R> {
+    pub fn new(plan: &Plan) -> KernelParams<R> {
+        let n = plan.n();
+        KernelParams {
+            key: seed_key(plan.seed),
+            total_steps: plan.steps,
+            gbm: plan.market.kernel(plan.dt()),
+            initial_mu: plan.market.initial_weights.iter().map(|m| R::from_f64(*m)).collect(),
+            initial_log_mu: plan.market.initial_weights.iter().map(|m| R::from_f64(m.ln())).collect(),
+            strategies: plan
+                .strategies
+                .iter()
+                .map(|s| StrategyKernel {
+                    weighting: s.weighting.in_precision(n),
+                    rebalance_every: s.rebalance_every,
+                    cost_rate: R::from_f64(s.cost_rate),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One strategy's state in a block.
+struct StrategyBlock<R> {
+    /// Weights held now (drift with prices between rebalances).
+    held: Vec<Lanes<R>>,
+    /// pi_i(p) / p_i at the last rebalance p: the period's growth ratio is sum_i anchor_i q_i.
+    anchor: Vec<Lanes<R>>,
+    slots: [Lanes<R>; slot::COUNT],
+}
+
+/// The state of `LANES` paths.
+pub struct PathBlock<R> {
+    paths: [u32; LANES],
+    log_caps: Vec<Lanes<R>>,
+    mu: Vec<Lanes<R>>,
+    /// log Z(t) - log Z(0), with its Kahan compensation.
+    log_total: Lanes<R>,
+    log_total_comp: Lanes<R>,
+    strategies: Vec<StrategyBlock<R>>,
+    // Scratch, kept to avoid allocating per step.
+    log_steps: Vec<Lanes<R>>,
+    growth: Vec<Lanes<R>>,
+    log_mu: Vec<Lanes<R>>,
+    target: Vec<Lanes<R>>,
+}
+
+impl<R: Real> PathBlock<R> {
+    /// `init_paths`: every path at the scenario's initial caps, every strategy at its target.
+    pub fn init_paths(params: &KernelParams<R>, first_path: u64) -> PathBlock<R> {
+        let n = params.gbm.n;
+        let splat = |values: &[R]| values.iter().map(|v| Lanes::splat(*v)).collect::<Vec<_>>();
+        let mu = splat(&params.initial_mu);
+        let log_mu = splat(&params.initial_log_mu);
+        let strategies = params
+            .strategies
+            .iter()
+            .map(|strategy| {
+                let mut target = vec![Lanes::zero(); n];
+                let log_g = target_weights(&strategy.weighting, &mu, &log_mu, &mut target);
+                let anchor = target.iter().zip(&mu).map(|(t, m)| *t / *m).collect();
+                let mut slots = [Lanes::zero(); slot::COUNT];
+                slots[slot::LOG_G_START] = log_g;
+                slots[slot::LOG_G_ANCHOR] = log_g;
+                StrategyBlock { held: target, anchor, slots }
+            })
+            .collect();
+        PathBlock {
+            paths: std::array::from_fn(|l| (first_path as u32).wrapping_add(l as u32)),
+            log_caps: log_mu.clone(),
+            mu,
+            log_total: Lanes::zero(),
+            log_total_comp: Lanes::zero(),
+            strategies,
+            log_steps: vec![Lanes::zero(); n],
+            growth: vec![Lanes::zero(); n],
+            log_mu,
+            target: vec![Lanes::zero(); n],
+        }
+    }
+
+    /// `advance_paths`: simulate the steps in `steps` (CPU twin of the WGSL kernel of that name).
+    pub fn advance_paths(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                unsafe { self.advance_paths_avx2(params, steps) };
+                return;
+            }
+        }
+        self.advance_paths_portable::<false>(params, steps);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn advance_paths_avx2(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
+        self.advance_paths_portable::<true>(params, steps)
+    }
+
+    #[inline(always)]
+    fn advance_paths_portable<const FUSED: bool>(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
+        for step in steps {
+            self.advance_one_step::<FUSED>(params, step);
+        }
+    }
+
+    #[inline(always)]
+    fn advance_one_step<const FUSED: bool>(&mut self, params: &KernelParams<R>, step: u32) {
+        gbm_log_steps::<R, LANES, FUSED>(&params.gbm, params.key, &self.paths, step, &mut self.log_steps);
+
+        // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
+        let mut market_gross = Lanes::zero();
+        for ((log_cap, growth), (log_step, mu)) in
+            self.log_caps.iter_mut().zip(self.growth.iter_mut()).zip(self.log_steps.iter().zip(&self.mu))
+        {
+            *log_cap = *log_cap + *log_step;
+            *growth = log_step.exp();
+            market_gross = market_gross + *mu * *growth;
+        }
+        let inverse_market_gross = market_gross.recip();
+        for (mu, growth) in self.mu.iter_mut().zip(&self.growth) {
+            *mu = *mu * *growth * inverse_market_gross;
+        }
+        let corrected = market_gross.ln() - self.log_total_comp;
+        let next = self.log_total + corrected;
+        self.log_total_comp = (next - self.log_total) - corrected;
+        self.log_total = next;
+
+        let completed = step + 1;
+        let is_last = completed == params.total_steps;
+        let mut log_mu_ready = false;
+        for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
+            // Shares are held through the step: weights drift with prices.
+            let mut gross = Lanes::zero();
+            for (held, growth) in state.held.iter_mut().zip(&self.growth) {
+                *held = *held * *growth;
+                gross = gross + *held;
+            }
+            let inverse_gross = gross.recip();
+            for held in state.held.iter_mut() {
+                *held = *held * inverse_gross;
+            }
+
+            let rebalance = completed % strategy.rebalance_every == 0 && !is_last;
+            let mut cost_factor = Lanes::splat(R::ONE);
+            if rebalance || is_last {
+                if !log_mu_ready {
+                    for (log_mu, log_cap) in self.log_mu.iter_mut().zip(&self.log_caps) {
+                        *log_mu = *log_cap - self.log_total;
+                    }
+                    log_mu_ready = true;
+                }
+                let log_g = target_weights(&strategy.weighting, &self.mu, &self.log_mu, &mut self.target);
+                // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
+                let mut period_ratio = Lanes::zero();
+                for (anchor, mu) in state.anchor.iter().zip(&self.mu) {
+                    period_ratio = period_ratio + *anchor * *mu;
+                }
+                let divergence = period_ratio.ln() - (log_g - state.slots[slot::LOG_G_ANCHOR]);
+                kahan_add_slot(&mut state.slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
+                state.slots[slot::LOG_G_ANCHOR] = log_g;
+
+                if rebalance {
+                    let mut traded = Lanes::zero();
+                    for ((target, held), (anchor, mu)) in
+                        self.target.iter().zip(state.held.iter_mut()).zip(state.anchor.iter_mut().zip(&self.mu))
+                    {
+                        traded = traded + (*target - *held).abs();
+                        *held = *target;
+                        *anchor = *target / *mu;
+                    }
+                    cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
+                    state.slots[slot::TURNOVER] = state.slots[slot::TURNOVER] + traded * R::from_f64(0.5);
+                    state.slots[slot::COST] = state.slots[slot::COST] + cost_factor.ln();
+                }
+            }
+
+            // Per-step returns against the market.
+            let strategy_gross = gross * cost_factor;
+            let active = strategy_gross - market_gross;
+            let slots = &mut state.slots;
+            kahan_add_slot(slots, slot::RELATIVE, slot::RELATIVE_COMP, (strategy_gross * inverse_market_gross).ln());
+            kahan_add_slot(slots, slot::ACTIVE_SUM, slot::ACTIVE_SUM_COMP, active);
+            kahan_add_slot(slots, slot::ACTIVE_SQUARES, slot::ACTIVE_SQUARES_COMP, active * active);
+            slots[slot::PEAK] = slots[slot::PEAK].max(slots[slot::RELATIVE]);
+            slots[slot::DRAWDOWN] = slots[slot::DRAWDOWN].max(slots[slot::PEAK] - slots[slot::RELATIVE]);
+        }
+    }
+
+    /// Copies lane `lane` into row `lane` of a block's share of the batch output.
+    fn write_lane(&self, lane: usize, log_caps: &mut [f64], log_total: &mut [f64], strategy_slots: &mut [f64]) {
+        let n = self.log_caps.len();
+        for i in 0..n {
+            log_caps[lane * n + i] = self.log_caps[i].0[lane].to_f64();
+        }
+        log_total[lane] = self.log_total.0[lane].to_f64();
+        let strategies = self.strategies.len();
+        for (s, state) in self.strategies.iter().enumerate() {
+            let start = (lane * strategies + s) * slot::COUNT;
+            for k in 0..slot::COUNT {
+                strategy_slots[start + k] = state.slots[k].0[lane].to_f64();
+            }
+        }
+    }
+}
+
+/// Simulates `paths` (a range of global path indices) in precision `R` on the
+/// current rayon pool, calling `on_block_done` with each finished block's path count.
+pub fn simulate_batch<R: Real>(
+    params: &KernelParams<R>,
+    paths: Range<u64>,
+    strategies: usize,
+    on_block_done: &(dyn Fn(u64) + Sync),
+) -> BatchAccumulators {
+    let n = params.gbm.n;
+    let count = (paths.end - paths.start) as usize;
+    let mut out = BatchAccumulators {
+        first_path: paths.start,
+        paths: count,
+        n,
+        strategies,
+        log_caps: vec![0.0; count * n],
+        log_total_cap_change: vec![0.0; count],
+        strategy_slots: vec![0.0; count * strategies * slot::COUNT],
+    };
+    out.log_caps
+        .par_chunks_mut(LANES * n)
+        .zip(out.log_total_cap_change.par_chunks_mut(LANES))
+        .zip(out.strategy_slots.par_chunks_mut(LANES * strategies * slot::COUNT))
+        .enumerate()
+        .for_each(|(block, ((log_caps, log_total), strategy_slots))| {
+            let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64);
+            state.advance_paths(params, 0..params.total_steps);
+            let lanes_used = log_total.len();
+            for lane in 0..lanes_used {
+                state.write_lane(lane, log_caps, log_total, strategy_slots);
+            }
+            on_block_done(lanes_used as u64);
+        });
+    out
+}

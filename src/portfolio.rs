@@ -1,0 +1,215 @@
+//! Weightings, their generating functions and the L-divergence (SPT.md sections 3 and 5).
+//!
+//! [`target_weights`] is the one implementation of every weighting rule: the CPU
+//! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
+//! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
+
+use crate::real::{Lanes, Real};
+
+/// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weighting {
+    Market,
+    Equal,
+    /// pi_i = mu_i^p / sum_j mu_j^p, p < 1, p != 0.
+    Diversity { p: f64 },
+    /// pi_i = -mu_i log mu_i / G(mu).
+    Entropy,
+    /// Fixed weights, non-negative, summing to one.
+    Constant { weights: Vec<f64> },
+}
+
+impl Weighting {
+    /// Whether the master-equation decomposition applies (every current rule).
+    pub fn is_functionally_generated(&self) -> bool {
+        true
+    }
+
+    /// The rule with its parameters in the kernel's precision.
+    pub fn in_precision<R: Real>(&self, n: usize) -> KernelWeighting<R> {
+        match self {
+            Weighting::Market => KernelWeighting::Market,
+            Weighting::Equal => KernelWeighting::Equal { inverse_n: R::from_f64(1.0 / n as f64) },
+            Weighting::Diversity { p } => {
+                KernelWeighting::Diversity { p: R::from_f64(*p), inverse_p: R::from_f64(1.0 / p) }
+            }
+            Weighting::Entropy => KernelWeighting::Entropy,
+            Weighting::Constant { weights } => {
+                KernelWeighting::Constant { weights: weights.iter().map(|w| R::from_f64(*w)).collect() }
+            }
+        }
+    }
+}
+
+/// A weighting rule plus how it trades (SPT.md section 5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strategy {
+    pub name: String,
+    pub weighting: Weighting,
+    /// Steps between rebalances; shares are held in between.
+    pub rebalance_every: u32,
+    /// Proportional cost per unit of traded value (`cost_bps * 1e-4`).
+    pub cost_rate: f64,
+}
+
+/// [`Weighting`] with parameters converted once, outside the step loop.
+#[derive(Debug, Clone)]
+pub enum KernelWeighting<R> {
+    Market,
+    Equal { inverse_n: R },
+    Diversity { p: R, inverse_p: R },
+    Entropy,
+    Constant { weights: Vec<R> },
+}
+
+/// Writes the target weights pi(mu) of every lane into `target` and returns log G(mu).
+///
+/// `log_mu` must be the logarithm of `mu` (the kernels carry both, so no logarithm
+/// is taken here). Diversity weights subtract the largest exponent first, so
+/// exp never overflows for any p < 1, negative p included.
+#[inline(always)]
+pub fn target_weights<R: Real, const L: usize>(
+    weighting: &KernelWeighting<R>,
+    mu: &[Lanes<R, L>],
+    log_mu: &[Lanes<R, L>],
+    target: &mut [Lanes<R, L>],
+) -> Lanes<R, L> {
+    match weighting {
+        KernelWeighting::Market => {
+            target.copy_from_slice(mu);
+            Lanes::zero()
+        }
+        KernelWeighting::Equal { inverse_n } => {
+            target.fill(Lanes::splat(*inverse_n));
+            sum(log_mu.iter().copied()) * *inverse_n
+        }
+        KernelWeighting::Diversity { p, inverse_p } => {
+            let largest = log_mu.iter().fold(Lanes::splat(R::from_f64(f64::MIN)), |m, lm| m.max(*lm * *p));
+            let mut total = Lanes::zero();
+            for (t, lm) in target.iter_mut().zip(log_mu) {
+                *t = (*lm * *p - largest).exp();
+                total = total + *t;
+            }
+            normalise(target, total);
+            (largest + total.ln()) * *inverse_p
+        }
+        KernelWeighting::Entropy => {
+            let mut total = Lanes::zero();
+            for ((t, m), lm) in target.iter_mut().zip(mu).zip(log_mu) {
+                *t = -(*m * *lm);
+                total = total + *t;
+            }
+            normalise(target, total);
+            total.ln()
+        }
+        KernelWeighting::Constant { weights } => {
+            let mut log_g = Lanes::zero();
+            for ((t, w), lm) in target.iter_mut().zip(weights).zip(log_mu) {
+                *t = Lanes::splat(*w);
+                log_g = log_g + *lm * *w;
+            }
+            log_g
+        }
+    }
+}
+
+#[inline(always)]
+fn sum<R: Real, const L: usize>(values: impl Iterator<Item = Lanes<R, L>>) -> Lanes<R, L> {
+    values.fold(Lanes::zero(), |total, v| total + v)
+}
+
+#[inline(always)]
+fn normalise<R: Real, const L: usize>(values: &mut [Lanes<R, L>], total: Lanes<R, L>) {
+    let inverse = total.recip();
+    for v in values.iter_mut() {
+        *v = *v * inverse;
+    }
+}
+
+/// Target weights and log G of one weight vector, in f64.
+pub fn weights_and_log_g(weighting: &Weighting, mu: &[f64]) -> (Vec<f64>, f64) {
+    let kernel = weighting.in_precision::<f64>(mu.len());
+    let mu_lanes: Vec<Lanes<f64, 1>> = mu.iter().map(|m| Lanes([*m])).collect();
+    let log_mu: Vec<Lanes<f64, 1>> = mu.iter().map(|m| Lanes([m.ln()])).collect();
+    let mut target = vec![Lanes([0.0]); mu.len()];
+    let log_g = target_weights(&kernel, &mu_lanes, &log_mu, &mut target);
+    (target.into_iter().map(|t| t.0[0]).collect(), log_g.0[0])
+}
+
+/// The L-divergence T(q | p) = log(1 + <grad log G(p), q - p>) - log(G(q) / G(p)),
+/// with 1 + <grad log G(p), q - p> = sum_i pi_i(p) q_i / p_i (SPT.md section 3).
+pub fn l_divergence(weighting: &Weighting, p: &[f64], q: &[f64]) -> f64 {
+    let (pi, log_g_p) = weights_and_log_g(weighting, p);
+    let (_, log_g_q) = weights_and_log_g(weighting, q);
+    let ratio: f64 = pi.iter().zip(p).zip(q).map(|((w, pi), qi)| w * qi / pi).sum();
+    ratio.ln() - (log_g_q - log_g_p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MU: [f64; 3] = [0.5, 0.3, 0.2];
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-14)
+    }
+
+    #[test]
+    fn weights_match_hand_computed_values() {
+        let (equal, log_g) = weights_and_log_g(&Weighting::Equal, &MU);
+        assert!(close(&equal, &[1.0 / 3.0; 3]));
+        assert!((log_g - (0.5f64 * 0.3 * 0.2).ln() / 3.0).abs() < 1e-14);
+
+        let (diversity, log_g) = weights_and_log_g(&Weighting::Diversity { p: 0.5 }, &MU);
+        let roots = [0.5f64.sqrt(), 0.3f64.sqrt(), 0.2f64.sqrt()];
+        let total: f64 = roots.iter().sum();
+        assert!(close(&diversity, &roots.map(|r| r / total)));
+        assert!((log_g - 2.0 * total.ln()).abs() < 1e-14);
+
+        let (entropy, log_g) = weights_and_log_g(&Weighting::Entropy, &MU);
+        let h = MU.map(|m| -m * m.ln());
+        let g: f64 = h.iter().sum();
+        assert!(close(&entropy, &h.map(|v| v / g)));
+        assert!((log_g - g.ln()).abs() < 1e-14);
+
+        let (market, log_g) = weights_and_log_g(&Weighting::Market, &MU);
+        assert!(close(&market, &MU) && log_g == 0.0);
+    }
+
+    #[test]
+    fn negative_p_diversity_tilts_harder_to_small_stocks_without_overflow() {
+        let mu = [1.0 - 2e-30, 1e-30, 1e-30];
+        let (weights, log_g) = weights_and_log_g(&Weighting::Diversity { p: -3.0 }, &mu);
+        assert!(weights.iter().all(|w| w.is_finite()) && log_g.is_finite());
+        assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+        assert!(weights[1] > 0.49);
+    }
+
+    #[test]
+    fn l_divergence_is_non_negative_for_every_concave_generator() {
+        let rules = [
+            Weighting::Equal,
+            Weighting::Diversity { p: 0.5 },
+            Weighting::Diversity { p: -1.5 },
+            Weighting::Entropy,
+            Weighting::Constant { weights: vec![0.2, 0.3, 0.5] },
+            Weighting::Market,
+        ];
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 + 1e-3
+        };
+        for _ in 0..2000 {
+            let p: Vec<f64> = (0..3).map(|_| next()).collect();
+            let q: Vec<f64> = (0..3).map(|_| next()).collect();
+            let (sp, sq) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
+            let p: Vec<f64> = p.iter().map(|v| v / sp).collect();
+            let q: Vec<f64> = q.iter().map(|v| v / sq).collect();
+            for rule in &rules {
+                assert!(l_divergence(rule, &p, &q) >= -1e-12, "{rule:?} at {p:?} -> {q:?}");
+            }
+        }
+    }
+}

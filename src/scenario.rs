@@ -1,0 +1,476 @@
+//! The scenario file (DESIGN.md section 2): its TOML schema, defaults, overrides,
+//! and validation into a [`Plan`] that the backends can trust.
+//!
+//! Raw input is parsed once into [`Scenario`] (serde, unknown fields rejected),
+//! then [`Scenario::validate`] checks every field and builds the plan. Every
+//! error names the field and the reason.
+
+use serde::{Deserialize, Serialize};
+
+use crate::market::gbm::GbmMarket;
+use crate::portfolio::{Strategy, Weighting};
+
+/// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
+pub const DEFAULT_SCENARIO: &str = include_str!("../examples/scenarios/default.toml");
+
+/// Largest number of paths: the path index is one 32-bit word of the Philox counter.
+pub const MAX_PATHS: u64 = u32::MAX as u64;
+/// Largest number of steps: the step index is one 32-bit word of the Philox counter.
+pub const MAX_STEPS: u64 = u32::MAX as u64;
+
+/// A bad input: the field (a dotted path such as `market.vol[3]`) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    /// TOML syntax errors, unknown fields and wrong types, with toml's location.
+    #[error("{0}")]
+    Parse(String),
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+/// A per-stock parameter: one number for every stock, a list of n, or an even
+/// ramp from the largest stock (`from`) to the smallest (`to`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerStock {
+    One(f64),
+    List(Vec<f64>),
+    Ramp { from: f64, to: f64 },
+}
+
+impl PerStock {
+    /// The n values, checked for length and finiteness.
+    pub fn expand(&self, n: usize, field: &str) -> Result<Vec<f64>, ScenarioError> {
+        let values = match self {
+            PerStock::One(value) => vec![*value; n],
+            PerStock::List(values) => {
+                if values.len() != n {
+                    return Err(invalid(field, format!("has {} values, expected n = {n}", values.len())));
+                }
+                values.clone()
+            }
+            PerStock::Ramp { from, to } => (0..n)
+                .map(|i| if n == 1 { *from } else { from + (to - from) * i as f64 / (n - 1) as f64 })
+                .collect(),
+        };
+        for (i, value) in values.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(invalid(format!("{field}[{i}]"), format!("must be a finite number, got {value}")));
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Correlation: one number for every pair, or a full n x n matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Correlation {
+    One(f64),
+    Matrix(Vec<Vec<f64>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Gbm,
+    Atlas,
+    FirstOrder,
+    Vsm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketSpec {
+    #[serde(default = "default_model")]
+    pub model: ModelKind,
+    pub n: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zipf: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_weights: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<PerStock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<PerStock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vol: Option<PerStock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Correlation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<Vec<Vec<f64>>>,
+}
+
+fn default_model() -> ModelKind {
+    ModelKind::Gbm
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightingKind {
+    Market,
+    Equal,
+    Diversity,
+    Entropy,
+    Constant,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySpec {
+    pub name: String,
+    pub weighting: WeightingKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<f64>>,
+    #[serde(default = "default_rebalance_every")]
+    pub rebalance_every: u32,
+    #[serde(default)]
+    pub cost_bps: f64,
+}
+
+fn default_rebalance_every() -> u32 {
+    1
+}
+
+/// The scenario as written (after defaults and command-line overrides).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_paths")]
+    pub paths: u64,
+    #[serde(default = "default_years")]
+    pub years: f64,
+    #[serde(default = "default_steps_per_year")]
+    pub steps_per_year: u32,
+    pub market: MarketSpec,
+    #[serde(default)]
+    pub strategies: Vec<StrategySpec>,
+}
+
+fn default_name() -> String {
+    "unnamed".to_string()
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_paths() -> u64 {
+    10_000
+}
+fn default_years() -> f64 {
+    10.0
+}
+fn default_steps_per_year() -> u32 {
+    252
+}
+
+/// Command-line values that replace the file's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub paths: Option<u64>,
+    pub years: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// A validated run: everything a backend needs, in model units.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The effective scenario (for the report).
+    pub scenario: Scenario,
+    pub paths: u64,
+    pub steps: u32,
+    pub steps_per_year: u32,
+    pub seed: u64,
+    pub market: GbmMarket,
+    pub strategies: Vec<Strategy>,
+}
+
+impl Plan {
+    pub fn n(&self) -> usize {
+        self.market.n()
+    }
+    /// Simulated horizon in years (whole steps).
+    pub fn years(&self) -> f64 {
+        self.steps as f64 / self.steps_per_year as f64
+    }
+    /// Step length Δ in years.
+    pub fn dt(&self) -> f64 {
+        1.0 / self.steps_per_year as f64
+    }
+}
+
+/// The standard benchmark workload of `../shared/peers/`: 100 stocks with initial caps
+/// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3, arithmetic
+/// drift 0.08, 10 years daily; equal and diversity 0.5 rebalanced every step against
+/// the market.
+pub fn standard_workload(paths: u64) -> Scenario {
+    let n = 100;
+    let initial_caps: Vec<f64> = (0..n).map(|i| 100f64.powf(1.0 - i as f64 / (n - 1) as f64)).collect();
+    let strategy = |name: &str, weighting, p| StrategySpec {
+        name: name.to_string(),
+        weighting,
+        p,
+        weights: None,
+        rebalance_every: 1,
+        cost_bps: 0.0,
+    };
+    Scenario {
+        name: "standard-workload".to_string(),
+        seed: 7,
+        paths,
+        years: 10.0,
+        steps_per_year: 252,
+        market: MarketSpec {
+            model: ModelKind::Gbm,
+            n,
+            zipf: None,
+            initial_weights: Some(initial_caps),
+            growth: None,
+            drift: Some(PerStock::One(0.08)),
+            vol: Some(PerStock::Ramp { from: 0.20, to: 0.40 }),
+            correlation: Some(Correlation::One(0.3)),
+            covariance: None,
+        },
+        // The market portfolio is always simulated as the benchmark.
+        strategies: vec![
+            strategy("equal", WeightingKind::Equal, None),
+            strategy("diversity-0.5", WeightingKind::Diversity, Some(0.5)),
+        ],
+    }
+}
+
+impl Scenario {
+    /// Parses TOML; syntax errors, wrong types and unknown fields are reported with their location.
+    pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
+        toml::from_str(text).map_err(|error| ScenarioError::Parse(error.to_string().trim_end().to_string()))
+    }
+
+    /// The embedded default scenario.
+    pub fn default_scenario() -> Scenario {
+        Scenario::from_toml(DEFAULT_SCENARIO).expect("the embedded default scenario parses")
+    }
+
+    pub fn apply(&mut self, overrides: &Overrides) {
+        if let Some(paths) = overrides.paths {
+            self.paths = paths;
+        }
+        if let Some(years) = overrides.years {
+            self.years = years;
+        }
+        if let Some(seed) = overrides.seed {
+            self.seed = seed;
+        }
+    }
+
+    /// Checks every field and builds the plan.
+    pub fn validate(&self) -> Result<Plan, ScenarioError> {
+        if self.paths == 0 {
+            return Err(invalid("paths", "must be at least 1"));
+        }
+        if self.paths > MAX_PATHS {
+            return Err(invalid("paths", format!("must be at most {MAX_PATHS}")));
+        }
+        if !(self.years.is_finite() && self.years > 0.0) {
+            return Err(invalid("years", format!("must be a positive number, got {}", self.years)));
+        }
+        if self.steps_per_year == 0 {
+            return Err(invalid("steps_per_year", "must be at least 1"));
+        }
+        let steps = (self.years * self.steps_per_year as f64).round();
+        if steps < 1.0 {
+            return Err(invalid("years", "is shorter than one step"));
+        }
+        if steps > MAX_STEPS as f64 {
+            return Err(invalid("years", format!("gives more than {MAX_STEPS} steps")));
+        }
+        let market = match self.market.model {
+            ModelKind::Gbm => GbmMarket::from_spec(&self.market, self.steps_per_year)?,
+            other => {
+                return Err(invalid(
+                    "market.model",
+                    format!("{other:?} is not implemented yet in this version; use \"gbm\"").to_lowercase(),
+                ))
+            }
+        };
+        if self.strategies.is_empty() {
+            return Err(invalid("strategies", "list at least one [[strategies]] entry"));
+        }
+        let mut strategies = Vec::with_capacity(self.strategies.len());
+        for (index, spec) in self.strategies.iter().enumerate() {
+            let field = format!("strategies[{index}]");
+            if strategies.iter().any(|s: &Strategy| s.name == spec.name) {
+                return Err(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
+            }
+            strategies.push(Strategy::from_spec(spec, market.n(), &field)?);
+        }
+        Ok(Plan {
+            scenario: self.clone(),
+            paths: self.paths,
+            steps: steps as u32,
+            steps_per_year: self.steps_per_year,
+            seed: self.seed,
+            market,
+            strategies,
+        })
+    }
+}
+
+impl Weighting {
+    /// The weighting of a strategy entry, with its parameters checked.
+    pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Weighting, ScenarioError> {
+        let takes_p = spec.weighting == WeightingKind::Diversity;
+        let takes_weights = spec.weighting == WeightingKind::Constant;
+        if spec.p.is_some() && !takes_p {
+            return Err(invalid(format!("{field}.p"), "only the \"diversity\" weighting takes p"));
+        }
+        if spec.weights.is_some() && !takes_weights {
+            return Err(invalid(format!("{field}.weights"), "only the \"constant\" weighting takes weights"));
+        }
+        Ok(match spec.weighting {
+            WeightingKind::Market => Weighting::Market,
+            WeightingKind::Equal => Weighting::Equal,
+            WeightingKind::Entropy => Weighting::Entropy,
+            WeightingKind::Diversity => {
+                let p = spec.p.ok_or_else(|| invalid(format!("{field}.p"), "the diversity weighting needs p"))?;
+                if !(p.is_finite() && p < 1.0 && p != 0.0) {
+                    return Err(invalid(format!("{field}.p"), format!("must be below 1 and not 0, got {p}")));
+                }
+                Weighting::Diversity { p }
+            }
+            WeightingKind::Constant => {
+                let weights = spec
+                    .weights
+                    .as_ref()
+                    .ok_or_else(|| invalid(format!("{field}.weights"), "the constant weighting needs weights"))?;
+                if weights.len() != n {
+                    return Err(invalid(
+                        format!("{field}.weights"),
+                        format!("has {} values, expected n = {n}", weights.len()),
+                    ));
+                }
+                for (i, w) in weights.iter().enumerate() {
+                    if !(w.is_finite() && *w >= 0.0) {
+                        return Err(invalid(format!("{field}.weights[{i}]"), format!("must be >= 0, got {w}")));
+                    }
+                }
+                let total: f64 = weights.iter().sum();
+                if (total - 1.0).abs() > 1e-6 {
+                    return Err(invalid(format!("{field}.weights"), format!("must sum to 1, they sum to {total}")));
+                }
+                Weighting::Constant { weights: weights.iter().map(|w| w / total).collect() }
+            }
+        })
+    }
+}
+
+impl Strategy {
+    pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Strategy, ScenarioError> {
+        if spec.name.trim().is_empty() {
+            return Err(invalid(format!("{field}.name"), "must not be empty"));
+        }
+        if spec.name == "market" {
+            return Err(invalid(format!("{field}.name"), "\"market\" is reserved for the benchmark"));
+        }
+        if spec.name.contains([',', '"', '\n']) {
+            return Err(invalid(format!("{field}.name"), "must not contain commas, quotes or newlines"));
+        }
+        if spec.rebalance_every == 0 {
+            return Err(invalid(format!("{field}.rebalance_every"), "must be at least 1 step"));
+        }
+        if !(spec.cost_bps.is_finite() && (0.0..10_000.0).contains(&spec.cost_bps)) {
+            return Err(invalid(
+                format!("{field}.cost_bps"),
+                format!("must be in [0, 10000) basis points, got {}", spec.cost_bps),
+            ));
+        }
+        Ok(Strategy {
+            name: spec.name.clone(),
+            weighting: Weighting::from_spec(spec, n, field)?,
+            rebalance_every: spec.rebalance_every,
+            cost_rate: spec.cost_bps * 1e-4,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(error: ScenarioError) -> String {
+        match error {
+            ScenarioError::Invalid { field, .. } => field,
+            ScenarioError::Parse(message) => panic!("expected a validation error, got parse error {message}"),
+        }
+    }
+
+    const SMALL: &str = r#"
+        paths = 10
+        years = 1.0
+        [market]
+        n = 3
+        vol = 0.2
+        correlation = 0.3
+        [[strategies]]
+        name = "equal"
+        weighting = "equal"
+    "#;
+
+    #[test]
+    fn the_default_scenario_validates() {
+        let plan = Scenario::default_scenario().validate().unwrap();
+        assert_eq!(plan.n(), 100);
+        assert_eq!(plan.steps, 2520);
+        assert_eq!(plan.paths, 10_000);
+        assert!(plan.strategies.len() >= 4);
+    }
+
+    #[test]
+    fn overrides_replace_file_values() {
+        let mut scenario = Scenario::from_toml(SMALL).unwrap();
+        scenario.apply(&Overrides { paths: Some(7), years: Some(2.0), seed: Some(9) });
+        let plan = scenario.validate().unwrap();
+        assert_eq!((plan.paths, plan.steps, plan.seed), (7, 504, 9));
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_name() {
+        let text = SMALL.replace("n = 3", "n = 3\nvolatility = 0.2");
+        match Scenario::from_toml(&text) {
+            Err(ScenarioError::Parse(message)) => assert!(message.contains("volatility"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let cases = [
+            ("paths = 10", "paths = 0", "paths"),
+            ("vol = 0.2", "vol = -0.2", "market.vol[0]"),
+            ("vol = 0.2", "vol = [0.2, 0.3]", "market.vol"),
+            ("correlation = 0.3", "correlation = -0.9", "market.correlation"),
+            ("weighting = \"equal\"", "weighting = \"diversity\"\np = 1.5", "strategies[0].p"),
+            ("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.4, 0.2]", "strategies[0].weights"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\nrebalance_every = 0", "strategies[0].rebalance_every"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\ncost_bps = -1.0", "strategies[0].cost_bps"),
+        ];
+        for (from, to, expected_field) in cases {
+            let scenario = Scenario::from_toml(&SMALL.replace(from, to)).unwrap();
+            assert_eq!(field_of(scenario.validate().unwrap_err()), expected_field, "{to}");
+        }
+    }
+
+    #[test]
+    fn per_stock_ramps_run_from_largest_to_smallest() {
+        let values = PerStock::Ramp { from: 0.1, to: 0.3 }.expand(3, "vol").unwrap();
+        assert!(values.iter().zip([0.1, 0.2, 0.3]).all(|(v, e)| (v - e).abs() < 1e-15), "{values:?}");
+    }
+}
