@@ -1,8 +1,62 @@
 //! sptlab: a Monte Carlo engine for Stochastic Portfolio Theory on GPU and CPU.
+//!
+//! The flow of a run: a [`Scenario`] (TOML) is validated into a [`Plan`]; a
+//! [`Backend`] turns batches of paths into per-path accumulators; [`Results`]
+//! turns those into per-path statistics and market diagnostics; a [`Report`]
+//! summarises them across paths; [`report`] renders the table and the files.
 
 pub mod engine;
 pub mod market;
 pub mod portfolio;
 pub mod real;
+pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod stats;
+
+use std::time::Instant;
+
+pub use engine::{Backend, BackendInfo, CpuBackend, EngineError, Precision};
+pub use results::{Report, Results, RunInfo};
+pub use scenario::{Overrides, Plan, Scenario, ScenarioError};
+
+/// Simulates every path of `plan` on `backend`, batch by batch, calling
+/// `progress` with the number of paths finished as they finish.
+pub fn simulate(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Results, RunInfo), EngineError> {
+    let started = Instant::now();
+    let batch_paths = backend.batch_paths(plan).max(1);
+    let mut results = Results::new(plan);
+    let mut first = 0;
+    while first < plan.paths {
+        let last = (first + batch_paths).min(plan.paths);
+        let batch = backend.simulate(plan, first..last, progress)?;
+        results.absorb(&batch);
+        first = last;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let asset_steps = plan.n() as f64 * plan.paths as f64 * plan.steps as f64;
+    let run = RunInfo {
+        backend: backend.info(),
+        paths: plan.paths,
+        steps: plan.steps,
+        stocks: plan.n(),
+        seconds,
+        asset_steps_per_second: asset_steps / seconds.max(1e-9),
+    };
+    Ok((results, run))
+}
+
+/// Simulates and summarises: the library form of `sptlab run`.
+pub fn run(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Report, Results), EngineError> {
+    let (results, run) = simulate(plan, backend, progress)?;
+    Ok((Report::new(plan, &results, run), results))
+}

@@ -1,1 +1,224 @@
-fn main(){}
+//! The `sptlab` command line: parse arguments, call the library, print.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
+use sptlab::engine::{Backend, CpuBackend, Precision};
+use sptlab::scenario::{Overrides, Scenario, DEFAULT_SCENARIO};
+
+#[derive(Parser)]
+#[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario (the embedded default without a file) and report.
+    Run(RunArgs),
+    /// Print the default scenario, commented, as a starting point.
+    Example,
+    /// List GPU adapters and their limits, and the backend `auto` would choose.
+    Info,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    /// A hardware GPU when one exists, else the CPU.
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PrecisionChoice {
+    F32,
+    F64,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (TOML); the embedded default scenario when absent.
+    scenario: Option<PathBuf>,
+    /// Number of simulated paths (overrides the file).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Horizon in years (overrides the file).
+    #[arg(long)]
+    years: Option<f64>,
+    /// Random seed (overrides the file).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
+    /// f64 is available on the CPU backend only.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: PrecisionChoice,
+    /// CPU threads (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write summary.json (and paths.csv with --per-path) into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write every path's statistics to paths.csv (needs --out).
+    #[arg(long)]
+    per_path: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Errors sorted by exit status: 2 for bad input, 1 for everything else.
+enum Failure {
+    BadInput(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Other(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Example => {
+            print!("{DEFAULT_SCENARIO}");
+            Ok(())
+        }
+        Command::Info => {
+            info();
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Failure> {
+    match path {
+        None => Ok(Scenario::default_scenario()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| Failure::BadInput(format!("{}: cannot read the scenario: {error}", path.display())))?;
+            Scenario::from_toml(&text).map_err(|error| Failure::BadInput(format!("{}: {error}", path.display())))
+        }
+    }
+}
+
+fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
+    let precision = match args.precision {
+        PrecisionChoice::F32 => Precision::F32,
+        PrecisionChoice::F64 => Precision::F64,
+    };
+    let cpu = || Box::new(CpuBackend::new(precision, args.threads)) as Box<dyn Backend>;
+    match args.backend {
+        BackendChoice::Cpu => Ok(cpu()),
+        BackendChoice::Gpu => {
+            if precision == Precision::F64 {
+                return Err(Failure::BadInput(
+                    "--precision f64 is available on the CPU backend only (the GPU kernels are f32)".into(),
+                ));
+            }
+            let context = GpuContext::new(true).context("--backend gpu")?;
+            Ok(Box::new(GpuBackend::new(context)))
+        }
+        BackendChoice::Auto => {
+            if precision == Precision::F64 {
+                return Ok(cpu());
+            }
+            match GpuContext::new(false) {
+                Ok(context) => Ok(Box::new(GpuBackend::new(context))),
+                Err(reason) => {
+                    if !args.quiet {
+                        eprintln!("note: no hardware GPU ({reason}); using the CPU backend");
+                    }
+                    Ok(cpu())
+                }
+            }
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let mut scenario = load_scenario(&args.scenario)?;
+    scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
+    let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
+    let plan = scenario.validate().map_err(|error| Failure::BadInput(format!("{source}: {error}")))?;
+    if args.per_path && args.out.is_none() {
+        return Err(Failure::BadInput("--per-path needs --out DIR".into()));
+    }
+    if let Some(out) = &args.out {
+        if out.exists() && !out.is_dir() {
+            return Err(Failure::BadInput(format!("--out {}: exists and is not a directory", out.display())));
+        }
+    }
+    let mut backend = choose_backend(&args)?;
+    if let Err(reason) = backend.check_fits(&plan) {
+        return Err(Failure::BadInput(format!("{source}: {reason}")));
+    }
+
+    // The bar appears only once a run has lasted a second.
+    let bar = ProgressBar::with_draw_target(Some(plan.paths), ProgressDrawTarget::hidden()).with_style(
+        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} paths, {elapsed} elapsed, eta {eta}")
+            .expect("the progress template is valid"),
+    );
+    let started = Instant::now();
+    let shown = AtomicBool::new(false);
+    let progress = |paths: u64| {
+        bar.inc(paths);
+        if !args.quiet && started.elapsed().as_secs_f64() > 1.0 && !shown.swap(true, Ordering::Relaxed) {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    };
+    let (report, results) = sptlab::run(&plan, backend.as_mut(), &progress).context("simulation failed")?;
+    bar.finish_and_clear();
+
+    if let Some(out) = &args.out {
+        sptlab::report::write_outputs(out, &report, &results, args.per_path)
+            .with_context(|| format!("writing results to {}", out.display()))?;
+    }
+    if !args.quiet {
+        print!("{}", sptlab::report::table(&report));
+        if let Some(out) = &args.out {
+            println!("wrote {}", out.join("summary.json").display());
+        }
+    }
+    Ok(())
+}
+
+fn info() {
+    println!("sptlab {}", env!("CARGO_PKG_VERSION"));
+    println!("CPU backend: {} threads", rayon::current_num_threads());
+    let adapters = gpu::list_adapters();
+    if adapters.is_empty() {
+        println!("GPU adapters: none found");
+    }
+    for adapter in &adapters {
+        println!("GPU adapter: {adapter}");
+    }
+    let auto = match GpuContext::new(false) {
+        Ok(context) => format!("gpu ({})", context.adapter_name()),
+        Err(reason) => format!("cpu ({reason})"),
+    };
+    println!("--backend auto chooses: {auto}");
+}

@@ -1,5 +1,127 @@
 //! Backends that turn a validated plan into per-path accumulators.
+//!
+//! Both backends implement [`Backend`] and fill the same [`BatchAccumulators`]
+//! layout for any range of path indices, so a run is a loop over batches and the
+//! result does not depend on how paths are split.
 
 pub mod accumulators;
 pub mod cpu;
 pub mod gpu;
+
+use std::ops::Range;
+
+use crate::scenario::Plan;
+pub use accumulators::{BatchAccumulators, PathStatistics};
+
+/// Floating-point precision of the simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Gpu(#[from] gpu::GpuError),
+    #[error("--precision f64 is available on the CPU backend only (the GPU kernels are f32)")]
+    F64OnGpu,
+    #[error(
+        "the GPU kernel completed only {completed} of {expected} steps in one dispatch \
+         (the driver cut a loop short); no result was produced"
+    )]
+    IncompleteSteps { expected: u32, completed: u32 },
+}
+
+/// What ran: reported in every summary and benchmark.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BackendInfo {
+    /// "cpu" or "gpu".
+    pub backend: &'static str,
+    /// The adapter's name, or the CPU's thread count.
+    pub adapter: String,
+    pub precision: Precision,
+}
+
+/// A simulation backend: paths in, per-path accumulators out.
+pub trait Backend {
+    fn info(&self) -> BackendInfo;
+    /// Whether the run fits this backend's device (a GPU too small for it is bad input).
+    fn check_fits(&self, _plan: &Plan) -> Result<(), String> {
+        Ok(())
+    }
+    /// How many paths to simulate per call, bounding memory.
+    fn batch_paths(&self, plan: &Plan) -> u64;
+    /// Simulates the paths with global indices `paths`, calling `progress` with
+    /// the number of paths finished as they finish.
+    fn simulate(
+        &mut self,
+        plan: &Plan,
+        paths: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError>;
+}
+
+/// The rayon CPU backend, in f32 or f64.
+pub struct CpuBackend {
+    precision: Precision,
+    pool: rayon::ThreadPool,
+    batch_paths: u64,
+}
+
+impl CpuBackend {
+    /// `threads = None` uses every core.
+    pub fn new(precision: Precision, threads: Option<usize>) -> CpuBackend {
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(threads) = threads {
+            builder = builder.num_threads(threads);
+        }
+        let pool = builder.build().unwrap_or_else(|_| {
+            rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool always builds")
+        });
+        CpuBackend { precision, pool, batch_paths: 16_384 }
+    }
+
+    /// Paths per batch (results do not depend on it; memory does).
+    pub fn with_batch_paths(mut self, batch_paths: u64) -> CpuBackend {
+        self.batch_paths = batch_paths.max(1);
+        self
+    }
+}
+
+impl Backend for CpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            backend: "cpu",
+            adapter: format!("CPU, {} threads", self.pool.current_num_threads()),
+            precision: self.precision,
+        }
+    }
+
+    fn batch_paths(&self, _plan: &Plan) -> u64 {
+        self.batch_paths
+    }
+
+    fn simulate(
+        &mut self,
+        plan: &Plan,
+        paths: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError> {
+        let strategies = plan.strategies.len();
+        Ok(self.pool.install(|| match self.precision {
+            Precision::F32 => cpu::simulate_batch(&cpu::KernelParams::<f32>::new(plan), paths, strategies, progress),
+            Precision::F64 => cpu::simulate_batch(&cpu::KernelParams::<f64>::new(plan), paths, strategies, progress),
+        }))
+    }
+}

@@ -1,1 +1,23 @@
 //! The wgpu backend: one context per run, WGSL kernels composed at load time.
+
+pub mod backend;
+pub mod context;
+pub mod philox_check;
+pub mod shaders;
+
+pub use backend::GpuBackend;
+pub use context::{list_adapters, AdapterSummary, GpuContext};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found (Vulkan or GL)")]
+    NoAdapter,
+    #[error("only a software adapter ({name}) is available; it is far slower than the CPU backend (use --backend gpu to run on it anyway)")]
+    SoftwareOnly { name: String },
+    #[error("the GPU adapter refused a device: {0}")]
+    RequestDevice(String),
+    #[error("reading a GPU buffer back failed: {0}")]
+    Map(String),
+    #[error("waiting for the GPU failed: {0}")]
+    Poll(String),
+}

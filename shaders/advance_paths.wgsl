@@ -1,0 +1,271 @@
+// Simulation kernels: `init_paths` and `advance_paths`, one invocation per path.
+// The CPU twins are `PathBlock::init_paths` and `PathBlock::advance_paths` in
+// src/engine/cpu.rs, with the GBM stage in src/market/gbm.rs; the arithmetic
+// below follows them step for step.
+//
+// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl and these
+// constants: N (stocks), N4 (ceil(N / 4)), FACTOR_VEC4S, S (strategies),
+// SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
+// SLOTS_BASE, MU_BASE, HELD_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
+// MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
+// STRATEGY_P, STRATEGY_REBALANCE, STRATEGY_COST.
+//
+// State is laid out [slot][path] (slot * stride + lane) so that neighbouring
+// invocations touch neighbouring words.
+
+const KIND_MARKET: u32 = 0u;
+const KIND_EQUAL: u32 = 1u;
+const KIND_DIVERSITY: u32 = 2u;
+const KIND_ENTROPY: u32 = 3u;
+const KIND_CONSTANT: u32 = 4u;
+
+struct Params {
+    first_path: u32,
+    batch_paths: u32,
+    stride: u32,
+    step_begin: u32,
+    step_count: u32,
+    total_steps: u32,
+    key0: u32,
+    key1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Rows of the Cholesky factor times sqrt(dt), row i zero-padded to ceil((i + 1) / 4) vec4s.
+@group(0) @binding(1) var<storage, read> factor: array<vec4<f32>>;
+// [initial state template: STATE_SLOTS][step drift: N][constant weights: S x N]
+@group(0) @binding(2) var<storage, read> model: array<f32>;
+@group(0) @binding(3) var<storage, read_write> state: array<f32>;
+@group(0) @binding(4) var<storage, read_write> steps_done: array<u32>;
+
+// Log steps, then gross returns, of the current step.
+var<private> z: array<vec4<f32>, N4>;
+var<private> log_caps: array<f32, N>;
+var<private> mu: array<f32, N>;
+
+fn at(slot: u32, lane: u32) -> u32 {
+    return slot * params.stride + lane;
+}
+
+fn get_z(i: u32) -> f32 {
+    return z[i / 4u][i % 4u];
+}
+
+fn set_z(i: u32, value: f32) {
+    z[i / 4u][i % 4u] = value;
+}
+
+// Kahan-compensated state[sum] += value.
+fn kahan_add(sum_slot: u32, comp_slot: u32, value: f32) {
+    let corrected = value - state[comp_slot];
+    let sum = state[sum_slot];
+    let next = sum + corrected;
+    state[comp_slot] = (next - sum) - corrected;
+    state[sum_slot] = next;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn init_paths(@builtin(global_invocation_id) id: vec3<u32>) {
+    let lane = id.x;
+    if (lane >= params.batch_paths) {
+        return;
+    }
+    for (var slot = 0u; slot < STATE_SLOTS; slot++) {
+        state[at(slot, lane)] = model[slot];
+    }
+    steps_done[lane] = 0u;
+}
+
+// What a weighting needs before its per-stock weights: (largest exponent, normaliser, log G).
+fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec3<f32> {
+    let kind = STRATEGY_KIND[s];
+    let p = STRATEGY_P[s];
+    var largest = -3.0e38;
+    var total = 0.0;
+    var log_g = 0.0;
+    if (kind == KIND_DIVERSITY) {
+        var i = 0u;
+        for (; i < N; i++) {
+            largest = max(largest, p * (log_caps[i] - log_total));
+        }
+        var k = 0u;
+        for (; k < N; k++) {
+            total += exp(p * (log_caps[k] - log_total) - largest);
+        }
+        *cut = *cut || i != N || k != N;
+        log_g = (largest + log(total)) * (1.0 / p);
+    } else if (kind == KIND_ENTROPY) {
+        var i = 0u;
+        for (; i < N; i++) {
+            total += -(mu[i] * (log_caps[i] - log_total));
+        }
+        *cut = *cut || i != N;
+        log_g = log(total);
+    } else if (kind == KIND_EQUAL) {
+        var i = 0u;
+        for (; i < N; i++) {
+            log_g += log_caps[i] - log_total;
+        }
+        *cut = *cut || i != N;
+        log_g = log_g * (1.0 / f32(N));
+    } else if (kind == KIND_CONSTANT) {
+        var i = 0u;
+        for (; i < N; i++) {
+            log_g += model[MODEL_WEIGHTS_BASE + s * N + i] * (log_caps[i] - log_total);
+        }
+        *cut = *cut || i != N;
+    }
+    return vec3<f32>(largest, total, log_g);
+}
+
+fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
+    let kind = STRATEGY_KIND[s];
+    let log_mu = log_caps[i] - log_total;
+    if (kind == KIND_DIVERSITY) {
+        return exp(STRATEGY_P[s] * log_mu - setup.x) * (1.0 / setup.y);
+    } else if (kind == KIND_ENTROPY) {
+        return -(mu[i] * log_mu) * (1.0 / setup.y);
+    } else if (kind == KIND_EQUAL) {
+        return 1.0 / f32(N);
+    } else if (kind == KIND_CONSTANT) {
+        return model[MODEL_WEIGHTS_BASE + s * N + i];
+    }
+    return mu[i];
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
+    let lane = id.x;
+    if (lane >= params.batch_paths) {
+        return;
+    }
+    let path = params.first_path + lane;
+    let key = vec2<u32>(params.key0, params.key1);
+    for (var i = 0u; i < N; i++) {
+        log_caps[i] = state[at(LOG_CAPS_BASE + i, lane)];
+        mu[i] = state[at(MU_BASE + i, lane)];
+    }
+    // Every loop checks that it ran to its bound: llvmpipe silently cuts long
+    // loops short, and a cut step must not count as completed.
+    var cut = false;
+    var completed = 0u;
+    for (var k = 0u; k < params.step_count; k++) {
+        let step = params.step_begin + k;
+
+        // GBM: normals, then log steps = drift + (L sqrt(dt)) z, in place from the last row.
+        var block = 0u;
+        for (; block < N4; block++) {
+            z[block] = normals4(key, path, step, block, 0u);
+        }
+        cut = cut || block != N4;
+        var offset = FACTOR_VEC4S;
+        var r = 0u;
+        for (; r < N; r++) {
+            let row = N - 1u - r;
+            let length = row / 4u + 1u;
+            offset -= length;
+            var partial = vec4<f32>(0.0);
+            var j = 0u;
+            for (; j < length; j++) {
+                partial = fma(z[j], factor[offset + j], partial);
+            }
+            cut = cut || j != length;
+            set_z(row, (partial.x + partial.y) + (partial.z + partial.w) + model[MODEL_DRIFT_BASE + row]);
+        }
+        cut = cut || r != N;
+
+        // Market: caps, gross returns, weights, log Z.
+        var market_gross = 0.0;
+        var i = 0u;
+        for (; i < N; i++) {
+            let log_step = get_z(i);
+            log_caps[i] += log_step;
+            let growth = exp(log_step);
+            set_z(i, growth);
+            market_gross += mu[i] * growth;
+        }
+        cut = cut || i != N;
+        let inverse_market_gross = 1.0 / market_gross;
+        var m = 0u;
+        for (; m < N; m++) {
+            mu[m] = mu[m] * get_z(m) * inverse_market_gross;
+        }
+        cut = cut || m != N;
+        kahan_add(at(LOG_TOTAL, lane), at(LOG_TOTAL_COMP, lane), log(market_gross));
+        let log_total = state[at(LOG_TOTAL, lane)];
+
+        let completed_steps = step + 1u;
+        let is_last = completed_steps == params.total_steps;
+        var s = 0u;
+        for (; s < S; s++) {
+            let slots = SLOTS_BASE + s * SLOT_COUNT;
+            let held_base = HELD_BASE + s * N;
+            let anchor_base = ANCHOR_BASE + s * N;
+
+            // Shares are held through the step: weights drift with prices.
+            var gross = 0.0;
+            var h = 0u;
+            for (; h < N; h++) {
+                let held = state[at(held_base + h, lane)] * get_z(h);
+                state[at(held_base + h, lane)] = held;
+                gross += held;
+            }
+            let inverse_gross = 1.0 / gross;
+            var d = 0u;
+            for (; d < N; d++) {
+                state[at(held_base + d, lane)] = state[at(held_base + d, lane)] * inverse_gross;
+            }
+            cut = cut || h != N || d != N;
+
+            let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;
+            var cost_factor = 1.0;
+            if (rebalance || is_last) {
+                let setup = weight_setup(s, log_total, &cut);
+                // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
+                var period_ratio = 0.0;
+                var traded = 0.0;
+                var w = 0u;
+                for (; w < N; w++) {
+                    period_ratio += state[at(anchor_base + w, lane)] * mu[w];
+                    if (rebalance) {
+                        let target_w = target_weight(s, w, log_total, setup);
+                        traded += abs(target_w - state[at(held_base + w, lane)]);
+                        state[at(held_base + w, lane)] = target_w;
+                        state[at(anchor_base + w, lane)] = target_w / mu[w];
+                    }
+                }
+                cut = cut || w != N;
+                let divergence = log(period_ratio) - (setup.z - state[at(slots + SLOT_LOG_G_ANCHOR, lane)]);
+                kahan_add(at(slots + SLOT_DRIFT, lane), at(slots + SLOT_DRIFT_COMP, lane), divergence);
+                state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = setup.z;
+                if (rebalance) {
+                    cost_factor = 1.0 - STRATEGY_COST[s] * traded;
+                    state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
+                    state[at(slots + SLOT_COST, lane)] += log(cost_factor);
+                }
+            }
+
+            // Per-step returns against the market.
+            let strategy_gross = gross * cost_factor;
+            let active_return = strategy_gross - market_gross;
+            kahan_add(at(slots + SLOT_RELATIVE, lane), at(slots + SLOT_RELATIVE_COMP, lane),
+                      log(strategy_gross * inverse_market_gross));
+            kahan_add(at(slots + SLOT_ACTIVE_SUM, lane), at(slots + SLOT_ACTIVE_SUM_COMP, lane), active_return);
+            kahan_add(at(slots + SLOT_ACTIVE_SQUARES, lane), at(slots + SLOT_ACTIVE_SQUARES_COMP, lane),
+                      active_return * active_return);
+            let relative = state[at(slots + SLOT_RELATIVE, lane)];
+            let peak = max(state[at(slots + SLOT_PEAK, lane)], relative);
+            state[at(slots + SLOT_PEAK, lane)] = peak;
+            state[at(slots + SLOT_DRAWDOWN, lane)] = max(state[at(slots + SLOT_DRAWDOWN, lane)], peak - relative);
+        }
+        cut = cut || s != S;
+        if (!cut) {
+            completed += 1u;
+        }
+    }
+    for (var i = 0u; i < N; i++) {
+        state[at(LOG_CAPS_BASE + i, lane)] = log_caps[i];
+        state[at(MU_BASE + i, lane)] = mu[i];
+    }
+    steps_done[lane] += completed;
+}

@@ -1,0 +1,463 @@
+//! The GPU backend: runs `shaders/advance_paths.wgsl` over batches of paths.
+//!
+//! Per batch: one `init_paths` dispatch, then `advance_paths` dispatches of
+//! `steps_per_dispatch` steps each (sized so that no shader loop exceeds
+//! llvmpipe's silent 65,535-iteration cap on software adapters), then one
+//! readback of the accumulators and of every path's completed-step count.
+
+use std::ops::Range;
+
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::shaders;
+use super::GpuError;
+use crate::engine::accumulators::{slot, BatchAccumulators};
+use crate::engine::{Backend, BackendInfo, EngineError, Precision};
+use crate::portfolio::{weights_and_log_g, Weighting};
+use crate::rng::seed_key;
+use crate::scenario::Plan;
+
+/// Invocations per workgroup (one path each).
+pub const WORKGROUP: u32 = 64;
+/// Loop iterations per invocation per dispatch kept under llvmpipe's cap of 65,535.
+const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
+/// Steps per dispatch on hardware adapters: long enough to amortise launches,
+/// short enough to stay clear of driver watchdogs.
+const HARDWARE_STEPS_PER_DISPATCH: u32 = 256;
+/// Largest state buffer per batch, whatever the adapter allows.
+const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// Uniform parameters of one dispatch (`Params` in the shader).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DispatchParams {
+    first_path: u32,
+    batch_paths: u32,
+    stride: u32,
+    step_begin: u32,
+    step_count: u32,
+    total_steps: u32,
+    key0: u32,
+    key1: u32,
+}
+
+/// Where each per-path quantity lives in the state buffer (in slots of `stride` words).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StateLayout {
+    pub n: u32,
+    pub strategies: u32,
+}
+
+impl StateLayout {
+    pub fn log_total(&self) -> u32 {
+        self.n
+    }
+    pub fn slots_base(&self) -> u32 {
+        self.n + 2
+    }
+    pub fn mu_base(&self) -> u32 {
+        self.slots_base() + self.strategies * slot::COUNT as u32
+    }
+    pub fn held_base(&self) -> u32 {
+        self.mu_base() + self.n
+    }
+    pub fn anchor_base(&self) -> u32 {
+        self.held_base() + self.strategies * self.n
+    }
+    /// Words of state per path.
+    pub fn state_slots(&self) -> u32 {
+        self.anchor_base() + self.strategies * self.n
+    }
+    /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
+    pub fn readback_slots(&self) -> u32 {
+        self.mu_base()
+    }
+    /// vec4s of the padded Cholesky rows: row i holds ceil((i + 1) / 4).
+    pub fn factor_vec4s(&self) -> u32 {
+        (0..self.n).map(|row| row / 4 + 1).sum()
+    }
+    /// Loop iterations of one step, nested loops included, at most: normals, the
+    /// triangular product, the market, and per strategy drift, setup and rebalance.
+    /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
+    /// the default scenario failed at 30 steps per dispatch and passed at 15.)
+    pub fn loop_trips_per_step(&self) -> u32 {
+        self.n.div_ceil(4) + self.n + self.factor_vec4s() + 2 * self.n + self.strategies * (1 + 5 * self.n)
+    }
+}
+
+fn kind_code(weighting: &Weighting) -> u32 {
+    match weighting {
+        Weighting::Market => 0,
+        Weighting::Equal => 1,
+        Weighting::Diversity { .. } => 2,
+        Weighting::Entropy => 3,
+        Weighting::Constant { .. } => 4,
+    }
+}
+
+fn f32_literal(value: f64) -> String {
+    format!("{:?}", value as f32)
+}
+
+fn array_literal(element: &str, values: impl Iterator<Item = String>) -> String {
+    let values: Vec<String> = values.collect();
+    format!("array<{element}, {}>({})", values.len(), values.join(", "))
+}
+
+/// The constants composed into the kernel for `plan`.
+pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
+    let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+    let strategies = &plan.strategies;
+    let u = |v: u32| format!("{v}u");
+    vec![
+        ("N", u(layout.n)),
+        ("N4", u(layout.n.div_ceil(4))),
+        ("FACTOR_VEC4S", u(layout.factor_vec4s())),
+        ("S", u(layout.strategies)),
+        ("SLOT_COUNT", u(slot::COUNT as u32)),
+        ("SLOT_RELATIVE", u(slot::RELATIVE as u32)),
+        ("SLOT_RELATIVE_COMP", u(slot::RELATIVE_COMP as u32)),
+        ("SLOT_ACTIVE_SUM", u(slot::ACTIVE_SUM as u32)),
+        ("SLOT_ACTIVE_SUM_COMP", u(slot::ACTIVE_SUM_COMP as u32)),
+        ("SLOT_ACTIVE_SQUARES", u(slot::ACTIVE_SQUARES as u32)),
+        ("SLOT_ACTIVE_SQUARES_COMP", u(slot::ACTIVE_SQUARES_COMP as u32)),
+        ("SLOT_PEAK", u(slot::PEAK as u32)),
+        ("SLOT_DRAWDOWN", u(slot::DRAWDOWN as u32)),
+        ("SLOT_TURNOVER", u(slot::TURNOVER as u32)),
+        ("SLOT_COST", u(slot::COST as u32)),
+        ("SLOT_DRIFT", u(slot::DRIFT as u32)),
+        ("SLOT_DRIFT_COMP", u(slot::DRIFT_COMP as u32)),
+        ("SLOT_LOG_G_START", u(slot::LOG_G_START as u32)),
+        ("SLOT_LOG_G_ANCHOR", u(slot::LOG_G_ANCHOR as u32)),
+        ("LOG_CAPS_BASE", u(0)),
+        ("LOG_TOTAL", u(layout.log_total())),
+        ("LOG_TOTAL_COMP", u(layout.log_total() + 1)),
+        ("SLOTS_BASE", u(layout.slots_base())),
+        ("MU_BASE", u(layout.mu_base())),
+        ("HELD_BASE", u(layout.held_base())),
+        ("ANCHOR_BASE", u(layout.anchor_base())),
+        ("STATE_SLOTS", u(layout.state_slots())),
+        ("MODEL_DRIFT_BASE", u(layout.state_slots())),
+        ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + layout.n)),
+        ("WORKGROUP", u(WORKGROUP)),
+        ("STRATEGY_KIND", array_literal("u32", strategies.iter().map(|s| u(kind_code(&s.weighting))))),
+        (
+            "STRATEGY_P",
+            array_literal(
+                "f32",
+                strategies.iter().map(|s| match s.weighting {
+                    Weighting::Diversity { p } => f32_literal(p),
+                    _ => "1.0".to_string(),
+                }),
+            ),
+        ),
+        ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
+        ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
+    ]
+}
+
+/// The composed simulation kernel for `plan` (both entry points).
+pub fn kernel_source(plan: &Plan) -> String {
+    shaders::compose(shaders::ADVANCE_PATHS, &kernel_constants(plan))
+}
+
+/// Padded Cholesky rows (times sqrt(dt)) as vec4s.
+fn factor_rows(plan: &Plan) -> Vec<[f32; 4]> {
+    let packed = plan.market.packed_step_factor(plan.dt());
+    let mut rows = Vec::new();
+    for row in 0..plan.n() {
+        let values = &packed[row * (row + 1) / 2..][..=row];
+        for chunk in values.chunks(4) {
+            let mut padded = [0.0f32; 4];
+            for (slot, value) in padded.iter_mut().zip(chunk) {
+                *slot = *value as f32;
+            }
+            rows.push(padded);
+        }
+    }
+    rows
+}
+
+/// The model buffer: every path's initial state, then the step drift, then constant weights.
+fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
+    let n = plan.n();
+    let mu0 = &plan.market.initial_weights;
+    let mut words = vec![0.0f64; layout.state_slots() as usize];
+    for i in 0..n {
+        words[i] = mu0[i].ln();
+        words[layout.mu_base() as usize + i] = mu0[i];
+    }
+    for (s, strategy) in plan.strategies.iter().enumerate() {
+        let (target, log_g) = weights_and_log_g(&strategy.weighting, mu0);
+        let slots = layout.slots_base() as usize + s * slot::COUNT;
+        words[slots + slot::LOG_G_START] = log_g;
+        words[slots + slot::LOG_G_ANCHOR] = log_g;
+        for i in 0..n {
+            words[layout.held_base() as usize + s * n + i] = target[i];
+            words[layout.anchor_base() as usize + s * n + i] = target[i] / mu0[i];
+        }
+    }
+    words.extend(plan.market.step_drift(plan.dt()));
+    for strategy in &plan.strategies {
+        match &strategy.weighting {
+            Weighting::Constant { weights } => words.extend(weights),
+            _ => words.extend(std::iter::repeat_n(0.0, n)),
+        }
+    }
+    words.into_iter().map(|w| w as f32).collect()
+}
+
+/// Pipelines and constant buffers for one plan.
+struct Kernels {
+    plan_constants: Vec<(&'static str, String)>,
+    layout: StateLayout,
+    bind_group_layout: wgpu::BindGroupLayout,
+    init_paths: wgpu::ComputePipeline,
+    advance_paths: wgpu::ComputePipeline,
+    factor: wgpu::Buffer,
+    model: wgpu::Buffer,
+}
+
+pub struct GpuBackend {
+    context: GpuContext,
+    kernels: Option<Kernels>,
+}
+
+impl GpuBackend {
+    pub fn new(context: GpuContext) -> GpuBackend {
+        GpuBackend { context, kernels: None }
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.context
+    }
+
+    /// Steps per `advance_paths` dispatch for this plan on this adapter.
+    pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
+        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let steps = if self.context.is_software() {
+            (SOFTWARE_LOOP_BUDGET - 2 * layout.n) / layout.loop_trips_per_step()
+        } else {
+            HARDWARE_STEPS_PER_DISPATCH
+        };
+        steps.clamp(1, plan.steps)
+    }
+
+    /// Paths per batch allowed by the adapter's buffer limits (0 when not even one workgroup fits).
+    fn max_batch_paths(&self, plan: &Plan) -> u64 {
+        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let limits = &self.context.limits;
+        let bytes = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size).min(MAX_STATE_BYTES);
+        let per_path = 4 * layout.state_slots() as u64;
+        let by_memory = bytes / per_path / WORKGROUP as u64 * WORKGROUP as u64;
+        let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * WORKGROUP as u64;
+        by_memory.min(by_dispatch)
+    }
+
+    fn prepare(&mut self, plan: &Plan) -> Result<(), GpuError> {
+        let constants = kernel_constants(plan);
+        if self.kernels.as_ref().is_some_and(|k| k.plan_constants == constants) {
+            return Ok(());
+        }
+        let device = &self.context.device;
+        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let source = shaders::compose(shaders::ADVANCE_PATHS, &constants);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("advance_paths.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("simulation"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                storage(1, true),
+                storage(2, true),
+                storage(3, false),
+                storage(4, false),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("simulation"),
+            bind_group_layouts: &[Some(&bind_group_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry_point: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry_point),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry_point),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let init_paths = pipeline("init_paths");
+        let advance_paths = pipeline("advance_paths");
+        let factor = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("factor"),
+            contents: bytemuck::cast_slice(&factor_rows(plan)),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let model = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("model"),
+            contents: bytemuck::cast_slice(&model_words(plan, &layout)),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        self.kernels =
+            Some(Kernels { plan_constants: constants, layout, bind_group_layout, init_paths, advance_paths, factor, model });
+        Ok(())
+    }
+}
+
+impl Backend for GpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo { backend: "gpu", adapter: self.context.adapter_name(), precision: Precision::F32 }
+    }
+
+    fn check_fits(&self, plan: &Plan) -> Result<(), String> {
+        if self.max_batch_paths(plan) == 0 {
+            let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+            return Err(format!(
+                "market.n: the GPU adapter {} is too small for this run: {} stocks and {} strategies need {} bytes of \
+                 state per path and its storage buffers hold at most {} bytes",
+                self.context.adapter_name(),
+                plan.n(),
+                plan.strategies.len(),
+                4 * layout.state_slots() as u64 * WORKGROUP as u64,
+                self.context.limits.max_storage_buffer_binding_size
+            ));
+        }
+        Ok(())
+    }
+
+    fn batch_paths(&self, plan: &Plan) -> u64 {
+        self.max_batch_paths(plan).max(WORKGROUP as u64).min(plan.paths.next_multiple_of(WORKGROUP as u64))
+    }
+
+    fn simulate(
+        &mut self,
+        plan: &Plan,
+        paths: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError> {
+        self.prepare(plan)?;
+        let steps_per_dispatch = self.steps_per_dispatch(plan);
+        let kernels = self.kernels.as_ref().expect("prepared above");
+        let (device, queue) = (&self.context.device, &self.context.queue);
+        let layout = kernels.layout;
+        let count = (paths.end - paths.start) as u32;
+        let stride = count.next_multiple_of(WORKGROUP);
+        let state_bytes = 4 * layout.state_slots() as u64 * stride as u64;
+        let state = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("state"),
+            size: state_bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let steps_done = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("steps_done"),
+            size: 4 * stride as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let key = seed_key(plan.seed);
+        let params_for = |step_begin: u32, step_count: u32| DispatchParams {
+            first_path: paths.start as u32,
+            batch_paths: count,
+            stride,
+            step_begin,
+            step_count,
+            total_steps: plan.steps,
+            key0: key[0],
+            key1: key[1],
+        };
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: std::mem::size_of::<DispatchParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("simulation"),
+            layout: &kernels.bind_group_layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: kernels.factor.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: kernels.model.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 3, resource: state.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 4, resource: steps_done.as_entire_binding() },
+            ],
+        });
+        let workgroups = stride / WORKGROUP;
+        let dispatch = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
+            queue.write_buffer(&params, 0, bytemuck::bytes_of(&dispatch_params));
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(workgroups, 1, 1);
+            }
+            queue.submit(Some(encoder.finish()));
+        };
+        dispatch(&kernels.init_paths, params_for(0, 0));
+        let mut step = 0;
+        while step < plan.steps {
+            let step_count = steps_per_dispatch.min(plan.steps - step);
+            // Each parameter write lands before the submission that follows it.
+            dispatch(&kernels.advance_paths, params_for(step, step_count));
+            step += step_count;
+        }
+
+        let readback_words = layout.readback_slots() as usize * stride as usize;
+        let words: Vec<f32> = self.context.read_buffer(&state, 0, readback_words)?;
+        let done: Vec<u32> = self.context.read_buffer(&steps_done, 0, count as usize)?;
+        if let Some(&completed) = done.iter().find(|&&d| d != plan.steps) {
+            return Err(EngineError::IncompleteSteps { expected: plan.steps, completed });
+        }
+        progress(count as u64);
+
+        let (n, strategies) = (layout.n as usize, layout.strategies as usize);
+        let word = |slot: usize, lane: usize| words[slot * stride as usize + lane] as f64;
+        let count = count as usize;
+        let mut out = BatchAccumulators {
+            first_path: paths.start,
+            paths: count,
+            n,
+            strategies,
+            log_caps: vec![0.0; count * n],
+            log_total_cap_change: vec![0.0; count],
+            strategy_slots: vec![0.0; count * strategies * slot::COUNT],
+        };
+        for lane in 0..count {
+            for i in 0..n {
+                out.log_caps[lane * n + i] = word(i, lane);
+            }
+            out.log_total_cap_change[lane] = word(layout.log_total() as usize, lane);
+            for k in 0..strategies * slot::COUNT {
+                out.strategy_slots[lane * strategies * slot::COUNT + k] = word(layout.slots_base() as usize + k, lane);
+            }
+        }
+        Ok(out)
+    }
+}

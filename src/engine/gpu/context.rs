@@ -1,0 +1,179 @@
+//! The GPU context (adapter, device, queue), built once per run, and the readback helper.
+
+use std::fmt;
+
+use super::GpuError;
+
+/// Whether an adapter is a CPU emulation (lavapipe, llvmpipe, WARP, SwiftShader).
+fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    let name = info.name.to_lowercase();
+    info.device_type == wgpu::DeviceType::Cpu
+        || ["llvmpipe", "lavapipe", "swiftshader", "softpipe"].iter().any(|s| name.contains(s))
+}
+
+/// Preference order: hardware before software, then Vulkan before GL.
+fn rank(info: &wgpu::AdapterInfo) -> (bool, bool, u8) {
+    let device_rank = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        _ => 3,
+    };
+    (is_software(info), info.backend != wgpu::Backend::Vulkan, device_rank)
+}
+
+fn adapters_on(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+/// Vulkan adapters, best first; GL (EGL) only when Vulkan has none, since probing
+/// EGL without a display is slow and noisy.
+fn sorted_adapters() -> Vec<wgpu::Adapter> {
+    let mut adapters = adapters_on(wgpu::Backends::VULKAN);
+    if adapters.is_empty() {
+        adapters = adapters_on(wgpu::Backends::GL);
+    }
+    adapters.sort_by_key(|adapter| rank(&adapter.get_info()));
+    adapters
+}
+
+/// One adapter as `sptlab info` shows it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub is_software: bool,
+    pub limits: wgpu::Limits,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({:?}, {:?}{}), driver {} {}; max storage binding {} MiB, max buffer {} MiB, \
+             {} workgroups per dimension, {} invocations per workgroup",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            if self.is_software { ", software: used only with --backend gpu" } else { "" },
+            self.info.driver,
+            self.info.driver_info,
+            self.limits.max_storage_buffer_binding_size as u64 >> 20,
+            self.limits.max_buffer_size >> 20,
+            self.limits.max_compute_workgroups_per_dimension,
+            self.limits.max_compute_invocations_per_workgroup,
+        )
+    }
+}
+
+/// Every adapter wgpu finds (Vulkan, else GL), best first.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    sorted_adapters()
+        .into_iter()
+        .map(|adapter| {
+            let info = adapter.get_info();
+            AdapterSummary { is_software: is_software(&info), limits: adapter.limits(), info }
+        })
+        .collect()
+}
+
+/// Adapter, device and queue, created once per run.
+pub struct GpuContext {
+    pub adapter_info: wgpu::AdapterInfo,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub limits: wgpu::Limits,
+}
+
+impl GpuContext {
+    /// The best adapter; a software one only when `allow_software`.
+    pub fn new(allow_software: bool) -> Result<GpuContext, GpuError> {
+        let adapters = sorted_adapters();
+        let Some(adapter) = adapters.into_iter().next() else {
+            return Err(GpuError::NoAdapter);
+        };
+        let info = adapter.get_info();
+        if is_software(&info) && !allow_software {
+            return Err(GpuError::SoftwareOnly { name: info.name });
+        }
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("sptlab"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|error| GpuError::RequestDevice(error.to_string()))?;
+        Ok(GpuContext { adapter_info: info, device, queue, limits })
+    }
+
+    pub fn is_software(&self) -> bool {
+        is_software(&self.adapter_info)
+    }
+
+    /// Name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({:?})", self.adapter_info.name, self.adapter_info.backend)
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<(), GpuError> {
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map(|_| ()).map_err(|e| GpuError::Poll(e.to_string()))
+    }
+
+    /// Copies `count` values of `T` from `buffer` (at byte `offset`) back to the host:
+    /// copy to a mappable staging buffer, map, wait, read, unmap.
+    pub fn read_buffer<T: bytemuck::Pod>(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        count: usize,
+    ) -> Result<Vec<T>, GpuError> {
+        let size = (count * std::mem::size_of::<T>()) as u64;
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+        self.queue.submit(Some(encoder.finish()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |result| {
+            let _ = sender.send(result);
+        });
+        self.wait()?;
+        receiver
+            .recv()
+            .map_err(|e| GpuError::Map(e.to_string()))?
+            .map_err(|e| GpuError::Map(e.to_string()))?;
+        let values = {
+            let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Map(e.to_string()))?;
+            bytemuck::cast_slice::<u8, T>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    /// The context for tests: any adapter, software included. Without one the test
+    /// is skipped with a notice, unless `SPTLAB_REQUIRE_GPU=1`, which makes it fail.
+    pub fn for_tests() -> Option<GpuContext> {
+        match GpuContext::new(true) {
+            Ok(context) => Some(context),
+            Err(error) => {
+                if std::env::var("SPTLAB_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                    panic!("SPTLAB_REQUIRE_GPU=1 but no GPU adapter is usable: {error}");
+                }
+                eprintln!("skipping a GPU test: {error}");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! WGSL sources and their composition: constants, then shared modules, then the kernel.
+
+/// Philox4x32-10 and the normal transform (shared module, no entry points).
+pub const PHILOX: &str = include_str!("../../../shaders/philox.wgsl");
+/// The simulation kernels `init_paths` and `advance_paths`.
+pub const ADVANCE_PATHS: &str = include_str!("../../../shaders/advance_paths.wgsl");
+/// Test kernel: Philox words and normals for given counters.
+pub const PHILOX_WORDS: &str = include_str!("../../../shaders/philox_words.wgsl");
+
+/// `const NAME = VALUE;` for each constant (values are typed WGSL literals such as
+/// `100u` or `array<f32, 2>(0.5, 1.0)`), then the shared modules, then `kernel`.
+pub fn compose(kernel: &str, constants: &[(&str, String)]) -> String {
+    let mut source = String::from("// Composed by sptlab: constants, philox.wgsl, kernel.\n");
+    for (name, value) in constants {
+        source.push_str(&format!("const {name} = {value};\n"));
+    }
+    source.push_str(PHILOX);
+    source.push('\n');
+    source.push_str(kernel);
+    source
+}
+
+pub fn philox_words_source() -> String {
+    compose(PHILOX_WORDS, &[])
+}
+
+/// Parses and validates WGSL with naga, as wgpu would, without a GPU.
+#[cfg(test)]
+pub(crate) fn validate_wgsl(source: &str) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .map(|_| ())
+        .map_err(|e| e.emit_to_string(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{standard_workload, Scenario};
+
+    #[test]
+    fn the_philox_test_kernel_validates() {
+        validate_wgsl(&philox_words_source()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn the_simulation_kernel_validates_for_every_weighting() {
+        let plans = [
+            Scenario::default_scenario().validate().unwrap(),
+            standard_workload(64).validate().unwrap(),
+            Scenario::from_toml(
+                r#"
+                [market]
+                n = 3
+                vol = 0.2
+                [[strategies]]
+                name = "sixty-thirty-ten"
+                weighting = "constant"
+                weights = [0.6, 0.3, 0.1]
+                [[strategies]]
+                name = "cap"
+                weighting = "market"
+                [[strategies]]
+                name = "negative-p"
+                weighting = "diversity"
+                p = -1.0
+                "#,
+            )
+            .unwrap()
+            .validate()
+            .unwrap(),
+        ];
+        for plan in &plans {
+            let source = super::super::backend::kernel_source(plan);
+            validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Rendering results: the terminal table, `summary.json` and `paths.csv`.
+//!
+//! Files are written under a temporary name and renamed, so an interrupted run
+//! never leaves a half-written result.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::results::{Report, Results};
+
+/// The table printed by `sptlab run`: one row per strategy.
+pub fn table(report: &Report) -> String {
+    let run = &report.run;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} paths x {} steps ({:.1} years), {} stocks; {} backend ({}, {}), {:.2} s, {:.3e} asset-steps/s",
+        report.scenario.name,
+        run.paths,
+        run.steps,
+        run.steps as f64 / report.scenario.steps_per_year as f64,
+        run.stocks,
+        run.backend.backend,
+        run.backend.precision.name(),
+        run.backend.adapter,
+        run.seconds,
+        run.asset_steps_per_second,
+    );
+    let market = &report.market.log_return;
+    let _ = writeln!(
+        out,
+        "market (cap-weighted) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
+        market.mean,
+        1.96 * market.se,
+        market.sd
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9}",
+        "strategy", "rel. growth/yr (95%)", "excess", "track.err", "IR", "P(outperform) [95%]", "max RDD", "turn/yr"
+    );
+    for (name, strategy) in &report.strategies {
+        let growth = &strategy.relative_growth_rate;
+        let p = &strategy.p_outperform;
+        let _ = writeln!(
+            out,
+            "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>7.1}%",
+            name,
+            format!("{:+.3}% +/- {:.3}%", 100.0 * growth.mean, 196.0 * growth.se),
+            100.0 * strategy.excess_return.mean,
+            100.0 * strategy.tracking_error.mean,
+            strategy.information_ratio.mean,
+            format!("{:.3} [{:.3}, {:.3}]", p.estimate, p.low, p.high),
+            100.0 * strategy.max_relative_drawdown.mean,
+            100.0 * strategy.turnover.mean,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nrel. growth: log(V/V_market)/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
+         max RDD: largest relative drawdown; turn/yr: share of value traded per year."
+    );
+    out
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temporary = path.with_extension("partial");
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)
+}
+
+/// `summary.json`, pretty-printed.
+pub fn summary_json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("reports contain only serialisable values")
+}
+
+pub const PATHS_CSV_HEADER: &str = "path,strategy,log_return,relative_log_return,excess_return,tracking_error,\
+information_ratio,max_relative_drawdown,turnover,generating_term,drift_term,cost_term";
+
+/// `paths.csv`: one row per path and strategy, plus the market's own row per path.
+pub fn paths_csv(results: &Results) -> String {
+    let mut out = String::with_capacity(results.paths() * (results.strategy_names.len() + 1) * 160);
+    out.push_str(PATHS_CSV_HEADER);
+    out.push('\n');
+    for path in 0..results.paths() {
+        let market = results.market_log_return[path];
+        let _ = writeln!(out, "{path},market,{market},0,0,0,0,0,0,0,0,0");
+        for (strategy, name) in results.strategy_names.iter().enumerate() {
+            let s = &results.per_path[strategy][path];
+            let _ = writeln!(
+                out,
+                "{path},{name},{},{},{},{},{},{},{},{},{},{}",
+                s.log_return,
+                s.relative_log_return,
+                s.excess_return,
+                s.tracking_error,
+                s.information_ratio,
+                s.max_relative_drawdown,
+                s.turnover,
+                s.generating_term,
+                s.drift_term,
+                s.cost_term,
+            );
+        }
+    }
+    out
+}
+
+/// Writes `summary.json` (and `paths.csv` when asked) into `directory`, creating it.
+pub fn write_outputs(directory: &Path, report: &Report, results: &Results, per_path: bool) -> io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    if per_path {
+        write_atomically(&directory.join("paths.csv"), paths_csv(results).as_bytes())?;
+    }
+    write_atomically(&directory.join("summary.json"), summary_json(report).as_bytes())
+}

@@ -1,0 +1,200 @@
+//! From batches of per-path accumulators to the run's results: per-path statistics,
+//! market diagnostics, and the cross-path summaries of the report (SPT.md section 6).
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::engine::{BackendInfo, BatchAccumulators, PathStatistics};
+use crate::scenario::{Plan, Scenario};
+use crate::stats::{p_outperform, summarize, Proportion, Summary};
+
+/// Everything a run produced, path by path, in path order.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub strategy_names: Vec<String>,
+    pub functionally_generated: Vec<bool>,
+    /// `per_path[strategy][path]`.
+    pub per_path: Vec<Vec<PathStatistics>>,
+    /// log Z(T) - log Z(0) per path: the market portfolio's log return.
+    pub market_log_return: Vec<f64>,
+    /// Sum over paths of mu_(k)(T), ranks largest first.
+    capital_distribution_sum: Vec<f64>,
+    /// Sum over paths of Y_k(T) = log X_(k) - log X_(k+1).
+    gap_sum: Vec<f64>,
+    steps: u32,
+    steps_per_year: u32,
+}
+
+impl Results {
+    pub fn new(plan: &Plan) -> Results {
+        let n = plan.n();
+        let capacity = plan.paths.min(1 << 24) as usize;
+        Results {
+            strategy_names: plan.strategies.iter().map(|s| s.name.clone()).collect(),
+            functionally_generated: plan.strategies.iter().map(|s| s.weighting.is_functionally_generated()).collect(),
+            per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
+            market_log_return: Vec::with_capacity(capacity),
+            capital_distribution_sum: vec![0.0; n],
+            gap_sum: vec![0.0; n - 1],
+            steps: plan.steps,
+            steps_per_year: plan.steps_per_year,
+        }
+    }
+
+    pub fn paths(&self) -> usize {
+        self.market_log_return.len()
+    }
+
+    /// Adds a batch; batches must arrive in path order.
+    pub fn absorb(&mut self, batch: &BatchAccumulators) {
+        let mut ranked = vec![0.0; batch.n];
+        for path in 0..batch.paths {
+            let market_log_return = batch.log_total_cap_change[path];
+            self.market_log_return.push(market_log_return);
+            for (strategy, per_path) in self.per_path.iter_mut().enumerate() {
+                per_path.push(PathStatistics::from_slots(
+                    batch.slots(path, strategy),
+                    market_log_return,
+                    self.steps,
+                    self.steps_per_year,
+                ));
+            }
+            ranked.copy_from_slice(batch.path_log_caps(path));
+            ranked.sort_unstable_by(|a, b| b.total_cmp(a));
+            let largest = ranked[0];
+            let log_total = largest + ranked.iter().map(|v| (v - largest).exp()).sum::<f64>().ln();
+            for (sum, log_cap) in self.capital_distribution_sum.iter_mut().zip(&ranked) {
+                *sum += (log_cap - log_total).exp();
+            }
+            for (sum, pair) in self.gap_sum.iter_mut().zip(ranked.windows(2)) {
+                *sum += pair[0] - pair[1];
+            }
+        }
+    }
+
+    /// Mean terminal mu_(k)(T) by rank.
+    pub fn capital_distribution(&self) -> Vec<f64> {
+        self.capital_distribution_sum.iter().map(|s| s / self.paths() as f64).collect()
+    }
+
+    /// Mean terminal gap Y_k(T) by rank.
+    pub fn gap_by_rank(&self) -> Vec<f64> {
+        self.gap_sum.iter().map(|s| s / self.paths() as f64).collect()
+    }
+
+    pub fn years(&self) -> f64 {
+        self.steps as f64 / self.steps_per_year as f64
+    }
+}
+
+/// Run facts for the report (`run` in summary.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    #[serde(flatten)]
+    pub backend: BackendInfo,
+    pub paths: u64,
+    pub steps: u32,
+    pub stocks: usize,
+    pub seconds: f64,
+    pub asset_steps_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarketReport {
+    pub log_return: Summary,
+    pub log_total_cap_change: Summary,
+    pub capital_distribution: Vec<f64>,
+    pub gap_by_rank: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decomposition {
+    pub generating_term: Summary,
+    pub drift_term: Summary,
+    pub cost_term: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyReport {
+    pub log_return: Summary,
+    pub relative_log_return: Summary,
+    pub relative_growth_rate: Summary,
+    pub excess_return: Summary,
+    pub tracking_error: Summary,
+    pub information_ratio: Summary,
+    pub max_relative_drawdown: Summary,
+    pub turnover: Summary,
+    pub p_outperform: Proportion,
+    pub decomposition: Option<Decomposition>,
+}
+
+/// `summary.json` (DESIGN.md section 3).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub sptlab_version: &'static str,
+    pub scenario: Scenario,
+    pub run: RunInfo,
+    pub market: MarketReport,
+    #[serde(serialize_with = "in_scenario_order")]
+    pub strategies: Vec<(String, StrategyReport)>,
+}
+
+/// Strategies as a JSON object, keys in the scenario's order.
+fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(strategies.len()))?;
+    for (name, report) in strategies {
+        map.serialize_entry(name, report)?;
+    }
+    map.end()
+}
+
+fn summary_of(values: impl Iterator<Item = f64>) -> Summary {
+    let values: Vec<f64> = values.collect();
+    summarize(&values).expect("a run has at least one path")
+}
+
+impl Report {
+    pub fn new(plan: &Plan, results: &Results, run: RunInfo) -> Report {
+        let years = results.years();
+        let market_log_return = summary_of(results.market_log_return.iter().copied());
+        let strategies = results
+            .strategy_names
+            .iter()
+            .zip(&results.per_path)
+            .zip(&results.functionally_generated)
+            .map(|((name, paths), &generated)| {
+                let of = |field: fn(&PathStatistics) -> f64| summary_of(paths.iter().map(field));
+                let relative: Vec<f64> = paths.iter().map(|p| p.relative_log_return).collect();
+                let report = StrategyReport {
+                    log_return: of(|p| p.log_return),
+                    relative_log_return: of(|p| p.relative_log_return),
+                    relative_growth_rate: summary_of(relative.iter().map(|l| l / years)),
+                    excess_return: of(|p| p.excess_return),
+                    tracking_error: of(|p| p.tracking_error),
+                    information_ratio: of(|p| p.information_ratio),
+                    max_relative_drawdown: of(|p| p.max_relative_drawdown),
+                    turnover: of(|p| p.turnover),
+                    p_outperform: p_outperform(&relative),
+                    decomposition: generated.then(|| Decomposition {
+                        generating_term: of(|p| p.generating_term),
+                        drift_term: of(|p| p.drift_term),
+                        cost_term: of(|p| p.cost_term),
+                    }),
+                };
+                (name.clone(), report)
+            })
+            .collect();
+        Report {
+            sptlab_version: env!("CARGO_PKG_VERSION"),
+            scenario: plan.scenario.clone(),
+            run,
+            market: MarketReport {
+                log_return: market_log_return,
+                log_total_cap_change: market_log_return,
+                capital_distribution: results.capital_distribution(),
+                gap_by_rank: results.gap_by_rank(),
+            },
+            strategies,
+        }
+    }
+}

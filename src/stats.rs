@@ -1,0 +1,177 @@
+//! Cross-path summaries of per-path statistics (SPT.md section 6; `S` in DESIGN.md section 3).
+
+use serde::{Deserialize, Serialize};
+
+/// A summary over paths of one per-path statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub mean: f64,
+    /// Standard error of the mean: sd / sqrt(paths).
+    pub se: f64,
+    /// Sample standard deviation (divisor paths - 1; 0 for one path).
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
+    pub q05: f64,
+    pub q25: f64,
+    pub q50: f64,
+    pub q75: f64,
+    pub q95: f64,
+}
+
+/// A proportion with its 95 % Wilson score interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Proportion {
+    pub estimate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// z for a two-sided 95 % interval.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// Neumaier's compensated sum: exact to about one rounding for any order of magnitudes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompensatedSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl CompensatedSum {
+    pub fn add(&mut self, value: f64) {
+        let next = self.sum + value;
+        if self.sum.abs() >= value.abs() {
+            self.compensation += (self.sum - next) + value;
+        } else {
+            self.compensation += (value - next) + self.sum;
+        }
+        self.sum = next;
+    }
+
+    pub fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// Linear interpolation between order statistics (Hyndman–Fan type 7, numpy's default).
+fn quantile(sorted: &[f64], probability: f64) -> f64 {
+    let position = probability * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    let fraction = position - below as f64;
+    sorted[below] + fraction * (sorted[above] - sorted[below])
+}
+
+/// Summarises `values`; `None` when there are none.
+///
+/// Two passes (compensated mean, then squared deviations from it) keep the
+/// variance accurate when the values share a large offset.
+pub fn summarize(values: &[f64]) -> Option<Summary> {
+    if values.is_empty() {
+        return None;
+    }
+    let count = values.len() as f64;
+    let mut total = CompensatedSum::default();
+    values.iter().for_each(|v| total.add(*v));
+    let mean = total.value() / count;
+    let mut squares = CompensatedSum::default();
+    values.iter().for_each(|v| squares.add((v - mean) * (v - mean)));
+    let sd = if values.len() > 1 { (squares.value() / (count - 1.0)).sqrt() } else { 0.0 };
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    Some(Summary {
+        mean,
+        se: sd / count.sqrt(),
+        sd,
+        min: sorted[0],
+        max: sorted[sorted.len() - 1],
+        q05: quantile(&sorted, 0.05),
+        q25: quantile(&sorted, 0.25),
+        q50: quantile(&sorted, 0.50),
+        q75: quantile(&sorted, 0.75),
+        q95: quantile(&sorted, 0.95),
+    })
+}
+
+/// The share of successes with its 95 % Wilson score interval.
+pub fn wilson_interval(successes: u64, trials: u64) -> Proportion {
+    if trials == 0 {
+        return Proportion { estimate: 0.0, low: 0.0, high: 1.0 };
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half_width = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Proportion { estimate: p, low: (centre - half_width).max(0.0), high: (centre + half_width).min(1.0) }
+}
+
+/// `p_outperform`: the share of paths with L > 0 (strictly), with its Wilson interval.
+pub fn p_outperform(relative_log_returns: &[f64]) -> Proportion {
+    let wins = relative_log_returns.iter().filter(|l| **l > 0.0).count() as u64;
+    wilson_interval(wins, relative_log_returns.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_match_numpy() {
+        // numpy.quantile(range(1, 11), [.05, .25, .5, .75, .95]) = 1.45, 3.25, 5.5, 7.75, 9.55
+        let values: Vec<f64> = (1..=10).map(f64::from).collect();
+        let s = summarize(&values).unwrap();
+        for (got, want) in [(s.q05, 1.45), (s.q25, 3.25), (s.q50, 5.5), (s.q75, 7.75), (s.q95, 9.55)] {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        // numpy.quantile([3, 1, 4, 1, 5], [.05, .25, .5, .75, .95]) = 1, 1, 3, 4, 4.8
+        let s = summarize(&[3.0, 1.0, 4.0, 1.0, 5.0]).unwrap();
+        assert_eq!((s.q05, s.q25, s.q50, s.q75), (1.0, 1.0, 3.0, 4.0));
+        assert!((s.q95 - 4.8).abs() < 1e-12);
+        assert_eq!((s.min, s.max), (1.0, 5.0));
+    }
+
+    #[test]
+    fn moments_follow_their_definitions() {
+        let s = summarize(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+        assert_eq!(s.mean, 5.0);
+        let sd = (32.0f64 / 7.0).sqrt();
+        assert!((s.sd - sd).abs() < 1e-14);
+        assert!((s.se - sd / 8f64.sqrt()).abs() < 1e-14);
+        let single = summarize(&[3.5]).unwrap();
+        assert_eq!((single.sd, single.se, single.q05, single.q95), (0.0, 0.0, 3.5, 3.5));
+        assert!(summarize(&[]).is_none());
+    }
+
+    #[test]
+    fn variance_survives_a_large_offset() {
+        // 1e9 + (+1, -1, +1, -1, ...): the sd of the noise is exactly sqrt(n / (n - 1)).
+        let n = 1_000_000;
+        let values: Vec<f64> = (0..n).map(|i| 1e9 + if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let s = summarize(&values).unwrap();
+        let expected = (n as f64 / (n as f64 - 1.0)).sqrt();
+        assert!((s.sd - expected).abs() < 1e-6 * expected, "{}", s.sd);
+    }
+
+    #[test]
+    fn wilson_interval_matches_a_hand_computation() {
+        // 81 of 263: p = 0.30798; Wilson 95 % interval [0.255289, 0.366210]
+        // (computed from the closed form with z = 1.959964).
+        let p = wilson_interval(81, 263);
+        assert!((p.estimate - 81.0 / 263.0).abs() < 1e-15);
+        assert!((p.low - 0.255_289).abs() < 1e-6, "{}", p.low);
+        assert!((p.high - 0.366_210).abs() < 1e-6, "{}", p.high);
+        for (wins, trials) in [(0, 50), (50, 50), (0, 1)] {
+            let p = wilson_interval(wins, trials);
+            assert!(p.low >= 0.0 && p.high <= 1.0 && p.low <= p.estimate && p.estimate <= p.high);
+        }
+        assert!(wilson_interval(0, 50).high > 0.0);
+        assert!(wilson_interval(50, 50).low < 1.0);
+    }
+
+    #[test]
+    fn p_outperform_counts_strict_wins() {
+        let p = p_outperform(&[0.1, -0.2, 0.0, 0.3]);
+        assert_eq!(p.estimate, 0.5);
+    }
+}
