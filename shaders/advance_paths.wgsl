@@ -238,6 +238,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
                 let divergence = log(period_ratio) - (setup.z - state[at(slots + SLOT_LOG_G_ANCHOR, lane)]);
                 kahan_add(at(slots + SLOT_DRIFT, lane), at(slots + SLOT_DRIFT_COMP, lane), divergence);
                 state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = setup.z;
+                state[at(slots + SLOT_MIN_DIVERGENCE, lane)] = min(state[at(slots + SLOT_MIN_DIVERGENCE, lane)], divergence);
                 if (rebalance) {
                     cost_factor = 1.0 - STRATEGY_COST[s] * traded;
                     state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;

@@ -50,6 +50,14 @@ pub trait Real:
             self
         }
     }
+    #[inline(always)]
+    fn min(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 impl Real for f64 {
@@ -139,6 +147,10 @@ impl<R: Real, const L: usize> Lanes<R, L> {
     #[inline(always)]
     pub fn max(self, other: Self) -> Self {
         self.zip_map(other, R::max)
+    }
+    #[inline(always)]
+    pub fn min(self, other: Self) -> Self {
+        self.zip_map(other, R::min)
     }
     /// `self * factor + addend`: one rounding when `FUSED` (FMA hardware), two otherwise.
     #[inline(always)]

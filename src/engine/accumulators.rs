@@ -30,7 +30,9 @@ pub mod slot {
     pub const LOG_G_START: usize = 12;
     /// log G at the last rebalance; log G(mu(T)) once the run is over.
     pub const LOG_G_ANCHOR: usize = 13;
-    pub const COUNT: usize = 14;
+    /// Smallest single L-divergence term (a check: >= 0 for concave G up to rounding).
+    pub const MIN_DIVERGENCE: usize = 14;
+    pub const COUNT: usize = 15;
 }
 
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the
@@ -72,6 +74,8 @@ pub struct PathStatistics {
     pub generating_term: f64,
     pub drift_term: f64,
     pub cost_term: f64,
+    /// The smallest L-divergence term of the path (not reported; checked by tests).
+    pub min_divergence: f64,
 }
 
 impl PathStatistics {
@@ -101,6 +105,7 @@ impl PathStatistics {
             generating_term: slots[slot::LOG_G_ANCHOR] - slots[slot::LOG_G_START],
             drift_term: slots[slot::DRIFT],
             cost_term: slots[slot::COST],
+            min_divergence: slots[slot::MIN_DIVERGENCE],
         }
     }
 

@@ -109,6 +109,7 @@ impl<R: Real> PathBlock<R> {
                 let mut slots = [Lanes::zero(); slot::COUNT];
                 slots[slot::LOG_G_START] = log_g;
                 slots[slot::LOG_G_ANCHOR] = log_g;
+                slots[slot::MIN_DIVERGENCE] = Lanes::splat(R::from_f64(f32::MAX as f64));
                 StrategyBlock { held: target, anchor, slots }
             })
             .collect();
@@ -206,6 +207,7 @@ impl<R: Real> PathBlock<R> {
                 }
                 let divergence = period_ratio.ln() - (log_g - state.slots[slot::LOG_G_ANCHOR]);
                 kahan_add_slot(&mut state.slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
+                state.slots[slot::MIN_DIVERGENCE] = state.slots[slot::MIN_DIVERGENCE].min(divergence);
                 state.slots[slot::LOG_G_ANCHOR] = log_g;
 
                 if rebalance {

@@ -130,6 +130,7 @@ pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
         ("SLOT_DRIFT_COMP", u(slot::DRIFT_COMP as u32)),
         ("SLOT_LOG_G_START", u(slot::LOG_G_START as u32)),
         ("SLOT_LOG_G_ANCHOR", u(slot::LOG_G_ANCHOR as u32)),
+        ("SLOT_MIN_DIVERGENCE", u(slot::MIN_DIVERGENCE as u32)),
         ("LOG_CAPS_BASE", u(0)),
         ("LOG_TOTAL", u(layout.log_total())),
         ("LOG_TOTAL_COMP", u(layout.log_total() + 1)),
@@ -193,6 +194,7 @@ fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
         let slots = layout.slots_base() as usize + s * slot::COUNT;
         words[slots + slot::LOG_G_START] = log_g;
         words[slots + slot::LOG_G_ANCHOR] = log_g;
+        words[slots + slot::MIN_DIVERGENCE] = f32::MAX as f64;
         for i in 0..n {
             words[layout.held_base() as usize + s * n + i] = target[i];
             words[layout.anchor_base() as usize + s * n + i] = target[i] / mu0[i];

@@ -1,0 +1,57 @@
+use sptlab::engine::{Backend, CpuBackend, Precision};
+use sptlab::{Plan, Results, Scenario};
+
+pub fn plan(toml: &str) -> Plan {
+    Scenario::from_toml(toml).expect("test scenario parses").validate().expect("test scenario is valid")
+}
+
+pub fn simulate(plan: &Plan, backend: &mut dyn Backend) -> Results {
+    sptlab::simulate(plan, backend, &|_| {}).expect("simulation runs").0
+}
+
+pub fn simulate_cpu(plan: &Plan, precision: Precision) -> Results {
+    simulate(plan, &mut CpuBackend::new(precision, None))
+}
+
+/// 30 stocks, ten years daily, every weighting, several rebalancing intervals and costs.
+pub const MIXED: &str = r#"
+    name = "mixed"
+    seed = 11
+    paths = 48
+    years = 10.0
+    [market]
+    n = 30
+    zipf = 1.0
+    growth = 0.05
+    vol = { from = 0.15, to = 0.5 }
+    correlation = 0.25
+    [[strategies]]
+    name = "equal"
+    weighting = "equal"
+    [[strategies]]
+    name = "equal-monthly-costly"
+    weighting = "equal"
+    rebalance_every = 21
+    cost_bps = 25.0
+    [[strategies]]
+    name = "diversity-0.5"
+    weighting = "diversity"
+    p = 0.5
+    [[strategies]]
+    name = "diversity-negative"
+    weighting = "diversity"
+    p = -0.5
+    rebalance_every = 5
+    cost_bps = 10.0
+    [[strategies]]
+    name = "entropy"
+    weighting = "entropy"
+    rebalance_every = 63
+    [[strategies]]
+    name = "tilted"
+    weighting = "constant"
+    weights = [0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01]
+    [[strategies]]
+    name = "cap-weighted"
+    weighting = "market"
+"#;

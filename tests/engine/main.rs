@@ -1,0 +1,9 @@
+//! Engine tests: random numbers, identities, theory, reproducibility, GPU vs CPU.
+//! One binary (linking wgpu is slow); GPU tests need an adapter (lavapipe is
+//! enough) and fail instead of skipping when SPTLAB_REQUIRE_GPU=1.
+
+mod common;
+mod gpu;
+mod identities;
+mod reproducibility;
+mod theory;

@@ -1,0 +1,53 @@
+//! Closed forms from SPT.md, with fixed seeds and the pass rule of DESIGN.md section 6:
+//! |estimate - theory| < 4 standard errors + the time-step bias allowance.
+
+use sptlab::engine::Precision;
+use sptlab::stats::summarize;
+
+use crate::common::{plan, simulate_cpu};
+
+#[test]
+fn equal_weight_excess_growth_matches_the_closed_form() {
+    // Equal weights rebalanced daily earn the excess growth rate
+    // gamma* = 1/2 (sum pi_i s_ii - pi^T Sigma pi) every year: the drift term of the
+    // master equation. Per step T_k = log(sum pi_i e^x_i) - pi . x; its expansion in the
+    // log steps x gives gamma* dt plus terms of order (s_max^2 dt)^2, so the bias
+    // allowance is steps * (s_max^2 dt)^2 (equal growth rates add nothing at that order).
+    let plan = plan(
+        r#"
+        seed = 2024
+        paths = 2000
+        years = 10.0
+        [market]
+        n = 10
+        zipf = 0.8
+        growth = 0.04
+        vol = { from = 0.2, to = 0.4 }
+        correlation = 0.35
+        [[strategies]]
+        name = "equal"
+        weighting = "equal"
+        "#,
+    );
+    let results = simulate_cpu(&plan, Precision::F64);
+    let drift: Vec<f64> = results.per_path[0].iter().map(|s| s.drift_term).collect();
+    let summary = summarize(&drift).unwrap();
+    let n = plan.n();
+    let gamma_star = plan.market.excess_growth_rate(&vec![1.0 / n as f64; n]);
+    let expected = gamma_star * plan.years();
+    let dt = plan.dt();
+    let max_variance = plan.market.vols().iter().map(|v| v * v).fold(0.0, f64::max);
+    let allowance = plan.steps as f64 * (max_variance * dt).powi(2);
+    let error = (summary.mean - expected).abs();
+    assert!(
+        error < 4.0 * summary.se + allowance,
+        "mean drift term {} vs gamma* T = {expected} (se {}, allowance {allowance})",
+        summary.mean,
+        summary.se
+    );
+    // A wrong gamma* (correlation ignored) must fail this test.
+    let without_correlation = 0.5 * plan.market.vols().iter().map(|v| v * v / n as f64).sum::<f64>()
+        * (1.0 - 1.0 / n as f64)
+        * plan.years();
+    assert!((summary.mean - without_correlation).abs() > 4.0 * summary.se + allowance);
+}
