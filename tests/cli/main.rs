@@ -1,0 +1,171 @@
+//! The command line end to end: real runs of the binary on small scenarios.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sptlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sptlab")).args(args).output().expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sptlab-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SMALL: &str = r#"
+name = "small"
+seed = 5
+paths = 40
+years = 1.0
+[market]
+n = 8
+zipf = 1.0
+growth = 0.05
+vol = { from = 0.2, to = 0.4 }
+correlation = 0.3
+[[strategies]]
+name = "equal"
+weighting = "equal"
+rebalance_every = 5
+cost_bps = 10.0
+[[strategies]]
+name = "diversity-0.5"
+weighting = "diversity"
+p = 0.5
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn run_with_a_file_writes_the_summary_and_paths() {
+    let dir = scratch("file");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let out = dir.join("results");
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--out", out.to_str().unwrap(), "--per-path"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("equal") && table.contains("diversity-0.5") && table.contains("P(outperform)"), "{table}");
+
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["run"]["paths"], 40);
+    assert_eq!(summary["run"]["steps"], 252);
+    assert_eq!(summary["run"]["backend"], "cpu");
+    assert_eq!(summary["scenario"]["name"], "small");
+    let equal = &summary["strategies"]["equal"];
+    for field in ["log_return", "relative_log_return", "relative_growth_rate", "excess_return", "tracking_error",
+        "information_ratio", "max_relative_drawdown", "turnover"] {
+        for key in ["mean", "se", "sd", "min", "max", "q05", "q25", "q50", "q75", "q95"] {
+            assert!(equal[field][key].is_number(), "{field}.{key}");
+        }
+    }
+    let p = &equal["p_outperform"];
+    assert!(p["low"].as_f64().unwrap() <= p["estimate"].as_f64().unwrap());
+    assert!(equal["decomposition"]["cost_term"]["mean"].as_f64().unwrap() < 0.0);
+    assert_eq!(summary["market"]["capital_distribution"].as_array().unwrap().len(), 8);
+    assert_eq!(summary["market"]["gap_by_rank"].as_array().unwrap().len(), 7);
+    let shares: f64 = summary["market"]["capital_distribution"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+
+    let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("path,strategy,log_return,relative_log_return"));
+    assert_eq!(lines.len(), 1 + 40 * 3, "header + (market + 2 strategies) per path");
+    // The CSV's mean relative log return is the summary's.
+    let mean: f64 = lines[1..]
+        .iter()
+        .filter(|l| l.split(',').nth(1) == Some("equal"))
+        .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+        .sum::<f64>()
+        / 40.0;
+    assert!((mean - equal["relative_log_return"]["mean"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(!out.join("summary.partial").exists());
+}
+
+#[test]
+fn command_line_values_override_the_file() {
+    let dir = scratch("overrides");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let out = dir.join("results");
+    let output = sptlab(&[
+        "run", &scenario, "--backend", "cpu", "--precision", "f64", "--paths", "17", "--years", "0.5", "--seed", "99",
+        "--quiet", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty(), "--quiet prints nothing");
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["scenario"]["paths"], 17);
+    assert_eq!(summary["scenario"]["seed"], 99);
+    assert_eq!(summary["run"]["steps"], 126);
+    assert_eq!(summary["run"]["precision"], "f64");
+}
+
+#[test]
+fn bad_input_exits_with_2_names_the_field_and_writes_nothing() {
+    let dir = scratch("bad");
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (SMALL.replace("n = 8", "n = 8\nvolatility = 0.2"), vec![], "volatility"),
+        (SMALL.replace("[market]", "[market\n"), vec![], "small.toml"),
+        (SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, -0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]"), vec![], "market.vol[1]"),
+        (SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, 0.2]"), vec![], "market.vol"),
+        (SMALL.replace("correlation = 0.3", "correlation = -0.5"), vec![], "not positive definite"),
+        (SMALL.replace("correlation = 0.3", "correlation = nan"), vec![], "market.correlation"),
+        (SMALL.to_string(), vec!["--paths", "0"], "paths"),
+        (SMALL.replace("p = 0.5", "p = 0.0"), vec![], "strategies[1].p"),
+        (
+            SMALL.replace("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.5, 0.5, 0, 0, 0, 0, 0]"),
+            vec![],
+            "sum to 1",
+        ),
+        (SMALL.to_string(), vec!["--backend", "gpu", "--precision", "f64"], "f64"),
+        (SMALL.to_string(), vec!["--years=-1"], "years"),
+    ];
+    for (index, (text, extra, expected)) in cases.iter().enumerate() {
+        let scenario = write(&dir, "small.toml", text);
+        let out = dir.join(format!("out{index}"));
+        let mut args = vec!["run", scenario.as_str(), "--out", out.to_str().unwrap()];
+        if !extra.contains(&"--backend") {
+            args.extend(["--backend", "cpu"]);
+        }
+        args.extend(extra.iter());
+        let output = sptlab(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "case {index}: {stderr}");
+        assert!(stderr.contains(expected), "case {index}: expected {expected:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "case {index}: {stderr}");
+        assert!(!out.exists(), "case {index}: the output directory must not be created");
+    }
+    let missing = sptlab(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/scenario.toml"));
+}
+
+#[test]
+fn example_prints_the_default_scenario_which_runs() {
+    let output = sptlab(&["example"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(text.contains("[[strategies]]") && text.contains('#'));
+    let dir = scratch("example");
+    let scenario = write(&dir, "example.toml", &text);
+    let run = sptlab(&["run", &scenario, "--paths", "16", "--years", "0.25", "--backend", "cpu"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("diversity-0.76"));
+}
+
+#[test]
+fn info_lists_the_backend_choice() {
+    let output = sptlab(&["info"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("--backend auto chooses"), "{text}");
+}
