@@ -5,6 +5,7 @@
 //! turns those into per-path statistics and market diagnostics; a [`Report`]
 //! summarises them across paths; [`report`] renders the table and the files.
 
+pub mod bench;
 pub mod engine;
 pub mod market;
 pub mod portfolio;
