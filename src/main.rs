@@ -170,7 +170,11 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
                 Ok(context) => Ok(Box::new(GpuBackend::new(context))),
                 Err(reason) => {
                     if !args.quiet {
-                        eprintln!("note: no hardware GPU ({reason}); using the CPU backend");
+                        let hint = match reason {
+                            gpu::GpuError::SoftwareOnly { .. } => " (--backend gpu runs on it anyway)",
+                            _ => "",
+                        };
+                        eprintln!("note: using the CPU backend: {reason}{hint}");
                     }
                     Ok(cpu())
                 }

@@ -12,7 +12,7 @@ pub use context::{list_adapters, AdapterSummary, GpuContext};
 pub enum GpuError {
     #[error("no GPU adapter found (Vulkan or GL)")]
     NoAdapter,
-    #[error("only a software adapter ({name}) is available; it is far slower than the CPU backend (use --backend gpu to run on it anyway)")]
+    #[error("only a software GPU adapter is available ({name}), far slower than the CPU backend")]
     SoftwareOnly { name: String },
     #[error("the GPU adapter refused a device: {0}")]
     RequestDevice(String),
