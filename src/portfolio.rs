@@ -66,9 +66,10 @@ pub enum KernelWeighting<R> {
 ///
 /// `log_mu` must be the logarithm of `mu` (the kernels carry both, so no logarithm
 /// is taken here). Diversity weights subtract the largest exponent first, so
-/// exp never overflows for any p < 1, negative p included.
+/// exp never overflows for any p < 1, negative p included. `FUSED`: use fused
+/// multiply-adds (only where the CPU has FMA).
 #[inline(always)]
-pub fn target_weights<R: Real, const L: usize>(
+pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
     weighting: &KernelWeighting<R>,
     mu: &[Lanes<R, L>],
     log_mu: &[Lanes<R, L>],
@@ -87,7 +88,7 @@ pub fn target_weights<R: Real, const L: usize>(
             let largest = log_mu.iter().fold(Lanes::splat(R::from_f64(f64::MIN)), |m, lm| m.max(*lm * *p));
             let mut total = Lanes::zero();
             for (t, lm) in target.iter_mut().zip(log_mu) {
-                *t = (*lm * *p - largest).exp();
+                *t = (*lm * *p - largest).exp_with::<FUSED>();
                 total = total + *t;
             }
             normalise(target, total);
@@ -132,7 +133,7 @@ pub fn weights_and_log_g(weighting: &Weighting, mu: &[f64]) -> (Vec<f64>, f64) {
     let mu_lanes: Vec<Lanes<f64, 1>> = mu.iter().map(|m| Lanes([*m])).collect();
     let log_mu: Vec<Lanes<f64, 1>> = mu.iter().map(|m| Lanes([m.ln()])).collect();
     let mut target = vec![Lanes([0.0]); mu.len()];
-    let log_g = target_weights(&kernel, &mu_lanes, &log_mu, &mut target);
+    let log_g = target_weights::<f64, 1, false>(&kernel, &mu_lanes, &log_mu, &mut target);
     (target.into_iter().map(|t| t.0[0]).collect(), log_g.0[0])
 }
 

@@ -104,7 +104,7 @@ impl<R: Real> PathBlock<R> {
             .iter()
             .map(|strategy| {
                 let mut target = vec![Lanes::zero(); n];
-                let log_g = target_weights(&strategy.weighting, &mu, &log_mu, &mut target);
+                let log_g = target_weights::<R, LANES, false>(&strategy.weighting, &mu, &log_mu, &mut target);
                 let anchor = target.iter().zip(&mu).map(|(t, m)| *t / *m).collect();
                 let mut slots = [Lanes::zero(); slot::COUNT];
                 slots[slot::LOG_G_START] = log_g;
@@ -163,7 +163,7 @@ impl<R: Real> PathBlock<R> {
             self.log_caps.iter_mut().zip(self.growth.iter_mut()).zip(self.log_steps.iter().zip(&self.mu))
         {
             *log_cap = *log_cap + *log_step;
-            *growth = log_step.exp();
+            *growth = log_step.exp_with::<FUSED>();
             market_gross = market_gross + *mu * *growth;
         }
         let inverse_market_gross = market_gross.recip();
@@ -199,7 +199,8 @@ impl<R: Real> PathBlock<R> {
                     }
                     log_mu_ready = true;
                 }
-                let log_g = target_weights(&strategy.weighting, &self.mu, &self.log_mu, &mut self.target);
+                let log_g =
+                    target_weights::<R, LANES, FUSED>(&strategy.weighting, &self.mu, &self.log_mu, &mut self.target);
                 // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
                 let mut period_ratio = Lanes::zero();
                 for (anchor, mu) in state.anchor.iter().zip(&self.mu) {

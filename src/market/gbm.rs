@@ -211,7 +211,7 @@ impl GbmMarket {
 ///
 /// The CPU twin of the GBM stage of `shaders/advance_paths.wgsl`. `paths` holds each
 /// lane's global path index; normals follow the contract of `rng.rs`. `FUSED` selects
-/// fused multiply-adds for the correlation (only where the CPU has FMA).
+/// fused multiply-adds (only where the CPU has FMA).
 #[inline(always)]
 pub fn gbm_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &GbmKernel<R>,
@@ -228,10 +228,8 @@ pub fn gbm_log_steps<R: Real, const L: usize, const FUSED: bool>(
         let uniforms = words.map(|word| Lanes(word.map(R::uniform)));
         let mut normals = [Lanes::zero(); 4];
         for pair in 0..2 {
-            let radius = (uniforms[2 * pair].ln() * R::from_f64(-2.0)).sqrt();
-            let angle = uniforms[2 * pair + 1];
-            let sin = Lanes(std::array::from_fn(|l| R::sin_cos_turns(angle.0[l]).0));
-            let cos = Lanes(std::array::from_fn(|l| R::sin_cos_turns(angle.0[l]).1));
+            let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt();
+            let (sin, cos) = uniforms[2 * pair + 1].sin_cos_turns_with::<FUSED>();
             normals[2 * pair] = radius * cos;
             normals[2 * pair + 1] = radius * sin;
         }
