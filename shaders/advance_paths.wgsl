@@ -6,7 +6,7 @@
 // Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl and these
 // constants: N (stocks), N4 (ceil(N / 4)), FACTOR_VEC4S, S (strategies),
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
-// SLOTS_BASE, MU_BASE, HELD_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
+// SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
 // STRATEGY_P, STRATEGY_REBALANCE, STRATEGY_COST.
 //
@@ -199,29 +199,28 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
         var s = 0u;
         for (; s < S; s++) {
             let slots = SLOTS_BASE + s * SLOT_COUNT;
-            let held_base = HELD_BASE + s * N;
+            let holdings_base = HOLDINGS_BASE + s * N;
             let anchor_base = ANCHOR_BASE + s * N;
 
-            // Shares are held through the step: weights drift with prices.
-            var gross = 0.0;
+            // Shares are held through the step: each holding's value grows with its price.
+            var value = 0.0;
             var h = 0u;
             for (; h < N; h++) {
-                let held = state[at(held_base + h, lane)] * get_z(h);
-                state[at(held_base + h, lane)] = held;
-                gross += held;
+                let holding = state[at(holdings_base + h, lane)] * get_z(h);
+                state[at(holdings_base + h, lane)] = holding;
+                value += holding;
             }
-            let inverse_gross = 1.0 / gross;
-            var d = 0u;
-            for (; d < N; d++) {
-                state[at(held_base + d, lane)] = state[at(held_base + d, lane)] * inverse_gross;
-            }
-            cut = cut || h != N || d != N;
+            cut = cut || h != N;
+            let gross = value / state[at(slots + SLOT_HOLDINGS_VALUE, lane)];
+            state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = value;
 
             let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;
             var cost_factor = 1.0;
             if (rebalance || is_last) {
                 let setup = weight_setup(s, log_total, &cut);
                 // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
+                // Weights before trading are holdings / value; after, the target (value 1).
+                let inverse_value = 1.0 / value;
                 var period_ratio = 0.0;
                 var traded = 0.0;
                 var w = 0u;
@@ -229,8 +228,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
                     period_ratio += state[at(anchor_base + w, lane)] * mu[w];
                     if (rebalance) {
                         let target_w = target_weight(s, w, log_total, setup);
-                        traded += abs(target_w - state[at(held_base + w, lane)]);
-                        state[at(held_base + w, lane)] = target_w;
+                        traded += abs(target_w - state[at(holdings_base + w, lane)] * inverse_value);
+                        state[at(holdings_base + w, lane)] = target_w;
                         state[at(anchor_base + w, lane)] = target_w / mu[w];
                     }
                 }
@@ -240,6 +239,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
                 state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = setup.z;
                 state[at(slots + SLOT_MIN_DIVERGENCE, lane)] = min(state[at(slots + SLOT_MIN_DIVERGENCE, lane)], divergence);
                 if (rebalance) {
+                    state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = 1.0;
                     cost_factor = 1.0 - STRATEGY_COST[s] * traded;
                     state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
                     state[at(slots + SLOT_COST, lane)] += log(cost_factor);

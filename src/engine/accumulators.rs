@@ -32,7 +32,9 @@ pub mod slot {
     pub const LOG_G_ANCHOR: usize = 13;
     /// Smallest single L-divergence term (a check: >= 0 for concave G up to rounding).
     pub const MIN_DIVERGENCE: usize = 14;
-    pub const COUNT: usize = 15;
+    /// Value of the holdings since the last rebalance (working state, not a statistic).
+    pub const HOLDINGS_VALUE: usize = 15;
+    pub const COUNT: usize = 16;
 }
 
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the

@@ -69,8 +69,9 @@ impl<R: Real> KernelParams<R> {
 
 /// One strategy's state in a block.
 struct StrategyBlock<R> {
-    /// Weights held now (drift with prices between rebalances).
-    held: Vec<Lanes<R>>,
+    /// Value of each holding since the last rebalance (the weights held are
+    /// `holdings / slots[HOLDINGS_VALUE]`; they drift with prices in between).
+    holdings: Vec<Lanes<R>>,
     /// pi_i(p) / p_i at the last rebalance p: the period's growth ratio is sum_i anchor_i q_i.
     anchor: Vec<Lanes<R>>,
     slots: [Lanes<R>; slot::COUNT],
@@ -110,7 +111,8 @@ impl<R: Real> PathBlock<R> {
                 slots[slot::LOG_G_START] = log_g;
                 slots[slot::LOG_G_ANCHOR] = log_g;
                 slots[slot::MIN_DIVERGENCE] = Lanes::splat(R::from_f64(f32::MAX as f64));
-                StrategyBlock { held: target, anchor, slots }
+                slots[slot::HOLDINGS_VALUE] = target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
+                StrategyBlock { holdings: target, anchor, slots }
             })
             .collect();
         PathBlock {
@@ -179,16 +181,14 @@ impl<R: Real> PathBlock<R> {
         let is_last = completed == params.total_steps;
         let mut log_mu_ready = false;
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
-            // Shares are held through the step: weights drift with prices.
-            let mut gross = Lanes::zero();
-            for (held, growth) in state.held.iter_mut().zip(&self.growth) {
-                *held = *held * *growth;
-                gross = gross + *held;
+            // Shares are held through the step: each holding's value grows with its price.
+            let mut value = Lanes::zero();
+            for (holding, growth) in state.holdings.iter_mut().zip(&self.growth) {
+                *holding = *holding * *growth;
+                value = value + *holding;
             }
-            let inverse_gross = gross.recip();
-            for held in state.held.iter_mut() {
-                *held = *held * inverse_gross;
-            }
+            let gross = value / state.slots[slot::HOLDINGS_VALUE];
+            state.slots[slot::HOLDINGS_VALUE] = value;
 
             let rebalance = completed % strategy.rebalance_every == 0 && !is_last;
             let mut cost_factor = Lanes::splat(R::ONE);
@@ -212,14 +212,17 @@ impl<R: Real> PathBlock<R> {
                 state.slots[slot::LOG_G_ANCHOR] = log_g;
 
                 if rebalance {
+                    // Weights before trading are holdings / value; after, the target (value 1).
+                    let inverse_value = value.recip();
                     let mut traded = Lanes::zero();
-                    for ((target, held), (anchor, mu)) in
-                        self.target.iter().zip(state.held.iter_mut()).zip(state.anchor.iter_mut().zip(&self.mu))
+                    for ((target, holding), (anchor, mu)) in
+                        self.target.iter().zip(state.holdings.iter_mut()).zip(state.anchor.iter_mut().zip(&self.mu))
                     {
-                        traded = traded + (*target - *held).abs();
-                        *held = *target;
+                        traded = traded + (*target - *holding * inverse_value).abs();
+                        *holding = *target;
                         *anchor = *target / *mu;
                     }
+                    state.slots[slot::HOLDINGS_VALUE] = Lanes::splat(R::ONE);
                     cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
                     state.slots[slot::TURNOVER] = state.slots[slot::TURNOVER] + traded * R::from_f64(0.5);
                     state.slots[slot::COST] = state.slots[slot::COST] + cost_factor.ln();

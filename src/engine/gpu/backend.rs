@@ -59,11 +59,11 @@ impl StateLayout {
     pub fn mu_base(&self) -> u32 {
         self.slots_base() + self.strategies * slot::COUNT as u32
     }
-    pub fn held_base(&self) -> u32 {
+    pub fn holdings_base(&self) -> u32 {
         self.mu_base() + self.n
     }
     pub fn anchor_base(&self) -> u32 {
-        self.held_base() + self.strategies * self.n
+        self.holdings_base() + self.strategies * self.n
     }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
@@ -131,12 +131,13 @@ pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
         ("SLOT_LOG_G_START", u(slot::LOG_G_START as u32)),
         ("SLOT_LOG_G_ANCHOR", u(slot::LOG_G_ANCHOR as u32)),
         ("SLOT_MIN_DIVERGENCE", u(slot::MIN_DIVERGENCE as u32)),
+        ("SLOT_HOLDINGS_VALUE", u(slot::HOLDINGS_VALUE as u32)),
         ("LOG_CAPS_BASE", u(0)),
         ("LOG_TOTAL", u(layout.log_total())),
         ("LOG_TOTAL_COMP", u(layout.log_total() + 1)),
         ("SLOTS_BASE", u(layout.slots_base())),
         ("MU_BASE", u(layout.mu_base())),
-        ("HELD_BASE", u(layout.held_base())),
+        ("HOLDINGS_BASE", u(layout.holdings_base())),
         ("ANCHOR_BASE", u(layout.anchor_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
@@ -195,8 +196,9 @@ fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
         words[slots + slot::LOG_G_START] = log_g;
         words[slots + slot::LOG_G_ANCHOR] = log_g;
         words[slots + slot::MIN_DIVERGENCE] = f32::MAX as f64;
+        words[slots + slot::HOLDINGS_VALUE] = target.iter().sum::<f64>();
         for i in 0..n {
-            words[layout.held_base() as usize + s * n + i] = target[i];
+            words[layout.holdings_base() as usize + s * n + i] = target[i];
             words[layout.anchor_base() as usize + s * n + i] = target[i] / mu0[i];
         }
     }
