@@ -74,3 +74,26 @@ fn gpu_paths_agree_with_cpu_paths_over_ten_years() {
         assert!((g - c).abs() < 2e-3, "market log return GPU {g} vs CPU {c}");
     }
 }
+
+#[test]
+fn a_run_too_large_for_the_adapter_is_refused_before_it_starts() {
+    use sptlab::engine::Backend;
+    let Some(context) = GpuContext::for_tests() else { return };
+    let software = context.is_software();
+    let gpu = GpuBackend::new(context);
+    let small = plan(MIXED);
+    assert!(gpu.check_fits(&small).is_ok());
+    // 1,500 stocks: a per-step triangular product of about 280,000 vec4 iterations,
+    // beyond what llvmpipe runs correctly in one dispatch.
+    let large = plan(&MIXED.replace("n = 30", "n = 1500").replace(
+        &MIXED[MIXED.find("[[strategies]]\n    name = \"tilted\"").unwrap()..MIXED.find("[[strategies]]\n    name = \"cap-weighted\"").unwrap()],
+        "",
+    ));
+    match gpu.check_fits(&large) {
+        Err(reason) => {
+            assert!(software, "a hardware adapter should fit 1,500 stocks: {reason}");
+            assert!(reason.starts_with("market.n"), "{reason}");
+        }
+        Ok(()) => assert!(!software, "the software adapter cannot run 1,500 stocks correctly"),
+    }
+}

@@ -327,6 +327,7 @@ impl GpuBackend {
             contents: bytemuck::cast_slice(&model_words(plan, &layout)),
             usage: wgpu::BufferUsages::STORAGE,
         });
+        self.context.take_error()?;
         self.kernels =
             Some(Kernels { plan_constants: constants, layout, bind_group_layout, init_paths, advance_paths, factor, model });
         Ok(())
@@ -339,8 +340,19 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {
+        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        if self.context.is_software() && layout.loop_trips_per_step() > SOFTWARE_LOOP_BUDGET - 2 * layout.n {
+            return Err(format!(
+                "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
+                 software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
+                plan.n(),
+                plan.strategies.len(),
+                layout.loop_trips_per_step(),
+                self.context.adapter_name(),
+                SOFTWARE_LOOP_BUDGET - 2 * layout.n
+            ));
+        }
         if self.max_batch_paths(plan) == 0 {
-            let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
             return Err(format!(
                 "market.n: the GPU adapter {} is too small for this run: {} stocks and {} strategies need {} bytes of \
                  state per path and its storage buffers hold at most {} bytes",
@@ -426,11 +438,18 @@ impl Backend for GpuBackend {
         };
         dispatch(&kernels.init_paths, params_for(0, 0));
         let mut step = 0;
+        let mut reported = 0;
         while step < plan.steps {
             let step_count = steps_per_dispatch.min(plan.steps - step);
             // Each parameter write lands before the submission that follows it.
             dispatch(&kernels.advance_paths, params_for(step, step_count));
             step += step_count;
+            // Waiting per dispatch costs little at these lengths and lets progress
+            // move in path-equivalents (paths x share of steps done).
+            self.context.wait()?;
+            let done = count as u64 * step as u64 / plan.steps as u64;
+            progress(done - reported);
+            reported = done;
         }
 
         let readback_words = layout.readback_slots() as usize * stride as usize;
@@ -439,7 +458,6 @@ impl Backend for GpuBackend {
         if let Some(&completed) = done.iter().find(|&&d| d != plan.steps) {
             return Err(EngineError::IncompleteSteps { expected: plan.steps, completed });
         }
-        progress(count as u64);
 
         let (n, strategies) = (layout.n as usize, layout.strategies as usize);
         let word = |slot: usize, lane: usize| words[slot * stride as usize + lane] as f64;

@@ -1,6 +1,7 @@
 //! The GPU context (adapter, device, queue), built once per run, and the readback helper.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use super::GpuError;
 
@@ -86,6 +87,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
+    /// Device errors (out of memory, validation) caught instead of wgpu's default panic.
+    errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl GpuContext {
@@ -107,7 +110,25 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|error| GpuError::RequestDevice(error.to_string()))?;
-        Ok(GpuContext { adapter_info: info, device, queue, limits })
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&errors);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.push(error.to_string());
+            }
+        }));
+        Ok(GpuContext { adapter_info: info, device, queue, limits, errors })
+    }
+
+    /// The first device error since the last call, if any.
+    pub fn take_error(&self) -> Result<(), GpuError> {
+        let first = {
+            let mut errors = self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let first = errors.first().cloned();
+            errors.clear();
+            first
+        };
+        first.map_or(Ok(()), |message| Err(GpuError::Device(message)))
     }
 
     pub fn is_software(&self) -> bool {
@@ -150,6 +171,7 @@ impl GpuContext {
             let _ = sender.send(result);
         });
         self.wait()?;
+        self.take_error()?;
         receiver
             .recv()
             .map_err(|e| GpuError::Map(e.to_string()))?

@@ -20,4 +20,6 @@ pub enum GpuError {
     Map(String),
     #[error("waiting for the GPU failed: {0}")]
     Poll(String),
+    #[error("the GPU device reported an error: {0}")]
+    Device(String),
 }
