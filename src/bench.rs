@@ -50,11 +50,10 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64) -> Result<Measurem
     if !output.status.success() {
         return Err(format!("{} failed: {}", script.display(), String::from_utf8_lossy(&output.stderr).trim()));
     }
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("{} printed no JSON: {e}", script.display()))?;
-    let field = |name: &str| {
-        report[name].as_f64().ok_or_else(|| format!("{} printed no number `{name}`", script.display()))
-    };
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("{} printed no JSON: {e}", script.display()))?;
+    let field =
+        |name: &str| report[name].as_f64().ok_or_else(|| format!("{} printed no number `{name}`", script.display()));
     Ok(Measurement {
         name: script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()),
         adapter: "CPU (Python)".into(),
@@ -66,10 +65,9 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64) -> Result<Measurem
 
 /// A markdown table of the measurements, each with its ratio to `baseline` (by name).
 pub fn table(measurements: &[Measurement], baseline: Option<&str>) -> String {
-    let base = baseline
-        .and_then(|name| measurements.iter().find(|m| m.name == name))
-        .map(|m| m.asset_steps_per_second);
-    let mut out = String::from("| what | adapter | paths | seconds | M asset-steps/s | ratio |\n|---|---|---|---|---|---|\n");
+    let base = baseline.and_then(|name| measurements.iter().find(|m| m.name == name)).map(|m| m.asset_steps_per_second);
+    let mut out =
+        String::from("| what | adapter | paths | seconds | M asset-steps/s | ratio |\n|---|---|---|---|---|---|\n");
     for m in measurements {
         let ratio = base.map_or("".to_string(), |b| format!("{:.2}x", m.asset_steps_per_second / b));
         out.push_str(&format!(

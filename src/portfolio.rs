@@ -12,11 +12,15 @@ pub enum Weighting {
     Market,
     Equal,
     /// pi_i = mu_i^p / sum_j mu_j^p, p < 1, p != 0.
-    Diversity { p: f64 },
+    Diversity {
+        p: f64,
+    },
     /// pi_i = -mu_i log mu_i / G(mu).
     Entropy,
     /// Fixed weights, non-negative, summing to one.
-    Constant { weights: Vec<f64> },
+    Constant {
+        weights: Vec<f64>,
+    },
 }
 
 impl Weighting {

@@ -264,6 +264,7 @@ pub fn exp_f32(x: f32) -> f32 {
 }
 
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' coefficients, as published
 fn exp_f32_with<const FUSED: bool>(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let (n, n_int) = round_to_int(x * std::f32::consts::LOG2_E);
@@ -285,6 +286,7 @@ pub fn ln_f32(x: f32) -> f32 {
 }
 
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' coefficients, as published
 fn ln_f32_with<const FUSED: bool>(x: f32) -> f32 {
     let bits = x.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 126;

@@ -117,10 +117,7 @@ pub fn box_muller_f64(u_radius: f64, u_angle: f64) -> (f64, f64) {
 /// The four standard normals of assets `4 * asset_block .. 4 * asset_block + 3`
 /// for `(seed, path, step)`, in f64.
 pub fn normals4(seed: u64, path: u32, step: u32, asset_block: u32) -> [f64; 4] {
-    let words = philox4x32_10(
-        normal_counter(path, step, asset_block, STREAM_MARKET),
-        seed_key(seed),
-    );
+    let words = philox4x32_10(normal_counter(path, step, asset_block, STREAM_MARKET), seed_key(seed));
     let (z0, z1) = box_muller_f64(uniform_f64(words[0]), uniform_f64(words[1]));
     let (z2, z3) = box_muller_f64(uniform_f64(words[2]), uniform_f64(words[3]));
     [z0, z1, z2, z3]
@@ -135,11 +132,7 @@ mod tests {
     fn philox_known_answers() {
         let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
             ([0; 4], [0; 2], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
-            (
-                [u32::MAX; 4],
-                [u32::MAX; 2],
-                [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
-            ),
+            ([u32::MAX; 4], [u32::MAX; 2], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
             (
                 [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
                 [0xa4093822, 0x299f31d0],
@@ -154,13 +147,12 @@ mod tests {
     #[test]
     fn the_lane_version_is_the_same_bijection() {
         let key = seed_key(0x0123_4567_89ab_cdef);
-        let mut counters = [[0u32; 8]; 4];
-        for l in 0..8 {
-            counters[0][l] = 1000 + l as u32;
-            counters[1][l] = u32::MAX - l as u32;
-            counters[2][l] = 7 * l as u32;
-            counters[3][l] = l as u32 % 3;
-        }
+        let counters: [[u32; 8]; 4] = [
+            std::array::from_fn(|l| 1000 + l as u32),
+            std::array::from_fn(|l| u32::MAX - l as u32),
+            std::array::from_fn(|l| 7 * l as u32),
+            std::array::from_fn(|l| l as u32 % 3),
+        ];
         let lanes = philox4x32_10_lanes(counters, key);
         for l in 0..8 {
             let single = philox4x32_10([counters[0][l], counters[1][l], counters[2][l], counters[3][l]], key);

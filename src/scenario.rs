@@ -53,9 +53,9 @@ impl PerStock {
                 }
                 values.clone()
             }
-            PerStock::Ramp { from, to } => (0..n)
-                .map(|i| if n == 1 { *from } else { from + (to - from) * i as f64 / (n - 1) as f64 })
-                .collect(),
+            PerStock::Ramp { from, to } => {
+                (0..n).map(|i| if n == 1 { *from } else { from + (to - from) * i as f64 / (n - 1) as f64 }).collect()
+            }
         };
         for (i, value) in values.iter().enumerate() {
             if !value.is_finite() {

@@ -54,6 +54,19 @@ pub struct BatchAccumulators {
 }
 
 impl BatchAccumulators {
+    /// Zeroed accumulators for `paths` paths starting at `first_path`.
+    pub fn zeroed(first_path: u64, paths: usize, n: usize, strategies: usize) -> BatchAccumulators {
+        BatchAccumulators {
+            first_path,
+            paths,
+            n,
+            strategies,
+            log_caps: vec![0.0; paths * n],
+            log_total_cap_change: vec![0.0; paths],
+            strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
+        }
+    }
+
     pub fn path_log_caps(&self, path: usize) -> &[f64] {
         &self.log_caps[path * self.n..(path + 1) * self.n]
     }

@@ -268,15 +268,7 @@ pub fn simulate_batch<R: Real>(
 ) -> BatchAccumulators {
     let n = params.gbm.n;
     let count = (paths.end - paths.start) as usize;
-    let mut out = BatchAccumulators {
-        first_path: paths.start,
-        paths: count,
-        n,
-        strategies,
-        log_caps: vec![0.0; count * n],
-        log_total_cap_change: vec![0.0; count],
-        strategy_slots: vec![0.0; count * strategies * slot::COUNT],
-    };
+    let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
     out.log_caps
         .par_chunks_mut(LANES * n)
         .zip(out.log_total_cap_change.par_chunks_mut(LANES))

@@ -131,7 +131,10 @@ fn square_matrix(rows: &[Vec<f64>], n: usize, field: &str) -> Result<DMatrix<f64
     for i in 0..n {
         for j in 0..i {
             if (matrix[(i, j)] - matrix[(j, i)]).abs() > 1e-12 * (1.0 + matrix[(i, j)].abs()) {
-                return Err(invalid(format!("{field}[{i}][{j}]"), format!("is not symmetric: differs from [{j}][{i}]")));
+                return Err(invalid(
+                    format!("{field}[{i}][{j}]"),
+                    format!("is not symmetric: differs from [{j}][{i}]"),
+                ));
             }
         }
     }

@@ -62,8 +62,16 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     assert_eq!(summary["run"]["backend"], "cpu");
     assert_eq!(summary["scenario"]["name"], "small");
     let equal = &summary["strategies"]["equal"];
-    for field in ["log_return", "relative_log_return", "relative_growth_rate", "excess_return", "tracking_error",
-        "information_ratio", "max_relative_drawdown", "turnover"] {
+    for field in [
+        "log_return",
+        "relative_log_return",
+        "relative_growth_rate",
+        "excess_return",
+        "tracking_error",
+        "information_ratio",
+        "max_relative_drawdown",
+        "turnover",
+    ] {
         for key in ["mean", "se", "sd", "min", "max", "q05", "q25", "q50", "q75", "q95"] {
             assert!(equal[field][key].is_number(), "{field}.{key}");
         }
@@ -73,7 +81,8 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     assert!(equal["decomposition"]["cost_term"]["mean"].as_f64().unwrap() < 0.0);
     assert_eq!(summary["market"]["capital_distribution"].as_array().unwrap().len(), 8);
     assert_eq!(summary["market"]["gap_by_rank"].as_array().unwrap().len(), 7);
-    let shares: f64 = summary["market"]["capital_distribution"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    let shares: f64 =
+        summary["market"]["capital_distribution"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
     assert!((shares - 1.0).abs() < 1e-9);
 
     let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
@@ -97,8 +106,21 @@ fn command_line_values_override_the_file() {
     let scenario = write(&dir, "small.toml", SMALL);
     let out = dir.join("results");
     let output = sptlab(&[
-        "run", &scenario, "--backend", "cpu", "--precision", "f64", "--paths", "17", "--years", "0.5", "--seed", "99",
-        "--quiet", "--out", out.to_str().unwrap(),
+        "run",
+        &scenario,
+        "--backend",
+        "cpu",
+        "--precision",
+        "f64",
+        "--paths",
+        "17",
+        "--years",
+        "0.5",
+        "--seed",
+        "99",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty(), "--quiet prints nothing");
@@ -115,14 +137,19 @@ fn bad_input_exits_with_2_names_the_field_and_writes_nothing() {
     let cases: Vec<(String, Vec<&str>, &str)> = vec![
         (SMALL.replace("n = 8", "n = 8\nvolatility = 0.2"), vec![], "volatility"),
         (SMALL.replace("[market]", "[market\n"), vec![], "small.toml"),
-        (SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, -0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]"), vec![], "market.vol[1]"),
+        (
+            SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, -0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]"),
+            vec![],
+            "market.vol[1]",
+        ),
         (SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, 0.2]"), vec![], "market.vol"),
         (SMALL.replace("correlation = 0.3", "correlation = -0.5"), vec![], "not positive definite"),
         (SMALL.replace("correlation = 0.3", "correlation = nan"), vec![], "market.correlation"),
         (SMALL.to_string(), vec!["--paths", "0"], "paths"),
         (SMALL.replace("p = 0.5", "p = 0.0"), vec![], "strategies[1].p"),
         (
-            SMALL.replace("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.5, 0.5, 0, 0, 0, 0, 0]"),
+            SMALL
+                .replace("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.5, 0.5, 0, 0, 0, 0, 0]"),
             vec![],
             "sum to 1",
         ),

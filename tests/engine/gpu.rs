@@ -86,7 +86,8 @@ fn a_run_too_large_for_the_adapter_is_refused_before_it_starts() {
     // 1,500 stocks: a per-step triangular product of about 280,000 vec4 iterations,
     // beyond what llvmpipe runs correctly in one dispatch.
     let large = plan(&MIXED.replace("n = 30", "n = 1500").replace(
-        &MIXED[MIXED.find("[[strategies]]\n    name = \"tilted\"").unwrap()..MIXED.find("[[strategies]]\n    name = \"cap-weighted\"").unwrap()],
+        &MIXED[MIXED.find("[[strategies]]\n    name = \"tilted\"").unwrap()
+            ..MIXED.find("[[strategies]]\n    name = \"cap-weighted\"").unwrap()],
         "",
     ));
     match gpu.check_fits(&large) {

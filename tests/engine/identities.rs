@@ -53,7 +53,8 @@ fn the_diversity_floor_holds_on_every_path() {
 #[test]
 fn the_diversity_floor_holds_in_a_market_that_concentrates() {
     // Unequal growth makes one stock take over; the floor must still hold.
-    let text = MIXED.replace("growth = 0.05", "growth = { from = 0.3, to = -0.3 }").replace("years = 10.0", "years = 30.0");
+    let text =
+        MIXED.replace("growth = 0.05", "growth = { from = 0.3, to = -0.3 }").replace("years = 10.0", "years = 30.0");
     let results = simulate_cpu(&plan(&text), Precision::F64);
     let index = results.strategy_names.iter().position(|n| n == "diversity-0.5").unwrap();
     let floor = -(30f64).ln();

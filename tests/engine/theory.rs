@@ -46,8 +46,7 @@ fn equal_weight_excess_growth_matches_the_closed_form() {
         summary.se
     );
     // A wrong gamma* (correlation ignored) must fail this test.
-    let without_correlation = 0.5 * plan.market.vols().iter().map(|v| v * v / n as f64).sum::<f64>()
-        * (1.0 - 1.0 / n as f64)
-        * plan.years();
+    let without_correlation =
+        0.5 * plan.market.vols().iter().map(|v| v * v / n as f64).sum::<f64>() * (1.0 - 1.0 / n as f64) * plan.years();
     assert!((summary.mean - without_correlation).abs() > 4.0 * summary.se + allowance);
 }

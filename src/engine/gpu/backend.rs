@@ -50,6 +50,9 @@ pub struct StateLayout {
 }
 
 impl StateLayout {
+    pub fn of(plan: &Plan) -> StateLayout {
+        StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 }
+    }
     pub fn log_total(&self) -> u32 {
         self.n
     }
@@ -107,7 +110,7 @@ fn array_literal(element: &str, values: impl Iterator<Item = String>) -> String 
 
 /// The constants composed into the kernel for `plan`.
 pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
-    let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+    let layout = StateLayout::of(plan);
     let strategies = &plan.strategies;
     let u = |v: u32| format!("{v}u");
     vec![
@@ -239,7 +242,7 @@ impl GpuBackend {
 
     /// Steps per `advance_paths` dispatch for this plan on this adapter.
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
-        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let layout = StateLayout::of(plan);
         let steps = if self.context.is_software() {
             (SOFTWARE_LOOP_BUDGET - 2 * layout.n) / layout.loop_trips_per_step()
         } else {
@@ -250,9 +253,9 @@ impl GpuBackend {
 
     /// Paths per batch allowed by the adapter's buffer limits (0 when not even one workgroup fits).
     fn max_batch_paths(&self, plan: &Plan) -> u64 {
-        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let layout = StateLayout::of(plan);
         let limits = &self.context.limits;
-        let bytes = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size).min(MAX_STATE_BYTES);
+        let bytes = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size).min(MAX_STATE_BYTES);
         let per_path = 4 * layout.state_slots() as u64;
         let by_memory = bytes / per_path / WORKGROUP as u64 * WORKGROUP as u64;
         let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * WORKGROUP as u64;
@@ -265,7 +268,7 @@ impl GpuBackend {
             return Ok(());
         }
         let device = &self.context.device;
-        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let layout = StateLayout::of(plan);
         let source = shaders::compose(shaders::ADVANCE_PATHS, &constants);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("advance_paths.wgsl"),
@@ -328,8 +331,15 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
         });
         self.context.take_error()?;
-        self.kernels =
-            Some(Kernels { plan_constants: constants, layout, bind_group_layout, init_paths, advance_paths, factor, model });
+        self.kernels = Some(Kernels {
+            plan_constants: constants,
+            layout,
+            bind_group_layout,
+            init_paths,
+            advance_paths,
+            factor,
+            model,
+        });
         Ok(())
     }
 }
@@ -340,7 +350,7 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {
-        let layout = StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 };
+        let layout = StateLayout::of(plan);
         if self.context.is_software() && layout.loop_trips_per_step() > SOFTWARE_LOOP_BUDGET - 2 * layout.n {
             return Err(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
@@ -429,7 +439,8 @@ impl Backend for GpuBackend {
             queue.write_buffer(&params, 0, bytemuck::bytes_of(&dispatch_params));
             let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
             {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+                let mut pass =
+                    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
                 pass.set_pipeline(pipeline);
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(workgroups, 1, 1);
@@ -462,15 +473,7 @@ impl Backend for GpuBackend {
         let (n, strategies) = (layout.n as usize, layout.strategies as usize);
         let word = |slot: usize, lane: usize| words[slot * stride as usize + lane] as f64;
         let count = count as usize;
-        let mut out = BatchAccumulators {
-            first_path: paths.start,
-            paths: count,
-            n,
-            strategies,
-            log_caps: vec![0.0; count * n],
-            log_total_cap_change: vec![0.0; count],
-            strategy_slots: vec![0.0; count * strategies * slot::COUNT],
-        };
+        let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
         for lane in 0..count {
             for i in 0..n {
                 out.log_caps[lane * n + i] = word(i, lane);

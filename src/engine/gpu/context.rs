@@ -62,7 +62,7 @@ impl fmt::Display for AdapterSummary {
             if self.is_software { ", software: used only with --backend gpu" } else { "" },
             self.info.driver,
             self.info.driver_info,
-            self.limits.max_storage_buffer_binding_size as u64 >> 20,
+            self.limits.max_storage_buffer_binding_size >> 20,
             self.limits.max_buffer_size >> 20,
             self.limits.max_compute_workgroups_per_dimension,
             self.limits.max_compute_invocations_per_workgroup,
@@ -172,10 +172,7 @@ impl GpuContext {
         });
         self.wait()?;
         self.take_error()?;
-        receiver
-            .recv()
-            .map_err(|e| GpuError::Map(e.to_string()))?
-            .map_err(|e| GpuError::Map(e.to_string()))?;
+        receiver.recv().map_err(|e| GpuError::Map(e.to_string()))?.map_err(|e| GpuError::Map(e.to_string()))?;
         let values = {
             let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Map(e.to_string()))?;
             bytemuck::cast_slice::<u8, T>(&view).to_vec()

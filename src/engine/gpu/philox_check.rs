@@ -15,12 +15,15 @@ struct Setup {
     pad: u32,
 }
 
+/// Per counter: the four Philox words and the four f32 normals.
+pub type WordsAndNormals = (Vec<[u32; 4]>, Vec<[f32; 4]>);
+
 /// The Philox words and f32 normals of each counter under `key`, computed on the GPU.
 pub fn philox_words_gpu(
     context: &GpuContext,
     key: [u32; 2],
     counters: &[[u32; 4]],
-) -> Result<(Vec<[u32; 4]>, Vec<[f32; 4]>), GpuError> {
+) -> Result<WordsAndNormals, GpuError> {
     let device = &context.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("philox_words.wgsl"),
@@ -70,7 +73,8 @@ pub fn philox_words_gpu(
         });
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(chunk.len().div_ceil(64) as u32, 1, 1);
