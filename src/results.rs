@@ -198,3 +198,43 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::accumulators::slot;
+
+    #[test]
+    fn market_diagnostics_rank_each_path_before_averaging() {
+        let plan = Scenario::from_toml(
+            "paths = 2\nyears = 1.0\n[market]\nn = 3\nvol = 0.2\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"",
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let mut batch = BatchAccumulators::zeroed(0, 2, 3, 1);
+        // Path 0: weights 0.5, 0.3, 0.2 (already ranked); path 1: 0.1, 0.6, 0.3 (unranked),
+        // each given as log caps with an arbitrary common offset.
+        let weights = [[0.5f64, 0.3, 0.2], [0.1, 0.6, 0.3]];
+        for (path, w) in weights.iter().enumerate() {
+            for i in 0..3 {
+                batch.log_caps[path * 3 + i] = w[i].ln() + 7.0 * path as f64;
+            }
+            batch.log_total_cap_change[path] = 0.1 * (path + 1) as f64;
+            batch.strategy_slots[path * slot::COUNT + slot::RELATIVE] = if path == 0 { 0.05 } else { -0.02 };
+        }
+        let mut results = Results::new(&plan);
+        results.absorb(&batch);
+        let expected = [(0.5 + 0.6) / 2.0, (0.3 + 0.3) / 2.0, (0.2 + 0.1) / 2.0];
+        for (got, want) in results.capital_distribution().iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        let gaps = [((0.5f64 / 0.3).ln() + (0.6f64 / 0.3).ln()) / 2.0, ((0.3f64 / 0.2).ln() + (0.3f64 / 0.1).ln()) / 2.0];
+        for (got, want) in results.gap_by_rank().iter().zip(gaps) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        assert_eq!(results.per_path[0][1].relative_log_return, -0.02);
+        assert!((results.per_path[0][0].log_return - 0.15).abs() < 1e-15);
+        assert!((results.per_path[0][0].relative_log_return / results.years() - 0.05).abs() < 1e-15);
+    }
+}
