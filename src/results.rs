@@ -229,7 +229,8 @@ mod tests {
         for (got, want) in results.capital_distribution().iter().zip(expected) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
-        let gaps = [((0.5f64 / 0.3).ln() + (0.6f64 / 0.3).ln()) / 2.0, ((0.3f64 / 0.2).ln() + (0.3f64 / 0.1).ln()) / 2.0];
+        let gaps =
+            [((0.5f64 / 0.3).ln() + (0.6f64 / 0.3).ln()) / 2.0, ((0.3f64 / 0.2).ln() + (0.3f64 / 0.1).ln()) / 2.0];
         for (got, want) in results.gap_by_rank().iter().zip(gaps) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }

@@ -82,6 +82,69 @@ pub fn philox4x32_10_lanes<const L: usize>(counter: [[u32; L]; 4], key: [u32; 2]
     x
 }
 
+/// [`philox4x32_10_lanes`] with AVX2 when the CPU has it and `L` is a multiple of 8.
+/// LLVM widens the generic version's 32 x 32 -> 64-bit products through shuffles;
+/// here each product of eight lanes is two `vpmuludq` and two blends.
+#[inline(always)]
+pub fn philox4x32_10_simd<const L: usize>(counter: [[u32; L]; 4], key: [u32; 2]) -> [[u32; L]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if L % 8 == 0 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { avx2::philox4x32_10_lanes(counter, key) };
+        }
+    }
+    philox4x32_10_lanes(counter, key)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1};
+
+    /// (high, low) words of the eight products `a * multiplier`.
+    #[inline(always)]
+    unsafe fn mulhilo(a: __m256i, multiplier: __m256i) -> (__m256i, __m256i) {
+        let even = _mm256_mul_epu32(a, multiplier);
+        let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), multiplier);
+        let low = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+        let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+        (high, low)
+    }
+
+    /// Philox4x32-10 on `L` lanes (a multiple of 8), eight at a time.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn philox4x32_10_lanes<const L: usize>(counter: [[u32; L]; 4], key: [u32; 2]) -> [[u32; L]; 4] {
+        let mut out = [[0u32; L]; 4];
+        let (m0, m1) = (_mm256_set1_epi32(PHILOX_M0 as i32), _mm256_set1_epi32(PHILOX_M1 as i32));
+        for chunk in 0..L / 8 {
+            let load = |word: usize| _mm256_loadu_si256(counter[word][8 * chunk..].as_ptr().cast());
+            let mut x = [load(0), load(1), load(2), load(3)];
+            let mut key = key;
+            for round in 0..10 {
+                if round > 0 {
+                    key = [key[0].wrapping_add(PHILOX_W0), key[1].wrapping_add(PHILOX_W1)];
+                }
+                let (hi0, lo0) = mulhilo(x[0], m0);
+                let (hi1, lo1) = mulhilo(x[2], m1);
+                let k0 = _mm256_set1_epi32(key[0] as i32);
+                let k1 = _mm256_set1_epi32(key[1] as i32);
+                x = [
+                    _mm256_xor_si256(_mm256_xor_si256(hi1, x[1]), k0),
+                    lo1,
+                    _mm256_xor_si256(_mm256_xor_si256(hi0, x[3]), k1),
+                    lo0,
+                ];
+            }
+            for (word, value) in x.iter().enumerate() {
+                _mm256_storeu_si256(out[word][8 * chunk..].as_mut_ptr().cast(), *value);
+            }
+        }
+        out
+    }
+}
+
 /// The Philox key of a 64-bit seed.
 #[inline(always)]
 pub fn seed_key(seed: u64) -> [u32; 2] {
@@ -153,10 +216,11 @@ mod tests {
             std::array::from_fn(|l| 7 * l as u32),
             std::array::from_fn(|l| l as u32 % 3),
         ];
-        let lanes = philox4x32_10_lanes(counters, key);
-        for l in 0..8 {
-            let single = philox4x32_10([counters[0][l], counters[1][l], counters[2][l], counters[3][l]], key);
-            assert_eq!([lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l]], single);
+        for lanes in [philox4x32_10_lanes(counters, key), philox4x32_10_simd(counters, key)] {
+            for l in 0..8 {
+                let single = philox4x32_10([counters[0][l], counters[1][l], counters[2][l], counters[3][l]], key);
+                assert_eq!([lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l]], single);
+            }
         }
     }
 

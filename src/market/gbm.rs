@@ -5,7 +5,7 @@ use nalgebra::DMatrix;
 
 use crate::market::zipf_weights;
 use crate::real::{Lanes, Real};
-use crate::rng::{philox4x32_10_lanes, STREAM_MARKET};
+use crate::rng::{philox4x32_10_simd, STREAM_MARKET};
 use crate::scenario::{invalid, Correlation, MarketSpec, ScenarioError};
 
 /// Largest supported number of stocks (the GPU kernel keeps per-stock arrays per path).
@@ -227,7 +227,7 @@ pub fn gbm_log_steps<R: Real, const L: usize, const FUSED: bool>(
     // Standard normals, four stocks per Philox call.
     for block in 0..n.div_ceil(4) {
         let counters = [*paths, [step; L], [block as u32; L], [STREAM_MARKET; L]];
-        let words = philox4x32_10_lanes(counters, key);
+        let words = philox4x32_10_simd(counters, key);
         let uniforms = words.map(|word| Lanes(word.map(R::uniform)));
         let mut normals = [Lanes::zero(); 4];
         for pair in 0..2 {
