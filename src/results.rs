@@ -217,8 +217,8 @@ mod tests {
         // each given as log caps with an arbitrary common offset.
         let weights = [[0.5f64, 0.3, 0.2], [0.1, 0.6, 0.3]];
         for (path, w) in weights.iter().enumerate() {
-            for i in 0..3 {
-                batch.log_caps[path * 3 + i] = w[i].ln() + 7.0 * path as f64;
+            for (i, weight) in w.iter().enumerate() {
+                batch.log_caps[path * 3 + i] = weight.ln() + 7.0 * path as f64;
             }
             batch.log_total_cap_change[path] = 0.1 * (path + 1) as f64;
             batch.strategy_slots[path * slot::COUNT + slot::RELATIVE] = if path == 0 { 0.05 } else { -0.02 };
