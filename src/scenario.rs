@@ -386,10 +386,12 @@ impl Strategy {
         if spec.rebalance_every == 0 {
             return Err(invalid(format!("{field}.rebalance_every"), "must be at least 1 step"));
         }
-        if !(spec.cost_bps.is_finite() && (0.0..10_000.0).contains(&spec.cost_bps)) {
+        // A rebalance trades at most 2 (sell everything, buy everything anew), so the
+        // cost factor 1 - c * traded stays positive only below 5000 bp.
+        if !(spec.cost_bps.is_finite() && (0.0..5_000.0).contains(&spec.cost_bps)) {
             return Err(invalid(
                 format!("{field}.cost_bps"),
-                format!("must be in [0, 10000) basis points, got {}", spec.cost_bps),
+                format!("must be in [0, 5000) basis points, got {}", spec.cost_bps),
             ));
         }
         Ok(Strategy {
@@ -461,6 +463,7 @@ mod tests {
             ("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.4, 0.2]", "strategies[0].weights"),
             ("weighting = \"equal\"", "weighting = \"equal\"\nrebalance_every = 0", "strategies[0].rebalance_every"),
             ("weighting = \"equal\"", "weighting = \"equal\"\ncost_bps = -1.0", "strategies[0].cost_bps"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\ncost_bps = 5000.0", "strategies[0].cost_bps"),
         ];
         for (from, to, expected_field) in cases {
             let scenario = Scenario::from_toml(&SMALL.replace(from, to)).unwrap();
