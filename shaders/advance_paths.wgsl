@@ -3,8 +3,9 @@
 // src/engine/cpu.rs, with the GBM stage in src/market/gbm.rs; the arithmetic
 // below follows them step for step.
 //
-// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl and these
-// constants: N (stocks), N4 (ceil(N / 4)), FACTOR_VEC4S, S (strategies),
+// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl, the factor
+// access functions `stage_factor` and `factor_at` (workgroup memory when the adapter
+// has room for the factor, else the storage buffer), and these constants: N (stocks), N4 (ceil(N / 4)), FACTOR_VEC4S, S (strategies),
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
@@ -134,7 +135,9 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
+fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+    // Every invocation of the workgroup reads the whole factor each step: stage it once.
+    stage_factor(local);
     let lane = id.x;
     if (lane >= params.batch_paths) {
         return;
@@ -167,7 +170,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>) {
             var partial = vec4<f32>(0.0);
             var j = 0u;
             for (; j < length; j++) {
-                partial = fma(z[j], factor[offset + j], partial);
+                partial = fma(z[j], factor_at(offset + j), partial);
             }
             cut = cut || j != length;
             set_z(row, (partial.x + partial.y) + (partial.z + partial.w) + model[MODEL_DRIFT_BASE + row]);

@@ -162,9 +162,38 @@ pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The composed simulation kernel for `plan` (both entry points).
-pub fn kernel_source(plan: &Plan) -> String {
-    shaders::compose(shaders::ADVANCE_PATHS, &kernel_constants(plan))
+/// WGSL for reading the Cholesky factor: staged in workgroup memory when it fits
+/// (every invocation reads all of it every step), else straight from storage.
+fn factor_access(in_workgroup_memory: bool) -> String {
+    if in_workgroup_memory {
+        "var<workgroup> staged_factor: array<vec4<f32>, FACTOR_VEC4S>;
+fn stage_factor(local: u32) {
+    for (var k = local; k < FACTOR_VEC4S; k += WORKGROUP) {
+        staged_factor[k] = factor[k];
+    }
+    workgroupBarrier();
+}
+fn factor_at(k: u32) -> vec4<f32> {
+    return staged_factor[k];
+}
+"
+        .to_string()
+    } else {
+        "fn stage_factor(local: u32) {}
+fn factor_at(k: u32) -> vec4<f32> {
+    return factor[k];
+}
+"
+        .to_string()
+    }
+}
+
+/// The composed simulation kernel for `plan` (both entry points), with the factor in
+/// workgroup memory when `workgroup_bytes` (the adapter's limit) holds it.
+pub fn kernel_source(plan: &Plan, workgroup_bytes: u32) -> String {
+    let factor_bytes = 16 * StateLayout::of(plan).factor_vec4s();
+    let kernel = format!("{}\n{}", factor_access(factor_bytes <= workgroup_bytes), shaders::ADVANCE_PATHS);
+    shaders::compose(&kernel, &kernel_constants(plan))
 }
 
 /// Padded Cholesky rows (times sqrt(dt)) as vec4s.
@@ -269,7 +298,7 @@ impl GpuBackend {
         }
         let device = &self.context.device;
         let layout = StateLayout::of(plan);
-        let source = shaders::compose(shaders::ADVANCE_PATHS, &constants);
+        let source = kernel_source(plan, self.context.limits.max_compute_workgroup_storage_size);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("advance_paths.wgsl"),
             source: wgpu::ShaderSource::Wgsl(source.into()),

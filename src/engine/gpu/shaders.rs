@@ -72,8 +72,11 @@ mod tests {
             .unwrap(),
         ];
         for plan in &plans {
-            let source = super::super::backend::kernel_source(plan);
-            validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
+            // Both ways of reading the factor: workgroup memory (room for it) and storage (none).
+            for workgroup_bytes in [1 << 20, 0] {
+                let source = super::super::backend::kernel_source(plan, workgroup_bytes);
+                validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
+            }
         }
     }
 }
