@@ -5,5 +5,6 @@
 mod common;
 mod gpu;
 mod identities;
+mod reference;
 mod reproducibility;
 mod theory;
