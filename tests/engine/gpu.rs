@@ -98,3 +98,23 @@ fn a_run_too_large_for_the_adapter_is_refused_before_it_starts() {
         Ok(()) => assert!(!software, "the software adapter cannot run 1,500 stocks correctly"),
     }
 }
+
+#[test]
+fn gpu_results_do_not_depend_on_the_batch_size() {
+    let Some(context) = GpuContext::for_tests() else { return };
+    // 150 paths: one batch, or batches of 64 (the last one partial).
+    let text = MIXED.replace("paths = 48", "paths = 150").replace("years = 10.0", "years = 0.5");
+    let plan = plan(&text);
+    let mut gpu = GpuBackend::new(context);
+    let whole = simulate(&plan, &mut gpu);
+    let mut gpu =
+        GpuBackend::new(GpuContext::for_tests().expect("the adapter was there a moment ago")).with_batch_limit(64);
+    let batched = simulate(&plan, &mut gpu);
+    assert_eq!(whole.market_log_return, batched.market_log_return);
+    assert_eq!(whole.per_path, batched.per_path);
+    // And the batches hold the right paths: compare with the CPU path by path.
+    let on_cpu = simulate_cpu(&plan, Precision::F64);
+    for (g, c) in batched.market_log_return.iter().zip(&on_cpu.market_log_return) {
+        assert!((g - c).abs() < 1e-4, "GPU {g} vs CPU {c}");
+    }
+}

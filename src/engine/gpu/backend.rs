@@ -258,11 +258,19 @@ struct Kernels {
 pub struct GpuBackend {
     context: GpuContext,
     kernels: Option<Kernels>,
+    /// An upper bound on paths per batch below the adapter's (results do not depend on it).
+    batch_limit: Option<u64>,
 }
 
 impl GpuBackend {
     pub fn new(context: GpuContext) -> GpuBackend {
-        GpuBackend { context, kernels: None }
+        GpuBackend { context, kernels: None, batch_limit: None }
+    }
+
+    /// At most `paths` paths per batch (rounded up to a workgroup).
+    pub fn with_batch_limit(mut self, paths: u64) -> GpuBackend {
+        self.batch_limit = Some(paths.max(1));
+        self
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -406,7 +414,8 @@ impl Backend for GpuBackend {
     }
 
     fn batch_paths(&self, plan: &Plan) -> u64 {
-        self.max_batch_paths(plan).max(WORKGROUP as u64).min(plan.paths.next_multiple_of(WORKGROUP as u64))
+        let limit = self.batch_limit.unwrap_or(u64::MAX).next_multiple_of(WORKGROUP as u64);
+        self.max_batch_paths(plan).min(limit).max(WORKGROUP as u64).min(plan.paths.next_multiple_of(WORKGROUP as u64))
     }
 
     fn simulate(
