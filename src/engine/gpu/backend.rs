@@ -80,6 +80,11 @@ impl StateLayout {
     pub fn factor_vec4s(&self) -> u32 {
         (0..self.n).map(|row| row / 4 + 1).sum()
     }
+    /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
+    /// budget less the loads and stores around the step loop.
+    pub fn software_loop_budget(&self) -> u32 {
+        SOFTWARE_LOOP_BUDGET - 2 * self.n
+    }
     /// Loop iterations of one step, nested loops included, at most: normals, the
     /// triangular product, the market, and per strategy drift, setup and rebalance.
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
@@ -281,7 +286,7 @@ impl GpuBackend {
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
         let layout = StateLayout::of(plan);
         let steps = if self.context.is_software() {
-            (SOFTWARE_LOOP_BUDGET - 2 * layout.n) / layout.loop_trips_per_step()
+            layout.software_loop_budget() / layout.loop_trips_per_step()
         } else {
             HARDWARE_STEPS_PER_DISPATCH
         };
@@ -388,7 +393,7 @@ impl Backend for GpuBackend {
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {
         let layout = StateLayout::of(plan);
-        if self.context.is_software() && layout.loop_trips_per_step() > SOFTWARE_LOOP_BUDGET - 2 * layout.n {
+        if self.context.is_software() && layout.loop_trips_per_step() > layout.software_loop_budget() {
             return Err(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
                  software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
@@ -396,7 +401,7 @@ impl Backend for GpuBackend {
                 plan.strategies.len(),
                 layout.loop_trips_per_step(),
                 self.context.adapter_name(),
-                SOFTWARE_LOOP_BUDGET - 2 * layout.n
+                layout.software_loop_budget()
             ));
         }
         if self.max_batch_paths(plan) == 0 {
