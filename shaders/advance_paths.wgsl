@@ -32,9 +32,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-// Rows of the Cholesky factor times sqrt(dt), row i zero-padded to ceil((i + 1) / 4) vec4s.
+// The Cholesky factor times sqrt(dt) in groups of four rows (4b .. 4b + 3, zero rows past
+// N), each row b + 1 vec4s long, interleaved: group b starts at 2 b (b + 1), then
+// vec4 j of its four rows.
 @group(0) @binding(1) var<storage, read> factor: array<vec4<f32>>;
-// [initial state template: STATE_SLOTS][step drift: N][constant weights: S x N]
+// [initial state template: STATE_SLOTS][step drift: 4 N4, zero past N][constant weights: S x N]
 @group(0) @binding(2) var<storage, read> model: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> steps_done: array<u32>;
@@ -161,21 +163,34 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             z[block] = normals4(key, path, step, block, 0u);
         }
         cut = cut || block != N4;
-        var offset = FACTOR_VEC4S;
-        var r = 0u;
-        for (; r < N; r++) {
-            let row = N - 1u - r;
-            let length = row / 4u + 1u;
-            offset -= length;
-            var partial = vec4<f32>(0.0);
+        // Rows 4b .. 4b + 3 share their length (b + 1 vec4s) and are computed together,
+        // so each z[j] loaded feeds four rows; groups go from the last, so every row
+        // reads only normals not yet overwritten.
+        var g = 0u;
+        for (; g < N4; g++) {
+            let b = N4 - 1u - g;
+            let base = 2u * b * (b + 1u);
+            var p0 = vec4<f32>(0.0);
+            var p1 = vec4<f32>(0.0);
+            var p2 = vec4<f32>(0.0);
+            var p3 = vec4<f32>(0.0);
             var j = 0u;
-            for (; j < length; j++) {
-                partial = fma(z[j], factor_at(offset + j), partial);
+            for (; j <= b; j++) {
+                let normals = z[j];
+                let at = base + 4u * j;
+                p0 = fma(normals, factor_at(at), p0);
+                p1 = fma(normals, factor_at(at + 1u), p1);
+                p2 = fma(normals, factor_at(at + 2u), p2);
+                p3 = fma(normals, factor_at(at + 3u), p3);
             }
-            cut = cut || j != length;
-            set_z(row, (partial.x + partial.y) + (partial.z + partial.w) + model[MODEL_DRIFT_BASE + row]);
+            cut = cut || j != b + 1u;
+            let sums = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w),
+                                 (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w));
+            let drift = vec4<f32>(model[MODEL_DRIFT_BASE + 4u * b], model[MODEL_DRIFT_BASE + 4u * b + 1u],
+                                  model[MODEL_DRIFT_BASE + 4u * b + 2u], model[MODEL_DRIFT_BASE + 4u * b + 3u]);
+            z[b] = sums + drift;
         }
-        cut = cut || r != N;
+        cut = cut || g != N4;
 
         // Market: caps, gross returns, weights, log Z.
         var market_gross = 0.0;

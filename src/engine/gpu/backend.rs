@@ -76,9 +76,13 @@ impl StateLayout {
     pub fn readback_slots(&self) -> u32 {
         self.mu_base()
     }
-    /// vec4s of the padded Cholesky rows: row i holds ceil((i + 1) / 4).
+    /// Groups of four rows (the last padded with zero rows).
+    pub fn row_groups(&self) -> u32 {
+        self.n.div_ceil(4)
+    }
+    /// vec4s of the grouped Cholesky factor: group b holds four rows of b + 1 vec4s.
     pub fn factor_vec4s(&self) -> u32 {
-        (0..self.n).map(|row| row / 4 + 1).sum()
+        2 * self.row_groups() * (self.row_groups() + 1)
     }
     /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
     /// budget less the loads and stores around the step loop.
@@ -90,7 +94,8 @@ impl StateLayout {
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
     pub fn loop_trips_per_step(&self) -> u32 {
-        self.n.div_ceil(4) + self.n + self.factor_vec4s() + 2 * self.n + self.strategies * (1 + 5 * self.n)
+        let groups = self.row_groups();
+        2 * groups + groups * (groups + 1) / 2 + 2 * self.n + self.strategies * (1 + 5 * self.n)
     }
 }
 
@@ -149,7 +154,7 @@ pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
         ("ANCHOR_BASE", u(layout.anchor_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
-        ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + layout.n)),
+        ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + 4 * layout.row_groups())),
         ("WORKGROUP", u(WORKGROUP)),
         ("STRATEGY_KIND", array_literal("u32", strategies.iter().map(|s| u(kind_code(&s.weighting))))),
         (
@@ -201,21 +206,27 @@ pub fn kernel_source(plan: &Plan, workgroup_bytes: u32) -> String {
     shaders::compose(&kernel, &kernel_constants(plan))
 }
 
-/// Padded Cholesky rows (times sqrt(dt)) as vec4s.
-fn factor_rows(plan: &Plan) -> Vec<[f32; 4]> {
+/// The Cholesky factor (times sqrt(dt)) in the kernel's layout: for each group b of
+/// rows 4b .. 4b + 3 and each j <= b, vec4 j of those four rows (zero-padded).
+fn factor_groups(plan: &Plan) -> Vec<[f32; 4]> {
+    let n = plan.n();
     let packed = plan.market.packed_step_factor(plan.dt());
-    let mut rows = Vec::new();
-    for row in 0..plan.n() {
-        let values = &packed[row * (row + 1) / 2..][..=row];
-        for chunk in values.chunks(4) {
-            let mut padded = [0.0f32; 4];
-            for (slot, value) in padded.iter_mut().zip(chunk) {
-                *slot = *value as f32;
+    let entry = |row: usize, column: usize| {
+        if row < n && column <= row {
+            packed[row * (row + 1) / 2 + column] as f32
+        } else {
+            0.0
+        }
+    };
+    let mut vec4s = Vec::new();
+    for group in 0..n.div_ceil(4) {
+        for j in 0..=group {
+            for row in 4 * group..4 * group + 4 {
+                vec4s.push(std::array::from_fn(|k| entry(row, 4 * j + k)));
             }
-            rows.push(padded);
         }
     }
-    rows
+    vec4s
 }
 
 /// The model buffer: every path's initial state, then the step drift, then constant weights.
@@ -240,6 +251,7 @@ fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
         }
     }
     words.extend(plan.market.step_drift(plan.dt()));
+    words.resize(words.len() + 4 * layout.row_groups() as usize - n, 0.0);
     for strategy in &plan.strategies {
         match &strategy.weighting {
             Weighting::Constant { weights } => words.extend(weights),
@@ -364,7 +376,7 @@ impl GpuBackend {
         let advance_paths = pipeline("advance_paths");
         let factor = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("factor"),
-            contents: bytemuck::cast_slice(&factor_rows(plan)),
+            contents: bytemuck::cast_slice(&factor_groups(plan)),
             usage: wgpu::BufferUsages::STORAGE,
         });
         let model = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
