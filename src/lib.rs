@@ -39,6 +39,9 @@ pub fn simulate(
         results.absorb(&batch);
         first = last;
     }
+    if let Some((path, strategy)) = results.first_non_finite() {
+        return Err(EngineError::NonFinite { path, strategy });
+    }
     let seconds = started.elapsed().as_secs_f64();
     let asset_steps = plan.n() as f64 * plan.paths as f64 * plan.steps as f64;
     let run = RunInfo {

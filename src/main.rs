@@ -222,6 +222,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             .with_context(|| format!("writing results to {}", out.display()))?;
     }
     if !args.quiet {
+        // f32 weights lose precision near 1e-38: a market that concentrated that far
+        // needs f64 for trustworthy weightings of its smallest stocks.
+        let smallest = report.market.capital_distribution.last().copied().unwrap_or(1.0);
+        if report.run.backend.precision == Precision::F32 && smallest < 1e-30 {
+            eprintln!(
+                "warning: the market concentrated so far (mean smallest weight {smallest:.1e}) that f32 \
+                 weights lose precision; rerun with --backend cpu --precision f64 to check"
+            );
+        }
         print!("{}", sptlab::report::table(&report));
         if let Some(out) = &args.out {
             println!("wrote {}", out.join("summary.json").display());

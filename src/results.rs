@@ -45,6 +45,30 @@ impl Results {
         self.market_log_return.len()
     }
 
+    /// The first path and strategy with a non-finite statistic, if any.
+    pub fn first_non_finite(&self) -> Option<(u64, String)> {
+        for (name, paths) in self.strategy_names.iter().zip(&self.per_path) {
+            for (path, stats) in paths.iter().enumerate() {
+                let values = [
+                    stats.log_return,
+                    stats.relative_log_return,
+                    stats.excess_return,
+                    stats.tracking_error,
+                    stats.information_ratio,
+                    stats.max_relative_drawdown,
+                    stats.turnover,
+                    stats.generating_term,
+                    stats.drift_term,
+                    stats.cost_term,
+                ];
+                if values.iter().any(|v| !v.is_finite()) {
+                    return Some((path as u64, name.clone()));
+                }
+            }
+        }
+        None
+    }
+
     /// Adds a batch; batches must arrive in path order.
     pub fn absorb(&mut self, batch: &BatchAccumulators) {
         let mut ranked = vec![0.0; batch.n];
@@ -237,5 +261,11 @@ mod tests {
         assert_eq!(results.per_path[0][1].relative_log_return, -0.02);
         assert!((results.per_path[0][0].log_return - 0.15).abs() < 1e-15);
         assert!((results.per_path[0][0].relative_log_return / results.years() - 0.05).abs() < 1e-15);
+        assert_eq!(results.first_non_finite(), None);
+
+        batch.strategy_slots[slot::COST] = f64::NAN;
+        let mut broken = Results::new(&plan);
+        broken.absorb(&batch);
+        assert_eq!(broken.first_non_finite(), Some((0, "equal".to_string())));
     }
 }

@@ -458,6 +458,8 @@ mod tests {
             ("paths = 10", "paths = 0", "paths"),
             ("vol = 0.2", "vol = -0.2", "market.vol[0]"),
             ("vol = 0.2", "vol = [0.2, 0.3]", "market.vol"),
+            ("vol = 0.2", "vol = 50.0", "market.vol[0]"),
+            ("vol = 0.2", "vol = 0.2\ngrowth = [0.1, 9.0, 0.1]", "market.growth[1]"),
             ("correlation = 0.3", "correlation = -0.9", "market.correlation"),
             ("weighting = \"equal\"", "weighting = \"diversity\"\np = 1.5", "strategies[0].p"),
             ("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.4, 0.2]", "strategies[0].weights"),

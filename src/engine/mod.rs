@@ -41,6 +41,10 @@ pub enum EngineError {
          (the driver cut a loop short); no result was produced"
     )]
     IncompleteSteps { expected: u32, completed: u32 },
+    #[error(
+        "path {path}, strategy {strategy}: a statistic is not finite (numerical overflow); no result was produced"
+    )]
+    NonFinite { path: u64, strategy: String },
 }
 
 /// What ran: reported in every summary and benchmark.

@@ -10,6 +10,11 @@ use crate::scenario::{invalid, Correlation, MarketSpec, ScenarioError};
 
 /// Largest supported number of stocks (the GPU kernel keeps per-stock arrays per path).
 pub const MAX_STOCKS: usize = 2048;
+/// Largest volatility per year accepted (500 %): beyond any stock, and far enough from
+/// where f32 weights underflow within a run.
+pub const MAX_VOL: f64 = 5.0;
+/// Largest |growth| or |drift| per year accepted (500 %), for the same reason.
+pub const MAX_GROWTH: f64 = 5.0;
 
 /// Validated GBM parameters, per year.
 #[derive(Debug, Clone)]
@@ -71,11 +76,20 @@ impl GbmMarket {
                 invalid(field, "the covariance matrix is not positive definite")
             })?
             .l();
+        let bounded = |values: Vec<f64>, field: &str| -> Result<Vec<f64>, ScenarioError> {
+            match values.iter().position(|v| v.abs() > MAX_GROWTH) {
+                Some(i) => Err(invalid(
+                    format!("{field}[{i}]"),
+                    format!("must be within +/-{MAX_GROWTH} per year, got {}", values[i]),
+                )),
+                None => Ok(values),
+            }
+        };
         let growth = match (&spec.growth, &spec.drift) {
             (Some(_), Some(_)) => return Err(invalid("market.drift", "give growth or drift, not both")),
-            (Some(growth), None) => growth.expand(n, "market.growth")?,
+            (Some(growth), None) => bounded(growth.expand(n, "market.growth")?, "market.growth")?,
             (None, Some(drift)) => {
-                let drift = drift.expand(n, "market.drift")?;
+                let drift = bounded(drift.expand(n, "market.drift")?, "market.drift")?;
                 (0..n).map(|i| drift[i] - 0.5 * covariance[(i, i)]).collect()
             }
             (None, None) => vec![0.0; n],
@@ -152,6 +166,12 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
             if covariance[(i, i)] <= 0.0 {
                 return Err(invalid(format!("market.covariance[{i}][{i}]"), "variances must be positive"));
             }
+            if covariance[(i, i)] > MAX_VOL * MAX_VOL {
+                return Err(invalid(
+                    format!("market.covariance[{i}][{i}]"),
+                    format!("a variance above {} per year (vol {MAX_VOL}) is not supported", MAX_VOL * MAX_VOL),
+                ));
+            }
         }
         return Ok(covariance);
     }
@@ -163,6 +183,9 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
     for (i, v) in vol.iter().enumerate() {
         if *v <= 0.0 {
             return Err(invalid(format!("market.vol[{i}]"), format!("must be positive, got {v}")));
+        }
+        if *v > MAX_VOL {
+            return Err(invalid(format!("market.vol[{i}]"), format!("must be at most {MAX_VOL} per year, got {v}")));
         }
     }
     let correlation = match spec.correlation.as_ref().unwrap_or(&Correlation::One(0.0)) {
