@@ -257,8 +257,12 @@ fn info() {
 }
 
 fn bench(args: BenchArgs) -> Result<(), Failure> {
-    if args.paths == 0 || args.gpu_paths == Some(0) {
-        return Err(Failure::BadInput("--paths and --gpu-paths must be at least 1".into()));
+    let valid = |paths: u64| (1..=sptlab::scenario::MAX_PATHS).contains(&paths);
+    if !valid(args.paths) || !args.gpu_paths.is_none_or(valid) {
+        return Err(Failure::BadInput(format!(
+            "--paths and --gpu-paths must be between 1 and {}",
+            sptlab::scenario::MAX_PATHS
+        )));
     }
     let mut measurements = Vec::new();
     let mut cpu = CpuBackend::new(Precision::F32, None);
