@@ -241,7 +241,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 
 fn info() {
     println!("sptlab {}", env!("CARGO_PKG_VERSION"));
-    println!("CPU backend: {} threads", rayon::current_num_threads());
+    println!("CPU backend: {} threads, {} kernel", rayon::current_num_threads(), sptlab::engine::cpu::kernel_flavour());
     let adapters = gpu::list_adapters();
     if adapters.is_empty() {
         println!("GPU adapters: none found");

@@ -29,6 +29,17 @@ fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, comp
     slots[sum] = next;
 }
 
+/// Which compilation of the kernel this CPU runs: "AVX2+FMA" or "baseline".
+pub fn kernel_flavour() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "AVX2+FMA";
+        }
+    }
+    "baseline"
+}
+
 /// Run-wide parameters in the kernel's precision.
 pub struct KernelParams<R> {
     pub key: [u32; 2],

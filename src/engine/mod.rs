@@ -107,7 +107,7 @@ impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             backend: "cpu",
-            adapter: format!("CPU, {} threads", self.pool.current_num_threads()),
+            adapter: format!("CPU, {} threads, {} kernel", self.pool.current_num_threads(), cpu::kernel_flavour()),
             precision: self.precision,
         }
     }
