@@ -290,10 +290,6 @@ impl GpuBackend {
         self
     }
 
-    pub fn context(&self) -> &GpuContext {
-        &self.context
-    }
-
     /// Steps per `advance_paths` dispatch for this plan on this adapter.
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
         let layout = StateLayout::of(plan);
