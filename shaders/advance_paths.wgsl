@@ -1,11 +1,14 @@
 // Simulation kernels: `init_paths` and `advance_paths`, one invocation per path.
 // The CPU twins are `PathBlock::init_paths` and `PathBlock::advance_paths` in
-// src/engine/cpu.rs, with the GBM stage in src/market/gbm.rs; the arithmetic
+// src/engine/cpu.rs, with the market stages in src/market/; the arithmetic
 // below follows them step for step.
 //
-// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl, the factor
-// access functions `stage_factor` and `factor_at` (workgroup memory when the adapter
-// has room for the factor, else the storage buffer), and these constants: N (stocks), N4 (ceil(N / 4)), FACTOR_VEC4S, S (strategies),
+// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl, the market
+// data access functions `stage_market_data` and `market_at` (workgroup memory when
+// the adapter has room for the data, else the storage buffer), the market stage
+// (shaders/market_*.wgsl: `market_log_steps`, `load_market_state`,
+// `store_market_state`), and these constants: N (stocks), N4 (ceil(N / 4)),
+// MARKET_VEC4S, the market stage's own constants, S (strategies),
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
@@ -32,11 +35,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-// The Cholesky factor times sqrt(dt) in groups of four rows (4b .. 4b + 3, zero rows past
-// N), each row b + 1 vec4s long, interleaved: group b starts at 2 b (b + 1), then
-// vec4 j of its four rows.
-@group(0) @binding(1) var<storage, read> factor: array<vec4<f32>>;
+// The market model's parameters, in the layout its stage (market_*.wgsl) describes.
+@group(0) @binding(1) var<storage, read> market_data: array<vec4<f32>>;
 // [initial state template: STATE_SLOTS][step drift: 4 N4, zero past N][constant weights: S x N]
+// (the drift is zero for models whose drift is not per stock)
 @group(0) @binding(2) var<storage, read> model: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> steps_done: array<u32>;
@@ -45,6 +47,11 @@ struct Params {
 var<private> z: array<vec4<f32>, N4>;
 var<private> log_caps: array<f32, N>;
 var<private> mu: array<f32, N>;
+
+fn model_drift4(b: u32) -> vec4<f32> {
+    return vec4<f32>(model[MODEL_DRIFT_BASE + 4u * b], model[MODEL_DRIFT_BASE + 4u * b + 1u],
+                     model[MODEL_DRIFT_BASE + 4u * b + 2u], model[MODEL_DRIFT_BASE + 4u * b + 3u]);
+}
 
 fn at(slot: u32, lane: u32) -> u32 {
     return slot * params.stride + lane;
@@ -138,8 +145,8 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
 
 @compute @workgroup_size(WORKGROUP)
 fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32) {
-    // Every invocation of the workgroup reads the whole factor each step: stage it once.
-    stage_factor(local);
+    // Every invocation of the workgroup reads the model's data each step: stage it once.
+    stage_market_data(local);
     let lane = id.x;
     if (lane >= params.batch_paths) {
         return;
@@ -150,6 +157,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         log_caps[i] = state[at(LOG_CAPS_BASE + i, lane)];
         mu[i] = state[at(MU_BASE + i, lane)];
     }
+    load_market_state(lane);
     // Every loop checks that it ran to its bound: llvmpipe silently cuts long
     // loops short, and a cut step must not count as completed.
     var cut = false;
@@ -157,40 +165,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     for (var k = 0u; k < params.step_count; k++) {
         let step = params.step_begin + k;
 
-        // GBM: normals, then log steps = drift + (L sqrt(dt)) z, in place from the last row.
-        var block = 0u;
-        for (; block < N4; block++) {
-            z[block] = normals4(key, path, step, block, 0u);
-        }
-        cut = cut || block != N4;
-        // Rows 4b .. 4b + 3 share their length (b + 1 vec4s) and are computed together,
-        // so each z[j] loaded feeds four rows; groups go from the last, so every row
-        // reads only normals not yet overwritten.
-        var g = 0u;
-        for (; g < N4; g++) {
-            let b = N4 - 1u - g;
-            let base = 2u * b * (b + 1u);
-            var p0 = vec4<f32>(0.0);
-            var p1 = vec4<f32>(0.0);
-            var p2 = vec4<f32>(0.0);
-            var p3 = vec4<f32>(0.0);
-            var j = 0u;
-            for (; j <= b; j++) {
-                let normals = z[j];
-                let at = base + 4u * j;
-                p0 = fma(normals, factor_at(at), p0);
-                p1 = fma(normals, factor_at(at + 1u), p1);
-                p2 = fma(normals, factor_at(at + 2u), p2);
-                p3 = fma(normals, factor_at(at + 3u), p3);
-            }
-            cut = cut || j != b + 1u;
-            let sums = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w),
-                                 (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w));
-            let drift = vec4<f32>(model[MODEL_DRIFT_BASE + 4u * b], model[MODEL_DRIFT_BASE + 4u * b + 1u],
-                                  model[MODEL_DRIFT_BASE + 4u * b + 2u], model[MODEL_DRIFT_BASE + 4u * b + 3u]);
-            z[b] = sums + drift;
-        }
-        cut = cut || g != N4;
+        // The market model's log steps into z (composed market_*.wgsl stage).
+        cut = !market_log_steps(key, path, step) || cut;
 
         // Market: caps, gross returns, weights, log Z.
         var market_gross = 0.0;
@@ -286,5 +262,6 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         state[at(LOG_CAPS_BASE + i, lane)] = log_caps[i];
         state[at(MU_BASE + i, lane)] = mu[i];
     }
+    store_market_state(lane);
     steps_done[lane] += completed;
 }

@@ -28,6 +28,8 @@ pub const PHILOX_W1: u32 = 0xBB67_AE85;
 /// Market noise is stream 0; later models take further streams so that adding
 /// a model never changes the numbers of an existing one.
 pub const STREAM_MARKET: u32 = 0;
+/// Factor normals of a GBM factor model (one per factor, four per Philox call).
+pub const STREAM_FACTORS: u32 = 1;
 
 /// 2^-24, the spacing of the uniforms.
 pub const UNIFORM_SCALE: f64 = 1.0 / 16_777_216.0;

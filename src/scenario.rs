@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::market::gbm::GbmMarket;
+use crate::market::Market;
 use crate::portfolio::{Strategy, Weighting};
 
 /// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
@@ -103,10 +103,71 @@ pub struct MarketSpec {
     pub correlation: Option<Correlation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covariance: Option<Vec<Vec<f64>>>,
+    /// Factor model: B, n rows of K loadings (per year, like vol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_loadings: Option<Vec<Vec<f64>>>,
+    /// Factor model: the idiosyncratic vol s_i, Sigma = B B^T + diag(s^2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idiosyncratic_vol: Option<PerStock>,
+    /// Atlas: g > 0; every rank but the last gets -g, the last (n - 1) g.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atlas_g: Option<f64>,
+    /// First-order: g_1 .. g_n by rank (largest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_growth: Option<Vec<f64>>,
+    /// First-order: sigma_1 .. sigma_n by rank (largest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_vol: Option<PerStock>,
+    /// Volatility-stabilised model: alpha >= 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
 }
 
 fn default_model() -> ModelKind {
     ModelKind::Gbm
+}
+
+impl MarketSpec {
+    /// A spec with only the model and n set (every optional field absent).
+    pub fn new(model: ModelKind, n: usize) -> MarketSpec {
+        MarketSpec {
+            model,
+            n,
+            zipf: None,
+            initial_weights: None,
+            growth: None,
+            drift: None,
+            vol: None,
+            correlation: None,
+            covariance: None,
+            factor_loadings: None,
+            idiosyncratic_vol: None,
+            atlas_g: None,
+            rank_growth: None,
+            rank_vol: None,
+            alpha: None,
+        }
+    }
+
+    /// The optional fields that are present, by name (for "this model does not take X" errors).
+    pub fn present_fields(&self) -> Vec<&'static str> {
+        let fields = [
+            ("zipf", self.zipf.is_some()),
+            ("initial_weights", self.initial_weights.is_some()),
+            ("growth", self.growth.is_some()),
+            ("drift", self.drift.is_some()),
+            ("vol", self.vol.is_some()),
+            ("correlation", self.correlation.is_some()),
+            ("covariance", self.covariance.is_some()),
+            ("factor_loadings", self.factor_loadings.is_some()),
+            ("idiosyncratic_vol", self.idiosyncratic_vol.is_some()),
+            ("atlas_g", self.atlas_g.is_some()),
+            ("rank_growth", self.rank_growth.is_some()),
+            ("rank_vol", self.rank_vol.is_some()),
+            ("alpha", self.alpha.is_some()),
+        ];
+        fields.into_iter().filter(|(_, present)| *present).map(|(name, _)| name).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +251,7 @@ pub struct Plan {
     pub steps: u32,
     pub steps_per_year: u32,
     pub seed: u64,
-    pub market: GbmMarket,
+    pub market: Market,
     pub strategies: Vec<Strategy>,
 }
 
@@ -230,15 +291,12 @@ pub fn standard_workload(paths: u64) -> Scenario {
         years: 10.0,
         steps_per_year: 252,
         market: MarketSpec {
-            model: ModelKind::Gbm,
-            n,
-            zipf: None,
             initial_weights: Some(initial_caps),
             growth: None,
             drift: Some(PerStock::One(0.08)),
             vol: Some(PerStock::Ramp { from: 0.20, to: 0.40 }),
             correlation: Some(Correlation::One(0.3)),
-            covariance: None,
+            ..MarketSpec::new(ModelKind::Gbm, n)
         },
         // The market portfolio is always simulated as the benchmark.
         strategies: vec![
@@ -292,15 +350,7 @@ impl Scenario {
         if steps > MAX_STEPS as f64 {
             return Err(invalid("years", format!("gives more than {MAX_STEPS} steps")));
         }
-        let market = match self.market.model {
-            ModelKind::Gbm => GbmMarket::from_spec(&self.market, self.steps_per_year)?,
-            other => {
-                return Err(invalid(
-                    "market.model",
-                    format!("{other:?} is not implemented yet in this version; use \"gbm\"").to_lowercase(),
-                ))
-            }
-        };
+        let market = Market::from_spec(&self.market)?;
         if self.strategies.is_empty() {
             return Err(invalid("strategies", "list at least one [[strategies]] entry"));
         }

@@ -12,7 +12,10 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::engine::accumulators::{slot, BatchAccumulators};
-use crate::market::gbm::{gbm_log_steps, GbmKernel};
+use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
+use crate::market::rank::rank_log_steps;
+use crate::market::vsm::vsm_log_steps;
+use crate::market::MarketKernel;
 use crate::portfolio::{target_weights, KernelWeighting};
 use crate::real::{self, Real, LANES};
 use crate::rng::seed_key;
@@ -44,7 +47,8 @@ pub fn kernel_flavour() -> &'static str {
 pub struct KernelParams<R> {
     pub key: [u32; 2],
     pub total_steps: u32,
-    pub gbm: GbmKernel<R>,
+    pub n: usize,
+    pub market: MarketKernel<R>,
     pub initial_mu: Vec<R>,
     pub initial_log_mu: Vec<R>,
     pub strategies: Vec<StrategyKernel<R>>,
@@ -62,9 +66,10 @@ impl<R: Real> KernelParams<R> {
         KernelParams {
             key: seed_key(plan.seed),
             total_steps: plan.steps,
-            gbm: plan.market.kernel(plan.dt()),
-            initial_mu: plan.market.initial_weights.iter().map(|m| R::from_f64(*m)).collect(),
-            initial_log_mu: plan.market.initial_weights.iter().map(|m| R::from_f64(m.ln())).collect(),
+            n,
+            market: plan.market.kernel(plan.dt()),
+            initial_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(*m)).collect(),
+            initial_log_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(m.ln())).collect(),
             strategies: plan
                 .strategies
                 .iter()
@@ -102,12 +107,16 @@ pub struct PathBlock<R> {
     growth: Vec<Lanes<R>>,
     log_mu: Vec<Lanes<R>>,
     target: Vec<Lanes<R>>,
+    /// Rank-based models: each lane's stocks by rank (`lane * n + rank`), from the last step.
+    rank_order: Vec<u32>,
+    /// Factor models: the factor normals of the current step.
+    factor_normals: Vec<Lanes<R>>,
 }
 
 impl<R: Real> PathBlock<R> {
     /// `init_paths`: every path at the scenario's initial caps, every strategy at its target.
     pub fn init_paths(params: &KernelParams<R>, first_path: u64) -> PathBlock<R> {
-        let n = params.gbm.n;
+        let n = params.n;
         let splat = |values: &[R]| values.iter().map(|v| Lanes::splat(*v)).collect::<Vec<_>>();
         let mu = splat(&params.initial_mu);
         let log_mu = splat(&params.initial_log_mu);
@@ -137,6 +146,14 @@ impl<R: Real> PathBlock<R> {
             growth: vec![Lanes::zero(); n],
             log_mu,
             target: vec![Lanes::zero(); n],
+            rank_order: match &params.market {
+                MarketKernel::Rank(rank) => rank.initial_order.repeat(LANES),
+                _ => Vec::new(),
+            },
+            factor_normals: match &params.market {
+                MarketKernel::Factor(factor) => vec![Lanes::zero(); factor.factors],
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -168,7 +185,32 @@ impl<R: Real> PathBlock<R> {
 
     #[inline(always)]
     fn advance_one_step<const FUSED: bool>(&mut self, params: &KernelParams<R>, step: u32) {
-        gbm_log_steps::<R, LANES, FUSED>(&params.gbm, params.key, &self.paths, step, &mut self.log_steps);
+        let (key, paths) = (params.key, &self.paths);
+        match &params.market {
+            MarketKernel::Cholesky(gbm) => {
+                cholesky_log_steps::<R, LANES, FUSED>(gbm, key, paths, step, &mut self.log_steps)
+            }
+            MarketKernel::Factor(gbm) => factor_log_steps::<R, LANES, FUSED>(
+                gbm,
+                key,
+                paths,
+                step,
+                &mut self.factor_normals,
+                &mut self.log_steps,
+            ),
+            MarketKernel::Rank(rank) => rank_log_steps::<R, LANES, FUSED>(
+                rank,
+                key,
+                paths,
+                step,
+                &self.log_caps,
+                &mut self.rank_order,
+                &mut self.log_steps,
+            ),
+            MarketKernel::Vsm(vsm) => {
+                vsm_log_steps::<R, LANES, FUSED>(vsm, key, paths, step, &self.mu, &mut self.log_steps)
+            }
+        }
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
         let mut market_gross = Lanes::zero();
@@ -277,7 +319,7 @@ pub fn simulate_batch<R: Real>(
     strategies: usize,
     on_block_done: &(dyn Fn(u64) + Sync),
 ) -> BatchAccumulators {
-    let n = params.gbm.n;
+    let n = params.n;
     let count = (paths.end - paths.start) as usize;
     let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
     out.log_caps

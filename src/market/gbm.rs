@@ -3,18 +3,28 @@
 
 use nalgebra::DMatrix;
 
-use crate::market::zipf_weights;
+use crate::market::{fill_normals, initial_weights, MarketKernel};
 use crate::real::{Lanes, Real};
-use crate::rng::{philox4x32_10_simd, STREAM_MARKET};
+use crate::rng::{STREAM_FACTORS, STREAM_MARKET};
 use crate::scenario::{invalid, Correlation, MarketSpec, ScenarioError};
 
-/// Largest supported number of stocks (the GPU kernel keeps per-stock arrays per path).
-pub const MAX_STOCKS: usize = 2048;
 /// Largest volatility per year accepted (500 %): beyond any stock, and far enough from
 /// where f32 weights underflow within a run.
 pub const MAX_VOL: f64 = 5.0;
 /// Largest |growth| or |drift| per year accepted (500 %), for the same reason.
 pub const MAX_GROWTH: f64 = 5.0;
+/// Largest number of factors in a factor model.
+pub const MAX_FACTORS: usize = 64;
+
+/// How the correlated noise is drawn: a Cholesky factor (O(n^2) per step) or a
+/// factor model (O(nK) per step).
+#[derive(Debug, Clone)]
+pub enum GbmNoise {
+    /// Lower Cholesky factor L of Sigma.
+    Cholesky(DMatrix<f64>),
+    /// Sigma = B B^T + diag(s^2): `loadings` is B (n x K), `idiosyncratic_vol` is s.
+    Factor { loadings: DMatrix<f64>, idiosyncratic_vol: Vec<f64> },
+}
 
 /// Validated GBM parameters, per year.
 #[derive(Debug, Clone)]
@@ -25,8 +35,7 @@ pub struct GbmMarket {
     pub growth: Vec<f64>,
     /// Sigma, covariance of log caps per year.
     pub covariance: DMatrix<f64>,
-    /// Lower Cholesky factor of Sigma.
-    pub cholesky: DMatrix<f64>,
+    pub noise: GbmNoise,
 }
 
 impl GbmMarket {
@@ -38,14 +47,24 @@ impl GbmMarket {
         (0..self.n()).map(|i| self.covariance[(i, i)].sqrt()).collect()
     }
 
+    /// The lower Cholesky factor, when the noise is drawn through one.
+    pub fn cholesky(&self) -> Option<&DMatrix<f64>> {
+        match &self.noise {
+            GbmNoise::Cholesky(factor) => Some(factor),
+            GbmNoise::Factor { .. } => None,
+        }
+    }
+
     /// The lower Cholesky factor times sqrt(dt), packed row by row (`i * (i + 1) / 2 + j`, j <= i).
+    /// Empty for a factor model.
     pub fn packed_step_factor(&self, dt: f64) -> Vec<f64> {
+        let Some(cholesky) = self.cholesky() else { return Vec::new() };
         let n = self.n();
         let scale = dt.sqrt();
         let mut packed = Vec::with_capacity(n * (n + 1) / 2);
         for i in 0..n {
             for j in 0..=i {
-                packed.push(self.cholesky[(i, j)] * scale);
+                packed.push(cholesky[(i, j)] * scale);
             }
         }
         packed
@@ -63,67 +82,116 @@ impl GbmMarket {
         0.5 * (own - (w.transpose() * &self.covariance * &w)[(0, 0)])
     }
 
-    pub fn from_spec(spec: &MarketSpec, _steps_per_year: u32) -> Result<GbmMarket, ScenarioError> {
+    pub fn from_spec(spec: &MarketSpec) -> Result<GbmMarket, ScenarioError> {
         let n = spec.n;
-        if !(2..=MAX_STOCKS).contains(&n) {
-            return Err(invalid("market.n", format!("must be between 2 and {MAX_STOCKS}, got {n}")));
-        }
         let initial_weights = initial_weights(spec)?;
-        let covariance = covariance(spec)?;
-        let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone())
-            .ok_or_else(|| {
-                let field = if spec.covariance.is_some() { "market.covariance" } else { "market.correlation" };
-                invalid(field, "the covariance matrix is not positive definite")
-            })?
-            .l();
-        let bounded = |values: Vec<f64>, field: &str| -> Result<Vec<f64>, ScenarioError> {
-            match values.iter().position(|v| v.abs() > MAX_GROWTH) {
-                Some(i) => Err(invalid(
-                    format!("{field}[{i}]"),
-                    format!("must be within +/-{MAX_GROWTH} per year, got {}", values[i]),
-                )),
-                None => Ok(values),
-            }
+        let (covariance, noise) = if spec.factor_loadings.is_some() || spec.idiosyncratic_vol.is_some() {
+            factor_model(spec)?
+        } else {
+            let covariance = covariance(spec)?;
+            let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone())
+                .ok_or_else(|| {
+                    let field = if spec.covariance.is_some() { "market.covariance" } else { "market.correlation" };
+                    invalid(field, "the covariance matrix is not positive definite")
+                })?
+                .l();
+            (covariance, GbmNoise::Cholesky(cholesky))
         };
         let growth = match (&spec.growth, &spec.drift) {
             (Some(_), Some(_)) => return Err(invalid("market.drift", "give growth or drift, not both")),
-            (Some(growth), None) => bounded(growth.expand(n, "market.growth")?, "market.growth")?,
+            (Some(growth), None) => bounded_growth(growth.expand(n, "market.growth")?, "market.growth")?,
             (None, Some(drift)) => {
-                let drift = bounded(drift.expand(n, "market.drift")?, "market.drift")?;
+                let drift = bounded_growth(drift.expand(n, "market.drift")?, "market.drift")?;
                 (0..n).map(|i| drift[i] - 0.5 * covariance[(i, i)]).collect()
             }
             (None, None) => vec![0.0; n],
         };
-        Ok(GbmMarket { initial_weights, growth, covariance, cholesky })
+        Ok(GbmMarket { initial_weights, growth, covariance, noise })
     }
 }
 
-fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
-    match (&spec.initial_weights, spec.zipf) {
-        (Some(_), Some(_)) => Err(invalid("market.initial_weights", "give initial_weights or zipf, not both")),
-        (Some(weights), None) => {
-            if weights.len() != spec.n {
-                return Err(invalid(
-                    "market.initial_weights",
-                    format!("has {} values, expected n = {}", weights.len(), spec.n),
-                ));
-            }
-            for (i, w) in weights.iter().enumerate() {
-                if !(w.is_finite() && *w > 0.0) {
-                    return Err(invalid(format!("market.initial_weights[{i}]"), format!("must be positive, got {w}")));
-                }
-            }
-            let total: f64 = weights.iter().sum();
-            Ok(weights.iter().map(|w| w / total).collect())
+/// Checks growth rates (or drifts) against [`MAX_GROWTH`].
+pub(crate) fn bounded_growth(values: Vec<f64>, field: &str) -> Result<Vec<f64>, ScenarioError> {
+    match values.iter().position(|v| v.abs() > MAX_GROWTH) {
+        Some(i) => {
+            Err(invalid(format!("{field}[{i}]"), format!("must be within +/-{MAX_GROWTH} per year, got {}", values[i])))
         }
-        (None, zipf) => {
-            let zipf = zipf.unwrap_or(1.0);
-            if !(zipf.is_finite() && (0.0..=10.0).contains(&zipf)) {
-                return Err(invalid("market.zipf", format!("must be in [0, 10], got {zipf}")));
-            }
-            Ok(zipf_weights(spec.n, zipf))
+        None => Ok(values),
+    }
+}
+
+/// Checks vols: positive and at most [`MAX_VOL`].
+pub(crate) fn checked_vols(values: Vec<f64>, field: &str) -> Result<Vec<f64>, ScenarioError> {
+    for (i, v) in values.iter().enumerate() {
+        if *v <= 0.0 {
+            return Err(invalid(format!("{field}[{i}]"), format!("must be positive, got {v}")));
+        }
+        if *v > MAX_VOL {
+            return Err(invalid(format!("{field}[{i}]"), format!("must be at most {MAX_VOL} per year, got {v}")));
         }
     }
+    Ok(values)
+}
+
+/// Sigma = B B^T + diag(s^2), positive definite because every s_i > 0.
+fn factor_model(spec: &MarketSpec) -> Result<(DMatrix<f64>, GbmNoise), ScenarioError> {
+    let n = spec.n;
+    if spec.vol.is_some() || spec.correlation.is_some() || spec.covariance.is_some() {
+        return Err(invalid(
+            "market.factor_loadings",
+            "give factor_loadings + idiosyncratic_vol, or vol + correlation, or covariance: not two of them",
+        ));
+    }
+    let rows = spec
+        .factor_loadings
+        .as_ref()
+        .ok_or_else(|| invalid("market.factor_loadings", "a factor model needs factor_loadings (n rows of K)"))?;
+    let idiosyncratic_vol = checked_vols(
+        spec.idiosyncratic_vol
+            .as_ref()
+            .ok_or_else(|| invalid("market.idiosyncratic_vol", "a factor model needs idiosyncratic_vol"))?
+            .expand(n, "market.idiosyncratic_vol")?,
+        "market.idiosyncratic_vol",
+    )?;
+    if rows.len() != n {
+        return Err(invalid("market.factor_loadings", format!("has {} rows, expected n = {n}", rows.len())));
+    }
+    let factors = rows[0].len();
+    if !(1..=MAX_FACTORS).contains(&factors) {
+        return Err(invalid(
+            "market.factor_loadings[0]",
+            format!("must have 1 to {MAX_FACTORS} factors, got {factors}"),
+        ));
+    }
+    let mut loadings = DMatrix::zeros(n, factors);
+    for (i, row) in rows.iter().enumerate() {
+        if row.len() != factors {
+            return Err(invalid(
+                format!("market.factor_loadings[{i}]"),
+                format!("has {} values, expected K = {factors} (the length of row 0)", row.len()),
+            ));
+        }
+        for (k, value) in row.iter().enumerate() {
+            if !value.is_finite() || value.abs() > MAX_VOL {
+                return Err(invalid(
+                    format!("market.factor_loadings[{i}][{k}]"),
+                    format!("must be a finite number within +/-{MAX_VOL}, got {value}"),
+                ));
+            }
+            loadings[(i, k)] = *value;
+        }
+    }
+    let mut covariance = &loadings * loadings.transpose();
+    for i in 0..n {
+        covariance[(i, i)] += idiosyncratic_vol[i] * idiosyncratic_vol[i];
+        if covariance[(i, i)] > MAX_VOL * MAX_VOL {
+            return Err(invalid(
+                format!("market.factor_loadings[{i}]"),
+                format!("gives stock {i} a vol of {:.3} per year, above {MAX_VOL}", covariance[(i, i)].sqrt()),
+            ));
+        }
+    }
+    Ok((covariance, GbmNoise::Factor { loadings, idiosyncratic_vol }))
 }
 
 fn square_matrix(rows: &[Vec<f64>], n: usize, field: &str) -> Result<DMatrix<f64>, ScenarioError> {
@@ -175,19 +243,13 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
         }
         return Ok(covariance);
     }
-    let vol = spec
-        .vol
-        .as_ref()
-        .ok_or_else(|| invalid("market.vol", "give vol (with correlation) or covariance"))?
-        .expand(n, "market.vol")?;
-    for (i, v) in vol.iter().enumerate() {
-        if *v <= 0.0 {
-            return Err(invalid(format!("market.vol[{i}]"), format!("must be positive, got {v}")));
-        }
-        if *v > MAX_VOL {
-            return Err(invalid(format!("market.vol[{i}]"), format!("must be at most {MAX_VOL} per year, got {v}")));
-        }
-    }
+    let vol = checked_vols(
+        spec.vol
+            .as_ref()
+            .ok_or_else(|| invalid("market.vol", "give vol (with correlation), covariance, or factor_loadings"))?
+            .expand(n, "market.vol")?,
+        "market.vol",
+    )?;
     let correlation = match spec.correlation.as_ref().unwrap_or(&Correlation::One(0.0)) {
         Correlation::One(rho) => {
             if !(rho.is_finite() && *rho > -1.0 && *rho < 1.0) {
@@ -213,9 +275,9 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
     Ok(DMatrix::from_fn(n, n, |i, j| correlation[(i, j)] * vol[i] * vol[j]))
 }
 
-/// GBM parameters in the kernel's precision, converted once per run.
+/// GBM with a Cholesky factor, in the kernel's precision, converted once per run.
 #[derive(Debug, Clone)]
-pub struct GbmKernel<R> {
+pub struct CholeskyKernel<R> {
     pub n: usize,
     /// Lower Cholesky factor times sqrt(dt), packed by rows.
     pub step_factor: Vec<R>,
@@ -223,45 +285,59 @@ pub struct GbmKernel<R> {
     pub step_drift: Vec<R>,
 }
 
+/// GBM with a factor model, in the kernel's precision.
+#[derive(Debug, Clone)]
+pub struct FactorKernel<R> {
+    pub n: usize,
+    pub factors: usize,
+    /// B sqrt(dt), row by row (stock i at `i * factors`).
+    pub step_loadings: Vec<R>,
+    /// s_i sqrt(dt).
+    pub step_idiosyncratic: Vec<R>,
+    /// gamma_i * dt.
+    pub step_drift: Vec<R>,
+}
+
 impl GbmMarket {
-    pub fn kernel<R: Real>(&self, dt: f64) -> GbmKernel<R> {
-        GbmKernel {
-            n: self.n(),
-            step_factor: self.packed_step_factor(dt).into_iter().map(R::from_f64).collect(),
-            step_drift: self.step_drift(dt).into_iter().map(R::from_f64).collect(),
+    pub fn kernel<R: Real>(&self, dt: f64) -> MarketKernel<R> {
+        let convert = |values: Vec<f64>| values.into_iter().map(R::from_f64).collect::<Vec<R>>();
+        let step_drift = convert(self.step_drift(dt));
+        match &self.noise {
+            GbmNoise::Cholesky(_) => MarketKernel::Cholesky(CholeskyKernel {
+                n: self.n(),
+                step_factor: convert(self.packed_step_factor(dt)),
+                step_drift,
+            }),
+            GbmNoise::Factor { loadings, idiosyncratic_vol } => MarketKernel::Factor(FactorKernel {
+                n: self.n(),
+                factors: loadings.ncols(),
+                step_loadings: convert(
+                    (0..self.n())
+                        .flat_map(|i| (0..loadings.ncols()).map(move |k| loadings[(i, k)] * dt.sqrt()))
+                        .collect(),
+                ),
+                step_idiosyncratic: convert(idiosyncratic_vol.iter().map(|s| s * dt.sqrt()).collect()),
+                step_drift,
+            }),
         }
     }
 }
 
 /// One step of log caps for `L` paths: `log_steps[i] = gamma_i dt + sqrt(dt) (L z)_i`.
 ///
-/// The CPU twin of the GBM stage of `shaders/advance_paths.wgsl`. `paths` holds each
-/// lane's global path index; normals follow the contract of `rng.rs`. `FUSED` selects
-/// fused multiply-adds (only where the CPU has FMA).
+/// The CPU twin of `shaders/market_cholesky.wgsl`. `paths` holds each lane's global
+/// path index; normals follow the contract of `rng.rs`. `FUSED` selects fused
+/// multiply-adds (only where the CPU has FMA).
 #[inline(always)]
-pub fn gbm_log_steps<R: Real, const L: usize, const FUSED: bool>(
-    params: &GbmKernel<R>,
+pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
+    params: &CholeskyKernel<R>,
     key: [u32; 2],
     paths: &[u32; L],
     step: u32,
     log_steps: &mut [Lanes<R, L>],
 ) {
     let n = params.n;
-    // Standard normals, four stocks per Philox call.
-    for block in 0..n.div_ceil(4) {
-        let counters = [*paths, [step; L], [block as u32; L], [STREAM_MARKET; L]];
-        let words = philox4x32_10_simd(counters, key);
-        let uniforms = words.map(|word| Lanes(word.map(R::uniform)));
-        let mut normals = [Lanes::zero(); 4];
-        for pair in 0..2 {
-            let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt();
-            let (sin, cos) = uniforms[2 * pair + 1].sin_cos_turns_with::<FUSED>();
-            normals[2 * pair] = radius * cos;
-            normals[2 * pair + 1] = radius * sin;
-        }
-        let stocks = (n - 4 * block).min(4);
-        log_steps[4 * block..4 * block + stocks].copy_from_slice(&normals[..stocks]);
-    }
+    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
     // Correlate in place, last row first: row i reads z_j for j <= i only.
     for i in (0..n).rev() {
         let row = &params.step_factor[i * (i + 1) / 2..][..=i];
@@ -281,6 +357,32 @@ pub fn gbm_log_steps<R: Real, const L: usize, const FUSED: bool>(
     }
 }
 
+/// One step of log caps under a factor model:
+/// `log_steps[i] = gamma_i dt + sqrt(dt) (sum_k B_ik f_k + s_i e_i)`, with the
+/// idiosyncratic normals e from the market stream and the factor normals f from
+/// the factor stream. The CPU twin of `shaders/market_factor.wgsl`.
+#[inline(always)]
+pub fn factor_log_steps<R: Real, const L: usize, const FUSED: bool>(
+    params: &FactorKernel<R>,
+    key: [u32; 2],
+    paths: &[u32; L],
+    step: u32,
+    factor_normals: &mut [Lanes<R, L>],
+    log_steps: &mut [Lanes<R, L>],
+) {
+    let (n, factors) = (params.n, params.factors);
+    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
+    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_FACTORS, &mut factor_normals[..factors]);
+    for (i, log_step) in log_steps[..n].iter_mut().enumerate() {
+        let loadings = &params.step_loadings[i * factors..][..factors];
+        let mut common = Lanes::zero();
+        for (loading, f) in loadings.iter().zip(factor_normals.iter()) {
+            common = f.mul_add::<FUSED>(*loading, common);
+        }
+        *log_step = log_step.mul_add::<FUSED>(params.step_idiosyncratic[i], common) + params.step_drift[i];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,7 +396,7 @@ mod tests {
         let market = GbmMarket {
             initial_weights: vec![0.1; n],
             growth: vec![0.0; n],
-            cholesky: covariance.clone().cholesky().unwrap().l(),
+            noise: GbmNoise::Cholesky(covariance.clone().cholesky().unwrap().l()),
             covariance,
         };
         let expected = 0.5 * sigma * sigma * (1.0 - 1.0 / n as f64) * (1.0 - rho);

@@ -1,10 +1,162 @@
-//! Market models: one file per model, with its parameters, validation and CPU step.
+//! Market models (SPT.md section 4): one file per model, with its parameters,
+//! validation and CPU step. [`Market`] is the validated model of a plan;
+//! [`MarketKernel`] is the same model in a kernel's precision.
 
 pub mod gbm;
+pub mod rank;
+pub mod vsm;
+
+use crate::real::{Lanes, Real};
+use crate::rng::philox4x32_10_simd;
+use crate::scenario::{invalid, MarketSpec, ModelKind, ScenarioError};
+
+pub use gbm::GbmMarket;
+pub use rank::RankMarket;
+pub use vsm::VsmMarket;
+
+/// Largest supported number of stocks (the GPU kernel keeps per-stock arrays per path).
+pub const MAX_STOCKS: usize = 2048;
+
+/// A validated market model.
+#[derive(Debug, Clone)]
+pub enum Market {
+    Gbm(GbmMarket),
+    /// Atlas and first-order models.
+    Rank(RankMarket),
+    Vsm(VsmMarket),
+}
+
+impl Market {
+    pub fn from_spec(spec: &MarketSpec) -> Result<Market, ScenarioError> {
+        if !(2..=MAX_STOCKS).contains(&spec.n) {
+            return Err(invalid("market.n", format!("must be between 2 and {MAX_STOCKS}, got {}", spec.n)));
+        }
+        let allowed: &[&str] = match spec.model {
+            ModelKind::Gbm => &[
+                "zipf",
+                "initial_weights",
+                "growth",
+                "drift",
+                "vol",
+                "correlation",
+                "covariance",
+                "factor_loadings",
+                "idiosyncratic_vol",
+            ],
+            ModelKind::Atlas => &["zipf", "initial_weights", "growth", "atlas_g", "vol"],
+            ModelKind::FirstOrder => &["zipf", "initial_weights", "growth", "rank_growth", "rank_vol"],
+            ModelKind::Vsm => &["zipf", "initial_weights", "alpha"],
+        };
+        let model = format!("{:?}", spec.model).to_lowercase().replace("firstorder", "first_order");
+        if let Some(field) = spec.present_fields().into_iter().find(|field| !allowed.contains(field)) {
+            return Err(invalid(
+                format!("market.{field}"),
+                format!("the {model} model does not take {field} (it takes {})", allowed.join(", ")),
+            ));
+        }
+        Ok(match spec.model {
+            ModelKind::Gbm => Market::Gbm(GbmMarket::from_spec(spec)?),
+            ModelKind::Atlas | ModelKind::FirstOrder => Market::Rank(RankMarket::from_spec(spec)?),
+            ModelKind::Vsm => Market::Vsm(VsmMarket::from_spec(spec)?),
+        })
+    }
+
+    pub fn n(&self) -> usize {
+        self.initial_weights().len()
+    }
+
+    /// mu_i(0), positive, summing to one.
+    pub fn initial_weights(&self) -> &[f64] {
+        match self {
+            Market::Gbm(market) => &market.initial_weights,
+            Market::Rank(market) => &market.initial_weights,
+            Market::Vsm(market) => &market.initial_weights,
+        }
+    }
+
+    /// Whether the model is simulated by Euler steps (so results carry O(dt) bias).
+    pub fn is_euler(&self) -> bool {
+        !matches!(self, Market::Gbm(_))
+    }
+
+    /// The model in a kernel's precision, for steps of `dt` years.
+    pub fn kernel<R: Real>(&self, dt: f64) -> MarketKernel<R> {
+        match self {
+            Market::Gbm(market) => market.kernel(dt),
+            Market::Rank(market) => MarketKernel::Rank(market.kernel(dt)),
+            Market::Vsm(market) => MarketKernel::Vsm(market.kernel(dt)),
+        }
+    }
+}
+
+/// A model's per-step parameters in a kernel's precision.
+#[derive(Debug, Clone)]
+pub enum MarketKernel<R> {
+    Cholesky(gbm::CholeskyKernel<R>),
+    Factor(gbm::FactorKernel<R>),
+    Rank(rank::RankKernel<R>),
+    Vsm(vsm::VsmKernel<R>),
+}
 
 /// Initial market weights mu_(k) proportional to k^-zipf (k = 1 is the largest stock).
 pub fn zipf_weights(n: usize, zipf: f64) -> Vec<f64> {
     let raw: Vec<f64> = (1..=n).map(|rank| (rank as f64).powf(-zipf)).collect();
     let total: f64 = raw.iter().sum();
     raw.into_iter().map(|w| w / total).collect()
+}
+
+/// mu(0) from `initial_weights` (normalised) or `zipf` (default 1), checked.
+pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
+    match (&spec.initial_weights, spec.zipf) {
+        (Some(_), Some(_)) => Err(invalid("market.initial_weights", "give initial_weights or zipf, not both")),
+        (Some(weights), None) => {
+            if weights.len() != spec.n {
+                return Err(invalid(
+                    "market.initial_weights",
+                    format!("has {} values, expected n = {}", weights.len(), spec.n),
+                ));
+            }
+            for (i, w) in weights.iter().enumerate() {
+                if !(w.is_finite() && *w > 0.0) {
+                    return Err(invalid(format!("market.initial_weights[{i}]"), format!("must be positive, got {w}")));
+                }
+            }
+            let total: f64 = weights.iter().sum();
+            Ok(weights.iter().map(|w| w / total).collect())
+        }
+        (None, zipf) => {
+            let zipf = zipf.unwrap_or(1.0);
+            if !(zipf.is_finite() && (0.0..=10.0).contains(&zipf)) {
+                return Err(invalid("market.zipf", format!("must be in [0, 10], got {zipf}")));
+            }
+            Ok(zipf_weights(spec.n, zipf))
+        }
+    }
+}
+
+/// Standard normals of stocks (or factors) `0 .. out.len()` for `L` paths at `step`
+/// from random stream `stream`: four per Philox call, as the contract of `rng.rs` says.
+#[inline(always)]
+pub fn fill_normals<R: Real, const L: usize, const FUSED: bool>(
+    key: [u32; 2],
+    paths: &[u32; L],
+    step: u32,
+    stream: u32,
+    out: &mut [Lanes<R, L>],
+) {
+    let count = out.len();
+    for block in 0..count.div_ceil(4) {
+        let counters = [*paths, [step; L], [block as u32; L], [stream; L]];
+        let words = philox4x32_10_simd(counters, key);
+        let uniforms = words.map(|word| Lanes(word.map(R::uniform)));
+        let mut normals = [Lanes::zero(); 4];
+        for pair in 0..2 {
+            let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt();
+            let (sin, cos) = uniforms[2 * pair + 1].sin_cos_turns_with::<FUSED>();
+            normals[2 * pair] = radius * cos;
+            normals[2 * pair + 1] = radius * sin;
+        }
+        let used = (count - 4 * block).min(4);
+        out[4 * block..4 * block + used].copy_from_slice(&normals[..used]);
+    }
 }

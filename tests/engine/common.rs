@@ -1,5 +1,14 @@
 use sptlab::engine::{Backend, CpuBackend, Precision};
+use sptlab::market::{GbmMarket, Market};
 use sptlab::{Plan, Results, Scenario};
+
+/// The GBM parameters of a GBM plan.
+pub fn gbm(plan: &Plan) -> &GbmMarket {
+    match &plan.market {
+        Market::Gbm(gbm) => gbm,
+        other => panic!("expected a GBM scenario, got {other:?}"),
+    }
+}
 
 pub fn plan(toml: &str) -> Plan {
     Scenario::from_toml(toml).expect("test scenario parses").validate().expect("test scenario is valid")

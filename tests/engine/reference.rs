@@ -7,7 +7,7 @@ use sptlab::engine::Precision;
 use sptlab::portfolio::weights_and_log_g;
 use sptlab::rng::normals4;
 
-use crate::common::{plan, simulate_cpu};
+use crate::common::{gbm, plan, simulate_cpu};
 
 /// Per-path statistics computed straight from the definitions.
 struct Reference {
@@ -23,8 +23,9 @@ fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64
     let n = plan.n();
     let dt = plan.dt();
     let strategy = &plan.strategies[strategy_index];
-    let cholesky = &plan.market.cholesky;
-    let mut mu = plan.market.initial_weights.clone();
+    let market = gbm(plan);
+    let cholesky = market.cholesky().expect("a Cholesky GBM scenario");
+    let mut mu = market.initial_weights.clone();
     let mut weights = weights_and_log_g(&strategy.weighting, &mu).0;
     let (mut log_value, mut log_market) = (0.0f64, 0.0f64);
     let mut active = Vec::new();
@@ -40,7 +41,7 @@ fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64
             }
         }
         let log_steps: Vec<f64> = (0..n)
-            .map(|i| plan.market.growth[i] * dt + dt.sqrt() * (0..=i).map(|j| cholesky[(i, j)] * z[j]).sum::<f64>())
+            .map(|i| market.growth[i] * dt + dt.sqrt() * (0..=i).map(|j| cholesky[(i, j)] * z[j]).sum::<f64>())
             .collect();
         let growth: Vec<f64> = log_steps.iter().map(|x| x.exp()).collect();
         let market_return = (0..n).map(|i| mu[i] * growth[i]).sum::<f64>() - 1.0;

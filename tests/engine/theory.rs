@@ -4,7 +4,7 @@
 use sptlab::engine::Precision;
 use sptlab::stats::summarize;
 
-use crate::common::{plan, simulate_cpu};
+use crate::common::{gbm, plan, simulate_cpu};
 
 #[test]
 fn equal_weight_excess_growth_matches_the_closed_form() {
@@ -33,10 +33,10 @@ fn equal_weight_excess_growth_matches_the_closed_form() {
     let drift: Vec<f64> = results.per_path[0].iter().map(|s| s.drift_term).collect();
     let summary = summarize(&drift).unwrap();
     let n = plan.n();
-    let gamma_star = plan.market.excess_growth_rate(&vec![1.0 / n as f64; n]);
+    let gamma_star = gbm(&plan).excess_growth_rate(&vec![1.0 / n as f64; n]);
     let expected = gamma_star * plan.years();
     let dt = plan.dt();
-    let max_variance = plan.market.vols().iter().map(|v| v * v).fold(0.0, f64::max);
+    let max_variance = gbm(&plan).vols().iter().map(|v| v * v).fold(0.0, f64::max);
     let allowance = plan.steps as f64 * (max_variance * dt).powi(2);
     let error = (summary.mean - expected).abs();
     assert!(
@@ -47,6 +47,6 @@ fn equal_weight_excess_growth_matches_the_closed_form() {
     );
     // A wrong gamma* (correlation ignored) must fail this test.
     let without_correlation =
-        0.5 * plan.market.vols().iter().map(|v| v * v / n as f64).sum::<f64>() * (1.0 - 1.0 / n as f64) * plan.years();
+        0.5 * gbm(&plan).vols().iter().map(|v| v * v / n as f64).sum::<f64>() * (1.0 - 1.0 / n as f64) * plan.years();
     assert!((summary.mean - without_correlation).abs() > 4.0 * summary.se + allowance);
 }

@@ -10,6 +10,7 @@ use std::ops::Range;
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
+use super::market::{self, MarketStage};
 use super::shaders;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
@@ -47,11 +48,20 @@ struct DispatchParams {
 pub struct StateLayout {
     pub n: u32,
     pub strategies: u32,
+    /// Words the market stage keeps per path (after the strategies' state).
+    pub market_slots: u32,
+    /// Loop iterations of the market stage per step.
+    pub market_loop_trips: u32,
 }
 
 impl StateLayout {
     pub fn of(plan: &Plan) -> StateLayout {
-        StateLayout { n: plan.n() as u32, strategies: plan.strategies.len() as u32 }
+        StateLayout {
+            n: plan.n() as u32,
+            strategies: plan.strategies.len() as u32,
+            market_slots: market::state_slots(plan),
+            market_loop_trips: market::loop_trips_per_step(plan),
+        }
     }
     pub fn log_total(&self) -> u32 {
         self.n
@@ -68,9 +78,12 @@ impl StateLayout {
     pub fn anchor_base(&self) -> u32 {
         self.holdings_base() + self.strategies * self.n
     }
+    pub fn market_state_base(&self) -> u32 {
+        self.anchor_base() + self.strategies * self.n
+    }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.anchor_base() + self.strategies * self.n
+        self.market_state_base() + self.market_slots
     }
     /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
@@ -80,22 +93,17 @@ impl StateLayout {
     pub fn row_groups(&self) -> u32 {
         self.n.div_ceil(4)
     }
-    /// vec4s of the grouped Cholesky factor: group b holds four rows of b + 1 vec4s.
-    pub fn factor_vec4s(&self) -> u32 {
-        2 * self.row_groups() * (self.row_groups() + 1)
-    }
     /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
     /// budget less the loads and stores around the step loop.
     pub fn software_loop_budget(&self) -> u32 {
         SOFTWARE_LOOP_BUDGET - 2 * self.n
     }
-    /// Loop iterations of one step, nested loops included, at most: normals, the
-    /// triangular product, the market, and per strategy drift, setup and rebalance.
+    /// Loop iterations of one step, nested loops included, at most: the market stage,
+    /// the market's weights, and per strategy drift, setup and rebalance.
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
     pub fn loop_trips_per_step(&self) -> u32 {
-        let groups = self.row_groups();
-        2 * groups + groups * (groups + 1) / 2 + 2 * self.n + self.strategies * (1 + 5 * self.n)
+        self.market_loop_trips + 2 * self.n + self.strategies * (1 + 5 * self.n)
     }
 }
 
@@ -109,7 +117,7 @@ fn kind_code(weighting: &Weighting) -> u32 {
     }
 }
 
-fn f32_literal(value: f64) -> String {
+pub(crate) fn f32_literal(value: f64) -> String {
     format!("{:?}", value as f32)
 }
 
@@ -118,15 +126,16 @@ fn array_literal(element: &str, values: impl Iterator<Item = String>) -> String 
     format!("array<{element}, {}>({})", values.len(), values.join(", "))
 }
 
-/// The constants composed into the kernel for `plan`.
-pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
+/// The constants composed into the kernel for `plan` and its market stage.
+pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, String)> {
     let layout = StateLayout::of(plan);
     let strategies = &plan.strategies;
     let u = |v: u32| format!("{v}u");
-    vec![
+    let mut constants = vec![
         ("N", u(layout.n)),
         ("N4", u(layout.n.div_ceil(4))),
-        ("FACTOR_VEC4S", u(layout.factor_vec4s())),
+        ("MARKET_VEC4S", u(stage.data.len() as u32)),
+        ("ORDER_BASE", u(layout.market_state_base())),
         ("S", u(layout.strategies)),
         ("SLOT_COUNT", u(slot::COUNT as u32)),
         ("SLOT_RELATIVE", u(slot::RELATIVE as u32)),
@@ -169,70 +178,54 @@ pub fn kernel_constants(plan: &Plan) -> Vec<(&'static str, String)> {
         ),
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
-    ]
+    ];
+    constants.extend(stage.constants.iter().cloned());
+    constants
 }
 
-/// WGSL for reading the Cholesky factor: staged in workgroup memory when it fits
+/// WGSL for reading the market data: staged in workgroup memory when it fits
 /// (every invocation reads all of it every step), else straight from storage.
-fn factor_access(in_workgroup_memory: bool) -> String {
+fn market_data_access(in_workgroup_memory: bool) -> String {
     if in_workgroup_memory {
-        "var<workgroup> staged_factor: array<vec4<f32>, FACTOR_VEC4S>;
-fn stage_factor(local: u32) {
-    for (var k = local; k < FACTOR_VEC4S; k += WORKGROUP) {
-        staged_factor[k] = factor[k];
+        "var<workgroup> staged_market_data: array<vec4<f32>, MARKET_VEC4S>;
+fn stage_market_data(local: u32) {
+    for (var k = local; k < MARKET_VEC4S; k += WORKGROUP) {
+        staged_market_data[k] = market_data[k];
     }
     workgroupBarrier();
 }
-fn factor_at(k: u32) -> vec4<f32> {
-    return staged_factor[k];
+fn market_at(k: u32) -> vec4<f32> {
+    return staged_market_data[k];
 }
 "
         .to_string()
     } else {
-        "fn stage_factor(local: u32) {}
-fn factor_at(k: u32) -> vec4<f32> {
-    return factor[k];
+        "fn stage_market_data(local: u32) {}
+fn market_at(k: u32) -> vec4<f32> {
+    return market_data[k];
 }
 "
         .to_string()
     }
 }
 
-/// The composed simulation kernel for `plan` (both entry points), with the factor in
-/// workgroup memory when `workgroup_bytes` (the adapter's limit) holds it.
-pub fn kernel_source(plan: &Plan, workgroup_bytes: u32) -> String {
-    let factor_bytes = 16 * StateLayout::of(plan).factor_vec4s();
-    let kernel = format!("{}\n{}", factor_access(factor_bytes <= workgroup_bytes), shaders::ADVANCE_PATHS);
-    shaders::compose(&kernel, &kernel_constants(plan))
-}
-
-/// The Cholesky factor (times sqrt(dt)) in the kernel's layout: for each group b of
-/// rows 4b .. 4b + 3 and each j <= b, vec4 j of those four rows (zero-padded).
-fn factor_groups(plan: &Plan) -> Vec<[f32; 4]> {
-    let n = plan.n();
-    let packed = plan.market.packed_step_factor(plan.dt());
-    let entry = |row: usize, column: usize| {
-        if row < n && column <= row {
-            packed[row * (row + 1) / 2 + column] as f32
-        } else {
-            0.0
-        }
-    };
-    let mut vec4s = Vec::new();
-    for group in 0..n.div_ceil(4) {
-        for j in 0..=group {
-            for row in 4 * group..4 * group + 4 {
-                vec4s.push(std::array::from_fn(|k| entry(row, 4 * j + k)));
-            }
-        }
-    }
-    vec4s
+/// The composed simulation kernel for `plan` (both entry points), with the market data
+/// in workgroup memory when `workgroup_bytes` (the adapter's limit) holds it.
+pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> String {
+    let data_bytes = 16 * stage.data.len() as u64;
+    let kernel = format!(
+        "{}\n{}\n{}",
+        market_data_access(data_bytes <= workgroup_bytes as u64),
+        stage.source,
+        shaders::ADVANCE_PATHS
+    );
+    shaders::compose(&kernel, &kernel_constants(plan, stage))
 }
 
 /// The model buffer: every path's initial state, then the step drift, then constant weights.
-fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
+fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f32> {
     let n = plan.n();
-    let mu0 = &plan.market.initial_weights;
+    let mu0 = plan.market.initial_weights();
     let mut words = vec![0.0f64; layout.state_slots() as usize];
     for i in 0..n {
         words[i] = mu0[i].ln();
@@ -250,7 +243,10 @@ fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
             words[layout.anchor_base() as usize + s * n + i] = target[i] / mu0[i];
         }
     }
-    words.extend(plan.market.step_drift(plan.dt()));
+    for (r, value) in stage.initial_state.iter().enumerate() {
+        words[layout.market_state_base() as usize + r] = *value;
+    }
+    words.extend(&stage.drift);
     words.resize(words.len() + 4 * layout.row_groups() as usize - n, 0.0);
     for strategy in &plan.strategies {
         match &strategy.weighting {
@@ -263,12 +259,13 @@ fn model_words(plan: &Plan, layout: &StateLayout) -> Vec<f32> {
 
 /// Pipelines and constant buffers for one plan.
 struct Kernels {
-    plan_constants: Vec<(&'static str, String)>,
+    /// The constants, market data and model words the kernels were built for.
+    plan_key: (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>),
     layout: StateLayout,
     bind_group_layout: wgpu::BindGroupLayout,
     init_paths: wgpu::ComputePipeline,
     advance_paths: wgpu::ComputePipeline,
-    factor: wgpu::Buffer,
+    market_data: wgpu::Buffer,
     model: wgpu::Buffer,
 }
 
@@ -313,13 +310,16 @@ impl GpuBackend {
     }
 
     fn prepare(&mut self, plan: &Plan) -> Result<(), GpuError> {
-        let constants = kernel_constants(plan);
-        if self.kernels.as_ref().is_some_and(|k| k.plan_constants == constants) {
+        let stage = MarketStage::of(plan);
+        let layout = StateLayout::of(plan);
+        // Everything the kernels and their buffers depend on: a plan of the same shape
+        // with other parameters must not reuse them.
+        let plan_key = (kernel_constants(plan, &stage), stage.data.clone(), model_words(plan, &layout, &stage));
+        if self.kernels.as_ref().is_some_and(|k| k.plan_key == plan_key) {
             return Ok(());
         }
         let device = &self.context.device;
-        let layout = StateLayout::of(plan);
-        let source = kernel_source(plan, self.context.limits.max_compute_workgroup_storage_size);
+        let source = kernel_source(plan, &stage, self.context.limits.max_compute_workgroup_storage_size);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("advance_paths.wgsl"),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -370,26 +370,19 @@ impl GpuBackend {
         };
         let init_paths = pipeline("init_paths");
         let advance_paths = pipeline("advance_paths");
-        let factor = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("factor"),
-            contents: bytemuck::cast_slice(&factor_groups(plan)),
+        let market_data = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("market_data"),
+            contents: bytemuck::cast_slice(&plan_key.1),
             usage: wgpu::BufferUsages::STORAGE,
         });
         let model = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("model"),
-            contents: bytemuck::cast_slice(&model_words(plan, &layout)),
+            contents: bytemuck::cast_slice(&plan_key.2),
             usage: wgpu::BufferUsages::STORAGE,
         });
         self.context.take_error()?;
-        self.kernels = Some(Kernels {
-            plan_constants: constants,
-            layout,
-            bind_group_layout,
-            init_paths,
-            advance_paths,
-            factor,
-            model,
-        });
+        self.kernels =
+            Some(Kernels { plan_key, layout, bind_group_layout, init_paths, advance_paths, market_data, model });
         Ok(())
     }
 }
@@ -479,7 +472,7 @@ impl Backend for GpuBackend {
             layout: &kernels.bind_group_layout,
             entries: &[
                 wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: kernels.factor.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: kernels.market_data.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 2, resource: kernels.model.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 3, resource: state.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 4, resource: steps_done.as_entire_binding() },

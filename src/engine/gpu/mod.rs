@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod context;
+pub mod market;
 pub mod philox_check;
 pub mod shaders;
 

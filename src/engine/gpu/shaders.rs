@@ -74,7 +74,8 @@ mod tests {
         for plan in &plans {
             // Both ways of reading the factor: workgroup memory (room for it) and storage (none).
             for workgroup_bytes in [1 << 20, 0] {
-                let source = super::super::backend::kernel_source(plan, workgroup_bytes);
+                let stage = super::super::market::MarketStage::of(plan);
+                let source = super::super::backend::kernel_source(plan, &stage, workgroup_bytes);
                 validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
             }
         }

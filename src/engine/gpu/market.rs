@@ -1,0 +1,152 @@
+//! The market stage of the GPU kernel, one per model: its WGSL (`shaders/market_*.wgsl`),
+//! constants, parameter buffer and per-path state. CPU twins live in `src/market/`.
+
+use super::backend::f32_literal;
+use crate::market::gbm::GbmNoise;
+use crate::market::Market;
+use crate::scenario::Plan;
+
+pub const MARKET_CHOLESKY: &str = include_str!("../../../shaders/market_cholesky.wgsl");
+pub const MARKET_FACTOR: &str = include_str!("../../../shaders/market_factor.wgsl");
+pub const MARKET_RANK: &str = include_str!("../../../shaders/market_rank.wgsl");
+pub const MARKET_VSM: &str = include_str!("../../../shaders/market_vsm.wgsl");
+
+/// What the kernel needs from the market model of a plan.
+#[derive(Debug, Clone)]
+pub struct MarketStage {
+    /// The stage's WGSL (defines `market_log_steps`, `load_market_state`, `store_market_state`).
+    pub source: &'static str,
+    /// Constants the stage's WGSL reads, besides the kernel's.
+    pub constants: Vec<(&'static str, String)>,
+    /// The `market_data` buffer (never empty: wgpu has no zero-sized bindings).
+    pub data: Vec<[f32; 4]>,
+    /// Per-stock step drift gamma_i dt for the `model` buffer (zeros where the model has none).
+    pub drift: Vec<f64>,
+    /// Initial values of the per-path words the stage keeps between dispatches
+    /// ([`state_slots`] of them).
+    pub initial_state: Vec<f64>,
+}
+
+/// Per-path words the market stage keeps between dispatches (rank models: the order).
+pub fn state_slots(plan: &Plan) -> u32 {
+    match plan.market {
+        Market::Rank(_) => plan.n() as u32,
+        _ => 0,
+    }
+}
+
+/// Loop iterations of the market stage per step, at most (llvmpipe's cap counts them).
+pub fn loop_trips_per_step(plan: &Plan) -> u32 {
+    let n = plan.n();
+    let groups = n.div_ceil(4);
+    let trips = match &plan.market {
+        Market::Gbm(gbm) => match &gbm.noise {
+            GbmNoise::Cholesky(_) => 2 * groups + groups * (groups + 1) / 2,
+            GbmNoise::Factor { loadings, .. } => {
+                let factor_groups = loadings.ncols().div_ceil(4);
+                groups + factor_groups + groups * (5 + 4 * factor_groups)
+            }
+        },
+        // Normals, insertion sort (N, plus up to 2N shifts: ranks change little per
+        // step; more is caught by the sortedness check), the check, and the steps.
+        Market::Rank(_) => groups + 5 * n,
+        Market::Vsm(_) => groups + n,
+    };
+    trips as u32
+}
+
+impl MarketStage {
+    pub fn of(plan: &Plan) -> MarketStage {
+        let n = plan.n();
+        let groups = n.div_ceil(4);
+        let dt = plan.dt();
+        let no_drift = vec![0.0; n];
+        match &plan.market {
+            Market::Gbm(gbm) => match &gbm.noise {
+                GbmNoise::Cholesky(_) => MarketStage {
+                    source: MARKET_CHOLESKY,
+                    constants: Vec::new(),
+                    data: cholesky_groups(&gbm.packed_step_factor(dt), n),
+                    drift: gbm.step_drift(dt),
+                    initial_state: Vec::new(),
+                },
+                GbmNoise::Factor { loadings, idiosyncratic_vol } => {
+                    let factor_groups = loadings.ncols().div_ceil(4);
+                    let mut data = Vec::with_capacity(4 * groups * factor_groups + groups);
+                    for stock in 0..4 * groups {
+                        for j in 0..factor_groups {
+                            data.push(std::array::from_fn(|k| {
+                                let factor = 4 * j + k;
+                                if stock < n && factor < loadings.ncols() {
+                                    (loadings[(stock, factor)] * dt.sqrt()) as f32
+                                } else {
+                                    0.0
+                                }
+                            }));
+                        }
+                    }
+                    for b in 0..groups {
+                        data.push(std::array::from_fn(|k| {
+                            idiosyncratic_vol.get(4 * b + k).map_or(0.0, |s| (s * dt.sqrt()) as f32)
+                        }));
+                    }
+                    MarketStage {
+                        source: MARKET_FACTOR,
+                        constants: vec![
+                            ("K4", format!("{factor_groups}u")),
+                            ("IDIO_BASE", format!("{}u", 4 * groups * factor_groups)),
+                        ],
+                        data,
+                        drift: gbm.step_drift(dt),
+                        initial_state: Vec::new(),
+                    }
+                }
+            },
+            Market::Rank(rank) => {
+                let kernel = rank.kernel::<f64>(dt);
+                MarketStage {
+                    source: MARKET_RANK,
+                    constants: Vec::new(),
+                    data: (0..n).map(|k| [kernel.rank_drift[k] as f32, kernel.rank_vol[k] as f32, 0.0, 0.0]).collect(),
+                    drift: no_drift,
+                    initial_state: kernel.initial_order.iter().map(|&stock| stock as f64).collect(),
+                }
+            }
+            Market::Vsm(vsm) => {
+                let kernel = vsm.kernel::<f64>(dt);
+                MarketStage {
+                    source: MARKET_VSM,
+                    constants: vec![
+                        ("VSM_DRIFT_SCALE", f32_literal(kernel.drift_scale)),
+                        ("VSM_VOL_SCALE", f32_literal(kernel.vol_scale)),
+                        ("VSM_WEIGHT_FLOOR", f32_literal(kernel.weight_floor)),
+                    ],
+                    data: vec![[0.0; 4]],
+                    drift: no_drift,
+                    initial_state: Vec::new(),
+                }
+            }
+        }
+    }
+}
+
+/// The Cholesky factor (times sqrt(dt), packed by rows) in the kernel's layout: for each
+/// group b of rows 4b .. 4b + 3 and each j <= b, vec4 j of those four rows (zero-padded).
+fn cholesky_groups(packed: &[f64], n: usize) -> Vec<[f32; 4]> {
+    let entry = |row: usize, column: usize| {
+        if row < n && column <= row {
+            packed[row * (row + 1) / 2 + column] as f32
+        } else {
+            0.0
+        }
+    };
+    let mut vec4s = Vec::new();
+    for group in 0..n.div_ceil(4) {
+        for j in 0..=group {
+            for row in 4 * group..4 * group + 4 {
+                vec4s.push(std::array::from_fn(|k| entry(row, 4 * j + k)));
+            }
+        }
+    }
+    vec4s
+}
