@@ -24,7 +24,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
     ok = ok && f == K4;
     var b = 0u;
     for (; b < N4; b++) {
-        var common = vec4<f32>(0.0);
+        var systematic = vec4<f32>(0.0);
         var r = 0u;
         for (; r < 4u; r++) {
             let row = (4u * b + r) * K4;
@@ -34,10 +34,10 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
                 sum = fma(market_at(row + j), factor_normals[j], sum);
             }
             ok = ok && j == K4;
-            common[r] = (sum.x + sum.y) + (sum.z + sum.w);
+            systematic[r] = (sum.x + sum.y) + (sum.z + sum.w);
         }
         ok = ok && r == 4u;
-        z[b] = fma(z[b], market_at(IDIO_BASE + b), common) + model_drift4(b);
+        z[b] = fma(z[b], market_at(IDIO_BASE + b), systematic) + model_drift4(b);
     }
     return ok && b == N4;
 }

@@ -5,6 +5,7 @@
 mod common;
 mod gpu;
 mod identities;
+mod models;
 mod reference;
 mod reproducibility;
 mod theory;

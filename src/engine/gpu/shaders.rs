@@ -45,7 +45,7 @@ mod tests {
     }
 
     #[test]
-    fn the_simulation_kernel_validates_for_every_weighting() {
+    fn the_simulation_kernel_validates_for_every_weighting_and_model() {
         let plans = [
             Scenario::default_scenario().validate().unwrap(),
             standard_workload(64).validate().unwrap(),
@@ -71,11 +71,21 @@ mod tests {
             .validate()
             .unwrap(),
         ];
-        for plan in &plans {
+        let models = [
+            "model = \"atlas\"\natlas_g = 0.05\nvol = 0.2",
+            "model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]\nrank_vol = [0.2, 0.25, 0.3]",
+            "model = \"vsm\"\nalpha = 1.0",
+            "factor_loadings = [[0.1, 0.2], [0.2, 0.1], [0.0, 0.3]]\nidiosyncratic_vol = 0.1",
+        ];
+        let plans = plans.into_iter().chain(models.iter().map(|market| {
+            let text = format!("[market]\nn = 3\n{market}\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"");
+            Scenario::from_toml(&text).unwrap().validate().unwrap()
+        }));
+        for plan in plans {
             // Both ways of reading the factor: workgroup memory (room for it) and storage (none).
             for workgroup_bytes in [1 << 20, 0] {
-                let stage = super::super::market::MarketStage::of(plan);
-                let source = super::super::backend::kernel_source(plan, &stage, workgroup_bytes);
+                let stage = super::super::market::MarketStage::of(&plan);
+                let source = super::super::backend::kernel_source(&plan, &stage, workgroup_bytes);
                 validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
             }
         }
