@@ -6,6 +6,7 @@
 //! summarises them across paths; [`report`] renders the table and the files.
 
 pub mod bench;
+pub mod calibrate;
 pub mod engine;
 pub mod market;
 pub mod portfolio;

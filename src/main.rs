@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
 use sptlab::scenario::{Overrides, Scenario, DEFAULT_SCENARIO};
@@ -31,6 +32,45 @@ enum Command {
     /// Time the standard workload (100 stocks, 2520 steps) on the CPU and GPU
     /// backends, and optionally the numpy and JAX peers, in one run.
     Bench(BenchArgs),
+    /// Fit a scenario to daily data: a wide CSV `Date,TICKER1,TICKER2,...` of prices
+    /// (gbm) or market caps (first_order), one row per day, oldest first.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CalibrationModelChoice {
+    /// Growth, vol and correlation per stock, from prices.
+    Gbm,
+    /// Rank-based growth and vol, from market caps.
+    #[value(name = "first_order", alias = "first-order")]
+    FirstOrder,
+}
+
+#[derive(clap::Args)]
+struct CalibrateArgs {
+    /// The CSV file.
+    data: PathBuf,
+    /// Write the scenario here (default: print it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "gbm")]
+    model: CalibrationModelChoice,
+    /// Use only the last YEARS years of the file (default: all of it).
+    #[arg(long, value_name = "YEARS")]
+    window: Option<f64>,
+    /// Correlation shrinkage toward the identity: auto (Ledoit-Wolf) or an intensity in [0, 1].
+    #[arg(long, default_value = "auto", value_parser = parse_shrinkage)]
+    shrinkage: Shrinkage,
+}
+
+fn parse_shrinkage(text: &str) -> Result<Shrinkage, String> {
+    if text == "auto" {
+        return Ok(Shrinkage::Auto);
+    }
+    match text.parse::<f64>() {
+        Ok(intensity) if (0.0..=1.0).contains(&intensity) => Ok(Shrinkage::Fixed(intensity)),
+        _ => Err(format!("expected auto or a number in [0, 1], got {text}")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -120,6 +160,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(args) => bench(args),
+        Command::Calibrate(args) => calibrate(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -299,6 +340,32 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
     print!("{}", sptlab::bench::table(&measurements, baseline.as_deref()));
     if let Some(name) = &baseline {
         println!("ratio: throughput relative to {name}, measured in this run");
+    }
+    Ok(())
+}
+
+fn calibrate(args: CalibrateArgs) -> Result<(), Failure> {
+    let options = CalibrationOptions {
+        model: match args.model {
+            CalibrationModelChoice::Gbm => CalibrationModel::Gbm,
+            CalibrationModelChoice::FirstOrder => CalibrationModel::FirstOrder,
+        },
+        window_years: args.window,
+        shrinkage: args.shrinkage,
+    };
+    let calibration =
+        sptlab::calibrate::calibrate(&args.data, &options).map_err(|error| Failure::BadInput(error.to_string()))?;
+    match &args.out {
+        Some(out) => {
+            sptlab::report::write_atomically(out, calibration.scenario_text.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("{}", calibration.summary);
+            eprintln!("wrote {}", out.display());
+        }
+        None => {
+            print!("{}", calibration.scenario_text);
+            eprintln!("{}", calibration.summary);
+        }
     }
     Ok(())
 }

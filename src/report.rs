@@ -65,7 +65,7 @@ pub fn table(report: &Report) -> String {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temporary = path.with_extension("partial");
     {
         let mut file = std::fs::File::create(&temporary)?;

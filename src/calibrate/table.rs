@@ -1,0 +1,184 @@
+//! Reading a wide daily CSV (`Date,TICKER1,TICKER2,...`, one row per day, oldest
+//! first) of prices or market caps, with every problem reported by line and column.
+
+use std::path::Path;
+
+use super::CalibrationError;
+
+/// A validated table of positive values, one row per date, restricted to a window.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub tickers: Vec<String>,
+    /// ISO dates (YYYY-MM-DD), strictly increasing.
+    pub dates: Vec<String>,
+    /// Days since 1970-01-01 of each date.
+    pub days: Vec<i64>,
+    /// `values[row][stock]`, all finite and positive.
+    pub values: Vec<Vec<f64>>,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Parses `YYYY-MM-DD` into days since 1970-01-01.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
+impl Table {
+    /// Reads `path`, keeping the rows of the last `window_years` years (all rows when None).
+    /// `what` names the values ("price" or "market cap") in messages.
+    pub fn read(path: &Path, window_years: Option<f64>, what: &str) -> Result<Table, CalibrationError> {
+        let file = path.display().to_string();
+        let error = |location: String, reason: String| CalibrationError { location, reason };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| error(file.clone(), format!("cannot read: {e}")))?;
+        let header = reader.headers().map_err(|e| error(format!("{file}:1"), format!("bad header: {e}")))?.clone();
+        if header.len() < 3 || !header[0].eq_ignore_ascii_case("date") {
+            return Err(error(
+                format!("{file}:1"),
+                "the header must be `Date,TICKER1,TICKER2,...` with at least two tickers".into(),
+            ));
+        }
+        let tickers: Vec<String> = header.iter().skip(1).map(str::to_string).collect();
+        for (column, ticker) in tickers.iter().enumerate() {
+            if ticker.is_empty() {
+                return Err(error(format!("{file}:1, column {}", column + 2), "empty ticker name".into()));
+            }
+            if tickers[..column].contains(ticker) {
+                return Err(error(
+                    format!("{file}:1, column {}", column + 2),
+                    format!("ticker {ticker} appears twice"),
+                ));
+            }
+        }
+
+        let mut dates = Vec::new();
+        let mut days = Vec::new();
+        let mut values: Vec<Vec<Option<f64>>> = Vec::new();
+        let mut lines = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(String::new(), |p| format!(":{}", p.line()));
+                error(format!("{file}{line}"), format!("{e}"))
+            })?;
+            let line = record.position().map_or(0, |p| p.line());
+            let at = |column: usize| format!("{file}:{line}, column {column}");
+            let date = &record[0];
+            let day = parse_date(date)
+                .ok_or_else(|| error(at(1), format!("`{date}` is not a date of the form YYYY-MM-DD")))?;
+            if let Some(&previous) = days.last() {
+                if day == previous {
+                    return Err(error(at(1), format!("date {date} appears twice")));
+                }
+                if day < previous {
+                    return Err(error(
+                        at(1),
+                        format!("date {date} comes after {}: rows must be sorted, oldest first", dates.last().unwrap()),
+                    ));
+                }
+            }
+            let mut row = Vec::with_capacity(tickers.len());
+            for (stock, cell) in record.iter().skip(1).enumerate() {
+                let value = if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan") {
+                    None
+                } else {
+                    let value: f64 = cell.parse().map_err(|_| {
+                        error(at(stock + 2), format!("`{cell}` is not a number ({} on {date})", tickers[stock]))
+                    })?;
+                    if !(value.is_finite() && value > 0.0) {
+                        return Err(error(
+                            at(stock + 2),
+                            format!("{} on {date}: a {what} must be positive and finite, got {cell}", tickers[stock]),
+                        ));
+                    }
+                    Some(value)
+                };
+                row.push(value);
+            }
+            dates.push(date.to_string());
+            days.push(day);
+            values.push(row);
+            lines.push(line);
+        }
+        if dates.is_empty() {
+            return Err(error(file, "has a header but no rows".into()));
+        }
+
+        // The window: rows within window_years of the last date.
+        let first = match window_years {
+            None => 0,
+            Some(years) => {
+                let last = *days.last().unwrap();
+                let start = last - (years * 365.25).round() as i64;
+                days.iter().position(|&day| day >= start).unwrap_or(0)
+            }
+        };
+        let mut complete = Vec::with_capacity(values.len() - first);
+        for (row, line) in values[first..].iter().zip(&lines[first..]) {
+            let mut filled = Vec::with_capacity(row.len());
+            for (stock, value) in row.iter().enumerate() {
+                filled.push(value.ok_or_else(|| {
+                    error(
+                        format!("{file}:{line}, column {}", stock + 2),
+                        format!(
+                            "missing {what} for {} on {}; every stock needs a value on every day of the window \
+                             (use --window to start after it)",
+                            tickers[stock],
+                            dates[first + complete.len()]
+                        ),
+                    )
+                })?);
+            }
+            complete.push(filled);
+        }
+        Ok(Table { tickers, dates: dates[first..].to_vec(), days: days[first..].to_vec(), values: complete })
+    }
+
+    /// Daily log returns, `returns[t][stock]` between rows t and t + 1.
+    pub fn log_returns(&self) -> Vec<Vec<f64>> {
+        self.values.windows(2).map(|pair| pair[1].iter().zip(&pair[0]).map(|(b, a)| (b / a).ln()).collect()).collect()
+    }
+
+    /// Rows per year, from the number of returns over the calendar span.
+    pub fn periods_per_year(&self) -> f64 {
+        let span_years = (self.days.last().unwrap() - self.days[0]) as f64 / 365.25;
+        (self.values.len() - 1) as f64 / span_years
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_and_count_days() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01").unwrap() - parse_date("2000-02-28").unwrap(), 2);
+        assert_eq!(parse_date("2022-12-28").unwrap() - parse_date("1990-01-02").unwrap(), 12_048);
+        for bad in ["2021-02-29", "2021-13-01", "2021-1-01", "20210101", "2021-01-0x"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}
