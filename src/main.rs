@@ -56,7 +56,7 @@ struct CalibrateArgs {
     #[arg(long, value_enum, default_value = "gbm")]
     model: CalibrationModelChoice,
     /// Use only the last YEARS years of the file (default: all of it).
-    #[arg(long, value_name = "YEARS")]
+    #[arg(long, value_name = "YEARS", allow_negative_numbers = true)]
     window: Option<f64>,
     /// Correlation shrinkage toward the identity: auto (Ledoit-Wolf) or an intensity in [0, 1].
     #[arg(long, default_value = "auto", value_parser = parse_shrinkage)]
@@ -111,7 +111,7 @@ struct RunArgs {
     #[arg(long)]
     paths: Option<u64>,
     /// Horizon in years (overrides the file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     years: Option<f64>,
     /// Random seed (overrides the file).
     #[arg(long)]

@@ -524,6 +524,49 @@ mod tests {
     }
 
     #[test]
+    fn bad_model_parameters_name_their_field() {
+        let market =
+            |lines: &str| format!("[market]\nn = 3\n{lines}\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"");
+        let cases = [
+            ("model = \"atlas\"\nvol = 0.2", "market.atlas_g"),
+            ("model = \"atlas\"\natlas_g = -0.1\nvol = 0.2", "market.atlas_g"),
+            ("model = \"atlas\"\natlas_g = 0.1", "market.vol"),
+            ("model = \"atlas\"\natlas_g = 0.1\nvol = 0.2\ncorrelation = 0.3", "market.correlation"),
+            ("model = \"atlas\"\natlas_g = 0.1\nvol = 0.2\ngrowth = [0.1, 0.1, 0.1]", "market.growth"),
+            ("model = \"first_order\"\nrank_growth = [-0.1, 0.2, -0.1]\nrank_vol = 0.2", "market.rank_growth"),
+            ("model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.3]\nrank_vol = 0.2", "market.rank_growth"),
+            ("model = \"first_order\"\nrank_growth = [-0.1, 0.1]\nrank_vol = 0.2", "market.rank_growth"),
+            (
+                "model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]\nrank_vol = [0.2, 0.0, 0.2]",
+                "market.rank_vol[1]",
+            ),
+            ("model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]", "market.rank_vol"),
+            ("model = \"vsm\"", "market.alpha"),
+            ("model = \"vsm\"\nalpha = -1.0", "market.alpha"),
+            ("model = \"vsm\"\nalpha = 1.0\nvol = 0.2", "market.vol"),
+            ("factor_loadings = [[0.1], [0.2]]\nidiosyncratic_vol = 0.1", "market.factor_loadings"),
+            ("factor_loadings = [[0.1], [0.2, 0.1], [0.1]]\nidiosyncratic_vol = 0.1", "market.factor_loadings[1]"),
+            ("factor_loadings = [[0.1], [0.2], [0.1]]", "market.idiosyncratic_vol"),
+            ("factor_loadings = [[0.1], [0.2], [0.1]]\nidiosyncratic_vol = -0.1", "market.idiosyncratic_vol[0]"),
+            ("factor_loadings = [[0.1], [0.2], [0.1]]\nidiosyncratic_vol = 0.1\nvol = 0.2", "market.factor_loadings"),
+            ("factor_loadings = [[0.1], [9.0], [0.1]]\nidiosyncratic_vol = 0.1", "market.factor_loadings[1][0]"),
+            ("vol = 0.2\natlas_g = 0.1", "market.atlas_g"),
+        ];
+        for (lines, expected_field) in cases {
+            let scenario = Scenario::from_toml(&market(lines)).unwrap();
+            assert_eq!(field_of(scenario.validate().unwrap_err()), expected_field, "{lines}");
+        }
+        for lines in [
+            "model = \"atlas\"\natlas_g = 0.1\nvol = 0.2",
+            "model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]\nrank_vol = { from = 0.2, to = 0.3 }",
+            "model = \"vsm\"\nalpha = 0.0",
+            "factor_loadings = [[0.1, 0.0], [0.2, 0.1], [0.1, -0.1]]\nidiosyncratic_vol = 0.1",
+        ] {
+            assert!(Scenario::from_toml(&market(lines)).unwrap().validate().is_ok(), "{lines}");
+        }
+    }
+
+    #[test]
     fn per_stock_ramps_run_from_largest_to_smallest() {
         let values = PerStock::Ramp { from: 0.1, to: 0.3 }.expand(3, "vol").unwrap();
         assert!(values.iter().zip([0.1, 0.2, 0.3]).all(|(v, e)| (v - e).abs() < 1e-15), "{values:?}");

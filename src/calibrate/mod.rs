@@ -290,3 +290,72 @@ fn first_order_section(
     let _ = writeln!(text, "rank_vol = {}", list(&rank_vol));
     Ok("first-order rank-based model".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::Market;
+    use crate::rng::normals4;
+
+    /// Days since 1970-01-01 back to an ISO date (inverse of Hinnant's days_from_civil).
+    fn civil_from_days(days: i64) -> String {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z - era * 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}")
+    }
+
+    #[test]
+    fn first_order_calibration_recovers_an_atlas_market() {
+        // One long Atlas history (4 stocks, g = 0.2, sigma = 0.2, gamma = 0.05), simulated
+        // here by Euler steps of a calendar day, written as a caps CSV, then calibrated.
+        // Tolerances: 200 years hold about 800 relaxation times of the widest gap
+        // ((0.1 / 0.2)^2 years), so mean gaps carry about 5 % noise and the rank growth
+        // rates derived from them about as much; vols are far tighter.
+        let (n, g, sigma, gamma) = (4usize, 0.2, 0.2, 0.05);
+        let dt = 1.0 / 365.0;
+        let days = 200 * 365;
+        let mut log_caps = vec![0.0, -0.1, -0.15, -0.18];
+        let mut text = String::from("Date,S0,S1,S2,S3\n");
+        let first_day = parse_date("1800-01-01").unwrap();
+        for day in 0..days {
+            let caps: Vec<String> = log_caps.iter().map(|c: &f64| format!("{}", c.exp())).collect();
+            text.push_str(&format!("{},{}\n", civil_from_days(first_day + day as i64), caps.join(",")));
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| log_caps[b].total_cmp(&log_caps[a]));
+            let z = normals4(7, 0, day as u32, 0);
+            for (rank, &stock) in order.iter().enumerate() {
+                let rank_growth = if rank + 1 < n { -g } else { (n - 1) as f64 * g };
+                log_caps[stock] += (gamma + rank_growth) * dt + sigma * dt.sqrt() * z[stock];
+            }
+        }
+        let path = std::env::temp_dir().join(format!("sptlab-atlas-caps-{}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let options =
+            CalibrationOptions { model: CalibrationModel::FirstOrder, window_years: None, shrinkage: Shrinkage::Auto };
+        let calibration = calibrate(&path, &options).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let plan = Scenario::from_toml(&calibration.scenario_text).unwrap().validate().unwrap();
+        assert_eq!(plan.steps_per_year, 365);
+        let Market::Rank(market) = &plan.market else { panic!("a rank-based scenario") };
+        eprintln!("recovered g {:?}, vol {:?}, growth {}", market.rank_growth, market.rank_vol, market.growth);
+        for k in 0..n {
+            assert!((market.rank_vol[k] - sigma).abs() < 0.03 * sigma, "rank {}: vol {}", k + 1, market.rank_vol[k]);
+            let expected = if k + 1 < n { -g } else { (n - 1) as f64 * g };
+            assert!(
+                (market.rank_growth[k] - expected).abs() < 0.25 * g,
+                "rank {}: g {} vs {expected}",
+                k + 1,
+                market.rank_growth[k]
+            );
+        }
+        // gamma: the mean log return of all stocks; its noise is sigma / sqrt(n T) = 0.007.
+        assert!((market.growth - gamma).abs() < 0.03, "growth {}", market.growth);
+    }
+}

@@ -95,7 +95,10 @@ impl Table {
                 if day < previous {
                     return Err(error(
                         at(1),
-                        format!("date {date} comes after {}: rows must be sorted, oldest first", dates.last().unwrap()),
+                        format!(
+                            "date {date} follows the later date {}: rows must be sorted, oldest first",
+                            dates.last().unwrap()
+                        ),
                     ));
                 }
             }
