@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use sptlab::bench::Workload;
 use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
@@ -29,8 +30,9 @@ enum Command {
     Example,
     /// List GPU adapters and their limits, and the backend `auto` would choose.
     Info,
-    /// Time the standard workload (100 stocks, 2520 steps) on the CPU and GPU
-    /// backends, and optionally the numpy and JAX peers, in one run.
+    /// Time benchmark workloads on the CPU and GPU backends in one run: the standard
+    /// workload (100 stocks, full Cholesky, 2520 steps; optionally also on the numpy
+    /// and JAX peers) and Atlas markets of 100 and 1,000 stocks.
     Bench(BenchArgs),
     /// Fit a scenario to daily data: a wide CSV `Date,TICKER1,TICKER2,...` of prices
     /// (gbm) or market caps (first_order), one row per day, oldest first.
@@ -73,9 +75,20 @@ fn parse_shrinkage(text: &str) -> Result<Shrinkage, String> {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkloadChoice {
+    /// 100 stocks, full Cholesky, the peers' workload.
+    Standard,
+    /// Atlas markets of 100 and 1,000 stocks.
+    Rank,
+    All,
+}
+
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// Paths for the CPU backend and the peers.
+    #[arg(long, value_enum, default_value = "standard")]
+    workload: WorkloadChoice,
+    /// Paths for the CPU backend and the peers (a tenth of it for 1,000 stocks).
     #[arg(long, default_value_t = 2000)]
     paths: u64,
     /// Paths for the GPU backend (default: as --paths on hardware, 128 on a software adapter).
@@ -305,21 +318,39 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
             sptlab::scenario::MAX_PATHS
         )));
     }
+    let workloads: Vec<Workload> = match args.workload {
+        WorkloadChoice::Standard => vec![Workload::Standard],
+        WorkloadChoice::Rank => vec![Workload::Rank(100), Workload::Rank(1000)],
+        WorkloadChoice::All => vec![Workload::Standard, Workload::Rank(100), Workload::Rank(1000)],
+    };
     let mut measurements = Vec::new();
     let mut cpu = CpuBackend::new(Precision::F32, None);
-    eprintln!("timing the CPU backend on {} paths...", args.paths);
-    measurements.push(sptlab::bench::measure_backend(&mut cpu, args.paths).context("CPU backend")?);
-    match GpuContext::new(true) {
-        Ok(context) => {
-            let paths = args.gpu_paths.unwrap_or(if context.is_software() { 128 } else { args.paths });
-            eprintln!("timing the GPU backend ({}) on {paths} paths...", context.adapter_name());
-            let mut gpu = GpuBackend::new(context);
-            measurements.push(sptlab::bench::measure_backend(&mut gpu, paths).context("GPU backend")?);
+    let mut gpu = match GpuContext::new(true) {
+        Ok(context) => Some(GpuBackend::new(context)),
+        Err(reason) => {
+            eprintln!("no GPU backend: {reason}");
+            None
         }
-        Err(reason) => eprintln!("no GPU backend: {reason}"),
+    };
+    for &workload in &workloads {
+        // 1,000 stocks cost ten times as much per path.
+        let paths = if workload == Workload::Rank(1000) { (args.paths / 10).max(1) } else { args.paths };
+        eprintln!("timing {} on the CPU backend, {paths} paths...", workload.name());
+        measurements.push(sptlab::bench::measure_backend(&mut cpu, workload, paths, None).context("CPU backend")?);
+        if let Some(gpu) = gpu.as_mut() {
+            // A software adapter is slow: fewer paths, and fewer steps for rank markets.
+            let (gpu_paths, years) = match (gpu.is_software(), workload) {
+                (false, _) => (args.gpu_paths.unwrap_or(paths), None),
+                (true, Workload::Standard) => (args.gpu_paths.unwrap_or(128), None),
+                (true, Workload::Rank(100)) => (args.gpu_paths.unwrap_or(64), Some(1.0)),
+                (true, Workload::Rank(_)) => (args.gpu_paths.unwrap_or(64), Some(0.2)),
+            };
+            eprintln!("timing {} on the GPU backend ({}), {gpu_paths} paths...", workload.name(), gpu.info().adapter);
+            measurements.push(sptlab::bench::measure_backend(gpu, workload, gpu_paths, years).context("GPU backend")?);
+        }
     }
     let mut baseline = None;
-    if let Some(peers) = &args.peers {
+    if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
         for script in ["numpy_peer.py", "jax_peer.py"] {
             eprintln!("timing {script}...");
             match sptlab::bench::measure_peer(&args.python, &peers.join(script), args.paths) {
@@ -334,8 +365,8 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
         }
     }
     println!(
-        "standard workload: 100 stocks x 2520 steps, full Cholesky (correlation 0.3), \
-         equal and diversity 0.5 against the market, rebalanced every step"
+        "standard: 100 stocks, full Cholesky (correlation 0.3); rank-N: Atlas market of N stocks; \
+         all: equal and diversity 0.5 against the market, rebalanced every step"
     );
     print!("{}", sptlab::bench::table(&measurements, baseline.as_deref()));
     if let Some(name) = &baseline {

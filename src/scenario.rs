@@ -306,6 +306,22 @@ pub fn standard_workload(paths: u64) -> Scenario {
     }
 }
 
+/// The rank-based benchmark workload: an Atlas market of `n` stocks (vol 0.2, g = 0.02,
+/// zipf 1 start, near its stationary curve), 10 years daily, with the standard workload's
+/// strategies (equal and diversity 0.5 rebalanced every step).
+pub fn rank_workload(n: usize, paths: u64) -> Scenario {
+    let mut scenario = standard_workload(paths);
+    scenario.name = format!("rank-workload-{n}");
+    scenario.market = MarketSpec {
+        zipf: Some(1.0),
+        growth: Some(PerStock::One(0.07)),
+        atlas_g: Some(0.02),
+        vol: Some(PerStock::One(0.2)),
+        ..MarketSpec::new(ModelKind::Atlas, n)
+    };
+    scenario
+}
+
 impl Scenario {
     /// Parses TOML; syntax errors, wrong types and unknown fields are reported with their location.
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {

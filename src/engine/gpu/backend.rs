@@ -287,6 +287,11 @@ impl GpuBackend {
         self
     }
 
+    /// Whether the adapter is a software emulation (lavapipe, llvmpipe).
+    pub fn is_software(&self) -> bool {
+        self.context.is_software()
+    }
+
     /// Steps per `advance_paths` dispatch for this plan on this adapter.
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
         let layout = StateLayout::of(plan);
