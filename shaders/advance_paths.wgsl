@@ -65,6 +65,16 @@ fn set_z(i: u32, value: f32) {
     z[i / 4u][i % 4u] = value;
 }
 
+// The standard normals of every stock at this step (Philox stream 0) into z;
+// false if the loop was cut short.
+fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
+    var block = 0u;
+    for (; block < N4; block++) {
+        z[block] = normals4(key, path, step, block, 0u);
+    }
+    return block == N4;
+}
+
 // Kahan-compensated state[sum] += value.
 fn kahan_add(sum_slot: u32, comp_slot: u32, value: f32) {
     let corrected = value - state[comp_slot];

@@ -6,17 +6,9 @@
 // 2 b (b + 1), then vec4 j of its four rows. The step drift is in `model` at
 // MODEL_DRIFT_BASE.
 
-fn load_market_state(lane: u32) {}
-fn store_market_state(lane: u32) {}
-
 // Log steps = drift + (L sqrt(dt)) z into z; false if a loop was cut short.
 fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
-    var ok = true;
-    var block = 0u;
-    for (; block < N4; block++) {
-        z[block] = normals4(key, path, step, block, 0u);
-    }
-    ok = ok && block == N4;
+    var ok = market_normals(key, path, step);
     // Rows 4b .. 4b + 3 share their length (b + 1 vec4s) and are computed together,
     // so each z[j] loaded feeds four rows; groups go from the last, so every row
     // reads only normals not yet overwritten.

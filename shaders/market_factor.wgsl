@@ -7,16 +7,8 @@
 
 var<private> factor_normals: array<vec4<f32>, K4>;
 
-fn load_market_state(lane: u32) {}
-fn store_market_state(lane: u32) {}
-
 fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
-    var ok = true;
-    var block = 0u;
-    for (; block < N4; block++) {
-        z[block] = normals4(key, path, step, block, 0u);
-    }
-    ok = ok && block == N4;
+    var ok = market_normals(key, path, step);
     var f = 0u;
     for (; f < K4; f++) {
         factor_normals[f] = normals4(key, path, step, f, 1u);

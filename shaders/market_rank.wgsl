@@ -28,12 +28,7 @@ fn ranks_before(a: u32, b: u32) -> bool {
 }
 
 fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
-    var ok = true;
-    var block = 0u;
-    for (; block < N4; block++) {
-        z[block] = normals4(key, path, step, block, 0u);
-    }
-    ok = ok && block == N4;
+    var ok = market_normals(key, path, step);
     var k = 1u;
     for (; k < N; k++) {
         let stock = order[k];

@@ -2,16 +2,8 @@
 // src/market/vsm.rs. Log step = alpha dt / (2 m) + sqrt(dt / m) z with
 // m = max(mu_i, dt): the floor keeps tiny weights from producing huge steps.
 
-fn load_market_state(lane: u32) {}
-fn store_market_state(lane: u32) {}
-
 fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
-    var ok = true;
-    var block = 0u;
-    for (; block < N4; block++) {
-        z[block] = normals4(key, path, step, block, 0u);
-    }
-    ok = ok && block == N4;
+    let ok = market_normals(key, path, step);
     var i = 0u;
     for (; i < N; i++) {
         let inverse = 1.0 / max(mu[i], VSM_WEIGHT_FLOOR);

@@ -213,8 +213,14 @@ fn market_at(k: u32) -> vec4<f32> {
 /// in workgroup memory when `workgroup_bytes` (the adapter's limit) holds it.
 pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> String {
     let data_bytes = 16 * stage.data.len() as u64;
+    // Stages that keep nothing between dispatches get empty state functions.
+    let state_functions = if stage.initial_state.is_empty() {
+        "fn load_market_state(lane: u32) {}\nfn store_market_state(lane: u32) {}\n"
+    } else {
+        ""
+    };
     let kernel = format!(
-        "{}\n{}\n{}",
+        "{}\n{state_functions}{}\n{}",
         market_data_access(data_bytes <= workgroup_bytes as u64),
         stage.source,
         shaders::ADVANCE_PATHS

@@ -14,7 +14,8 @@ pub const MARKET_VSM: &str = include_str!("../../../shaders/market_vsm.wgsl");
 /// What the kernel needs from the market model of a plan.
 #[derive(Debug, Clone)]
 pub struct MarketStage {
-    /// The stage's WGSL (defines `market_log_steps`, `load_market_state`, `store_market_state`).
+    /// The stage's WGSL: defines `market_log_steps`, and `load_market_state` and
+    /// `store_market_state` when it keeps state (the backend adds empty ones otherwise).
     pub source: &'static str,
     /// Constants the stage's WGSL reads, besides the kernel's.
     pub constants: Vec<(&'static str, String)>,
