@@ -45,6 +45,21 @@ impl Results {
         self.market_log_return.len()
     }
 
+    /// The largest |master-equation residual| over every path and strategy, with the
+    /// strategy and path: a check on the decomposition's accuracy (SPT.md section 3).
+    pub fn largest_master_equation_residual(&self) -> Option<(f64, String, u64)> {
+        let mut largest: Option<(f64, String, u64)> = None;
+        for (name, paths) in self.strategy_names.iter().zip(&self.per_path) {
+            for (path, stats) in paths.iter().enumerate() {
+                let residual = stats.master_equation_residual().abs();
+                if largest.as_ref().is_none_or(|(worst, _, _)| residual > *worst) {
+                    largest = Some((residual, name.clone(), path as u64));
+                }
+            }
+        }
+        largest
+    }
+
     /// The first path and strategy with a non-finite statistic, if any.
     pub fn first_non_finite(&self) -> Option<(u64, String)> {
         for (name, paths) in self.strategy_names.iter().zip(&self.per_path) {

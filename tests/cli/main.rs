@@ -198,3 +198,26 @@ fn info_lists_the_backend_choice() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("--backend auto chooses"), "{text}");
 }
+
+#[test]
+fn an_f32_run_whose_weights_underflow_warns_and_an_ordinary_one_does_not() {
+    let dir = scratch("underflow");
+    // alpha = 0 lets a weight that starts at 1e-30 wander below f32's range.
+    let vanishing = write(
+        &dir,
+        "vanishing.toml",
+        "seed = 3\npaths = 64\nyears = 0.5\nsteps_per_year = 2520\n[market]\nmodel = \"vsm\"\nn = 4\n\
+         initial_weights = [0.5, 0.3, 0.2, 1e-30]\nalpha = 0.0\n[[strategies]]\nname = \"diversity-negative\"\n\
+         weighting = \"diversity\"\np = -0.5\n",
+    );
+    let output = sptlab(&["run", &vanishing, "--backend", "cpu"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: the market concentrated so far") && stderr.contains("f64"), "{stderr}");
+    // The same run in f64 holds, and an ordinary f32 run gives no warning.
+    let output = sptlab(&["run", &vanishing, "--backend", "cpu", "--precision", "f64"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
+    let ordinary = write(&dir, "small.toml", SMALL);
+    let output = sptlab(&["run", &ordinary, "--backend", "cpu"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
+}
