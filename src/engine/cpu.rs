@@ -109,6 +109,8 @@ pub struct PathBlock<R> {
     target: Vec<Lanes<R>>,
     /// Rank-based models: each lane's stocks by rank (`lane * n + rank`), from the last step.
     rank_order: Vec<u32>,
+    /// Rank-based models: (cap, stock) scratch for one lane's sort.
+    rank_keyed: Vec<(R, u32)>,
     /// Factor models: the factor normals of the current step.
     factor_normals: Vec<Lanes<R>>,
 }
@@ -148,6 +150,10 @@ impl<R: Real> PathBlock<R> {
             target: vec![Lanes::zero(); n],
             rank_order: match &params.market {
                 MarketKernel::Rank(rank) => rank.initial_order.repeat(LANES),
+                _ => Vec::new(),
+            },
+            rank_keyed: match &params.market {
+                MarketKernel::Rank(_) => vec![(R::ZERO, 0); n],
                 _ => Vec::new(),
             },
             factor_normals: match &params.market {
@@ -205,6 +211,7 @@ impl<R: Real> PathBlock<R> {
                 step,
                 &self.log_caps,
                 &mut self.rank_order,
+                &mut self.rank_keyed,
                 &mut self.log_steps,
             ),
             MarketKernel::Vsm(vsm) => {

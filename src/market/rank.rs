@@ -147,15 +147,25 @@ pub fn ranks_before<R: PartialOrd>(cap_a: R, a: u32, cap_b: R, b: u32) -> bool {
 
 /// Repairs `order` (stocks, best rank first) by insertion sort on `cap`; O(n + swaps).
 pub fn sort_by_rank<R: PartialOrd + Copy>(order: &mut [u32], cap: impl Fn(usize) -> R) {
-    for k in 1..order.len() {
-        let stock = order[k];
-        let stock_cap = cap(stock as usize);
+    let mut keyed: Vec<(R, u32)> = order.iter().map(|&stock| (cap(stock as usize), stock)).collect();
+    sort_keyed(&mut keyed);
+    for (slot, (_, stock)) in order.iter_mut().zip(keyed) {
+        *slot = stock;
+    }
+}
+
+/// Insertion sort of (cap, stock) pairs into rank order; O(n + swaps). The pairs sit
+/// side by side, so the inner loop reads no cap through the order.
+#[inline(always)]
+pub fn sort_keyed<R: PartialOrd + Copy>(keyed: &mut [(R, u32)]) {
+    for k in 1..keyed.len() {
+        let item = keyed[k];
         let mut j = k;
-        while j > 0 && ranks_before(stock_cap, stock, cap(order[j - 1] as usize), order[j - 1]) {
-            order[j] = order[j - 1];
+        while j > 0 && ranks_before(item.0, item.1, keyed[j - 1].0, keyed[j - 1].1) {
+            keyed[j] = keyed[j - 1];
             j -= 1;
         }
-        order[j] = stock;
+        keyed[j] = item;
     }
 }
 
@@ -171,9 +181,10 @@ pub struct RankKernel<R> {
 }
 
 /// One Euler step of log caps for `L` paths. `order` holds each lane's stocks by rank
-/// (`lane * n + rank`), repaired here against the caps at the start of the step.
-/// The CPU twin of `shaders/market_rank.wgsl`.
+/// (`lane * n + rank`), repaired here against the caps at the start of the step;
+/// `keyed` is scratch of n pairs. The CPU twin of `shaders/market_rank.wgsl`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub fn rank_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &RankKernel<R>,
     key: [u32; 2],
@@ -181,14 +192,19 @@ pub fn rank_log_steps<R: Real, const L: usize, const FUSED: bool>(
     step: u32,
     log_caps: &[Lanes<R, L>],
     order: &mut [u32],
+    keyed: &mut [(R, u32)],
     log_steps: &mut [Lanes<R, L>],
 ) {
     let n = params.n;
     fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
     for (lane, order) in order.chunks_exact_mut(n).enumerate() {
-        sort_by_rank(order, |stock| log_caps[stock].0[lane]);
-        for (rank, &stock) in order.iter().enumerate() {
-            let z = &mut log_steps[stock as usize].0[lane];
+        for (pair, &stock) in keyed.iter_mut().zip(order.iter()) {
+            *pair = (log_caps[stock as usize].0[lane], stock);
+        }
+        sort_keyed(keyed);
+        for (rank, ((_, stock), slot)) in keyed.iter().zip(order.iter_mut()).enumerate() {
+            *slot = *stock;
+            let z = &mut log_steps[*stock as usize].0[lane];
             *z = params.rank_drift[rank] + params.rank_vol[rank] * *z;
         }
     }
