@@ -13,7 +13,7 @@ use sptlab::bench::Workload;
 use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
-use sptlab::scenario::{Overrides, Scenario, DEFAULT_SCENARIO};
+use sptlab::scenario::{Overrides, Scenario, EXAMPLE_SCENARIOS};
 
 #[derive(Parser)]
 #[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]
@@ -26,8 +26,12 @@ struct Cli {
 enum Command {
     /// Simulate a scenario (the embedded default without a file) and report.
     Run(RunArgs),
-    /// Print the default scenario, commented, as a starting point.
-    Example,
+    /// Print an example scenario, commented, as a starting point.
+    Example {
+        /// Which one: default, atlas, first_order, vsm, gbm_factor_500, calibrated_sp500_20.
+        #[arg(default_value = "default")]
+        name: String,
+    },
     /// List GPU adapters and their limits, and the backend `auto` would choose.
     Info,
     /// Time benchmark workloads on the CPU and GPU backends in one run: the standard
@@ -168,10 +172,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run(args),
-        Command::Example => {
-            print!("{DEFAULT_SCENARIO}");
-            Ok(())
-        }
+        Command::Example { name } => example(&name),
         Command::Info => {
             info();
             Ok(())
@@ -188,6 +189,19 @@ fn main() -> ExitCode {
         Err(Failure::Other(error)) => {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn example(name: &str) -> Result<(), Failure> {
+    match EXAMPLE_SCENARIOS.iter().find(|(example, _)| *example == name) {
+        Some((_, text)) => {
+            print!("{text}");
+            Ok(())
+        }
+        None => {
+            let names: Vec<&str> = EXAMPLE_SCENARIOS.iter().map(|(example, _)| *example).collect();
+            Err(Failure::BadInput(format!("no example scenario named {name}; there are: {}", names.join(", "))))
         }
     }
 }

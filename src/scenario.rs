@@ -13,6 +13,16 @@ use crate::portfolio::{Strategy, Weighting};
 /// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
 pub const DEFAULT_SCENARIO: &str = include_str!("../examples/scenarios/default.toml");
 
+/// The example scenarios shipped in examples/scenarios/, by name, for `sptlab example NAME`.
+pub const EXAMPLE_SCENARIOS: [(&str, &str); 6] = [
+    ("default", DEFAULT_SCENARIO),
+    ("atlas", include_str!("../examples/scenarios/atlas.toml")),
+    ("first_order", include_str!("../examples/scenarios/first_order.toml")),
+    ("vsm", include_str!("../examples/scenarios/vsm.toml")),
+    ("gbm_factor_500", include_str!("../examples/scenarios/gbm_factor_500.toml")),
+    ("calibrated_sp500_20", include_str!("../examples/scenarios/calibrated_sp500_20.toml")),
+];
+
 /// Largest number of paths: the path index is one 32-bit word of the Philox counter.
 pub const MAX_PATHS: u64 = u32::MAX as u64;
 /// Largest number of steps: the step index is one 32-bit word of the Philox counter.
@@ -491,6 +501,14 @@ mod tests {
         name = "equal"
         weighting = "equal"
     "#;
+
+    #[test]
+    fn every_example_scenario_validates() {
+        for (name, text) in EXAMPLE_SCENARIOS {
+            let scenario = Scenario::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            scenario.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 
     #[test]
     fn the_default_scenario_validates() {

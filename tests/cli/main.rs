@@ -192,6 +192,22 @@ fn example_prints_the_default_scenario_which_runs() {
 }
 
 #[test]
+fn every_named_example_prints_and_runs() {
+    let dir = scratch("examples");
+    for name in ["atlas", "first_order", "vsm", "gbm_factor_500", "calibrated_sp500_20"] {
+        let output = sptlab(&["example", name]);
+        assert!(output.status.success(), "{name}");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let scenario = write(&dir, &format!("{name}.toml"), &text);
+        let run = sptlab(&["run", &scenario, "--paths", "16", "--years", "0.05", "--backend", "cpu"]);
+        assert!(run.status.success(), "{name}: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    let unknown = sptlab(&["example", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: default, atlas"));
+}
+
+#[test]
 fn info_lists_the_backend_choice() {
     let output = sptlab(&["info"]);
     assert!(output.status.success());
