@@ -140,3 +140,73 @@ fn the_kernel_matches_the_definitions_path_by_path() {
         }
     }
 }
+
+/// One path's terminal log caps under a rank-based or volatility-stabilised model,
+/// straight from SPT.md section 4: Euler steps, coefficients from the state at the
+/// start of each step (ranks by cap, ties by index; VSM weights floored at dt as
+/// src/market/vsm.rs documents).
+fn reference_euler_log_caps(plan: &sptlab::Plan, path: u32) -> Vec<f64> {
+    use sptlab::market::Market;
+    let n = plan.n();
+    let dt = plan.dt();
+    let mut log_caps: Vec<f64> = plan.market.initial_weights().iter().map(|w| w.ln()).collect();
+    for step in 0..plan.steps {
+        let z: Vec<f64> = (0..n).map(|i| normals4(plan.seed, path, step, (i / 4) as u32)[i % 4]).collect();
+        let total: f64 = log_caps.iter().map(|c| c.exp()).sum();
+        let steps: Vec<f64> = match &plan.market {
+            Market::Rank(rank) => {
+                // Rank of stock i: how many stocks are larger, or equal with a lower index.
+                (0..n)
+                    .map(|i| {
+                        let k = (0..n)
+                            .filter(|&j| log_caps[j] > log_caps[i] || (log_caps[j] == log_caps[i] && j < i))
+                            .count();
+                        (rank.growth + rank.rank_growth[k]) * dt + rank.rank_vol[k] * dt.sqrt() * z[i]
+                    })
+                    .collect()
+            }
+            Market::Vsm(vsm) => (0..n)
+                .map(|i| {
+                    let weight = (log_caps[i].exp() / total).max(dt);
+                    vsm.alpha / (2.0 * weight) * dt + (dt / weight).sqrt() * z[i]
+                })
+                .collect(),
+            Market::Gbm(_) => unreachable!("GBM has its own reference above"),
+        };
+        for i in 0..n {
+            log_caps[i] += steps[i];
+        }
+    }
+    log_caps
+}
+
+#[test]
+fn euler_models_match_their_definitions_path_by_path() {
+    use sptlab::engine::Backend;
+    let markets = [
+        "model = \"first_order\"\ninitial_weights = [0.2, 0.2, 0.3, 0.1, 0.2]\ngrowth = 0.04\n\
+         rank_growth = [-0.3, -0.2, 0.0, 0.1, 0.4]\nrank_vol = [0.2, 0.25, 0.3, 0.35, 0.6]",
+        "model = \"vsm\"\ninitial_weights = [0.4, 0.3, 0.2, 0.08, 0.02]\nalpha = 0.7",
+    ];
+    for market in markets {
+        // Equal initial weights in the first market test the tie rule at the first step.
+        let plan = plan(&format!(
+            "seed = 5\npaths = 21\nyears = 1.0\nsteps_per_year = 500\n[market]\nn = 5\n{market}\n\
+             [[strategies]]\nname = \"equal\"\nweighting = \"equal\""
+        ));
+        let state = sptlab::engine::CpuBackend::new(Precision::F64, None)
+            .simulate(&plan, 0..plan.paths, &|_| {})
+            .expect("simulation runs");
+        for path in 0..plan.paths as usize {
+            let expected = reference_euler_log_caps(&plan, path as u32);
+            for (i, (engine, reference)) in state.path_log_caps(path).iter().zip(&expected).enumerate() {
+                // f64 both; they differ only in the order of rounding (the engine keeps
+                // weights multiplicatively), over 500 steps.
+                assert!(
+                    (engine - reference).abs() < 1e-9 * (1.0 + reference.abs()),
+                    "{market}: path {path}, stock {i}: {engine} vs {reference}"
+                );
+            }
+        }
+    }
+}
