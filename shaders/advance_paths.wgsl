@@ -246,6 +246,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                     state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = 1.0;
                     cost_factor = 1.0 - STRATEGY_COST[s] * traded;
                     state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
+                    state[at(slots + SLOT_TRADED_SQUARES, lane)] += traded * traded;
                     state[at(slots + SLOT_COST, lane)] += log(cost_factor);
                 }
             }

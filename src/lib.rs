@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod compare;
 pub mod engine;
 pub mod market;
 pub mod portfolio;

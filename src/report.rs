@@ -37,15 +37,23 @@ pub fn table(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9}",
-        "strategy", "rel. growth/yr (95%)", "excess", "track.err", "IR", "P(outperform) [95%]", "max RDD", "turn/yr"
+        "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9} {:>9}",
+        "strategy",
+        "rel. growth/yr (95%)",
+        "excess",
+        "track.err",
+        "IR",
+        "P(outperform) [95%]",
+        "max RDD",
+        "turn/yr",
+        "b/e cost"
     );
     for (name, strategy) in &report.strategies {
         let growth = &strategy.relative_growth_rate;
         let p = &strategy.p_outperform;
         let _ = writeln!(
             out,
-            "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>7.1}%",
+            "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
             name,
             format!("{:+.3}% +/- {:.3}%", 100.0 * growth.mean, 196.0 * growth.se),
             100.0 * strategy.excess_return.mean,
@@ -54,12 +62,16 @@ pub fn table(report: &Report) -> String {
             format!("{:.3} [{:.3}, {:.3}]", p.estimate, p.low, p.high),
             100.0 * strategy.max_relative_drawdown.mean,
             100.0 * strategy.turnover.mean,
+            strategy.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{bps:.0} bp")),
         );
     }
+    let _ = writeln!(out, "\nranking (paired, 95%): {}", report.ranking());
     let _ = writeln!(
         out,
         "\nrel. growth: log(V/V_market)/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
-         max RDD: largest relative drawdown; turn/yr: share of value traded per year."
+         max RDD: largest relative drawdown; turn/yr: share of value traded per year;\n\
+         b/e cost: cost per unit traded at which mean rel. growth is zero (- if none);\n\
+         ranking: by mean relative log return; '>' a significant paired difference, '~' not."
     );
     out
 }

@@ -4,6 +4,7 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use crate::compare::{break_even_cost_bps, comparisons, Comparison};
 use crate::engine::{BackendInfo, BatchAccumulators, PathStatistics};
 use crate::scenario::{Plan, Scenario};
 use crate::stats::{p_outperform, summarize, Proportion, Summary};
@@ -165,6 +166,9 @@ pub struct StrategyReport {
     pub turnover: Summary,
     pub p_outperform: Proportion,
     pub decomposition: Option<Decomposition>,
+    /// The cost (bp of traded value) at which the mean relative log return is zero;
+    /// null when there is none (see `compare::break_even_cost_bps`).
+    pub break_even_cost_bps: Option<f64>,
 }
 
 /// `summary.json` (DESIGN.md section 3).
@@ -176,6 +180,8 @@ pub struct Report {
     pub market: MarketReport,
     #[serde(serialize_with = "in_scenario_order")]
     pub strategies: Vec<(String, StrategyReport)>,
+    /// Every pair of strategies, then each against the market (`compare.rs`).
+    pub comparisons: Vec<Comparison>,
 }
 
 /// Strategies as a JSON object, keys in the scenario's order.
@@ -219,6 +225,7 @@ impl Report {
                         drift_term: of(|p| p.drift_term),
                         cost_term: of(|p| p.cost_term),
                     }),
+                    break_even_cost_bps: break_even_cost_bps(paths),
                 };
                 (name.clone(), report)
             })
@@ -234,7 +241,16 @@ impl Report {
                 gap_by_rank: results.gap_by_rank(),
             },
             strategies,
+            comparisons: comparisons(results),
         }
+    }
+
+    /// Strategies and the market from best to worst mean relative log return, joined by
+    /// ">" where the paired difference is significant at 95 % and "~" where not.
+    pub fn ranking(&self) -> String {
+        let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
+        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.mean).collect();
+        crate::compare::ranking(&names, &means, &self.comparisons)
     }
 }
 

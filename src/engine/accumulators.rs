@@ -34,7 +34,10 @@ pub mod slot {
     pub const MIN_DIVERGENCE: usize = 14;
     /// Value of the holdings since the last rebalance (working state, not a statistic).
     pub const HOLDINGS_VALUE: usize = 15;
-    pub const COUNT: usize = 16;
+    /// Sum over rebalances of (sum_i |w_after - w_before|)^2: the second-order term of
+    /// the cost, for the break-even cost.
+    pub const TRADED_SQUARES: usize = 16;
+    pub const COUNT: usize = 17;
 }
 
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the
@@ -91,6 +94,11 @@ pub struct PathStatistics {
     pub cost_term: f64,
     /// The smallest L-divergence term of the path (not reported; checked by tests).
     pub min_divergence: f64,
+    /// Sum over rebalances of t_r = sum_i |w_after - w_before| (twice the turnover,
+    /// over the whole run): the cost term is sum_r log(1 - c t_r).
+    pub traded: f64,
+    /// Sum over rebalances of t_r^2.
+    pub traded_squares: f64,
 }
 
 impl PathStatistics {
@@ -121,7 +129,14 @@ impl PathStatistics {
             drift_term: slots[slot::DRIFT],
             cost_term: slots[slot::COST],
             min_divergence: slots[slot::MIN_DIVERGENCE],
+            traded: 2.0 * slots[slot::TURNOVER],
+            traded_squares: slots[slot::TRADED_SQUARES],
         }
+    }
+
+    /// The relative log return before costs: L - cost term.
+    pub fn gross_relative_log_return(&self) -> f64 {
+        self.relative_log_return - self.cost_term
     }
 
     /// L - (generating + drift + cost): zero up to rounding (SPT.md section 3).

@@ -285,6 +285,7 @@ impl<R: Real> PathBlock<R> {
                     state.slots[slot::HOLDINGS_VALUE] = Lanes::splat(R::ONE);
                     cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
                     state.slots[slot::TURNOVER] = state.slots[slot::TURNOVER] + traded * R::from_f64(0.5);
+                    state.slots[slot::TRADED_SQUARES] = state.slots[slot::TRADED_SQUARES] + traded * traded;
                     state.slots[slot::COST] = state.slots[slot::COST] + cost_factor.ln();
                 }
             }

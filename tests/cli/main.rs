@@ -81,6 +81,21 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     let p = &equal["p_outperform"];
     assert!(p["low"].as_f64().unwrap() <= p["estimate"].as_f64().unwrap());
     assert!(equal["decomposition"]["cost_term"]["mean"].as_f64().unwrap() < 0.0);
+    assert!(equal["break_even_cost_bps"].is_number() || equal["break_even_cost_bps"].is_null());
+    // Comparisons: the one pair, then each strategy against the market.
+    let comparisons = summary["comparisons"].as_array().unwrap();
+    let pairs: Vec<(&str, &str)> =
+        comparisons.iter().map(|c| (c["first"].as_str().unwrap(), c["second"].as_str().unwrap())).collect();
+    assert_eq!(pairs, [("equal", "diversity-0.5"), ("equal", "market"), ("diversity-0.5", "market")]);
+    for comparison in comparisons {
+        for field in ["relative_log_return", "information_ratio"] {
+            for key in ["mean", "se", "low", "high"] {
+                assert!(comparison[field][key].is_number(), "{field}.{key}");
+            }
+        }
+        assert!(comparison["first_wins"]["estimate"].is_number());
+    }
+    assert!(table.contains("ranking (paired, 95%): ") && table.contains("b/e cost"), "{table}");
     assert_eq!(summary["market"]["capital_distribution"].as_array().unwrap().len(), 8);
     assert_eq!(summary["market"]["gap_by_rank"].as_array().unwrap().len(), 7);
     let shares: f64 =

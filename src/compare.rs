@@ -1,0 +1,204 @@
+//! Comparisons between strategies on the same paths, and the break-even cost.
+//!
+//! * A paired comparison of strategies A and B (SPT.md section 6: paired differences
+//!   use the same definitions on the per-path differences) summarises, over paths,
+//!   L_A - L_B (relative log returns) and IR_A - IR_B: mean, standard error and the
+//!   95 % normal interval mean +/- 1.96 se; and the share of paths where A's relative
+//!   log return is strictly larger, with its Wilson interval. The market enters as a
+//!   strategy with L = 0 and IR = 0 on every path (it has no active return).
+//! * The break-even cost of a strategy is the proportional cost c (in basis points of
+//!   traded value) at which its mean relative log return is zero. Rebalancing trades
+//!   the same weights whatever c is (costs scale every holding alike), so on each path
+//!   L(c) = L_gross + sum_r log(1 - c t_r), with t_r = sum_i |w_after - w_before| at
+//!   rebalance r. To second order, mean L(c) = g - c b - c^2 a with g = mean L_gross,
+//!   b = mean sum_r t_r, a = mean sum_r t_r^2 / 2; its positive root is
+//!   c* = 2 g / (b + sqrt(b^2 + 4 a g)); the neglected terms are (c t_r)^3 / 3 per
+//!   rebalance, far below a basis point of c* for any cost the scenario file accepts.
+
+use serde::Serialize;
+
+use crate::engine::PathStatistics;
+use crate::results::Results;
+use crate::stats::{summarize, wilson_interval, Proportion, Z_95};
+
+/// The benchmark's name in comparisons.
+pub const MARKET: &str = "market";
+
+/// Costs at or above this (the scenario file's limit) are not reported as break-even.
+pub const MAX_COST_BPS: f64 = 5_000.0;
+
+/// Mean, standard error and 95 % interval of a per-path difference.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PairedDifference {
+    pub mean: f64,
+    pub se: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl PairedDifference {
+    pub fn of(differences: &[f64]) -> PairedDifference {
+        let summary = summarize(differences).expect("a run has at least one path");
+        PairedDifference {
+            mean: summary.mean,
+            se: summary.se,
+            low: summary.mean - Z_95 * summary.se,
+            high: summary.mean + Z_95 * summary.se,
+        }
+    }
+
+    /// Whether the 95 % interval excludes zero.
+    pub fn is_significant(&self) -> bool {
+        self.low > 0.0 || self.high < 0.0
+    }
+}
+
+/// Strategy `first` against strategy `second` (or the market) on the same paths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub first: String,
+    pub second: String,
+    /// L_first - L_second per path.
+    pub relative_log_return: PairedDifference,
+    /// IR_first - IR_second per path.
+    pub information_ratio: PairedDifference,
+    /// The share of paths with L_first > L_second.
+    pub first_wins: Proportion,
+}
+
+/// Per path (relative log return, information ratio) of a strategy, or of the market.
+fn per_path(results: &Results, strategy: Option<usize>) -> Vec<(f64, f64)> {
+    match strategy {
+        Some(index) => results.per_path[index].iter().map(|p| (p.relative_log_return, p.information_ratio)).collect(),
+        None => vec![(0.0, 0.0); results.paths()],
+    }
+}
+
+fn compare(results: &Results, first: usize, second: Option<usize>) -> Comparison {
+    let a = per_path(results, Some(first));
+    let b = per_path(results, second);
+    let relative: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a.0 - b.0).collect();
+    let information: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a.1 - b.1).collect();
+    let wins = relative.iter().filter(|d| **d > 0.0).count() as u64;
+    Comparison {
+        first: results.strategy_names[first].clone(),
+        second: second.map_or(MARKET.to_string(), |s| results.strategy_names[s].clone()),
+        relative_log_return: PairedDifference::of(&relative),
+        information_ratio: PairedDifference::of(&information),
+        first_wins: wilson_interval(wins, relative.len() as u64),
+    }
+}
+
+/// Every pair of strategies in scenario order (first before second), then each
+/// strategy against the market.
+pub fn comparisons(results: &Results) -> Vec<Comparison> {
+    let count = results.strategy_names.len();
+    let mut out = Vec::with_capacity(count * (count + 1) / 2);
+    for first in 0..count {
+        for second in first + 1..count {
+            out.push(compare(results, first, Some(second)));
+        }
+    }
+    for first in 0..count {
+        out.push(compare(results, first, None));
+    }
+    out
+}
+
+/// The break-even cost in basis points (see the module comment); `None` when the
+/// strategy never trades, is not ahead of the market before costs, or stays ahead
+/// beyond [`MAX_COST_BPS`].
+pub fn break_even_cost_bps(paths: &[PathStatistics]) -> Option<f64> {
+    let count = paths.len() as f64;
+    let gross = paths.iter().map(PathStatistics::gross_relative_log_return).sum::<f64>() / count;
+    let traded = paths.iter().map(|p| p.traded).sum::<f64>() / count;
+    let half_squares = paths.iter().map(|p| p.traded_squares).sum::<f64>() / count / 2.0;
+    if !(gross > 0.0 && traded > 0.0) {
+        return None;
+    }
+    let cost = 2.0 * gross / (traded + (traded * traded + 4.0 * half_squares * gross).sqrt());
+    let bps = cost * 1e4;
+    (bps < MAX_COST_BPS).then_some(bps)
+}
+
+/// Names from best to worst mean relative log return (the market at 0), each joined to
+/// the next by ">" when their paired difference is significant at 95 % and "~" when not.
+pub fn ranking(names: &[String], means: &[f64], comparisons: &[Comparison]) -> String {
+    let mut entries: Vec<(&str, f64)> = names.iter().map(String::as_str).zip(means.iter().copied()).collect();
+    entries.push((MARKET, 0.0));
+    entries.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut out = entries[0].0.to_string();
+    for pair in entries.windows(2) {
+        let (upper, lower) = (pair[0].0, pair[1].0);
+        let significant = comparisons
+            .iter()
+            .find(|c| (c.first == upper && c.second == lower) || (c.first == lower && c.second == upper))
+            .is_some_and(|c| c.relative_log_return.is_significant());
+        out.push_str(if significant { " > " } else { " ~ " });
+        out.push_str(lower);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(relative: f64, information: f64, cost_term: f64, traded: f64, traded_squares: f64) -> PathStatistics {
+        PathStatistics {
+            relative_log_return: relative,
+            information_ratio: information,
+            cost_term,
+            traded,
+            traded_squares,
+            ..PathStatistics::default()
+        }
+    }
+
+    #[test]
+    fn paired_differences_follow_their_definitions() {
+        let d = PairedDifference::of(&[0.1, 0.3, 0.2, 0.4]);
+        let sd = ((0.15f64.powi(2) + 0.05f64.powi(2)) * 2.0 / 3.0).sqrt();
+        assert!((d.mean - 0.25).abs() < 1e-15 && (d.se - sd / 2.0).abs() < 1e-15);
+        assert!((d.low - (0.25 - Z_95 * sd / 2.0)).abs() < 1e-15 && d.is_significant());
+        assert!(!PairedDifference::of(&[0.1, -0.1, 0.2, -0.2]).is_significant());
+    }
+
+    #[test]
+    fn break_even_solves_the_second_order_cost_equation() {
+        // One path, gross 0.02, two rebalances trading 0.5 and 0.3: the exact cost term
+        // log(1 - 0.5 c) + log(1 - 0.3 c) is -0.02 at the break-even cost.
+        let paths = [path(0.02, 0.0, 0.0, 0.8, 0.34)];
+        let bps = break_even_cost_bps(&paths).unwrap();
+        let c = bps * 1e-4;
+        let exact = 0.02 + (1.0 - 0.5 * c).ln() + (1.0 - 0.3 * c).ln();
+        // Third-order terms: (0.5 c)^3 / 3 + (0.3 c)^3 / 3 = 7.8e-7 at c = 249 bp, which
+        // moves the root by 1e-6 (0.01 bp).
+        assert!(exact.abs() < 1e-6, "{bps} bp leaves {exact}");
+        // First order alone (g / b = 250 bp) would miss by more than a basis point.
+        assert!((bps - 250.0).abs() > 1.0);
+        // Costs already paid are added back: the same path net of a cost term.
+        let net = [path(0.02 - 0.001, 0.0, -0.001, 0.8, 0.34)];
+        assert!((break_even_cost_bps(&net).unwrap() - bps).abs() < 1e-12);
+        assert_eq!(break_even_cost_bps(&[path(-0.01, 0.0, 0.0, 0.8, 0.34)]), None, "behind before costs");
+        assert_eq!(break_even_cost_bps(&[path(0.01, 0.0, 0.0, 0.0, 0.0)]), None, "never trades");
+    }
+
+    #[test]
+    fn the_ranking_marks_significant_steps() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let significant = PairedDifference { mean: 1.0, se: 0.1, low: 0.8, high: 1.2 };
+        let not = PairedDifference { mean: 0.1, se: 0.1, low: -0.1, high: 0.3 };
+        let comparison = |first: &str, second: &str, d| Comparison {
+            first: first.into(),
+            second: second.into(),
+            relative_log_return: d,
+            information_ratio: d,
+            first_wins: Proportion { estimate: 0.5, low: 0.4, high: 0.6 },
+        };
+        let comparisons =
+            [comparison("a", "b", significant), comparison("a", MARKET, significant), comparison("b", MARKET, not)];
+        assert_eq!(ranking(&names, &[0.3, 0.01], &comparisons), "a > b ~ market");
+        assert_eq!(ranking(&names, &[-0.3, 0.01], &comparisons), "b ~ market > a");
+    }
+}
