@@ -12,7 +12,7 @@
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
-// STRATEGY_P, STRATEGY_REBALANCE, STRATEGY_COST.
+// STRATEGY_P, STRATEGY_CAP, STRATEGY_REBALANCE, STRATEGY_COST.
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
@@ -22,6 +22,7 @@ const KIND_EQUAL: u32 = 1u;
 const KIND_DIVERSITY: u32 = 2u;
 const KIND_ENTROPY: u32 = 3u;
 const KIND_CONSTANT: u32 = 4u;
+const KIND_CAPPED: u32 = 5u;
 
 struct Params {
     first_path: u32,
@@ -134,6 +135,38 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec3<f32> {
             log_g += model[MODEL_WEIGHTS_BASE + s * N + i] * (log_caps[i] - log_total);
         }
         *cut = *cut || i != N;
+    } else if (kind == KIND_CAPPED) {
+        // lambda of pi_i = min(cap, lambda mu_i): `capped_scale` in src/portfolio.rs.
+        let cap = STRATEGY_CAP[s];
+        var scale = 1.0;
+        var last_count = -1.0;
+        var converged = false;
+        for (var sweep = 0u; sweep <= N && !converged; sweep++) {
+            var count = 0.0;
+            var free = 0.0;
+            var i = 0u;
+            for (; i < N; i++) {
+                if (scale * mu[i] >= cap) {
+                    count += 1.0;
+                } else {
+                    free += mu[i];
+                }
+            }
+            *cut = *cut || i != N;
+            if (count == last_count) {
+                converged = true;
+            } else {
+                last_count = count;
+                var next = 3.4028235e38;
+                if (free > 0.0) {
+                    next = (1.0 - count * cap) / free;
+                }
+                scale = max(scale, next);
+            }
+        }
+        // The passes stop only when the capped set stops growing; anything else was cut.
+        *cut = *cut || !converged;
+        largest = scale;
     }
     return vec3<f32>(largest, total, log_g);
 }
@@ -149,6 +182,8 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
         return 1.0 / f32(N);
     } else if (kind == KIND_CONSTANT) {
         return model[MODEL_WEIGHTS_BASE + s * N + i];
+    } else if (kind == KIND_CAPPED) {
+        return min(STRATEGY_CAP[s], setup.x * mu[i]);
     }
     return mu[i];
 }

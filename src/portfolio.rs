@@ -21,12 +21,19 @@ pub enum Weighting {
     Constant {
         weights: Vec<f64>,
     },
+    /// Market weights capped at `cap` per stock, the excess spread over the uncapped
+    /// stocks in proportion to their weights: pi_i = min(cap, lambda mu_i), sum 1.
+    Capped {
+        cap: f64,
+    },
 }
 
 impl Weighting {
-    /// Whether the master-equation decomposition applies (every current rule).
+    /// Whether the master-equation decomposition applies: every rule but `Capped`,
+    /// whose weights are not the gradient of a generating function (its decomposition
+    /// is reported as null; the kernels give it log G = 0).
     pub fn is_functionally_generated(&self) -> bool {
-        true
+        !matches!(self, Weighting::Capped { .. })
     }
 
     /// The rule with its parameters in the kernel's precision.
@@ -41,6 +48,7 @@ impl Weighting {
             Weighting::Constant { weights } => {
                 KernelWeighting::Constant { weights: weights.iter().map(|w| R::from_f64(*w)).collect() }
             }
+            Weighting::Capped { cap } => KernelWeighting::Capped { cap: R::from_f64(*cap) },
         }
     }
 }
@@ -64,6 +72,7 @@ pub enum KernelWeighting<R> {
     Diversity { p: R, inverse_p: R },
     Entropy,
     Constant { weights: Vec<R> },
+    Capped { cap: R },
 }
 
 /// Writes the target weights pi(mu) of every lane into `target` and returns log G(mu).
@@ -115,7 +124,50 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             log_g
         }
+        KernelWeighting::Capped { cap } => {
+            let scale = capped_scale(*cap, mu);
+            for (t, m) in target.iter_mut().zip(mu) {
+                *t = (scale * *m).min(Lanes::splat(*cap));
+            }
+            Lanes::zero()
+        }
     }
+}
+
+/// lambda of the capped weights pi_i = min(cap, lambda mu_i) with sum_i pi_i = 1, per lane.
+///
+/// Each pass caps the stocks with lambda mu_i >= cap and spreads what is left over the
+/// others: lambda = (1 - capped cap) / (sum of the uncapped mu_i). lambda only grows
+/// (taken as the max with the last pass, so rounding cannot undo a cap), so the capped
+/// set only grows, and the passes stop once it stops growing: at most n + 1 passes,
+/// in practice one more than the number of capped stocks.
+#[inline(always)]
+pub fn capped_scale<R: Real, const L: usize>(cap: R, mu: &[Lanes<R, L>]) -> Lanes<R, L> {
+    let caps = Lanes::splat(cap);
+    let mut scale = Lanes::splat(R::ONE);
+    let mut last_count = Lanes::splat(R::from_f64(-1.0));
+    for _pass in 0..=mu.len() {
+        let mut count = Lanes::zero();
+        let mut free = Lanes::zero();
+        for m in mu {
+            let capped = (scale * *m).zip_map(caps, |x, c| if x >= c { R::ONE } else { R::ZERO });
+            count = count + capped;
+            free = free + (Lanes::splat(R::ONE) - capped) * *m;
+        }
+        if count == last_count {
+            break;
+        }
+        last_count = count;
+        let next = (Lanes::splat(R::ONE) - count * cap).zip_map(free, |left, free| {
+            if free > R::ZERO {
+                left / free
+            } else {
+                R::from_f64(f32::MAX as f64)
+            }
+        });
+        scale = scale.max(next);
+    }
+    scale
 }
 
 #[inline(always)]
@@ -180,6 +232,33 @@ mod tests {
 
         let (market, log_g) = weights_and_log_g(&Weighting::Market, &MU);
         assert!(close(&market, &MU) && log_g == 0.0);
+    }
+
+    #[test]
+    fn capped_weights_cap_and_spread_the_excess_proportionally() {
+        // 0.5 and 0.3 exceed a cap of 0.25; after capping both, 0.5 is left for the
+        // other three in proportion 0.1 : 0.06 : 0.04, i.e. 0.25, 0.15, 0.1. The third
+        // stock's 0.25 then sits exactly at the cap.
+        let mu = [0.5, 0.3, 0.1, 0.06, 0.04];
+        let (weights, log_g) = weights_and_log_g(&Weighting::Capped { cap: 0.25 }, &mu);
+        assert!(close(&weights, &[0.25, 0.25, 0.25, 0.15, 0.1]), "{weights:?}");
+        assert_eq!(log_g, 0.0);
+        // Nothing above the cap: the market itself.
+        let (weights, _) = weights_and_log_g(&Weighting::Capped { cap: 0.6 }, &mu);
+        assert!(close(&weights, &mu));
+        // cap = 1/n: equal weights.
+        let (weights, _) = weights_and_log_g(&Weighting::Capped { cap: 0.2 }, &mu);
+        assert!(close(&weights, &[0.2; 5]), "{weights:?}");
+        // A cascade: each pass caps one more stock (zipf weights, cap 0.12).
+        let zipf: Vec<f64> = (1..=20).map(|k| 1.0 / k as f64).collect();
+        let total: f64 = zipf.iter().sum();
+        let zipf: Vec<f64> = zipf.iter().map(|w| w / total).collect();
+        let (weights, _) = weights_and_log_g(&Weighting::Capped { cap: 0.12 }, &zipf);
+        assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+        assert!(weights.iter().all(|w| *w <= 0.12 + 1e-15));
+        let uncapped: Vec<usize> = (0..20).filter(|&i| weights[i] < 0.12 - 1e-12).collect();
+        let ratio = weights[uncapped[0]] / zipf[uncapped[0]];
+        assert!(uncapped.iter().all(|&i| (weights[i] / zipf[i] - ratio).abs() < 1e-12), "proportional");
     }
 
     #[test]

@@ -105,9 +105,15 @@ pub fn paths_csv(results: &Results) -> String {
         let _ = writeln!(out, "{path},market,{market},0,0,0,0,0,0,0,0,0");
         for (strategy, name) in results.strategy_names.iter().enumerate() {
             let s = &results.per_path[strategy][path];
+            // Not functionally generated: no generating or drift term (empty fields).
+            let (generating, drift) = if results.functionally_generated[strategy] {
+                (s.generating_term.to_string(), s.drift_term.to_string())
+            } else {
+                (String::new(), String::new())
+            };
             let _ = writeln!(
                 out,
-                "{path},{name},{},{},{},{},{},{},{},{},{},{}",
+                "{path},{name},{},{},{},{},{},{},{},{generating},{drift},{}",
                 s.log_return,
                 s.relative_log_return,
                 s.excess_return,
@@ -115,8 +121,6 @@ pub fn paths_csv(results: &Results) -> String {
                 s.information_ratio,
                 s.max_relative_drawdown,
                 s.turnover,
-                s.generating_term,
-                s.drift_term,
                 s.cost_term,
             );
         }

@@ -188,6 +188,7 @@ pub enum WeightingKind {
     Diversity,
     Entropy,
     Constant,
+    Capped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +200,9 @@ pub struct StrategySpec {
     pub p: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<f64>>,
+    /// The `capped` weighting's largest weight per stock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<f64>,
     #[serde(default = "default_rebalance_every")]
     pub rebalance_every: u32,
     #[serde(default)]
@@ -291,6 +295,7 @@ pub fn standard_workload(paths: u64) -> Scenario {
         weighting,
         p,
         weights: None,
+        cap: None,
         rebalance_every: 1,
         cost_bps: 0.0,
     };
@@ -405,6 +410,10 @@ impl Weighting {
     pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Weighting, ScenarioError> {
         let takes_p = spec.weighting == WeightingKind::Diversity;
         let takes_weights = spec.weighting == WeightingKind::Constant;
+        let takes_cap = spec.weighting == WeightingKind::Capped;
+        if spec.cap.is_some() && !takes_cap {
+            return Err(invalid(format!("{field}.cap"), "only the \"capped\" weighting takes cap"));
+        }
         if spec.p.is_some() && !takes_p {
             return Err(invalid(format!("{field}.p"), "only the \"diversity\" weighting takes p"));
         }
@@ -443,6 +452,20 @@ impl Weighting {
                     return Err(invalid(format!("{field}.weights"), format!("must sum to 1, they sum to {total}")));
                 }
                 Weighting::Constant { weights: weights.iter().map(|w| w / total).collect() }
+            }
+            WeightingKind::Capped => {
+                let cap = spec.cap.ok_or_else(|| invalid(format!("{field}.cap"), "the capped weighting needs cap"))?;
+                // n stocks at the cap must hold everything: cap >= 1/n (tolerating rounding in 1/n).
+                if !(cap.is_finite() && cap <= 1.0 && cap * n as f64 >= 1.0 - 1e-12) {
+                    return Err(invalid(
+                        format!("{field}.cap"),
+                        format!(
+                            "must be in [1/n, 1] = [{:.6}, 1] so that the weights can sum to one, got {cap}",
+                            1.0 / n as f64
+                        ),
+                    ));
+                }
+                Weighting::Capped { cap }
             }
         })
     }
@@ -550,6 +573,10 @@ mod tests {
             ("weighting = \"equal\"", "weighting = \"equal\"\nrebalance_every = 0", "strategies[0].rebalance_every"),
             ("weighting = \"equal\"", "weighting = \"equal\"\ncost_bps = -1.0", "strategies[0].cost_bps"),
             ("weighting = \"equal\"", "weighting = \"equal\"\ncost_bps = 5000.0", "strategies[0].cost_bps"),
+            ("weighting = \"equal\"", "weighting = \"capped\"", "strategies[0].cap"),
+            ("weighting = \"equal\"", "weighting = \"capped\"\ncap = 0.3", "strategies[0].cap"),
+            ("weighting = \"equal\"", "weighting = \"capped\"\ncap = 1.5", "strategies[0].cap"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\ncap = 0.5", "strategies[0].cap"),
         ];
         for (from, to, expected_field) in cases {
             let scenario = Scenario::from_toml(&SMALL.replace(from, to)).unwrap();

@@ -252,3 +252,27 @@ fn an_f32_run_whose_weights_underflow_warns_and_an_ordinary_one_does_not() {
     let output = sptlab(&["run", &ordinary, "--backend", "cpu"]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
 }
+
+#[test]
+fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
+    let dir = scratch("capped");
+    let scenario = write(
+        &dir,
+        "capped.toml",
+        "paths = 3\nyears = 0.1\n[market]\nn = 5\nvol = 0.2\n[[strategies]]\nname = \"capped\"\n\
+         weighting = \"capped\"\ncap = 0.3\ncost_bps = 10.0\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n",
+    );
+    let out = dir.join("results");
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--out", out.to_str().unwrap(), "--per-path"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = json(&out.join("summary.json"));
+    assert!(summary["strategies"]["capped"]["decomposition"].is_null());
+    assert!(summary["strategies"]["equal"]["decomposition"].is_object());
+    let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
+    let capped_row = csv.lines().find(|line| line.starts_with("0,capped,")).unwrap();
+    let fields: Vec<&str> = capped_row.split(',').collect();
+    assert_eq!(fields.len(), 12);
+    // generating_term and drift_term empty; the cost term is still there.
+    assert_eq!((fields[9], fields[10]), ("", ""));
+    assert!(fields[11].parse::<f64>().unwrap() < 0.0);
+}

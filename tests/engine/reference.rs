@@ -116,6 +116,12 @@ fn the_kernel_matches_the_definitions_path_by_path() {
         weights = [0.1, 0.1, 0.2, 0.2, 0.2, 0.2]
         rebalance_every = 3
         cost_bps = 100.0
+        [[strategies]]
+        name = "capped"
+        weighting = "capped"
+        cap = 0.22
+        rebalance_every = 2
+        cost_bps = 15.0
         "#,
     );
     let results = simulate_cpu(&plan, Precision::F64);

@@ -52,6 +52,8 @@ struct DispatchParams {
 pub struct StateLayout {
     pub n: u32,
     pub strategies: u32,
+    /// Capped strategies (their weight setup makes several passes over the stocks).
+    pub capped_strategies: u32,
     /// Words the market stage keeps per path (after the strategies' state).
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
@@ -63,6 +65,11 @@ impl StateLayout {
         StateLayout {
             n: plan.n() as u32,
             strategies: plan.strategies.len() as u32,
+            capped_strategies: plan
+                .strategies
+                .iter()
+                .filter(|s| matches!(s.weighting, Weighting::Capped { .. }))
+                .count() as u32,
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
         }
@@ -103,11 +110,13 @@ impl StateLayout {
         SOFTWARE_LOOP_BUDGET - 2 * self.n
     }
     /// Loop iterations of one step, nested loops included, at most: the market stage,
-    /// the market's weights, and per strategy drift, setup and rebalance.
+    /// the market's weights, and per strategy drift, setup and rebalance (capped
+    /// weights: budgeted at 8 passes, one more than the stocks they cap in practice;
+    /// more is caught by the completed-steps check).
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
     pub fn loop_trips_per_step(&self) -> u32 {
-        self.market_loop_trips + 2 * self.n + self.strategies * (1 + 5 * self.n)
+        self.market_loop_trips + 2 * self.n + self.strategies * (1 + 5 * self.n) + self.capped_strategies * 8 * self.n
     }
 }
 
@@ -118,6 +127,7 @@ fn kind_code(weighting: &Weighting) -> u32 {
         Weighting::Diversity { .. } => 2,
         Weighting::Entropy => 3,
         Weighting::Constant { .. } => 4,
+        Weighting::Capped { .. } => 5,
     }
 }
 
@@ -177,6 +187,16 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
                 "f32",
                 strategies.iter().map(|s| match s.weighting {
                     Weighting::Diversity { p } => f32_literal(p),
+                    _ => "1.0".to_string(),
+                }),
+            ),
+        ),
+        (
+            "STRATEGY_CAP",
+            array_literal(
+                "f32",
+                strategies.iter().map(|s| match s.weighting {
+                    Weighting::Capped { cap } => f32_literal(cap),
                     _ => "1.0".to_string(),
                 }),
             ),

@@ -65,6 +65,10 @@ mod tests {
                 name = "negative-p"
                 weighting = "diversity"
                 p = -1.0
+                [[strategies]]
+                name = "capped"
+                weighting = "capped"
+                cap = 0.4
                 "#,
             )
             .unwrap()
