@@ -12,7 +12,9 @@
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
-// STRATEGY_P, STRATEGY_CAP, STRATEGY_REBALANCE, STRATEGY_COST.
+// STRATEGY_P, STRATEGY_CAP, STRATEGY_K, STRATEGY_BUFFER, STRATEGY_REBALANCE,
+// STRATEGY_COST; and the top-k functions (shaders/top_k.wgsl, or empty stand-ins
+// when no strategy is top_k).
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
@@ -23,6 +25,7 @@ const KIND_DIVERSITY: u32 = 2u;
 const KIND_ENTROPY: u32 = 3u;
 const KIND_CONSTANT: u32 = 4u;
 const KIND_CAPPED: u32 = 5u;
+const KIND_TOP_K: u32 = 6u;
 
 struct Params {
     first_path: u32,
@@ -48,6 +51,8 @@ struct Params {
 var<private> z: array<vec4<f32>, N4>;
 var<private> log_caps: array<f32, N>;
 var<private> mu: array<f32, N>;
+// This invocation's column in the state buffer.
+var<private> current_lane: u32;
 
 fn model_drift4(b: u32) -> vec4<f32> {
     return vec4<f32>(model[MODEL_DRIFT_BASE + 4u * b], model[MODEL_DRIFT_BASE + 4u * b + 1u],
@@ -97,8 +102,9 @@ fn init_paths(@builtin(global_invocation_id) id: vec3<u32>) {
     steps_done[lane] = 0u;
 }
 
-// What a weighting needs before its per-stock weights: (largest exponent, normaliser, log G).
-fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec3<f32> {
+// What a weighting needs before its per-stock weights: (largest exponent or capped
+// scale, normaliser, log G, top-k cutoff).
+fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
     let kind = STRATEGY_KIND[s];
     let p = STRATEGY_P[s];
     var largest = -3.0e38;
@@ -167,11 +173,13 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec3<f32> {
         // The passes stop only when the capped set stops growing; anything else was cut.
         *cut = *cut || !converged;
         largest = scale;
+    } else if (kind == KIND_TOP_K) {
+        return top_k_setup(s, log_total, cut);
     }
-    return vec3<f32>(largest, total, log_g);
+    return vec4<f32>(largest, total, log_g, 0.0);
 }
 
-fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
+fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     let kind = STRATEGY_KIND[s];
     let log_mu = log_caps[i] - log_total;
     if (kind == KIND_DIVERSITY) {
@@ -184,6 +192,8 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec3<f32>) -> f32 {
         return model[MODEL_WEIGHTS_BASE + s * N + i];
     } else if (kind == KIND_CAPPED) {
         return min(STRATEGY_CAP[s], setup.x * mu[i]);
+    } else if (kind == KIND_TOP_K) {
+        return top_k_weight(s, i, log_total, setup);
     }
     return mu[i];
 }
@@ -197,12 +207,14 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         return;
     }
     let path = params.first_path + lane;
+    current_lane = lane;
     let key = vec2<u32>(params.key0, params.key1);
     for (var i = 0u; i < N; i++) {
         log_caps[i] = state[at(LOG_CAPS_BASE + i, lane)];
         mu[i] = state[at(MU_BASE + i, lane)];
     }
     load_market_state(lane);
+    load_top_k_state(lane);
     // Every loop checks that it ran to its bound: llvmpipe silently cuts long
     // loops short, and a cut step must not count as completed.
     var cut = false;
@@ -309,5 +321,6 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         state[at(MU_BASE + i, lane)] = mu[i];
     }
     store_market_state(lane);
+    store_top_k_state(lane);
     steps_done[lane] += completed;
 }

@@ -4,6 +4,7 @@
 //! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
 //! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
 
+use crate::market::rank::sort_keyed;
 use crate::real::{Lanes, Real};
 
 /// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
@@ -26,14 +27,23 @@ pub enum Weighting {
     Capped {
         cap: f64,
     },
+    /// Exactly k stocks held, weighted by diversity(p) among themselves (p = 1: by cap).
+    /// At each rebalance the stocks held stay while ranked within k + buffer; the
+    /// places left go to the largest stocks not kept. At the start: the k largest.
+    TopK {
+        k: usize,
+        buffer: usize,
+        p: f64,
+    },
 }
 
 impl Weighting {
     /// Whether the master-equation decomposition applies: every rule but `Capped`,
-    /// whose weights are not the gradient of a generating function (its decomposition
-    /// is reported as null; the kernels give it log G = 0).
+    /// whose weights are not the gradient of a generating function, and `TopK`, whose
+    /// holdings depend on the path's history (their decomposition is reported as null;
+    /// the kernels give them log G = 0).
     pub fn is_functionally_generated(&self) -> bool {
-        !matches!(self, Weighting::Capped { .. })
+        !matches!(self, Weighting::Capped { .. } | Weighting::TopK { .. })
     }
 
     /// The rule with its parameters in the kernel's precision.
@@ -49,6 +59,7 @@ impl Weighting {
                 KernelWeighting::Constant { weights: weights.iter().map(|w| R::from_f64(*w)).collect() }
             }
             Weighting::Capped { cap } => KernelWeighting::Capped { cap: R::from_f64(*cap) },
+            Weighting::TopK { k, buffer, p } => KernelWeighting::TopK { k: *k, buffer: *buffer, p: R::from_f64(*p) },
         }
     }
 }
@@ -73,6 +84,7 @@ pub enum KernelWeighting<R> {
     Entropy,
     Constant { weights: Vec<R> },
     Capped { cap: R },
+    TopK { k: usize, buffer: usize, p: R },
 }
 
 /// Writes the target weights pi(mu) of every lane into `target` and returns log G(mu).
@@ -124,6 +136,26 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             log_g
         }
+        KernelWeighting::TopK { k, buffer, p } => {
+            // Nothing held yet: the k largest. (Rebalances go through `top_k_targets`
+            // with the path's holdings and rank order.)
+            let n = mu.len();
+            let mut lane_log_mu = vec![R::ZERO; n];
+            let mut lane_target = vec![R::ZERO; n];
+            let mut keyed = vec![(R::ZERO, 0u32); n];
+            for lane in 0..L {
+                for (value, lm) in lane_log_mu.iter_mut().zip(log_mu) {
+                    *value = lm.0[lane];
+                }
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                let held = vec![false; n];
+                top_k_targets(*k, *buffer, *p, &lane_log_mu, &held, &mut order, &mut keyed, &mut lane_target);
+                for (t, value) in target.iter_mut().zip(&lane_target) {
+                    t.0[lane] = *value;
+                }
+            }
+            Lanes::zero()
+        }
         KernelWeighting::Capped { cap } => {
             let scale = capped_scale(*cap, mu);
             for (t, m) in target.iter_mut().zip(mu) {
@@ -131,6 +163,67 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             Lanes::zero()
         }
+    }
+}
+
+/// Top-k targets of one path (see [`Weighting::TopK`]): `held` says which stocks the
+/// strategy holds now, `order` is the path's order of stocks by cap from the last
+/// rebalance (repaired here by insertion sort and kept for the next), `keyed` is
+/// scratch of n pairs. Writes every stock's target weight.
+#[allow(clippy::too_many_arguments)]
+pub fn top_k_targets<R: Real>(
+    k: usize,
+    buffer: usize,
+    p: R,
+    log_mu: &[R],
+    held: &[bool],
+    order: &mut [u32],
+    keyed: &mut [(R, u32)],
+    target: &mut [R],
+) {
+    for (pair, &stock) in keyed.iter_mut().zip(order.iter()) {
+        *pair = (log_mu[stock as usize], stock);
+    }
+    sort_keyed(keyed);
+    for (slot, (_, stock)) in order.iter_mut().zip(keyed.iter()) {
+        *slot = *stock;
+    }
+    // Membership as 1 / 0 in `target`: first the stocks kept, then the largest others.
+    target.fill(R::ZERO);
+    let mut members = 0;
+    // (At most k stocks are held: non-members hold exactly zero.)
+    for (rank, &stock) in order.iter().enumerate() {
+        if held[stock as usize] && rank < k + buffer {
+            target[stock as usize] = R::ONE;
+            members += 1;
+        }
+    }
+    for &stock in order.iter() {
+        if members == k {
+            break;
+        }
+        if target[stock as usize] == R::ZERO {
+            target[stock as usize] = R::ONE;
+            members += 1;
+        }
+    }
+    // Diversity(p) among the members, the largest exponent subtracted first.
+    let mut largest = R::from_f64(f64::MIN);
+    for (member, lm) in target.iter().zip(log_mu) {
+        if *member > R::ZERO {
+            largest = largest.max(p * *lm);
+        }
+    }
+    let mut total = R::ZERO;
+    for (member, lm) in target.iter_mut().zip(log_mu) {
+        if *member > R::ZERO {
+            *member = (p * *lm - largest).exp();
+            total = total + *member;
+        }
+    }
+    let inverse = R::ONE / total;
+    for t in target.iter_mut() {
+        *t = *t * inverse;
     }
 }
 
@@ -259,6 +352,30 @@ mod tests {
         let uncapped: Vec<usize> = (0..20).filter(|&i| weights[i] < 0.12 - 1e-12).collect();
         let ratio = weights[uncapped[0]] / zipf[uncapped[0]];
         assert!(uncapped.iter().all(|&i| (weights[i] / zipf[i] - ratio).abs() < 1e-12), "proportional");
+    }
+
+    #[test]
+    fn top_k_keeps_members_within_the_buffer_and_fills_from_the_top() {
+        // Caps by stock: 0 > 1 > 2 > 3 > 4 > 5 (log weights falling).
+        let log_mu: Vec<f64> = [0.3, 0.25, 0.2, 0.12, 0.08, 0.05].iter().map(|m: &f64| m.ln()).collect();
+        let mut order: Vec<u32> = vec![5, 4, 3, 2, 1, 0];
+        let mut keyed = vec![(0.0, 0); 6];
+        let mut target = vec![0.0; 6];
+        // Nothing held: the 3 largest, by cap (p = 1).
+        top_k_targets(3, 1, 1.0, &log_mu, &[false; 6], &mut order, &mut keyed, &mut target);
+        assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+        assert!(close(&target, &[0.3 / 0.75, 0.25 / 0.75, 0.2 / 0.75, 0.0, 0.0, 0.0]), "{target:?}");
+        // Stock 3 held at rank 4 (within k + buffer = 4) stays; stock 4 held at rank 5
+        // leaves; the place left goes to the largest not kept (stock 0).
+        let held = [false, false, true, true, true, false];
+        top_k_targets(3, 1, 1.0, &log_mu, &held, &mut order, &mut keyed, &mut target);
+        let members: Vec<usize> = (0..6).filter(|&i| target[i] > 0.0).collect();
+        assert_eq!(members, vec![0, 2, 3]);
+        // Diversity among members: p = 0.5.
+        top_k_targets(3, 0, 0.5, &log_mu, &[false; 6], &mut order, &mut keyed, &mut target);
+        let roots = [0.3f64.sqrt(), 0.25f64.sqrt(), 0.2f64.sqrt()];
+        let total: f64 = roots.iter().sum();
+        assert!(close(&target[..3], &roots.map(|r| r / total)) && target[3..].iter().all(|t| *t == 0.0));
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub enum WeightingKind {
     Entropy,
     Constant,
     Capped,
+    TopK,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,6 +204,12 @@ pub struct StrategySpec {
     /// The `capped` weighting's largest weight per stock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap: Option<f64>,
+    /// The `top_k` weighting's number of stocks held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+    /// The `top_k` weighting's band: a stock held stays while ranked within k + buffer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer: Option<usize>,
     #[serde(default = "default_rebalance_every")]
     pub rebalance_every: u32,
     #[serde(default)]
@@ -296,6 +303,8 @@ pub fn standard_workload(paths: u64) -> Scenario {
         p,
         weights: None,
         cap: None,
+        k: None,
+        buffer: None,
         rebalance_every: 1,
         cost_bps: 0.0,
     };
@@ -408,14 +417,21 @@ impl Scenario {
 impl Weighting {
     /// The weighting of a strategy entry, with its parameters checked.
     pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Weighting, ScenarioError> {
-        let takes_p = spec.weighting == WeightingKind::Diversity;
+        let takes_p = matches!(spec.weighting, WeightingKind::Diversity | WeightingKind::TopK);
+        let takes_k = spec.weighting == WeightingKind::TopK;
+        if spec.k.is_some() && !takes_k {
+            return Err(invalid(format!("{field}.k"), "only the \"top_k\" weighting takes k"));
+        }
+        if spec.buffer.is_some() && !takes_k {
+            return Err(invalid(format!("{field}.buffer"), "only the \"top_k\" weighting takes buffer"));
+        }
         let takes_weights = spec.weighting == WeightingKind::Constant;
         let takes_cap = spec.weighting == WeightingKind::Capped;
         if spec.cap.is_some() && !takes_cap {
             return Err(invalid(format!("{field}.cap"), "only the \"capped\" weighting takes cap"));
         }
         if spec.p.is_some() && !takes_p {
-            return Err(invalid(format!("{field}.p"), "only the \"diversity\" weighting takes p"));
+            return Err(invalid(format!("{field}.p"), "only the \"diversity\" and \"top_k\" weightings take p"));
         }
         if spec.weights.is_some() && !takes_weights {
             return Err(invalid(format!("{field}.weights"), "only the \"constant\" weighting takes weights"));
@@ -466,6 +482,22 @@ impl Weighting {
                     ));
                 }
                 Weighting::Capped { cap }
+            }
+            WeightingKind::TopK => {
+                let k = spec.k.ok_or_else(|| invalid(format!("{field}.k"), "the top_k weighting needs k"))?;
+                if !(1..=n).contains(&k) {
+                    return Err(invalid(format!("{field}.k"), format!("must be between 1 and n = {n}, got {k}")));
+                }
+                let buffer = spec.buffer.unwrap_or(0);
+                if buffer > n {
+                    return Err(invalid(format!("{field}.buffer"), format!("must be at most n = {n}, got {buffer}")));
+                }
+                // p = 1 weights the k stocks by cap; p < 1 tilts toward the smaller ones.
+                let p = spec.p.unwrap_or(1.0);
+                if !(p.is_finite() && p <= 1.0 && p != 0.0) {
+                    return Err(invalid(format!("{field}.p"), format!("must be at most 1 and not 0, got {p}")));
+                }
+                Weighting::TopK { k, buffer, p }
             }
         })
     }
@@ -577,6 +609,13 @@ mod tests {
             ("weighting = \"equal\"", "weighting = \"capped\"\ncap = 0.3", "strategies[0].cap"),
             ("weighting = \"equal\"", "weighting = \"capped\"\ncap = 1.5", "strategies[0].cap"),
             ("weighting = \"equal\"", "weighting = \"equal\"\ncap = 0.5", "strategies[0].cap"),
+            ("weighting = \"equal\"", "weighting = \"top_k\"", "strategies[0].k"),
+            ("weighting = \"equal\"", "weighting = \"top_k\"\nk = 0", "strategies[0].k"),
+            ("weighting = \"equal\"", "weighting = \"top_k\"\nk = 4", "strategies[0].k"),
+            ("weighting = \"equal\"", "weighting = \"top_k\"\nk = 2\nbuffer = 9", "strategies[0].buffer"),
+            ("weighting = \"equal\"", "weighting = \"top_k\"\nk = 2\np = 1.5", "strategies[0].p"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\nk = 2", "strategies[0].k"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\nbuffer = 2", "strategies[0].buffer"),
         ];
         for (from, to, expected_field) in cases {
             let scenario = Scenario::from_toml(&SMALL.replace(from, to)).unwrap();

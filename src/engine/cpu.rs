@@ -14,9 +14,10 @@ use rayon::prelude::*;
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
+use crate::market::rank::sort_by_rank;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::MarketKernel;
-use crate::portfolio::{target_weights, KernelWeighting};
+use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::real::{self, Real, LANES};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
@@ -51,6 +52,8 @@ pub struct KernelParams<R> {
     pub market: MarketKernel<R>,
     pub initial_mu: Vec<R>,
     pub initial_log_mu: Vec<R>,
+    /// Stocks by initial weight, largest first (the starting rank order of every lane).
+    pub initial_order: Vec<u32>,
     pub strategies: Vec<StrategyKernel<R>>,
 }
 
@@ -70,6 +73,11 @@ impl<R: Real> KernelParams<R> {
             market: plan.market.kernel(plan.dt()),
             initial_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(*m)).collect(),
             initial_log_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(m.ln())).collect(),
+            initial_order: {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                sort_by_rank(&mut order, |stock| plan.market.initial_weights()[stock]);
+                order
+            },
             strategies: plan
                 .strategies
                 .iter()
@@ -113,6 +121,18 @@ pub struct PathBlock<R> {
     rank_keyed: Vec<(R, u32)>,
     /// Factor models: the factor normals of the current step.
     factor_normals: Vec<Lanes<R>>,
+    /// Top-k strategies: each lane's stocks by cap at the last rebalance, and scratch.
+    top_k: Option<TopKScratch<R>>,
+}
+
+/// What top-k strategies keep per block: each lane's rank order (`lane * n + rank`),
+/// shared by every top-k strategy, and one lane's worth of scratch.
+struct TopKScratch<R> {
+    order: Vec<u32>,
+    keyed: Vec<(R, u32)>,
+    log_mu: Vec<R>,
+    held: Vec<bool>,
+    target: Vec<R>,
 }
 
 impl<R: Real> PathBlock<R> {
@@ -160,6 +180,15 @@ impl<R: Real> PathBlock<R> {
                 MarketKernel::Factor(factor) => vec![Lanes::zero(); factor.factors],
                 _ => Vec::new(),
             },
+            top_k: params.strategies.iter().any(|s| matches!(s.weighting, KernelWeighting::TopK { .. })).then(|| {
+                TopKScratch {
+                    order: params.initial_order.repeat(LANES),
+                    keyed: vec![(R::ZERO, 0); n],
+                    log_mu: vec![R::ZERO; n],
+                    held: vec![false; n],
+                    target: vec![R::ZERO; n],
+                }
+            }),
         }
     }
 
@@ -259,8 +288,15 @@ impl<R: Real> PathBlock<R> {
                     }
                     log_mu_ready = true;
                 }
-                let log_g =
-                    target_weights::<R, LANES, FUSED>(&strategy.weighting, &self.mu, &self.log_mu, &mut self.target);
+                let log_g = match (&strategy.weighting, self.top_k.as_mut()) {
+                    (KernelWeighting::TopK { k, buffer, p }, Some(scratch)) => {
+                        top_k_block(*k, *buffer, *p, &self.log_mu, &state.holdings, scratch, &mut self.target);
+                        Lanes::zero()
+                    }
+                    (weighting, _) => {
+                        target_weights::<R, LANES, FUSED>(weighting, &self.mu, &self.log_mu, &mut self.target)
+                    }
+                };
                 // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
                 let mut period_ratio = Lanes::zero();
                 for (anchor, mu) in state.anchor.iter().zip(&self.mu) {
@@ -315,6 +351,30 @@ impl<R: Real> PathBlock<R> {
             for k in 0..slot::COUNT {
                 strategy_slots[start + k] = state.slots[k].0[lane].to_f64();
             }
+        }
+    }
+}
+
+/// Top-k targets for every lane of a block, from each lane's holdings (held = positive).
+fn top_k_block<R: Real>(
+    k: usize,
+    buffer: usize,
+    p: R,
+    log_mu: &[Lanes<R>],
+    holdings: &[Lanes<R>],
+    scratch: &mut TopKScratch<R>,
+    target: &mut [Lanes<R>],
+) {
+    let n = log_mu.len();
+    for lane in 0..LANES {
+        for i in 0..n {
+            scratch.log_mu[i] = log_mu[i].0[lane];
+            scratch.held[i] = holdings[i].0[lane] > R::ZERO;
+        }
+        let order = &mut scratch.order[lane * n..(lane + 1) * n];
+        top_k_targets(k, buffer, p, &scratch.log_mu, &scratch.held, order, &mut scratch.keyed, &mut scratch.target);
+        for (t, value) in target.iter_mut().zip(&scratch.target) {
+            t.0[lane] = *value;
         }
     }
 }

@@ -10,3 +10,4 @@ mod models;
 mod reference;
 mod reproducibility;
 mod theory;
+mod weightings;

@@ -243,6 +243,14 @@ pub fn model_scenarios() -> Vec<(&'static str, String)> {
         cap = 0.15
         rebalance_every = 5
         cost_bps = 20.0
+        [[strategies]]
+        name = "top-4"
+        weighting = "top_k"
+        k = 4
+        buffer = 2
+        p = 0.8
+        rebalance_every = 5
+        cost_bps = 10.0
     "#;
     let scenario = |market: &str| {
         format!("seed = 5\npaths = 64\nyears = 2.0\nsteps_per_year = 252\n[market]\nn = 10\n{market}\n{strategies}")

@@ -2,6 +2,8 @@
 //! sections 4-6: prices, weights, rebalancing with costs and every per-path statistic.
 //! The reference shares only the random numbers (rng::normals4) and the weight
 //! formulas (portfolio::weights_and_log_g, tested against hand values) with the engine.
+//! (Its top-k strategy has no buffer, so its members are the k largest at every
+//! rebalance, which is what weights_and_log_g gives without holdings.)
 
 use sptlab::engine::Precision;
 use sptlab::portfolio::weights_and_log_g;
@@ -122,6 +124,13 @@ fn the_kernel_matches_the_definitions_path_by_path() {
         cap = 0.22
         rebalance_every = 2
         cost_bps = 15.0
+        [[strategies]]
+        name = "top-3"
+        weighting = "top_k"
+        k = 3
+        p = 0.5
+        rebalance_every = 4
+        cost_bps = 20.0
         "#,
     );
     let results = simulate_cpu(&plan, Precision::F64);

@@ -54,6 +54,8 @@ pub struct StateLayout {
     pub strategies: u32,
     /// Capped strategies (their weight setup makes several passes over the stocks).
     pub capped_strategies: u32,
+    /// Top-k strategies (they rank the stocks at each rebalance; the order is kept per path).
+    pub top_k_strategies: u32,
     /// Words the market stage keeps per path (after the strategies' state).
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
@@ -70,6 +72,8 @@ impl StateLayout {
                 .iter()
                 .filter(|s| matches!(s.weighting, Weighting::Capped { .. }))
                 .count() as u32,
+            top_k_strategies: plan.strategies.iter().filter(|s| matches!(s.weighting, Weighting::TopK { .. })).count()
+                as u32,
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
         }
@@ -92,9 +96,20 @@ impl StateLayout {
     pub fn market_state_base(&self) -> u32 {
         self.anchor_base() + self.strategies * self.n
     }
+    /// The top-k rank order (n words when a strategy is top_k).
+    pub fn top_k_order_base(&self) -> u32 {
+        self.market_state_base() + self.market_slots
+    }
+    pub fn top_k_slots(&self) -> u32 {
+        if self.top_k_strategies > 0 {
+            self.n
+        } else {
+            0
+        }
+    }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.market_state_base() + self.market_slots
+        self.top_k_order_base() + self.top_k_slots()
     }
     /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
@@ -112,11 +127,16 @@ impl StateLayout {
     /// Loop iterations of one step, nested loops included, at most: the market stage,
     /// the market's weights, and per strategy drift, setup and rebalance (capped
     /// weights: budgeted at 8 passes, one more than the stocks they cap in practice;
-    /// more is caught by the completed-steps check).
+    /// top-k: the sort with up to 6N shifts plus seven passes; more is caught by the
+    /// completed-steps check).
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
     pub fn loop_trips_per_step(&self) -> u32 {
-        self.market_loop_trips + 2 * self.n + self.strategies * (1 + 5 * self.n) + self.capped_strategies * 8 * self.n
+        self.market_loop_trips
+            + 2 * self.n
+            + self.strategies * (1 + 5 * self.n)
+            + self.capped_strategies * 8 * self.n
+            + self.top_k_strategies * 13 * self.n
     }
 }
 
@@ -128,6 +148,7 @@ fn kind_code(weighting: &Weighting) -> u32 {
         Weighting::Entropy => 3,
         Weighting::Constant { .. } => 4,
         Weighting::Capped { .. } => 5,
+        Weighting::TopK { .. } => 6,
     }
 }
 
@@ -186,7 +207,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
             array_literal(
                 "f32",
                 strategies.iter().map(|s| match s.weighting {
-                    Weighting::Diversity { p } => f32_literal(p),
+                    Weighting::Diversity { p } | Weighting::TopK { p, .. } => f32_literal(p),
                     _ => "1.0".to_string(),
                 }),
             ),
@@ -201,6 +222,27 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
                 }),
             ),
         ),
+        (
+            "STRATEGY_K",
+            array_literal(
+                "u32",
+                strategies.iter().map(|s| match s.weighting {
+                    Weighting::TopK { k, .. } => u(k as u32),
+                    _ => u(0),
+                }),
+            ),
+        ),
+        (
+            "STRATEGY_BUFFER",
+            array_literal(
+                "u32",
+                strategies.iter().map(|s| match s.weighting {
+                    Weighting::TopK { buffer, .. } => u(buffer as u32),
+                    _ => u(0),
+                }),
+            ),
+        ),
+        ("TOPK_ORDER_BASE", u(layout.top_k_order_base())),
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
     ];
@@ -244,8 +286,9 @@ pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> 
     } else {
         ""
     };
+    let top_k = if StateLayout::of(plan).top_k_strategies > 0 { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
     let kernel = format!(
-        "{}\n{state_functions}{}\n{}",
+        "{}\n{state_functions}{}\n{top_k}\n{}",
         market_data_access(data_bytes <= workgroup_bytes as u64),
         stage.source,
         shaders::ADVANCE_PATHS
@@ -276,6 +319,13 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
     }
     for (r, value) in stage.initial_state.iter().enumerate() {
         words[layout.market_state_base() as usize + r] = *value;
+    }
+    if layout.top_k_slots() > 0 {
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        crate::market::rank::sort_by_rank(&mut order, |stock| mu0[stock]);
+        for (r, stock) in order.iter().enumerate() {
+            words[layout.top_k_order_base() as usize + r] = *stock as f64;
+        }
     }
     words.extend(&stage.drift);
     words.resize(words.len() + 4 * layout.row_groups() as usize - n, 0.0);

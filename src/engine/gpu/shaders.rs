@@ -4,6 +4,18 @@
 pub const PHILOX: &str = include_str!("../../../shaders/philox.wgsl");
 /// The simulation kernels `init_paths` and `advance_paths`.
 pub const ADVANCE_PATHS: &str = include_str!("../../../shaders/advance_paths.wgsl");
+/// Top-k weighting support, composed when a strategy is top_k.
+pub const TOP_K: &str = include_str!("../../../shaders/top_k.wgsl");
+/// Its stand-ins otherwise.
+pub const TOP_K_ABSENT: &str = "fn load_top_k_state(lane: u32) {}
+fn store_top_k_state(lane: u32) {}
+fn top_k_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
+    return vec4<f32>(0.0);
+}
+fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
+    return 0.0;
+}
+";
 /// Test kernel: Philox words and normals for given counters.
 pub const PHILOX_WORDS: &str = include_str!("../../../shaders/philox_words.wgsl");
 
@@ -69,6 +81,12 @@ mod tests {
                 name = "capped"
                 weighting = "capped"
                 cap = 0.4
+                [[strategies]]
+                name = "top-2"
+                weighting = "top_k"
+                k = 2
+                buffer = 1
+                p = 0.5
                 "#,
             )
             .unwrap()
