@@ -321,7 +321,7 @@ mod tests {
         let (n, g, sigma, gamma) = (4usize, 0.2, 0.2, 0.05);
         let dt = 1.0 / 365.0;
         let days = 200 * 365;
-        let mut log_caps = vec![0.0, -0.1, -0.15, -0.18];
+        let mut log_caps = [0.0, -0.1, -0.15, -0.18];
         let mut text = String::from("Date,S0,S1,S2,S3\n");
         let first_day = parse_date("1800-01-01").unwrap();
         for day in 0..days {

@@ -110,7 +110,7 @@ fn bad_data_files_exit_with_2_and_say_where_and_why() {
         ("short", format!("{header}{}", &good_rows[..good_rows.find("2020-02-").unwrap()]), "too short"),
         ("bad date", format!("{header}2020-02-30,1.0,1.0\n{good_rows}"), "is not a date"),
         ("header", format!("Day,AAA,BBB\n{good_rows}"), "header must be"),
-        ("one ticker", format!("Date,AAA\n2020-01-01,1.0\n"), "at least two tickers"),
+        ("one ticker", "Date,AAA\n2020-01-01,1.0\n".to_string(), "at least two tickers"),
         ("ragged", format!("{header}{good_rows}2020-04-20,1.0\n"), "ragged.csv:102"),
     ];
     for (name, text, expected) in cases {

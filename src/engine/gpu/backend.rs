@@ -338,10 +338,13 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
     words.into_iter().map(|w| w as f32).collect()
 }
 
+/// Everything a plan's kernels and buffers depend on: constants, market data, model words.
+type PlanKey = (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>);
+
 /// Pipelines and constant buffers for one plan.
 struct Kernels {
     /// The constants, market data and model words the kernels were built for.
-    plan_key: (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>),
+    plan_key: PlanKey,
     layout: StateLayout,
     bind_group_layout: wgpu::BindGroupLayout,
     init_paths: wgpu::ComputePipeline,
