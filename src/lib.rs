@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod compare;
 pub mod engine;
 pub mod market;
+pub mod optimize;
 pub mod portfolio;
 pub mod real;
 pub mod report;
