@@ -40,6 +40,16 @@ pub struct MaxGrowthProblem {
     pub tolerance: f64,
 }
 
+/// What a path carries from one solve to the next: ADMM's z and scaled dual u, and the
+/// last shift of the box projection. Starting from the last rebalance's solution cuts
+/// the iterations several fold, since weights move little between rebalances.
+#[derive(Debug, Clone, Default)]
+pub struct WarmStart {
+    z: Vec<f64>,
+    u: Vec<f64>,
+    theta: f64,
+}
+
 /// A solution with what it took.
 #[derive(Debug, Clone)]
 pub struct MaxGrowthSolution {
@@ -107,9 +117,17 @@ impl MaxGrowthProblem {
         rotated.iter().zip(&self.eigenvalues).map(|(r, l)| l * r * r).sum::<f64>().sqrt()
     }
 
-    /// The weights for market weights `mu`.
+    /// The weights for market weights `mu`, from a cold start.
     pub fn solve(&self, mu: &[f64]) -> MaxGrowthSolution {
+        self.solve_from(mu, &mut WarmStart::default())
+    }
+
+    /// The weights for market weights `mu`, starting from (and updating) `warm`.
+    pub fn solve_from(&self, mu: &[f64], warm: &mut WarmStart) -> MaxGrowthSolution {
         let n = self.n;
+        if warm.z.len() != n {
+            *warm = WarmStart { z: vec![0.0; n], u: vec![0.0; n], theta: 0.0 };
+        }
         let budget = self.te_budget;
         let (lo, hi): (Vec<f64>, Vec<f64>) = (0..n)
             .map(|i| match self.max_active {
@@ -124,13 +142,14 @@ impl MaxGrowthProblem {
             *t = u - *t;
         }
         let rho = self.rho;
-        let (mut d, mut z, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut d = vec![0.0; n];
+        let (z, u) = (&mut warm.z, &mut warm.u);
         let (mut rotated, mut y, mut shifted) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         let mut iterations = 0;
         for iteration in 1..=self.max_iterations {
             iterations = iteration;
             // d-step: argmin 1/2 ||d - d_u||^2_Sigma + rho/2 ||d - (z - u)||^2 on the ball.
-            for ((s, zi), ui) in shifted.iter_mut().zip(&z).zip(&u) {
+            for ((s, zi), ui) in shifted.iter_mut().zip(z.iter()).zip(u.iter()) {
                 *s = zi - ui;
             }
             self.rotate_in(&shifted, &mut rotated);
@@ -163,10 +182,10 @@ impl MaxGrowthProblem {
             self.rotate_out(&y, &mut d);
             // z-step: the Euclidean projection of d + u onto P: clip(x - theta, lo, hi), sum 0.
             let previous_z = z.clone();
-            for ((s, di), ui) in shifted.iter_mut().zip(&d).zip(&u) {
+            for ((s, di), ui) in shifted.iter_mut().zip(&d).zip(u.iter()) {
                 *s = di + ui;
             }
-            project_onto_box_and_sum(&shifted, &lo, &hi, &mut z);
+            warm.theta = project_onto_box_and_sum(&shifted, &lo, &hi, warm.theta, z);
             // u-step.
             let mut primal = 0.0f64;
             let mut dual = 0.0f64;
@@ -180,9 +199,9 @@ impl MaxGrowthProblem {
             }
         }
         // Exactly feasible: z is in P; scale it toward the market to meet the budget.
-        let norm = self.sigma_norm(&z);
+        let norm = self.sigma_norm(z);
         let scale = if norm > budget { budget / norm } else { 1.0 };
-        MaxGrowthSolution { weights: mu.iter().zip(&z).map(|(m, zi)| m + scale * zi).collect(), iterations }
+        MaxGrowthSolution { weights: mu.iter().zip(z.iter()).map(|(m, zi)| m + scale * zi).collect(), iterations }
     }
 
     /// The objective 1/2 (sum_i pi_i s_ii - pi' Sigma pi) + pi' gamma, from the eigenbasis.
@@ -194,27 +213,42 @@ impl MaxGrowthProblem {
     }
 }
 
-/// z_i = clip(x_i - theta, lo_i, hi_i) with sum z = 0 (needs sum lo <= 0 <= sum hi).
-fn project_onto_box_and_sum(x: &[f64], lo: &[f64], hi: &[f64], z: &mut [f64]) {
-    let total = |theta: f64| -> f64 { x.iter().zip(lo).zip(hi).map(|((xi, l), h)| (xi - theta).clamp(*l, *h)).sum() };
-    // total(theta) falls from sum hi to sum lo as theta grows.
+/// z_i = clip(x_i - theta, lo_i, hi_i) with sum z = 0 (needs sum lo <= 0 <= sum hi);
+/// returns theta. The sum is piecewise linear and falling in theta: Newton steps
+/// from `guess` (exact once the right piece is found), kept inside a bracket that
+/// bisection narrows whenever a step would leave it.
+fn project_onto_box_and_sum(x: &[f64], lo: &[f64], hi: &[f64], guess: f64, z: &mut [f64]) -> f64 {
     let mut low = x.iter().zip(hi).map(|(xi, h)| xi - h).fold(f64::MAX, f64::min);
     let mut high = x.iter().zip(lo).map(|(xi, l)| xi - l).fold(f64::MIN, f64::max);
+    let mut theta = guess.clamp(low, high);
     for _ in 0..200 {
-        let middle = 0.5 * (low + high);
-        if total(middle) > 0.0 {
-            low = middle;
-        } else {
-            high = middle;
+        let (mut total, mut free) = (0.0, 0usize);
+        for ((xi, l), h) in x.iter().zip(lo).zip(hi) {
+            let value = xi - theta;
+            if value <= *l {
+                total += l;
+            } else if value >= *h {
+                total += h;
+            } else {
+                total += value;
+                free += 1;
+            }
         }
-        if high - low <= f64::EPSILON * (1.0 + low.abs().max(high.abs())) {
+        if total == 0.0 || high - low <= f64::EPSILON * (1.0 + low.abs().max(high.abs())) {
             break;
         }
+        if total > 0.0 {
+            low = theta;
+        } else {
+            high = theta;
+        }
+        let step = if free > 0 { theta + total / free as f64 } else { f64::NAN };
+        theta = if step > low && step < high { step } else { 0.5 * (low + high) };
     }
-    let theta = 0.5 * (low + high);
     for (((zi, xi), l), h) in z.iter_mut().zip(x).zip(lo).zip(hi) {
         *zi = (xi - theta).clamp(*l, *h);
     }
+    theta
 }
 
 #[cfg(test)]
