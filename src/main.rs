@@ -270,7 +270,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let mut backend = choose_backend(&args)?;
     if let Err(reason) = backend.check_fits(&plan) {
-        return Err(Failure::BadInput(format!("{source}: {reason}")));
+        // `auto` may fall back to the CPU, which runs every plan; an explicit choice may not.
+        if args.backend != BackendChoice::Auto || backend.info().backend == "cpu" {
+            return Err(Failure::BadInput(format!("{source}: {reason}")));
+        }
+        if !args.quiet {
+            eprintln!("note: using the CPU backend: {reason}");
+        }
+        backend = Box::new(CpuBackend::new(Precision::F32, args.threads));
     }
 
     // The bar appears only once a run has lasted a second.

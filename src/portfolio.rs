@@ -4,7 +4,10 @@
 //! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
 //! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
 
+use std::sync::Arc;
+
 use crate::market::rank::sort_keyed;
+use crate::optimize::MaxGrowthProblem;
 use crate::real::{Lanes, Real};
 
 /// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
@@ -35,6 +38,14 @@ pub enum Weighting {
         buffer: usize,
         p: f64,
     },
+    /// The long-only weights of largest excess growth rate within a tracking-error
+    /// budget, solved at every rebalance with the model's covariance (`optimize.rs`).
+    MaxGrowth {
+        te_budget: f64,
+        use_growth: bool,
+        max_active: Option<f64>,
+        problem: Arc<MaxGrowthProblem>,
+    },
 }
 
 impl Weighting {
@@ -43,7 +54,7 @@ impl Weighting {
     /// holdings depend on the path's history (their decomposition is reported as null;
     /// the kernels give them log G = 0).
     pub fn is_functionally_generated(&self) -> bool {
-        !matches!(self, Weighting::Capped { .. } | Weighting::TopK { .. })
+        !matches!(self, Weighting::Capped { .. } | Weighting::TopK { .. } | Weighting::MaxGrowth { .. })
     }
 
     /// The rule with its parameters in the kernel's precision.
@@ -60,6 +71,7 @@ impl Weighting {
             }
             Weighting::Capped { cap } => KernelWeighting::Capped { cap: R::from_f64(*cap) },
             Weighting::TopK { k, buffer, p } => KernelWeighting::TopK { k: *k, buffer: *buffer, p: R::from_f64(*p) },
+            Weighting::MaxGrowth { problem, .. } => KernelWeighting::MaxGrowth { problem: problem.clone() },
         }
     }
 }
@@ -79,12 +91,29 @@ pub struct Strategy {
 #[derive(Debug, Clone)]
 pub enum KernelWeighting<R> {
     Market,
-    Equal { inverse_n: R },
-    Diversity { p: R, inverse_p: R },
+    Equal {
+        inverse_n: R,
+    },
+    Diversity {
+        p: R,
+        inverse_p: R,
+    },
     Entropy,
-    Constant { weights: Vec<R> },
-    Capped { cap: R },
-    TopK { k: usize, buffer: usize, p: R },
+    Constant {
+        weights: Vec<R>,
+    },
+    Capped {
+        cap: R,
+    },
+    TopK {
+        k: usize,
+        buffer: usize,
+        p: R,
+    },
+    /// Solved in f64 whatever the kernel's precision.
+    MaxGrowth {
+        problem: Arc<MaxGrowthProblem>,
+    },
 }
 
 /// Writes the target weights pi(mu) of every lane into `target` and returns log G(mu).
@@ -152,6 +181,20 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
                 top_k_targets(*k, *buffer, *p, &lane_log_mu, &held, &mut order, &mut keyed, &mut lane_target);
                 for (t, value) in target.iter_mut().zip(&lane_target) {
                     t.0[lane] = *value;
+                }
+            }
+            Lanes::zero()
+        }
+        KernelWeighting::MaxGrowth { problem } => {
+            // A cold start (rebalances go through `max_growth_block` with warm starts).
+            let mut lane_mu = vec![0.0; mu.len()];
+            for lane in 0..L {
+                for (value, m) in lane_mu.iter_mut().zip(mu) {
+                    *value = m.0[lane].to_f64();
+                }
+                let solution = problem.solve(&lane_mu);
+                for (t, w) in target.iter_mut().zip(&solution.weights) {
+                    t.0[lane] = R::from_f64(*w);
                 }
             }
             Lanes::zero()

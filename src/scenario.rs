@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::market::Market;
+use crate::optimize::MaxGrowthProblem;
 use crate::portfolio::{Strategy, Weighting};
 
 /// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
@@ -191,6 +194,7 @@ pub enum WeightingKind {
     Constant,
     Capped,
     TopK,
+    MaxGrowth,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +215,15 @@ pub struct StrategySpec {
     /// The `top_k` weighting's band: a stock held stays while ranked within k + buffer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer: Option<usize>,
+    /// `max_growth`: the ex-ante tracking-error budget per year (0.02 = 2 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub te_budget: Option<f64>,
+    /// `max_growth`: whether the objective includes pi' gamma (the model's growth rates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_growth: Option<bool>,
+    /// `max_growth`: |pi_i - mu_i| at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active: Option<f64>,
     #[serde(default = "default_rebalance_every")]
     pub rebalance_every: u32,
     #[serde(default)]
@@ -306,6 +319,9 @@ pub fn standard_workload(paths: u64) -> Scenario {
         cap: None,
         k: None,
         buffer: None,
+        te_budget: None,
+        use_growth: None,
+        max_active: None,
         rebalance_every: 1,
         cost_bps: 0.0,
     };
@@ -401,7 +417,7 @@ impl Scenario {
             if strategies.iter().any(|s: &Strategy| s.name == spec.name) {
                 return Err(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
             }
-            strategies.push(Strategy::from_spec(spec, market.n(), &field)?);
+            strategies.push(Strategy::from_spec(spec, &market, &field)?);
         }
         Ok(Plan {
             scenario: self.clone(),
@@ -417,7 +433,21 @@ impl Scenario {
 
 impl Weighting {
     /// The weighting of a strategy entry, with its parameters checked.
-    pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Weighting, ScenarioError> {
+    pub fn from_spec(spec: &StrategySpec, market: &Market, field: &str) -> Result<Weighting, ScenarioError> {
+        let n = market.n();
+        let takes_budget = spec.weighting == WeightingKind::MaxGrowth;
+        for (name, present) in [
+            ("te_budget", spec.te_budget.is_some()),
+            ("use_growth", spec.use_growth.is_some()),
+            ("max_active", spec.max_active.is_some()),
+        ] {
+            if present && !takes_budget {
+                return Err(invalid(
+                    format!("{field}.{name}"),
+                    format!("only the \"max_growth\" weighting takes {name}"),
+                ));
+            }
+        }
         let takes_p = matches!(spec.weighting, WeightingKind::Diversity | WeightingKind::TopK);
         let takes_k = spec.weighting == WeightingKind::TopK;
         if spec.k.is_some() && !takes_k {
@@ -500,12 +530,38 @@ impl Weighting {
                 }
                 Weighting::TopK { k, buffer, p }
             }
+            WeightingKind::MaxGrowth => {
+                let Market::Gbm(gbm) = market else {
+                    return Err(invalid(
+                        format!("{field}.weighting"),
+                        "max_growth optimises with the model's covariance, which only a gbm market states",
+                    ));
+                };
+                let te_budget = spec.te_budget.ok_or_else(|| {
+                    invalid(format!("{field}.te_budget"), "max_growth needs te_budget (per year, e.g. 0.02)")
+                })?;
+                if !(te_budget.is_finite() && te_budget > 0.0 && te_budget <= 10.0) {
+                    return Err(invalid(
+                        format!("{field}.te_budget"),
+                        format!("must be in (0, 10] per year, got {te_budget}"),
+                    ));
+                }
+                if let Some(m) = spec.max_active {
+                    if !(m.is_finite() && m > 0.0 && m <= 1.0) {
+                        return Err(invalid(format!("{field}.max_active"), format!("must be in (0, 1], got {m}")));
+                    }
+                }
+                let use_growth = spec.use_growth.unwrap_or(false);
+                let growth = use_growth.then_some(gbm.growth.as_slice());
+                let problem = MaxGrowthProblem::new(&gbm.covariance, growth, te_budget, spec.max_active);
+                Weighting::MaxGrowth { te_budget, use_growth, max_active: spec.max_active, problem: Arc::new(problem) }
+            }
         })
     }
 }
 
 impl Strategy {
-    pub fn from_spec(spec: &StrategySpec, n: usize, field: &str) -> Result<Strategy, ScenarioError> {
+    pub fn from_spec(spec: &StrategySpec, market: &Market, field: &str) -> Result<Strategy, ScenarioError> {
         if spec.name.trim().is_empty() {
             return Err(invalid(format!("{field}.name"), "must not be empty"));
         }
@@ -528,7 +584,7 @@ impl Strategy {
         }
         Ok(Strategy {
             name: spec.name.clone(),
-            weighting: Weighting::from_spec(spec, n, field)?,
+            weighting: Weighting::from_spec(spec, market, field)?,
             rebalance_every: spec.rebalance_every,
             cost_rate: spec.cost_bps * 1e-4,
         })
@@ -617,6 +673,15 @@ mod tests {
             ("weighting = \"equal\"", "weighting = \"top_k\"\nk = 2\np = 1.5", "strategies[0].p"),
             ("weighting = \"equal\"", "weighting = \"equal\"\nk = 2", "strategies[0].k"),
             ("weighting = \"equal\"", "weighting = \"equal\"\nbuffer = 2", "strategies[0].buffer"),
+            ("weighting = \"equal\"", "weighting = \"max_growth\"", "strategies[0].te_budget"),
+            ("weighting = \"equal\"", "weighting = \"max_growth\"\nte_budget = -0.01", "strategies[0].te_budget"),
+            (
+                "weighting = \"equal\"",
+                "weighting = \"max_growth\"\nte_budget = 0.02\nmax_active = 0.0",
+                "strategies[0].max_active",
+            ),
+            ("weighting = \"equal\"", "weighting = \"equal\"\nte_budget = 0.02", "strategies[0].te_budget"),
+            ("weighting = \"equal\"", "weighting = \"equal\"\nuse_growth = true", "strategies[0].use_growth"),
         ];
         for (from, to, expected_field) in cases {
             let scenario = Scenario::from_toml(&SMALL.replace(from, to)).unwrap();
@@ -657,6 +722,12 @@ mod tests {
             let scenario = Scenario::from_toml(&market(lines)).unwrap();
             assert_eq!(field_of(scenario.validate().unwrap_err()), expected_field, "{lines}");
         }
+        let optimised = market("model = \"atlas\"\natlas_g = 0.1\nvol = 0.2")
+            .replace("weighting = \"equal\"", "weighting = \"max_growth\"\nte_budget = 0.02");
+        assert_eq!(
+            field_of(Scenario::from_toml(&optimised).unwrap().validate().unwrap_err()),
+            "strategies[0].weighting"
+        );
         for lines in [
             "model = \"atlas\"\natlas_g = 0.1\nvol = 0.2",
             "model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]\nrank_vol = { from = 0.2, to = 0.3 }",

@@ -17,6 +17,7 @@ use crate::market::rank::rank_log_steps;
 use crate::market::rank::sort_by_rank;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::MarketKernel;
+use crate::optimize::{MaxGrowthProblem, WarmStart};
 use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::real::{self, Real, LANES};
 use crate::rng::seed_key;
@@ -99,6 +100,8 @@ struct StrategyBlock<R> {
     /// pi_i(p) / p_i at the last rebalance p: the period's growth ratio is sum_i anchor_i q_i.
     anchor: Vec<Lanes<R>>,
     slots: [Lanes<R>; slot::COUNT],
+    /// max_growth: each lane's solver state from its last rebalance.
+    warm: Vec<WarmStart>,
 }
 
 /// The state of `LANES` paths.
@@ -154,7 +157,11 @@ impl<R: Real> PathBlock<R> {
                 slots[slot::LOG_G_ANCHOR] = log_g;
                 slots[slot::MIN_DIVERGENCE] = Lanes::splat(R::from_f64(f32::MAX as f64));
                 slots[slot::HOLDINGS_VALUE] = target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
-                StrategyBlock { holdings: target, anchor, slots }
+                let warm = match strategy.weighting {
+                    KernelWeighting::MaxGrowth { .. } => vec![WarmStart::default(); LANES],
+                    _ => Vec::new(),
+                };
+                StrategyBlock { holdings: target, anchor, slots, warm }
             })
             .collect();
         PathBlock {
@@ -293,6 +300,10 @@ impl<R: Real> PathBlock<R> {
                         top_k_block(*k, *buffer, *p, &self.log_mu, &state.holdings, scratch, &mut self.target);
                         Lanes::zero()
                     }
+                    (KernelWeighting::MaxGrowth { problem }, _) => {
+                        max_growth_block(problem, &self.mu, &mut state.warm, &mut self.target);
+                        Lanes::zero()
+                    }
                     (weighting, _) => {
                         target_weights::<R, LANES, FUSED>(weighting, &self.mu, &self.log_mu, &mut self.target)
                     }
@@ -375,6 +386,25 @@ fn top_k_block<R: Real>(
         top_k_targets(k, buffer, p, &scratch.log_mu, &scratch.held, order, &mut scratch.keyed, &mut scratch.target);
         for (t, value) in target.iter_mut().zip(&scratch.target) {
             t.0[lane] = *value;
+        }
+    }
+}
+
+/// max_growth targets for every lane of a block, each solve warm-started from the lane's last.
+fn max_growth_block<R: Real>(
+    problem: &MaxGrowthProblem,
+    mu: &[Lanes<R>],
+    warm: &mut [WarmStart],
+    target: &mut [Lanes<R>],
+) {
+    let mut lane_mu = vec![0.0; mu.len()];
+    for (lane, warm) in warm.iter_mut().enumerate() {
+        for (value, m) in lane_mu.iter_mut().zip(mu) {
+            *value = m.0[lane].to_f64();
+        }
+        let solution = problem.solve_from(&lane_mu, warm);
+        for (t, w) in target.iter_mut().zip(&solution.weights) {
+            t.0[lane] = R::from_f64(*w);
         }
     }
 }

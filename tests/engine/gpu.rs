@@ -169,3 +169,16 @@ fn a_thousand_stock_rank_market_runs_on_the_gpu_as_on_the_cpu() {
     let on_cpu = simulate_cpu(&plan, Precision::F64);
     assert_paths_agree("rank-1000", &on_gpu, &on_cpu, 1e-4);
 }
+
+#[test]
+fn the_gpu_refuses_max_growth_with_a_reason() {
+    use sptlab::engine::Backend;
+    let Some(context) = GpuContext::for_tests() else { return };
+    let gpu = GpuBackend::new(context);
+    let plan = plan(&MIXED.replace(
+        "[[strategies]]\n    name = \"cap-weighted\"",
+        "[[strategies]]\n    name = \"optimised\"\n    weighting = \"max_growth\"\n    te_budget = 0.02\n    [[strategies]]\n    name = \"cap-weighted\"",
+    ));
+    let reason = gpu.check_fits(&plan).unwrap_err();
+    assert!(reason.contains("max_growth runs on the CPU backend only"), "{reason}");
+}

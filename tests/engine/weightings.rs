@@ -75,3 +75,41 @@ fn a_buffer_cuts_top_k_turnover_and_capping_tracks_the_market() {
     // A binding cap (the largest of 12 zipf weights is 0.32) tracks the market loosely.
     assert!(mean(3, |p| p.tracking_error) > 0.005 && mean(3, |p| p.turnover) > 0.0);
 }
+
+#[test]
+fn max_growth_spends_its_tracking_error_budget_and_out_grows_equal_weight() {
+    // Daily rebalancing with the true covariance: the realised tracking error is the
+    // ex-ante budget up to the day's drift in weights and sampling noise (a path's
+    // 252 daily active returns estimate it within about 4.5 %, the mean of 64 paths
+    // within 0.6 %); the issue asks for 10 %.
+    let text = format!(
+        "{}
+        [[strategies]]
+        name = \"max-growth-2%\"
+        weighting = \"max_growth\"
+        te_budget = 0.02
+        [[strategies]]
+        name = \"max-growth-wide\"
+        weighting = \"max_growth\"
+        te_budget = 10.0
+        [[strategies]]
+        name = \"equal\"
+        weighting = \"equal\"",
+        MARKET.replace("years = 3.0", "years = 1.0")
+    );
+    let plan = plan(&text);
+    let results = simulate_cpu(&plan, Precision::F64);
+    let paths = results.paths() as f64;
+    let tracking_error = results.per_path[0].iter().map(|p| p.tracking_error).sum::<f64>() / paths;
+    assert!((tracking_error / 0.02 - 1.0).abs() < 0.1, "realised tracking error {tracking_error} for a 2 % budget");
+    assert!(!results.functionally_generated[0]);
+    // With room to move it maximises the excess growth rate, which equal weight does
+    // not: on the same paths it must not fall behind equal weight (paired, 2 se).
+    let differences: Vec<f64> = results.per_path[1]
+        .iter()
+        .zip(&results.per_path[2])
+        .map(|(wide, equal)| wide.relative_log_return - equal.relative_log_return)
+        .collect();
+    let summary = sptlab::stats::summarize(&differences).unwrap();
+    assert!(summary.mean > -2.0 * summary.se, "max_growth behind equal weight: {} (se {})", summary.mean, summary.se);
+}

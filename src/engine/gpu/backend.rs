@@ -149,6 +149,8 @@ fn kind_code(weighting: &Weighting) -> u32 {
         Weighting::Constant { .. } => 4,
         Weighting::Capped { .. } => 5,
         Weighting::TopK { .. } => 6,
+        // Refused before any kernel is built (`unsupported_strategy`).
+        Weighting::MaxGrowth { .. } => 7,
     }
 }
 
@@ -338,6 +340,17 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
     words.into_iter().map(|w| w as f32).collect()
 }
 
+/// Why the GPU kernel cannot run `plan`'s strategies, if it cannot: the max_growth
+/// optimiser runs on the CPU backend only so far.
+fn unsupported_strategy(plan: &Plan) -> Option<String> {
+    plan.strategies.iter().position(|s| matches!(s.weighting, Weighting::MaxGrowth { .. })).map(|index| {
+        format!(
+            "strategies[{index}].weighting: max_growth runs on the CPU backend only so far \
+             (its solver is not in the GPU kernel yet); use --backend cpu"
+        )
+    })
+}
+
 /// Everything a plan's kernels and buffers depend on: constants, market data, model words.
 type PlanKey = (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>);
 
@@ -399,6 +412,9 @@ impl GpuBackend {
     }
 
     fn prepare(&mut self, plan: &Plan) -> Result<(), GpuError> {
+        if let Some(reason) = unsupported_strategy(plan) {
+            return Err(GpuError::Unsupported(reason));
+        }
         let stage = MarketStage::of(plan);
         let layout = StateLayout::of(plan);
         // Everything the kernels and their buffers depend on: a plan of the same shape
@@ -482,6 +498,9 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {
+        if let Some(reason) = unsupported_strategy(plan) {
+            return Err(reason);
+        }
         let layout = StateLayout::of(plan);
         if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
             return Err(format!(

@@ -23,4 +23,6 @@ pub enum GpuError {
     Poll(String),
     #[error("the GPU device reported an error: {0}")]
     Device(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
