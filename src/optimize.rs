@@ -19,7 +19,56 @@
 //! is made exactly feasible at the end: z satisfies P, and is scaled toward d = 0
 //! (the market, which satisfies every constraint) until it meets the budget.
 
+use std::sync::Arc;
+
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
+
+use crate::calibrate::{shrunk_correlation, Shrinkage};
+
+/// The covariance a max_growth strategy believes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CovarianceBelief {
+    /// The model's own (a gbm market's): one problem for every path and rebalance.
+    Model(Arc<MaxGrowthProblem>),
+    /// Estimated on each path at each rebalance from its own trailing log returns.
+    Trailing(TrailingEstimate),
+}
+
+/// How a path estimates its covariance: sample vols and a correlation shrunk toward the
+/// identity (Ledoit-Wolf, as `sptlab calibrate` does) over the last `lookback` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailingEstimate {
+    pub lookback: usize,
+    pub shrinkage: Shrinkage,
+    /// gamma, when the strategy is told the growth rates.
+    pub growth: Option<Vec<f64>>,
+    pub te_budget: f64,
+    pub max_active: Option<f64>,
+    pub steps_per_year: f64,
+}
+
+impl TrailingEstimate {
+    /// The problem for a path whose last returns are `returns[t][stock]` (oldest first);
+    /// `None` with fewer than two returns (the strategy then holds the market).
+    pub fn problem(&self, returns: &[Vec<f64>]) -> Option<MaxGrowthProblem> {
+        if returns.len() < 2 {
+            return None;
+        }
+        let n = returns[0].len();
+        let periods = returns.len() as f64;
+        let vols: Vec<f64> = (0..n)
+            .map(|i| {
+                let mean = returns.iter().map(|r| r[i]).sum::<f64>() / periods;
+                let variance = returns.iter().map(|r| (r[i] - mean).powi(2)).sum::<f64>() / (periods - 1.0);
+                // A stock that never moved gets a tiny vol, keeping Sigma positive definite.
+                (variance * self.steps_per_year).sqrt().max(1e-8)
+            })
+            .collect();
+        let (correlation, _) = shrunk_correlation(returns, self.shrinkage);
+        let covariance = DMatrix::from_fn(n, n, |i, j| correlation[(i, j)] * vols[i] * vols[j]);
+        Some(MaxGrowthProblem::new(&covariance, self.growth.as_deref(), self.te_budget, self.max_active))
+    }
+}
 
 /// A validated problem: everything that does not change between rebalances.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,8 @@
 //! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
 //! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
 
-use std::sync::Arc;
-
 use crate::market::rank::sort_keyed;
-use crate::optimize::MaxGrowthProblem;
+use crate::optimize::CovarianceBelief;
 use crate::real::{Lanes, Real};
 
 /// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
@@ -44,7 +42,7 @@ pub enum Weighting {
         te_budget: f64,
         use_growth: bool,
         max_active: Option<f64>,
-        problem: Arc<MaxGrowthProblem>,
+        belief: CovarianceBelief,
     },
 }
 
@@ -71,7 +69,7 @@ impl Weighting {
             }
             Weighting::Capped { cap } => KernelWeighting::Capped { cap: R::from_f64(*cap) },
             Weighting::TopK { k, buffer, p } => KernelWeighting::TopK { k: *k, buffer: *buffer, p: R::from_f64(*p) },
-            Weighting::MaxGrowth { problem, .. } => KernelWeighting::MaxGrowth { problem: problem.clone() },
+            Weighting::MaxGrowth { belief, .. } => KernelWeighting::MaxGrowth { belief: belief.clone() },
         }
     }
 }
@@ -112,7 +110,7 @@ pub enum KernelWeighting<R> {
     },
     /// Solved in f64 whatever the kernel's precision.
     MaxGrowth {
-        problem: Arc<MaxGrowthProblem>,
+        belief: CovarianceBelief,
     },
 }
 
@@ -185,17 +183,23 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             Lanes::zero()
         }
-        KernelWeighting::MaxGrowth { problem } => {
+        KernelWeighting::MaxGrowth { belief } => {
             // A cold start (rebalances go through `max_growth_block` with warm starts).
-            let mut lane_mu = vec![0.0; mu.len()];
-            for lane in 0..L {
-                for (value, m) in lane_mu.iter_mut().zip(mu) {
-                    *value = m.0[lane].to_f64();
+            // With a trailing estimate and no history yet, the strategy holds the market.
+            match belief {
+                CovarianceBelief::Model(problem) => {
+                    let mut lane_mu = vec![0.0; mu.len()];
+                    for lane in 0..L {
+                        for (value, m) in lane_mu.iter_mut().zip(mu) {
+                            *value = m.0[lane].to_f64();
+                        }
+                        let solution = problem.solve(&lane_mu);
+                        for (t, w) in target.iter_mut().zip(&solution.weights) {
+                            t.0[lane] = R::from_f64(*w);
+                        }
+                    }
                 }
-                let solution = problem.solve(&lane_mu);
-                for (t, w) in target.iter_mut().zip(&solution.weights) {
-                    t.0[lane] = R::from_f64(*w);
-                }
+                CovarianceBelief::Trailing(_) => target.copy_from_slice(mu),
             }
             Lanes::zero()
         }

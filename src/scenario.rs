@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use crate::calibrate::Shrinkage;
 use crate::market::Market;
-use crate::optimize::MaxGrowthProblem;
+use crate::optimize::{CovarianceBelief, MaxGrowthProblem, TrailingEstimate};
 use crate::portfolio::{Strategy, Weighting};
 
 /// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
@@ -225,10 +226,36 @@ pub struct StrategySpec {
     /// `max_growth`: |pi_i - mu_i| at most this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_active: Option<f64>,
+    /// `max_growth`: the covariance it believes: "true" (the model's) or "trailing".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+    /// `max_growth` with `estimate = "trailing"`: steps of returns to estimate from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback: Option<usize>,
+    /// `max_growth` with `estimate = "trailing"`: correlation shrinkage toward the
+    /// identity, "auto" (Ledoit-Wolf) or an intensity in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrinkage: Option<ShrinkageSpec>,
     #[serde(default = "default_rebalance_every")]
     pub rebalance_every: u32,
     #[serde(default)]
     pub cost_bps: f64,
+}
+
+/// The covariance a max_growth strategy believes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimate {
+    True,
+    Trailing,
+}
+
+/// "auto" or an intensity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ShrinkageSpec {
+    Intensity(f64),
+    Named(String),
 }
 
 fn default_rebalance_every() -> u32 {
@@ -323,6 +350,9 @@ pub fn standard_workload(paths: u64) -> Scenario {
         te_budget: None,
         use_growth: None,
         max_active: None,
+        estimate: None,
+        lookback: None,
+        shrinkage: None,
         rebalance_every: 1,
         cost_bps: 0.0,
     };
@@ -418,7 +448,7 @@ impl Scenario {
             if strategies.iter().any(|s: &Strategy| s.name == spec.name) {
                 return Err(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
             }
-            strategies.push(Strategy::from_spec(spec, &market, &field)?);
+            strategies.push(Strategy::from_spec(spec, &market, self.steps_per_year, &field)?);
         }
         Ok(Plan {
             scenario: self.clone(),
@@ -434,7 +464,12 @@ impl Scenario {
 
 impl Weighting {
     /// The weighting of a strategy entry, with its parameters checked.
-    pub fn from_spec(spec: &StrategySpec, market: &Market, field: &str) -> Result<Weighting, ScenarioError> {
+    pub fn from_spec(
+        spec: &StrategySpec,
+        market: &Market,
+        steps_per_year: u32,
+        field: &str,
+    ) -> Result<Weighting, ScenarioError> {
         let n = market.n();
         let takes_budget = spec.weighting == WeightingKind::MaxGrowth;
         for (name, present) in [
@@ -532,12 +567,6 @@ impl Weighting {
                 Weighting::TopK { k, buffer, p }
             }
             WeightingKind::MaxGrowth => {
-                let Market::Gbm(gbm) = market else {
-                    return Err(invalid(
-                        format!("{field}.weighting"),
-                        "max_growth optimises with the model's covariance, which only a gbm market states",
-                    ));
-                };
                 let te_budget = spec.te_budget.ok_or_else(|| {
                     invalid(format!("{field}.te_budget"), "max_growth needs te_budget (per year, e.g. 0.02)")
                 })?;
@@ -553,16 +582,78 @@ impl Weighting {
                     }
                 }
                 let use_growth = spec.use_growth.unwrap_or(false);
-                let growth = use_growth.then_some(gbm.growth.as_slice());
-                let problem = MaxGrowthProblem::new(&gbm.covariance, growth, te_budget, spec.max_active);
-                Weighting::MaxGrowth { te_budget, use_growth, max_active: spec.max_active, problem: Arc::new(problem) }
+                let gbm = match market {
+                    Market::Gbm(gbm) => Some(gbm),
+                    _ => None,
+                };
+                if use_growth && gbm.is_none() {
+                    return Err(invalid(
+                        format!("{field}.use_growth"),
+                        "growth forecasts are per-stock growth rates, which only a gbm market states",
+                    ));
+                }
+                let growth = if use_growth { gbm.map(|g| g.growth.clone()) } else { None };
+                let estimate = spec.estimate.unwrap_or(Estimate::True);
+                if estimate == Estimate::True && (spec.lookback.is_some() || spec.shrinkage.is_some()) {
+                    return Err(invalid(
+                        format!("{field}.estimate"),
+                        "lookback and shrinkage are for estimate = \"trailing\"",
+                    ));
+                }
+                let belief = match estimate {
+                    Estimate::True => {
+                        let Some(gbm) = gbm else {
+                            return Err(invalid(
+                                format!("{field}.estimate"),
+                                "the model's covariance is stated by a gbm market only; use estimate = \"trailing\"",
+                            ));
+                        };
+                        let problem =
+                            MaxGrowthProblem::new(&gbm.covariance, growth.as_deref(), te_budget, spec.max_active);
+                        CovarianceBelief::Model(Arc::new(problem))
+                    }
+                    Estimate::Trailing => {
+                        let lookback = spec.lookback.unwrap_or(steps_per_year as usize);
+                        if !(2..=100_000).contains(&lookback) {
+                            return Err(invalid(
+                                format!("{field}.lookback"),
+                                format!("must be 2 to 100000 steps, got {lookback}"),
+                            ));
+                        }
+                        let shrinkage = match &spec.shrinkage {
+                            None => Shrinkage::Auto,
+                            Some(ShrinkageSpec::Named(name)) if name == "auto" => Shrinkage::Auto,
+                            Some(ShrinkageSpec::Intensity(x)) if (0.0..=1.0).contains(x) => Shrinkage::Fixed(*x),
+                            Some(other) => {
+                                return Err(invalid(
+                                    format!("{field}.shrinkage"),
+                                    format!("must be \"auto\" or a number in [0, 1], got {other:?}"),
+                                ))
+                            }
+                        };
+                        CovarianceBelief::Trailing(TrailingEstimate {
+                            lookback,
+                            shrinkage,
+                            growth,
+                            te_budget,
+                            max_active: spec.max_active,
+                            steps_per_year: steps_per_year as f64,
+                        })
+                    }
+                };
+                Weighting::MaxGrowth { te_budget, use_growth, max_active: spec.max_active, belief }
             }
         })
     }
 }
 
 impl Strategy {
-    pub fn from_spec(spec: &StrategySpec, market: &Market, field: &str) -> Result<Strategy, ScenarioError> {
+    pub fn from_spec(
+        spec: &StrategySpec,
+        market: &Market,
+        steps_per_year: u32,
+        field: &str,
+    ) -> Result<Strategy, ScenarioError> {
         if spec.name.trim().is_empty() {
             return Err(invalid(format!("{field}.name"), "must not be empty"));
         }
@@ -585,7 +676,7 @@ impl Strategy {
         }
         Ok(Strategy {
             name: spec.name.clone(),
-            weighting: Weighting::from_spec(spec, market, field)?,
+            weighting: Weighting::from_spec(spec, market, steps_per_year, field)?,
             rebalance_every: spec.rebalance_every,
             cost_rate: spec.cost_bps * 1e-4,
         })

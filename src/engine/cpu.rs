@@ -17,7 +17,7 @@ use crate::market::rank::rank_log_steps;
 use crate::market::rank::sort_by_rank;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::MarketKernel;
-use crate::optimize::{MaxGrowthProblem, WarmStart};
+use crate::optimize::{CovarianceBelief, WarmStart};
 use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::real::{self, Real, LANES};
 use crate::rng::seed_key;
@@ -126,6 +126,37 @@ pub struct PathBlock<R> {
     factor_normals: Vec<Lanes<R>>,
     /// Top-k strategies: each lane's stocks by cap at the last rebalance, and scratch.
     top_k: Option<TopKScratch<R>>,
+    /// max_growth with a trailing estimate: the last log returns of every lane.
+    window: Option<ReturnWindow<R>>,
+}
+
+/// The last `capacity` steps' log returns, `[slot][stock]` of lanes, as a ring.
+struct ReturnWindow<R> {
+    capacity: usize,
+    returns: Vec<Lanes<R>>,
+    /// The slot the next step's returns go to.
+    next: usize,
+    filled: usize,
+}
+
+impl<R: Real> ReturnWindow<R> {
+    fn push(&mut self, log_returns: &[Lanes<R>]) {
+        let n = log_returns.len();
+        self.returns[self.next * n..(self.next + 1) * n].copy_from_slice(log_returns);
+        self.next = (self.next + 1) % self.capacity;
+        self.filled = (self.filled + 1).min(self.capacity);
+    }
+
+    /// Lane `lane`'s last `count` returns (at most those held), oldest first.
+    fn lane_history(&self, lane: usize, count: usize, n: usize) -> Vec<Vec<f64>> {
+        let count = count.min(self.filled);
+        (0..count)
+            .map(|j| {
+                let slot = (self.next + self.capacity - count + j) % self.capacity;
+                self.returns[slot * n..(slot + 1) * n].iter().map(|r| r.0[lane].to_f64()).collect()
+            })
+            .collect()
+    }
 }
 
 /// What top-k strategies keep per block: each lane's rank order (`lane * n + rank`),
@@ -187,6 +218,22 @@ impl<R: Real> PathBlock<R> {
                 MarketKernel::Factor(factor) => vec![Lanes::zero(); factor.factors],
                 _ => Vec::new(),
             },
+            window: params
+                .strategies
+                .iter()
+                .filter_map(|s| match &s.weighting {
+                    KernelWeighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate) } => {
+                        Some(estimate.lookback)
+                    }
+                    _ => None,
+                })
+                .max()
+                .map(|capacity| ReturnWindow {
+                    capacity,
+                    returns: vec![Lanes::zero(); capacity * n],
+                    next: 0,
+                    filled: 0,
+                }),
             top_k: params.strategies.iter().any(|s| matches!(s.weighting, KernelWeighting::TopK { .. })).then(|| {
                 TopKScratch {
                     order: params.initial_order.repeat(LANES),
@@ -268,6 +315,9 @@ impl<R: Real> PathBlock<R> {
         for (mu, growth) in self.mu.iter_mut().zip(&self.growth) {
             *mu = *mu * *growth * inverse_market_gross;
         }
+        if let Some(window) = self.window.as_mut() {
+            window.push(&self.log_steps);
+        }
         let corrected = market_gross.ln() - self.log_total_comp;
         let next = self.log_total + corrected;
         self.log_total_comp = (next - self.log_total) - corrected;
@@ -300,8 +350,8 @@ impl<R: Real> PathBlock<R> {
                         top_k_block(*k, *buffer, *p, &self.log_mu, &state.holdings, scratch, &mut self.target);
                         Lanes::zero()
                     }
-                    (KernelWeighting::MaxGrowth { problem }, _) => {
-                        max_growth_block(problem, &self.mu, &mut state.warm, &mut self.target);
+                    (KernelWeighting::MaxGrowth { belief }, _) => {
+                        max_growth_block(belief, &self.mu, self.window.as_ref(), &mut state.warm, &mut self.target);
                         Lanes::zero()
                     }
                     (weighting, _) => {
@@ -390,20 +440,36 @@ fn top_k_block<R: Real>(
     }
 }
 
-/// max_growth targets for every lane of a block, each solve warm-started from the lane's last.
+/// max_growth targets for every lane of a block, each solve warm-started from the
+/// lane's last. With a trailing estimate each lane builds its own problem from its
+/// window of returns, and holds the market until it has two.
 fn max_growth_block<R: Real>(
-    problem: &MaxGrowthProblem,
+    belief: &CovarianceBelief,
     mu: &[Lanes<R>],
+    window: Option<&ReturnWindow<R>>,
     warm: &mut [WarmStart],
     target: &mut [Lanes<R>],
 ) {
-    let mut lane_mu = vec![0.0; mu.len()];
+    let n = mu.len();
+    let mut lane_mu = vec![0.0; n];
     for (lane, warm) in warm.iter_mut().enumerate() {
         for (value, m) in lane_mu.iter_mut().zip(mu) {
             *value = m.0[lane].to_f64();
         }
-        let solution = problem.solve_from(&lane_mu, warm);
-        for (t, w) in target.iter_mut().zip(&solution.weights) {
+        let estimated;
+        let problem = match belief {
+            CovarianceBelief::Model(problem) => Some(problem.as_ref()),
+            CovarianceBelief::Trailing(estimate) => {
+                let history = window.map_or(Vec::new(), |w| w.lane_history(lane, estimate.lookback, n));
+                estimated = estimate.problem(&history);
+                estimated.as_ref()
+            }
+        };
+        let weights = match problem {
+            Some(problem) => problem.solve_from(&lane_mu, warm).weights,
+            None => lane_mu.clone(),
+        };
+        for (t, w) in target.iter_mut().zip(&weights) {
             t.0[lane] = R::from_f64(*w);
         }
     }
