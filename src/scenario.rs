@@ -818,8 +818,20 @@ mod tests {
             .replace("weighting = \"equal\"", "weighting = \"max_growth\"\nte_budget = 0.02");
         assert_eq!(
             field_of(Scenario::from_toml(&optimised).unwrap().validate().unwrap_err()),
-            "strategies[0].weighting"
+            "strategies[0].estimate"
         );
+        let trailing =
+            optimised.replace("te_budget = 0.02", "te_budget = 0.02\nestimate = \"trailing\"\nlookback = 63");
+        assert!(Scenario::from_toml(&trailing).unwrap().validate().is_ok(), "trailing estimates work in any model");
+        for (from, to, expected) in [
+            ("lookback = 63", "lookback = 1", "strategies[0].lookback"),
+            ("lookback = 63", "lookback = 63\nshrinkage = 1.5", "strategies[0].shrinkage"),
+            ("lookback = 63", "lookback = 63\nshrinkage = \"some\"", "strategies[0].shrinkage"),
+            ("lookback = 63", "lookback = 63\nuse_growth = true", "strategies[0].use_growth"),
+        ] {
+            let text = trailing.replace(from, to);
+            assert_eq!(field_of(Scenario::from_toml(&text).unwrap().validate().unwrap_err()), expected, "{to}");
+        }
         for lines in [
             "model = \"atlas\"\natlas_g = 0.1\nvol = 0.2",
             "model = \"first_order\"\nrank_growth = [-0.1, -0.1, 0.2]\nrank_vol = { from = 0.2, to = 0.3 }",
