@@ -252,6 +252,45 @@ impl MaxGrowthProblem {
         MaxGrowthSolution { weights: mu.iter().zip(z.iter()).map(|(m, zi)| m + scale * zi).collect(), iterations }
     }
 
+    /// x' Sigma v.
+    pub fn sigma_inner(&self, x: &[f64], v: &[f64]) -> f64 {
+        let (mut rx, mut rv) = (vec![0.0; self.n], vec![0.0; self.n]);
+        self.rotate_in(x, &mut rx);
+        self.rotate_in(v, &mut rv);
+        rx.iter().zip(&rv).zip(&self.eigenvalues).map(|((a, b), l)| l * a * b).sum()
+    }
+
+    /// Turnover control: from the weights held, `held`, move toward `optimum` only as far
+    /// as half the traded weight stays within `max_turnover`: pi = w + s (pi* - w). Both
+    /// ends are long-only and sum to one, and when the held weights meet the budget and
+    /// bounds, so does every point between (both constraints are convex), so the answer
+    /// meets every constraint. When drift has taken the held weights outside the budget or
+    /// the bounds, the budget and bounds win: s is the least that brings them back.
+    pub fn limit_turnover(&self, mu: &[f64], held: &[f64], optimum: &[f64], max_turnover: f64) -> Vec<f64> {
+        let away: Vec<f64> = held.iter().zip(mu).map(|(w, m)| w - m).collect();
+        let step: Vec<f64> = optimum.iter().zip(held).map(|(p, w)| p - w).collect();
+        let turnover = 0.5 * step.iter().map(|v| v.abs()).sum::<f64>();
+        let mut s = if turnover > max_turnover { max_turnover / turnover } else { 1.0 };
+        // The budget: TE^2(s) = |a|^2 + 2 s <a, v> + s^2 |v|^2 is convex, above b^2 at s = 0
+        // when the held weights break it and within it at s = 1: its smaller root.
+        let (aa, av, vv) =
+            (self.sigma_inner(&away, &away), self.sigma_inner(&away, &step), self.sigma_inner(&step, &step));
+        let budget2 = self.te_budget * self.te_budget;
+        if aa > budget2 && vv > 0.0 {
+            let discriminant = (av * av - vv * (aa - budget2)).max(0.0);
+            s = s.max(((-av - discriminant.sqrt()) / vv).clamp(0.0, 1.0));
+        }
+        // The bounds |a_i + s v_i| <= m, each met at s = 1.
+        if let Some(m) = self.max_active {
+            for (a, v) in away.iter().zip(&step) {
+                if a.abs() > m && *v != 0.0 {
+                    s = s.max(((a.signum() * m - a) / v).clamp(0.0, 1.0));
+                }
+            }
+        }
+        held.iter().zip(&step).map(|(w, v)| w + s * v).collect()
+    }
+
     /// The objective 1/2 (sum_i pi_i s_ii - pi' Sigma pi) + pi' gamma, from the eigenbasis.
     pub fn objective(&self, covariance: &DMatrix<f64>, growth: Option<&[f64]>, weights: &[f64]) -> f64 {
         let pi = DVector::from_column_slice(weights);
@@ -423,6 +462,31 @@ mod tests {
             let residual = sum_residual.max(negative).max(over_budget).max(over_active);
             assert!(residual <= 1e-12, "case {case}: residual {residual:e} (budget {budget}, active {active:?})");
         }
+    }
+
+    #[test]
+    fn turnover_control_trades_at_most_the_limit_unless_the_budget_needs_more() {
+        let vols: Vec<f64> = (0..6).map(|i| 0.15 + 0.05 * i as f64).collect();
+        let sigma = covariance(&vols, 0.3);
+        let mu = [0.3, 0.25, 0.2, 0.12, 0.08, 0.05];
+        let problem = MaxGrowthProblem::new(&sigma, None, 0.03, Some(0.1));
+        let optimum = problem.solve(&mu).weights;
+        // Held weights inside the budget (between the market and the optimum): the move
+        // is cut to the limit and stays feasible.
+        let held: Vec<f64> = mu.iter().zip(&optimum).map(|(m, p)| 0.8 * m + 0.2 * p).collect();
+        let limited = problem.limit_turnover(&mu, &held, &optimum, 0.01);
+        let traded = 0.5 * limited.iter().zip(&held).map(|(a, b)| (a - b).abs()).sum::<f64>();
+        assert!((traded - 0.01).abs() < 1e-12, "traded {traded}");
+        assert!((limited.iter().sum::<f64>() - 1.0).abs() < 1e-12 && limited.iter().all(|w| *w >= 0.0));
+        assert!(te(&problem, &limited, &mu) <= 0.03 + 1e-12);
+        // Held weights far outside the budget: the budget wins, met exactly.
+        let held = [0.05, 0.05, 0.1, 0.2, 0.3, 0.3];
+        assert!(te(&problem, &held, &mu) > 0.03);
+        let limited = problem.limit_turnover(&mu, &held, &optimum, 0.01);
+        assert!(te(&problem, &limited, &mu) <= 0.03 * (1.0 + 1e-9), "{}", te(&problem, &limited, &mu));
+        assert!(limited.iter().zip(&mu).all(|(w, m)| (w - m).abs() <= 0.1 + 1e-12));
+        // No limit reached: the optimum itself.
+        assert_eq!(problem.limit_turnover(&mu, &optimum, &optimum, 0.01), optimum);
     }
 
     #[test]

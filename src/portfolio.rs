@@ -42,6 +42,8 @@ pub enum Weighting {
         te_budget: f64,
         use_growth: bool,
         max_active: Option<f64>,
+        /// Half the traded weight per rebalance at most (`MaxGrowthProblem::limit_turnover`).
+        max_turnover: Option<f64>,
         belief: CovarianceBelief,
     },
 }
@@ -69,7 +71,9 @@ impl Weighting {
             }
             Weighting::Capped { cap } => KernelWeighting::Capped { cap: R::from_f64(*cap) },
             Weighting::TopK { k, buffer, p } => KernelWeighting::TopK { k: *k, buffer: *buffer, p: R::from_f64(*p) },
-            Weighting::MaxGrowth { belief, .. } => KernelWeighting::MaxGrowth { belief: belief.clone() },
+            Weighting::MaxGrowth { belief, max_turnover, .. } => {
+                KernelWeighting::MaxGrowth { belief: belief.clone(), max_turnover: *max_turnover }
+            }
         }
     }
 }
@@ -111,6 +115,7 @@ pub enum KernelWeighting<R> {
     /// Solved in f64 whatever the kernel's precision.
     MaxGrowth {
         belief: CovarianceBelief,
+        max_turnover: Option<f64>,
     },
 }
 
@@ -183,7 +188,7 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             Lanes::zero()
         }
-        KernelWeighting::MaxGrowth { belief } => {
+        KernelWeighting::MaxGrowth { belief, .. } => {
             // A cold start (rebalances go through `max_growth_block` with warm starts).
             // With a trailing estimate and no history yet, the strategy holds the market.
             match belief {

@@ -226,6 +226,9 @@ pub struct StrategySpec {
     /// `max_growth`: |pi_i - mu_i| at most this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_active: Option<f64>,
+    /// `max_growth`: half the traded weight per rebalance at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turnover: Option<f64>,
     /// `max_growth`: the covariance it believes: "true" (the model's) or "trailing".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<Estimate>,
@@ -350,6 +353,7 @@ pub fn standard_workload(paths: u64) -> Scenario {
         te_budget: None,
         use_growth: None,
         max_active: None,
+        max_turnover: None,
         estimate: None,
         lookback: None,
         shrinkage: None,
@@ -581,6 +585,11 @@ impl Weighting {
                         return Err(invalid(format!("{field}.max_active"), format!("must be in (0, 1], got {m}")));
                     }
                 }
+                if let Some(t) = spec.max_turnover {
+                    if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+                        return Err(invalid(format!("{field}.max_turnover"), format!("must be in (0, 1], got {t}")));
+                    }
+                }
                 let use_growth = spec.use_growth.unwrap_or(false);
                 let gbm = match market {
                     Market::Gbm(gbm) => Some(gbm),
@@ -641,7 +650,13 @@ impl Weighting {
                         })
                     }
                 };
-                Weighting::MaxGrowth { te_budget, use_growth, max_active: spec.max_active, belief }
+                Weighting::MaxGrowth {
+                    te_budget,
+                    use_growth,
+                    max_active: spec.max_active,
+                    max_turnover: spec.max_turnover,
+                    belief,
+                }
             }
         })
     }

@@ -222,7 +222,7 @@ impl<R: Real> PathBlock<R> {
                 .strategies
                 .iter()
                 .filter_map(|s| match &s.weighting {
-                    KernelWeighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate) } => {
+                    KernelWeighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => {
                         Some(estimate.lookback)
                     }
                     _ => None,
@@ -350,8 +350,16 @@ impl<R: Real> PathBlock<R> {
                         top_k_block(*k, *buffer, *p, &self.log_mu, &state.holdings, scratch, &mut self.target);
                         Lanes::zero()
                     }
-                    (KernelWeighting::MaxGrowth { belief }, _) => {
-                        max_growth_block(belief, &self.mu, self.window.as_ref(), &mut state.warm, &mut self.target);
+                    (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
+                        let held = (&state.holdings[..], *max_turnover);
+                        max_growth_block(
+                            belief,
+                            &self.mu,
+                            held,
+                            self.window.as_ref(),
+                            &mut state.warm,
+                            &mut self.target,
+                        );
                         Lanes::zero()
                     }
                     (weighting, _) => {
@@ -442,10 +450,12 @@ fn top_k_block<R: Real>(
 
 /// max_growth targets for every lane of a block, each solve warm-started from the
 /// lane's last. With a trailing estimate each lane builds its own problem from its
-/// window of returns, and holds the market until it has two.
+/// window of returns, and holds the market until it has two. With a turnover limit,
+/// the move from the weights held toward the optimum is cut to the limit.
 fn max_growth_block<R: Real>(
     belief: &CovarianceBelief,
     mu: &[Lanes<R>],
+    (holdings, max_turnover): (&[Lanes<R>], Option<f64>),
     window: Option<&ReturnWindow<R>>,
     warm: &mut [WarmStart],
     target: &mut [Lanes<R>],
@@ -466,7 +476,17 @@ fn max_growth_block<R: Real>(
             }
         };
         let weights = match problem {
-            Some(problem) => problem.solve_from(&lane_mu, warm).weights,
+            Some(problem) => {
+                let optimum = problem.solve_from(&lane_mu, warm).weights;
+                match max_turnover {
+                    Some(limit) => {
+                        let value: f64 = holdings.iter().map(|h| h.0[lane].to_f64()).sum();
+                        let held: Vec<f64> = holdings.iter().map(|h| h.0[lane].to_f64() / value).collect();
+                        problem.limit_turnover(&lane_mu, &held, &optimum, limit)
+                    }
+                    None => optimum,
+                }
+            }
             None => lane_mu.clone(),
         };
         for (t, w) in target.iter_mut().zip(&weights) {
