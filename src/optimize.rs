@@ -209,20 +209,45 @@ impl MaxGrowthProblem {
             let eta = if te2(0.0) <= budget * budget {
                 0.0
             } else {
-                // te2 falls with eta; at eta_high every y_k is within the budget's bound.
+                // Newton on phi(eta) = 1 / sqrt(te2(eta)) - 1 / budget, which is nearly
+                // linear in eta (the secular-equation trick of trust-region methods), kept
+                // inside a bracket [low, high] that bisection narrows when a step leaves it.
+                // At the bracket's top every y_k is within the budget's bound.
                 let spread: f64 = (0..n)
                     .map(|k| (self.eigenvalues[k] * target[k] + rho * rotated[k]).powi(2) / self.eigenvalues[k])
                     .sum();
                 let (mut low, mut high) = (0.0, spread.sqrt() / (2.0 * budget) + 1.0);
+                let mut eta = 0.0;
                 for _ in 0..100 {
-                    let middle = 0.5 * (low + high);
-                    if te2(middle) > budget * budget {
-                        low = middle;
-                    } else {
-                        high = middle;
+                    let (mut value, mut slope) = (0.0, 0.0);
+                    for k in 0..n {
+                        let l = self.eigenvalues[k];
+                        let denominator = l * (1.0 + 2.0 * eta) + rho;
+                        let yk = (l * target[k] + rho * rotated[k]) / denominator;
+                        value += l * yk * yk;
+                        slope -= 4.0 * l * l * yk * yk / denominator;
                     }
+                    let excess = value - budget * budget;
+                    if excess.abs() <= 1e-13 * budget * budget {
+                        break;
+                    }
+                    if excess > 0.0 {
+                        low = eta;
+                    } else {
+                        high = eta;
+                    }
+                    if high - low <= 1e-15 * high {
+                        break;
+                    }
+                    // phi = value^-1/2 - 1/b; phi' = -1/2 value^-3/2 slope.
+                    let phi = 1.0 / value.sqrt() - 1.0 / budget;
+                    let phi_slope = -0.5 * slope / (value * value.sqrt());
+                    let step = if phi_slope > 0.0 { eta - phi / phi_slope } else { f64::NAN };
+                    eta = if step > low && step < high { step } else { 0.5 * (low + high) };
                 }
-                high
+                // The last point may sit a rounding above the budget; the final scaling
+                // below makes the answer feasible whatever happens here.
+                eta
             };
             for (k, yk) in y.iter_mut().enumerate() {
                 *yk = y_at(eta, k);
