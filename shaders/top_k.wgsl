@@ -2,10 +2,11 @@
 // `top_k_targets` in src/portfolio.rs.
 //
 // Each path keeps its stocks in order of cap (`topk_order`, saved in the state at
-// TOPK_ORDER_BASE between dispatches), shared by every top-k strategy and repaired by
-// insertion sort at each rebalance. A stock is held when its holding is positive
-// (non-members hold exactly zero). Members after a rebalance: the stocks held and
-// ranked within k + buffer ("kept"), then the largest of the others until there are k.
+// TOPK_ORDER_BASE between dispatches), shared by every top-k strategy and repaired at
+// each rebalance (`repair_order`, ranking.wgsl). A stock is held when its holding is
+// positive (non-members hold exactly zero). Members after a rebalance: the stocks held
+// and ranked within k + buffer ("kept"), then the largest of the others until there
+// are k.
 
 var<private> topk_order: array<u32, N>;
 var<private> topk_rank: array<u32, N>;
@@ -20,12 +21,6 @@ fn store_top_k_state(lane: u32) {
     for (var r = 0u; r < N; r++) {
         state[at(TOPK_ORDER_BASE + r, lane)] = f32(topk_order[r]);
     }
-}
-
-fn topk_before(a: u32, b: u32) -> bool {
-    let cap_a = log_caps[a];
-    let cap_b = log_caps[b];
-    return cap_a > cap_b || (cap_a == cap_b && a < b);
 }
 
 fn topk_held(s: u32, stock: u32) -> bool {
@@ -44,26 +39,7 @@ fn topk_member(s: u32, stock: u32, cutoff: f32) -> bool {
 
 // (largest exponent, normaliser, 0, cutoff rank) of strategy s's new weights.
 fn top_k_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
-    var k = 1u;
-    for (; k < N; k++) {
-        let stock = topk_order[k];
-        var j = k;
-        loop {
-            if (j == 0u || !topk_before(stock, topk_order[j - 1u])) {
-                break;
-            }
-            topk_order[j] = topk_order[j - 1u];
-            j -= 1u;
-        }
-        topk_order[j] = stock;
-    }
-    // The shift loop has no fixed bound: check its result, and every loop's count.
-    var v = 1u;
-    for (; v < N; v++) {
-        if (topk_before(topk_order[v], topk_order[v - 1u])) {
-            *cut = true;
-        }
-    }
+    *cut = !repair_order(&topk_order) || *cut;
     var r = 0u;
     for (; r < N; r++) {
         topk_rank[topk_order[r]] = r;
@@ -99,7 +75,7 @@ fn top_k_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
             total += exp(p * (log_caps[t] - log_total) - largest);
         }
     }
-    *cut = *cut || k != N || v != N || r != N || c != N || m != N || t != N || needed != 0u;
+    *cut = *cut || r != N || c != N || m != N || t != N || needed != 0u;
     return vec4<f32>(largest, total, 0.0, cutoff);
 }
 

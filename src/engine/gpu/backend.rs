@@ -15,6 +15,7 @@ use super::shaders;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::engine::{Backend, BackendInfo, EngineError, Precision};
+use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
@@ -288,9 +289,11 @@ pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> 
     } else {
         ""
     };
-    let top_k = if StateLayout::of(plan).top_k_strategies > 0 { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
+    let has_top_k = StateLayout::of(plan).top_k_strategies > 0;
+    let top_k = if has_top_k { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
+    let ranking = if has_top_k || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
     let kernel = format!(
-        "{}\n{state_functions}{}\n{top_k}\n{}",
+        "{}\n{ranking}\n{state_functions}{}\n{top_k}\n{}",
         market_data_access(data_bytes <= workgroup_bytes as u64),
         stage.source,
         shaders::ADVANCE_PATHS

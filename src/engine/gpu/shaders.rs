@@ -4,6 +4,9 @@
 pub const PHILOX: &str = include_str!("../../../shaders/philox.wgsl");
 /// The simulation kernels `init_paths` and `advance_paths`.
 pub const ADVANCE_PATHS: &str = include_str!("../../../shaders/advance_paths.wgsl");
+/// Ranking by cap (insertion sort of a per-path order), composed for rank-based
+/// markets and top-k strategies.
+pub const RANKING: &str = include_str!("../../../shaders/ranking.wgsl");
 /// Top-k weighting support, composed when a strategy is top_k.
 pub const TOP_K: &str = include_str!("../../../shaders/top_k.wgsl");
 /// Its stand-ins otherwise.

@@ -1,0 +1,37 @@
+// Ranking by cap, shared by the rank-based market stage (market_rank.wgsl) and top-k
+// weights (top_k.wgsl); composed when either is. CPU twin: `sort_keyed` in
+// src/market/rank.rs.
+
+// Whether stock a ranks before stock b: larger cap first, ties by index.
+fn ranks_before(a: u32, b: u32) -> bool {
+    let cap_a = log_caps[a];
+    let cap_b = log_caps[b];
+    return cap_a > cap_b || (cap_a == cap_b && a < b);
+}
+
+// Repairs `order` (stocks, best rank first) by insertion sort, O(N + shifts), and
+// returns false if a loop was cut short. The shift loop has no fixed bound, so the
+// result itself is checked: a cut would leave the order unsorted.
+fn repair_order(order: ptr<private, array<u32, N>>) -> bool {
+    var k = 1u;
+    for (; k < N; k++) {
+        let stock = (*order)[k];
+        var j = k;
+        loop {
+            if (j == 0u || !ranks_before(stock, (*order)[j - 1u])) {
+                break;
+            }
+            (*order)[j] = (*order)[j - 1u];
+            j -= 1u;
+        }
+        (*order)[j] = stock;
+    }
+    var sorted = true;
+    var v = 1u;
+    for (; v < N; v++) {
+        if (ranks_before((*order)[v], (*order)[v - 1u])) {
+            sorted = false;
+        }
+    }
+    return sorted && k == N && v == N;
+}
