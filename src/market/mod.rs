@@ -74,11 +74,6 @@ impl Market {
         }
     }
 
-    /// Whether the model is simulated by Euler steps (so results carry O(dt) bias).
-    pub fn is_euler(&self) -> bool {
-        !matches!(self, Market::Gbm(_))
-    }
-
     /// The model in a kernel's precision, for steps of `dt` years.
     pub fn kernel<R: Real>(&self, dt: f64) -> MarketKernel<R> {
         match self {

@@ -43,11 +43,6 @@ impl VsmMarket {
             weight_floor: R::from_f64(dt),
         }
     }
-
-    /// Mean and variance of log Z(T) - log Z(0): ((n (1 + alpha) - 1) T / 2, T).
-    pub fn total_log_cap_law(&self, years: f64) -> (f64, f64) {
-        ((self.n() as f64 * (1.0 + self.alpha) - 1.0) * years / 2.0, years)
-    }
 }
 
 /// VSM parameters in the kernel's precision.
