@@ -13,8 +13,9 @@
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
 // STRATEGY_P, STRATEGY_CAP, STRATEGY_K, STRATEGY_BUFFER, STRATEGY_REBALANCE,
-// STRATEGY_COST; and the top-k functions (shaders/top_k.wgsl, or empty stand-ins
-// when no strategy is top_k).
+// STRATEGY_COST; the top-k functions (shaders/top_k.wgsl, or empty stand-ins
+// when no strategy is top_k); and `defer_max_growth` (shaders/max_growth.wgsl, which
+// adds the max_growth entry points, or a stand-in).
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
@@ -26,6 +27,7 @@ const KIND_ENTROPY: u32 = 3u;
 const KIND_CONSTANT: u32 = 4u;
 const KIND_CAPPED: u32 = 5u;
 const KIND_TOP_K: u32 = 6u;
+const KIND_MAX_GROWTH: u32 = 7u;
 
 struct Params {
     first_path: u32,
@@ -36,6 +38,11 @@ struct Params {
     total_steps: u32,
     key0: u32,
     key1: u32,
+    // The max_growth dispatches' strategy and ADMM iterations per dispatch.
+    strategy: u32,
+    iterations: u32,
+    padding0: u32,
+    padding1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -51,6 +58,8 @@ struct Params {
 var<private> z: array<vec4<f32>, N4>;
 var<private> log_caps: array<f32, N>;
 var<private> mu: array<f32, N>;
+// A strategy's target weights at a rebalance.
+var<private> targets: array<f32, N>;
 // This invocation's column in the state buffer.
 var<private> current_lane: u32;
 
@@ -198,6 +207,57 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     return mu[i];
 }
 
+// Closes strategy s's decomposition period at log G = `log_g`:
+// T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)); and when `rebalance`, trades
+// from holdings worth `value` (weights holdings / value) to `target` (worth 1).
+// Returns the step's cost factor.
+fn close_period(s: u32, lane: u32, log_g: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
+    let slots = SLOTS_BASE + s * SLOT_COUNT;
+    let holdings_base = HOLDINGS_BASE + s * N;
+    let anchor_base = ANCHOR_BASE + s * N;
+    let inverse_value = 1.0 / value;
+    var period_ratio = 0.0;
+    var traded = 0.0;
+    var w = 0u;
+    for (; w < N; w++) {
+        period_ratio += state[at(anchor_base + w, lane)] * mu[w];
+        if (rebalance) {
+            traded += abs(targets[w] - state[at(holdings_base + w, lane)] * inverse_value);
+            state[at(holdings_base + w, lane)] = targets[w];
+            state[at(anchor_base + w, lane)] = targets[w] / mu[w];
+        }
+    }
+    *cut = *cut || w != N;
+    let divergence = log(period_ratio) - (log_g - state[at(slots + SLOT_LOG_G_ANCHOR, lane)]);
+    kahan_add(at(slots + SLOT_DRIFT, lane), at(slots + SLOT_DRIFT_COMP, lane), divergence);
+    state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = log_g;
+    state[at(slots + SLOT_MIN_DIVERGENCE, lane)] = min(state[at(slots + SLOT_MIN_DIVERGENCE, lane)], divergence);
+    var cost_factor = 1.0;
+    if (rebalance) {
+        state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = 1.0;
+        cost_factor = 1.0 - STRATEGY_COST[s] * traded;
+        state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
+        state[at(slots + SLOT_TRADED_SQUARES, lane)] += traded * traded;
+        state[at(slots + SLOT_COST, lane)] += log(cost_factor);
+    }
+    return cost_factor;
+}
+
+// Strategy s's returns against the market for the step.
+fn accumulate_returns(s: u32, lane: u32, gross: f32, cost_factor: f32, market_gross: f32) {
+    let slots = SLOTS_BASE + s * SLOT_COUNT;
+    let strategy_gross = gross * cost_factor;
+    let active_return = strategy_gross - market_gross;
+    kahan_add(at(slots + SLOT_RELATIVE, lane), at(slots + SLOT_RELATIVE_COMP, lane), log(strategy_gross / market_gross));
+    kahan_add(at(slots + SLOT_ACTIVE_SUM, lane), at(slots + SLOT_ACTIVE_SUM_COMP, lane), active_return);
+    kahan_add(at(slots + SLOT_ACTIVE_SQUARES, lane), at(slots + SLOT_ACTIVE_SQUARES_COMP, lane),
+              active_return * active_return);
+    let relative = state[at(slots + SLOT_RELATIVE, lane)];
+    let peak = max(state[at(slots + SLOT_PEAK, lane)], relative);
+    state[at(slots + SLOT_PEAK, lane)] = peak;
+    state[at(slots + SLOT_DRAWDOWN, lane)] = max(state[at(slots + SLOT_DRAWDOWN, lane)], peak - relative);
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     // Every invocation of the workgroup reads the model's data each step: stage it once.
@@ -251,7 +311,6 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         for (; s < S; s++) {
             let slots = SLOTS_BASE + s * SLOT_COUNT;
             let holdings_base = HOLDINGS_BASE + s * N;
-            let anchor_base = ANCHOR_BASE + s * N;
 
             // Shares are held through the step: each holding's value grows with its price.
             var value = 0.0;
@@ -266,50 +325,26 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = value;
 
             let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;
+            if (rebalance && STRATEGY_KIND[s] == KIND_MAX_GROWTH) {
+                // Its solve runs in dispatches of its own (max_growth.wgsl), which finish
+                // this step; the host ends the dispatch here.
+                defer_max_growth(s, lane, gross, market_gross);
+                cut = cut || k + 1u != params.step_count;
+                continue;
+            }
             var cost_factor = 1.0;
             if (rebalance || is_last) {
                 let setup = weight_setup(s, log_total, &cut);
-                // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
-                // Weights before trading are holdings / value; after, the target (value 1).
-                let inverse_value = 1.0 / value;
-                var period_ratio = 0.0;
-                var traded = 0.0;
-                var w = 0u;
-                for (; w < N; w++) {
-                    period_ratio += state[at(anchor_base + w, lane)] * mu[w];
-                    if (rebalance) {
-                        let target_w = target_weight(s, w, log_total, setup);
-                        traded += abs(target_w - state[at(holdings_base + w, lane)] * inverse_value);
-                        state[at(holdings_base + w, lane)] = target_w;
-                        state[at(anchor_base + w, lane)] = target_w / mu[w];
-                    }
-                }
-                cut = cut || w != N;
-                let divergence = log(period_ratio) - (setup.z - state[at(slots + SLOT_LOG_G_ANCHOR, lane)]);
-                kahan_add(at(slots + SLOT_DRIFT, lane), at(slots + SLOT_DRIFT_COMP, lane), divergence);
-                state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = setup.z;
-                state[at(slots + SLOT_MIN_DIVERGENCE, lane)] = min(state[at(slots + SLOT_MIN_DIVERGENCE, lane)], divergence);
                 if (rebalance) {
-                    state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = 1.0;
-                    cost_factor = 1.0 - STRATEGY_COST[s] * traded;
-                    state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
-                    state[at(slots + SLOT_TRADED_SQUARES, lane)] += traded * traded;
-                    state[at(slots + SLOT_COST, lane)] += log(cost_factor);
+                    var t = 0u;
+                    for (; t < N; t++) {
+                        targets[t] = target_weight(s, t, log_total, setup);
+                    }
+                    cut = cut || t != N;
                 }
+                cost_factor = close_period(s, lane, setup.z, value, rebalance, &cut);
             }
-
-            // Per-step returns against the market.
-            let strategy_gross = gross * cost_factor;
-            let active_return = strategy_gross - market_gross;
-            kahan_add(at(slots + SLOT_RELATIVE, lane), at(slots + SLOT_RELATIVE_COMP, lane),
-                      log(strategy_gross * inverse_market_gross));
-            kahan_add(at(slots + SLOT_ACTIVE_SUM, lane), at(slots + SLOT_ACTIVE_SUM_COMP, lane), active_return);
-            kahan_add(at(slots + SLOT_ACTIVE_SQUARES, lane), at(slots + SLOT_ACTIVE_SQUARES_COMP, lane),
-                      active_return * active_return);
-            let relative = state[at(slots + SLOT_RELATIVE, lane)];
-            let peak = max(state[at(slots + SLOT_PEAK, lane)], relative);
-            state[at(slots + SLOT_PEAK, lane)] = peak;
-            state[at(slots + SLOT_DRAWDOWN, lane)] = max(state[at(slots + SLOT_DRAWDOWN, lane)], peak - relative);
+            accumulate_returns(s, lane, gross, cost_factor, market_gross);
         }
         cut = cut || s != S;
         if (!cut) {

@@ -139,6 +139,17 @@ impl MaxGrowthProblem {
         }
     }
 
+    /// The problem in the GPU kernel's layout (shaders/max_growth.wgsl, `MG_*` offsets):
+    /// Q row-major, Lambda, the unconstrained optimum, then the budget, the bound on
+    /// each active weight (-1 for none) and rho.
+    pub fn kernel_words(&self) -> Vec<f64> {
+        let mut words = self.eigenvectors.clone();
+        words.extend(&self.eigenvalues);
+        words.extend(&self.unconstrained);
+        words.extend([self.te_budget, self.max_active.unwrap_or(-1.0), self.rho]);
+        words
+    }
+
     /// Q' x.
     fn rotate_in(&self, x: &[f64], out: &mut [f64]) {
         out.fill(0.0);

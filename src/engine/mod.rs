@@ -42,6 +42,11 @@ pub enum EngineError {
     )]
     IncompleteSteps { expected: u32, completed: u32 },
     #[error(
+        "the GPU max_growth solver of strategy {strategy} was cut short by the driver at step {step}; \
+         no result was produced"
+    )]
+    SolverCut { step: u32, strategy: String },
+    #[error(
         "path {path}, strategy {strategy}: a statistic is not finite (numerical overflow); no result was produced"
     )]
     NonFinite { path: u64, strategy: String },

@@ -16,6 +16,7 @@ use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::engine::{Backend, BackendInfo, EngineError, Precision};
 use crate::market::Market;
+use crate::optimize::CovarianceBelief;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
@@ -46,6 +47,9 @@ struct DispatchParams {
     total_steps: u32,
     key0: u32,
     key1: u32,
+    strategy: u32,
+    iterations: u32,
+    padding: [u32; 2],
 }
 
 /// Where each per-path quantity lives in the state buffer (in slots of `stride` words).
@@ -57,6 +61,8 @@ pub struct StateLayout {
     pub capped_strategies: u32,
     /// Top-k strategies (they rank the stocks at each rebalance; the order is kept per path).
     pub top_k_strategies: u32,
+    /// max_growth strategies (each keeps its solver's state: `max_growth_block` slots).
+    pub max_growth_strategies: u32,
     /// Words the market stage keeps per path (after the strategies' state).
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
@@ -75,6 +81,11 @@ impl StateLayout {
                 .count() as u32,
             top_k_strategies: plan.strategies.iter().filter(|s| matches!(s.weighting, Weighting::TopK { .. })).count()
                 as u32,
+            max_growth_strategies: plan
+                .strategies
+                .iter()
+                .filter(|s| matches!(s.weighting, Weighting::MaxGrowth { .. }))
+                .count() as u32,
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
         }
@@ -108,9 +119,25 @@ impl StateLayout {
             0
         }
     }
+    /// The max_growth solvers' state: the deferred step's market gross return, then a
+    /// block per max_growth strategy (z, u, theta, iterations, done, gross: `MG_*` in
+    /// shaders/max_growth.wgsl).
+    pub fn max_growth_base(&self) -> u32 {
+        self.top_k_order_base() + self.top_k_slots()
+    }
+    fn max_growth_block(&self) -> u32 {
+        2 * self.n + 5
+    }
+    pub fn max_growth_slots(&self) -> u32 {
+        if self.max_growth_strategies > 0 {
+            1 + self.max_growth_strategies * self.max_growth_block()
+        } else {
+            0
+        }
+    }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.top_k_order_base() + self.top_k_slots()
+        self.max_growth_base() + self.max_growth_slots()
     }
     /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
@@ -132,14 +159,36 @@ impl StateLayout {
     /// completed-steps check).
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
+    /// A max_growth rebalance is not counted: it runs in dispatches of its own.
     pub fn loop_trips_per_step(&self) -> u32 {
         self.market_loop_trips
             + 2 * self.n
-            + self.strategies * (1 + 5 * self.n)
+            + self.strategies * (1 + 6 * self.n)
             + self.capped_strategies * 8 * self.n
             + self.top_k_strategies * 13 * self.n
     }
 }
+
+/// Loop iterations of a `solve_max_growth` dispatch before its first ADMM iteration
+/// (loads, Q' mu, the target), and of each ADMM iteration at most (two products, the
+/// ball's 40 Newton rounds, the projection's 64 rounds, the steps between).
+fn max_growth_setup_trips(n: u32) -> u32 {
+    n * n + 6 * n + 8
+}
+fn max_growth_iteration_trips(n: u32) -> u32 {
+    2 * n * n + 120 * n + 8
+}
+/// Loop iterations of `finish_max_growth` at most: four products and the trading.
+fn max_growth_finish_trips(n: u32) -> u32 {
+    4 * n * n + 30 * n + 8
+}
+/// ADMM iterations per `solve_max_growth` dispatch on hardware adapters, between
+/// readbacks of whether any path has iterations left.
+const HARDWARE_SOLVER_ITERATIONS: u32 = 64;
+/// Most ADMM iterations of one solve (as the CPU solver's).
+const MAX_GROWTH_MAX_ITERATIONS: u32 = 2000;
+/// Both residuals of a converged solve below this (f32: the CPU's f64 solver uses 1e-8).
+const MAX_GROWTH_TOLERANCE: f64 = 2e-6;
 
 fn kind_code(weighting: &Weighting) -> u32 {
     match weighting {
@@ -150,7 +199,6 @@ fn kind_code(weighting: &Weighting) -> u32 {
         Weighting::Constant { .. } => 4,
         Weighting::Capped { .. } => 5,
         Weighting::TopK { .. } => 6,
-        // Refused before any kernel is built (`unsupported_strategy`).
         Weighting::MaxGrowth { .. } => 7,
     }
 }
@@ -248,9 +296,69 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("TOPK_ORDER_BASE", u(layout.top_k_order_base())),
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
+        ("MG_MARKET_GROSS", u(layout.max_growth_base())),
+        ("MG_STATE_BASE", array_literal("u32", max_growth_state_bases(plan, &layout).into_iter().map(u))),
+        ("MG_DATA_BASE", array_literal("u32", max_growth_data_bases(plan, &layout).into_iter().map(u))),
+        (
+            "MG_TURNOVER",
+            array_literal(
+                "f32",
+                strategies.iter().map(|s| match s.weighting {
+                    Weighting::MaxGrowth { max_turnover: Some(limit), .. } => f32_literal(limit),
+                    _ => "-1.0".to_string(),
+                }),
+            ),
+        ),
+        ("MG_MAX_ITERATIONS", u(MAX_GROWTH_MAX_ITERATIONS)),
+        ("MG_TOLERANCE", f32_literal(MAX_GROWTH_TOLERANCE)),
     ];
     constants.extend(stage.constants.iter().cloned());
     constants
+}
+
+/// Per strategy, the first state slot of its max_growth block (0 for other strategies).
+fn max_growth_state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
+    let mut next = layout.max_growth_base() + 1;
+    plan.strategies
+        .iter()
+        .map(|s| match s.weighting {
+            Weighting::MaxGrowth { .. } => {
+                next += layout.max_growth_block();
+                next - layout.max_growth_block()
+            }
+            _ => 0,
+        })
+        .collect()
+}
+
+/// Per strategy, the offset of its max_growth problem in the model buffer (0 for others).
+fn max_growth_data_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
+    let n = layout.n;
+    let mut next = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
+    plan.strategies
+        .iter()
+        .map(|s| match s.weighting {
+            Weighting::MaxGrowth { .. } => {
+                next += n * n + 2 * n + 3;
+                next - (n * n + 2 * n + 3)
+            }
+            _ => 0,
+        })
+        .collect()
+}
+
+/// The max_growth strategies that rebalance at the end of 0-based `step` (never the last).
+fn max_growth_rebalancing(plan: &Plan, step: u32) -> Vec<u32> {
+    let completed = step + 1;
+    if completed >= plan.steps {
+        return Vec::new();
+    }
+    (0..plan.strategies.len() as u32)
+        .filter(|&s| {
+            let strategy = &plan.strategies[s as usize];
+            matches!(strategy.weighting, Weighting::MaxGrowth { .. }) && completed % strategy.rebalance_every == 0
+        })
+        .collect()
 }
 
 /// WGSL for reading the market data: staged in workgroup memory when it fits
@@ -291,9 +399,11 @@ pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> 
     };
     let has_top_k = StateLayout::of(plan).top_k_strategies > 0;
     let top_k = if has_top_k { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
+    let max_growth =
+        if StateLayout::of(plan).max_growth_strategies > 0 { shaders::MAX_GROWTH } else { shaders::MAX_GROWTH_ABSENT };
     let ranking = if has_top_k || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
     let kernel = format!(
-        "{}\n{ranking}\n{state_functions}{}\n{top_k}\n{}",
+        "{}\n{ranking}\n{state_functions}{}\n{top_k}\n{}\n{max_growth}",
         market_data_access(data_bytes <= workgroup_bytes as u64),
         stage.source,
         shaders::ADVANCE_PATHS
@@ -340,18 +450,27 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
             _ => words.extend(std::iter::repeat_n(0.0, n)),
         }
     }
+    for strategy in &plan.strategies {
+        if let Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } = &strategy.weighting {
+            words.extend(problem.kernel_words());
+        }
+    }
     words.into_iter().map(|w| w as f32).collect()
 }
 
-/// Why the GPU kernel cannot run `plan`'s strategies, if it cannot: the max_growth
-/// optimiser runs on the CPU backend only so far.
+/// Why the GPU kernel cannot run `plan`'s strategies, if it cannot: max_growth with a
+/// trailing estimate needs a per-path covariance estimate and eigendecomposition at
+/// each rebalance, which runs on the CPU backend only so far.
 fn unsupported_strategy(plan: &Plan) -> Option<String> {
-    plan.strategies.iter().position(|s| matches!(s.weighting, Weighting::MaxGrowth { .. })).map(|index| {
-        format!(
-            "strategies[{index}].weighting: max_growth runs on the CPU backend only so far \
-             (its solver is not in the GPU kernel yet); use --backend cpu"
-        )
-    })
+    plan.strategies
+        .iter()
+        .position(|s| matches!(s.weighting, Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. }))
+        .map(|index| {
+            format!(
+                "strategies[{index}].estimate: max_growth with estimate = \"trailing\" runs on the CPU backend \
+                 only so far (the GPU solver takes the model's covariance, estimate = \"true\"); use --backend cpu"
+            )
+        })
 }
 
 /// Everything a plan's kernels and buffers depend on: constants, market data, model words.
@@ -365,8 +484,16 @@ struct Kernels {
     bind_group_layout: wgpu::BindGroupLayout,
     init_paths: wgpu::ComputePipeline,
     advance_paths: wgpu::ComputePipeline,
+    /// When a strategy is max_growth.
+    max_growth: Option<MaxGrowthPipelines>,
     market_data: wgpu::Buffer,
     model: wgpu::Buffer,
+}
+
+/// The max_growth solver's entry points (shaders/max_growth.wgsl).
+struct MaxGrowthPipelines {
+    solve: wgpu::ComputePipeline,
+    finish: wgpu::ComputePipeline,
 }
 
 pub struct GpuBackend {
@@ -374,17 +501,26 @@ pub struct GpuBackend {
     kernels: Option<Kernels>,
     /// An upper bound on paths per batch below the adapter's (results do not depend on it).
     batch_limit: Option<u64>,
+    /// The largest constraint residual of any max_growth rebalance simulated so far
+    /// (|sum - 1|, negative weight, tracking error over budget, active weight over bound).
+    max_growth_residual: f64,
 }
 
 impl GpuBackend {
     pub fn new(context: GpuContext) -> GpuBackend {
-        GpuBackend { context, kernels: None, batch_limit: None }
+        GpuBackend { context, kernels: None, batch_limit: None, max_growth_residual: 0.0 }
     }
 
     /// At most `paths` paths per batch (rounded up to a workgroup).
     pub fn with_batch_limit(mut self, paths: u64) -> GpuBackend {
         self.batch_limit = Some(paths.max(1));
         self
+    }
+
+    /// The largest constraint residual of the max_growth rebalances simulated so far
+    /// (each path keeps its own in the kernel; read back with each batch).
+    pub fn max_growth_residual(&self) -> f64 {
+        self.max_growth_residual
     }
 
     /// Whether the adapter is a software emulation (lavapipe, llvmpipe).
@@ -401,6 +537,16 @@ impl GpuBackend {
             HARDWARE_STEPS_PER_DISPATCH
         };
         steps.clamp(1, plan.steps)
+    }
+
+    /// ADMM iterations per `solve_max_growth` dispatch (0: not even one fits the
+    /// software adapter's loop cap).
+    pub fn solver_iterations_per_dispatch(&self, plan: &Plan) -> u32 {
+        if !self.context.is_software() {
+            return HARDWARE_SOLVER_ITERATIONS;
+        }
+        let n = plan.n() as u32;
+        SOFTWARE_LOOP_BUDGET.saturating_sub(max_growth_setup_trips(n)) / max_growth_iteration_trips(n)
     }
 
     /// Paths per batch allowed by the adapter's buffer limits (0 when not even one workgroup fits).
@@ -459,6 +605,7 @@ impl GpuBackend {
                 storage(2, true),
                 storage(3, false),
                 storage(4, false),
+                storage(5, false),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -478,6 +625,8 @@ impl GpuBackend {
         };
         let init_paths = pipeline("init_paths");
         let advance_paths = pipeline("advance_paths");
+        let max_growth = (layout.max_growth_strategies > 0)
+            .then(|| MaxGrowthPipelines { solve: pipeline("solve_max_growth"), finish: pipeline("finish_max_growth") });
         let market_data = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("market_data"),
             contents: bytemuck::cast_slice(&plan_key.1),
@@ -489,8 +638,16 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
         });
         self.context.take_error()?;
-        self.kernels =
-            Some(Kernels { plan_key, layout, bind_group_layout, init_paths, advance_paths, market_data, model });
+        self.kernels = Some(Kernels {
+            plan_key,
+            layout,
+            bind_group_layout,
+            init_paths,
+            advance_paths,
+            max_growth,
+            market_data,
+            model,
+        });
         Ok(())
     }
 }
@@ -509,6 +666,20 @@ impl Backend for GpuBackend {
             return Err(format!(
                 "market.n: {} stocks is more than the software adapter {} compiles in reasonable time                  ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays,                  measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
                 plan.n(),
+                self.context.adapter_name(),
+            ));
+        }
+        let n = layout.n;
+        if self.context.is_software()
+            && layout.max_growth_strategies > 0
+            && (self.solver_iterations_per_dispatch(plan) == 0 || max_growth_finish_trips(n) > SOFTWARE_LOOP_BUDGET)
+        {
+            return Err(format!(
+                "market.n: max_growth over {n} stocks needs more loop iterations per solver dispatch \
+                 ({} for one ADMM iteration, {} to finish) than the software adapter {} runs correctly \
+                 ({SOFTWARE_LOOP_BUDGET}); use the CPU backend",
+                max_growth_setup_trips(n) + max_growth_iteration_trips(n),
+                max_growth_finish_trips(n),
                 self.context.adapter_name(),
             ));
         }
@@ -578,7 +749,17 @@ impl Backend for GpuBackend {
             total_steps: plan.steps,
             key0: key[0],
             key1: key[1],
+            strategy: 0,
+            iterations: 0,
+            padding: [0; 2],
         };
+        // [0]: some path's max_growth solve has iterations left; [1]: a solver loop was cut.
+        let solver_flags = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("solver_flags"),
+            size: 8,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params"),
             size: std::mem::size_of::<DispatchParams>() as u64,
@@ -594,6 +775,7 @@ impl Backend for GpuBackend {
                 wgpu::BindGroupEntry { binding: 2, resource: kernels.model.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 3, resource: state.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 4, resource: steps_done.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 5, resource: solver_flags.as_entire_binding() },
             ],
         });
         let workgroups = stride / WORKGROUP;
@@ -612,11 +794,46 @@ impl Backend for GpuBackend {
         dispatch(&kernels.init_paths, params_for(0, 0));
         let mut step = 0;
         let mut reported = 0;
+        let solver_iterations = self.solver_iterations_per_dispatch(plan);
         while step < plan.steps {
-            let step_count = steps_per_dispatch.min(plan.steps - step);
+            let mut step_count = steps_per_dispatch.min(plan.steps - step);
+            // A dispatch ends at the next step on which a max_growth strategy rebalances.
+            if let Some(rebalance_step) =
+                (step..step + step_count).find(|&t| !max_growth_rebalancing(plan, t).is_empty())
+            {
+                step_count = rebalance_step - step + 1;
+            }
             // Each parameter write lands before the submission that follows it.
             dispatch(&kernels.advance_paths, params_for(step, step_count));
             step += step_count;
+            if let Some(pipelines) = &kernels.max_growth {
+                for strategy in max_growth_rebalancing(plan, step - 1) {
+                    let solver_cut = || EngineError::SolverCut {
+                        step: step - 1,
+                        strategy: plan.strategies[strategy as usize].name.clone(),
+                    };
+                    let solver_params =
+                        DispatchParams { strategy, iterations: solver_iterations, ..params_for(step - 1, 1) };
+                    // Solver dispatches until every path's solve has converged or used
+                    // its iterations (the shader stops each at MG_MAX_ITERATIONS).
+                    for _ in 0..MAX_GROWTH_MAX_ITERATIONS.div_ceil(solver_iterations) + 1 {
+                        queue.write_buffer(&solver_flags, 0, bytemuck::cast_slice(&[0u32; 2]));
+                        dispatch(&pipelines.solve, solver_params);
+                        let flags: Vec<u32> = self.context.read_buffer(&solver_flags, 0, 2)?;
+                        if flags[1] != 0 {
+                            return Err(solver_cut());
+                        }
+                        if flags[0] == 0 {
+                            break;
+                        }
+                    }
+                    dispatch(&pipelines.finish, solver_params);
+                    let flags: Vec<u32> = self.context.read_buffer(&solver_flags, 0, 2)?;
+                    if flags[1] != 0 {
+                        return Err(solver_cut());
+                    }
+                }
+            }
             // Waiting per dispatch costs little at these lengths and lets progress
             // move in path-equivalents (paths x share of steps done).
             self.context.wait()?;
@@ -643,6 +860,15 @@ impl Backend for GpuBackend {
             out.log_total_cap_change[lane] = word(layout.log_total() as usize, lane);
             for k in 0..strategies * slot::COUNT {
                 out.strategy_slots[lane * strategies * slot::COUNT + k] = word(layout.slots_base() as usize + k, lane);
+            }
+        }
+        for base in max_growth_state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
+            let residual_slot = (base + 2 * layout.n + 4) as u64;
+            let residuals: Vec<f32> = self.context.read_buffer(&state, 4 * residual_slot * stride as u64, count)?;
+            for residual in residuals {
+                // NaN counts as a violation.
+                let residual = if residual.is_nan() { f64::INFINITY } else { residual as f64 };
+                self.max_growth_residual = self.max_growth_residual.max(residual);
             }
         }
         Ok(out)

@@ -19,6 +19,11 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     return 0.0;
 }
 ";
+/// The max_growth solver's entry points and `defer_max_growth`, composed when a
+/// strategy is max_growth.
+pub const MAX_GROWTH: &str = include_str!("../../../shaders/max_growth.wgsl");
+/// Its stand-in otherwise.
+pub const MAX_GROWTH_ABSENT: &str = "fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {}\n";
 /// Test kernel: Philox words and normals for given counters.
 pub const PHILOX_WORDS: &str = include_str!("../../../shaders/philox_words.wgsl");
 
@@ -90,6 +95,12 @@ mod tests {
                 k = 2
                 buffer = 1
                 p = 0.5
+                [[strategies]]
+                name = "optimised"
+                weighting = "max_growth"
+                te_budget = 0.02
+                max_active = 0.1
+                max_turnover = 0.05
                 "#,
             )
             .unwrap()
