@@ -38,11 +38,16 @@ struct Params {
     total_steps: u32,
     key0: u32,
     key1: u32,
-    // The max_growth dispatches' strategy and ADMM iterations per dispatch.
+    // The max_growth dispatches: strategy, ADMM iterations per dispatch, phase, and the
+    // range of rows or returns a trailing estimate's dispatch works on.
     strategy: u32,
     iterations: u32,
+    phase: u32,
+    chunk_begin: u32,
+    chunk_end: u32,
     padding0: u32,
     padding1: u32,
+    padding2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -290,6 +295,10 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         var i = 0u;
         for (; i < N; i++) {
             let log_step = get_z(i);
+            if (HAS_WINDOW) {
+                // The trailing estimates' ring of log returns (max_growth_estimate.wgsl).
+                state[at(WINDOW_BASE + (step % WINDOW_LENGTH) * N + i, lane)] = log_step;
+            }
             log_caps[i] += log_step;
             let growth = exp(log_step);
             set_z(i, growth);

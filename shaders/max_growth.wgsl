@@ -13,7 +13,9 @@
 // answer exactly feasible, applies the turnover limit, trades and books the step.
 //
 // Composed after advance_paths.wgsl, with the constants MG_DATA_BASE (per strategy:
-// its problem's offset in the model buffer, laid out by `MaxGrowthProblem::kernel_words`),
+// its problem's offset in the model buffer, laid out by `MaxGrowthProblem::kernel_words`,
+// or with a trailing estimate, MG_IN_STATE, the first slot of the same layout in each
+// path's state),
 // MG_STATE_BASE (per strategy: its block of 2N + 5 state slots), MG_TURNOVER (per
 // strategy: the turnover limit, -1 for none), MG_MARKET_GROSS (the deferred step's
 // market gross return), MG_MAX_ITERATIONS and MG_TOLERANCE.
@@ -30,11 +32,16 @@ const MG_DONE = 2u * N + 2u;
 const MG_GROSS = 2u * N + 3u;
 const MG_RESIDUAL = 2u * N + 4u;
 // A problem's words: Q (row-major), Lambda, the unconstrained optimum, budget, bound, rho.
+const MG_Q = 0u;
 const MG_LAMBDA = N * N;
 const MG_UNCONSTRAINED = N * N + N;
 const MG_BUDGET = N * N + 2u * N;
 const MG_ACTIVE = N * N + 2u * N + 1u;
 const MG_RHO = N * N + 2u * N + 2u;
+// `params.phase` of a `finish_max_growth` dispatch: trade to the solution, or (a
+// trailing estimate with fewer than two returns so far) hold the market.
+const MG_TRADE = 0u;
+const MG_HOLD_MARKET = 1u;
 // Bounds on the inner searches (the f64 CPU solver allows 100 and 200; f32 settles sooner).
 const MG_BALL_ROUNDS = 40u;
 const MG_PROJECTION_ROUNDS = 64u;
@@ -50,6 +57,18 @@ var<private> mg_d: array<f32, N>;
 var<private> mg_rotated: array<f32, N>;
 var<private> mg_shifted: array<f32, N>;
 var<private> mg_cut: bool;
+// Whether the current strategy's problem is per path in the state buffer (a trailing
+// estimate: shaders/max_growth_estimate.wgsl) rather than shared in the model buffer.
+var<private> mg_in_state: bool;
+
+// Word `index` of the current problem (MG_DATA_BASE[s] + offset): a model-buffer
+// index, or a state slot of this path. Uniform across invocations: no divergence.
+fn mg_word(index: u32) -> f32 {
+    if (mg_in_state) {
+        return state[at(index, current_lane)];
+    }
+    return model[index];
+}
 
 // Called by `advance_paths` on a max_growth rebalance step, the last of its dispatch.
 fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {
@@ -69,7 +88,7 @@ fn mg_rotate_in(data: u32, x: ptr<private, array<f32, N>>, out: ptr<private, arr
         let row = data + i * N;
         var k = 0u;
         for (; k < N; k++) {
-            (*out)[k] += model[row + k] * xi;
+            (*out)[k] += mg_word(row + k) * xi;
         }
         mg_cut = mg_cut || k != N;
     }
@@ -84,7 +103,7 @@ fn mg_rotate_out(data: u32, y: ptr<private, array<f32, N>>, out: ptr<private, ar
         var sum = 0.0;
         var k = 0u;
         for (; k < N; k++) {
-            sum += model[row + k] * (*y)[k];
+            sum += mg_word(row + k) * (*y)[k];
         }
         mg_cut = mg_cut || k != N;
         (*out)[i] = sum;
@@ -97,7 +116,7 @@ fn mg_sigma_square(data: u32, rotated: ptr<private, array<f32, N>>) -> f32 {
     var total = 0.0;
     var k = 0u;
     for (; k < N; k++) {
-        total += model[data + MG_LAMBDA + k] * (*rotated)[k] * (*rotated)[k];
+        total += mg_word(data + MG_LAMBDA + k) * (*rotated)[k] * (*rotated)[k];
     }
     mg_cut = mg_cut || k != N;
     return total;
@@ -111,7 +130,7 @@ fn mg_ball_multiplier(data: u32, budget: f32, rho: f32) -> f32 {
     var spread = 0.0;
     var k = 0u;
     for (; k < N; k++) {
-        let l = model[data + MG_LAMBDA + k];
+        let l = mg_word(data + MG_LAMBDA + k);
         let numerator = l * mg_target[k] + rho * mg_rotated[k];
         let y = numerator / (l + rho);
         te2 += l * y * y;
@@ -130,7 +149,7 @@ fn mg_ball_multiplier(data: u32, budget: f32, rho: f32) -> f32 {
         var slope = 0.0;
         var j = 0u;
         for (; j < N; j++) {
-            let l = model[data + MG_LAMBDA + j];
+            let l = mg_word(data + MG_LAMBDA + j);
             let denominator = l * (1.0 + 2.0 * eta) + rho;
             let y = (l * mg_target[j] + rho * mg_rotated[j]) / denominator;
             value += l * y * y;
@@ -249,6 +268,8 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let data = MG_DATA_BASE[s];
     mg_cut = false;
+    mg_in_state = MG_IN_STATE[s] != 0u;
+    current_lane = lane;
     var i = 0u;
     for (; i < N; i++) {
         mu[i] = state[at(MU_BASE + i, lane)];
@@ -259,12 +280,12 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     mg_rotate_in(data, &mu, &mg_target);
     var t = 0u;
     for (; t < N; t++) {
-        mg_target[t] = model[data + MG_UNCONSTRAINED + t] - mg_target[t];
+        mg_target[t] = mg_word(data + MG_UNCONSTRAINED + t) - mg_target[t];
     }
     mg_cut = mg_cut || t != N;
-    let budget = model[data + MG_BUDGET];
-    let bound = model[data + MG_ACTIVE];
-    let rho = model[data + MG_RHO];
+    let budget = mg_word(data + MG_BUDGET);
+    let bound = mg_word(data + MG_ACTIVE);
+    let rho = mg_word(data + MG_RHO);
     var theta = state[at(base + MG_THETA, lane)];
     var iterations = u32(state[at(base + MG_ITERATIONS, lane)]);
     var converged = false;
@@ -281,7 +302,7 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
         let eta = mg_ball_multiplier(data, budget, rho);
         var k = 0u;
         for (; k < N; k++) {
-            let l = model[data + MG_LAMBDA + k];
+            let l = mg_word(data + MG_LAMBDA + k);
             mg_shifted[k] = (l * mg_target[k] + rho * mg_rotated[k]) / (l * (1.0 + 2.0 * eta) + rho);
         }
         mg_cut = mg_cut || k != N;
@@ -350,7 +371,7 @@ fn mg_limit_turnover(data: u32, value: f32, limit: f32, budget: f32, bound: f32,
     var vv = 0.0;
     var k = 0u;
     for (; k < N; k++) {
-        let l = model[data + MG_LAMBDA + k];
+        let l = mg_word(data + MG_LAMBDA + k);
         aa += l * mg_rotated[k] * mg_rotated[k];
         av += l * mg_rotated[k] * mg_u[k];
         vv += l * mg_u[k] * mg_u[k];
@@ -409,31 +430,42 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     let base = MG_STATE_BASE[s];
     let data = MG_DATA_BASE[s];
     mg_cut = false;
+    mg_in_state = MG_IN_STATE[s] != 0u;
+    current_lane = lane;
     var i = 0u;
     for (; i < N; i++) {
         mu[i] = state[at(MU_BASE + i, lane)];
         mg_z[i] = state[at(base + MG_Z + i, lane)];
     }
     mg_cut = mg_cut || i != N;
-    // Exactly feasible: z is in P; scale it toward the market to meet the budget.
-    let budget = model[data + MG_BUDGET];
-    mg_rotate_in(data, &mg_z, &mg_rotated);
-    let norm = sqrt(mg_sigma_square(data, &mg_rotated));
-    var scale = 1.0;
-    if (norm > budget) {
-        scale = budget / norm;
-    }
-    var t = 0u;
-    for (; t < N; t++) {
-        targets[t] = mu[t] + scale * mg_z[t];
-    }
-    mg_cut = mg_cut || t != N;
     let slots = SLOTS_BASE + s * SLOT_COUNT;
     let value = state[at(slots + SLOT_HOLDINGS_VALUE, lane)];
-    if (MG_TURNOVER[s] >= 0.0) {
-        mg_limit_turnover(data, value, MG_TURNOVER[s], budget, model[data + MG_ACTIVE], lane, s);
+    if (params.phase == MG_HOLD_MARKET) {
+        // A trailing estimate with fewer than two returns: the strategy holds the market.
+        var h = 0u;
+        for (; h < N; h++) {
+            targets[h] = mu[h];
+        }
+        mg_cut = mg_cut || h != N;
+    } else {
+        // Exactly feasible: z is in P; scale it toward the market to meet the budget.
+        let budget = mg_word(data + MG_BUDGET);
+        mg_rotate_in(data, &mg_z, &mg_rotated);
+        let norm = sqrt(mg_sigma_square(data, &mg_rotated));
+        var scale = 1.0;
+        if (norm > budget) {
+            scale = budget / norm;
+        }
+        var t = 0u;
+        for (; t < N; t++) {
+            targets[t] = mu[t] + scale * mg_z[t];
+        }
+        mg_cut = mg_cut || t != N;
+        if (MG_TURNOVER[s] >= 0.0) {
+            mg_limit_turnover(data, value, MG_TURNOVER[s], budget, mg_word(data + MG_ACTIVE), lane, s);
+        }
+        record_residual(data, lane, base, budget, mg_word(data + MG_ACTIVE));
     }
-    record_residual(data, lane, base, budget, model[data + MG_ACTIVE]);
     // max_growth is not functionally generated: log G = 0 in the decomposition.
     var cut = false;
     let cost_factor = close_period(s, lane, 0.0, value, true, &cut);

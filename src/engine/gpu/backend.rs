@@ -11,12 +11,12 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::market::{self, MarketStage};
+use super::max_growth;
 use super::shaders;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::engine::{Backend, BackendInfo, EngineError, Precision};
 use crate::market::Market;
-use crate::optimize::CovarianceBelief;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
@@ -24,7 +24,7 @@ use crate::scenario::Plan;
 /// Invocations per workgroup (one path each).
 pub const WORKGROUP: u32 = 64;
 /// Loop iterations per invocation per dispatch kept under llvmpipe's cap of 65,535.
-const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
+pub(super) const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
 /// Steps per dispatch on hardware adapters: long enough to amortise launches,
 /// short enough to stay clear of driver watchdogs.
 const HARDWARE_STEPS_PER_DISPATCH: u32 = 256;
@@ -49,7 +49,10 @@ struct DispatchParams {
     key1: u32,
     strategy: u32,
     iterations: u32,
-    padding: [u32; 2],
+    phase: u32,
+    chunk_begin: u32,
+    chunk_end: u32,
+    padding: [u32; 3],
 }
 
 /// Where each per-path quantity lives in the state buffer (in slots of `stride` words).
@@ -61,8 +64,13 @@ pub struct StateLayout {
     pub capped_strategies: u32,
     /// Top-k strategies (they rank the stocks at each rebalance; the order is kept per path).
     pub top_k_strategies: u32,
-    /// max_growth strategies (each keeps its solver's state: `max_growth_block` slots).
+    /// max_growth strategies (each keeps its solver's state: `max_growth::solver_block`).
     pub max_growth_strategies: u32,
+    /// max_growth strategies with a trailing estimate (each keeps a per-path problem
+    /// and its estimate's scratch: `max_growth::trailing_block`).
+    pub trailing_strategies: u32,
+    /// Log returns each path keeps for trailing estimates (the longest lookback).
+    pub window_length: u32,
     /// Words the market stage keeps per path (after the strategies' state).
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
@@ -81,11 +89,11 @@ impl StateLayout {
                 .count() as u32,
             top_k_strategies: plan.strategies.iter().filter(|s| matches!(s.weighting, Weighting::TopK { .. })).count()
                 as u32,
-            max_growth_strategies: plan
-                .strategies
-                .iter()
-                .filter(|s| matches!(s.weighting, Weighting::MaxGrowth { .. }))
-                .count() as u32,
+            max_growth_strategies: plan.strategies.iter().filter(|s| max_growth::is_max_growth(&s.weighting)).count()
+                as u32,
+            trailing_strategies: (0..plan.strategies.len()).filter(|&s| max_growth::trailing(plan, s).is_some()).count()
+                as u32,
+            window_length: max_growth::window_length(plan),
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
         }
@@ -125,19 +133,24 @@ impl StateLayout {
     pub fn max_growth_base(&self) -> u32 {
         self.top_k_order_base() + self.top_k_slots()
     }
-    fn max_growth_block(&self) -> u32 {
-        2 * self.n + 5
-    }
     pub fn max_growth_slots(&self) -> u32 {
         if self.max_growth_strategies > 0 {
-            1 + self.max_growth_strategies * self.max_growth_block()
+            1 + self.max_growth_strategies * max_growth::solver_block(self.n)
         } else {
             0
         }
     }
+    /// The ring of the last `window_length` steps' log returns ([step % length][stock]).
+    pub fn window_base(&self) -> u32 {
+        self.max_growth_base() + self.max_growth_slots()
+    }
+    /// The trailing estimates' blocks.
+    pub fn trailing_base(&self) -> u32 {
+        self.window_base() + self.window_length * self.n
+    }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.max_growth_base() + self.max_growth_slots()
+        self.trailing_base() + self.trailing_strategies * max_growth::trailing_block(self.n)
     }
     /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
@@ -168,27 +181,6 @@ impl StateLayout {
             + self.top_k_strategies * 13 * self.n
     }
 }
-
-/// Loop iterations of a `solve_max_growth` dispatch before its first ADMM iteration
-/// (loads, Q' mu, the target), and of each ADMM iteration at most (two products, the
-/// ball's 40 Newton rounds, the projection's 64 rounds, the steps between).
-fn max_growth_setup_trips(n: u32) -> u32 {
-    n * n + 6 * n + 8
-}
-fn max_growth_iteration_trips(n: u32) -> u32 {
-    2 * n * n + 120 * n + 8
-}
-/// Loop iterations of `finish_max_growth` at most: four products and the trading.
-fn max_growth_finish_trips(n: u32) -> u32 {
-    4 * n * n + 30 * n + 8
-}
-/// ADMM iterations per `solve_max_growth` dispatch on hardware adapters, between
-/// readbacks of whether any path has iterations left.
-const HARDWARE_SOLVER_ITERATIONS: u32 = 64;
-/// Most ADMM iterations of one solve (as the CPU solver's).
-const MAX_GROWTH_MAX_ITERATIONS: u32 = 2000;
-/// Both residuals of a converged solve below this (f32: the CPU's f64 solver uses 1e-8).
-const MAX_GROWTH_TOLERANCE: f64 = 2e-6;
 
 fn kind_code(weighting: &Weighting) -> u32 {
     match weighting {
@@ -296,69 +288,10 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("TOPK_ORDER_BASE", u(layout.top_k_order_base())),
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
-        ("MG_MARKET_GROSS", u(layout.max_growth_base())),
-        ("MG_STATE_BASE", array_literal("u32", max_growth_state_bases(plan, &layout).into_iter().map(u))),
-        ("MG_DATA_BASE", array_literal("u32", max_growth_data_bases(plan, &layout).into_iter().map(u))),
-        (
-            "MG_TURNOVER",
-            array_literal(
-                "f32",
-                strategies.iter().map(|s| match s.weighting {
-                    Weighting::MaxGrowth { max_turnover: Some(limit), .. } => f32_literal(limit),
-                    _ => "-1.0".to_string(),
-                }),
-            ),
-        ),
-        ("MG_MAX_ITERATIONS", u(MAX_GROWTH_MAX_ITERATIONS)),
-        ("MG_TOLERANCE", f32_literal(MAX_GROWTH_TOLERANCE)),
     ];
+    constants.extend(max_growth::constants(plan, &layout));
     constants.extend(stage.constants.iter().cloned());
     constants
-}
-
-/// Per strategy, the first state slot of its max_growth block (0 for other strategies).
-fn max_growth_state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
-    let mut next = layout.max_growth_base() + 1;
-    plan.strategies
-        .iter()
-        .map(|s| match s.weighting {
-            Weighting::MaxGrowth { .. } => {
-                next += layout.max_growth_block();
-                next - layout.max_growth_block()
-            }
-            _ => 0,
-        })
-        .collect()
-}
-
-/// Per strategy, the offset of its max_growth problem in the model buffer (0 for others).
-fn max_growth_data_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
-    let n = layout.n;
-    let mut next = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
-    plan.strategies
-        .iter()
-        .map(|s| match s.weighting {
-            Weighting::MaxGrowth { .. } => {
-                next += n * n + 2 * n + 3;
-                next - (n * n + 2 * n + 3)
-            }
-            _ => 0,
-        })
-        .collect()
-}
-
-/// The max_growth strategies that rebalance at the end of 0-based `step` (never the last).
-fn max_growth_rebalancing(plan: &Plan, step: u32) -> Vec<u32> {
-    let completed = step + 1;
-    if completed >= plan.steps {
-        return Vec::new();
-    }
-    (0..plan.strategies.len() as u32)
-        .filter(|&s| {
-            let strategy = &plan.strategies[s as usize];
-            matches!(strategy.weighting, Weighting::MaxGrowth { .. }) && completed % strategy.rebalance_every == 0
-        })
-        .collect()
 }
 
 /// WGSL for reading the market data: staged in workgroup memory when it fits
@@ -399,8 +332,12 @@ pub fn kernel_source(plan: &Plan, stage: &MarketStage, workgroup_bytes: u32) -> 
     };
     let has_top_k = StateLayout::of(plan).top_k_strategies > 0;
     let top_k = if has_top_k { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
-    let max_growth =
-        if StateLayout::of(plan).max_growth_strategies > 0 { shaders::MAX_GROWTH } else { shaders::MAX_GROWTH_ABSENT };
+    let layout = StateLayout::of(plan);
+    let max_growth = match (layout.max_growth_strategies, layout.trailing_strategies) {
+        (0, _) => shaders::MAX_GROWTH_ABSENT.to_string(),
+        (_, 0) => shaders::MAX_GROWTH.to_string(),
+        _ => format!("{}\n{}", shaders::MAX_GROWTH, shaders::MAX_GROWTH_ESTIMATE),
+    };
     let ranking = if has_top_k || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
     let kernel = format!(
         "{}\n{ranking}\n{state_functions}{}\n{top_k}\n{}\n{max_growth}",
@@ -450,27 +387,8 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
             _ => words.extend(std::iter::repeat_n(0.0, n)),
         }
     }
-    for strategy in &plan.strategies {
-        if let Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } = &strategy.weighting {
-            words.extend(problem.kernel_words());
-        }
-    }
+    words.extend(max_growth::model_words(plan));
     words.into_iter().map(|w| w as f32).collect()
-}
-
-/// Why the GPU kernel cannot run `plan`'s strategies, if it cannot: max_growth with a
-/// trailing estimate needs a per-path covariance estimate and eigendecomposition at
-/// each rebalance, which runs on the CPU backend only so far.
-fn unsupported_strategy(plan: &Plan) -> Option<String> {
-    plan.strategies
-        .iter()
-        .position(|s| matches!(s.weighting, Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. }))
-        .map(|index| {
-            format!(
-                "strategies[{index}].estimate: max_growth with estimate = \"trailing\" runs on the CPU backend \
-                 only so far (the GPU solver takes the model's covariance, estimate = \"true\"); use --backend cpu"
-            )
-        })
 }
 
 /// Everything a plan's kernels and buffers depend on: constants, market data, model words.
@@ -490,8 +408,10 @@ struct Kernels {
     model: wgpu::Buffer,
 }
 
-/// The max_growth solver's entry points (shaders/max_growth.wgsl).
+/// The max_growth entry points (shaders/max_growth.wgsl, max_growth_estimate.wgsl).
 struct MaxGrowthPipelines {
+    /// With a trailing estimate.
+    estimate: Option<wgpu::ComputePipeline>,
     solve: wgpu::ComputePipeline,
     finish: wgpu::ComputePipeline,
 }
@@ -543,10 +463,21 @@ impl GpuBackend {
     /// software adapter's loop cap).
     pub fn solver_iterations_per_dispatch(&self, plan: &Plan) -> u32 {
         if !self.context.is_software() {
-            return HARDWARE_SOLVER_ITERATIONS;
+            return max_growth::HARDWARE_SOLVER_ITERATIONS;
         }
         let n = plan.n() as u32;
-        SOFTWARE_LOOP_BUDGET.saturating_sub(max_growth_setup_trips(n)) / max_growth_iteration_trips(n)
+        (SOFTWARE_LOOP_BUDGET as u64)
+            .saturating_sub(max_growth::setup_trips(n))
+            .div_euclid(max_growth::iteration_trips(n)) as u32
+    }
+
+    /// Loop iterations a max_growth estimate dispatch may run on this adapter.
+    fn estimate_budget(&self) -> u64 {
+        if self.context.is_software() {
+            SOFTWARE_LOOP_BUDGET as u64
+        } else {
+            max_growth::HARDWARE_ESTIMATE_TRIPS
+        }
     }
 
     /// Paths per batch allowed by the adapter's buffer limits (0 when not even one workgroup fits).
@@ -561,9 +492,6 @@ impl GpuBackend {
     }
 
     fn prepare(&mut self, plan: &Plan) -> Result<(), GpuError> {
-        if let Some(reason) = unsupported_strategy(plan) {
-            return Err(GpuError::Unsupported(reason));
-        }
         let stage = MarketStage::of(plan);
         let layout = StateLayout::of(plan);
         // Everything the kernels and their buffers depend on: a plan of the same shape
@@ -625,8 +553,11 @@ impl GpuBackend {
         };
         let init_paths = pipeline("init_paths");
         let advance_paths = pipeline("advance_paths");
-        let max_growth = (layout.max_growth_strategies > 0)
-            .then(|| MaxGrowthPipelines { solve: pipeline("solve_max_growth"), finish: pipeline("finish_max_growth") });
+        let max_growth = (layout.max_growth_strategies > 0).then(|| MaxGrowthPipelines {
+            estimate: (layout.trailing_strategies > 0).then(|| pipeline("estimate_max_growth")),
+            solve: pipeline("solve_max_growth"),
+            finish: pipeline("finish_max_growth"),
+        });
         let market_data = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("market_data"),
             contents: bytemuck::cast_slice(&plan_key.1),
@@ -658,9 +589,6 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {
-        if let Some(reason) = unsupported_strategy(plan) {
-            return Err(reason);
-        }
         let layout = StateLayout::of(plan);
         if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
             return Err(format!(
@@ -669,19 +597,10 @@ impl Backend for GpuBackend {
                 self.context.adapter_name(),
             ));
         }
-        let n = layout.n;
-        if self.context.is_software()
-            && layout.max_growth_strategies > 0
-            && (self.solver_iterations_per_dispatch(plan) == 0 || max_growth_finish_trips(n) > SOFTWARE_LOOP_BUDGET)
-        {
-            return Err(format!(
-                "market.n: max_growth over {n} stocks needs more loop iterations per solver dispatch \
-                 ({} for one ADMM iteration, {} to finish) than the software adapter {} runs correctly \
-                 ({SOFTWARE_LOOP_BUDGET}); use the CPU backend",
-                max_growth_setup_trips(n) + max_growth_iteration_trips(n),
-                max_growth_finish_trips(n),
-                self.context.adapter_name(),
-            ));
+        if self.context.is_software() {
+            if let Some(reason) = max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64) {
+                return Err(reason);
+            }
         }
         if self.context.is_software() && layout.loop_trips_per_step() > layout.software_loop_budget() {
             return Err(format!(
@@ -751,7 +670,10 @@ impl Backend for GpuBackend {
             key1: key[1],
             strategy: 0,
             iterations: 0,
-            padding: [0; 2],
+            phase: 0,
+            chunk_begin: 0,
+            chunk_end: 0,
+            padding: [0; 3],
         };
         // [0]: some path's max_growth solve has iterations left; [1]: a solver loop was cut.
         let solver_flags = device.create_buffer(&wgpu::BufferDescriptor {
@@ -799,7 +721,7 @@ impl Backend for GpuBackend {
             let mut step_count = steps_per_dispatch.min(plan.steps - step);
             // A dispatch ends at the next step on which a max_growth strategy rebalances.
             if let Some(rebalance_step) =
-                (step..step + step_count).find(|&t| !max_growth_rebalancing(plan, t).is_empty())
+                (step..step + step_count).find(|&t| !max_growth::rebalancing(plan, t).is_empty())
             {
                 step_count = rebalance_step - step + 1;
             }
@@ -807,31 +729,55 @@ impl Backend for GpuBackend {
             dispatch(&kernels.advance_paths, params_for(step, step_count));
             step += step_count;
             if let Some(pipelines) = &kernels.max_growth {
-                for strategy in max_growth_rebalancing(plan, step - 1) {
-                    let solver_cut = || EngineError::SolverCut {
-                        step: step - 1,
-                        strategy: plan.strategies[strategy as usize].name.clone(),
-                    };
-                    let solver_params =
-                        DispatchParams { strategy, iterations: solver_iterations, ..params_for(step - 1, 1) };
-                    // Solver dispatches until every path's solve has converged or used
-                    // its iterations (the shader stops each at MG_MAX_ITERATIONS).
-                    for _ in 0..MAX_GROWTH_MAX_ITERATIONS.div_ceil(solver_iterations) + 1 {
+                for strategy in max_growth::rebalancing(plan, step - 1) {
+                    let strategy_params = DispatchParams { strategy, ..params_for(step - 1, 1) };
+                    // One dispatch, then its flags: whether any path's solve has iterations
+                    // left, and whether any loop was cut short (an error: no result).
+                    let run_checked = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
                         queue.write_buffer(&solver_flags, 0, bytemuck::cast_slice(&[0u32; 2]));
-                        dispatch(&pipelines.solve, solver_params);
+                        dispatch(pipeline, dispatch_params);
                         let flags: Vec<u32> = self.context.read_buffer(&solver_flags, 0, 2)?;
                         if flags[1] != 0 {
-                            return Err(solver_cut());
+                            return Err(EngineError::SolverCut {
+                                step: step - 1,
+                                strategy: plan.strategies[strategy as usize].name.clone(),
+                            });
                         }
-                        if flags[0] == 0 {
-                            break;
+                        Ok(flags[0] != 0)
+                    };
+                    let mut finish_phase = max_growth::phase::TRADE;
+                    if let Some(estimate) = max_growth::trailing(plan, strategy as usize) {
+                        let periods = max_growth::periods(plan, estimate, step);
+                        if periods < 2 {
+                            finish_phase = max_growth::phase::HOLD_MARKET;
+                        } else {
+                            let estimate_pipeline =
+                                pipelines.estimate.as_ref().expect("built with a trailing estimate");
+                            let dispatches =
+                                max_growth::estimate_dispatches(layout.n, estimate, periods, self.estimate_budget())
+                                    .expect("checked by check_fits");
+                            for (phase, rows) in dispatches {
+                                let estimate_params = DispatchParams {
+                                    phase,
+                                    chunk_begin: rows.start,
+                                    chunk_end: rows.end,
+                                    ..strategy_params
+                                };
+                                run_checked(estimate_pipeline, estimate_params)?;
+                            }
                         }
                     }
-                    dispatch(&pipelines.finish, solver_params);
-                    let flags: Vec<u32> = self.context.read_buffer(&solver_flags, 0, 2)?;
-                    if flags[1] != 0 {
-                        return Err(solver_cut());
+                    if finish_phase == max_growth::phase::TRADE {
+                        // Solver rounds until every path's solve has converged or used
+                        // its iterations (the shader stops each at MG_MAX_ITERATIONS).
+                        let solver_params = DispatchParams { iterations: solver_iterations, ..strategy_params };
+                        for _ in 0..max_growth::MAX_ITERATIONS.div_ceil(solver_iterations) + 1 {
+                            if !run_checked(&pipelines.solve, solver_params)? {
+                                break;
+                            }
+                        }
                     }
+                    run_checked(&pipelines.finish, DispatchParams { phase: finish_phase, ..strategy_params })?;
                 }
             }
             // Waiting per dispatch costs little at these lengths and lets progress
@@ -862,7 +808,7 @@ impl Backend for GpuBackend {
                 out.strategy_slots[lane * strategies * slot::COUNT + k] = word(layout.slots_base() as usize + k, lane);
             }
         }
-        for base in max_growth_state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
+        for base in max_growth::state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
             let residual_slot = (base + 2 * layout.n + 4) as u64;
             let residuals: Vec<f32> = self.context.read_buffer(&state, 4 * residual_slot * stride as u64, count)?;
             for residual in residuals {

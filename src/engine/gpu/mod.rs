@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod context;
 pub mod market;
+pub mod max_growth;
 pub mod philox_check;
 pub mod shaders;
 
@@ -23,6 +24,4 @@ pub enum GpuError {
     Poll(String),
     #[error("the GPU device reported an error: {0}")]
     Device(String),
-    #[error("{0}")]
-    Unsupported(String),
 }

@@ -22,6 +22,9 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
 /// The max_growth solver's entry points and `defer_max_growth`, composed when a
 /// strategy is max_growth.
 pub const MAX_GROWTH: &str = include_str!("../../../shaders/max_growth.wgsl");
+/// The trailing estimate's entry point, composed after it when a max_growth strategy
+/// estimates its covariance from each path's returns.
+pub const MAX_GROWTH_ESTIMATE: &str = include_str!("../../../shaders/max_growth_estimate.wgsl");
 /// Its stand-in otherwise.
 pub const MAX_GROWTH_ABSENT: &str = "fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {}\n";
 /// Test kernel: Philox words and normals for given counters.
@@ -101,6 +104,12 @@ mod tests {
                 te_budget = 0.02
                 max_active = 0.1
                 max_turnover = 0.05
+                [[strategies]]
+                name = "estimated"
+                weighting = "max_growth"
+                te_budget = 0.02
+                estimate = "trailing"
+                lookback = 20
                 "#,
             )
             .unwrap()

@@ -1,0 +1,329 @@
+//! The max_growth weighting on the GPU, host side: where its state and problem data
+//! live, the constants and model words of `shaders/max_growth.wgsl` and
+//! `shaders/max_growth_estimate.wgsl`, and how a rebalance is split into dispatches
+//! (estimate phases and solver rounds sized to the adapter's loop budget).
+
+use std::ops::Range;
+
+use super::backend::{f32_literal, StateLayout};
+use crate::calibrate::Shrinkage;
+use crate::optimize::{CovarianceBelief, TrailingEstimate};
+use crate::portfolio::Weighting;
+use crate::scenario::Plan;
+
+/// Most ADMM iterations of one solve (as the CPU solver's).
+pub const MAX_ITERATIONS: u32 = 2000;
+/// Both ADMM residuals of a converged solve are below this (f32; the CPU's f64 solver
+/// uses 1e-8).
+pub const TOLERANCE: f64 = 2e-6;
+/// ADMM iterations per `solve_max_growth` dispatch on hardware adapters, between
+/// readbacks of whether any path has iterations left.
+pub const HARDWARE_SOLVER_ITERATIONS: u32 = 64;
+/// Loop iterations per estimate dispatch on hardware adapters: enough for 100 stocks'
+/// correlation over a year of returns in one dispatch, short of driver watchdogs.
+pub const HARDWARE_ESTIMATE_TRIPS: u64 = 1 << 22;
+/// Cyclic Jacobi sweeps per eigendecomposition: converged to f32 precision well before
+/// (rotations of already-zero entries are skipped).
+pub const JACOBI_SWEEPS: u32 = 10;
+
+/// `params.phase` of the dispatches (the same numbers as the shaders' constants).
+pub mod phase {
+    pub const MOMENTS: u32 = 0;
+    pub const CORRELATION: u32 = 1;
+    pub const SPREAD: u32 = 2;
+    pub const SHRINK: u32 = 3;
+    pub const JACOBI: u32 = 4;
+    pub const DERIVE: u32 = 5;
+    /// `finish_max_growth`: trade to the solution.
+    pub const TRADE: u32 = 0;
+    /// `finish_max_growth`: hold the market (a trailing estimate with under two returns).
+    pub const HOLD_MARKET: u32 = 1;
+}
+
+/// Strategy `s`'s trailing estimate, if it is max_growth with one.
+pub fn trailing(plan: &Plan, s: usize) -> Option<&TrailingEstimate> {
+    match &plan.strategies[s].weighting {
+        Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => Some(estimate),
+        _ => None,
+    }
+}
+
+pub fn is_max_growth(weighting: &Weighting) -> bool {
+    matches!(weighting, Weighting::MaxGrowth { .. })
+}
+
+/// Slots of a strategy's solver block: z, u, theta, iterations, done, gross, residual.
+pub fn solver_block(n: u32) -> u32 {
+    2 * n + 5
+}
+
+/// Words of a problem: Q, Lambda, the unconstrained optimum, budget, bound, rho.
+fn problem_words(n: u32) -> u32 {
+    n * n + 2 * n + 3
+}
+
+/// Slots of a trailing estimate's per-path block: the problem, then A, means, sds,
+/// vols and the spread.
+pub fn trailing_block(n: u32) -> u32 {
+    problem_words(n) + n * n + 3 * n + 1
+}
+
+/// Words of a trailing estimate's parameters: gamma, budget, bound, steps per year,
+/// shrinkage, lookback.
+fn trailing_parameter_words(n: u32) -> u32 {
+    n + 5
+}
+
+/// Returns the ring of log returns keeps: the longest lookback (0 without a trailing estimate).
+pub fn window_length(plan: &Plan) -> u32 {
+    (0..plan.strategies.len()).filter_map(|s| trailing(plan, s)).map(|e| e.lookback as u32).max().unwrap_or(0)
+}
+
+/// Returns in the estimate of strategy `s` at the rebalance after `completed` steps.
+pub fn periods(plan: &Plan, estimate: &TrailingEstimate, completed: u32) -> u32 {
+    (estimate.lookback as u32).min(completed).min(window_length(plan))
+}
+
+/// Loop iterations of a `solve_max_growth` dispatch before its first ADMM iteration
+/// (loads, Q' mu, the target), and of each ADMM iteration at most (two products, the
+/// ball's 40 Newton rounds, the projection's 64 rounds, the steps between).
+pub fn setup_trips(n: u32) -> u64 {
+    let n = n as u64;
+    n * n + 6 * n + 8
+}
+pub fn iteration_trips(n: u32) -> u64 {
+    let n = n as u64;
+    2 * n * n + 120 * n + 8
+}
+/// Loop iterations of `finish_max_growth` at most: four products and the trading.
+pub fn finish_trips(n: u32) -> u64 {
+    let n = n as u64;
+    4 * n * n + 30 * n + 8
+}
+
+/// Ranges of `0..count` whose items' loop iterations (`trips`), plus `overhead` per
+/// dispatch, stay within `budget`; `None` when a single item does not fit.
+fn chunks(count: u32, overhead: u64, budget: u64, trips: impl Fn(u32) -> u64) -> Option<Vec<Range<u32>>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut used = overhead;
+    for item in 0..count {
+        let cost = trips(item);
+        if overhead + cost > budget {
+            return None;
+        }
+        if used + cost > budget {
+            ranges.push(start..item);
+            start = item;
+            used = overhead;
+        }
+        used += cost;
+    }
+    ranges.push(start..count);
+    Some(ranges)
+}
+
+/// The dispatches of one trailing estimate over `periods` returns, as (phase, range):
+/// moments, correlation rows, Ledoit-Wolf's spread over returns (auto shrinkage only),
+/// the shrinkage, the Jacobi sweeps by pivot rows, and the problem's derivation.
+/// `None` when some single item exceeds `budget` loop iterations.
+pub fn estimate_dispatches(
+    n: u32,
+    estimate: &TrailingEstimate,
+    periods: u32,
+    budget: u64,
+) -> Option<Vec<(u32, Range<u32>)>> {
+    let (n64, t64) = (n as u64, periods as u64);
+    let whole = |cost: u64| (cost <= budget).then(|| vec![0..1]);
+    let mut dispatches = Vec::new();
+    let mut add = |phase: u32, ranges: Vec<Range<u32>>| dispatches.extend(ranges.into_iter().map(|r| (phase, r)));
+    add(phase::MOMENTS, whole(n64 * (2 * t64 + 2) + 8)?);
+    add(phase::CORRELATION, chunks(n, n64 + 8, budget, |row| (row as u64 + 1) * (t64 + 1) + 1)?);
+    if estimate.shrinkage == Shrinkage::Auto {
+        add(phase::SPREAD, chunks(periods, n64 * n64 + n64 + 8, budget, |_| n64 * n64 + n64 + 1)?);
+    }
+    add(phase::SHRINK, whole(2 * n64 * n64 + 8)?);
+    let sweep = chunks(n, 8, budget, |pivot| (n64 - 1 - pivot as u64) * (3 * n64 + 1) + 1)?;
+    for _ in 0..JACOBI_SWEEPS {
+        add(phase::JACOBI, sweep.clone());
+    }
+    add(phase::DERIVE, whole(n64 * n64 + 3 * n64 + 8)?);
+    Some(dispatches)
+}
+
+/// Why a software adapter cannot run `plan`'s max_growth strategies within its loop
+/// budget, if it cannot.
+pub fn software_misfit(plan: &Plan, budget: u64) -> Option<String> {
+    let n = plan.n() as u32;
+    if !plan.strategies.iter().any(|s| is_max_growth(&s.weighting)) {
+        return None;
+    }
+    let one_iteration = setup_trips(n) + iteration_trips(n);
+    if one_iteration > budget || finish_trips(n) > budget {
+        return Some(format!(
+            "market.n: max_growth over {n} stocks needs more loop iterations per dispatch ({one_iteration} for \
+             one ADMM iteration, {} to finish) than a software adapter runs correctly ({budget}); use the CPU backend",
+            finish_trips(n)
+        ));
+    }
+    let window = window_length(plan);
+    for (s, estimate) in (0..plan.strategies.len()).filter_map(|s| trailing(plan, s).map(|e| (s, e))) {
+        if estimate_dispatches(n, estimate, window.min(estimate.lookback as u32), budget).is_none() {
+            return Some(format!(
+                "strategies[{s}].lookback: a trailing estimate of {n} stocks over {} returns needs more loop \
+                 iterations per dispatch than a software adapter runs correctly ({budget}); use the CPU backend",
+                estimate.lookback
+            ));
+        }
+    }
+    None
+}
+
+/// Per strategy, the first slot of its solver block (0 for other strategies).
+pub fn state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
+    let block = solver_block(layout.n);
+    let mut next = layout.max_growth_base() + 1;
+    plan.strategies
+        .iter()
+        .map(|s| {
+            if is_max_growth(&s.weighting) {
+                next += block;
+                next - block
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Per strategy, where its problem's words start: an offset in the model buffer (the
+/// model's covariance), or a state slot of each path's trailing block; and where a
+/// trailing estimate's parameters start in the model buffer (0 where none applies).
+pub fn data_bases(plan: &Plan, layout: &StateLayout) -> (Vec<u32>, Vec<u32>) {
+    let n = layout.n;
+    let mut next_model = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
+    let mut next_block = layout.trailing_base();
+    let mut data = Vec::new();
+    let mut parameters = Vec::new();
+    for strategy in &plan.strategies {
+        match &strategy.weighting {
+            Weighting::MaxGrowth { belief: CovarianceBelief::Model(_), .. } => {
+                data.push(next_model);
+                parameters.push(0);
+                next_model += problem_words(n);
+            }
+            Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. } => {
+                data.push(next_block);
+                parameters.push(next_model);
+                next_block += trailing_block(n);
+                next_model += trailing_parameter_words(n);
+            }
+            _ => {
+                data.push(0);
+                parameters.push(0);
+            }
+        }
+    }
+    (data, parameters)
+}
+
+/// The model buffer's max_growth words, in the order `data_bases` assigns: each
+/// problem with the model's covariance, each trailing estimate's parameters.
+pub fn model_words(plan: &Plan) -> Vec<f64> {
+    let mut words = Vec::new();
+    for strategy in &plan.strategies {
+        match &strategy.weighting {
+            Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } => {
+                words.extend(problem.kernel_words())
+            }
+            Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => {
+                match &estimate.growth {
+                    Some(growth) => words.extend(growth),
+                    None => words.extend(std::iter::repeat_n(0.0, plan.n())),
+                }
+                words.extend([
+                    estimate.te_budget,
+                    estimate.max_active.unwrap_or(-1.0),
+                    estimate.steps_per_year,
+                    match estimate.shrinkage {
+                        Shrinkage::Auto => -1.0,
+                        Shrinkage::Fixed(intensity) => intensity,
+                    },
+                    estimate.lookback as f64,
+                ]);
+            }
+            _ => {}
+        }
+    }
+    words
+}
+
+/// The kernel constants of both max_growth shaders (harmless when unused).
+pub fn constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str, String)> {
+    let u = |v: u32| format!("{v}u");
+    let array =
+        |element: &str, values: Vec<String>| format!("array<{element}, {}>({})", values.len(), values.join(", "));
+    let (data, parameters) = data_bases(plan, layout);
+    vec![
+        ("MG_MARKET_GROSS", u(layout.max_growth_base())),
+        ("MG_STATE_BASE", array("u32", state_bases(plan, layout).into_iter().map(u).collect())),
+        ("MG_DATA_BASE", array("u32", data.into_iter().map(u).collect())),
+        (
+            "MG_IN_STATE",
+            array("u32", (0..plan.strategies.len()).map(|s| u(trailing(plan, s).is_some() as u32)).collect()),
+        ),
+        ("TR_PARAMS_BASE", array("u32", parameters.into_iter().map(u).collect())),
+        (
+            "MG_TURNOVER",
+            array(
+                "f32",
+                plan.strategies
+                    .iter()
+                    .map(|s| match s.weighting {
+                        Weighting::MaxGrowth { max_turnover: Some(limit), .. } => f32_literal(limit),
+                        _ => "-1.0".to_string(),
+                    })
+                    .collect(),
+            ),
+        ),
+        ("MG_MAX_ITERATIONS", u(MAX_ITERATIONS)),
+        ("MG_TOLERANCE", f32_literal(TOLERANCE)),
+        ("HAS_WINDOW", (layout.window_length > 0).to_string()),
+        ("WINDOW_BASE", u(layout.window_base())),
+        ("WINDOW_LENGTH", u(layout.window_length.max(1))),
+    ]
+}
+
+/// The max_growth strategies that rebalance at the end of 0-based `step` (never the last).
+pub fn rebalancing(plan: &Plan, step: u32) -> Vec<u32> {
+    let completed = step + 1;
+    if completed >= plan.steps {
+        return Vec::new();
+    }
+    (0..plan.strategies.len() as u32)
+        .filter(|&s| {
+            let strategy = &plan.strategies[s as usize];
+            is_max_growth(&strategy.weighting) && completed % strategy.rebalance_every == 0
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_item_once_within_the_budget() {
+        let ranges = chunks(10, 5, 30, |item| item as u64 + 1).unwrap();
+        assert_eq!(ranges.first().unwrap().start, 0);
+        assert_eq!(ranges.last().unwrap().end, 10);
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        for range in &ranges {
+            assert!(!range.is_empty());
+            assert!(5 + range.clone().map(|item| item as u64 + 1).sum::<u64>() <= 30, "{range:?}");
+        }
+        assert!(chunks(3, 5, 30, |_| 26).is_none());
+    }
+}
