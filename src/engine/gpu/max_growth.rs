@@ -134,7 +134,8 @@ pub fn estimate_dispatches(
     budget: u64,
 ) -> Option<Vec<(u32, Range<u32>)>> {
     let (n64, t64) = (n as u64, periods as u64);
-    let whole = |cost: u64| (cost <= budget).then(|| vec![0..1]);
+    // A phase done in one dispatch (its range is unused).
+    let whole = |cost: u64| (cost <= budget).then(|| std::iter::once(0..1).collect::<Vec<Range<u32>>>());
     let mut dispatches = Vec::new();
     let mut add = |phase: u32, ranges: Vec<Range<u32>>| dispatches.extend(ranges.into_iter().map(|r| (phase, r)));
     add(phase::MOMENTS, whole(n64 * (2 * t64 + 2) + 8)?);
