@@ -255,6 +255,22 @@ fn mg_project(bound: f32, guess: f32) -> f32 {
     return theta;
 }
 
+// The start of both entry points: strategy s's flags, and the path's market weights
+// and ADMM state.
+fn mg_begin(s: u32, lane: u32) {
+    mg_cut = false;
+    mg_in_state = MG_IN_STATE[s] != 0u;
+    current_lane = lane;
+    let base = MG_STATE_BASE[s];
+    var i = 0u;
+    for (; i < N; i++) {
+        mu[i] = state[at(MU_BASE + i, lane)];
+        mg_z[i] = state[at(base + MG_Z + i, lane)];
+        mg_u[i] = state[at(base + MG_U + i, lane)];
+    }
+    mg_cut = mg_cut || i != N;
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     let lane = id.x;
@@ -267,16 +283,7 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let data = MG_DATA_BASE[s];
-    mg_cut = false;
-    mg_in_state = MG_IN_STATE[s] != 0u;
-    current_lane = lane;
-    var i = 0u;
-    for (; i < N; i++) {
-        mu[i] = state[at(MU_BASE + i, lane)];
-        mg_z[i] = state[at(base + MG_Z + i, lane)];
-        mg_u[i] = state[at(base + MG_U + i, lane)];
-    }
-    mg_cut = mg_cut || i != N;
+    mg_begin(s, lane);
     mg_rotate_in(data, &mu, &mg_target);
     var t = 0u;
     for (; t < N; t++) {
@@ -429,15 +436,7 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     let s = params.strategy;
     let base = MG_STATE_BASE[s];
     let data = MG_DATA_BASE[s];
-    mg_cut = false;
-    mg_in_state = MG_IN_STATE[s] != 0u;
-    current_lane = lane;
-    var i = 0u;
-    for (; i < N; i++) {
-        mu[i] = state[at(MU_BASE + i, lane)];
-        mg_z[i] = state[at(base + MG_Z + i, lane)];
-    }
-    mg_cut = mg_cut || i != N;
+    mg_begin(s, lane);
     let slots = SLOTS_BASE + s * SLOT_COUNT;
     let value = state[at(slots + SLOT_HOLDINGS_VALUE, lane)];
     if (params.phase == MG_HOLD_MARKET) {
