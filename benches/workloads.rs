@@ -5,6 +5,7 @@
 //!   with correlation 0.3, equal and diversity 0.5 against the market, every step.
 //! * rank_workload: an Atlas market of 100 and of 1,000 stocks (ranks repaired by
 //!   insertion sort every step), the same strategies.
+//! * large_workload: 500 stocks with a 10-factor covariance, the same strategies.
 //!
 //! GPU cases run on whatever adapter exists, with fewer paths and steps on a software one.
 
@@ -39,6 +40,7 @@ fn workloads(c: &mut Criterion) {
         (Workload::Standard, 2000, 500, (2000, 10.0), (64, 10.0)),
         (Workload::Rank(100), 2000, 500, (2000, 10.0), (64, 1.0)),
         (Workload::Rank(1000), 200, 50, (2000, 10.0), (64, 0.2)),
+        (Workload::Large, 200, 50, (2000, 10.0), (64, 0.2)),
     ];
     for (workload, f32_paths, f64_paths, hardware, software) in cases {
         run_on(c, workload, "cpu_f32", &mut CpuBackend::new(Precision::F32, None), f32_paths, 10.0);

@@ -12,7 +12,8 @@ fn main() {
         Some(n) => Workload::Rank(n.parse().expect("rank-N with N a number of stocks")),
         None => Workload::Standard,
     };
-    let measured = sptlab::bench::measure_backend(&mut CpuBackend::new(Precision::F32, threads), workload, paths, None)
+    let size = sptlab::bench::RunSize { paths, years: None };
+    let measured = sptlab::bench::measure_backend(&mut CpuBackend::new(Precision::F32, threads), workload, size, 1)
         .expect("the CPU backend runs");
     println!(
         "{}, {paths} paths: {:.3} s, {:.1} M asset-steps/s",

@@ -1,19 +1,25 @@
-//! `sptlab bench`: named workloads on each backend (the standard workload of
-//! ../shared/peers/ also on the numpy and JAX peers), measured in the same run.
+//! `sptlab bench`: named workloads on each backend (and the standard workload on the
+//! numpy and JAX peers of ../shared/peers/), measured in the same run: a warm-up, then
+//! several timed repetitions (median and minimum), with every backend's answers checked
+//! per path against CPU f64 on the same paths.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::engine::{Backend, EngineError};
-use crate::scenario::{rank_workload, standard_workload, Scenario};
+use serde::Serialize;
+
+use crate::engine::{Backend, CpuBackend, EngineError, Precision};
+use crate::scenario::{large_workload, rank_workload, standard_workload, Plan, Scenario};
 
 /// A named benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
-    /// ../shared/peers/: 100 stocks, full Cholesky, 2520 steps.
+    /// ../shared/peers/: 100 stocks, full Cholesky, 2000 paths, 2520 steps.
     Standard,
-    /// An Atlas market of this many stocks, 2520 steps.
+    /// 500 stocks, a 10-factor covariance, 20,000 paths, 10 years.
+    Large,
+    /// An Atlas market of this many stocks, 2000 paths, 2520 steps.
     Rank(usize),
 }
 
@@ -21,6 +27,7 @@ impl Workload {
     pub fn name(self) -> String {
         match self {
             Workload::Standard => "standard".into(),
+            Workload::Large => "large".into(),
             Workload::Rank(n) => format!("rank-{n}"),
         }
     }
@@ -28,104 +35,270 @@ impl Workload {
     pub fn scenario(self, paths: u64) -> Scenario {
         match self {
             Workload::Standard => standard_workload(paths),
+            Workload::Large => large_workload(paths),
             Workload::Rank(n) => rank_workload(n, paths),
+        }
+    }
+
+    /// The paths the workload is defined with.
+    pub fn default_paths(self) -> u64 {
+        match self {
+            Workload::Large => 20_000,
+            _ => 2000,
+        }
+    }
+
+    pub fn description(self) -> String {
+        match self {
+            Workload::Standard => "100 stocks, full Cholesky (correlation 0.3), 2520 daily steps".into(),
+            Workload::Large => "500 stocks, 10-factor covariance, 2520 daily steps".into(),
+            Workload::Rank(n) => format!("Atlas market of {n} stocks, ranked every step, 2520 daily steps"),
         }
     }
 }
 
-/// One measured line of the benchmark table.
-#[derive(Debug, Clone)]
+/// One line of the benchmark table and of `--json` (the timing fields named as in
+/// summary.json's `run`).
+#[derive(Debug, Clone, Serialize)]
 pub struct Measurement {
     pub workload: String,
-    pub name: String,
+    /// "cpu", "gpu", or a peer script's name.
+    pub backend: String,
     pub adapter: String,
+    pub precision: String,
+    pub stocks: usize,
     pub paths: u64,
     pub steps: u32,
+    pub repetitions: usize,
+    /// The median of the repetitions.
     pub seconds: f64,
+    pub seconds_min: f64,
+    /// From the median.
     pub asset_steps_per_second: f64,
+    /// Throughput over CPU f64's on the same workload, in this run.
+    pub speedup_vs_cpu_f64: Option<f64>,
+    /// Throughput over the JAX peer's on the same workload, in this run.
+    pub ratio_to_jax: Option<f64>,
+    /// The largest per-path difference in relative log return from CPU f64 on the
+    /// same paths (the first `compared_paths`), over every strategy.
+    pub max_difference_vs_cpu_f64: Option<f64>,
+    pub compared_paths: u64,
 }
 
-/// Runs `workload` with `paths` paths on `backend` (after one short warm-up run, so
-/// pipeline compilation and thread start-up are not timed), over `years` when given
-/// (slow adapters) instead of the workload's 10.
+/// Median and minimum of `seconds` (not empty).
+fn median_and_min(seconds: &mut [f64]) -> (f64, f64) {
+    seconds.sort_by(f64::total_cmp);
+    let middle = seconds.len() / 2;
+    let median = if seconds.len() % 2 == 1 { seconds[middle] } else { 0.5 * (seconds[middle - 1] + seconds[middle]) };
+    (median, seconds[0])
+}
+
+/// How a backend runs a workload: paths, and years when a slow adapter needs fewer.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSize {
+    pub paths: u64,
+    pub years: Option<f64>,
+}
+
+fn plan_of(workload: Workload, size: RunSize) -> Plan {
+    let mut scenario = workload.scenario(size.paths);
+    if let Some(years) = size.years {
+        scenario.years = years;
+    }
+    scenario.validate().expect("the benchmark workloads are valid")
+}
+
+/// Paths compared against CPU f64 per measurement (a path's result depends only on its
+/// index, so the first paths of any run are the same paths).
+const COMPARED_PATHS: u64 = 64;
+
+/// Runs `workload` at `size` on `backend`: one short warm-up (pipeline compilation and
+/// thread start-up are not timed), then `repetitions` timed runs; then compares the
+/// first paths with a CPU f64 run of the same plan.
 pub fn measure_backend(
     backend: &mut dyn Backend,
     workload: Workload,
-    paths: u64,
-    years: Option<f64>,
+    size: RunSize,
+    repetitions: usize,
 ) -> Result<Measurement, EngineError> {
-    let mut warm_up = workload.scenario(paths.min(64));
+    let mut warm_up = workload.scenario(size.paths.min(64));
     warm_up.years = 0.1;
     let warm_up = warm_up.validate().expect("the benchmark workloads are valid");
     crate::simulate(&warm_up, backend, &|_| {})?;
-    let mut scenario = workload.scenario(paths);
-    if let Some(years) = years {
-        scenario.years = years;
+    let plan = plan_of(workload, size);
+    let mut seconds = Vec::with_capacity(repetitions);
+    let mut results = None;
+    for _ in 0..repetitions.max(1) {
+        let started = Instant::now();
+        let (run, _) = crate::simulate(&plan, backend, &|_| {})?;
+        seconds.push(started.elapsed().as_secs_f64());
+        results = Some(run);
     }
-    let plan = scenario.validate().expect("the benchmark workloads are valid");
-    let started = Instant::now();
-    crate::simulate(&plan, backend, &|_| {})?;
-    let seconds = started.elapsed().as_secs_f64();
+    let results = results.expect("at least one repetition");
+    let compared_paths = size.paths.min(COMPARED_PATHS);
+    let reference = crate::simulate(
+        &plan_of(workload, RunSize { paths: compared_paths, ..size }),
+        &mut CpuBackend::new(Precision::F64, None),
+        &|_| {},
+    )?
+    .0;
+    let max_difference = (0..results.strategy_names.len())
+        .flat_map(|s| {
+            results.per_path[s]
+                .iter()
+                .zip(&reference.per_path[s])
+                .map(|(a, b)| (a.relative_log_return - b.relative_log_return).abs())
+        })
+        .fold(0.0, f64::max);
+    let (median, min) = median_and_min(&mut seconds);
     let info = backend.info();
     Ok(Measurement {
         workload: workload.name(),
-        name: format!("sptlab {} {}", info.backend, info.precision.name()),
+        backend: info.backend.to_string(),
         adapter: info.adapter,
-        paths,
+        precision: info.precision.name().to_string(),
+        stocks: plan.n(),
+        paths: plan.paths,
         steps: plan.steps,
-        seconds,
-        asset_steps_per_second: plan.n() as f64 * paths as f64 * plan.steps as f64 / seconds,
+        repetitions: seconds.len(),
+        seconds: median,
+        seconds_min: min,
+        asset_steps_per_second: plan.n() as f64 * plan.paths as f64 * plan.steps as f64 / median,
+        speedup_vs_cpu_f64: None,
+        ratio_to_jax: None,
+        max_difference_vs_cpu_f64: Some(max_difference),
+        compared_paths,
     })
 }
 
 /// Runs a peer script (`numpy_peer.py` or `jax_peer.py`) with `python` on the standard
-/// workload and reads its JSON `seconds` and `asset_steps_per_s`.
-pub fn measure_peer(python: &Path, script: &Path, paths: u64) -> Result<Measurement, String> {
-    let output = Command::new(python)
-        .arg(script)
-        .args(["100", &paths.to_string(), "2520"])
-        .output()
-        .map_err(|e| format!("cannot run {} {}: {e}", python.display(), script.display()))?;
-    if !output.status.success() {
-        return Err(format!("{} failed: {}", script.display(), String::from_utf8_lossy(&output.stderr).trim()));
+/// workload `repetitions` times and reads its JSON `seconds` and `asset_steps_per_s`
+/// (each run compiles first and times one simulation).
+pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize) -> Result<Measurement, String> {
+    let mut seconds = Vec::new();
+    for _ in 0..repetitions.max(1) {
+        let output = Command::new(python)
+            .arg(script)
+            .args(["100", &paths.to_string(), "2520"])
+            .output()
+            .map_err(|e| format!("cannot run {} {}: {e}", python.display(), script.display()))?;
+        if !output.status.success() {
+            return Err(format!("{} failed: {}", script.display(), String::from_utf8_lossy(&output.stderr).trim()));
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| format!("{} printed no JSON: {e}", script.display()))?;
+        seconds.push(report["seconds"].as_f64().ok_or_else(|| format!("{} printed no `seconds`", script.display()))?);
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| format!("{} printed no JSON: {e}", script.display()))?;
-    let field =
-        |name: &str| report[name].as_f64().ok_or_else(|| format!("{} printed no number `{name}`", script.display()));
+    let (median, min) = median_and_min(&mut seconds);
     Ok(Measurement {
         workload: Workload::Standard.name(),
-        name: script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()),
+        backend: script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()),
         adapter: "CPU (Python)".into(),
+        precision: "f32".into(),
+        stocks: 100,
         paths,
         steps: 2520,
-        seconds: field("seconds")?,
-        asset_steps_per_second: field("asset_steps_per_s")?,
+        repetitions: seconds.len(),
+        seconds: median,
+        seconds_min: min,
+        asset_steps_per_second: 100.0 * paths as f64 * 2520.0 / median,
+        speedup_vs_cpu_f64: None,
+        ratio_to_jax: None,
+        max_difference_vs_cpu_f64: None,
+        compared_paths: 0,
     })
 }
 
-/// A markdown table of the measurements, each with its ratio to `baseline` (by name,
-/// within the same workload).
-pub fn table(measurements: &[Measurement], baseline: Option<&str>) -> String {
+/// Fills each measurement's ratios to CPU f64 and to the JAX peer on its workload.
+pub fn add_ratios(measurements: &mut [Measurement]) {
+    let throughput_of = |measurements: &[Measurement], workload: &str, backend: &str, precision: &str| {
+        measurements
+            .iter()
+            .find(|m| m.workload == workload && m.backend == backend && m.precision == precision)
+            .map(|m| m.asset_steps_per_second)
+    };
+    let rates: Vec<(Option<f64>, Option<f64>)> = measurements
+        .iter()
+        .map(|m| {
+            (
+                throughput_of(measurements, &m.workload, "cpu", "f64"),
+                throughput_of(measurements, &m.workload, "jax_peer", "f32"),
+            )
+        })
+        .collect();
+    for (m, (f64_rate, jax_rate)) in measurements.iter_mut().zip(rates) {
+        m.speedup_vs_cpu_f64 = f64_rate.map(|rate| m.asset_steps_per_second / rate);
+        m.ratio_to_jax = jax_rate.map(|rate| m.asset_steps_per_second / rate);
+    }
+}
+
+/// The benchmark table (markdown).
+pub fn table(measurements: &[Measurement]) -> String {
     let mut out = String::from(
-        "| workload | what | adapter | paths | steps | seconds | M asset-steps/s | ratio |\n|---|---|---|---|---|---|---|---|\n",
+        "| workload | backend | adapter | paths | steps | median s | min s | M asset-steps/s | vs CPU f64 | vs JAX | max |dL| vs f64 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
+    let ratio = |value: Option<f64>| value.map_or("".to_string(), |v| format!("{v:.2}x"));
     for m in measurements {
-        let base = baseline
-            .and_then(|name| measurements.iter().find(|b| b.name == name && b.workload == m.workload))
-            .map(|b| b.asset_steps_per_second);
-        let ratio = base.map_or("".to_string(), |b| format!("{:.2}x", m.asset_steps_per_second / b));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.1} | {} |\n",
+            "| {} | {} {} | {} | {} | {} | {:.3} | {:.3} | {:.1} | {} | {} | {} |\n",
             m.workload,
-            m.name,
+            m.backend,
+            m.precision,
             m.adapter,
             m.paths,
             m.steps,
             m.seconds,
+            m.seconds_min,
             m.asset_steps_per_second / 1e6,
-            ratio
+            ratio(m.speedup_vs_cpu_f64),
+            ratio(m.ratio_to_jax),
+            m.max_difference_vs_cpu_f64.map_or("".to_string(), |d| format!("{d:.1e}")),
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_minimum_of_odd_and_even_counts() {
+        assert_eq!(median_and_min(&mut [3.0, 1.0, 2.0]), (2.0, 1.0));
+        assert_eq!(median_and_min(&mut [4.0, 1.0, 2.0, 3.0]), (2.5, 1.0));
+    }
+
+    #[test]
+    fn ratios_are_taken_within_a_workload() {
+        let line = |workload: &str, backend: &str, precision: &str, rate: f64| Measurement {
+            workload: workload.into(),
+            backend: backend.into(),
+            adapter: String::new(),
+            precision: precision.into(),
+            stocks: 100,
+            paths: 1,
+            steps: 1,
+            repetitions: 5,
+            seconds: 1.0,
+            seconds_min: 1.0,
+            asset_steps_per_second: rate,
+            speedup_vs_cpu_f64: None,
+            ratio_to_jax: None,
+            max_difference_vs_cpu_f64: None,
+            compared_paths: 0,
+        };
+        let mut lines = vec![
+            line("standard", "cpu", "f32", 300.0),
+            line("standard", "cpu", "f64", 100.0),
+            line("standard", "jax_peer", "f32", 75.0),
+            line("rank-100", "cpu", "f32", 50.0),
+            line("rank-100", "cpu", "f64", 25.0),
+        ];
+        add_ratios(&mut lines);
+        assert_eq!(lines[0].speedup_vs_cpu_f64, Some(3.0));
+        assert_eq!(lines[0].ratio_to_jax, Some(4.0));
+        assert_eq!(lines[3].speedup_vs_cpu_f64, Some(2.0));
+        assert_eq!(lines[3].ratio_to_jax, None);
+    }
 }

@@ -81,23 +81,44 @@ fn parse_shrinkage(text: &str) -> Result<Shrinkage, String> {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum WorkloadChoice {
-    /// 100 stocks, full Cholesky, the peers' workload.
+    /// 100 stocks, full Cholesky, 2000 paths: the peers' workload.
     Standard,
-    /// Atlas markets of 100 and 1,000 stocks.
+    /// 500 stocks, 10-factor covariance, 20,000 paths.
+    Large,
+    /// An Atlas market of 100 stocks, 2000 paths.
     Rank,
     All,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchBackendChoice {
+    /// The GPU adapter (when there is one), CPU f32 and CPU f64.
+    All,
+    Gpu,
+    /// CPU f32 and CPU f64.
+    Cpu,
 }
 
 #[derive(clap::Args)]
 struct BenchArgs {
     #[arg(long, value_enum, default_value = "standard")]
     workload: WorkloadChoice,
-    /// Paths for the CPU backend and the peers (a tenth of it for 1,000 stocks).
-    #[arg(long, default_value_t = 2000)]
-    paths: u64,
-    /// Paths for the GPU backend (default: as --paths on hardware, 128 on a software adapter).
+    #[arg(long, value_enum, default_value = "all")]
+    backend: BenchBackendChoice,
+    /// Paths for CPU f32, hardware GPUs and the peers (default: the workload's own;
+    /// CPU f64 runs a quarter of them).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Paths for the GPU backend (default: as --paths on hardware, 128 on a software
+    /// adapter, which also runs rank and large workloads over one year).
     #[arg(long)]
     gpu_paths: Option<u64>,
+    /// Timed repetitions of each measurement, after one warm-up (median and minimum shown).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Also write the measurements as JSON (one object per workload and backend).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
     /// Directory holding numpy_peer.py and jax_peer.py (e.g. ../shared/peers).
     #[arg(long)]
     peers: Option<PathBuf>,
@@ -347,65 +368,90 @@ fn info() {
 
 fn bench(args: BenchArgs) -> Result<(), Failure> {
     let valid = |paths: u64| (1..=sptlab::scenario::MAX_PATHS).contains(&paths);
-    if !valid(args.paths) || !args.gpu_paths.is_none_or(valid) {
+    if !args.paths.is_none_or(valid) || !args.gpu_paths.is_none_or(valid) {
         return Err(Failure::BadInput(format!(
             "--paths and --gpu-paths must be between 1 and {}",
             sptlab::scenario::MAX_PATHS
         )));
     }
+    if args.repeat == 0 {
+        return Err(Failure::BadInput("--repeat must be at least 1".into()));
+    }
     let workloads: Vec<Workload> = match args.workload {
         WorkloadChoice::Standard => vec![Workload::Standard],
-        WorkloadChoice::Rank => vec![Workload::Rank(100), Workload::Rank(1000)],
-        WorkloadChoice::All => vec![Workload::Standard, Workload::Rank(100), Workload::Rank(1000)],
+        WorkloadChoice::Large => vec![Workload::Large],
+        WorkloadChoice::Rank => vec![Workload::Rank(100)],
+        WorkloadChoice::All => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
     };
-    let mut measurements = Vec::new();
-    let mut cpu = CpuBackend::new(Precision::F32, None);
-    let mut gpu = match GpuContext::new(true) {
-        Ok(context) => Some(GpuBackend::new(context)),
-        Err(reason) => {
+    let with_cpu = args.backend != BenchBackendChoice::Gpu;
+    let mut gpu = match (args.backend, GpuContext::new(true)) {
+        (BenchBackendChoice::Cpu, _) => None,
+        (_, Ok(context)) => Some(GpuBackend::new(context)),
+        (BenchBackendChoice::Gpu, Err(reason)) => {
+            return Err(Failure::Other(anyhow::anyhow!("no GPU backend: {reason}")))
+        }
+        (BenchBackendChoice::All, Err(reason)) => {
             eprintln!("no GPU backend: {reason}");
             None
         }
     };
+    let mut measurements = Vec::new();
     for &workload in &workloads {
-        // 1,000 stocks cost ten times as much per path.
-        let paths = if workload == Workload::Rank(1000) { (args.paths / 10).max(1) } else { args.paths };
-        eprintln!("timing {} on the CPU backend, {paths} paths...", workload.name());
-        measurements.push(sptlab::bench::measure_backend(&mut cpu, workload, paths, None).context("CPU backend")?);
+        let paths = args.paths.unwrap_or(workload.default_paths());
+        if with_cpu {
+            for (precision, cpu_paths) in [(Precision::F32, paths), (Precision::F64, (paths / 4).max(1))] {
+                let mut cpu = CpuBackend::new(precision, None);
+                eprintln!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name());
+                let size = sptlab::bench::RunSize { paths: cpu_paths, years: None };
+                measurements.push(
+                    sptlab::bench::measure_backend(&mut cpu, workload, size, args.repeat).context("CPU backend")?,
+                );
+            }
+        }
         if let Some(gpu) = gpu.as_mut() {
-            // A software adapter is slow: fewer paths, and fewer steps for rank markets.
-            let (gpu_paths, years) = match (gpu.is_software(), workload) {
-                (false, _) => (args.gpu_paths.unwrap_or(paths), None),
-                (true, Workload::Standard) => (args.gpu_paths.unwrap_or(128), None),
-                (true, Workload::Rank(100)) => (args.gpu_paths.unwrap_or(64), Some(1.0)),
-                (true, Workload::Rank(_)) => (args.gpu_paths.unwrap_or(64), Some(0.2)),
+            // A software adapter is slow: fewer paths, and one year of the larger workloads.
+            let size = match (gpu.is_software(), workload) {
+                (false, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(paths), years: None },
+                (true, Workload::Standard) => {
+                    sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: None }
+                }
+                (true, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: Some(1.0) },
             };
-            eprintln!("timing {} on the GPU backend ({}), {gpu_paths} paths...", workload.name(), gpu.info().adapter);
-            measurements.push(sptlab::bench::measure_backend(gpu, workload, gpu_paths, years).context("GPU backend")?);
+            eprintln!(
+                "timing {} on the GPU backend ({}), {} paths...",
+                workload.name(),
+                gpu.info().adapter,
+                size.paths
+            );
+            measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
         }
     }
-    let mut baseline = None;
     if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
+        let paths = args.paths.unwrap_or(Workload::Standard.default_paths());
         for script in ["numpy_peer.py", "jax_peer.py"] {
-            eprintln!("timing {script}...");
-            match sptlab::bench::measure_peer(&args.python, &peers.join(script), args.paths) {
-                Ok(measurement) => {
-                    if script == "jax_peer.py" {
-                        baseline = Some(measurement.name.clone());
-                    }
-                    measurements.push(measurement);
-                }
+            eprintln!("timing {script}, {paths} paths...");
+            match sptlab::bench::measure_peer(&args.python, &peers.join(script), paths, args.repeat) {
+                Ok(measurement) => measurements.push(measurement),
                 Err(reason) => eprintln!("skipping {script}: {reason}"),
             }
         }
     }
+    sptlab::bench::add_ratios(&mut measurements);
+    for workload in &workloads {
+        println!("{}: {}", workload.name(), workload.description());
+    }
+    println!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
+    print!("{}", sptlab::bench::table(&measurements));
     println!(
-        "standard: 100 stocks, full Cholesky (correlation 0.3); rank-N: Atlas market of N stocks; \
-         all: equal and diversity 0.5 against the market, rebalanced every step"
+        "median and min of {} timed runs after a warm-up; vs: throughput ratios in this run; \
+         max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
+        args.repeat
     );
-    print!("{}", sptlab::bench::table(&measurements, baseline.as_deref()));
-    if let Some(name) = &baseline {
-        println!("ratio: throughput relative to {name}, measured in this run");
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
+        sptlab::report::write_atomically(json, text.as_bytes())
+            .with_context(|| format!("writing {}", json.display()))?;
+        eprintln!("wrote {}", json.display());
     }
     Ok(())
 }

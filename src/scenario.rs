@@ -382,6 +382,20 @@ pub fn standard_workload(paths: u64) -> Scenario {
     }
 }
 
+/// The large benchmark workload: the `gbm_factor_500` example's market (500 stocks,
+/// a 10-factor covariance), 10 years daily, with the standard workload's strategies.
+pub fn large_workload(paths: u64) -> Scenario {
+    let text = EXAMPLE_SCENARIOS.iter().find(|(name, _)| *name == "gbm_factor_500").map(|(_, text)| *text);
+    let mut scenario = Scenario::from_toml(text.expect("shipped example")).expect("the shipped example parses");
+    let standard = standard_workload(paths);
+    scenario.name = "large-workload".to_string();
+    scenario.seed = standard.seed;
+    scenario.paths = paths;
+    scenario.years = standard.years;
+    scenario.strategies = standard.strategies;
+    scenario
+}
+
 /// The rank-based benchmark workload: an Atlas market of `n` stocks (vol 0.2, g = 0.02,
 /// zipf 1 start, near its stationary curve), 10 years daily, with the standard workload's
 /// strategies (equal and diversity 0.5 rebalanced every step).

@@ -276,3 +276,46 @@ fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
     assert_eq!((fields[9], fields[10]), ("", ""));
     assert!(fields[11].parse::<f64>().unwrap() < 0.0);
 }
+
+#[test]
+fn bench_times_each_backend_checks_its_answers_and_writes_json() {
+    let dir = scratch("bench");
+    let out = dir.join("bench.json");
+    let output = sptlab(&[
+        "bench",
+        "--workload",
+        "standard",
+        "--backend",
+        "cpu",
+        "--paths",
+        "32",
+        "--repeat",
+        "2",
+        "--json",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("| standard | cpu f32 |") && table.contains("| standard | cpu f64 |"), "{table}");
+    let lines = json(&out);
+    let lines = lines.as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    for line in lines {
+        for field in ["backend", "adapter", "precision", "seconds", "asset_steps_per_second"] {
+            assert!(!line[field].is_null(), "{field} missing in {line}");
+        }
+        assert_eq!(line["repetitions"], 2);
+        assert!(line["seconds_min"].as_f64().unwrap() <= line["seconds"].as_f64().unwrap());
+        let rate = 100.0 * line["paths"].as_f64().unwrap() * 2520.0 / line["seconds"].as_f64().unwrap();
+        assert!((line["asset_steps_per_second"].as_f64().unwrap() / rate - 1.0).abs() < 1e-9);
+        // f32 against f64 on the same 32 paths (10 years): within the engine's 2e-3.
+        assert!(line["max_difference_vs_cpu_f64"].as_f64().unwrap() < 2e-3, "{line}");
+    }
+    assert_eq!(lines[1]["precision"], "f64");
+    assert_eq!(lines[1]["speedup_vs_cpu_f64"], 1.0);
+    assert_eq!(lines[1]["max_difference_vs_cpu_f64"], 0.0);
+
+    let refused = sptlab(&["bench", "--repeat", "0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--repeat"));
+}
