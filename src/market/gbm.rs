@@ -338,22 +338,40 @@ pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
 ) {
     let n = params.n;
     fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
-    // Correlate in place, last row first: row i reads z_j for j <= i only.
-    for i in (0..n).rev() {
-        let row = &params.step_factor[i * (i + 1) / 2..][..=i];
-        // Four partial sums: independent dependency chains keep the SIMD units busy.
-        let mut partial = [Lanes::zero(); 4];
-        let mut factors = row.chunks_exact(4);
-        let mut normals = log_steps[..=i].chunks_exact(4);
-        for (factor, z) in (&mut factors).zip(&mut normals) {
-            for k in 0..4 {
-                partial[k] = z[k].mul_add::<FUSED>(factor[k], partial[k]);
+    // Correlate in place, last rows first: row i reads z_j for j <= i only. Four rows
+    // at a time share each load of z_j (the loop is bound by loads, not multiplies).
+    let row = |i: usize| &params.step_factor[i * (i + 1) / 2..][..=i];
+    let mut end = n;
+    while end >= 4 {
+        let first = end - 4;
+        let rows = [row(first), row(first + 1), row(first + 2), row(first + 3)];
+        let [mut s0, mut s1, mut s2, mut s3] = [Lanes::zero(); 4];
+        let shared = rows[0].iter().zip(&rows[1][..=first]).zip(&rows[2][..=first]).zip(&rows[3][..=first]);
+        for (z, (((f0, f1), f2), f3)) in log_steps[..=first].iter().zip(shared) {
+            let z = *z;
+            s0 = z.mul_add::<FUSED>(*f0, s0);
+            s1 = z.mul_add::<FUSED>(*f1, s1);
+            s2 = z.mul_add::<FUSED>(*f2, s2);
+            s3 = z.mul_add::<FUSED>(*f3, s3);
+        }
+        let mut sums = [s0, s1, s2, s3];
+        // The triangle's corner: row first + r also reads z_j for first < j <= first + r.
+        for (r, sum) in sums.iter_mut().enumerate().skip(1) {
+            for j in first + 1..=first + r {
+                *sum = log_steps[j].mul_add::<FUSED>(rows[r][j], *sum);
             }
         }
-        for (k, (factor, z)) in factors.remainder().iter().zip(normals.remainder()).enumerate() {
-            partial[k] = z.mul_add::<FUSED>(*factor, partial[k]);
+        for (r, sum) in sums.iter().enumerate() {
+            log_steps[first + r] = *sum + params.step_drift[first + r];
         }
-        log_steps[i] = (partial[0] + partial[1]) + (partial[2] + partial[3]) + params.step_drift[i];
+        end = first;
+    }
+    for i in (0..end).rev() {
+        let mut sum = Lanes::zero();
+        for (z, factor) in log_steps[..=i].iter().zip(row(i)) {
+            sum = z.mul_add::<FUSED>(*factor, sum);
+        }
+        log_steps[i] = sum + params.step_drift[i];
     }
 }
 
