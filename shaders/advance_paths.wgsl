@@ -13,7 +13,9 @@
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
 // STRATEGY_P, STRATEGY_CAP, STRATEGY_K, STRATEGY_BUFFER, STRATEGY_REBALANCE,
-// STRATEGY_COST; the top-k functions (shaders/top_k.wgsl, or empty stand-ins
+// STRATEGY_COST; the strategy state accessors (`holding`, `anchor`, `slot_value`,
+// their setters, `load_strategy` and `store_strategy`: shaders.rs, private arrays or
+// the state buffer); the top-k functions (shaders/top_k.wgsl, or empty stand-ins
 // when no strategy is top_k); and `defer_max_growth` (shaders/max_growth.wgsl, which
 // adds the max_growth entry points, or a stand-in).
 //
@@ -52,7 +54,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 // The market model's parameters, in the layout its stage (market_*.wgsl) describes.
-@group(0) @binding(1) var<storage, read> market_data: array<vec4<f32>>;
+// (`market_data`, binding 1, is declared with its access functions: a uniform,
+// workgroup-staged or storage buffer, `MarketDataPlace` in backend.rs.)
 // [initial state template: STATE_SLOTS][step drift: 4 N4, zero past N][constant weights: S x N]
 // (the drift is zero for models whose drift is not per stock)
 @group(0) @binding(2) var<storage, read> model: array<f32>;
@@ -89,19 +92,19 @@ fn set_z(i: u32, value: f32) {
 // false if the loop was cut short.
 fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     var block = 0u;
-    for (; block < N4; block++) {
+    for (; block < N4; block++) { // unroll
         z[block] = normals4(key, path, step, block, 0u);
     }
     return block == N4;
 }
 
-// Kahan-compensated state[sum] += value.
-fn kahan_add(sum_slot: u32, comp_slot: u32, value: f32) {
-    let corrected = value - state[comp_slot];
-    let sum = state[sum_slot];
-    let next = sum + corrected;
-    state[comp_slot] = (next - sum) - corrected;
-    state[sum_slot] = next;
+// Kahan-compensated accumulator `sum` of strategy s += value (compensation in `comp`).
+fn kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
+    let corrected = value - slot_value(s, comp);
+    let total = slot_value(s, sum);
+    let next = total + corrected;
+    set_slot(s, comp, (next - total) - corrected);
+    set_slot(s, sum, next);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -126,32 +129,32 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
     var log_g = 0.0;
     if (kind == KIND_DIVERSITY) {
         var i = 0u;
-        for (; i < N; i++) {
+        for (; i < N; i++) { // unroll
             largest = max(largest, p * (log_caps[i] - log_total));
         }
         var k = 0u;
-        for (; k < N; k++) {
+        for (; k < N; k++) { // unroll
             total += exp(p * (log_caps[k] - log_total) - largest);
         }
         *cut = *cut || i != N || k != N;
         log_g = (largest + log(total)) * (1.0 / p);
     } else if (kind == KIND_ENTROPY) {
         var i = 0u;
-        for (; i < N; i++) {
+        for (; i < N; i++) { // unroll
             total += -(mu[i] * (log_caps[i] - log_total));
         }
         *cut = *cut || i != N;
         log_g = log(total);
     } else if (kind == KIND_EQUAL) {
         var i = 0u;
-        for (; i < N; i++) {
+        for (; i < N; i++) { // unroll
             log_g += log_caps[i] - log_total;
         }
         *cut = *cut || i != N;
         log_g = log_g * (1.0 / f32(N));
     } else if (kind == KIND_CONSTANT) {
         var i = 0u;
-        for (; i < N; i++) {
+        for (; i < N; i++) { // unroll
             log_g += model[MODEL_WEIGHTS_BASE + s * N + i] * (log_caps[i] - log_total);
         }
         *cut = *cut || i != N;
@@ -216,51 +219,46 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
 // T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)); and when `rebalance`, trades
 // from holdings worth `value` (weights holdings / value) to `target` (worth 1).
 // Returns the step's cost factor.
-fn close_period(s: u32, lane: u32, log_g: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
-    let slots = SLOTS_BASE + s * SLOT_COUNT;
-    let holdings_base = HOLDINGS_BASE + s * N;
-    let anchor_base = ANCHOR_BASE + s * N;
+fn close_period(s: u32, log_g: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
     let inverse_value = 1.0 / value;
     var period_ratio = 0.0;
     var traded = 0.0;
     var w = 0u;
-    for (; w < N; w++) {
-        period_ratio += state[at(anchor_base + w, lane)] * mu[w];
+    for (; w < N; w++) { // unroll
+        period_ratio += anchor(s, w) * mu[w];
         if (rebalance) {
-            traded += abs(targets[w] - state[at(holdings_base + w, lane)] * inverse_value);
-            state[at(holdings_base + w, lane)] = targets[w];
-            state[at(anchor_base + w, lane)] = targets[w] / mu[w];
+            traded += abs(targets[w] - holding(s, w) * inverse_value);
+            set_holding(s, w, targets[w]);
+            set_anchor(s, w, targets[w] / mu[w]);
         }
     }
     *cut = *cut || w != N;
-    let divergence = log(period_ratio) - (log_g - state[at(slots + SLOT_LOG_G_ANCHOR, lane)]);
-    kahan_add(at(slots + SLOT_DRIFT, lane), at(slots + SLOT_DRIFT_COMP, lane), divergence);
-    state[at(slots + SLOT_LOG_G_ANCHOR, lane)] = log_g;
-    state[at(slots + SLOT_MIN_DIVERGENCE, lane)] = min(state[at(slots + SLOT_MIN_DIVERGENCE, lane)], divergence);
+    let divergence = log(period_ratio) - (log_g - slot_value(s, SLOT_LOG_G_ANCHOR));
+    kahan_add(s, SLOT_DRIFT, SLOT_DRIFT_COMP, divergence);
+    set_slot(s, SLOT_LOG_G_ANCHOR, log_g);
+    set_slot(s, SLOT_MIN_DIVERGENCE, min(slot_value(s, SLOT_MIN_DIVERGENCE), divergence));
     var cost_factor = 1.0;
     if (rebalance) {
-        state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = 1.0;
+        set_slot(s, SLOT_HOLDINGS_VALUE, 1.0);
         cost_factor = 1.0 - STRATEGY_COST[s] * traded;
-        state[at(slots + SLOT_TURNOVER, lane)] += 0.5 * traded;
-        state[at(slots + SLOT_TRADED_SQUARES, lane)] += traded * traded;
-        state[at(slots + SLOT_COST, lane)] += log(cost_factor);
+        set_slot(s, SLOT_TURNOVER, slot_value(s, SLOT_TURNOVER) + 0.5 * traded);
+        set_slot(s, SLOT_TRADED_SQUARES, slot_value(s, SLOT_TRADED_SQUARES) + traded * traded);
+        set_slot(s, SLOT_COST, slot_value(s, SLOT_COST) + log(cost_factor));
     }
     return cost_factor;
 }
 
 // Strategy s's returns against the market for the step.
-fn accumulate_returns(s: u32, lane: u32, gross: f32, cost_factor: f32, market_gross: f32) {
-    let slots = SLOTS_BASE + s * SLOT_COUNT;
+fn accumulate_returns(s: u32, gross: f32, cost_factor: f32, market_gross: f32) {
     let strategy_gross = gross * cost_factor;
     let active_return = strategy_gross - market_gross;
-    kahan_add(at(slots + SLOT_RELATIVE, lane), at(slots + SLOT_RELATIVE_COMP, lane), log(strategy_gross / market_gross));
-    kahan_add(at(slots + SLOT_ACTIVE_SUM, lane), at(slots + SLOT_ACTIVE_SUM_COMP, lane), active_return);
-    kahan_add(at(slots + SLOT_ACTIVE_SQUARES, lane), at(slots + SLOT_ACTIVE_SQUARES_COMP, lane),
-              active_return * active_return);
-    let relative = state[at(slots + SLOT_RELATIVE, lane)];
-    let peak = max(state[at(slots + SLOT_PEAK, lane)], relative);
-    state[at(slots + SLOT_PEAK, lane)] = peak;
-    state[at(slots + SLOT_DRAWDOWN, lane)] = max(state[at(slots + SLOT_DRAWDOWN, lane)], peak - relative);
+    kahan_add(s, SLOT_RELATIVE, SLOT_RELATIVE_COMP, log(strategy_gross / market_gross));
+    kahan_add(s, SLOT_ACTIVE_SUM, SLOT_ACTIVE_SUM_COMP, active_return);
+    kahan_add(s, SLOT_ACTIVE_SQUARES, SLOT_ACTIVE_SQUARES_COMP, active_return * active_return);
+    let relative = slot_value(s, SLOT_RELATIVE);
+    let peak = max(slot_value(s, SLOT_PEAK), relative);
+    set_slot(s, SLOT_PEAK, peak);
+    set_slot(s, SLOT_DRAWDOWN, max(slot_value(s, SLOT_DRAWDOWN), peak - relative));
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -278,6 +276,11 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         log_caps[i] = state[at(LOG_CAPS_BASE + i, lane)];
         mu[i] = state[at(MU_BASE + i, lane)];
     }
+    var log_total = state[at(LOG_TOTAL, lane)];
+    var log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
+    for (var s0 = 0u; s0 < S; s0++) {
+        load_strategy(s0, lane);
+    }
     load_market_state(lane);
     load_top_k_state(lane);
     // Every loop checks that it ran to its bound: llvmpipe silently cuts long
@@ -293,7 +296,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         // Market: caps, gross returns, weights, log Z.
         var market_gross = 0.0;
         var i = 0u;
-        for (; i < N; i++) {
+        for (; i < N; i++) { // unroll
             let log_step = get_z(i);
             if (HAS_WINDOW) {
                 // The trailing estimates' ring of log returns (max_growth_estimate.wgsl).
@@ -307,31 +310,31 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         cut = cut || i != N;
         let inverse_market_gross = 1.0 / market_gross;
         var m = 0u;
-        for (; m < N; m++) {
+        for (; m < N; m++) { // unroll
             mu[m] = mu[m] * get_z(m) * inverse_market_gross;
         }
         cut = cut || m != N;
-        kahan_add(at(LOG_TOTAL, lane), at(LOG_TOTAL_COMP, lane), log(market_gross));
-        let log_total = state[at(LOG_TOTAL, lane)];
+        // Kahan-compensated log Z.
+        let corrected = log(market_gross) - log_total_comp;
+        let next_log_total = log_total + corrected;
+        log_total_comp = (next_log_total - log_total) - corrected;
+        log_total = next_log_total;
 
         let completed_steps = step + 1u;
         let is_last = completed_steps == params.total_steps;
         var s = 0u;
-        for (; s < S; s++) {
-            let slots = SLOTS_BASE + s * SLOT_COUNT;
-            let holdings_base = HOLDINGS_BASE + s * N;
-
+        for (; s < S; s++) { // unroll
             // Shares are held through the step: each holding's value grows with its price.
             var value = 0.0;
             var h = 0u;
-            for (; h < N; h++) {
-                let holding = state[at(holdings_base + h, lane)] * get_z(h);
-                state[at(holdings_base + h, lane)] = holding;
-                value += holding;
+            for (; h < N; h++) { // unroll
+                let grown = holding(s, h) * get_z(h);
+                set_holding(s, h, grown);
+                value += grown;
             }
             cut = cut || h != N;
-            let gross = value / state[at(slots + SLOT_HOLDINGS_VALUE, lane)];
-            state[at(slots + SLOT_HOLDINGS_VALUE, lane)] = value;
+            let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE);
+            set_slot(s, SLOT_HOLDINGS_VALUE, value);
 
             let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;
             if (rebalance && STRATEGY_KIND[s] == KIND_MAX_GROWTH) {
@@ -339,21 +342,21 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                 // this step; the host ends the dispatch here.
                 defer_max_growth(s, lane, gross, market_gross);
                 cut = cut || k + 1u != params.step_count;
-                continue;
-            }
-            var cost_factor = 1.0;
-            if (rebalance || is_last) {
-                let setup = weight_setup(s, log_total, &cut);
-                if (rebalance) {
-                    var t = 0u;
-                    for (; t < N; t++) {
-                        targets[t] = target_weight(s, t, log_total, setup);
+            } else {
+                var cost_factor = 1.0;
+                if (rebalance || is_last) {
+                    let setup = weight_setup(s, log_total, &cut);
+                    if (rebalance) {
+                        var t = 0u;
+                        for (; t < N; t++) { // unroll
+                            targets[t] = target_weight(s, t, log_total, setup);
+                        }
+                        cut = cut || t != N;
                     }
-                    cut = cut || t != N;
+                    cost_factor = close_period(s, setup.z, value, rebalance, &cut);
                 }
-                cost_factor = close_period(s, lane, setup.z, value, rebalance, &cut);
+                accumulate_returns(s, gross, cost_factor, market_gross);
             }
-            accumulate_returns(s, lane, gross, cost_factor, market_gross);
         }
         cut = cut || s != S;
         if (!cut) {
@@ -363,6 +366,11 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     for (var i = 0u; i < N; i++) {
         state[at(LOG_CAPS_BASE + i, lane)] = log_caps[i];
         state[at(MU_BASE + i, lane)] = mu[i];
+    }
+    state[at(LOG_TOTAL, lane)] = log_total;
+    state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
+    for (var s1 = 0u; s1 < S; s1++) {
+        store_strategy(s1, lane);
     }
     store_market_state(lane);
     store_top_k_state(lane);

@@ -357,11 +357,10 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
 // held weights until half the traded weight is within `limit`, unless the budget or
 // the bounds, which drift may have broken, need more.
 fn mg_limit_turnover(data: u32, value: f32, limit: f32, budget: f32, bound: f32, lane: u32, s: u32) {
-    let holdings_base = HOLDINGS_BASE + s * N;
     var turnover = 0.0;
     var i = 0u;
     for (; i < N; i++) {
-        let held = state[at(holdings_base + i, lane)] / value;
+        let held = holding(s, i) / value;
         mg_shifted[i] = held - mu[i];
         mg_d[i] = targets[i] - held;
         turnover += 0.5 * abs(mg_d[i]);
@@ -437,8 +436,8 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     let base = MG_STATE_BASE[s];
     let data = MG_DATA_BASE[s];
     mg_begin(s, lane);
-    let slots = SLOTS_BASE + s * SLOT_COUNT;
-    let value = state[at(slots + SLOT_HOLDINGS_VALUE, lane)];
+    load_strategy(s, lane);
+    let value = slot_value(s, SLOT_HOLDINGS_VALUE);
     if (params.phase == MG_HOLD_MARKET) {
         // A trailing estimate with fewer than two returns: the strategy holds the market.
         var h = 0u;
@@ -467,8 +466,9 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     // max_growth is not functionally generated: log G = 0 in the decomposition.
     var cut = false;
-    let cost_factor = close_period(s, lane, 0.0, value, true, &cut);
-    accumulate_returns(s, lane, state[at(base + MG_GROSS, lane)], cost_factor, state[at(MG_MARKET_GROSS, lane)]);
+    let cost_factor = close_period(s, 0.0, value, true, &cut);
+    accumulate_returns(s, state[at(base + MG_GROSS, lane)], cost_factor, state[at(MG_MARKET_GROSS, lane)]);
+    store_strategy(s, lane);
     state[at(base + MG_ITERATIONS, lane)] = 0.0;
     state[at(base + MG_DONE, lane)] = 0.0;
     if (cut || mg_cut) {

@@ -24,7 +24,7 @@ fn store_top_k_state(lane: u32) {
 }
 
 fn topk_held(s: u32, stock: u32) -> bool {
-    return state[at(HOLDINGS_BASE + s * N + stock, current_lane)] > 0.0;
+    return holding(s, stock) > 0.0;
 }
 
 fn topk_kept(s: u32, stock: u32) -> bool {

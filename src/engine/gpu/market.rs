@@ -16,7 +16,7 @@ pub const MARKET_VSM: &str = include_str!("../../../shaders/market_vsm.wgsl");
 pub struct MarketStage {
     /// The stage's WGSL: defines `market_log_steps`, and `load_market_state` and
     /// `store_market_state` when it keeps state (the backend adds empty ones otherwise).
-    pub source: &'static str,
+    pub source: String,
     /// Constants the stage's WGSL reads, besides the kernel's.
     pub constants: Vec<(&'static str, String)>,
     /// The `market_data` buffer (never empty: wgpu has no zero-sized bindings).
@@ -60,7 +60,10 @@ pub fn loop_trips_per_step(plan: &Plan) -> u32 {
 }
 
 impl MarketStage {
-    pub fn of(plan: &Plan) -> MarketStage {
+    /// The stage for `plan`; `unrolled`: straight-line code with the parameters as
+    /// literals where the stage has such a form (the Cholesky step), for software
+    /// adapters, which index arrays lane by lane.
+    pub fn of(plan: &Plan, unrolled: bool) -> MarketStage {
         let n = plan.n();
         let groups = n.div_ceil(4);
         let dt = plan.dt();
@@ -68,7 +71,11 @@ impl MarketStage {
         match &plan.market {
             Market::Gbm(gbm) => match &gbm.noise {
                 GbmNoise::Cholesky(_) => MarketStage {
-                    source: MARKET_CHOLESKY,
+                    source: if unrolled {
+                        unrolled_cholesky(&gbm.packed_step_factor(dt), &gbm.step_drift(dt), n)
+                    } else {
+                        MARKET_CHOLESKY.to_string()
+                    },
                     constants: Vec::new(),
                     data: cholesky_groups(&gbm.packed_step_factor(dt), n),
                     drift: gbm.step_drift(dt),
@@ -95,7 +102,7 @@ impl MarketStage {
                         }));
                     }
                     MarketStage {
-                        source: MARKET_FACTOR,
+                        source: MARKET_FACTOR.to_string(),
                         constants: vec![
                             ("K4", format!("{factor_groups}u")),
                             ("IDIO_BASE", format!("{}u", 4 * groups * factor_groups)),
@@ -109,7 +116,7 @@ impl MarketStage {
             Market::Rank(rank) => {
                 let kernel = rank.kernel::<f64>(dt);
                 MarketStage {
-                    source: MARKET_RANK,
+                    source: MARKET_RANK.to_string(),
                     constants: Vec::new(),
                     data: (0..n).map(|k| [kernel.rank_drift[k] as f32, kernel.rank_vol[k] as f32, 0.0, 0.0]).collect(),
                     drift: no_drift,
@@ -119,7 +126,7 @@ impl MarketStage {
             Market::Vsm(vsm) => {
                 let kernel = vsm.kernel::<f64>(dt);
                 MarketStage {
-                    source: MARKET_VSM,
+                    source: MARKET_VSM.to_string(),
                     constants: vec![
                         ("VSM_DRIFT_SCALE", f32_literal(kernel.drift_scale)),
                         ("VSM_VOL_SCALE", f32_literal(kernel.vol_scale)),
@@ -153,4 +160,44 @@ fn cholesky_groups(packed: &[f64], n: usize) -> Vec<[f32; 4]> {
         }
     }
     vec4s
+}
+
+/// The Cholesky stage with its loops unrolled and the factor and drift as literals: the
+/// twin of shaders/market_cholesky.wgsl (the same sums in the same order), without a
+/// memory read of the factor or a dynamically indexed normal.
+fn unrolled_cholesky(packed: &[f64], drift: &[f64], n: usize) -> String {
+    let groups = n.div_ceil(4);
+    let entry = |row: usize, column: usize| {
+        if row < n && column <= row {
+            packed[row * (row + 1) / 2 + column] as f32
+        } else {
+            0.0
+        }
+    };
+    let literal =
+        |values: [f32; 4]| format!("vec4<f32>({:?}, {:?}, {:?}, {:?})", values[0], values[1], values[2], values[3]);
+    let mut out = String::from("fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {\n");
+    for b in 0..groups {
+        out.push_str(&format!("    z[{b}] = normals4(key, path, step, {b}u, 0u);\n"));
+    }
+    out.push_str("    var p0: vec4<f32>;\n    var p1: vec4<f32>;\n    var p2: vec4<f32>;\n    var p3: vec4<f32>;\n");
+    for b in (0..groups).rev() {
+        out.push_str(
+            "    p0 = vec4<f32>(0.0);\n    p1 = vec4<f32>(0.0);\n    p2 = vec4<f32>(0.0);\n    p3 = vec4<f32>(0.0);\n",
+        );
+        for j in 0..=b {
+            for r in 0..4 {
+                let row = 4 * b + r;
+                let values = std::array::from_fn(|k| entry(row, 4 * j + k));
+                out.push_str(&format!("    p{r} = fma(z[{j}], {}, p{r});\n", literal(values)));
+            }
+        }
+        let d = std::array::from_fn(|k| drift.get(4 * b + k).map_or(0.0, |v| *v as f32));
+        out.push_str(&format!(
+            "    z[{b}] = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w), (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w)) + {};\n",
+            literal(d)
+        ));
+    }
+    out.push_str("    return true;\n}\n");
+    out
 }

@@ -27,6 +27,72 @@ pub const MAX_GROWTH: &str = include_str!("../../../shaders/max_growth.wgsl");
 pub const MAX_GROWTH_ESTIMATE: &str = include_str!("../../../shaders/max_growth_estimate.wgsl");
 /// Its stand-in otherwise.
 pub const MAX_GROWTH_ABSENT: &str = "fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {}\n";
+/// A path's strategy state (holdings, anchors, accumulators) in private arrays for a
+/// whole dispatch, loaded at its start and stored at its end: far fewer storage
+/// accesses in the step loop (STRATEGY_WORDS = S N, STRATEGY_SLOT_WORDS = S SLOT_COUNT).
+pub const STRATEGY_STATE_PRIVATE: &str = "var<private> strategy_holdings: array<f32, STRATEGY_WORDS>;
+var<private> strategy_anchors: array<f32, STRATEGY_WORDS>;
+var<private> strategy_slots: array<f32, STRATEGY_SLOT_WORDS>;
+fn holding(s: u32, i: u32) -> f32 {
+    return strategy_holdings[s * N + i];
+}
+fn set_holding(s: u32, i: u32, value: f32) {
+    strategy_holdings[s * N + i] = value;
+}
+fn anchor(s: u32, i: u32) -> f32 {
+    return strategy_anchors[s * N + i];
+}
+fn set_anchor(s: u32, i: u32, value: f32) {
+    strategy_anchors[s * N + i] = value;
+}
+fn slot_value(s: u32, k: u32) -> f32 {
+    return strategy_slots[s * SLOT_COUNT + k];
+}
+fn set_slot(s: u32, k: u32, value: f32) {
+    strategy_slots[s * SLOT_COUNT + k] = value;
+}
+fn load_strategy(s: u32, lane: u32) {
+    for (var i = 0u; i < N; i++) {
+        strategy_holdings[s * N + i] = state[at(HOLDINGS_BASE + s * N + i, lane)];
+        strategy_anchors[s * N + i] = state[at(ANCHOR_BASE + s * N + i, lane)];
+    }
+    for (var k = 0u; k < SLOT_COUNT; k++) {
+        strategy_slots[s * SLOT_COUNT + k] = state[at(SLOTS_BASE + s * SLOT_COUNT + k, lane)];
+    }
+}
+fn store_strategy(s: u32, lane: u32) {
+    for (var i = 0u; i < N; i++) {
+        state[at(HOLDINGS_BASE + s * N + i, lane)] = strategy_holdings[s * N + i];
+        state[at(ANCHOR_BASE + s * N + i, lane)] = strategy_anchors[s * N + i];
+    }
+    for (var k = 0u; k < SLOT_COUNT; k++) {
+        state[at(SLOTS_BASE + s * SLOT_COUNT + k, lane)] = strategy_slots[s * SLOT_COUNT + k];
+    }
+}
+";
+/// The same accessors straight on the state buffer, for plans whose strategy state is
+/// too large for private arrays (llvmpipe's compile time grows with their size squared).
+pub const STRATEGY_STATE_STORAGE: &str = "fn holding(s: u32, i: u32) -> f32 {
+    return state[at(HOLDINGS_BASE + s * N + i, current_lane)];
+}
+fn set_holding(s: u32, i: u32, value: f32) {
+    state[at(HOLDINGS_BASE + s * N + i, current_lane)] = value;
+}
+fn anchor(s: u32, i: u32) -> f32 {
+    return state[at(ANCHOR_BASE + s * N + i, current_lane)];
+}
+fn set_anchor(s: u32, i: u32, value: f32) {
+    state[at(ANCHOR_BASE + s * N + i, current_lane)] = value;
+}
+fn slot_value(s: u32, k: u32) -> f32 {
+    return state[at(SLOTS_BASE + s * SLOT_COUNT + k, current_lane)];
+}
+fn set_slot(s: u32, k: u32, value: f32) {
+    state[at(SLOTS_BASE + s * SLOT_COUNT + k, current_lane)] = value;
+}
+fn load_strategy(s: u32, lane: u32) {}
+fn store_strategy(s: u32, lane: u32) {}
+";
 /// Test kernel: Philox words and normals for given counters.
 pub const PHILOX_WORDS: &str = include_str!("../../../shaders/philox_words.wgsl");
 
@@ -47,6 +113,73 @@ pub fn philox_words_source() -> String {
     compose(PHILOX_WORDS, &[])
 }
 
+/// The marker that makes a loop unrollable: `for (; VAR < BOUND; VAR++) { // unroll`.
+const UNROLL_MARKER: &str = "// unroll";
+
+/// Expands every loop marked `// unroll`, `for (; VAR < BOUND; VAR++) { // unroll` with
+/// BOUND one of `bounds`, into BOUND copies of its body, each after `VAR = k;`, then
+/// `VAR = BOUND;`, so that a check after the loop that it ran to its bound still holds.
+/// Inner loops first. With every index a constant, llvmpipe addresses private arrays
+/// directly instead of lane by lane (its dynamic indexing loops over the 8 SIMD lanes).
+/// Marked bodies must not `break` or `continue` (a programming error: panics, which the
+/// kernel validation tests catch).
+pub fn unroll_marked_loops(source: &str, bounds: &[(&str, u32)]) -> String {
+    let mut text = source.to_string();
+    loop {
+        let markers: Vec<usize> = text.match_indices(UNROLL_MARKER).map(|(at, _)| at).collect();
+        let Some(expanded) = markers.iter().find_map(|&marker| {
+            let line_start = text[..marker].rfind('\n').map_or(0, |at| at + 1);
+            let header = &text[line_start..marker];
+            let open = line_start + header.rfind('{').expect("a marked loop opens its body on its line");
+            let body_start = text[marker..].find('\n').map_or(text.len(), |at| marker + at + 1);
+            let close = matching_brace(&text, open);
+            let body = &text[body_start..close];
+            if body.contains(UNROLL_MARKER) {
+                return None; // an inner marked loop goes first
+            }
+            assert!(!body.contains("break") && !body.contains("continue"), "unrolled body leaves its loop: {body}");
+            let condition = header.trim().trim_start_matches("for (;").trim();
+            let (variable, rest) = condition.split_once('<').expect("for (; VAR < BOUND; VAR++)");
+            let bound_name = rest.split(';').next().expect("for (; VAR < BOUND; VAR++)").trim();
+            let bound = bounds
+                .iter()
+                .find(|(name, _)| *name == bound_name)
+                .unwrap_or_else(|| panic!("unrolled loop bound {bound_name} is not a known constant"))
+                .1;
+            let variable = variable.trim();
+            let indent = &header[..header.len() - header.trim_start().len()];
+            let mut copies = String::new();
+            for k in 0..bound {
+                copies.push_str(&format!("{indent}{variable} = {k}u;\n{indent}{{\n{body}{indent}}}\n"));
+            }
+            copies.push_str(&format!("{indent}{variable} = {bound}u;"));
+            Some(format!("{}{copies}{}", &text[..line_start], &text[close + 1..]))
+        }) else {
+            assert!(markers.is_empty(), "marked loops left unexpanded");
+            return text;
+        };
+        text = expanded;
+    }
+}
+
+/// The index of the `}` that closes the `{` at `open`.
+fn matching_brace(text: &str, open: usize) -> usize {
+    let mut depth = 0usize;
+    for (at, byte) in text.bytes().enumerate().skip(open) {
+        match byte {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return at;
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced braces in WGSL")
+}
+
 /// Parses and validates WGSL with naga, as wgpu would, without a GPU.
 #[cfg(test)]
 pub(crate) fn validate_wgsl(source: &str) -> Result<(), String> {
@@ -63,6 +196,28 @@ mod tests {
     use crate::scenario::{standard_workload, Scenario};
 
     #[test]
+    fn marked_loops_unroll_innermost_first_and_leave_their_counter_at_the_bound() {
+        let source = "fn f() {
+    var i = 0u;
+    for (; i < N; i++) { // unroll
+        var j = 0u;
+        for (; j < M; j++) { // unroll
+            x[i][j] = 1.0;
+        }
+    }
+    ok = i == N;
+}
+";
+        let unrolled = unroll_marked_loops(source, &[("N", 2), ("M", 3)]);
+        assert!(!unrolled.contains("for ("), "{unrolled}");
+        assert_eq!(unrolled.matches("x[i][j] = 1.0;").count(), 6, "{unrolled}");
+        assert_eq!(unrolled.matches("i = 1u;").count(), 1);
+        assert!(unrolled.contains("i = 2u;") && unrolled.contains("j = 3u;") && unrolled.contains("ok = i == N;"));
+        // Unmarked loops stay loops.
+        assert_eq!(unroll_marked_loops("for (; i < N; i++) {\n}\n", &[("N", 2)]), "for (; i < N; i++) {\n}\n");
+    }
+
+    #[test]
     fn the_philox_test_kernel_validates() {
         validate_wgsl(&philox_words_source()).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -72,6 +227,8 @@ mod tests {
         let plans = [
             Scenario::default_scenario().validate().unwrap(),
             standard_workload(64).validate().unwrap(),
+            // Strategy state too large for private arrays: the storage accessors.
+            crate::scenario::rank_workload(600, 64).validate().unwrap(),
             Scenario::from_toml(
                 r#"
                 [market]
@@ -127,10 +284,16 @@ mod tests {
             Scenario::from_toml(&text).unwrap().validate().unwrap()
         }));
         for plan in plans {
-            // Both ways of reading the factor: workgroup memory (room for it) and storage (none).
-            for workgroup_bytes in [1 << 20, 0] {
-                let stage = super::super::market::MarketStage::of(&plan);
-                let source = super::super::backend::kernel_source(&plan, &stage, workgroup_bytes);
+            // Every way of reading the market data.
+            use super::super::backend::MarketDataPlace;
+            for (place, unrolled) in [
+                (MarketDataPlace::Uniform, false),
+                (MarketDataPlace::Workgroup, false),
+                (MarketDataPlace::Storage, false),
+                (MarketDataPlace::Uniform, true),
+            ] {
+                let stage = super::super::market::MarketStage::of(&plan, unrolled);
+                let source = super::super::backend::kernel_source(&plan, &stage, place, unrolled);
                 validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
             }
         }
