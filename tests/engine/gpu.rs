@@ -260,3 +260,16 @@ fn max_growth_with_a_trailing_estimate_agrees_on_the_gpu_and_the_cpu() {
     eprintln!("max_growth trailing: largest constraint residual on the GPU {residual:e}");
     assert!(residual <= 1e-4, "constraint residual {residual:e}");
 }
+
+#[test]
+fn a_batch_holds_every_path_that_fits_the_adapter() {
+    use sptlab::engine::Backend;
+    let Some(context) = GpuContext::for_tests() else { return };
+    let gpu = GpuBackend::new(context);
+    // 1,000 paths of 30 stocks need a few MB: one batch of whole workgroups (a batch of
+    // one workgroup would leave all but one core of a software adapter idle).
+    let plan = plan(&MIXED.replace("paths = 48", "paths = 1000"));
+    assert_eq!(gpu.batch_paths(&plan), 1024);
+    let limited = GpuBackend::new(GpuContext::for_tests().unwrap()).with_batch_limit(100);
+    assert_eq!(limited.batch_paths(&plan), 128);
+}

@@ -722,7 +722,8 @@ impl Backend for GpuBackend {
     }
 
     fn batch_paths(&self, plan: &Plan) -> u64 {
-        let limit = self.batch_limit.unwrap_or(u64::MAX).next_multiple_of(WORKGROUP as u64);
+        // (u64::MAX rounded up to a workgroup would wrap to 0: one workgroup per batch.)
+        let limit = self.batch_limit.map_or(u64::MAX, |paths| paths.next_multiple_of(WORKGROUP as u64));
         self.max_batch_paths(plan).min(limit).max(WORKGROUP as u64).min(plan.paths.next_multiple_of(WORKGROUP as u64))
     }
 
