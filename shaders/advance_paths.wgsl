@@ -10,10 +10,10 @@
 // `store_market_state`), and these constants: N (stocks), N4 (ceil(N / 4)),
 // MARKET_VEC4S, the market stage's own constants, S (strategies),
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
-// SLOTS_BASE, MU_BASE, HOLDINGS_BASE, ANCHOR_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
+// SLOTS_BASE, MU_BASE, HOLDINGS_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
 // MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
 // STRATEGY_P, STRATEGY_CAP, STRATEGY_K, STRATEGY_BUFFER, STRATEGY_REBALANCE,
-// STRATEGY_COST; the strategy state accessors (`holding`, `anchor`, `slot_value`,
+// STRATEGY_COST; the strategy state accessors (`holding`, `slot_value`,
 // their setters, `load_strategy` and `store_strategy`: shaders.rs, private arrays or
 // the state buffer); the top-k functions (shaders/top_k.wgsl, or empty stand-ins
 // when no strategy is top_k); and `defer_max_growth` (shaders/max_growth.wgsl, which
@@ -134,7 +134,9 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
         }
         var k = 0u;
         for (; k < N; k++) { // unroll
-            total += exp(p * (log_caps[k] - log_total) - largest);
+            // Kept for `target_weight`, which only normalises: one exp per stock.
+            targets[k] = exp(p * (log_caps[k] - log_total) - largest);
+            total += targets[k];
         }
         *cut = *cut || i != N || k != N;
         log_g = (largest + log(total)) * (1.0 / p);
@@ -200,7 +202,8 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     let kind = STRATEGY_KIND[s];
     let log_mu = log_caps[i] - log_total;
     if (kind == KIND_DIVERSITY) {
-        return exp(STRATEGY_P[s] * log_mu - setup.x) * (1.0 / setup.y);
+        // exp(p log mu_i - largest), left in `targets` by `weight_setup`.
+        return targets[i] * (1.0 / setup.y);
     } else if (kind == KIND_ENTROPY) {
         return -(mu[i] * log_mu) * (1.0 / setup.y);
     } else if (kind == KIND_EQUAL) {
@@ -215,25 +218,25 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     return mu[i];
 }
 
-// Closes strategy s's decomposition period at log G = `log_g`:
-// T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)); and when `rebalance`, trades
-// from holdings worth `value` (weights holdings / value) to `target` (worth 1).
-// Returns the step's cost factor.
-fn close_period(s: u32, log_g: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
-    let inverse_value = 1.0 / value;
-    var period_ratio = 0.0;
+// Closes strategy s's decomposition period at log G = `log_g` and log Z = `log_total`:
+// T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)), where the sum is
+// (value / value(p)) (Z(p) / Z) since the holdings grew with their caps; and when
+// `rebalance`, trades from holdings worth `value` (weights holdings / value) to
+// `targets` (worth 1). Returns the step's cost factor.
+fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
+    let log_period_ratio = (log(value) - log_total) + slot_value(s, SLOT_LOG_Z_ANCHOR);
+    let divergence = log_period_ratio - (log_g - slot_value(s, SLOT_LOG_G_ANCHOR));
     var traded = 0.0;
-    var w = 0u;
-    for (; w < N; w++) { // unroll
-        period_ratio += anchor(s, w) * mu[w];
-        if (rebalance) {
+    if (rebalance) {
+        let inverse_value = 1.0 / value;
+        var w = 0u;
+        for (; w < N; w++) { // unroll
             traded += abs(targets[w] - holding(s, w) * inverse_value);
             set_holding(s, w, targets[w]);
-            set_anchor(s, w, targets[w] / mu[w]);
         }
+        *cut = *cut || w != N;
+        set_slot(s, SLOT_LOG_Z_ANCHOR, log_total);
     }
-    *cut = *cut || w != N;
-    let divergence = log(period_ratio) - (log_g - slot_value(s, SLOT_LOG_G_ANCHOR));
     kahan_add(s, SLOT_DRIFT, SLOT_DRIFT_COMP, divergence);
     set_slot(s, SLOT_LOG_G_ANCHOR, log_g);
     set_slot(s, SLOT_MIN_DIVERGENCE, min(slot_value(s, SLOT_MIN_DIVERGENCE), divergence));
@@ -353,7 +356,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                         }
                         cut = cut || t != N;
                     }
-                    cost_factor = close_period(s, setup.z, value, rebalance, &cut);
+                    cost_factor = close_period(s, setup.z, log_total, value, rebalance, &cut);
                 }
                 accumulate_returns(s, gross, cost_factor, market_gross);
             }

@@ -466,7 +466,7 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     // max_growth is not functionally generated: log G = 0 in the decomposition.
     var cut = false;
-    let cost_factor = close_period(s, 0.0, value, true, &cut);
+    let cost_factor = close_period(s, 0.0, state[at(LOG_TOTAL, lane)], value, true, &cut);
     accumulate_returns(s, state[at(base + MG_GROSS, lane)], cost_factor, state[at(MG_MARKET_GROSS, lane)]);
     store_strategy(s, lane);
     state[at(base + MG_ITERATIONS, lane)] = 0.0;

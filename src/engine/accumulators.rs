@@ -37,7 +37,12 @@ pub mod slot {
     /// Sum over rebalances of (sum_i |w_after - w_before|)^2: the second-order term of
     /// the cost, for the break-even cost.
     pub const TRADED_SQUARES: usize = 16;
-    pub const COUNT: usize = 17;
+    /// log Z at the last rebalance less the log of the holdings' value then (which is 1
+    /// after trading): the L-divergence of a period is log(value) less the period's
+    /// log Z growth less its log G growth, since the holdings grew with their caps
+    /// (working state, not a statistic).
+    pub const LOG_Z_ANCHOR: usize = 17;
+    pub const COUNT: usize = 18;
 }
 
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the

@@ -97,8 +97,6 @@ struct StrategyBlock<R> {
     /// Value of each holding since the last rebalance (the weights held are
     /// `holdings / slots[HOLDINGS_VALUE]`; they drift with prices in between).
     holdings: Vec<Lanes<R>>,
-    /// pi_i(p) / p_i at the last rebalance p: the period's growth ratio is sum_i anchor_i q_i.
-    anchor: Vec<Lanes<R>>,
     slots: [Lanes<R>; slot::COUNT],
     /// max_growth: each lane's solver state from its last rebalance.
     warm: Vec<WarmStart>,
@@ -182,17 +180,17 @@ impl<R: Real> PathBlock<R> {
             .map(|strategy| {
                 let mut target = vec![Lanes::zero(); n];
                 let log_g = target_weights::<R, LANES, false>(&strategy.weighting, &mu, &log_mu, &mut target);
-                let anchor = target.iter().zip(&mu).map(|(t, m)| *t / *m).collect();
                 let mut slots = [Lanes::zero(); slot::COUNT];
                 slots[slot::LOG_G_START] = log_g;
                 slots[slot::LOG_G_ANCHOR] = log_g;
                 slots[slot::MIN_DIVERGENCE] = Lanes::splat(R::from_f64(f32::MAX as f64));
                 slots[slot::HOLDINGS_VALUE] = target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
+                slots[slot::LOG_Z_ANCHOR] = -slots[slot::HOLDINGS_VALUE].ln();
                 let warm = match strategy.weighting {
                     KernelWeighting::MaxGrowth { .. } => vec![WarmStart::default(); LANES],
                     _ => Vec::new(),
                 };
-                StrategyBlock { holdings: target, anchor, slots, warm }
+                StrategyBlock { holdings: target, slots, warm }
             })
             .collect();
         PathBlock {
@@ -366,12 +364,10 @@ impl<R: Real> PathBlock<R> {
                         target_weights::<R, LANES, FUSED>(weighting, &self.mu, &self.log_mu, &mut self.target)
                     }
                 };
-                // Close the decomposition period: T(q | p) = log(sum anchor_i q_i) - log(G(q) / G(p)).
-                let mut period_ratio = Lanes::zero();
-                for (anchor, mu) in state.anchor.iter().zip(&self.mu) {
-                    period_ratio = period_ratio + *anchor * *mu;
-                }
-                let divergence = period_ratio.ln() - (log_g - state.slots[slot::LOG_G_ANCHOR]);
+                // Close the decomposition period: T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)),
+                // where sum_i pi_i(p) q_i / p_i = (value / value(p)) (Z(p) / Z): the holdings grew with their caps.
+                let log_period_ratio = (value.ln() - self.log_total) + state.slots[slot::LOG_Z_ANCHOR];
+                let divergence = log_period_ratio - (log_g - state.slots[slot::LOG_G_ANCHOR]);
                 kahan_add_slot(&mut state.slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
                 state.slots[slot::MIN_DIVERGENCE] = state.slots[slot::MIN_DIVERGENCE].min(divergence);
                 state.slots[slot::LOG_G_ANCHOR] = log_g;
@@ -380,14 +376,12 @@ impl<R: Real> PathBlock<R> {
                     // Weights before trading are holdings / value; after, the target (value 1).
                     let inverse_value = value.recip();
                     let mut traded = Lanes::zero();
-                    for ((target, holding), (anchor, mu)) in
-                        self.target.iter().zip(state.holdings.iter_mut()).zip(state.anchor.iter_mut().zip(&self.mu))
-                    {
+                    for (target, holding) in self.target.iter().zip(state.holdings.iter_mut()) {
                         traded = traded + (*target - *holding * inverse_value).abs();
                         *holding = *target;
-                        *anchor = *target / *mu;
                     }
                     state.slots[slot::HOLDINGS_VALUE] = Lanes::splat(R::ONE);
+                    state.slots[slot::LOG_Z_ANCHOR] = self.log_total;
                     cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
                     state.slots[slot::TURNOVER] = state.slots[slot::TURNOVER] + traded * R::from_f64(0.5);
                     state.slots[slot::TRADED_SQUARES] = state.slots[slot::TRADED_SQUARES] + traded * traded;

@@ -233,13 +233,14 @@ fn info_lists_the_backend_choice() {
 #[test]
 fn an_f32_run_whose_weights_underflow_warns_and_an_ordinary_one_does_not() {
     let dir = scratch("underflow");
-    // alpha = 0 lets a weight that starts at 1e-30 wander below f32's range.
+    // A stock that starts at 1e-30 and shrinks by 5 a year: its weight ends far below
+    // f32's normal range (about 1e-41 here).
     let vanishing = write(
         &dir,
         "vanishing.toml",
-        "seed = 3\npaths = 64\nyears = 0.5\nsteps_per_year = 2520\n[market]\nmodel = \"vsm\"\nn = 4\n\
-         initial_weights = [0.5, 0.3, 0.2, 1e-30]\nalpha = 0.0\n[[strategies]]\nname = \"diversity-negative\"\n\
-         weighting = \"diversity\"\np = -0.5\n",
+        "seed = 3\npaths = 64\nyears = 5.0\n[market]\nn = 4\ninitial_weights = [0.5, 0.3, 0.2, 1e-30]\n\
+         growth = [0.05, 0.05, 0.05, -5.0]\nvol = 0.2\ncorrelation = 0.3\n[[strategies]]\n\
+         name = \"diversity-negative\"\nweighting = \"diversity\"\np = -0.5\n",
     );
     let output = sptlab(&["run", &vanishing, "--backend", "cpu"]);
     assert!(output.status.success());

@@ -117,11 +117,8 @@ impl StateLayout {
     pub fn holdings_base(&self) -> u32 {
         self.mu_base() + self.n
     }
-    pub fn anchor_base(&self) -> u32 {
-        self.holdings_base() + self.strategies * self.n
-    }
     pub fn market_state_base(&self) -> u32 {
-        self.anchor_base() + self.strategies * self.n
+        self.holdings_base() + self.strategies * self.n
     }
     /// The top-k rank order (n words when a strategy is top_k).
     pub fn top_k_order_base(&self) -> u32 {
@@ -253,13 +250,13 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("SLOT_MIN_DIVERGENCE", u(slot::MIN_DIVERGENCE as u32)),
         ("SLOT_HOLDINGS_VALUE", u(slot::HOLDINGS_VALUE as u32)),
         ("SLOT_TRADED_SQUARES", u(slot::TRADED_SQUARES as u32)),
+        ("SLOT_LOG_Z_ANCHOR", u(slot::LOG_Z_ANCHOR as u32)),
         ("LOG_CAPS_BASE", u(0)),
         ("LOG_TOTAL", u(layout.log_total())),
         ("LOG_TOTAL_COMP", u(layout.log_total() + 1)),
         ("SLOTS_BASE", u(layout.slots_base())),
         ("MU_BASE", u(layout.mu_base())),
         ("HOLDINGS_BASE", u(layout.holdings_base())),
-        ("ANCHOR_BASE", u(layout.anchor_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
         ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + 4 * layout.row_groups())),
@@ -441,9 +438,9 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
         words[slots + slot::LOG_G_ANCHOR] = log_g;
         words[slots + slot::MIN_DIVERGENCE] = f32::MAX as f64;
         words[slots + slot::HOLDINGS_VALUE] = target.iter().sum::<f64>();
+        words[slots + slot::LOG_Z_ANCHOR] = -target.iter().sum::<f64>().ln();
         for i in 0..n {
             words[layout.holdings_base() as usize + s * n + i] = target[i];
-            words[layout.anchor_base() as usize + s * n + i] = target[i] / mu0[i];
         }
     }
     for (r, value) in stage.initial_state.iter().enumerate() {

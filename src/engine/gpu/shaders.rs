@@ -27,23 +27,16 @@ pub const MAX_GROWTH: &str = include_str!("../../../shaders/max_growth.wgsl");
 pub const MAX_GROWTH_ESTIMATE: &str = include_str!("../../../shaders/max_growth_estimate.wgsl");
 /// Its stand-in otherwise.
 pub const MAX_GROWTH_ABSENT: &str = "fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {}\n";
-/// A path's strategy state (holdings, anchors, accumulators) in private arrays for a
+/// A path's strategy state (holdings, accumulators) in private arrays for a
 /// whole dispatch, loaded at its start and stored at its end: far fewer storage
 /// accesses in the step loop (STRATEGY_WORDS = S N, STRATEGY_SLOT_WORDS = S SLOT_COUNT).
 pub const STRATEGY_STATE_PRIVATE: &str = "var<private> strategy_holdings: array<f32, STRATEGY_WORDS>;
-var<private> strategy_anchors: array<f32, STRATEGY_WORDS>;
 var<private> strategy_slots: array<f32, STRATEGY_SLOT_WORDS>;
 fn holding(s: u32, i: u32) -> f32 {
     return strategy_holdings[s * N + i];
 }
 fn set_holding(s: u32, i: u32, value: f32) {
     strategy_holdings[s * N + i] = value;
-}
-fn anchor(s: u32, i: u32) -> f32 {
-    return strategy_anchors[s * N + i];
-}
-fn set_anchor(s: u32, i: u32, value: f32) {
-    strategy_anchors[s * N + i] = value;
 }
 fn slot_value(s: u32, k: u32) -> f32 {
     return strategy_slots[s * SLOT_COUNT + k];
@@ -54,7 +47,6 @@ fn set_slot(s: u32, k: u32, value: f32) {
 fn load_strategy(s: u32, lane: u32) {
     for (var i = 0u; i < N; i++) {
         strategy_holdings[s * N + i] = state[at(HOLDINGS_BASE + s * N + i, lane)];
-        strategy_anchors[s * N + i] = state[at(ANCHOR_BASE + s * N + i, lane)];
     }
     for (var k = 0u; k < SLOT_COUNT; k++) {
         strategy_slots[s * SLOT_COUNT + k] = state[at(SLOTS_BASE + s * SLOT_COUNT + k, lane)];
@@ -63,7 +55,6 @@ fn load_strategy(s: u32, lane: u32) {
 fn store_strategy(s: u32, lane: u32) {
     for (var i = 0u; i < N; i++) {
         state[at(HOLDINGS_BASE + s * N + i, lane)] = strategy_holdings[s * N + i];
-        state[at(ANCHOR_BASE + s * N + i, lane)] = strategy_anchors[s * N + i];
     }
     for (var k = 0u; k < SLOT_COUNT; k++) {
         state[at(SLOTS_BASE + s * SLOT_COUNT + k, lane)] = strategy_slots[s * SLOT_COUNT + k];
@@ -77,12 +68,6 @@ pub const STRATEGY_STATE_STORAGE: &str = "fn holding(s: u32, i: u32) -> f32 {
 }
 fn set_holding(s: u32, i: u32, value: f32) {
     state[at(HOLDINGS_BASE + s * N + i, current_lane)] = value;
-}
-fn anchor(s: u32, i: u32) -> f32 {
-    return state[at(ANCHOR_BASE + s * N + i, current_lane)];
-}
-fn set_anchor(s: u32, i: u32, value: f32) {
-    state[at(ANCHOR_BASE + s * N + i, current_lane)] = value;
 }
 fn slot_value(s: u32, k: u32) -> f32 {
     return state[at(SLOTS_BASE + s * SLOT_COUNT + k, current_lane)];
