@@ -172,8 +172,13 @@ impl<R: Real, const L: usize> Lanes<R, L> {
     /// `(sin 2 pi u, cos 2 pi u)` lane by lane, with fused multiply-adds when `FUSED`.
     #[inline(always)]
     pub fn sin_cos_turns_with<const FUSED: bool>(self) -> (Self, Self) {
-        let pair = |l: usize| if FUSED { R::sin_cos_turns_fused(self.0[l]) } else { R::sin_cos_turns(self.0[l]) };
-        (Lanes(std::array::from_fn(|l| pair(l).0)), Lanes(std::array::from_fn(|l| pair(l).1)))
+        // One loop computing both (two `from_fn` passes would evaluate each lane twice).
+        let (mut sin, mut cos) = ([R::ZERO; L], [R::ZERO; L]);
+        for l in 0..L {
+            (sin[l], cos[l]) =
+                if FUSED { R::sin_cos_turns_fused(self.0[l]) } else { R::sin_cos_turns(self.0[l]) };
+        }
+        (Lanes(sin), Lanes(cos))
     }
     #[inline(always)]
     pub fn sqrt(self) -> Self {

@@ -143,7 +143,13 @@ pub fn fill_normals<R: Real, const L: usize, const FUSED: bool>(
     for block in 0..count.div_ceil(4) {
         let counters = [*paths, [step; L], [block as u32; L], [stream; L]];
         let words = philox4x32_10_simd(counters, key);
-        let uniforms = words.map(|word| Lanes(word.map(R::uniform)));
+        // Plain loops: `array::map` here was left out of line, in baseline code.
+        let mut uniforms = [Lanes::zero(); 4];
+        for (uniform, word) in uniforms.iter_mut().zip(&words) {
+            for (u, w) in uniform.0.iter_mut().zip(word) {
+                *u = R::uniform(*w);
+            }
+        }
         let mut normals = [Lanes::zero(); 4];
         for pair in 0..2 {
             let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt();
