@@ -19,6 +19,9 @@ struct Reference {
     tracking_error: f64,
     max_relative_drawdown: f64,
     turnover: f64,
+    /// Sum over rebalance periods of T(mu(q) | mu(p)) = log(sum_i pi_i(p) q_i / p_i)
+    /// - log(G(q) / G(p)), from the market weights alone (functionally generated only).
+    drift_term: f64,
 }
 
 fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64, Reference) {
@@ -28,7 +31,10 @@ fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64
     let market = gbm(plan);
     let cholesky = market.cholesky().expect("a Cholesky GBM scenario");
     let mut mu = market.initial_weights.clone();
-    let mut weights = weights_and_log_g(&strategy.weighting, &mu).0;
+    let (mut weights, mut log_g_anchor) = weights_and_log_g(&strategy.weighting, &mu);
+    // The period's start: its target weights and the market weights then.
+    let (mut target_anchor, mut mu_anchor) = (weights.clone(), mu.clone());
+    let mut drift_term = 0.0;
     let (mut log_value, mut log_market) = (0.0f64, 0.0f64);
     let mut active = Vec::new();
     let (mut peak, mut drawdown, mut traded_total) = (0.0f64, 0.0f64, 0.0f64);
@@ -52,8 +58,16 @@ fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64
         weights = (0..n).map(|i| weights[i] * growth[i] / strategy_gross).collect();
         let mut strategy_return = strategy_gross - 1.0;
         let completed = step + 1;
-        if completed % strategy.rebalance_every == 0 && completed < plan.steps {
+        let rebalance = completed % strategy.rebalance_every == 0 && completed < plan.steps;
+        if rebalance || completed == plan.steps {
+            let log_g = weights_and_log_g(&strategy.weighting, &mu).1;
+            let ratio: f64 = (0..n).map(|i| target_anchor[i] * mu[i] / mu_anchor[i]).sum();
+            drift_term += ratio.ln() - (log_g - log_g_anchor);
+            log_g_anchor = log_g;
+        }
+        if rebalance {
             let target = weights_and_log_g(&strategy.weighting, &mu).0;
+            (target_anchor, mu_anchor) = (target.clone(), mu.clone());
             let traded: f64 = (0..n).map(|i| (target[i] - weights[i]).abs()).sum();
             traded_total += 0.5 * traded;
             strategy_return = strategy_gross * (1.0 - strategy.cost_rate * traded) - 1.0;
@@ -77,6 +91,7 @@ fn reference_path(plan: &sptlab::Plan, path: u32, strategy_index: usize) -> (f64
         tracking_error: (variance * per_year).sqrt(),
         max_relative_drawdown: 1.0 - (-drawdown).exp(),
         turnover: traded_total / plan.years(),
+        drift_term,
     };
     (log_market, reference)
 }
@@ -152,6 +167,13 @@ fn the_kernel_matches_the_definitions_path_by_path() {
                 assert!((engine - reference).abs() < 1e-9, "{name}, path {path}, {what}: {engine} vs {reference}");
             }
             assert!(got.turnover > 0.0 && got.tracking_error > 0.0);
+            // The engine takes each period's L-divergence from the holdings' value and
+            // log Z; the reference from the weights alone, as SPT.md defines it, so the
+            // master equation checks the value accounting.
+            if results.functionally_generated[s] {
+                let (engine, reference) = (got.drift_term, expected.drift_term);
+                assert!((engine - reference).abs() < 1e-9, "{name}, path {path}, drift: {engine} vs {reference}");
+            }
         }
     }
 }
