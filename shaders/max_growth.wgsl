@@ -356,7 +356,7 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
 // Turnover control (`MaxGrowthProblem::limit_turnover`): moves `target` back toward the
 // held weights until half the traded weight is within `limit`, unless the budget or
 // the bounds, which drift may have broken, need more.
-fn mg_limit_turnover(data: u32, value: f32, limit: f32, budget: f32, bound: f32, lane: u32, s: u32) {
+fn mg_limit_turnover(data: u32, value: f32, limit: f32, budget: f32, bound: f32, s: u32) {
     var turnover = 0.0;
     var i = 0u;
     for (; i < N; i++) {
@@ -460,7 +460,7 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         mg_cut = mg_cut || t != N;
         if (MG_TURNOVER[s] >= 0.0) {
-            mg_limit_turnover(data, value, MG_TURNOVER[s], budget, mg_word(data + MG_ACTIVE), lane, s);
+            mg_limit_turnover(data, value, MG_TURNOVER[s], budget, mg_word(data + MG_ACTIVE), s);
         }
         record_residual(data, lane, base, budget, mg_word(data + MG_ACTIVE));
     }

@@ -175,8 +175,7 @@ impl<R: Real, const L: usize> Lanes<R, L> {
         // One loop computing both (two `from_fn` passes would evaluate each lane twice).
         let (mut sin, mut cos) = ([R::ZERO; L], [R::ZERO; L]);
         for l in 0..L {
-            (sin[l], cos[l]) =
-                if FUSED { R::sin_cos_turns_fused(self.0[l]) } else { R::sin_cos_turns(self.0[l]) };
+            (sin[l], cos[l]) = if FUSED { R::sin_cos_turns_fused(self.0[l]) } else { R::sin_cos_turns(self.0[l]) };
         }
         (Lanes(sin), Lanes(cos))
     }

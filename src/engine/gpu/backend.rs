@@ -437,8 +437,9 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
         words[slots + slot::LOG_G_START] = log_g;
         words[slots + slot::LOG_G_ANCHOR] = log_g;
         words[slots + slot::MIN_DIVERGENCE] = f32::MAX as f64;
-        words[slots + slot::HOLDINGS_VALUE] = target.iter().sum::<f64>();
-        words[slots + slot::LOG_Z_ANCHOR] = -target.iter().sum::<f64>().ln();
+        let value = target.iter().sum::<f64>();
+        words[slots + slot::HOLDINGS_VALUE] = value;
+        words[slots + slot::LOG_Z_ANCHOR] = -value.ln();
         for i in 0..n {
             words[layout.holdings_base() as usize + s * n + i] = target[i];
         }
