@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::engine::{Backend, CpuBackend, EngineError, Precision};
-use crate::scenario::{large_workload, rank_workload, standard_workload, Plan, Scenario};
+use crate::scenario::{large_workload, rank_workload, scaled_workload, standard_workload, Plan, Scenario};
 
 /// A named benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub enum Workload {
     Large,
     /// An Atlas market of this many stocks, 2000 paths, 2520 steps.
     Rank(usize),
+    /// A point of the scaling sweep: the standard workload's market and strategies
+    /// with `stocks` stocks over `steps` daily steps.
+    Scaled { stocks: usize, steps: u32 },
 }
 
 impl Workload {
@@ -29,6 +32,7 @@ impl Workload {
             Workload::Standard => "standard".into(),
             Workload::Large => "large".into(),
             Workload::Rank(n) => format!("rank-{n}"),
+            Workload::Scaled { .. } => "scaling".into(),
         }
     }
 
@@ -37,6 +41,7 @@ impl Workload {
             Workload::Standard => standard_workload(paths),
             Workload::Large => large_workload(paths),
             Workload::Rank(n) => rank_workload(n, paths),
+            Workload::Scaled { stocks, steps } => scaled_workload(stocks, paths, steps),
         }
     }
 
@@ -53,6 +58,7 @@ impl Workload {
             Workload::Standard => "100 stocks, full Cholesky (correlation 0.3), 2520 daily steps".into(),
             Workload::Large => "500 stocks, 10-factor covariance, 2520 daily steps".into(),
             Workload::Rank(n) => format!("Atlas market of {n} stocks, ranked every step, 2520 daily steps"),
+            Workload::Scaled { .. } => "the standard market (full Cholesky) at each size; axis: what varies".into(),
         }
     }
 }
@@ -83,6 +89,15 @@ pub struct Measurement {
     /// same paths (the first `compared_paths`), over every strategy.
     pub max_difference_vs_cpu_f64: Option<f64>,
     pub compared_paths: u64,
+    /// Scaling sweep only: which size varies ("paths", "stocks" or "steps").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub axis: Option<&'static str>,
+    /// The process's peak resident memory during the timed runs (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    /// The GPU buffers one batch held at most (GPU backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_buffer_bytes: Option<u64>,
 }
 
 /// Median and minimum of `seconds` (not empty).
@@ -126,6 +141,8 @@ pub fn measure_backend(
     let warm_up = warm_up.validate().expect("the benchmark workloads are valid");
     crate::simulate(&warm_up, backend, &|_| {})?;
     let plan = plan_of(workload, size);
+    backend.take_peak_buffer_bytes();
+    reset_peak_rss();
     let mut seconds = Vec::with_capacity(repetitions);
     let mut results = None;
     for _ in 0..repetitions.max(1) {
@@ -135,21 +152,30 @@ pub fn measure_backend(
         results = Some(run);
     }
     let results = results.expect("at least one repetition");
-    let compared_paths = size.paths.min(COMPARED_PATHS);
-    let reference = crate::simulate(
-        &plan_of(workload, RunSize { paths: compared_paths, ..size }),
-        &mut CpuBackend::new(Precision::F64, None),
-        &|_| {},
-    )?
-    .0;
-    let max_difference = (0..results.strategy_names.len())
-        .flat_map(|s| {
-            results.per_path[s]
-                .iter()
-                .zip(&reference.per_path[s])
-                .map(|(a, b)| (a.relative_log_return - b.relative_log_return).abs())
-        })
-        .fold(0.0, f64::max);
+    let peak_rss_bytes = peak_rss_bytes();
+    let gpu_buffer_bytes = backend.take_peak_buffer_bytes();
+    // The scaling sweep times sizes; the named workloads check the answers too.
+    let compared_paths = if matches!(workload, Workload::Scaled { .. }) { 0 } else { size.paths.min(COMPARED_PATHS) };
+    let max_difference = if compared_paths == 0 {
+        None
+    } else {
+        let reference = crate::simulate(
+            &plan_of(workload, RunSize { paths: compared_paths, ..size }),
+            &mut CpuBackend::new(Precision::F64, None),
+            &|_| {},
+        )?
+        .0;
+        Some(
+            (0..results.strategy_names.len())
+                .flat_map(|s| {
+                    results.per_path[s]
+                        .iter()
+                        .zip(&reference.per_path[s])
+                        .map(|(a, b)| (a.relative_log_return - b.relative_log_return).abs())
+                })
+                .fold(0.0, f64::max),
+        )
+    };
     let (median, min) = median_and_min(&mut seconds);
     let info = backend.info();
     Ok(Measurement {
@@ -166,9 +192,69 @@ pub fn measure_backend(
         asset_steps_per_second: plan.n() as f64 * plan.paths as f64 * plan.steps as f64 / median,
         speedup_vs_cpu_f64: None,
         ratio_to_jax: None,
-        max_difference_vs_cpu_f64: Some(max_difference),
+        max_difference_vs_cpu_f64: max_difference,
         compared_paths,
+        axis: None,
+        peak_rss_bytes,
+        gpu_buffer_bytes,
     })
+}
+
+/// Restarts the kernel's count of this process's peak resident memory (Linux 4.0+:
+/// writing 5 to clear_refs resets VmHWM), so each measurement reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident memory (VmHWM), where the OS reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The scaling sweep: the standard market with one size varied at a time around 100
+/// stocks, 1,000 paths and 252 steps. Paths go from 10^2 to `max_paths`, stocks from 10
+/// to `max_stocks`, steps from 63 to 2,520.
+pub fn scaling_points(max_paths: u64, max_stocks: usize) -> Vec<(&'static str, Workload, u64)> {
+    let year = 252;
+    let mut points = Vec::new();
+    for paths in [100, 1_000, 10_000, 100_000, 1_000_000].into_iter().filter(|&p| p <= max_paths) {
+        points.push(("paths", Workload::Scaled { stocks: 100, steps: year }, paths));
+    }
+    for stocks in [10, 30, 100, 300, 1000, 2000].into_iter().filter(|&n| n <= max_stocks) {
+        points.push(("stocks", Workload::Scaled { stocks, steps: year }, 1_000));
+    }
+    for steps in [63, 252, 1008, 2520] {
+        points.push(("steps", Workload::Scaled { stocks: 100, steps }, 1_000));
+    }
+    points
+}
+
+/// The scaling table's header (markdown); rows come from `scaling_row`, printed as
+/// each point finishes so that a long sweep shows its progress.
+pub const SCALING_HEADER: &str =
+    "| axis | backend | adapter | stocks | paths | steps | median s | M asset-steps/s | peak RSS MiB | GPU buffers MiB |\n\
+     |---|---|---|---|---|---|---|---|---|---|\n";
+
+/// One row of the scaling table: throughput and memory at one size.
+pub fn scaling_row(m: &Measurement) -> String {
+    let mib = |bytes: Option<u64>| bytes.map_or(String::new(), |b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)));
+    format!(
+        "| {} | {} {} | {} | {} | {} | {} | {:.3} | {:.1} | {} | {} |\n",
+        m.axis.unwrap_or(""),
+        m.backend,
+        m.precision,
+        m.adapter,
+        m.stocks,
+        m.paths,
+        m.steps,
+        m.seconds,
+        m.asset_steps_per_second / 1e6,
+        mib(m.peak_rss_bytes),
+        mib(m.gpu_buffer_bytes),
+    )
 }
 
 /// Runs a peer script (`numpy_peer.py` or `jax_peer.py`) with `python` on the standard
@@ -193,7 +279,7 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize
     Ok(Measurement {
         workload: Workload::Standard.name(),
         backend: script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()),
-        adapter: "CPU (Python)".into(),
+        adapter: peer_device(python, script),
         precision: "f32".into(),
         stocks: 100,
         paths,
@@ -206,7 +292,26 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize
         ratio_to_jax: None,
         max_difference_vs_cpu_f64: None,
         compared_paths: 0,
+        axis: None,
+        peak_rss_bytes: None,
+        gpu_buffer_bytes: None,
     })
+}
+
+/// Where a peer script computes: JAX runs on its default device (a GPU when it has
+/// one), numpy on the CPU.
+fn peer_device(python: &Path, script: &Path) -> String {
+    let is_jax = script.file_stem().is_some_and(|stem| stem.to_string_lossy().contains("jax"));
+    if !is_jax {
+        return "CPU (numpy)".into();
+    }
+    let query = "import jax; d = jax.devices()[0]; print(d.platform.upper(), d.device_kind)";
+    match Command::new(python).args(["-c", query]).output() {
+        Ok(output) if output.status.success() => {
+            format!("JAX on {}", String::from_utf8_lossy(&output.stdout).trim())
+        }
+        _ => "JAX (device unknown)".into(),
+    }
 }
 
 /// Fills each measurement's ratios to CPU f64 and to the JAX peer on its workload.
@@ -287,6 +392,9 @@ mod tests {
             ratio_to_jax: None,
             max_difference_vs_cpu_f64: None,
             compared_paths: 0,
+            axis: None,
+            peak_rss_bytes: None,
+            gpu_buffer_bytes: None,
         };
         let mut lines = vec![
             line("standard", "cpu", "f32", 300.0),

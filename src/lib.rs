@@ -17,6 +17,7 @@ pub mod report;
 pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod simd;
 pub mod stats;
 
 use std::time::Instant;

@@ -87,7 +87,11 @@ enum WorkloadChoice {
     Large,
     /// An Atlas market of 100 stocks, 2000 paths.
     Rank,
+    /// standard, large and rank.
     All,
+    /// Throughput and memory against paths (10^2..10^6), stocks (10..2,000) and steps,
+    /// on CPU f32 and the GPU (a software adapter runs the smaller sizes only).
+    Scaling,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -382,6 +386,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
         WorkloadChoice::Large => vec![Workload::Large],
         WorkloadChoice::Rank => vec![Workload::Rank(100)],
         WorkloadChoice::All => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
+        WorkloadChoice::Scaling => Vec::new(),
     };
     let with_cpu = args.backend != BenchBackendChoice::Gpu;
     let mut gpu = match (args.backend, GpuContext::new(true)) {
@@ -395,6 +400,9 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
             None
         }
     };
+    if args.workload == WorkloadChoice::Scaling {
+        return bench_scaling(&args, with_cpu, gpu.as_mut());
+    }
     let mut measurements = Vec::new();
     for &workload in &workloads {
         let paths = args.paths.unwrap_or(workload.default_paths());
@@ -447,6 +455,46 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
          max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
         args.repeat
     );
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
+        sptlab::report::write_atomically(json, text.as_bytes())
+            .with_context(|| format!("writing {}", json.display()))?;
+        eprintln!("wrote {}", json.display());
+    }
+    Ok(())
+}
+
+/// `bench --workload scaling`: one size varied at a time, on CPU f32 and the GPU.
+fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBackend>) -> Result<(), Failure> {
+    // A sweep point is timed up to 3 times: the largest take minutes on a small machine.
+    let repeat = args.repeat.min(3);
+    let max_paths = args.paths.unwrap_or(1_000_000);
+    let mut measurements = Vec::new();
+    println!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
+    print!("{}", sptlab::bench::SCALING_HEADER);
+    let mut measure = |backend: &mut dyn Backend, axis, workload, paths| -> Result<(), Failure> {
+        let size = sptlab::bench::RunSize { paths, years: None };
+        let mut measurement =
+            sptlab::bench::measure_backend(backend, workload, size, repeat).context("scaling sweep")?;
+        measurement.axis = Some(axis);
+        print!("{}", sptlab::bench::scaling_row(&measurement));
+        measurements.push(measurement);
+        Ok(())
+    };
+    if with_cpu {
+        let mut cpu = CpuBackend::new(Precision::F32, None);
+        for (axis, workload, paths) in sptlab::bench::scaling_points(max_paths, 2000) {
+            measure(&mut cpu, axis, workload, paths)?;
+        }
+    }
+    if let Some(gpu) = gpu.as_deref_mut() {
+        // A software adapter compiles large kernels slowly and runs slowly: the small end.
+        let (gpu_paths, gpu_stocks) = if gpu.is_software() { (max_paths.min(1_000), 300) } else { (max_paths, 2000) };
+        for (axis, workload, paths) in sptlab::bench::scaling_points(gpu_paths, gpu_stocks) {
+            measure(gpu, axis, workload, paths)?;
+        }
+    }
+    println!("median of {repeat} timed runs after a warm-up; peak RSS: the process's, during the timed runs");
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
         sptlab::report::write_atomically(json, text.as_bytes())

@@ -34,16 +34,7 @@ fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, comp
     slots[sum] = next;
 }
 
-/// Which compilation of the kernel this CPU runs: "AVX2+FMA" or "baseline".
-pub fn kernel_flavour() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return "AVX2+FMA";
-        }
-    }
-    "baseline"
-}
+pub use crate::simd::{flavour, kernel_flavour, Flavour, FLAVOUR_VARIABLE};
 
 /// Run-wide parameters in the kernel's precision.
 pub struct KernelParams<R> {
@@ -246,20 +237,26 @@ impl<R: Real> PathBlock<R> {
 
     /// `advance_paths`: simulate the steps in `steps` (CPU twin of the WGSL kernel of that name).
     pub fn advance_paths(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                unsafe { self.advance_paths_avx2(params, steps) };
-                return;
-            }
+        match flavour() {
+            // SAFETY: `flavour` only returns what the CPU supports.
+            #[cfg(target_arch = "x86_64")]
+            Flavour::Avx512 => unsafe { self.advance_paths_avx512(params, steps) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Flavour::Avx2Fma => unsafe { self.advance_paths_avx2(params, steps) },
+            _ => self.advance_paths_portable::<false>(params, steps),
         }
-        self.advance_paths_portable::<false>(params, steps);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn advance_paths_avx2(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
+        self.advance_paths_portable::<true>(params, steps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+    unsafe fn advance_paths_avx512(&mut self, params: &KernelParams<R>, steps: Range<u32>) {
         self.advance_paths_portable::<true>(params, steps)
     }
 

@@ -71,6 +71,11 @@ pub trait Backend {
     }
     /// How many paths to simulate per call, bounding memory.
     fn batch_paths(&self, plan: &Plan) -> u64;
+    /// The most device-buffer bytes one batch has held since the last call (GPU
+    /// backends; `None` where the backend has no device memory).
+    fn take_peak_buffer_bytes(&mut self) -> Option<u64> {
+        None
+    }
     /// Simulates the paths with global indices `paths`, calling `progress` with
     /// the number of paths finished as they finish.
     fn simulate(

@@ -320,3 +320,40 @@ fn bench_times_each_backend_checks_its_answers_and_writes_json() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--repeat"));
 }
+
+#[test]
+fn the_simd_kernel_compilations_give_identical_results() {
+    // SPTLAB_CPU_KERNEL picks a compilation; one the CPU lacks falls back to the
+    // default, which the adapter string names, so the comparison is only over those run.
+    let dir = scratch("flavours");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let mut results: Vec<(String, serde_json::Value, String)> = Vec::new();
+    for flavour in ["baseline", "avx2", "avx512"] {
+        let out = dir.join(flavour);
+        for precision in ["f32", "f64"] {
+            let output = Command::new(env!("CARGO_BIN_EXE_sptlab"))
+                .env("SPTLAB_CPU_KERNEL", flavour)
+                .args(["run", &scenario, "--backend", "cpu", "--precision", precision, "--per-path", "--quiet"])
+                .args(["--out", out.join(precision).to_str().unwrap()])
+                .output()
+                .expect("the binary runs");
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            let mut summary = json(&out.join(precision).join("summary.json"));
+            let adapter = summary["run"]["adapter"].as_str().unwrap().to_string();
+            summary.as_object_mut().unwrap().remove("run");
+            let paths = std::fs::read_to_string(out.join(precision).join("paths.csv")).unwrap();
+            results.push((format!("{precision} {adapter}"), summary, paths));
+        }
+    }
+    let baseline = results.iter().filter(|(name, ..)| name.contains("baseline")).count();
+    assert_eq!(baseline, 2, "the baseline kernel runs everywhere");
+    // The SIMD compilations use FMA, the baseline separate products and sums: the SIMD
+    // ones must agree bit for bit with each other.
+    let simd: Vec<_> = results.iter().filter(|(name, ..)| !name.contains("baseline")).collect();
+    for (name, summary, paths) in &simd {
+        let same_precision = |other: &String| other.split(' ').next() == name.split(' ').next();
+        let reference = simd.iter().find(|(other, ..)| same_precision(other)).unwrap();
+        assert_eq!(summary, &reference.1, "{name} against {}", reference.0);
+        assert_eq!(paths, &reference.2, "{name} against {}", reference.0);
+    }
+}

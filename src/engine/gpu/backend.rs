@@ -7,8 +7,6 @@
 
 use std::ops::Range;
 
-use wgpu::util::DeviceExt;
-
 use super::context::GpuContext;
 use super::market::{self, MarketStage};
 use super::max_growth;
@@ -499,11 +497,13 @@ pub struct GpuBackend {
     /// The largest constraint residual of any max_growth rebalance simulated so far
     /// (|sum - 1|, negative weight, tracking error over budget, active weight over bound).
     max_growth_residual: f64,
+    /// The most buffer bytes one batch has held since `take_peak_buffer_bytes`.
+    peak_buffer_bytes: u64,
 }
 
 impl GpuBackend {
     pub fn new(context: GpuContext) -> GpuBackend {
-        GpuBackend { context, kernels: None, batch_limit: None, max_growth_residual: 0.0 }
+        GpuBackend { context, kernels: None, batch_limit: None, max_growth_residual: 0.0, peak_buffer_bytes: 0 }
     }
 
     /// At most `paths` paths per batch (rounded up to a workgroup).
@@ -650,16 +650,14 @@ impl GpuBackend {
             solve: pipeline("solve_max_growth"),
             finish: pipeline("finish_max_growth"),
         });
-        let market_data = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("market_data"),
-            contents: bytemuck::cast_slice(&plan_key.1),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM,
-        });
-        let model = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("model"),
-            contents: bytemuck::cast_slice(&plan_key.2),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        // A kernel the driver could not build fails here, before any buffer is made.
+        self.context.take_error()?;
+        let market_data = self.context.buffer_holding(
+            "market_data",
+            &plan_key.1,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM,
+        );
+        let model = self.context.buffer_holding("model", &plan_key.2, wgpu::BufferUsages::STORAGE);
         self.context.take_error()?;
         self.kernels = Some(Kernels {
             plan_key,
@@ -717,6 +715,10 @@ impl Backend for GpuBackend {
             ));
         }
         Ok(())
+    }
+
+    fn take_peak_buffer_bytes(&mut self) -> Option<u64> {
+        Some(std::mem::take(&mut self.peak_buffer_bytes))
     }
 
     fn batch_paths(&self, plan: &Plan) -> u64 {
@@ -882,6 +884,12 @@ impl Backend for GpuBackend {
         }
 
         let readback_words = layout.readback_slots() as usize * stride as usize;
+        let batch_buffer_bytes = [&state, &steps_done, &solver_flags, &params, &kernels.market_data, &kernels.model]
+            .iter()
+            .map(|buffer| buffer.size())
+            .sum::<u64>()
+            + 4 * readback_words as u64;
+        self.peak_buffer_bytes = self.peak_buffer_bytes.max(batch_buffer_bytes);
         let words: Vec<f32> = self.context.read_buffer(&state, 0, readback_words)?;
         let done: Vec<u32> = self.context.read_buffer(&steps_done, 0, count as usize)?;
         if let Some(&completed) = done.iter().find(|&&d| d != plan.steps) {

@@ -145,6 +145,29 @@ impl GpuContext {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map(|_| ()).map_err(|e| GpuError::Poll(e.to_string()))
     }
 
+    /// A buffer holding `words`, written through the queue: unlike a buffer mapped at
+    /// creation, this cannot panic when the device has failed (the failure is then
+    /// reported by `take_error`).
+    pub fn buffer_holding<T: bytemuck::Pod>(
+        &self,
+        label: &str,
+        words: &[T],
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
+        let bytes: &[u8] = bytemuck::cast_slice(words);
+        let size = (bytes.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT).max(wgpu::COPY_BUFFER_ALIGNMENT);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut padded = bytes.to_vec();
+        padded.resize(size as usize, 0);
+        self.queue.write_buffer(&buffer, 0, &padded);
+        buffer
+    }
+
     /// Copies `count` values of `T` from `buffer` (at byte `offset`) back to the host:
     /// copy to a mappable staging buffer, map, wait, read, unmap.
     pub fn read_buffer<T: bytemuck::Pod>(
