@@ -474,11 +474,15 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     print!("{}", sptlab::bench::SCALING_HEADER);
     let mut measure = |backend: &mut dyn Backend, axis, workload, paths| -> Result<(), Failure> {
         let size = sptlab::bench::RunSize { paths, years: None };
-        let mut measurement =
-            sptlab::bench::measure_backend(backend, workload, size, repeat).context("scaling sweep")?;
-        measurement.axis = Some(axis);
-        print!("{}", sptlab::bench::scaling_row(&measurement));
-        measurements.push(measurement);
+        // A size the device cannot run is reported and the sweep goes on.
+        match sptlab::bench::measure_backend(backend, workload, size, repeat) {
+            Ok(mut measurement) => {
+                measurement.axis = Some(axis);
+                print!("{}", sptlab::bench::scaling_row(&measurement));
+                measurements.push(measurement);
+            }
+            Err(error) => println!("| {axis} | {} | failed: {error} |", backend.info().adapter),
+        }
         Ok(())
     };
     if with_cpu {

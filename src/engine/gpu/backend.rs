@@ -31,6 +31,10 @@ const HARDWARE_STEPS_PER_DISPATCH: u32 = 256;
 /// kernel's per-path private arrays grows about with their size squared (measured,
 /// one kernel: 27-66 s at 1,000 stocks, 190 s at 1,500, 570 s at 2,000).
 const SOFTWARE_MAX_STOCKS: usize = 1000;
+/// Most stocks a hardware adapter is asked to run. Measured on an NVIDIA H200 (Vulkan,
+/// driver 580.159): the kernel with its per-path private arrays runs at 700 stocks and
+/// loses the device ("driver implementation is at fault") at 850 and 1,000.
+const HARDWARE_MAX_STOCKS: usize = 700;
 /// Most steps per dispatch on any adapter: progress moves at least this often.
 const MAX_STEPS_PER_DISPATCH: u32 = 1024;
 /// Most stocks for which software adapters get unrolled kernels.
@@ -685,6 +689,14 @@ impl Backend for GpuBackend {
                 "market.n: {} stocks is more than the software adapter {} compiles in reasonable time                  ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays,                  measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
                 plan.n(),
                 self.context.adapter_name(),
+            ));
+        }
+        if !self.context.is_software() && plan.n() > HARDWARE_MAX_STOCKS {
+            return Err(format!(
+                "market.n: {} stocks is more than the GPU kernel is known to run on hardware adapters \
+                 ({HARDWARE_MAX_STOCKS}: an NVIDIA H200 lost the device building the kernel for 850); \
+                 use the CPU backend",
+                plan.n(),
             ));
         }
         if self.context.is_software() {

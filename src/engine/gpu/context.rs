@@ -117,6 +117,13 @@ impl GpuContext {
                 errors.push(error.to_string());
             }
         }));
+        // A lost device makes every later object invalid: report the loss first, as the cause.
+        let sink = Arc::clone(&errors);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.insert(0, format!("the GPU device was lost ({reason:?}): {message}"));
+            }
+        });
         Ok(GpuContext { adapter_info: info, device, queue, limits, errors })
     }
 
