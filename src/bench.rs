@@ -146,6 +146,8 @@ pub fn measure_backend(
     let mut seconds = Vec::with_capacity(repetitions);
     let mut results = None;
     for _ in 0..repetitions.max(1) {
+        // Dropped first, so the peak memory is one run's.
+        drop(results.take());
         let started = Instant::now();
         let (run, _) = crate::simulate(&plan, backend, &|_| {})?;
         seconds.push(started.elapsed().as_secs_f64());

@@ -472,9 +472,14 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     let mut measurements = Vec::new();
     println!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
     print!("{}", sptlab::bench::SCALING_HEADER);
-    let mut measure = |backend: &mut dyn Backend, axis, workload, paths| -> Result<(), Failure> {
+    let mut measure = |backend: &mut dyn Backend, axis: &'static str, workload: Workload, paths: u64| -> Result<(), Failure> {
         let size = sptlab::bench::RunSize { paths, years: None };
         // A size the device cannot run is reported and the sweep goes on.
+        let plan = workload.scenario(paths).validate().expect("the sweep's scenarios are valid");
+        if let Err(reason) = backend.check_fits(&plan) {
+            println!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
+            return Ok(());
+        }
         match sptlab::bench::measure_backend(backend, workload, size, repeat) {
             Ok(mut measurement) => {
                 measurement.axis = Some(axis);
