@@ -46,9 +46,10 @@ impl Flavour {
 /// `baseline`) for comparisons; a flavour the CPU lacks is ignored.
 pub const FLAVOUR_VARIABLE: &str = "SPTLAB_CPU_KERNEL";
 
-/// The compilation of the kernel this process runs: the widest the CPU supports
-/// (AVX2+FMA before AVX-512, which measured slower on Zen 4: see benches/README.md),
-/// unless `SPTLAB_CPU_KERNEL` names another.
+/// The compilation of the kernel this process runs: AVX-512 where the CPU has it and
+/// the crate was built with LLVM's no-gather tuning (.cargo/config.toml; without it the
+/// AVX-512 kernel measured slower than the AVX2 one), else AVX2+FMA, else the baseline,
+/// unless `SPTLAB_CPU_KERNEL` names another the CPU supports.
 pub fn flavour() -> Flavour {
     static CHOSEN: std::sync::OnceLock<Flavour> = std::sync::OnceLock::new();
     *CHOSEN.get_or_init(|| {
@@ -59,7 +60,12 @@ pub fn flavour() -> Flavour {
             _ => None,
         };
         asked.filter(|f| f.supported()).unwrap_or_else(|| {
-            [Flavour::Avx2Fma, Flavour::Baseline].into_iter().find(|f| f.supported()).unwrap_or(Flavour::Baseline)
+            let preferred: &[Flavour] = if cfg!(sptlab_prefer_no_gather) {
+                &[Flavour::Avx512, Flavour::Avx2Fma]
+            } else {
+                &[Flavour::Avx2Fma]
+            };
+            preferred.iter().copied().find(|f| f.supported()).unwrap_or(Flavour::Baseline)
         })
     })
 }
