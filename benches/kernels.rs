@@ -9,8 +9,8 @@
 //! * returns: holdings grown by a step's gross returns and summed (the per-step
 //!   reduction of every strategy), with the market's own update of mu.
 //!
-//! Each kernel runs as the engine runs it: inlined into a function compiled for AVX2 +
-//! FMA when the CPU has them (`PathBlock::advance_paths_avx2` is), else the baseline.
+//! Each kernel runs as the engine runs it: inlined into a function compiled for the
+//! engine's kernel flavour on this machine (AVX-512, AVX2 + FMA, or the baseline).
 
 use std::hint::black_box;
 
@@ -24,30 +24,33 @@ use sptlab::scenario::standard_workload;
 
 type Block = Lanes<f32, LANES>;
 
-/// Whether the CPU has AVX2 and FMA (the engine's fast kernel flavour).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    #[allow(unreachable_code)]
-    false
-}
-
-/// Declares `$name(args)`: the kernel call `$body` compiled for AVX2 + FMA with fused
-/// multiply-adds when the CPU has them (the kernels are `#[inline(always)]`, so they are
-/// compiled into it as into `PathBlock::advance_paths_avx2`), else the baseline.
+/// Declares `$name(args)`: the kernel call `$body` compiled as the engine compiles its
+/// kernel on this machine (`sptlab::simd::flavour()`: AVX-512 or AVX2 + FMA with fused
+/// multiply-adds, else the baseline; the kernels are `#[inline(always)]`, so they are
+/// compiled into these functions as into `PathBlock::advance_paths_*`).
 macro_rules! flavoured {
     ($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, |$fused:ident| $body:expr) => {
         fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn fast($($arg: $ty),*) -> $ret {
+            unsafe fn avx2($($arg: $ty),*) -> $ret {
                 const $fused: bool = true;
                 $body
             }
             #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
-                // SAFETY: the CPU has the features `fast` is compiled for.
-                return unsafe { fast($($arg),*) };
+            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+            unsafe fn avx512($($arg: $ty),*) -> $ret {
+                const $fused: bool = true;
+                $body
+            }
+            match sptlab::simd::flavour() {
+                // SAFETY: `flavour` only returns what the CPU supports.
+                #[cfg(target_arch = "x86_64")]
+                sptlab::simd::Flavour::Avx512 => return unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                sptlab::simd::Flavour::Avx2Fma => return unsafe { avx2($($arg),*) },
+                _ => {}
             }
             #[allow(non_upper_case_globals)]
             const $fused: bool = false;

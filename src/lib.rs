@@ -11,12 +11,14 @@ pub mod compare;
 pub mod engine;
 pub mod market;
 pub mod optimize;
+pub mod ordered_sums;
 pub mod portfolio;
 pub mod real;
 pub mod report;
 pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod shard;
 pub mod simd;
 pub mod stats;
 
@@ -33,12 +35,23 @@ pub fn simulate(
     backend: &mut dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Results, RunInfo), EngineError> {
+    simulate_paths(plan, backend, 0..plan.paths, progress)
+}
+
+/// Simulates the paths with global indices `paths` of `plan` (a shard's share: each
+/// path's random numbers depend only on its index, so they are those of the whole run).
+pub fn simulate_paths(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    paths: std::ops::Range<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Results, RunInfo), EngineError> {
     let started = Instant::now();
     let batch_paths = backend.batch_paths(plan).max(1);
-    let mut results = Results::new(plan);
-    let mut first = 0;
-    while first < plan.paths {
-        let last = (first + batch_paths).min(plan.paths);
+    let mut results = Results::for_paths(plan, paths.clone());
+    let mut first = paths.start;
+    while first < paths.end {
+        let last = (first + batch_paths).min(paths.end);
         let batch = backend.simulate(plan, first..last, progress)?;
         results.absorb(&batch);
         first = last;
@@ -47,10 +60,11 @@ pub fn simulate(
         return Err(EngineError::NonFinite { path, strategy });
     }
     let seconds = started.elapsed().as_secs_f64();
-    let asset_steps = plan.n() as f64 * plan.paths as f64 * plan.steps as f64;
+    let simulated = paths.end - paths.start;
+    let asset_steps = plan.n() as f64 * simulated as f64 * plan.steps as f64;
     let run = RunInfo {
         backend: backend.info(),
-        paths: plan.paths,
+        paths: simulated,
         steps: plan.steps,
         stocks: plan.n(),
         seconds,

@@ -38,6 +38,8 @@ enum Command {
     /// workload (100 stocks, full Cholesky, 2520 steps; optionally also on the numpy
     /// and JAX peers) and Atlas markets of 100 and 1,000 stocks.
     Bench(BenchArgs),
+    /// Merge the shards of a run (`run --shard I/N`) into the whole run's results.
+    Merge(MergeArgs),
     /// Fit a scenario to daily data: a wide CSV `Date,TICKER1,TICKER2,...` of prices
     /// (gbm) or market caps (first_order), one row per day, oldest first.
     Calibrate(CalibrateArgs),
@@ -175,6 +177,26 @@ struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Simulate only shard I of N (paths [I·P/N, (I+1)·P/N), with the random numbers they
+    /// have in the whole run) and write it to --out for `sptlab merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// Directories written by `sptlab run --shard I/N --out DIR`, every shard of one run.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Where to write summary.json (and paths.csv with --per-path).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write every path's statistics to paths.csv.
+    #[arg(long)]
+    per_path: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Largest master-equation residual an f32 run shows without losing weights to
@@ -204,6 +226,7 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench(args),
         Command::Calibrate(args) => calibrate(args),
+        Command::Merge(args) => merge(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -288,6 +311,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if args.per_path && args.out.is_none() {
         return Err(Failure::BadInput("--per-path needs --out DIR".into()));
     }
+    let shard = args.shard.as_deref().map(sptlab::shard::ShardSpec::parse).transpose().map_err(Failure::BadInput)?;
+    if shard.is_some() && args.out.is_none() {
+        return Err(Failure::BadInput("--shard needs --out DIR (where `sptlab merge` will read it)".into()));
+    }
+    if shard.is_some() && args.per_path {
+        return Err(Failure::BadInput("--per-path goes with `sptlab merge`: a shard always keeps its paths".into()));
+    }
     if let Some(out) = &args.out {
         if out.exists() && !out.is_dir() {
             return Err(Failure::BadInput(format!("--out {}: exists and is not a directory", out.display())));
@@ -318,6 +348,28 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     };
+    if let (Some(shard), Some(out)) = (shard, &args.out) {
+        let paths = shard.paths(plan.paths);
+        bar.set_length(paths.end - paths.start);
+        let (results, run) =
+            sptlab::simulate_paths(&plan, backend.as_mut(), paths.clone(), &progress).context("simulation failed")?;
+        bar.finish_and_clear();
+        sptlab::shard::write_shard(out, &plan, shard, &results, &run)
+            .with_context(|| format!("writing the shard to {}", out.display()))?;
+        if !args.quiet {
+            println!(
+                "shard {}/{}: paths {}..{} of {} in {:.1} s; wrote {}",
+                shard.index,
+                shard.count,
+                paths.start,
+                paths.end,
+                plan.paths,
+                run.seconds,
+                out.join("shard.json").display()
+            );
+        }
+        return Ok(());
+    }
     let (report, results) = sptlab::run(&plan, backend.as_mut(), &progress).context("simulation failed")?;
     bar.finish_and_clear();
 
@@ -472,24 +524,25 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     let mut measurements = Vec::new();
     println!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
     print!("{}", sptlab::bench::SCALING_HEADER);
-    let mut measure = |backend: &mut dyn Backend, axis: &'static str, workload: Workload, paths: u64| -> Result<(), Failure> {
-        let size = sptlab::bench::RunSize { paths, years: None };
-        // A size the device cannot run is reported and the sweep goes on.
-        let plan = workload.scenario(paths).validate().expect("the sweep's scenarios are valid");
-        if let Err(reason) = backend.check_fits(&plan) {
-            println!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
-            return Ok(());
-        }
-        match sptlab::bench::measure_backend(backend, workload, size, repeat) {
-            Ok(mut measurement) => {
-                measurement.axis = Some(axis);
-                print!("{}", sptlab::bench::scaling_row(&measurement));
-                measurements.push(measurement);
+    let mut measure =
+        |backend: &mut dyn Backend, axis: &'static str, workload: Workload, paths: u64| -> Result<(), Failure> {
+            let size = sptlab::bench::RunSize { paths, years: None };
+            // A size the device cannot run is reported and the sweep goes on.
+            let plan = workload.scenario(paths).validate().expect("the sweep's scenarios are valid");
+            if let Err(reason) = backend.check_fits(&plan) {
+                println!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
+                return Ok(());
             }
-            Err(error) => println!("| {axis} | {} | failed: {error} |", backend.info().adapter),
-        }
-        Ok(())
-    };
+            match sptlab::bench::measure_backend(backend, workload, size, repeat) {
+                Ok(mut measurement) => {
+                    measurement.axis = Some(axis);
+                    print!("{}", sptlab::bench::scaling_row(&measurement));
+                    measurements.push(measurement);
+                }
+                Err(error) => println!("| {axis} | {} | failed: {error} |", backend.info().adapter),
+            }
+            Ok(())
+        };
     if with_cpu {
         let mut cpu = CpuBackend::new(Precision::F32, None);
         for (axis, workload, paths) in sptlab::bench::scaling_points(max_paths, 2000) {
@@ -509,6 +562,24 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
         sptlab::report::write_atomically(json, text.as_bytes())
             .with_context(|| format!("writing {}", json.display()))?;
         eprintln!("wrote {}", json.display());
+    }
+    Ok(())
+}
+
+fn merge(args: MergeArgs) -> Result<(), Failure> {
+    let shards = args
+        .shards
+        .iter()
+        .map(|directory| sptlab::shard::read_shard(directory))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::BadInput)?;
+    let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
+    let report = sptlab::Report::new(&plan, &results, run);
+    sptlab::report::write_outputs(&args.out, &report, &results, args.per_path)
+        .with_context(|| format!("writing results to {}", args.out.display()))?;
+    if !args.quiet {
+        print!("{}", sptlab::report::table(&report));
+        println!("wrote {}", args.out.join("summary.json").display());
     }
     Ok(())
 }

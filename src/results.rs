@@ -5,7 +5,10 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::compare::{break_even_cost_bps, comparisons, Comparison};
+use std::ops::Range;
+
 use crate::engine::{BackendInfo, BatchAccumulators, PathStatistics};
+use crate::ordered_sums::OrderedSums;
 use crate::scenario::{Plan, Scenario};
 use crate::stats::{p_outperform, summarize, Proportion, Summary};
 
@@ -18,25 +21,31 @@ pub struct Results {
     pub per_path: Vec<Vec<PathStatistics>>,
     /// log Z(T) - log Z(0) per path: the market portfolio's log return.
     pub market_log_return: Vec<f64>,
-    /// Sum over paths of mu_(k)(T), ranks largest first.
-    capital_distribution_sum: Vec<f64>,
-    /// Sum over paths of Y_k(T) = log X_(k) - log X_(k+1).
-    gap_sum: Vec<f64>,
+    /// The global indices of the paths held (the whole run, or one shard's share).
+    pub path_range: Range<u64>,
+    /// Sums over paths of mu_(k)(T) (ranks largest first), then of the gaps
+    /// Y_k(T) = log X_(k) - log X_(k+1), in the order that shards can reproduce.
+    pub terminal_sums: OrderedSums,
     steps: u32,
     steps_per_year: u32,
 }
 
 impl Results {
     pub fn new(plan: &Plan) -> Results {
+        Results::for_paths(plan, 0..plan.paths)
+    }
+
+    /// The results of the paths `path_range` of `plan` (a shard's share).
+    pub fn for_paths(plan: &Plan, path_range: Range<u64>) -> Results {
         let n = plan.n();
-        let capacity = plan.paths.min(1 << 24) as usize;
+        let capacity = (path_range.end - path_range.start).min(1 << 24) as usize;
         Results {
             strategy_names: plan.strategies.iter().map(|s| s.name.clone()).collect(),
             functionally_generated: plan.strategies.iter().map(|s| s.weighting.is_functionally_generated()).collect(),
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
-            capital_distribution_sum: vec![0.0; n],
-            gap_sum: vec![0.0; n - 1],
+            path_range,
+            terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
             steps: plan.steps,
             steps_per_year: plan.steps_per_year,
         }
@@ -54,7 +63,7 @@ impl Results {
             for (path, stats) in paths.iter().enumerate() {
                 let residual = stats.master_equation_residual().abs();
                 if largest.as_ref().is_none_or(|(worst, _, _)| residual > *worst) {
-                    largest = Some((residual, name.clone(), path as u64));
+                    largest = Some((residual, name.clone(), self.path_range.start + path as u64));
                 }
             }
         }
@@ -78,7 +87,7 @@ impl Results {
                     stats.cost_term,
                 ];
                 if values.iter().any(|v| !v.is_finite()) {
-                    return Some((path as u64, name.clone()));
+                    return Some((self.path_range.start + path as u64, name.clone()));
                 }
             }
         }
@@ -87,7 +96,9 @@ impl Results {
 
     /// Adds a batch; batches must arrive in path order.
     pub fn absorb(&mut self, batch: &BatchAccumulators) {
-        let mut ranked = vec![0.0; batch.n];
+        let n = batch.n;
+        let mut ranked = vec![0.0; n];
+        let mut terms = vec![0.0; 2 * n - 1];
         for path in 0..batch.paths {
             let market_log_return = batch.log_total_cap_change[path];
             self.market_log_return.push(market_log_return);
@@ -103,23 +114,26 @@ impl Results {
             ranked.sort_unstable_by(|a, b| b.total_cmp(a));
             let largest = ranked[0];
             let log_total = largest + ranked.iter().map(|v| (v - largest).exp()).sum::<f64>().ln();
-            for (sum, log_cap) in self.capital_distribution_sum.iter_mut().zip(&ranked) {
-                *sum += (log_cap - log_total).exp();
+            for (term, log_cap) in terms[..n].iter_mut().zip(&ranked) {
+                *term = (log_cap - log_total).exp();
             }
-            for (sum, pair) in self.gap_sum.iter_mut().zip(ranked.windows(2)) {
-                *sum += pair[0] - pair[1];
+            for (term, pair) in terms[n..].iter_mut().zip(ranked.windows(2)) {
+                *term = pair[0] - pair[1];
             }
+            self.terminal_sums.add(batch.first_path + path as u64, &self.path_range, &terms);
         }
     }
 
     /// Mean terminal mu_(k)(T) by rank.
     pub fn capital_distribution(&self) -> Vec<f64> {
-        self.capital_distribution_sum.iter().map(|s| s / self.paths() as f64).collect()
+        let n = self.terminal_sums.width.div_ceil(2);
+        self.terminal_sums.total()[..n].iter().map(|s| s / self.paths() as f64).collect()
     }
 
     /// Mean terminal gap Y_k(T) by rank.
     pub fn gap_by_rank(&self) -> Vec<f64> {
-        self.gap_sum.iter().map(|s| s / self.paths() as f64).collect()
+        let n = self.terminal_sums.width.div_ceil(2);
+        self.terminal_sums.total()[n..].iter().map(|s| s / self.paths() as f64).collect()
     }
 
     pub fn years(&self) -> f64 {

@@ -60,11 +60,8 @@ pub fn flavour() -> Flavour {
             _ => None,
         };
         asked.filter(|f| f.supported()).unwrap_or_else(|| {
-            let preferred: &[Flavour] = if cfg!(sptlab_prefer_no_gather) {
-                &[Flavour::Avx512, Flavour::Avx2Fma]
-            } else {
-                &[Flavour::Avx2Fma]
-            };
+            let preferred: &[Flavour] =
+                if cfg!(sptlab_prefer_no_gather) { &[Flavour::Avx512, Flavour::Avx2Fma] } else { &[Flavour::Avx2Fma] };
             preferred.iter().copied().find(|f| f.supported()).unwrap_or(Flavour::Baseline)
         })
     })

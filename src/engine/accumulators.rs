@@ -107,6 +107,47 @@ pub struct PathStatistics {
 }
 
 impl PathStatistics {
+    /// Fields, in the order of [`PathStatistics::to_array`].
+    pub const FIELDS: usize = 13;
+
+    pub fn to_array(&self) -> [f64; Self::FIELDS] {
+        [
+            self.log_return,
+            self.relative_log_return,
+            self.excess_return,
+            self.tracking_error,
+            self.information_ratio,
+            self.max_relative_drawdown,
+            self.turnover,
+            self.generating_term,
+            self.drift_term,
+            self.cost_term,
+            self.min_divergence,
+            self.traded,
+            self.traded_squares,
+        ]
+    }
+
+    pub fn from_array(values: [f64; Self::FIELDS]) -> PathStatistics {
+        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares] =
+            values;
+        PathStatistics {
+            log_return,
+            relative_log_return,
+            excess_return,
+            tracking_error,
+            information_ratio,
+            max_relative_drawdown,
+            turnover,
+            generating_term,
+            drift_term,
+            cost_term,
+            min_divergence,
+            traded,
+            traded_squares,
+        }
+    }
+
     /// Statistics of one path from its accumulators, `steps` steps of `1 / steps_per_year` years.
     pub fn from_slots(slots: &[f64], market_log_return: f64, steps: u32, steps_per_year: u32) -> PathStatistics {
         let count = steps as f64;

@@ -323,6 +323,10 @@ impl GbmMarket {
     }
 }
 
+/// Rows of the Cholesky step computed together (measured on Zen 5 with AVX-512: 4 rows
+/// 448 M asset-steps/s on one core, 6 rows 438 M, 8 rows 376 M).
+const CHOLESKY_BLOCK: usize = 4;
+
 /// One step of log caps for `L` paths: `log_steps[i] = gamma_i dt + sqrt(dt) (L z)_i`.
 ///
 /// The CPU twin of `shaders/market_cholesky.wgsl`. `paths` holds each lane's global
@@ -338,23 +342,22 @@ pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
 ) {
     let n = params.n;
     fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
-    // Correlate in place, last rows first: row i reads z_j for j <= i only. Four rows
-    // at a time share each load of z_j (the loop is bound by loads, not multiplies).
+    // Correlate in place, last rows first: row i reads z_j for j <= i only.
+    // `CHOLESKY_BLOCK` rows at a time share each load of z_j (the loop is bound by
+    // loads, not multiply-adds).
     let row = |i: usize| &params.step_factor[i * (i + 1) / 2..][..=i];
     let mut end = n;
-    while end >= 4 {
-        let first = end - 4;
-        let rows = [row(first), row(first + 1), row(first + 2), row(first + 3)];
-        let [mut s0, mut s1, mut s2, mut s3] = [Lanes::zero(); 4];
-        let shared = rows[0].iter().zip(&rows[1][..=first]).zip(&rows[2][..=first]).zip(&rows[3][..=first]);
-        for (z, (((f0, f1), f2), f3)) in log_steps[..=first].iter().zip(shared) {
+    while end >= CHOLESKY_BLOCK {
+        let first = end - CHOLESKY_BLOCK;
+        let rows: [&[R]; CHOLESKY_BLOCK] = std::array::from_fn(|r| row(first + r));
+        let shared: [&[R]; CHOLESKY_BLOCK] = std::array::from_fn(|r| &rows[r][..=first]);
+        let mut sums = [Lanes::zero(); CHOLESKY_BLOCK];
+        for (j, z) in log_steps[..=first].iter().enumerate() {
             let z = *z;
-            s0 = z.mul_add::<FUSED>(*f0, s0);
-            s1 = z.mul_add::<FUSED>(*f1, s1);
-            s2 = z.mul_add::<FUSED>(*f2, s2);
-            s3 = z.mul_add::<FUSED>(*f3, s3);
+            for (sum, factors) in sums.iter_mut().zip(&shared) {
+                *sum = z.mul_add::<FUSED>(factors[j], *sum);
+            }
         }
-        let mut sums = [s0, s1, s2, s3];
         // The triangle's corner: row first + r also reads z_j for first < j <= first + r.
         for (r, sum) in sums.iter_mut().enumerate().skip(1) {
             for j in first + 1..=first + r {

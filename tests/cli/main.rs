@@ -357,3 +357,55 @@ fn the_simd_kernel_compilations_give_identical_results() {
         assert_eq!(paths, &reference.2, "{name} against {}", reference.0);
     }
 }
+
+#[test]
+fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
+    // 5000 paths: the shard cuts fall inside the first 4096-path summation block, so the
+    // merge must re-sum that block from per-path terms to match the whole run.
+    let dir = scratch("shards");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--paths", "5000", "--backend", "cpu", "--quiet"];
+    let whole = sptlab(&[&["run", &scenario, "--out", &at("whole"), "--per-path"][..], &common].concat());
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let output =
+            sptlab(&[&["run", &scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], &common].concat());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let merged = sptlab(&["merge", &at("s2"), &at("s0"), &at("s3"), &at("s1"), "--out", &at("merged"), "--per-path"]);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("diversity-0.5"));
+    let without_run = |path: PathBuf| {
+        let mut summary = json(&path);
+        let run = summary.as_object_mut().unwrap().remove("run").unwrap();
+        (summary, run)
+    };
+    let (whole_summary, whole_run) = without_run(dir.join("whole/summary.json"));
+    let (merged_summary, merged_run) = without_run(dir.join("merged/summary.json"));
+    assert_eq!(merged_summary, whole_summary, "the merge reproduces every number of the whole run");
+    assert_eq!(merged_run["paths"], whole_run["paths"]);
+    assert_eq!(merged_run["precision"], whole_run["precision"]);
+    let paths_of = |name: &str| std::fs::read_to_string(dir.join(name).join("paths.csv")).unwrap();
+    assert_eq!(paths_of("merged"), paths_of("whole"));
+
+    let refused = |args: &[&str], fragment: &str| {
+        let out = at("refused");
+        let output = sptlab(&[args, &["--out", &out]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(fragment), "{args:?}: expected '{fragment}' in: {stderr}");
+        assert!(!Path::new(&out).exists(), "{args:?} wrote output");
+    };
+    refused(&["merge", &at("s0"), &at("s1"), &at("s3")], "paths 2500..3750 of 5000 are in no shard");
+    refused(&["merge", &at("s0"), &at("s1"), &at("s1"), &at("s2"), &at("s3")], "shard 1/4 is given twice");
+    let other_seed =
+        sptlab(&[&["run", &scenario, "--shard", "1/4", "--seed", "6", "--out", &at("seed6")][..], &common].concat());
+    assert!(other_seed.status.success());
+    refused(&["merge", &at("s0"), &at("seed6"), &at("s2"), &at("s3")], "not part of the same run");
+    refused(&["merge", &at("s0"), &at("whole")], "is it a shard directory?");
+    let bad_spec = sptlab(&["run", &scenario, "--shard", "4/4", "--out", &at("bad")]);
+    assert_eq!(bad_spec.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_spec.stderr).contains("I/N"));
+}

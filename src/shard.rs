@@ -1,0 +1,312 @@
+//! Shards of a run and their merge (`sptlab run --shard I/N`, `sptlab merge`).
+//!
+//! A path's random numbers depend only on (seed, path index, step), so shard I of N
+//! simulates paths [I·P/N, (I+1)·P/N) exactly as the whole run would. It writes
+//! `shard.json` (what was run: version, scenario and its hash, seed, the shard, the
+//! backend, and the cross-path sums in their canonical order, `ordered_sums.rs`) and
+//! `paths.bin` (every path's statistics as little-endian f64, in path order). A merge
+//! checks that the shards are the complementary parts of one run and rebuilds the
+//! run's `Results` bit for bit, so its summary is the unsharded run's.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{BackendInfo, PathStatistics, Precision};
+use crate::ordered_sums::OrderedSums;
+use crate::results::{Results, RunInfo};
+use crate::scenario::{Plan, Scenario};
+
+/// Which part of a run: shard `index` of `count` (0-based, as `--shard I/N` reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSpec {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl ShardSpec {
+    /// Parses `I/N` with 0 <= I < N.
+    pub fn parse(text: &str) -> Result<ShardSpec, String> {
+        let bad = || format!("--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let index: u64 = index.trim().parse().map_err(|_| bad())?;
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(ShardSpec { index, count })
+    }
+
+    /// The global path indices of this shard in a run of `paths`.
+    pub fn paths(self, paths: u64) -> Range<u64> {
+        let bound = |i: u64| (i as u128 * paths as u128 / self.count as u128) as u64;
+        bound(self.index)..bound(self.index + 1)
+    }
+}
+
+/// The random-number contract (SPT.md section 7) a shard's paths were drawn under;
+/// shards of different contracts never merge.
+pub const RNG_CONTRACT: &str = "philox4x32-10/box-muller/v1";
+
+/// `shard.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardManifest {
+    pub sptlab_version: String,
+    pub rng_contract: String,
+    pub scenario: Scenario,
+    /// FNV-1a (64-bit) of the scenario's JSON: a quick identity check.
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub shard: ShardSpec,
+    pub first_path: u64,
+    pub end_path: u64,
+    pub total_paths: u64,
+    pub strategies: Vec<String>,
+    pub backend: String,
+    pub adapter: String,
+    pub precision: String,
+    pub seconds: f64,
+    pub terminal_sums: OrderedSums,
+}
+
+/// A shard read back: its manifest and its paths' statistics.
+pub struct Shard {
+    pub directory: PathBuf,
+    pub manifest: ShardManifest,
+    pub market_log_return: Vec<f64>,
+    /// `per_path[strategy][path]`.
+    pub per_path: Vec<Vec<PathStatistics>>,
+}
+
+/// FNV-1a, 64-bit: stable across platforms and versions (unlike `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ *byte as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+pub fn scenario_hash(scenario: &Scenario) -> String {
+    let json = serde_json::to_string(scenario).expect("a scenario serialises");
+    format!("{:016x}", fnv1a(json.as_bytes()))
+}
+
+/// f64 values per path in `paths.bin`: the market's log return, then each strategy's
+/// statistics.
+fn words_per_path(strategies: usize) -> usize {
+    1 + strategies * PathStatistics::FIELDS
+}
+
+/// Writes a shard's `shard.json` and `paths.bin` into `directory`.
+pub fn write_shard(
+    directory: &Path,
+    plan: &Plan,
+    shard: ShardSpec,
+    results: &Results,
+    run: &RunInfo,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    let strategies = results.strategy_names.len();
+    let mut bytes = Vec::with_capacity(results.paths() * words_per_path(strategies) * 8);
+    for path in 0..results.paths() {
+        bytes.extend_from_slice(&results.market_log_return[path].to_le_bytes());
+        for per_path in &results.per_path {
+            for value in per_path[path].to_array() {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+    let manifest = ShardManifest {
+        sptlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        rng_contract: RNG_CONTRACT.to_string(),
+        scenario: plan.scenario.clone(),
+        scenario_hash: scenario_hash(&plan.scenario),
+        seed: plan.seed,
+        shard,
+        first_path: results.path_range.start,
+        end_path: results.path_range.end,
+        total_paths: plan.paths,
+        strategies: results.strategy_names.clone(),
+        backend: run.backend.backend.to_string(),
+        adapter: run.backend.adapter.clone(),
+        precision: run.backend.precision.name().to_string(),
+        seconds: run.seconds,
+        terminal_sums: results.terminal_sums.clone(),
+    };
+    let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
+    // paths.bin first: a directory with shard.json is a finished shard.
+    crate::report::write_atomically(&directory.join("paths.bin"), &bytes)?;
+    crate::report::write_atomically(&directory.join("shard.json"), json.as_bytes())
+}
+
+/// Reads the shard in `directory`, checking that its files agree with each other.
+pub fn read_shard(directory: &Path) -> Result<Shard, String> {
+    let at = |name: &str| directory.join(name);
+    let text = std::fs::read_to_string(at("shard.json"))
+        .map_err(|e| format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display()))?;
+    let manifest: ShardManifest = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a shard manifest: {e}", at("shard.json").display()))?;
+    let bytes =
+        std::fs::read(at("paths.bin")).map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?;
+    let paths = manifest
+        .end_path
+        .checked_sub(manifest.first_path)
+        .ok_or_else(|| format!("{}: end_path is before first_path", at("shard.json").display()))?
+        as usize;
+    let strategies = manifest.strategies.len();
+    let width = words_per_path(strategies);
+    if bytes.len() != paths * width * 8 {
+        return Err(format!(
+            "{}: holds {} bytes, expected {} for {paths} paths of {strategies} strategies",
+            at("paths.bin").display(),
+            bytes.len(),
+            paths * width * 8
+        ));
+    }
+    let words: Vec<f64> =
+        bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
+    let mut market_log_return = Vec::with_capacity(paths);
+    let mut per_path = vec![Vec::with_capacity(paths); strategies];
+    for row in words.chunks_exact(width) {
+        market_log_return.push(row[0]);
+        for (strategy, fields) in per_path.iter_mut().zip(row[1..].chunks_exact(PathStatistics::FIELDS)) {
+            strategy.push(PathStatistics::from_array(fields.try_into().expect("chunks of FIELDS")));
+        }
+    }
+    Ok(Shard { directory: directory.to_path_buf(), manifest, market_log_return, per_path })
+}
+
+/// The merged run: its plan, results and run facts (seconds: the shards' sum).
+pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String> {
+    let first = shards.first().ok_or("merge needs at least one shard directory")?;
+    let name = |shard: &Shard| shard.directory.display().to_string();
+    let reference = first.manifest.clone();
+    let reference = &reference;
+    let reference_name = name(first);
+    for shard in &shards[1..] {
+        let m = &shard.manifest;
+        let mismatch = |what: &str, theirs: &dyn std::fmt::Display, ours: &dyn std::fmt::Display| {
+            Err(format!(
+                "{} is not part of the same run as {reference_name}: {what} {theirs} against {ours}",
+                name(shard)
+            ))
+        };
+        if m.sptlab_version != reference.sptlab_version {
+            return mismatch("sptlab version", &m.sptlab_version, &reference.sptlab_version);
+        }
+        if m.rng_contract != reference.rng_contract {
+            return mismatch("random-number contract", &m.rng_contract, &reference.rng_contract);
+        }
+        if m.scenario_hash != reference.scenario_hash || m.scenario != reference.scenario {
+            return mismatch("scenario hash", &m.scenario_hash, &reference.scenario_hash);
+        }
+        if m.seed != reference.seed {
+            return mismatch("seed", &m.seed, &reference.seed);
+        }
+        if m.shard.count != reference.shard.count {
+            return mismatch("shard count", &m.shard.count, &reference.shard.count);
+        }
+        if (&m.backend, &m.precision) != (&reference.backend, &reference.precision) {
+            let theirs = format!("{} {}", m.backend, m.precision);
+            return mismatch("backend", &theirs, &format!("{} {}", reference.backend, reference.precision));
+        }
+    }
+    shards.sort_by_key(|shard| (shard.manifest.first_path, shard.manifest.shard.index));
+    let count = reference.shard.count;
+    let total = reference.total_paths;
+    let mut expected_start = 0;
+    for (position, shard) in shards.iter().enumerate() {
+        let m = &shard.manifest;
+        let spec_range = m.shard.paths(total);
+        if spec_range != (m.first_path..m.end_path) {
+            return Err(format!(
+                "{}: paths {}..{} are not those of shard {}/{count}",
+                name(shard),
+                m.first_path,
+                m.end_path,
+                m.shard.index
+            ));
+        }
+        if let Some(previous) = position.checked_sub(1).map(|p| &shards[p]) {
+            if previous.manifest.shard.index == m.shard.index {
+                return Err(format!(
+                    "shard {}/{count} is given twice ({} and {}): the shards overlap",
+                    m.shard.index,
+                    name(previous),
+                    name(shard)
+                ));
+            }
+        }
+        if m.first_path != expected_start {
+            return Err(format!(
+                "shards missing before {}: paths {}..{} of {total} are in no shard directory given",
+                name(shard),
+                expected_start,
+                m.first_path
+            ));
+        }
+        expected_start = m.end_path;
+    }
+    if expected_start != total {
+        return Err(format!(
+            "shards missing: paths {expected_start}..{total} of {total} are in no shard directory given"
+        ));
+    }
+    let missing: Vec<u64> = (0..count).filter(|i| !shards.iter().any(|s| s.manifest.shard.index == *i)).collect();
+    if !missing.is_empty() {
+        // Only shards of no paths can be missing here (P < N).
+        return Err(format!("shards {missing:?} of {count} are missing (they hold no paths, but give them all)"));
+    }
+
+    let plan = reference.scenario.validate().map_err(|e| format!("{reference_name}/shard.json: {e}"))?;
+    let sums: Vec<&OrderedSums> = shards.iter().map(|s| &s.manifest.terminal_sums).collect();
+    let terminal_sums = OrderedSums::join(&sums)?;
+    let mut results = Results::for_paths(&plan, 0..total);
+    results.terminal_sums = terminal_sums;
+    for shard in &mut shards {
+        results.market_log_return.append(&mut shard.market_log_return);
+        for (merged, part) in results.per_path.iter_mut().zip(&mut shard.per_path) {
+            merged.append(part);
+        }
+    }
+    let seconds: f64 = shards.iter().map(|s| s.manifest.seconds).sum();
+    let mut adapters: Vec<&str> = shards.iter().map(|s| s.manifest.adapter.as_str()).collect();
+    adapters.dedup();
+    let run = RunInfo {
+        backend: BackendInfo {
+            backend: if reference.backend == "gpu" { "gpu" } else { "cpu" },
+            adapter: adapters.join("; "),
+            precision: if reference.precision == "f64" { Precision::F64 } else { Precision::F32 },
+        },
+        paths: total,
+        steps: plan.steps,
+        stocks: plan.n(),
+        seconds,
+        asset_steps_per_second: plan.n() as f64 * total as f64 * plan.steps as f64 / seconds.max(1e-9),
+    };
+    Ok((plan, results, run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ranges_tile_the_run() {
+        for (paths, count) in [(10u64, 3u64), (7, 7), (3, 5), (1_000_003, 16)] {
+            let mut next = 0;
+            for index in 0..count {
+                let range = ShardSpec { index, count }.paths(paths);
+                assert_eq!(range.start, next);
+                next = range.end;
+            }
+            assert_eq!(next, paths);
+        }
+    }
+
+    #[test]
+    fn shard_specs_parse_or_say_why_not() {
+        assert_eq!(ShardSpec::parse("3/16"), Ok(ShardSpec { index: 3, count: 16 }));
+        for bad in ["16/16", "1/0", "x/2", "3", "-1/4", "1/2/3"] {
+            assert!(ShardSpec::parse(bad).unwrap_err().contains("I/N"), "{bad}");
+        }
+    }
+}
