@@ -12,6 +12,7 @@ pub mod engine;
 pub mod market;
 pub mod optimize;
 pub mod ordered_sums;
+pub mod plots;
 pub mod portfolio;
 pub mod real;
 pub mod report;
@@ -52,6 +53,7 @@ pub fn simulate_paths(
     let mut first = paths.start;
     while first < paths.end {
         let last = (first + batch_paths).min(paths.end);
+        log::debug!("batch of paths {first}..{last}");
         let batch = backend.simulate(plan, first..last, progress)?;
         results.absorb(&batch);
         first = last;

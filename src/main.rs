@@ -1,5 +1,6 @@
 //! The `sptlab` command line: parse arguments, call the library, print.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -216,6 +217,8 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    // RUST_LOG=sptlab=info (or =debug, or wgpu=warn, ...) shows what the run is doing.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run(args),
@@ -335,10 +338,25 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         backend = Box::new(CpuBackend::new(Precision::F32, args.threads));
     }
 
+    log::info!(
+        "{}: {} paths x {} stocks x {} steps on {} ({} paths per batch)",
+        source,
+        plan.paths,
+        plan.n(),
+        plan.steps,
+        backend.info().adapter,
+        backend.batch_paths(&plan)
+    );
     // The bar appears only once a run has lasted a second.
+    let asset_steps_per_path = plan.n() as f64 * plan.steps as f64;
     let bar = ProgressBar::with_draw_target(Some(plan.paths), ProgressDrawTarget::hidden()).with_style(
-        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} paths, {elapsed} elapsed, eta {eta}")
-            .expect("the progress template is valid"),
+        ProgressStyle::with_template(
+            "{spinner} {wide_bar} {pos}/{len} paths, {asset_steps} asset-steps/s, {elapsed} elapsed, eta {eta}",
+        )
+        .expect("the progress template is valid")
+        .with_key("asset_steps", move |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0} M", state.per_sec() * asset_steps_per_path / 1e6);
+        }),
     );
     let started = Instant::now();
     let shown = AtomicBool::new(false);
@@ -374,8 +392,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
 
     if let Some(out) = &args.out {
-        sptlab::report::write_outputs(out, &report, &results, args.per_path)
-            .with_context(|| format!("writing results to {}", out.display()))?;
+        write_results(out, &plan, &report, &results, args.per_path)?;
     }
     if !args.quiet {
         // f32 weights lose their digits below 1e-38: a market that concentrated that far
@@ -566,6 +583,21 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     Ok(())
 }
 
+/// summary.json, paths.csv (with `per_path`) and the figures, into `out`.
+fn write_results(
+    out: &std::path::Path,
+    plan: &sptlab::Plan,
+    report: &sptlab::Report,
+    results: &sptlab::Results,
+    per_path: bool,
+) -> Result<(), Failure> {
+    sptlab::report::write_outputs(out, report, results, per_path)
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    sptlab::plots::write_figures(out, plan, report, results)
+        .map_err(|reason| anyhow::anyhow!("writing the figures to {}: {reason}", out.display()))?;
+    Ok(())
+}
+
 fn merge(args: MergeArgs) -> Result<(), Failure> {
     let shards = args
         .shards
@@ -573,10 +605,10 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
         .map(|directory| sptlab::shard::read_shard(directory))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::BadInput)?;
+    log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
-    sptlab::report::write_outputs(&args.out, &report, &results, args.per_path)
-        .with_context(|| format!("writing results to {}", args.out.display()))?;
+    write_results(&args.out, &plan, &report, &results, args.per_path)?;
     if !args.quiet {
         print!("{}", sptlab::report::table(&report));
         println!("wrote {}", args.out.join("summary.json").display());

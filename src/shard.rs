@@ -131,6 +131,7 @@ pub fn write_shard(
         seconds: run.seconds,
         terminal_sums: results.terminal_sums.clone(),
     };
+    log::info!("shard {}/{}: writing {} paths to {}", shard.index, shard.count, results.paths(), directory.display());
     let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
     // paths.bin first: a directory with shard.json is a finished shard.
     crate::report::write_atomically(&directory.join("paths.bin"), &bytes)?;

@@ -58,6 +58,14 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("equal") && table.contains("diversity-0.5") && table.contains("P(outperform)"), "{table}");
 
+    for figure in sptlab::plots::FIGURES {
+        let svg = std::fs::read_to_string(out.join(figure)).unwrap_or_else(|e| panic!("{figure}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{figure} is not a whole SVG");
+        assert!(svg.contains("% per year") || svg.contains("rank (log scale)"), "{figure} has no axis label");
+        if figure != "capital_distribution.svg" {
+            assert!(svg.contains("equal") && svg.contains("diversity-0.5"), "{figure} has no legend");
+        }
+    }
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["run"]["paths"], 40);
     assert_eq!(summary["run"]["steps"], 252);

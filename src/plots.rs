@@ -1,0 +1,228 @@
+//! The run's figures as SVG (plotters): histograms of relative growth per strategy,
+//! the capital distribution curve at the start and the end, and tracking error against
+//! excess return with 95 % intervals. Each is written whole or not at all.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::results::{Report, Results};
+use crate::scenario::Plan;
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 560;
+
+/// Distinct colours for up to eight strategies (then they repeat).
+fn colour(index: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    PALETTE[index % PALETTE.len()]
+}
+
+/// Renders into an SVG string; plotters reports drawing errors as its own type.
+fn svg(
+    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<String, String> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(root.clone())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(text)
+}
+
+fn err(error: impl std::fmt::Display) -> String {
+    error.to_string()
+}
+
+/// The range of `values` widened by a margin (and never empty).
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !low.is_finite() {
+        return (-1.0, 1.0);
+    }
+    let margin = ((high - low) * 0.05).max(1e-9);
+    (low - margin, high + margin)
+}
+
+/// Histograms (as outlines, one per strategy) of the per-path relative growth rate
+/// log(V_pi / V_mu) / T, in % per year.
+pub fn relative_growth_histogram(results: &Results) -> Result<String, String> {
+    let years = results.years();
+    let rates: Vec<Vec<f64>> = results
+        .per_path
+        .iter()
+        .map(|paths| paths.iter().map(|p| 100.0 * p.relative_log_return / years).collect())
+        .collect();
+    let (low, high) = padded_range(rates.iter().flatten().copied());
+    let bins = 40usize;
+    let width = (high - low) / bins as f64;
+    let shares: Vec<Vec<f64>> = rates
+        .iter()
+        .map(|values| {
+            let mut counts = vec![0.0; bins];
+            for v in values {
+                let bin = (((v - low) / width) as usize).min(bins - 1);
+                counts[bin] += 1.0;
+            }
+            counts.iter().map(|c| 100.0 * c / values.len().max(1) as f64).collect()
+        })
+        .collect();
+    let top = shares.iter().flatten().copied().fold(0.0, f64::max) * 1.1 + 1e-9;
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Relative growth per path, against the market", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(low..high, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("relative growth rate log(V/V_market)/T, % per year")
+            .y_desc("share of paths, %")
+            .draw()
+            .map_err(err)?;
+        for (index, (name, share)) in results.strategy_names.iter().zip(&shares).enumerate() {
+            let colour = colour(index);
+            let outline: Vec<(f64, f64)> = share
+                .iter()
+                .enumerate()
+                .flat_map(|(bin, s)| {
+                    let left = low + bin as f64 * width;
+                    [(left, *s), (left + width, *s)]
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(outline, colour.stroke_width(2)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, top)], BLACK.mix(0.5))).map_err(err)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
+        Ok(())
+    })
+}
+
+/// The capital distribution curve: log weight against log rank, at the start and the
+/// mean over paths at the end.
+pub fn capital_distribution(plan: &Plan, report: &Report) -> Result<String, String> {
+    let mut start = plan.market.initial_weights().to_vec();
+    start.sort_by(|a, b| b.total_cmp(a));
+    let end = &report.market.capital_distribution;
+    let points = |weights: &[f64]| -> Vec<(f64, f64)> {
+        weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(k, w)| ((k + 1) as f64, *w)).collect()
+    };
+    let (start, end) = (points(&start), points(end));
+    let ranks = start.len().max(end.len()).max(2) as f64;
+    let (low, high) =
+        start.iter().chain(&end).fold((f64::INFINITY, 0.0f64), |(lo, hi), (_, w)| (lo.min(*w), hi.max(*w)));
+    let (low, high) = if low.is_finite() && high > 0.0 { (low / 2.0, high * 2.0) } else { (1e-6, 1.0) };
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Capital distribution: weight by rank", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d((1.0..ranks).log_scale(), (low..high).log_scale())
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("rank (log scale)").y_desc("market weight (log scale)").draw().map_err(err)?;
+        for (series, label, colour) in [(&start, "start", BLUE), (&end, "end (mean over paths)", RED)] {
+            chart
+                .draw_series(LineSeries::new(series.iter().copied(), colour.stroke_width(2)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
+        Ok(())
+    })
+}
+
+/// Each strategy's mean tracking error against its mean excess return (% per year),
+/// with 95 % intervals of both means (mean +/- 1.96 se).
+pub fn risk_and_return(report: &Report) -> Result<String, String> {
+    let z = 1.96;
+    let points: Vec<(&str, f64, f64, f64, f64)> = report
+        .strategies
+        .iter()
+        .map(|(name, s)| {
+            (
+                name.as_str(),
+                100.0 * s.tracking_error.mean,
+                100.0 * z * s.tracking_error.se,
+                100.0 * s.excess_return.mean,
+                100.0 * z * s.excess_return.se,
+            )
+        })
+        .collect();
+    let (x_low, x_high) = padded_range(points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2, 0.0]));
+    let (y_low, y_high) = padded_range(points.iter().flat_map(|p| [p.3 - p.4, p.3 + p.4, 0.0]));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Excess return against tracking error (95 % intervals)", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x_low.min(0.0)..x_high, y_low..y_high)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("tracking error, % per year")
+            .y_desc("excess return over the market, % per year")
+            .draw()
+            .map_err(err)?;
+        chart.draw_series(LineSeries::new(vec![(x_low.min(0.0), 0.0), (x_high, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+        for (index, (name, te, te_half, excess, excess_half)) in points.iter().enumerate() {
+            let colour = colour(index);
+            chart
+                .draw_series([
+                    PathElement::new(vec![(*te - te_half, *excess), (*te + te_half, *excess)], colour.stroke_width(2)),
+                    PathElement::new(
+                        vec![(*te, *excess - excess_half), (*te, *excess + excess_half)],
+                        colour.stroke_width(2),
+                    ),
+                ])
+                .map_err(err)?;
+            chart
+                .draw_series([Circle::new((*te, *excess), 5, colour.filled())])
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 9, y), 5, colour.filled()));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
+        Ok(())
+    })
+}
+
+/// The figures' file names, in the order the report shows them.
+pub const FIGURES: [&str; 3] = ["relative_growth.svg", "capital_distribution.svg", "risk_return.svg"];
+
+/// Writes every figure into `directory`; returns their paths.
+pub fn write_figures(
+    directory: &Path,
+    plan: &Plan,
+    report: &Report,
+    results: &Results,
+) -> Result<Vec<PathBuf>, String> {
+    let figures = [relative_growth_histogram(results)?, capital_distribution(plan, report)?, risk_and_return(report)?];
+    let mut written = Vec::new();
+    for (name, figure) in FIGURES.iter().zip(figures) {
+        let path = directory.join(name);
+        crate::report::write_atomically(&path, figure.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
