@@ -9,6 +9,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod compare;
 pub mod engine;
+pub mod html;
 pub mod market;
 pub mod optimize;
 pub mod ordered_sums;

@@ -1,6 +1,5 @@
 //! The `sptlab` command line: parse arguments, call the library, print.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -583,7 +582,7 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     Ok(())
 }
 
-/// summary.json, paths.csv (with `per_path`) and the figures, into `out`.
+/// summary.json, paths.csv (with `per_path`), the figures and report.html, into `out`.
 fn write_results(
     out: &std::path::Path,
     plan: &sptlab::Plan,
@@ -593,7 +592,7 @@ fn write_results(
 ) -> Result<(), Failure> {
     sptlab::report::write_outputs(out, report, results, per_path)
         .with_context(|| format!("writing results to {}", out.display()))?;
-    sptlab::plots::write_figures(out, plan, report, results)
+    sptlab::plots::write_figures_and_page(out, plan, report, results)
         .map_err(|reason| anyhow::anyhow!("writing the figures to {}: {reason}", out.display()))?;
     Ok(())
 }

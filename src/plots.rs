@@ -207,22 +207,53 @@ pub fn risk_and_return(report: &Report) -> Result<String, String> {
     })
 }
 
+/// One figure: its file name, a caption for the report, and the SVG.
+pub struct Figure {
+    pub file: &'static str,
+    pub caption: &'static str,
+    pub svg: String,
+}
+
 /// The figures' file names, in the order the report shows them.
 pub const FIGURES: [&str; 3] = ["relative_growth.svg", "capital_distribution.svg", "risk_return.svg"];
 
-/// Writes every figure into `directory`; returns their paths.
-pub fn write_figures(
+/// Every figure of a run, in the order of [`FIGURES`].
+pub fn figures(plan: &Plan, report: &Report, results: &Results) -> Result<Vec<Figure>, String> {
+    Ok(vec![
+        Figure {
+            file: FIGURES[0],
+            caption: "Histogram of each strategy's relative growth rate log(V/V_market)/T over the paths.",
+            svg: relative_growth_histogram(results)?,
+        },
+        Figure {
+            file: FIGURES[1],
+            caption: "Market weight against rank, log scales: at the start, and the mean over paths at the end.",
+            svg: capital_distribution(plan, report)?,
+        },
+        Figure {
+            file: FIGURES[2],
+            caption: "Mean excess return against mean tracking error per strategy, with 95 % intervals of both means.",
+            svg: risk_and_return(report)?,
+        },
+    ])
+}
+
+/// Writes every figure into `directory`, and `report.html` with them inlined.
+pub fn write_figures_and_page(
     directory: &Path,
     plan: &Plan,
     report: &Report,
     results: &Results,
 ) -> Result<Vec<PathBuf>, String> {
-    let figures = [relative_growth_histogram(results)?, capital_distribution(plan, report)?, risk_and_return(report)?];
+    let figures = figures(plan, report, results)?;
     let mut written = Vec::new();
-    for (name, figure) in FIGURES.iter().zip(figures) {
-        let path = directory.join(name);
-        crate::report::write_atomically(&path, figure.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-        written.push(path);
+    let write = |path: PathBuf, bytes: &[u8]| {
+        crate::report::write_atomically(&path, bytes).map_err(|e| format!("{}: {e}", path.display())).map(|_| path)
+    };
+    for figure in &figures {
+        written.push(write(directory.join(figure.file), figure.svg.as_bytes())?);
     }
+    let inlined: Vec<(&str, String)> = figures.iter().map(|f| (f.caption, f.svg.clone())).collect();
+    written.push(write(directory.join("report.html"), crate::html::report_html(report, &inlined).as_bytes())?);
     Ok(written)
 }

@@ -66,6 +66,9 @@ fn run_with_a_file_writes_the_summary_and_paths() {
             assert!(svg.contains("equal") && svg.contains("diversity-0.5"), "{figure} has no legend");
         }
     }
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(page.matches("<figure>").count(), sptlab::plots::FIGURES.len(), "report.html inlines every figure");
+    assert!(page.contains("diversity-0.5") && page.contains("[market]") && !page.contains("<script"));
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["run"]["paths"], 40);
     assert_eq!(summary["run"]["steps"], 252);

@@ -1,0 +1,114 @@
+//! `report.html`: one self-contained page (no scripts, no network) with the run facts,
+//! the summary table, the figures inlined as SVG, and the scenario, so a run can be
+//! shared as a single file.
+
+use std::fmt::Write as _;
+
+use crate::results::Report;
+
+/// `text` with the five HTML-special characters escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\
+th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:bold;margin-bottom:4px}\
+figure{margin:1.5em 0}figcaption{color:#555}pre{background:#f6f6f6;padding:1em;overflow:auto}";
+
+/// The page, with `figures` as (caption, SVG text) in the order shown.
+pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
+    let run = &report.run;
+    let mut out = String::new();
+    let title = format!("sptlab: {}", report.scenario.name);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(out, "<h1>{}</h1>", escape(&title));
+    let facts = [
+        ("sptlab version", report.sptlab_version.to_string()),
+        ("backend", format!("{} ({}, {})", run.backend.backend, run.backend.precision.name(), run.backend.adapter)),
+        ("paths", run.paths.to_string()),
+        ("stocks", run.stocks.to_string()),
+        ("steps", format!("{} ({:.2} years)", run.steps, run.steps as f64 / report.scenario.steps_per_year as f64)),
+        ("seed", report.scenario.seed.to_string()),
+        ("seconds", format!("{:.2}", run.seconds)),
+        ("asset-steps per second", format!("{:.3e}", run.asset_steps_per_second)),
+    ];
+    out.push_str("<table class=\"facts\"><caption>Run</caption>\n");
+    for (name, value) in facts {
+        let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(&value));
+    }
+    out.push_str("</table>\n");
+
+    let market = &report.market.log_return;
+    let _ = writeln!(
+        out,
+        "<p>Market (cap-weighted) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
+        market.mean,
+        1.96 * market.se,
+        market.sd
+    );
+    out.push_str(
+        "<table class=\"summary\"><caption>Strategies against the market (means over paths, 95 % intervals)</caption>\n\
+         <tr><th>strategy</th><th>relative growth, %/yr</th><th>excess return, %/yr</th><th>tracking error, %/yr</th>\
+         <th>information ratio</th><th>P(outperform)</th><th>max relative drawdown</th><th>turnover, %/yr</th>\
+         <th>break-even cost</th></tr>\n",
+    );
+    for (name, strategy) in &report.strategies {
+        let growth = &strategy.relative_growth_rate;
+        let p = &strategy.p_outperform;
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{:+.3} &plusmn; {:.3}</td><td>{:.2}</td><td>{:.2}</td><td>{:.3}</td>\
+             <td>{:.3} [{:.3}, {:.3}]</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
+            escape(name),
+            100.0 * growth.mean,
+            196.0 * growth.se,
+            100.0 * strategy.excess_return.mean,
+            100.0 * strategy.tracking_error.mean,
+            strategy.information_ratio.mean,
+            p.estimate,
+            p.low,
+            p.high,
+            100.0 * strategy.max_relative_drawdown.mean,
+            100.0 * strategy.turnover.mean,
+            strategy.break_even_cost_bps.map_or("&ndash;".to_string(), |bps| format!("{bps:.0} bp")),
+        );
+    }
+    out.push_str("</table>\n");
+    let _ = writeln!(out, "<p>Ranking (paired, 95 %): {}</p>", escape(&report.ranking()));
+
+    for (caption, svg) in figures {
+        let _ = writeln!(out, "<figure>\n{svg}\n<figcaption>{}</figcaption></figure>", escape(caption));
+    }
+
+    let scenario =
+        toml::to_string(&report.scenario).unwrap_or_else(|e| format!("(the scenario did not serialise: {e})"));
+    let _ = writeln!(out, "<h2>Scenario</h2>\n<pre>{}</pre>", escape(&scenario));
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_leaves_no_markup() {
+        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    }
+}
