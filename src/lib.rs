@@ -13,6 +13,7 @@ pub mod html;
 pub mod market;
 pub mod optimize;
 pub mod ordered_sums;
+pub mod paths_parquet;
 pub mod plots;
 pub mod portfolio;
 pub mod real;

@@ -142,6 +142,22 @@ enum BackendChoice {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PerPathFormatChoice {
+    Parquet,
+    Csv,
+}
+
+impl PerPathFormatChoice {
+    /// The format when `--per-path` asks for per-path output.
+    fn when(self, per_path: bool) -> Option<sptlab::report::PerPathFormat> {
+        per_path.then_some(match self {
+            PerPathFormatChoice::Parquet => sptlab::report::PerPathFormat::Parquet,
+            PerPathFormatChoice::Csv => sptlab::report::PerPathFormat::Csv,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PrecisionChoice {
     F32,
     F64,
@@ -171,9 +187,12 @@ struct RunArgs {
     /// Write summary.json (and paths.csv with --per-path) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write every path's statistics to paths.csv (needs --out).
+    /// Also write every path's statistics (needs --out): paths.parquet, or paths.csv
+    /// with --per-path-format csv.
     #[arg(long)]
     per_path: bool,
+    #[arg(long, value_enum, default_value = "parquet")]
+    per_path_format: PerPathFormatChoice,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -191,9 +210,12 @@ struct MergeArgs {
     /// Where to write summary.json (and paths.csv with --per-path).
     #[arg(long)]
     out: PathBuf,
-    /// Also write every path's statistics to paths.csv.
+    /// Also write every path's statistics: paths.parquet, or paths.csv with
+    /// --per-path-format csv.
     #[arg(long)]
     per_path: bool,
+    #[arg(long, value_enum, default_value = "parquet")]
+    per_path_format: PerPathFormatChoice,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -391,7 +413,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
 
     if let Some(out) = &args.out {
-        write_results(out, &plan, &report, &results, args.per_path)?;
+        write_results(out, &plan, &report, &results, args.per_path_format.when(args.per_path))?;
     }
     if !args.quiet {
         // f32 weights lose their digits below 1e-38: a market that concentrated that far
@@ -582,13 +604,13 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     Ok(())
 }
 
-/// summary.json, paths.csv (with `per_path`), the figures and report.html, into `out`.
+/// summary.json, the per-path file (with `per_path`), the figures and report.html, into `out`.
 fn write_results(
     out: &std::path::Path,
     plan: &sptlab::Plan,
     report: &sptlab::Report,
     results: &sptlab::Results,
-    per_path: bool,
+    per_path: Option<sptlab::report::PerPathFormat>,
 ) -> Result<(), Failure> {
     sptlab::report::write_outputs(out, report, results, per_path)
         .with_context(|| format!("writing results to {}", out.display()))?;
@@ -607,7 +629,7 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
-    write_results(&args.out, &plan, &report, &results, args.per_path)?;
+    write_results(&args.out, &plan, &report, &results, args.per_path_format.when(args.per_path))?;
     if !args.quiet {
         print!("{}", sptlab::report::table(&report));
         println!("wrote {}", args.out.join("summary.json").display());

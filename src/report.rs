@@ -129,10 +129,30 @@ pub fn paths_csv(results: &Results) -> String {
 }
 
 /// Writes `summary.json` (and `paths.csv` when asked) into `directory`, creating it.
-pub fn write_outputs(directory: &Path, report: &Report, results: &Results, per_path: bool) -> io::Result<()> {
+/// The file every path's statistics go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerPathFormat {
+    /// `paths.parquet`.
+    Parquet,
+    /// `paths.csv`.
+    Csv,
+}
+
+/// Writes `summary.json` and, with `per_path`, every path's statistics.
+pub fn write_outputs(
+    directory: &Path,
+    report: &Report,
+    results: &Results,
+    per_path: Option<PerPathFormat>,
+) -> io::Result<()> {
     std::fs::create_dir_all(directory)?;
-    if per_path {
-        write_atomically(&directory.join("paths.csv"), paths_csv(results).as_bytes())?;
+    match per_path {
+        Some(PerPathFormat::Csv) => write_atomically(&directory.join("paths.csv"), paths_csv(results).as_bytes())?,
+        Some(PerPathFormat::Parquet) => {
+            let bytes = crate::paths_parquet::paths_parquet(results).map_err(io::Error::other)?;
+            write_atomically(&directory.join("paths.parquet"), &bytes)?
+        }
+        None => {}
     }
     write_atomically(&directory.join("summary.json"), summary_json(report).as_bytes())
 }

@@ -53,7 +53,17 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     let dir = scratch("file");
     let scenario = write(&dir, "small.toml", SMALL);
     let out = dir.join("results");
-    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--out", out.to_str().unwrap(), "--per-path"]);
+    let output = sptlab(&[
+        "run",
+        &scenario,
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--per-path",
+        "--per-path-format",
+        "csv",
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("equal") && table.contains("diversity-0.5") && table.contains("P(outperform)"), "{table}");
@@ -275,7 +285,17 @@ fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
          weighting = \"capped\"\ncap = 0.3\ncost_bps = 10.0\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n",
     );
     let out = dir.join("results");
-    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--out", out.to_str().unwrap(), "--per-path"]);
+    let output = sptlab(&[
+        "run",
+        &scenario,
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--per-path",
+        "--per-path-format",
+        "csv",
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary = json(&out.join("summary.json"));
     assert!(summary["strategies"]["capped"]["decomposition"].is_null());
@@ -344,7 +364,8 @@ fn the_simd_kernel_compilations_give_identical_results() {
         for precision in ["f32", "f64"] {
             let output = Command::new(env!("CARGO_BIN_EXE_sptlab"))
                 .env("SPTLAB_CPU_KERNEL", flavour)
-                .args(["run", &scenario, "--backend", "cpu", "--precision", precision, "--per-path", "--quiet"])
+                .args(["run", &scenario, "--backend", "cpu", "--precision", precision, "--quiet"])
+                .args(["--per-path", "--per-path-format", "csv"])
                 .args(["--out", out.join(precision).to_str().unwrap()])
                 .output()
                 .expect("the binary runs");
@@ -377,7 +398,8 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     let scenario = write(&dir, "small.toml", SMALL);
     let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let common = ["--paths", "5000", "--backend", "cpu", "--quiet"];
-    let whole = sptlab(&[&["run", &scenario, "--out", &at("whole"), "--per-path"][..], &common].concat());
+    let csv = ["--per-path", "--per-path-format", "csv"];
+    let whole = sptlab(&[&["run", &scenario, "--out", &at("whole")][..], &csv, &common].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     for i in 0..4 {
         let shard = format!("{i}/4");
@@ -385,7 +407,8 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
             sptlab(&[&["run", &scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], &common].concat());
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
-    let merged = sptlab(&["merge", &at("s2"), &at("s0"), &at("s3"), &at("s1"), "--out", &at("merged"), "--per-path"]);
+    let merged =
+        sptlab(&[&["merge", &at("s2"), &at("s0"), &at("s3"), &at("s1"), "--out", &at("merged")][..], &csv].concat());
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
     assert!(String::from_utf8_lossy(&merged.stdout).contains("diversity-0.5"));
     let without_run = |path: PathBuf| {
