@@ -193,6 +193,9 @@ struct RunArgs {
     per_path: bool,
     #[arg(long, value_enum, default_value = "parquet")]
     per_path_format: PerPathFormatChoice,
+    /// Also write each figure as PNG (the SVGs are always written with --out).
+    #[arg(long)]
+    png: bool,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -216,6 +219,9 @@ struct MergeArgs {
     per_path: bool,
     #[arg(long, value_enum, default_value = "parquet")]
     per_path_format: PerPathFormatChoice,
+    /// Also write each figure as PNG (the SVGs are always written with --out).
+    #[arg(long)]
+    png: bool,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -346,6 +352,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if shard.is_some() && args.out.is_none() {
         return Err(Failure::BadInput("--shard needs --out DIR (where `sptlab merge` will read it)".into()));
     }
+    if args.png && args.out.is_none() {
+        return Err(Failure::BadInput("--png needs --out DIR".into()));
+    }
+    if shard.is_some() && args.png {
+        return Err(Failure::BadInput("--png goes with `sptlab merge`: a shard writes no figures".into()));
+    }
     if shard.is_some() && args.per_path {
         return Err(Failure::BadInput("--per-path goes with `sptlab merge`: a shard always keeps its paths".into()));
     }
@@ -420,7 +432,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
 
     if let Some(out) = &args.out {
-        write_results(out, &plan, &report, &results, args.per_path_format.when(args.per_path))?;
+        write_results(out, (&plan, &report, &results), args.per_path_format.when(args.per_path), args.png)?;
     }
     if !args.quiet {
         // f32 weights lose their digits below 1e-38: a market that concentrated that far
@@ -611,17 +623,17 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
     Ok(())
 }
 
-/// summary.json, the per-path file (with `per_path`), the figures and report.html, into `out`.
+/// summary.json, the per-path file (with `per_path`), the figures (PNG too with `png`)
+/// and report.html, into `out`.
 fn write_results(
     out: &std::path::Path,
-    plan: &sptlab::Plan,
-    report: &sptlab::Report,
-    results: &sptlab::Results,
+    (plan, report, results): (&sptlab::Plan, &sptlab::Report, &sptlab::Results),
     per_path: Option<sptlab::report::PerPathFormat>,
+    png: bool,
 ) -> Result<(), Failure> {
     sptlab::report::write_outputs(out, report, results, per_path)
         .with_context(|| format!("writing results to {}", out.display()))?;
-    sptlab::plots::write_figures_and_page(out, plan, report, results)
+    sptlab::plots::write_figures_and_page(out, plan, report, results, png)
         .map_err(|reason| anyhow::anyhow!("writing the figures to {}: {reason}", out.display()))?;
     Ok(())
 }
@@ -636,7 +648,7 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
-    write_results(&args.out, &plan, &report, &results, args.per_path_format.when(args.per_path))?;
+    write_results(&args.out, (&plan, &report, &results), args.per_path_format.when(args.per_path), args.png)?;
     if !args.quiet {
         print!("{}", sptlab::report::table(&report));
         println!("wrote {}", args.out.join("summary.json").display());

@@ -1,9 +1,11 @@
-//! The run's figures as SVG (plotters): histograms of relative growth per strategy,
-//! the capital distribution curve at the start and the end, and tracking error against
-//! excess return with 95 % intervals. Each is written whole or not at all.
+//! The run's figures (plotters), as SVG and, when asked, PNG: histograms of relative
+//! growth per strategy, the capital distribution curve at the start and the end, and
+//! tracking error against excess return with 95 % intervals. Each is written whole or
+//! not at all.
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::results::{Report, Results};
@@ -27,18 +29,52 @@ fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
-/// Renders into an SVG string; plotters reports drawing errors as its own type.
-fn svg(
-    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
-) -> Result<String, String> {
+/// A figure's drawing, on any plotters backend (SVG text or a PNG raster).
+trait Draw {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// The figure as SVG text.
+fn svg(figure: &impl Draw) -> Result<String, String> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        draw(root.clone())?;
-        root.present().map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(err)?;
+        figure.draw(&root)?;
+        root.present().map_err(err)?;
     }
     Ok(text)
+}
+
+/// The figure as a PNG of the SVG's size, its text in the embedded DejaVu Sans so
+/// that it looks the same on any machine.
+fn png(figure: &impl Draw) -> Result<Vec<u8>, String> {
+    register_font();
+    let (width, height) = (WIDTH, HEIGHT);
+    let mut pixels = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        figure.draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(&pixels).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(bytes)
+}
+
+/// DejaVu Sans (examples/fonts/LICENSE), registered once as plotters' "sans-serif".
+fn register_font() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        let font: &'static [u8] = include_bytes!("../examples/fonts/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, font);
+    });
 }
 
 fn err(error: impl std::fmt::Display) -> String {
@@ -58,30 +94,45 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Histograms (as outlines, one per strategy) of the per-path relative growth rate
 /// log(V_pi / V_mu) / T, in % per year.
-pub fn relative_growth_histogram(results: &Results) -> Result<String, String> {
-    let years = results.years();
-    let rates: Vec<Vec<f64>> = results
-        .per_path
-        .iter()
-        .map(|paths| paths.iter().map(|p| 100.0 * p.relative_log_return / years).collect())
-        .collect();
-    let (low, high) = padded_range(rates.iter().flatten().copied());
-    let bins = 40usize;
-    let width = (high - low) / bins as f64;
-    let shares: Vec<Vec<f64>> = rates
-        .iter()
-        .map(|values| {
-            let mut counts = vec![0.0; bins];
-            for v in values {
-                let bin = (((v - low) / width) as usize).min(bins - 1);
-                counts[bin] += 1.0;
-            }
-            counts.iter().map(|c| 100.0 * c / values.len().max(1) as f64).collect()
-        })
-        .collect();
-    let top = shares.iter().flatten().copied().fold(0.0, f64::max) * 1.1 + 1e-9;
-    svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
+struct RelativeGrowth<'a> {
+    names: &'a [String],
+    /// Share of paths (%) per bin, per strategy.
+    shares: Vec<Vec<f64>>,
+    low: f64,
+    high: f64,
+}
+
+impl<'a> RelativeGrowth<'a> {
+    fn of(results: &'a Results) -> RelativeGrowth<'a> {
+        let years = results.years();
+        let rates: Vec<Vec<f64>> = results
+            .per_path
+            .iter()
+            .map(|paths| paths.iter().map(|p| 100.0 * p.relative_log_return / years).collect())
+            .collect();
+        let (low, high) = padded_range(rates.iter().flatten().copied());
+        let bins = 40usize;
+        let width = (high - low) / bins as f64;
+        let shares = rates
+            .iter()
+            .map(|values| {
+                let mut counts = vec![0.0; bins];
+                for v in values {
+                    let bin = (((v - low) / width) as usize).min(bins - 1);
+                    counts[bin] += 1.0;
+                }
+                counts.iter().map(|c| 100.0 * c / values.len().max(1) as f64).collect()
+            })
+            .collect();
+        RelativeGrowth { names: &results.strategy_names, shares, low, high }
+    }
+}
+
+impl Draw for RelativeGrowth<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (low, high) = (self.low, self.high);
+        let top = self.shares.iter().flatten().copied().fold(0.0, f64::max) * 1.1 + 1e-9;
+        let mut chart = ChartBuilder::on(root)
             .caption("Relative growth per path, against the market", ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
@@ -94,8 +145,9 @@ pub fn relative_growth_histogram(results: &Results) -> Result<String, String> {
             .y_desc("share of paths, %")
             .draw()
             .map_err(err)?;
-        for (index, (name, share)) in results.strategy_names.iter().zip(&shares).enumerate() {
+        for (index, (name, share)) in self.names.iter().zip(&self.shares).enumerate() {
             let colour = colour(index);
+            let width = (high - low) / share.len() as f64;
             let outline: Vec<(f64, f64)> = share
                 .iter()
                 .enumerate()
@@ -113,25 +165,37 @@ pub fn relative_growth_histogram(results: &Results) -> Result<String, String> {
         chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, top)], BLACK.mix(0.5))).map_err(err)?;
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
         Ok(())
-    })
+    }
 }
 
 /// The capital distribution curve: log weight against log rank, at the start and the
 /// mean over paths at the end.
-pub fn capital_distribution(plan: &Plan, report: &Report) -> Result<String, String> {
-    let mut start = plan.market.initial_weights().to_vec();
-    start.sort_by(|a, b| b.total_cmp(a));
-    let end = &report.market.capital_distribution;
-    let points = |weights: &[f64]| -> Vec<(f64, f64)> {
-        weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(k, w)| ((k + 1) as f64, *w)).collect()
-    };
-    let (start, end) = (points(&start), points(end));
-    let ranks = start.len().max(end.len()).max(2) as f64;
-    let (low, high) =
-        start.iter().chain(&end).fold((f64::INFINITY, 0.0f64), |(lo, hi), (_, w)| (lo.min(*w), hi.max(*w)));
-    let (low, high) = if low.is_finite() && high > 0.0 { (low / 2.0, high * 2.0) } else { (1e-6, 1.0) };
-    svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
+struct CapitalDistribution {
+    start: Vec<(f64, f64)>,
+    end: Vec<(f64, f64)>,
+}
+
+impl CapitalDistribution {
+    fn of(plan: &Plan, report: &Report) -> CapitalDistribution {
+        let mut start = plan.market.initial_weights().to_vec();
+        start.sort_by(|a, b| b.total_cmp(a));
+        let points = |weights: &[f64]| -> Vec<(f64, f64)> {
+            weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(k, w)| ((k + 1) as f64, *w)).collect()
+        };
+        CapitalDistribution { start: points(&start), end: points(&report.market.capital_distribution) }
+    }
+}
+
+impl Draw for CapitalDistribution {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let ranks = self.start.len().max(self.end.len()).max(2) as f64;
+        let (low, high) = self
+            .start
+            .iter()
+            .chain(&self.end)
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), (_, w)| (lo.min(*w), hi.max(*w)));
+        let (low, high) = if low.is_finite() && high > 0.0 { (low / 2.0, high * 2.0) } else { (1e-6, 1.0) };
+        let mut chart = ChartBuilder::on(root)
             .caption("Capital distribution: weight by rank", ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
@@ -139,7 +203,7 @@ pub fn capital_distribution(plan: &Plan, report: &Report) -> Result<String, Stri
             .build_cartesian_2d((1.0..ranks).log_scale(), (low..high).log_scale())
             .map_err(err)?;
         chart.configure_mesh().x_desc("rank (log scale)").y_desc("market weight (log scale)").draw().map_err(err)?;
-        for (series, label, colour) in [(&start, "start", BLUE), (&end, "end (mean over paths)", RED)] {
+        for (series, label, colour) in [(&self.start, "start", BLUE), (&self.end, "end (mean over paths)", RED)] {
             chart
                 .draw_series(LineSeries::new(series.iter().copied(), colour.stroke_width(2)))
                 .map_err(err)?
@@ -148,30 +212,42 @@ pub fn capital_distribution(plan: &Plan, report: &Report) -> Result<String, Stri
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
         Ok(())
-    })
+    }
 }
 
 /// Each strategy's mean tracking error against its mean excess return (% per year),
 /// with 95 % intervals of both means (mean +/- 1.96 se).
-pub fn risk_and_return(report: &Report) -> Result<String, String> {
-    let z = 1.96;
-    let points: Vec<(&str, f64, f64, f64, f64)> = report
-        .strategies
-        .iter()
-        .map(|(name, s)| {
-            (
-                name.as_str(),
-                100.0 * s.tracking_error.mean,
-                100.0 * z * s.tracking_error.se,
-                100.0 * s.excess_return.mean,
-                100.0 * z * s.excess_return.se,
-            )
-        })
-        .collect();
-    let (x_low, x_high) = padded_range(points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2, 0.0]));
-    let (y_low, y_high) = padded_range(points.iter().flat_map(|p| [p.3 - p.4, p.3 + p.4, 0.0]));
-    svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
+struct RiskAndReturn<'a> {
+    /// (name, tracking error, its half-interval, excess return, its half-interval).
+    points: Vec<(&'a str, f64, f64, f64, f64)>,
+}
+
+impl<'a> RiskAndReturn<'a> {
+    fn of(report: &'a Report) -> RiskAndReturn<'a> {
+        let z = 1.96;
+        let points = report
+            .strategies
+            .iter()
+            .map(|(name, s)| {
+                (
+                    name.as_str(),
+                    100.0 * s.tracking_error.mean,
+                    100.0 * z * s.tracking_error.se,
+                    100.0 * s.excess_return.mean,
+                    100.0 * z * s.excess_return.se,
+                )
+            })
+            .collect();
+        RiskAndReturn { points }
+    }
+}
+
+impl Draw for RiskAndReturn<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let points = &self.points;
+        let (x_low, x_high) = padded_range(points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2, 0.0]));
+        let (y_low, y_high) = padded_range(points.iter().flat_map(|p| [p.3 - p.4, p.3 + p.4, 0.0]));
+        let mut chart = ChartBuilder::on(root)
             .caption("Excess return against tracking error (95 % intervals)", ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
@@ -204,54 +280,69 @@ pub fn risk_and_return(report: &Report) -> Result<String, String> {
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
         Ok(())
-    })
+    }
 }
 
-/// One figure: its file name, a caption for the report, and the SVG.
+/// One figure: its file name (without extension), a caption for the report, the SVG,
+/// and the PNG when one was asked for.
 pub struct Figure {
-    pub file: &'static str,
+    pub name: &'static str,
     pub caption: &'static str,
     pub svg: String,
+    pub png: Option<Vec<u8>>,
 }
 
-/// The figures' file names, in the order the report shows them.
-pub const FIGURES: [&str; 3] = ["relative_growth.svg", "capital_distribution.svg", "risk_return.svg"];
+/// The figures' names, in the order the report shows them (files NAME.svg, NAME.png).
+pub const FIGURES: [&str; 3] = ["relative_growth", "capital_distribution", "risk_return"];
 
-/// Every figure of a run, in the order of [`FIGURES`].
-pub fn figures(plan: &Plan, report: &Report, results: &Results) -> Result<Vec<Figure>, String> {
+fn figure(name: &'static str, caption: &'static str, drawing: &impl Draw, with_png: bool) -> Result<Figure, String> {
+    let png = if with_png { Some(png(drawing)?) } else { None };
+    Ok(Figure { name, caption, svg: svg(drawing)?, png })
+}
+
+/// Every figure of a run, in the order of [`FIGURES`]; PNGs too when `with_png`.
+pub fn figures(plan: &Plan, report: &Report, results: &Results, with_png: bool) -> Result<Vec<Figure>, String> {
     Ok(vec![
-        Figure {
-            file: FIGURES[0],
-            caption: "Histogram of each strategy's relative growth rate log(V/V_market)/T over the paths.",
-            svg: relative_growth_histogram(results)?,
-        },
-        Figure {
-            file: FIGURES[1],
-            caption: "Market weight against rank, log scales: at the start, and the mean over paths at the end.",
-            svg: capital_distribution(plan, report)?,
-        },
-        Figure {
-            file: FIGURES[2],
-            caption: "Mean excess return against mean tracking error per strategy, with 95 % intervals of both means.",
-            svg: risk_and_return(report)?,
-        },
+        figure(
+            FIGURES[0],
+            "Histogram of each strategy's relative growth rate log(V/V_market)/T over the paths.",
+            &RelativeGrowth::of(results),
+            with_png,
+        )?,
+        figure(
+            FIGURES[1],
+            "Market weight against rank, log scales: at the start, and the mean over paths at the end.",
+            &CapitalDistribution::of(plan, report),
+            with_png,
+        )?,
+        figure(
+            FIGURES[2],
+            "Mean excess return against mean tracking error per strategy, with 95 % intervals of both means.",
+            &RiskAndReturn::of(report),
+            with_png,
+        )?,
     ])
 }
 
-/// Writes every figure into `directory`, and `report.html` with them inlined.
+/// Writes every figure into `directory` (SVG, and PNG when `with_png`), and
+/// `report.html` with the SVGs inlined; returns the paths written.
 pub fn write_figures_and_page(
     directory: &Path,
     plan: &Plan,
     report: &Report,
     results: &Results,
+    with_png: bool,
 ) -> Result<Vec<PathBuf>, String> {
-    let figures = figures(plan, report, results)?;
+    let figures = figures(plan, report, results, with_png)?;
     let mut written = Vec::new();
     let write = |path: PathBuf, bytes: &[u8]| {
         crate::report::write_atomically(&path, bytes).map_err(|e| format!("{}: {e}", path.display())).map(|_| path)
     };
     for figure in &figures {
-        written.push(write(directory.join(figure.file), figure.svg.as_bytes())?);
+        written.push(write(directory.join(format!("{}.svg", figure.name)), figure.svg.as_bytes())?);
+        if let Some(png) = &figure.png {
+            written.push(write(directory.join(format!("{}.png", figure.name)), png)?);
+        }
     }
     let inlined: Vec<(&str, String)> = figures.iter().map(|f| (f.caption, f.svg.clone())).collect();
     written.push(write(directory.join("report.html"), crate::html::report_html(report, &inlined).as_bytes())?);

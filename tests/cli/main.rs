@@ -69,10 +69,11 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     assert!(table.contains("equal") && table.contains("diversity-0.5") && table.contains("P(outperform)"), "{table}");
 
     for figure in sptlab::plots::FIGURES {
-        let svg = std::fs::read_to_string(out.join(figure)).unwrap_or_else(|e| panic!("{figure}: {e}"));
+        let svg =
+            std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap_or_else(|e| panic!("{figure}: {e}"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{figure} is not a whole SVG");
         assert!(svg.contains("% per year") || svg.contains("rank (log scale)"), "{figure} has no axis label");
-        if figure != "capital_distribution.svg" {
+        if figure != "capital_distribution" {
             assert!(svg.contains("equal") && svg.contains("diversity-0.5"), "{figure} has no legend");
         }
     }
@@ -442,4 +443,26 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     let bad_spec = sptlab(&["run", &scenario, "--shard", "4/4", "--out", &at("bad")]);
     assert_eq!(bad_spec.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_spec.stderr).contains("I/N"));
+}
+
+#[test]
+fn png_figures_are_real_rasters_with_drawing_and_need_out() {
+    let dir = scratch("png");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let out = dir.join("results");
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--png", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for figure in sptlab::plots::FIGURES {
+        let file = std::fs::File::open(out.join(format!("{figure}.png"))).unwrap();
+        let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.width, info.height), (900, 560), "{figure}");
+        // Axes, text and series: a good share of the pixels are not white.
+        let drawn = pixels.chunks(3).filter(|p| p.iter().any(|&c| c < 200)).count();
+        assert!(drawn > 2_000, "{figure}: only {drawn} drawn pixels");
+    }
+    let without_out = sptlab(&["run", &scenario, "--png"]);
+    assert_eq!(without_out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without_out.stderr).contains("--png needs --out"));
 }
