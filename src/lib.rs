@@ -24,6 +24,7 @@ pub mod scenario;
 pub mod shard;
 pub mod simd;
 pub mod stats;
+pub mod time_grid;
 
 use std::time::Instant;
 

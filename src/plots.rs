@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use crate::results::{Report, Results};
 use crate::scenario::Plan;
+use crate::time_grid::TimeGrid;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
@@ -36,6 +37,8 @@ trait Draw {
 
 /// The figure as SVG text.
 fn svg(figure: &impl Draw) -> Result<String, String> {
+    // plotters lays text out with the registered font, in SVG too.
+    register_font();
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
@@ -283,6 +286,138 @@ impl Draw for RiskAndReturn<'_> {
     }
 }
 
+/// The fan chart: each strategy's relative log return L(t) over time, its median and
+/// 5-95 % band over paths at each grid point.
+struct FanChart<'a> {
+    names: &'a [String],
+    years: Vec<f64>,
+    /// Per strategy, per point: (5 %, 50 %, 95 %) of 100 L.
+    bands: Vec<Vec<(f64, f64, f64)>>,
+}
+
+impl<'a> FanChart<'a> {
+    fn of(results: &'a Results, grid: &TimeGrid, steps_per_year: u32) -> FanChart<'a> {
+        let years = std::iter::once(0.0)
+            .chain(grid.spec.steps_at().iter().map(|&steps| steps as f64 / steps_per_year as f64))
+            .collect();
+        let bands = (0..grid.strategies)
+            .map(|s| {
+                std::iter::once((0.0, 0.0, 0.0))
+                    .chain((0..grid.spec.points).map(|p| {
+                        let q = |level: f64| 100.0 * grid.quantile(s, p, level);
+                        (q(0.05), q(0.5), q(0.95))
+                    }))
+                    .collect()
+            })
+            .collect();
+        FanChart { names: &results.strategy_names, years, bands }
+    }
+}
+
+impl Draw for FanChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let end = self.years.last().copied().unwrap_or(1.0).max(1e-9);
+        let (low, high) = padded_range(self.bands.iter().flatten().flat_map(|b| [b.0, b.2]));
+        let mut chart = ChartBuilder::on(root)
+            .caption("Relative log return over time: median and 5-95 % of paths", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..end, low..high)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("years").y_desc("log(V/V_market), %").draw().map_err(err)?;
+        for (index, (name, band)) in self.names.iter().zip(&self.bands).enumerate() {
+            let colour = colour(index);
+            let upper = self.years.iter().zip(band).map(|(t, b)| (*t, b.2));
+            let lower = self.years.iter().zip(band).rev().map(|(t, b)| (*t, b.0));
+            chart.draw_series([Polygon::new(upper.chain(lower).collect::<Vec<_>>(), colour.mix(0.15))]).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    self.years.iter().zip(band).map(|(t, b)| (*t, b.1)),
+                    colour.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The master equation over time for the functionally generated strategies: the mean
+/// over paths of the generating term log(G(mu(t)) / G(mu(0))) (as of the last
+/// rebalance) and of the drift term so far.
+struct DecompositionOverTime {
+    years: Vec<f64>,
+    /// (name, generating term %, drift term %) per point.
+    series: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+impl DecompositionOverTime {
+    fn of(results: &Results, grid: &TimeGrid, steps_per_year: u32) -> Option<DecompositionOverTime> {
+        let years = std::iter::once(0.0)
+            .chain(grid.spec.steps_at().iter().map(|&steps| steps as f64 / steps_per_year as f64))
+            .collect();
+        let series: Vec<_> = (0..grid.strategies)
+            .filter(|&s| results.functionally_generated[s])
+            .map(|s| {
+                let mean = |quantity: usize| -> Vec<f64> {
+                    std::iter::once(0.0)
+                        .chain((0..grid.spec.points).map(|p| 100.0 * grid.mean(s, p, quantity)))
+                        .collect()
+                };
+                (results.strategy_names[s].clone(), mean(1), mean(2))
+            })
+            .collect();
+        (!series.is_empty()).then_some(DecompositionOverTime { years, series })
+    }
+}
+
+impl Draw for DecompositionOverTime {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let end = self.years.last().copied().unwrap_or(1.0).max(1e-9);
+        let (low, high) = padded_range(self.series.iter().flat_map(|(_, g, d)| g.iter().chain(d).copied()));
+        let mut chart = ChartBuilder::on(root)
+            .caption("Decomposition over time: drift term (solid) and generating term (thin)", ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..end, low..high)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("years").y_desc("mean over paths, % (log units)").draw().map_err(err)?;
+        for (index, (name, generating, drift)) in self.series.iter().enumerate() {
+            let colour = colour(index);
+            chart
+                .draw_series(LineSeries::new(
+                    self.years.iter().copied().zip(drift.iter().copied()),
+                    colour.stroke_width(3),
+                ))
+                .map_err(err)?
+                .label(format!("{name}: drift"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
+            chart
+                .draw_series(LineSeries::new(
+                    self.years.iter().copied().zip(generating.iter().copied()),
+                    colour.mix(0.6).stroke_width(1),
+                ))
+                .map_err(err)?
+                .label(format!("{name}: generating"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.mix(0.6).stroke_width(1)));
+        }
+        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
 /// One figure: its file name (without extension), a caption for the report, the SVG,
 /// and the PNG when one was asked for.
 pub struct Figure {
@@ -293,35 +428,56 @@ pub struct Figure {
 }
 
 /// The figures' names, in the order the report shows them (files NAME.svg, NAME.png).
-pub const FIGURES: [&str; 3] = ["relative_growth", "capital_distribution", "risk_return"];
+/// The last two need the time grid (CPU backend) and the decomposition a functionally
+/// generated strategy.
+pub const FIGURES: [&str; 5] =
+    ["relative_growth", "fan_chart", "decomposition_over_time", "capital_distribution", "risk_return"];
 
 fn figure(name: &'static str, caption: &'static str, drawing: &impl Draw, with_png: bool) -> Result<Figure, String> {
     let png = if with_png { Some(png(drawing)?) } else { None };
     Ok(Figure { name, caption, svg: svg(drawing)?, png })
 }
 
-/// Every figure of a run, in the order of [`FIGURES`]; PNGs too when `with_png`.
+/// Every figure the run's data allows, in the order of [`FIGURES`]; PNGs too when
+/// `with_png`.
 pub fn figures(plan: &Plan, report: &Report, results: &Results, with_png: bool) -> Result<Vec<Figure>, String> {
-    Ok(vec![
-        figure(
-            FIGURES[0],
-            "Histogram of each strategy's relative growth rate log(V/V_market)/T over the paths.",
-            &RelativeGrowth::of(results),
-            with_png,
-        )?,
-        figure(
+    let mut figures = vec![figure(
+        FIGURES[0],
+        "Histogram of each strategy's relative growth rate log(V/V_market)/T over the paths.",
+        &RelativeGrowth::of(results),
+        with_png,
+    )?];
+    if let Some(grid) = &results.grid {
+        figures.push(figure(
             FIGURES[1],
-            "Market weight against rank, log scales: at the start, and the mean over paths at the end.",
-            &CapitalDistribution::of(plan, report),
+            "Relative log return log(V/V_market) over time: the median path (line) and the 5-95 % band over paths, \
+             recorded monthly.",
+            &FanChart::of(results, grid, plan.steps_per_year),
             with_png,
-        )?,
-        figure(
-            FIGURES[2],
-            "Mean excess return against mean tracking error per strategy, with 95 % intervals of both means.",
-            &RiskAndReturn::of(report),
-            with_png,
-        )?,
-    ])
+        )?);
+        if let Some(decomposition) = DecompositionOverTime::of(results, grid, plan.steps_per_year) {
+            figures.push(figure(
+                FIGURES[2],
+                "Master equation over time, means over paths: the drift term (accumulated L-divergences) and the \
+                 generating term log(G(mu(t))/G(mu(0))) as of the last rebalance.",
+                &decomposition,
+                with_png,
+            )?);
+        }
+    }
+    figures.push(figure(
+        FIGURES[3],
+        "Market weight against rank, log scales: at the start, and the mean over paths at the end.",
+        &CapitalDistribution::of(plan, report),
+        with_png,
+    )?);
+    figures.push(figure(
+        FIGURES[4],
+        "Mean excess return against mean tracking error per strategy, with 95 % intervals of both means.",
+        &RiskAndReturn::of(report),
+        with_png,
+    )?);
+    Ok(figures)
 }
 
 /// Writes every figure into `directory` (SVG, and PNG when `with_png`), and

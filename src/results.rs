@@ -11,6 +11,7 @@ use crate::engine::{BackendInfo, BatchAccumulators, PathStatistics};
 use crate::ordered_sums::OrderedSums;
 use crate::scenario::{Plan, Scenario};
 use crate::stats::{p_outperform, summarize, Proportion, Summary};
+use crate::time_grid::TimeGrid;
 
 /// Everything a run produced, path by path, in path order.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct Results {
     /// Sums over paths of mu_(k)(T) (ranks largest first), then of the gaps
     /// Y_k(T) = log X_(k) - log X_(k+1), in the order that shards can reproduce.
     pub terminal_sums: OrderedSums,
+    /// The strategies through time (None when the backend did not record it).
+    pub grid: Option<TimeGrid>,
+    /// Whether every batch so far came with its grid.
+    grid_complete: bool,
     steps: u32,
     steps_per_year: u32,
 }
@@ -46,6 +51,8 @@ impl Results {
             market_log_return: Vec::with_capacity(capacity),
             path_range,
             terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
+            grid: None,
+            grid_complete: true,
             steps: plan.steps,
             steps_per_year: plan.steps_per_year,
         }
@@ -96,6 +103,20 @@ impl Results {
 
     /// Adds a batch; batches must arrive in path order.
     pub fn absorb(&mut self, batch: &BatchAccumulators) {
+        match (&mut self.grid, &batch.grid) {
+            (_, None) => {
+                self.grid = None;
+                self.grid_complete = false;
+            }
+            (None, Some(grid)) if self.grid_complete => self.grid = Some(grid.clone()),
+            (Some(total), Some(grid)) => {
+                if total.add(grid).is_err() {
+                    self.grid = None;
+                    self.grid_complete = false;
+                }
+            }
+            (None, Some(_)) => {}
+        }
         let n = batch.n;
         let mut ranked = vec![0.0; n];
         let mut terms = vec![0.0; 2 * n - 1];

@@ -17,6 +17,7 @@ use crate::engine::{BackendInfo, PathStatistics, Precision};
 use crate::ordered_sums::OrderedSums;
 use crate::results::{Results, RunInfo};
 use crate::scenario::{Plan, Scenario};
+use crate::time_grid::TimeGrid;
 
 /// Which part of a run: shard `index` of `count` (0-based, as `--shard I/N` reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +69,8 @@ pub struct ShardManifest {
     pub precision: String,
     pub seconds: f64,
     pub terminal_sums: OrderedSums,
+    /// The shard's strategies through time (integer sums: shards add up exactly).
+    pub time_grid: Option<TimeGrid>,
 }
 
 /// A shard read back: its manifest and its paths' statistics.
@@ -130,6 +133,7 @@ pub fn write_shard(
         precision: run.backend.precision.name().to_string(),
         seconds: run.seconds,
         terminal_sums: results.terminal_sums.clone(),
+        time_grid: results.grid.clone(),
     };
     log::info!("shard {}/{}: writing {} paths to {}", shard.index, shard.count, results.paths(), directory.display());
     let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
@@ -262,6 +266,14 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     let terminal_sums = OrderedSums::join(&sums)?;
     let mut results = Results::for_paths(&plan, 0..total);
     results.terminal_sums = terminal_sums;
+    let mut grids = shards.iter().map(|s| s.manifest.time_grid.as_ref());
+    results.grid = grids.next().flatten().cloned();
+    for grid in grids {
+        match (results.grid.as_mut(), grid) {
+            (Some(total), Some(grid)) => total.add(grid)?,
+            _ => results.grid = None,
+        }
+    }
     for shard in &mut shards {
         results.market_log_return.append(&mut shard.market_log_return);
         for (merged, part) in results.per_path.iter_mut().zip(&mut shard.per_path) {

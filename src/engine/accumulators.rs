@@ -59,6 +59,8 @@ pub struct BatchAccumulators {
     pub log_total_cap_change: Vec<f64>,
     /// `paths x strategies x slot::COUNT`.
     pub strategy_slots: Vec<f64>,
+    /// The batch's strategies through time (None where the backend does not record it).
+    pub grid: Option<crate::time_grid::TimeGrid>,
 }
 
 impl BatchAccumulators {
@@ -72,6 +74,7 @@ impl BatchAccumulators {
             log_caps: vec![0.0; paths * n],
             log_total_cap_change: vec![0.0; paths],
             strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
+            grid: None,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::real::{self, Real, LANES};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
+use crate::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
 type Lanes<R> = real::Lanes<R, LANES>;
 
@@ -47,6 +48,8 @@ pub struct KernelParams<R> {
     /// Stocks by initial weight, largest first (the starting rank order of every lane).
     pub initial_order: Vec<u32>,
     pub strategies: Vec<StrategyKernel<R>>,
+    /// Where each path's strategies are recorded through time.
+    pub grid: GridSpec,
 }
 
 pub struct StrategyKernel<R> {
@@ -79,6 +82,7 @@ impl<R: Real> KernelParams<R> {
                     cost_rate: R::from_f64(s.cost_rate),
                 })
                 .collect(),
+            grid: GridSpec::of(plan.steps, plan.steps_per_year),
         }
     }
 }
@@ -117,6 +121,11 @@ pub struct PathBlock<R> {
     top_k: Option<TopKScratch<R>>,
     /// max_growth with a trailing estimate: the last log returns of every lane.
     window: Option<ReturnWindow<R>>,
+    /// The lanes that are paths of the batch (the last block may have fewer).
+    live_lanes: usize,
+    /// The block's strategies at each grid point: `[point][strategy][quantity][lane]`
+    /// (quantities as `TimeGrid::record` takes them).
+    grid_values: Vec<f64>,
 }
 
 /// The last `capacity` steps' log returns, `[slot][stock]` of lanes, as a ring.
@@ -160,7 +169,7 @@ struct TopKScratch<R> {
 
 impl<R: Real> PathBlock<R> {
     /// `init_paths`: every path at the scenario's initial caps, every strategy at its target.
-    pub fn init_paths(params: &KernelParams<R>, first_path: u64) -> PathBlock<R> {
+    pub fn init_paths(params: &KernelParams<R>, first_path: u64, live_lanes: usize) -> PathBlock<R> {
         let n = params.n;
         let splat = |values: &[R]| values.iter().map(|v| Lanes::splat(*v)).collect::<Vec<_>>();
         let mu = splat(&params.initial_mu);
@@ -185,6 +194,8 @@ impl<R: Real> PathBlock<R> {
             })
             .collect();
         PathBlock {
+            live_lanes,
+            grid_values: vec![0.0; params.grid.points as usize * params.strategies.len() * QUANTITIES * LANES],
             paths: std::array::from_fn(|l| (first_path as u32).wrapping_add(l as u32)),
             log_caps: log_mu.clone(),
             mu,
@@ -396,6 +407,43 @@ impl<R: Real> PathBlock<R> {
             slots[slot::PEAK] = slots[slot::PEAK].max(slots[slot::RELATIVE]);
             slots[slot::DRAWDOWN] = slots[slot::DRAWDOWN].max(slots[slot::PEAK] - slots[slot::RELATIVE]);
         }
+        if let Some(point) = params.grid.point_after(completed) {
+            self.record_grid_point(point);
+        }
+    }
+
+    /// Keeps every lane's strategies at grid point `point`: L so far, and the
+    /// generating (as of the last rebalance), drift and cost terms so far.
+    fn record_grid_point(&mut self, point: u32) {
+        let strategies = self.strategies.len();
+        for (s, state) in self.strategies.iter().enumerate() {
+            let base = (point as usize * strategies + s) * QUANTITIES * LANES;
+            let generating = state.slots[slot::LOG_G_ANCHOR] - state.slots[slot::LOG_G_START];
+            let quantities =
+                [state.slots[slot::RELATIVE], generating, state.slots[slot::DRIFT], state.slots[slot::COST]];
+            for (q, values) in quantities.iter().enumerate() {
+                for (lane, value) in values.0.iter().enumerate() {
+                    self.grid_values[base + q * LANES + lane] = value.to_f64();
+                }
+            }
+        }
+    }
+
+    /// Adds the live lanes' grid points to `grid`, and counts them as paths.
+    fn record_grid(&self, grid: &mut TimeGrid) {
+        let strategies = self.strategies.len();
+        for point in 0..grid.spec.points {
+            for s in 0..strategies {
+                let base = (point as usize * strategies + s) * QUANTITIES * LANES;
+                for lane in 0..self.live_lanes {
+                    let value = |q: usize| self.grid_values[base + q * LANES + lane];
+                    grid.record(s, point, [value(0), value(1), value(2), value(3)]);
+                }
+            }
+        }
+        for _ in 0..self.live_lanes {
+            grid.count_path();
+        }
     }
 
     /// Copies lane `lane` into row `lane` of a block's share of the batch output.
@@ -497,19 +545,30 @@ pub fn simulate_batch<R: Real>(
     let n = params.n;
     let count = (paths.end - paths.start) as usize;
     let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
-    out.log_caps
+    let new_grid = || TimeGrid::new(params.grid, params.strategies.len());
+    let grid = out
+        .log_caps
         .par_chunks_mut(LANES * n)
         .zip(out.log_total_cap_change.par_chunks_mut(LANES))
         .zip(out.strategy_slots.par_chunks_mut(LANES * strategies * slot::COUNT))
         .enumerate()
-        .for_each(|(block, ((log_caps, log_total), strategy_slots))| {
-            let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64);
-            state.advance_paths(params, 0..params.total_steps);
+        // One grid per rayon job, not per block: a grid is megabytes of histogram.
+        .fold(new_grid, |mut grid, (block, ((log_caps, log_total), strategy_slots))| {
             let lanes_used = log_total.len();
+            let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64, lanes_used);
+            state.advance_paths(params, 0..params.total_steps);
             for lane in 0..lanes_used {
                 state.write_lane(lane, log_caps, log_total, strategy_slots);
             }
+            state.record_grid(&mut grid);
             on_block_done(lanes_used as u64);
+            grid
+        })
+        // Integer counts and sums: the same total in any order.
+        .reduce(new_grid, |mut total, part| {
+            total.add(&part).expect("the jobs of one batch share the grid");
+            total
         });
+    out.grid = Some(grid);
     out
 }

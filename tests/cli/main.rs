@@ -72,7 +72,8 @@ fn run_with_a_file_writes_the_summary_and_paths() {
         let svg =
             std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap_or_else(|e| panic!("{figure}: {e}"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{figure} is not a whole SVG");
-        assert!(svg.contains("% per year") || svg.contains("rank (log scale)"), "{figure} has no axis label");
+        let labelled = ["% per year", "rank (log scale)", "years"].iter().any(|label| svg.contains(label));
+        assert!(labelled, "{figure} has no axis label");
         if figure != "capital_distribution" {
             assert!(svg.contains("equal") && svg.contains("diversity-0.5"), "{figure} has no legend");
         }
@@ -422,8 +423,13 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     assert_eq!(merged_summary, whole_summary, "the merge reproduces every number of the whole run");
     assert_eq!(merged_run["paths"], whole_run["paths"]);
     assert_eq!(merged_run["precision"], whole_run["precision"]);
-    let paths_of = |name: &str| std::fs::read_to_string(dir.join(name).join("paths.csv")).unwrap();
-    assert_eq!(paths_of("merged"), paths_of("whole"));
+    let file_of = |run: &str, name: &str| std::fs::read_to_string(dir.join(run).join(name)).unwrap();
+    assert_eq!(file_of("merged", "paths.csv"), file_of("whole", "paths.csv"));
+    // The figures too, the time grid's fan chart and decomposition included.
+    for figure in sptlab::plots::FIGURES {
+        let name = format!("{figure}.svg");
+        assert_eq!(file_of("merged", &name), file_of("whole", &name), "{name}");
+    }
 
     let refused = |args: &[&str], fragment: &str| {
         let out = at("refused");

@@ -10,4 +10,5 @@ mod models;
 mod reference;
 mod reproducibility;
 mod theory;
+mod time_grid;
 mod weightings;
