@@ -379,3 +379,22 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     store_top_k_state(lane);
     steps_done[lane] += completed;
 }
+
+// The time grid (src/time_grid.rs): every path's strategies at grid point params.phase,
+// after the dispatch that ends there: L so far, the generating term as of the last
+// rebalance, and the drift and cost terms so far.
+@compute @workgroup_size(WORKGROUP)
+fn record_grid(@builtin(global_invocation_id) id: vec3<u32>) {
+    let lane = id.x;
+    if (lane >= params.batch_paths) {
+        return;
+    }
+    for (var s = 0u; s < S; s++) {
+        let slots = SLOTS_BASE + s * SLOT_COUNT;
+        let base = GRID_BASE + (params.phase * S + s) * GRID_QUANTITIES;
+        state[at(base, lane)] = state[at(slots + SLOT_RELATIVE, lane)];
+        state[at(base + 1u, lane)] = state[at(slots + SLOT_LOG_G_ANCHOR, lane)] - state[at(slots + SLOT_LOG_G_START, lane)];
+        state[at(base + 2u, lane)] = state[at(slots + SLOT_DRIFT, lane)];
+        state[at(base + 3u, lane)] = state[at(slots + SLOT_COST, lane)];
+    }
+}

@@ -61,6 +61,25 @@ fn gpu_paths_agree_with_cpu_paths_over_ten_years() {
     // f32 over 2520 steps: per-step rounding near 1e-7 on terms of 1e-3 keeps the
     // relative log return within 2e-3 (measured: about 1e-5).
     assert_paths_agree("gbm", &on_gpu, &on_cpu, 2e-3);
+    // The time grid: each mean at each point within 1e-3 of the CPU's (f32 over ten
+    // years; measured at most 2.7e-4, in the drift term). A point recorded at the wrong
+    // month would be off by a month of drift (equal weight: about 3e-3 here).
+    let (gpu_grid, cpu_grid) = (on_gpu.grid.as_ref().unwrap(), on_cpu.grid.as_ref().unwrap());
+    assert_eq!((gpu_grid.spec, gpu_grid.paths), (cpu_grid.spec, cpu_grid.paths));
+    let mut largest = [0.0f64; sptlab::time_grid::QUANTITIES];
+    for s in 0..on_cpu.strategy_names.len() {
+        for point in 0..cpu_grid.spec.points {
+            for (quantity, largest) in largest.iter_mut().enumerate() {
+                let gap = (gpu_grid.mean(s, point, quantity) - cpu_grid.mean(s, point, quantity)).abs();
+                *largest = largest.max(gap);
+            }
+        }
+    }
+    eprintln!("time grid, GPU vs CPU: largest gap of a mean per quantity {largest:?}");
+    assert!(largest.iter().all(|gap| *gap < 1e-3), "{largest:?}");
+    let equal = on_cpu.strategy_names.iter().position(|n| n == "equal").unwrap();
+    let monthly_drift = cpu_grid.mean(equal, 60, 2) - cpu_grid.mean(equal, 59, 2);
+    assert!(monthly_drift > 1e-3, "the control: a month of drift ({monthly_drift}) exceeds the tolerance");
 }
 
 /// Per path, GPU (f32) against CPU (f64): relative and market log returns within

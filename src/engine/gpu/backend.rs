@@ -19,6 +19,7 @@ use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::rng::seed_key;
 use crate::scenario::Plan;
+use crate::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
 /// Invocations per workgroup (one path each).
 pub const WORKGROUP: u32 = 64;
@@ -84,6 +85,8 @@ pub struct StateLayout {
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
     pub market_loop_trips: u32,
+    /// Time-grid points (`time_grid::GridSpec`): each keeps QUANTITIES words per strategy.
+    pub grid_points: u32,
 }
 
 impl StateLayout {
@@ -105,6 +108,7 @@ impl StateLayout {
             window_length: max_growth::window_length(plan),
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
+            grid_points: GridSpec::of(plan.steps, plan.steps_per_year).points,
         }
     }
     pub fn log_total(&self) -> u32 {
@@ -154,9 +158,13 @@ impl StateLayout {
     pub fn trailing_base(&self) -> u32 {
         self.window_base() + self.window_length * self.n
     }
+    /// The time grid: `[point][strategy][quantity]` (written by `record_grid`).
+    pub fn grid_base(&self) -> u32 {
+        self.trailing_base() + self.trailing_strategies * max_growth::trailing_block(self.n)
+    }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.trailing_base() + self.trailing_strategies * max_growth::trailing_block(self.n)
+        self.grid_base() + self.grid_points * self.strategies * QUANTITIES as u32
     }
     /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
@@ -260,6 +268,8 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("MU_BASE", u(layout.mu_base())),
         ("HOLDINGS_BASE", u(layout.holdings_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
+        ("GRID_BASE", u(layout.grid_base())),
+        ("GRID_QUANTITIES", u(QUANTITIES as u32)),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
         ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + 4 * layout.row_groups())),
         ("WORKGROUP", u(WORKGROUP)),
@@ -479,6 +489,7 @@ struct Kernels {
     bind_group_layout: wgpu::BindGroupLayout,
     init_paths: wgpu::ComputePipeline,
     advance_paths: wgpu::ComputePipeline,
+    record_grid: wgpu::ComputePipeline,
     /// When a strategy is max_growth.
     max_growth: Option<MaxGrowthPipelines>,
     market_data: wgpu::Buffer,
@@ -649,6 +660,7 @@ impl GpuBackend {
         };
         let init_paths = pipeline("init_paths");
         let advance_paths = pipeline("advance_paths");
+        let record_grid = pipeline("record_grid");
         let max_growth = (layout.max_growth_strategies > 0).then(|| MaxGrowthPipelines {
             estimate: (layout.trailing_strategies > 0).then(|| pipeline("estimate_max_growth")),
             solve: pipeline("solve_max_growth"),
@@ -669,6 +681,7 @@ impl GpuBackend {
             bind_group_layout,
             init_paths,
             advance_paths,
+            record_grid,
             max_growth,
             market_data,
             model,
@@ -824,8 +837,11 @@ impl Backend for GpuBackend {
         let mut step = 0;
         let mut reported = 0;
         let solver_iterations = self.solver_iterations_per_dispatch(plan);
+        let grid = GridSpec::of(plan.steps, plan.steps_per_year);
         while step < plan.steps {
-            let mut step_count = steps_per_dispatch.min(plan.steps - step);
+            // A dispatch ends at the next time-grid point at the latest.
+            let next_point = ((step / grid.every + 1) * grid.every).min(plan.steps);
+            let mut step_count = steps_per_dispatch.min(next_point - step);
             // A dispatch ends at the next step on which a max_growth strategy rebalances.
             if let Some(rebalance_step) =
                 (step..step + step_count).find(|&t| !max_growth::rebalancing(plan, t).is_empty())
@@ -887,6 +903,9 @@ impl Backend for GpuBackend {
                     run_checked(&pipelines.finish, DispatchParams { phase: finish_phase, ..strategy_params })?;
                 }
             }
+            if let Some(point) = grid.point_after(step) {
+                dispatch(&kernels.record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
+            }
             // Waiting per dispatch costs little at these lengths and lets progress
             // move in path-equivalents (paths x share of steps done).
             self.context.wait()?;
@@ -912,6 +931,24 @@ impl Backend for GpuBackend {
         let word = |slot: usize, lane: usize| words[slot * stride as usize + lane] as f64;
         let count = count as usize;
         let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
+        let grid_words = (layout.state_slots() - layout.grid_base()) as usize;
+        let grid_values: Vec<f32> = self.context.read_buffer(
+            &state,
+            4 * layout.grid_base() as u64 * stride as u64,
+            grid_words * stride as usize,
+        )?;
+        let mut time_grid = TimeGrid::new(grid, strategies);
+        for lane in 0..count {
+            for point in 0..grid.points {
+                for s in 0..strategies {
+                    let base = (point as usize * strategies + s) * QUANTITIES;
+                    let value = |q: usize| grid_values[(base + q) * stride as usize + lane] as f64;
+                    time_grid.record(s, point, [value(0), value(1), value(2), value(3)]);
+                }
+            }
+            time_grid.count_path();
+        }
+        out.grid = Some(time_grid);
         for lane in 0..count {
             for i in 0..n {
                 out.log_caps[lane * n + i] = word(i, lane);
