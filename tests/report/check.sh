@@ -18,17 +18,17 @@ fi
 page="file://$work/run/report.html"
 browser=(chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking)
 "${browser[@]}" --dump-dom "$page" > "$work/dom.html" 2>"$work/chromium.log"
-"${browser[@]}" --hide-scrollbars --window-size=1000,3200 --screenshot="$work/report.png" "$page" 2>>"$work/chromium.log"
+"${browser[@]}" --hide-scrollbars --window-size=1000,4600 --screenshot="$work/report.png" "$page" 2>>"$work/chromium.log"
 python3 - "$work/dom.html" "$work/run/report.html" "$work/report.png" <<'PY'
 import os, re, sys
 dom, source, screenshot = sys.argv[1], sys.argv[2], sys.argv[3]
 rendered = open(dom).read()
 figures = re.findall(r"<figure>.*?</figure>", rendered, re.S)
-assert len(figures) == 3, f"{len(figures)} figures rendered, expected 3"
+assert len(figures) == 5, f"{len(figures)} figures rendered, expected 5 (a CPU run: the two time-grid figures too)"
 assert all("<svg" in f and "<figcaption>" in f for f in figures), "a figure without its SVG or caption"
 for text in ("equal", "diversity-0.5", "P(outperform)", "Scenario", "% per year"):
     assert text in rendered, f"'{text}' missing from the rendered page"
 assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', open(source).read()), "the page refers to the network"
 assert os.path.getsize(screenshot) > 20_000, "the screenshot is nearly empty"
-print(f"report.html renders in Chromium with 3 figures; screenshot {screenshot}")
+print(f"report.html renders in Chromium with 5 figures; screenshot {screenshot}")
 PY
