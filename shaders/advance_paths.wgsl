@@ -264,6 +264,20 @@ fn accumulate_returns(s: u32, gross: f32, cost_factor: f32, market_gross: f32) {
     set_slot(s, SLOT_DRAWDOWN, max(slot_value(s, SLOT_DRAWDOWN), peak - relative));
 }
 
+// Each strategy's L so far, generating term as of the last rebalance, and drift and
+// cost terms so far, at grid point `point`.
+fn record_grid_point(point: u32, lane: u32, cut: ptr<function, bool>) {
+    var s = 0u;
+    for (; s < S; s++) { // unroll
+        let base = GRID_BASE + (point * S + s) * GRID_QUANTITIES;
+        state[at(base, lane)] = slot_value(s, SLOT_RELATIVE);
+        state[at(base + 1u, lane)] = slot_value(s, SLOT_LOG_G_ANCHOR) - slot_value(s, SLOT_LOG_G_START);
+        state[at(base + 2u, lane)] = slot_value(s, SLOT_DRIFT);
+        state[at(base + 3u, lane)] = slot_value(s, SLOT_COST);
+    }
+    *cut = *cut || s != S;
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     // Every invocation of the workgroup reads the model's data each step: stage it once.
@@ -362,6 +376,11 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             }
         }
         cut = cut || s != S;
+        if (completed_steps % GRID_EVERY == 0u || is_last) {
+            // The time grid (src/time_grid.rs). A max_growth strategy rebalancing at this
+            // step books it later: the host records that point again after its solve.
+            record_grid_point(select(completed_steps / GRID_EVERY - 1u, GRID_POINTS - 1u, is_last), lane, &cut);
+        }
         if (!cut) {
             completed += 1u;
         }
@@ -380,21 +399,18 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     steps_done[lane] += completed;
 }
 
-// The time grid (src/time_grid.rs): every path's strategies at grid point params.phase,
-// after the dispatch that ends there: L so far, the generating term as of the last
-// rebalance, and the drift and cost terms so far.
+// The time grid again at point params.phase, after a max_growth strategy has booked
+// the step that ends there (its solve runs between dispatches).
 @compute @workgroup_size(WORKGROUP)
 fn record_grid(@builtin(global_invocation_id) id: vec3<u32>) {
     let lane = id.x;
     if (lane >= params.batch_paths) {
         return;
     }
-    for (var s = 0u; s < S; s++) {
-        let slots = SLOTS_BASE + s * SLOT_COUNT;
-        let base = GRID_BASE + (params.phase * S + s) * GRID_QUANTITIES;
-        state[at(base, lane)] = state[at(slots + SLOT_RELATIVE, lane)];
-        state[at(base + 1u, lane)] = state[at(slots + SLOT_LOG_G_ANCHOR, lane)] - state[at(slots + SLOT_LOG_G_START, lane)];
-        state[at(base + 2u, lane)] = state[at(slots + SLOT_DRIFT, lane)];
-        state[at(base + 3u, lane)] = state[at(slots + SLOT_COST, lane)];
+    current_lane = lane;
+    for (var s0 = 0u; s0 < S; s0++) {
+        load_strategy(s0, lane);
     }
+    var cut = false;
+    record_grid_point(params.phase, lane, &cut);
 }

@@ -270,6 +270,8 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("STATE_SLOTS", u(layout.state_slots())),
         ("GRID_BASE", u(layout.grid_base())),
         ("GRID_QUANTITIES", u(QUANTITIES as u32)),
+        ("GRID_EVERY", u(GridSpec::of(plan.steps, plan.steps_per_year).every)),
+        ("GRID_POINTS", u(layout.grid_points)),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
         ("MODEL_WEIGHTS_BASE", u(layout.state_slots() + 4 * layout.row_groups())),
         ("WORKGROUP", u(WORKGROUP)),
@@ -838,10 +840,9 @@ impl Backend for GpuBackend {
         let mut reported = 0;
         let solver_iterations = self.solver_iterations_per_dispatch(plan);
         let grid = GridSpec::of(plan.steps, plan.steps_per_year);
+        let mut waited_at = 0;
         while step < plan.steps {
-            // A dispatch ends at the next time-grid point at the latest.
-            let next_point = ((step / grid.every + 1) * grid.every).min(plan.steps);
-            let mut step_count = steps_per_dispatch.min(next_point - step);
+            let mut step_count = steps_per_dispatch.min(plan.steps - step);
             // A dispatch ends at the next step on which a max_growth strategy rebalances.
             if let Some(rebalance_step) =
                 (step..step + step_count).find(|&t| !max_growth::rebalancing(plan, t).is_empty())
@@ -903,15 +904,21 @@ impl Backend for GpuBackend {
                     run_checked(&pipelines.finish, DispatchParams { phase: finish_phase, ..strategy_params })?;
                 }
             }
-            if let Some(point) = grid.point_after(step) {
+            // The kernel records grid points as it passes them; one whose step a max_growth
+            // strategy has just booked between dispatches is recorded again.
+            if let Some(point) = grid.point_after(step).filter(|_| !max_growth::rebalancing(plan, step - 1).is_empty())
+            {
                 dispatch(&kernels.record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
             }
-            // Waiting per dispatch costs little at these lengths and lets progress
-            // move in path-equivalents (paths x share of steps done).
-            self.context.wait()?;
-            let done = count as u64 * step as u64 / plan.steps as u64;
-            progress(done - reported);
-            reported = done;
+            // Progress moves in path-equivalents (paths x share of steps done), after a
+            // wait for the work queued so far, every MAX_STEPS_PER_DISPATCH steps.
+            if step - waited_at >= MAX_STEPS_PER_DISPATCH || step == plan.steps {
+                self.context.wait()?;
+                waited_at = step;
+                let done = count as u64 * step as u64 / plan.steps as u64;
+                progress(done - reported);
+                reported = done;
+            }
         }
 
         let readback_words = layout.readback_slots() as usize * stride as usize;
