@@ -147,16 +147,6 @@ enum PerPathFormatChoice {
     Csv,
 }
 
-impl PerPathFormatChoice {
-    /// The format when `--per-path` asks for per-path output.
-    fn when(self, per_path: bool) -> Option<sptlab::report::PerPathFormat> {
-        per_path.then_some(match self {
-            PerPathFormatChoice::Parquet => sptlab::report::PerPathFormat::Parquet,
-            PerPathFormatChoice::Csv => sptlab::report::PerPathFormat::Csv,
-        })
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PrecisionChoice {
     F32,
@@ -184,18 +174,11 @@ struct RunArgs {
     /// CPU threads (default: every core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Write summary.json (and paths.csv with --per-path) into this directory.
+    /// Write summary.json, the figures and report.html into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write every path's statistics (needs --out): paths.parquet, or paths.csv
-    /// with --per-path-format csv.
-    #[arg(long)]
-    per_path: bool,
-    #[arg(long, value_enum, default_value = "parquet")]
-    per_path_format: PerPathFormatChoice,
-    /// Also write each figure as PNG (the SVGs are always written with --out).
-    #[arg(long)]
-    png: bool,
+    #[command(flatten)]
+    output: OutputOptions,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -210,21 +193,38 @@ struct MergeArgs {
     /// Directories written by `sptlab run --shard I/N --out DIR`, every shard of one run.
     #[arg(required = true)]
     shards: Vec<PathBuf>,
-    /// Where to write summary.json (and paths.csv with --per-path).
+    /// Where to write summary.json, the figures and report.html.
     #[arg(long)]
     out: PathBuf,
-    /// Also write every path's statistics: paths.parquet, or paths.csv with
-    /// --per-path-format csv.
+    #[command(flatten)]
+    output: OutputOptions,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// What `--out DIR` holds besides summary.json, the SVG figures and report.html.
+#[derive(clap::Args)]
+struct OutputOptions {
+    /// Also write every path's statistics (needs --out): paths.parquet, or paths.csv
+    /// with --per-path-format csv.
     #[arg(long)]
     per_path: bool,
     #[arg(long, value_enum, default_value = "parquet")]
     per_path_format: PerPathFormatChoice,
-    /// Also write each figure as PNG (the SVGs are always written with --out).
+    /// Also write each figure as PNG.
     #[arg(long)]
     png: bool,
-    /// Print nothing but errors.
-    #[arg(long)]
-    quiet: bool,
+}
+
+impl OutputOptions {
+    /// The per-path file's format, when one is asked for.
+    fn per_path(&self) -> Option<sptlab::report::PerPathFormat> {
+        self.per_path.then_some(match self.per_path_format {
+            PerPathFormatChoice::Parquet => sptlab::report::PerPathFormat::Parquet,
+            PerPathFormatChoice::Csv => sptlab::report::PerPathFormat::Csv,
+        })
+    }
 }
 
 /// Largest master-equation residual an f32 run shows without losing weights to
@@ -345,20 +345,20 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
     let plan = scenario.validate().map_err(|error| Failure::BadInput(format!("{source}: {error}")))?;
-    if args.per_path && args.out.is_none() {
+    if args.output.per_path && args.out.is_none() {
         return Err(Failure::BadInput("--per-path needs --out DIR".into()));
     }
     let shard = args.shard.as_deref().map(sptlab::shard::ShardSpec::parse).transpose().map_err(Failure::BadInput)?;
     if shard.is_some() && args.out.is_none() {
         return Err(Failure::BadInput("--shard needs --out DIR (where `sptlab merge` will read it)".into()));
     }
-    if args.png && args.out.is_none() {
+    if args.output.png && args.out.is_none() {
         return Err(Failure::BadInput("--png needs --out DIR".into()));
     }
-    if shard.is_some() && args.png {
+    if shard.is_some() && args.output.png {
         return Err(Failure::BadInput("--png goes with `sptlab merge`: a shard writes no figures".into()));
     }
-    if shard.is_some() && args.per_path {
+    if shard.is_some() && args.output.per_path {
         return Err(Failure::BadInput("--per-path goes with `sptlab merge`: a shard always keeps its paths".into()));
     }
     if let Some(out) = &args.out {
@@ -432,7 +432,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
 
     if let Some(out) = &args.out {
-        write_results(out, (&plan, &report, &results), args.per_path_format.when(args.per_path), args.png)?;
+        write_results(out, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
     }
     if !args.quiet {
         // f32 weights lose their digits below 1e-38: a market that concentrated that far
@@ -648,7 +648,7 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
-    write_results(&args.out, (&plan, &report, &results), args.per_path_format.when(args.per_path), args.png)?;
+    write_results(&args.out, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
     if !args.quiet {
         print!("{}", sptlab::report::table(&report));
         println!("wrote {}", args.out.join("summary.json").display());
