@@ -211,12 +211,46 @@ pub struct StrategyReport {
 pub struct Report {
     pub sptlab_version: &'static str,
     pub scenario: Scenario,
+    /// What a reproduction needs to know (issue 8's reproducibility record).
+    pub manifest: Manifest,
     pub run: RunInfo,
     pub market: MarketReport,
     #[serde(serialize_with = "in_scenario_order")]
     pub strategies: Vec<(String, StrategyReport)>,
     /// Every pair of strategies, then each against the market (`compare.rs`).
     pub comparisons: Vec<Comparison>,
+}
+
+/// The run's identity: enough to re-run it and expect the same numbers (exactly on the
+/// CPU backend, within tolerance on a GPU).
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub sptlab_version: &'static str,
+    /// The git commit sptlab was built from, when the build could tell.
+    pub git_commit: Option<&'static str>,
+    /// FNV-1a of the scenario's JSON (the same hash shards carry).
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub backend: &'static str,
+    pub adapter: String,
+    pub precision: &'static str,
+    /// The random-number contract (SPT.md section 7) the paths were drawn under.
+    pub rng_contract: &'static str,
+}
+
+impl Manifest {
+    pub fn of(plan: &Plan, run: &RunInfo) -> Manifest {
+        Manifest {
+            sptlab_version: env!("CARGO_PKG_VERSION"),
+            git_commit: option_env!("SPTLAB_GIT_COMMIT"),
+            scenario_hash: crate::shard::scenario_hash(&plan.scenario),
+            seed: plan.seed,
+            backend: run.backend.backend,
+            adapter: run.backend.adapter.clone(),
+            precision: run.backend.precision.name(),
+            rng_contract: crate::shard::RNG_CONTRACT,
+        }
+    }
 }
 
 /// Strategies as a JSON object, keys in the scenario's order.
@@ -268,6 +302,7 @@ impl Report {
         Report {
             sptlab_version: env!("CARGO_PKG_VERSION"),
             scenario: plan.scenario.clone(),
+            manifest: Manifest::of(plan, &run),
             run,
             market: MarketReport {
                 log_return: market_log_return,
