@@ -153,7 +153,7 @@ enum PrecisionChoice {
     F64,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct RunArgs {
     /// Scenario file (TOML); the embedded default scenario when absent.
     scenario: Option<PathBuf>,
@@ -182,6 +182,14 @@ struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Paths per batch on the CPU backend (memory; results do not depend on it).
+    #[arg(long)]
+    batch_paths: Option<u64>,
+    /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
+    /// precision; --threads and --batch-paths may differ) and report whether every
+    /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
+    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard"])]
+    reproduce: Option<PathBuf>,
     /// Simulate only shard I of N (paths [I·P/N, (I+1)·P/N), with the random numbers they
     /// have in the whole run) and write it to --out for `sptlab merge`.
     #[arg(long, value_name = "I/N")]
@@ -204,7 +212,7 @@ struct MergeArgs {
 }
 
 /// What `--out DIR` holds besides summary.json, the SVG figures and report.html.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct OutputOptions {
     /// Also write every path's statistics (needs --out): paths.parquet, or paths.csv
     /// with --per-path-format csv.
@@ -307,7 +315,13 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
         PrecisionChoice::F32 => Precision::F32,
         PrecisionChoice::F64 => Precision::F64,
     };
-    let cpu = || Box::new(CpuBackend::new(precision, args.threads)) as Box<dyn Backend>;
+    let cpu = || {
+        let backend = CpuBackend::new(precision, args.threads);
+        Box::new(match args.batch_paths {
+            Some(paths) => backend.with_batch_paths(paths),
+            None => backend,
+        }) as Box<dyn Backend>
+    };
     match args.backend {
         BackendChoice::Cpu => Ok(cpu()),
         BackendChoice::Gpu => {
@@ -341,6 +355,12 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
+    if let Some(summary) = &args.reproduce {
+        return reproduce(summary, &args);
+    }
+    if args.batch_paths == Some(0) {
+        return Err(Failure::BadInput("--batch-paths must be at least 1".into()));
+    }
     let mut scenario = load_scenario(&args.scenario)?;
     scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
@@ -460,6 +480,87 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `run --reproduce summary.json`: the same run again, compared number by number.
+fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
+    let bad = |reason: String| Failure::BadInput(format!("{}: {reason}", summary_path.display()));
+    let text = std::fs::read_to_string(summary_path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let original: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let manifest =
+        original.get("manifest").ok_or_else(|| bad("has no manifest (written before sptlab recorded one)".into()))?;
+    let scenario: sptlab::Scenario =
+        serde_json::from_value(original["scenario"].clone()).map_err(|e| bad(format!("scenario: {e}")))?;
+    let plan = scenario.validate().map_err(|e| bad(format!("scenario: {e}")))?;
+    if manifest["rng_contract"] != sptlab::shard::RNG_CONTRACT {
+        return Err(bad(format!(
+            "was drawn under random-number contract {}, this sptlab draws under {}",
+            manifest["rng_contract"],
+            sptlab::shard::RNG_CONTRACT
+        )));
+    }
+    let on_gpu = manifest["backend"] == "gpu";
+    let precision = if manifest["precision"] == "f64" { PrecisionChoice::F64 } else { PrecisionChoice::F32 };
+    let rerun_args =
+        RunArgs { backend: if on_gpu { BackendChoice::Gpu } else { BackendChoice::Cpu }, precision, ..args.clone() };
+    let mut backend = choose_backend(&rerun_args)?;
+    backend.check_fits(&plan).map_err(bad)?;
+    let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
+    let again: serde_json::Value =
+        serde_json::from_str(&sptlab::report::summary_json(&report)).context("re-reading the summary")?;
+    let tolerance = if on_gpu { 1e-3 } else { 0.0 };
+    let mut differences = Vec::new();
+    for section in ["scenario", "market", "strategies", "comparisons"] {
+        json_differences(section, &original[section], &again[section], tolerance, &mut differences);
+    }
+    let how = if on_gpu { "within 1e-3 (GPU)" } else { "exactly (CPU)" };
+    if differences.is_empty() {
+        if !args.quiet {
+            println!(
+                "reproduced {}: every number of {} matches {how}, on {}",
+                summary_path.display(),
+                report.scenario.name,
+                report.run.backend.adapter
+            );
+        }
+        Ok(())
+    } else {
+        let shown: Vec<&str> = differences.iter().take(5).map(String::as_str).collect();
+        Err(Failure::Other(anyhow::anyhow!(
+            "not reproduced: {} numbers of {} differ ({how} expected); first: {}",
+            differences.len(),
+            summary_path.display(),
+            shown.join("; ")
+        )))
+    }
+}
+
+/// Where `a` and `b` differ (numbers by more than `tolerance`, relative), as JSON paths.
+fn json_differences(at: &str, a: &serde_json::Value, b: &serde_json::Value, tolerance: f64, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (key, value) in x {
+                json_differences(&format!("{at}.{key}"), value, y.get(key).unwrap_or(&Value::Null), tolerance, out);
+            }
+            if let Some(extra) = y.keys().find(|key| !x.contains_key(*key)) {
+                out.push(format!("{at}.{extra}: new"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (index, (p, q)) in x.iter().zip(y).enumerate() {
+                json_differences(&format!("{at}[{index}]"), p, q, tolerance, out);
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            if x != y && (x - y).abs() > tolerance * x.abs().max(y.abs()).max(1e-12) {
+                out.push(format!("{at}: {x} then {y}"));
+            }
+        }
+        (x, y) if x != y => out.push(format!("{at}: {x} then {y}")),
+        _ => {}
+    }
 }
 
 fn info() {

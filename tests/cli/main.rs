@@ -481,3 +481,41 @@ fn png_figures_are_real_rasters_with_drawing_and_need_out() {
     assert_eq!(without_out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&without_out.stderr).contains("--png needs --out"));
 }
+
+#[test]
+fn reproduce_confirms_a_run_made_with_other_threads_and_batches_and_catches_a_change() {
+    let dir = scratch("reproduce");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let out = dir.join("first");
+    let first = sptlab(
+        &["run", &scenario, "--backend", "cpu", "--threads", "1", "--batch-paths", "7", "--quiet"]
+            .iter()
+            .copied()
+            .chain(["--out", out.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let summary = out.join("summary.json");
+    // Every core and the default batch size this time: the same numbers, exactly.
+    let again = sptlab(&["run", "--reproduce", summary.to_str().unwrap(), "--threads", "2"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("matches exactly (CPU)"));
+
+    let mut changed = json(&summary);
+    let mean = &mut changed["strategies"]["equal"]["tracking_error"]["mean"];
+    *mean = serde_json::json!(mean.as_f64().unwrap() * (1.0 + 1e-12));
+    let tampered = write(&dir, "tampered.json", &changed.to_string());
+    let refused = sptlab(&["run", "--reproduce", &tampered]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not reproduced: 1 numbers") && stderr.contains("strategies.equal.tracking_error.mean"),
+        "{stderr}"
+    );
+
+    changed.as_object_mut().unwrap().remove("manifest");
+    let old = write(&dir, "old.json", &changed.to_string());
+    let no_manifest = sptlab(&["run", "--reproduce", &old]);
+    assert_eq!(no_manifest.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_manifest.stderr).contains("has no manifest"));
+}
