@@ -1,6 +1,7 @@
 //! The command line end to end: real runs of the binary on small scenarios.
 
 mod calibrate;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
