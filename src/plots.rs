@@ -297,9 +297,7 @@ struct FanChart<'a> {
 
 impl<'a> FanChart<'a> {
     fn of(results: &'a Results, grid: &TimeGrid, steps_per_year: u32) -> FanChart<'a> {
-        let years = std::iter::once(0.0)
-            .chain(grid.spec.steps_at().iter().map(|&steps| steps as f64 / steps_per_year as f64))
-            .collect();
+        let years = grid.spec.years_at(steps_per_year);
         let bands = (0..grid.strategies)
             .map(|s| {
                 std::iter::once((0.0, 0.0, 0.0))
@@ -357,9 +355,7 @@ struct DecompositionOverTime {
 
 impl DecompositionOverTime {
     fn of(results: &Results, grid: &TimeGrid, steps_per_year: u32) -> Option<DecompositionOverTime> {
-        let years = std::iter::once(0.0)
-            .chain(grid.spec.steps_at().iter().map(|&steps| steps as f64 / steps_per_year as f64))
-            .collect();
+        let years = grid.spec.years_at(steps_per_year);
         let series: Vec<_> = (0..grid.strategies)
             .filter(|&s| results.functionally_generated[s])
             .map(|s| {

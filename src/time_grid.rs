@@ -53,6 +53,11 @@ impl GridSpec {
     pub fn steps_at(&self) -> Vec<u32> {
         (1..=self.points).map(|p| (p * self.every).min(self.steps)).collect()
     }
+
+    /// The time axis of a figure: 0, then each point's time in years.
+    pub fn years_at(&self, steps_per_year: u32) -> Vec<f64> {
+        std::iter::once(0.0).chain(self.steps_at().iter().map(|&steps| steps as f64 / steps_per_year as f64)).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
