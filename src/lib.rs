@@ -25,6 +25,7 @@ pub mod shard;
 pub mod simd;
 pub mod stats;
 pub mod time_grid;
+pub mod toml_problems;
 
 use std::time::Instant;
 

@@ -239,6 +239,16 @@ impl OutputOptions {
 /// underflow (measured: about 3e-5 over 2520 steps; GPU tests allow 1e-3).
 const F32_RESIDUAL_LIMIT: f64 = 1e-3;
 
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// This machine's memory in bytes (Linux: MemTotal), when known.
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Errors sorted by exit status: 2 for bad input, 1 for everything else.
 enum Failure {
     BadInput(String),
@@ -276,7 +286,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(message)) => {
-            eprintln!("error: {message}");
+            // One problem per line, each its own "error:" line.
+            for line in message.lines() {
+                eprintln!("error: {line}");
+            }
             ExitCode::from(2)
         }
         Err(Failure::Other(error)) => {
@@ -299,13 +312,18 @@ fn example(name: &str) -> Result<(), Failure> {
     }
 }
 
-fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Failure> {
+/// Every problem of a scenario, one per line, each prefixed with where it came from.
+fn scenario_problems(source: &str, error: &sptlab::scenario::ScenarioError) -> Vec<String> {
+    error.problems().iter().map(|problem| format!("{source}: {problem}")).collect()
+}
+
+fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
     match path {
         None => Ok(Scenario::default_scenario()),
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|error| Failure::BadInput(format!("{}: cannot read the scenario: {error}", path.display())))?;
-            Scenario::from_toml(&text).map_err(|error| Failure::BadInput(format!("{}: {error}", path.display())))
+                .map_err(|error| vec![format!("{}: cannot read the scenario: {error}", path.display())])?;
+            Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))
         }
     }
 }
@@ -358,34 +376,69 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(summary) = &args.reproduce {
         return reproduce(summary, &args);
     }
-    if args.batch_paths == Some(0) {
-        return Err(Failure::BadInput("--batch-paths must be at least 1".into()));
-    }
-    let mut scenario = load_scenario(&args.scenario)?;
-    scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
+    // Every problem of the scenario and the options, reported together.
+    let mut problems = Vec::new();
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
-    let plan = scenario.validate().map_err(|error| Failure::BadInput(format!("{source}: {error}")))?;
-    if args.output.per_path && args.out.is_none() {
-        return Err(Failure::BadInput("--per-path needs --out DIR".into()));
+    let plan = match load_scenario(&args.scenario) {
+        Ok(mut scenario) => {
+            scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
+            scenario.validate().map_err(|error| problems.extend(scenario_problems(&source, &error))).ok()
+        }
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
+    let shard = match args.shard.as_deref().map(sptlab::shard::ShardSpec::parse).transpose() {
+        Ok(shard) => shard,
+        Err(reason) => {
+            problems.push(reason);
+            None
+        }
+    };
+    let needs_out = [
+        (args.output.per_path, "--per-path needs --out DIR"),
+        (args.output.png, "--png needs --out DIR"),
+        (args.shard.is_some(), "--shard needs --out DIR (where `sptlab merge` will read it)"),
+    ];
+    for (asked, problem) in needs_out {
+        if asked && args.out.is_none() {
+            problems.push(problem.to_string());
+        }
     }
-    let shard = args.shard.as_deref().map(sptlab::shard::ShardSpec::parse).transpose().map_err(Failure::BadInput)?;
-    if shard.is_some() && args.out.is_none() {
-        return Err(Failure::BadInput("--shard needs --out DIR (where `sptlab merge` will read it)".into()));
+    if args.batch_paths == Some(0) {
+        problems.push("--batch-paths: must be at least 1".into());
     }
-    if args.output.png && args.out.is_none() {
-        return Err(Failure::BadInput("--png needs --out DIR".into()));
+    if args.threads == Some(0) {
+        problems.push("--threads: must be at least 1".into());
     }
-    if shard.is_some() && args.output.png {
-        return Err(Failure::BadInput("--png goes with `sptlab merge`: a shard writes no figures".into()));
+    if args.shard.is_some() && args.output.png {
+        problems.push("--png goes with `sptlab merge`: a shard writes no figures".into());
     }
-    if shard.is_some() && args.output.per_path {
-        return Err(Failure::BadInput("--per-path goes with `sptlab merge`: a shard always keeps its paths".into()));
+    if args.shard.is_some() && args.output.per_path {
+        problems.push("--per-path goes with `sptlab merge`: a shard always keeps its paths".into());
     }
     if let Some(out) = &args.out {
         if out.exists() && !out.is_dir() {
-            return Err(Failure::BadInput(format!("--out {}: exists and is not a directory", out.display())));
+            problems.push(format!("--out {}: exists and is not a directory", out.display()));
         }
     }
+    if let (Some(plan), Some(memory)) = (&plan, physical_memory()) {
+        let paths = shard.map_or(plan.paths, |shard| shard.paths(plan.paths).end - shard.paths(plan.paths).start);
+        let needed = sptlab::results::Results::bytes_needed(plan, paths);
+        if needed > memory {
+            problems.push(format!(
+                "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more than \
+                 this machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only its paths)",
+                plan.strategies.len(),
+                needed as f64 / GIB,
+                memory as f64 / GIB
+            ));
+        }
+    }
+    let Some(plan) = plan.filter(|_| problems.is_empty()) else {
+        return Err(Failure::BadInput(problems.join("\n")));
+    };
     let mut backend = choose_backend(&args)?;
     if let Err(reason) = backend.check_fits(&plan) {
         // `auto` may fall back to the CPU, which runs every plan; an explicit choice may not.

@@ -36,6 +36,13 @@ pub struct Results {
 }
 
 impl Results {
+    /// Bytes the per-path results of `paths` paths of `plan` take (every strategy's
+    /// statistics and the market's log return per path).
+    pub fn bytes_needed(plan: &Plan, paths: u64) -> u64 {
+        let per_path = plan.strategies.len() * std::mem::size_of::<PathStatistics>() + std::mem::size_of::<f64>();
+        paths.saturating_mul(per_path as u64)
+    }
+
     pub fn new(plan: &Plan) -> Results {
         Results::for_paths(plan, 0..plan.paths)
     }

@@ -37,15 +37,69 @@ pub const MAX_STEPS: u64 = u32::MAX as u64;
 /// A bad input: the field (a dotted path such as `market.vol[3]`) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScenarioError {
-    /// TOML syntax errors, unknown fields and wrong types, with toml's location.
+    /// TOML syntax errors, unknown fields and wrong types, with their line and column.
     #[error("{0}")]
     Parse(String),
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// Every problem one pass found, in the order found, one per line.
+    #[error("{}", lines(.0))]
+    Several(Vec<ScenarioError>),
+}
+
+fn lines(problems: &[ScenarioError]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+impl ScenarioError {
+    /// The single problems, flattened (one for a single error).
+    pub fn problems(&self) -> Vec<&ScenarioError> {
+        match self {
+            ScenarioError::Several(list) => list.iter().flat_map(ScenarioError::problems).collect(),
+            single => vec![single],
+        }
+    }
 }
 
 pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
     ScenarioError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+/// Collects problems so that one pass over an input reports all of them: each check
+/// that does not block the others records its error and the pass goes on.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<ScenarioError>);
+
+impl Problems {
+    pub fn push(&mut self, error: ScenarioError) {
+        match error {
+            ScenarioError::Several(list) => list.into_iter().for_each(|e| self.push(e)),
+            single => self.0.push(single),
+        }
+    }
+
+    /// The value of a check that passed; records the error of one that failed.
+    pub fn check<T>(&mut self, result: Result<T, ScenarioError>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems found, for a caller that knows some check failed.
+    pub fn into_error(self) -> ScenarioError {
+        self.into_result(|| ()).err().unwrap_or_else(|| invalid("input", "failed a check that recorded no reason"))
+    }
+
+    /// `value` when nothing was found; else the one problem, or all of them.
+    pub fn into_result<T>(mut self, value: impl FnOnce() -> T) -> Result<T, ScenarioError> {
+        match self.0.len() {
+            0 => Ok(value()),
+            1 => Err(self.0.remove(0)),
+            _ => Err(ScenarioError::Several(self.0)),
+        }
+    }
 }
 
 /// A per-stock parameter: one number for every stock, a list of n, or an even
@@ -73,12 +127,17 @@ impl PerStock {
                 (0..n).map(|i| if n == 1 { *from } else { from + (to - from) * i as f64 / (n - 1) as f64 }).collect()
             }
         };
+        let mut problems = Problems::default();
         for (i, value) in values.iter().enumerate() {
+            // One value given for every stock is one problem (NaN != NaN, hence the bit compare).
+            if values[..i].iter().any(|earlier| earlier.to_bits() == value.to_bits()) {
+                continue;
+            }
             if !value.is_finite() {
-                return Err(invalid(format!("{field}[{i}]"), format!("must be a finite number, got {value}")));
+                problems.push(invalid(format!("{field}[{i}]"), format!("must be a finite number, got {value}")));
             }
         }
-        Ok(values)
+        problems.into_result(|| values)
     }
 }
 
@@ -421,7 +480,13 @@ pub fn rank_workload(n: usize, paths: u64) -> Scenario {
 impl Scenario {
     /// Parses TOML; syntax errors, wrong types and unknown fields are reported with their location.
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
-        toml::from_str(text).map_err(|error| ScenarioError::Parse(error.to_string().trim_end().to_string()))
+        // Stand-ins for the required keys, so that a bad one does not hide later problems.
+        const REQUIRED: &str = "n = 2\nname = \"stand-in\"\nweighting = \"equal\"\nmarket = { n = 2 }";
+        crate::toml_problems::read_all(text, REQUIRED).map_err(|problems| {
+            let mut collected = Problems::default();
+            problems.into_iter().for_each(|problem| collected.push(ScenarioError::Parse(problem)));
+            collected.into_error()
+        })
     }
 
     /// The embedded default scenario.
@@ -441,48 +506,65 @@ impl Scenario {
         }
     }
 
-    /// Checks every field and builds the plan.
+    /// Checks every field and builds the plan; reports every problem found, not just the first.
     pub fn validate(&self) -> Result<Plan, ScenarioError> {
+        let mut problems = Problems::default();
         if self.paths == 0 {
-            return Err(invalid("paths", "must be at least 1"));
+            problems.push(invalid("paths", "must be at least 1"));
+        } else if self.paths > MAX_PATHS {
+            problems.push(invalid("paths", format!("must be at most {MAX_PATHS}")));
         }
-        if self.paths > MAX_PATHS {
-            return Err(invalid("paths", format!("must be at most {MAX_PATHS}")));
-        }
+        let mut steps = None;
         if !(self.years.is_finite() && self.years > 0.0) {
-            return Err(invalid("years", format!("must be a positive number, got {}", self.years)));
+            problems.push(invalid("years", format!("must be a positive number, got {}", self.years)));
+        } else if self.steps_per_year == 0 {
+            problems.push(invalid("steps_per_year", "must be at least 1"));
+        } else {
+            let count = (self.years * self.steps_per_year as f64).round();
+            if count < 1.0 {
+                problems.push(invalid("years", "is shorter than one step"));
+            } else if count > MAX_STEPS as f64 {
+                problems.push(invalid("years", format!("gives more than {MAX_STEPS} steps")));
+            } else {
+                steps = Some(count as u32);
+            }
         }
-        if self.steps_per_year == 0 {
-            return Err(invalid("steps_per_year", "must be at least 1"));
-        }
-        let steps = (self.years * self.steps_per_year as f64).round();
-        if steps < 1.0 {
-            return Err(invalid("years", "is shorter than one step"));
-        }
-        if steps > MAX_STEPS as f64 {
-            return Err(invalid("years", format!("gives more than {MAX_STEPS} steps")));
-        }
-        let market = Market::from_spec(&self.market)?;
+        let market = problems.check(Market::from_spec(&self.market));
         if self.strategies.is_empty() {
-            return Err(invalid("strategies", "list at least one [[strategies]] entry"));
+            problems.push(invalid("strategies", "list at least one [[strategies]] entry"));
         }
+        // With a bad market the strategies are still checked, against a stand-in market
+        // of the same kind and size, so that one pass reports their problems too.
+        let stand_in = match &market {
+            None if (2..=crate::market::MAX_STOCKS).contains(&self.market.n) => {
+                Some(Market::stand_in(self.market.model, self.market.n))
+            }
+            _ => None,
+        };
         let mut strategies = Vec::with_capacity(self.strategies.len());
         for (index, spec) in self.strategies.iter().enumerate() {
             let field = format!("strategies[{index}]");
-            if strategies.iter().any(|s: &Strategy| s.name == spec.name) {
-                return Err(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
+            if self.strategies[..index].iter().any(|earlier| earlier.name == spec.name) {
+                problems.push(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
             }
-            strategies.push(Strategy::from_spec(spec, &market, self.steps_per_year, &field)?);
+            if let Some(market) = market.as_ref().or(stand_in.as_ref()) {
+                if let Some(strategy) = problems.check(Strategy::from_spec(spec, market, self.steps_per_year, &field)) {
+                    strategies.push(strategy);
+                }
+            }
         }
-        Ok(Plan {
-            scenario: self.clone(),
-            paths: self.paths,
-            steps: steps as u32,
-            steps_per_year: self.steps_per_year,
-            seed: self.seed,
-            market,
-            strategies,
-        })
+        match (market, steps) {
+            (Some(market), Some(steps)) if problems.is_empty() => Ok(Plan {
+                scenario: self.clone(),
+                paths: self.paths,
+                steps,
+                steps_per_year: self.steps_per_year,
+                seed: self.seed,
+                market,
+                strategies,
+            }),
+            _ => Err(problems.into_error()),
+        }
     }
 }
 
@@ -495,38 +577,28 @@ impl Weighting {
         field: &str,
     ) -> Result<Weighting, ScenarioError> {
         let n = market.n();
+        let takes_p = matches!(spec.weighting, WeightingKind::Diversity | WeightingKind::TopK);
         let takes_budget = spec.weighting == WeightingKind::MaxGrowth;
-        for (name, present) in [
-            ("te_budget", spec.te_budget.is_some()),
-            ("use_growth", spec.use_growth.is_some()),
-            ("max_active", spec.max_active.is_some()),
+        let mut problems = Problems::default();
+        for (name, present, allowed, who) in [
+            ("te_budget", spec.te_budget.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("use_growth", spec.use_growth.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("max_active", spec.max_active.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("max_turnover", spec.max_turnover.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("estimate", spec.estimate.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("lookback", spec.lookback.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("shrinkage", spec.shrinkage.is_some(), takes_budget, "the \"max_growth\" weighting takes"),
+            ("k", spec.k.is_some(), spec.weighting == WeightingKind::TopK, "the \"top_k\" weighting takes"),
+            ("buffer", spec.buffer.is_some(), spec.weighting == WeightingKind::TopK, "the \"top_k\" weighting takes"),
+            ("cap", spec.cap.is_some(), spec.weighting == WeightingKind::Capped, "the \"capped\" weighting takes"),
+            ("p", spec.p.is_some(), takes_p, "the \"diversity\" and \"top_k\" weightings take"),
+            ("weights", spec.weights.is_some(), spec.weighting == WeightingKind::Constant, "the \"constant\" weighting takes"),
         ] {
-            if present && !takes_budget {
-                return Err(invalid(
-                    format!("{field}.{name}"),
-                    format!("only the \"max_growth\" weighting takes {name}"),
-                ));
+            if present && !allowed {
+                problems.push(invalid(format!("{field}.{name}"), format!("only {who} {name}")));
             }
         }
-        let takes_p = matches!(spec.weighting, WeightingKind::Diversity | WeightingKind::TopK);
-        let takes_k = spec.weighting == WeightingKind::TopK;
-        if spec.k.is_some() && !takes_k {
-            return Err(invalid(format!("{field}.k"), "only the \"top_k\" weighting takes k"));
-        }
-        if spec.buffer.is_some() && !takes_k {
-            return Err(invalid(format!("{field}.buffer"), "only the \"top_k\" weighting takes buffer"));
-        }
-        let takes_weights = spec.weighting == WeightingKind::Constant;
-        let takes_cap = spec.weighting == WeightingKind::Capped;
-        if spec.cap.is_some() && !takes_cap {
-            return Err(invalid(format!("{field}.cap"), "only the \"capped\" weighting takes cap"));
-        }
-        if spec.p.is_some() && !takes_p {
-            return Err(invalid(format!("{field}.p"), "only the \"diversity\" and \"top_k\" weightings take p"));
-        }
-        if spec.weights.is_some() && !takes_weights {
-            return Err(invalid(format!("{field}.weights"), "only the \"constant\" weighting takes weights"));
-        }
+        problems.into_result(|| ())?;
         Ok(match spec.weighting {
             WeightingKind::Market => Weighting::Market,
             WeightingKind::Equal => Weighting::Equal,
@@ -689,29 +761,32 @@ impl Strategy {
         steps_per_year: u32,
         field: &str,
     ) -> Result<Strategy, ScenarioError> {
+        let mut problems = Problems::default();
         if spec.name.trim().is_empty() {
-            return Err(invalid(format!("{field}.name"), "must not be empty"));
-        }
-        if spec.name == "market" {
-            return Err(invalid(format!("{field}.name"), "\"market\" is reserved for the benchmark"));
-        }
-        if spec.name.contains([',', '"', '\n']) {
-            return Err(invalid(format!("{field}.name"), "must not contain commas, quotes or newlines"));
+            problems.push(invalid(format!("{field}.name"), "must not be empty"));
+        } else if spec.name == "market" {
+            problems.push(invalid(format!("{field}.name"), "\"market\" is reserved for the benchmark"));
+        } else if spec.name.contains([',', '"', '\n']) {
+            problems.push(invalid(format!("{field}.name"), "must not contain commas, quotes or newlines"));
         }
         if spec.rebalance_every == 0 {
-            return Err(invalid(format!("{field}.rebalance_every"), "must be at least 1 step"));
+            problems.push(invalid(format!("{field}.rebalance_every"), "must be at least 1 step"));
         }
         // A rebalance trades at most 2 (sell everything, buy everything anew), so the
         // cost factor 1 - c * traded stays positive only below 5000 bp.
         if !(spec.cost_bps.is_finite() && (0.0..5_000.0).contains(&spec.cost_bps)) {
-            return Err(invalid(
+            problems.push(invalid(
                 format!("{field}.cost_bps"),
                 format!("must be in [0, 5000) basis points, got {}", spec.cost_bps),
             ));
         }
+        let weighting = problems.check(Weighting::from_spec(spec, market, steps_per_year, field));
+        let Some(weighting) = weighting.filter(|_| problems.is_empty()) else {
+            return Err(problems.into_error());
+        };
         Ok(Strategy {
             name: spec.name.clone(),
-            weighting: Weighting::from_spec(spec, market, steps_per_year, field)?,
+            weighting,
             rebalance_every: spec.rebalance_every,
             cost_rate: spec.cost_bps * 1e-4,
         })
@@ -726,6 +801,7 @@ mod tests {
         match error {
             ScenarioError::Invalid { field, .. } => field,
             ScenarioError::Parse(message) => panic!("expected a validation error, got parse error {message}"),
+            ScenarioError::Several(list) => panic!("expected one problem, got {list:?}"),
         }
     }
 

@@ -36,6 +36,28 @@ pub struct CalibrationError {
     pub reason: String,
 }
 
+/// More problems than this in one file are summarised by their count.
+const MOST_LISTED: usize = 20;
+
+impl CalibrationError {
+    /// Several problems as one error: the first, then one "location: reason" line for
+    /// each of the others.
+    pub fn all_of(mut problems: Vec<CalibrationError>) -> CalibrationError {
+        if problems.is_empty() {
+            return CalibrationError { location: "input".into(), reason: "failed a check that recorded no reason".into() };
+        }
+        let more = problems.len().saturating_sub(MOST_LISTED);
+        problems.truncate(MOST_LISTED);
+        let mut lines = problems.iter().skip(1).map(ToString::to_string).collect::<Vec<_>>();
+        if more > 0 {
+            lines.push(format!("{}: and {more} more problems", problems[0].location));
+        }
+        let first = problems.swap_remove(0);
+        let reason = std::iter::once(first.reason).chain(lines).collect::<Vec<_>>().join("\n");
+        CalibrationError { location: first.location, reason }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CalibrationModel {
     Gbm,

@@ -74,32 +74,39 @@ impl Table {
             }
         }
 
+        // Row problems are collected, so that one pass reports them all (up to a limit).
+        let mut problems: Vec<CalibrationError> = Vec::new();
         let mut dates = Vec::new();
         let mut days = Vec::new();
         let mut values: Vec<Vec<Option<f64>>> = Vec::new();
         let mut lines = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(String::new(), |p| format!(":{}", p.line()));
-                error(format!("{file}{line}"), format!("{e}"))
-            })?;
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => {
+                    let line = e.position().map_or(String::new(), |p| format!(":{}", p.line()));
+                    problems.push(error(format!("{file}{line}"), format!("{e}")));
+                    continue;
+                }
+            };
             let line = record.position().map_or(0, |p| p.line());
             let at = |column: usize| format!("{file}:{line}, column {column}");
             let date = &record[0];
-            let day = parse_date(date)
-                .ok_or_else(|| error(at(1), format!("`{date}` is not a date of the form YYYY-MM-DD")))?;
-            if let Some(&previous) = days.last() {
+            let Some(day) = parse_date(date) else {
+                problems.push(error(at(1), format!("`{date}` is not a date of the form YYYY-MM-DD")));
+                continue;
+            };
+            if let (Some(&previous), Some(previous_date)) = (days.last(), dates.last()) {
                 if day == previous {
-                    return Err(error(at(1), format!("date {date} appears twice")));
+                    problems.push(error(at(1), format!("date {date} appears twice")));
+                    continue;
                 }
                 if day < previous {
-                    return Err(error(
+                    problems.push(error(
                         at(1),
-                        format!(
-                            "date {date} follows the later date {}: rows must be sorted, oldest first",
-                            dates.last().unwrap()
-                        ),
+                        format!("date {date} follows the later date {previous_date}: rows must be sorted, oldest first"),
                     ));
+                    continue;
                 }
             }
             let mut row = Vec::with_capacity(tickers.len());
@@ -107,16 +114,23 @@ impl Table {
                 let value = if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan") {
                     None
                 } else {
-                    let value: f64 = cell.parse().map_err(|_| {
-                        error(at(stock + 2), format!("`{cell}` is not a number ({} on {date})", tickers[stock]))
-                    })?;
-                    if !(value.is_finite() && value > 0.0) {
-                        return Err(error(
-                            at(stock + 2),
-                            format!("{} on {date}: a {what} must be positive and finite, got {cell}", tickers[stock]),
-                        ));
+                    match cell.parse::<f64>() {
+                        Err(_) => {
+                            problems.push(error(
+                                at(stock + 2),
+                                format!("`{cell}` is not a number ({} on {date})", tickers[stock]),
+                            ));
+                            Some(f64::NAN)
+                        }
+                        Ok(value) if !(value.is_finite() && value > 0.0) => {
+                            problems.push(error(
+                                at(stock + 2),
+                                format!("{} on {date}: a {what} must be positive and finite, got {cell}", tickers[stock]),
+                            ));
+                            Some(f64::NAN)
+                        }
+                        Ok(value) => Some(value),
                     }
-                    Some(value)
                 };
                 row.push(value);
             }
@@ -125,36 +139,37 @@ impl Table {
             values.push(row);
             lines.push(line);
         }
-        if dates.is_empty() {
+        if dates.is_empty() && problems.is_empty() {
             return Err(error(file, "has a header but no rows".into()));
         }
 
-        // The window: rows within window_years of the last date.
-        let first = match window_years {
-            None => 0,
-            Some(years) => {
-                let last = *days.last().unwrap();
+        let first = match (window_years, days.last()) {
+            (Some(years), Some(&last)) => {
                 let start = last - (years * 365.25).round() as i64;
                 days.iter().position(|&day| day >= start).unwrap_or(0)
             }
+            _ => 0,
         };
         let mut complete = Vec::with_capacity(values.len() - first);
-        for (row, line) in values[first..].iter().zip(&lines[first..]) {
+        for ((row, line), date) in values[first..].iter().zip(&lines[first..]).zip(&dates[first..]) {
             let mut filled = Vec::with_capacity(row.len());
             for (stock, value) in row.iter().enumerate() {
-                filled.push(value.ok_or_else(|| {
-                    error(
+                match value {
+                    Some(value) => filled.push(*value),
+                    None => problems.push(error(
                         format!("{file}:{line}, column {}", stock + 2),
                         format!(
-                            "missing {what} for {} on {}; every stock needs a value on every day of the window \
+                            "missing {what} for {} on {date}; every stock needs a value on every day of the window \
                              (use --window to start after it)",
                             tickers[stock],
-                            dates[first + complete.len()]
                         ),
-                    )
-                })?);
+                    )),
+                }
             }
             complete.push(filled);
+        }
+        if !problems.is_empty() {
+            return Err(CalibrationError::all_of(problems));
         }
         Ok(Table { tickers, dates: dates[first..].to_vec(), days: days[first..].to_vec(), values: complete })
     }

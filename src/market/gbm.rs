@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 use crate::market::{fill_normals, initial_weights, MarketKernel};
 use crate::real::{Lanes, Real};
 use crate::rng::{STREAM_FACTORS, STREAM_MARKET};
-use crate::scenario::{invalid, Correlation, MarketSpec, ScenarioError};
+use crate::scenario::{invalid, Correlation, MarketSpec, Problems, ScenarioError};
 
 /// Largest volatility per year accepted (500 %): beyond any stock, and far enough from
 /// where f32 weights underflow within a run.
@@ -84,29 +84,47 @@ impl GbmMarket {
 
     pub fn from_spec(spec: &MarketSpec) -> Result<GbmMarket, ScenarioError> {
         let n = spec.n;
-        let initial_weights = initial_weights(spec)?;
-        let (covariance, noise) = if spec.factor_loadings.is_some() || spec.idiosyncratic_vol.is_some() {
-            factor_model(spec)?
+        // The three parts are checked independently so that one pass reports them all.
+        let mut problems = Problems::default();
+        let initial_weights = problems.check(initial_weights(spec));
+        let covariance_and_noise = problems.check(if spec.factor_loadings.is_some() || spec.idiosyncratic_vol.is_some() {
+            factor_model(spec)
         } else {
-            let covariance = covariance(spec)?;
-            let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone())
-                .ok_or_else(|| {
+            covariance(spec).and_then(|covariance| {
+                let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone()).ok_or_else(|| {
                     let field = if spec.covariance.is_some() { "market.covariance" } else { "market.correlation" };
                     invalid(field, "the covariance matrix is not positive definite")
-                })?
-                .l();
-            (covariance, GbmNoise::Cholesky(cholesky))
+                })?;
+                Ok((covariance, GbmNoise::Cholesky(cholesky.l())))
+            })
+        });
+        // Growth rates per year, or drifts to be turned into them once the covariance is known.
+        let growth_or_drift = problems.check(match (&spec.growth, &spec.drift) {
+            (Some(_), Some(_)) => Err(invalid("market.drift", "give growth or drift, not both")),
+            (Some(growth), None) => growth.expand(n, "market.growth").and_then(|g| bounded_growth(g, "market.growth")),
+            (None, Some(drift)) => drift.expand(n, "market.drift").and_then(|d| bounded_growth(d, "market.drift")),
+            (None, None) => Ok(vec![0.0; n]),
+        });
+        // A part is None exactly when its check recorded a problem.
+        let (Some(initial_weights), Some((covariance, noise)), Some(mut growth)) =
+            (initial_weights, covariance_and_noise, growth_or_drift)
+        else {
+            return Err(problems.into_error());
         };
-        let growth = match (&spec.growth, &spec.drift) {
-            (Some(_), Some(_)) => return Err(invalid("market.drift", "give growth or drift, not both")),
-            (Some(growth), None) => bounded_growth(growth.expand(n, "market.growth")?, "market.growth")?,
-            (None, Some(drift)) => {
-                let drift = bounded_growth(drift.expand(n, "market.drift")?, "market.drift")?;
-                (0..n).map(|i| drift[i] - 0.5 * covariance[(i, i)]).collect()
+        if spec.drift.is_some() {
+            for (i, rate) in growth.iter_mut().enumerate() {
+                *rate -= 0.5 * covariance[(i, i)];
             }
-            (None, None) => vec![0.0; n],
-        };
+        }
         Ok(GbmMarket { initial_weights, growth, covariance, noise })
+    }
+
+    /// Independent stocks of equal vol `vol` and zero growth.
+    pub fn independent(initial_weights: Vec<f64>, vol: f64) -> GbmMarket {
+        let n = initial_weights.len();
+        let covariance = DMatrix::from_diagonal_element(n, n, vol * vol);
+        let noise = GbmNoise::Cholesky(DMatrix::from_diagonal_element(n, n, vol));
+        GbmMarket { initial_weights, growth: vec![0.0; n], covariance, noise }
     }
 }
 
@@ -122,15 +140,19 @@ pub(crate) fn bounded_growth(values: Vec<f64>, field: &str) -> Result<Vec<f64>, 
 
 /// Checks vols: positive and at most [`MAX_VOL`].
 pub(crate) fn checked_vols(values: Vec<f64>, field: &str) -> Result<Vec<f64>, ScenarioError> {
+    let mut problems = Problems::default();
     for (i, v) in values.iter().enumerate() {
-        if *v <= 0.0 {
-            return Err(invalid(format!("{field}[{i}]"), format!("must be positive, got {v}")));
+        // One value given for every stock is one problem, reported at its first stock.
+        if values[..i].contains(v) {
+            continue;
         }
-        if *v > MAX_VOL {
-            return Err(invalid(format!("{field}[{i}]"), format!("must be at most {MAX_VOL} per year, got {v}")));
+        if *v <= 0.0 {
+            problems.push(invalid(format!("{field}[{i}]"), format!("must be positive, got {v}")));
+        } else if *v > MAX_VOL {
+            problems.push(invalid(format!("{field}[{i}]"), format!("must be at most {MAX_VOL} per year, got {v}")));
         }
     }
-    Ok(values)
+    problems.into_result(|| values)
 }
 
 /// Sigma = B B^T + diag(s^2), positive definite because every s_i > 0.
@@ -243,14 +265,24 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
         }
         return Ok(covariance);
     }
-    let vol = checked_vols(
+    // Vols and correlation are checked independently so that one pass reports both.
+    let mut problems = Problems::default();
+    let vol = problems.check(
         spec.vol
             .as_ref()
-            .ok_or_else(|| invalid("market.vol", "give vol (with correlation), covariance, or factor_loadings"))?
-            .expand(n, "market.vol")?,
-        "market.vol",
-    )?;
-    let correlation = match spec.correlation.as_ref().unwrap_or(&Correlation::One(0.0)) {
+            .ok_or_else(|| invalid("market.vol", "give vol (with correlation), covariance, or factor_loadings"))
+            .and_then(|vol| vol.expand(n, "market.vol"))
+            .and_then(|vol| checked_vols(vol, "market.vol")),
+    );
+    let correlation = problems.check(correlation(spec.correlation.as_ref().unwrap_or(&Correlation::One(0.0)), n));
+    let (Some(vol), Some(correlation)) = (vol, correlation) else {
+        return Err(problems.into_error());
+    };
+    Ok(DMatrix::from_fn(n, n, |i, j| correlation[(i, j)] * vol[i] * vol[j]))
+}
+
+fn correlation(correlation: &Correlation, n: usize) -> Result<DMatrix<f64>, ScenarioError> {
+    Ok(match correlation {
         Correlation::One(rho) => {
             if !(rho.is_finite() && *rho > -1.0 && *rho < 1.0) {
                 return Err(invalid("market.correlation", format!("must be in (-1, 1), got {rho}")));
@@ -271,8 +303,7 @@ fn covariance(spec: &MarketSpec) -> Result<DMatrix<f64>, ScenarioError> {
             }
             matrix
         }
-    };
-    Ok(DMatrix::from_fn(n, n, |i, j| correlation[(i, j)] * vol[i] * vol[j]))
+    })
 }
 
 /// GBM with a Cholesky factor, in the kernel's precision, converted once per run.

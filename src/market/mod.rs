@@ -8,7 +8,7 @@ pub mod vsm;
 
 use crate::real::{Lanes, Real};
 use crate::rng::philox4x32_10_simd;
-use crate::scenario::{invalid, MarketSpec, ModelKind, ScenarioError};
+use crate::scenario::{invalid, MarketSpec, ModelKind, Problems, ScenarioError};
 
 pub use gbm::GbmMarket;
 pub use rank::RankMarket;
@@ -48,17 +48,32 @@ impl Market {
             ModelKind::Vsm => &["zipf", "initial_weights", "alpha"],
         };
         let model = format!("{:?}", spec.model).to_lowercase().replace("firstorder", "first_order");
-        if let Some(field) = spec.present_fields().into_iter().find(|field| !allowed.contains(field)) {
-            return Err(invalid(
+        let mut problems = Problems::default();
+        for field in spec.present_fields().into_iter().filter(|field| !allowed.contains(field)) {
+            problems.push(invalid(
                 format!("market.{field}"),
                 format!("the {model} model does not take {field} (it takes {})", allowed.join(", ")),
             ));
         }
+        problems.into_result(|| ())?;
         Ok(match spec.model {
             ModelKind::Gbm => Market::Gbm(GbmMarket::from_spec(spec)?),
             ModelKind::Atlas | ModelKind::FirstOrder => Market::Rank(RankMarket::from_spec(spec)?),
             ModelKind::Vsm => Market::Vsm(VsmMarket::from_spec(spec)?),
         })
+    }
+
+    /// A valid market of `model`'s family with `n` equal stocks, used only to check a
+    /// scenario's strategies when its own market has problems (so that one pass
+    /// reports both).
+    pub fn stand_in(model: ModelKind, n: usize) -> Market {
+        let initial_weights = vec![1.0 / n as f64; n];
+        match model {
+            ModelKind::Gbm => Market::Gbm(GbmMarket::independent(initial_weights, 0.2)),
+            ModelKind::Atlas | ModelKind::FirstOrder | ModelKind::Vsm => {
+                Market::Vsm(VsmMarket { initial_weights, alpha: 0.0 })
+            }
+        }
     }
 
     pub fn n(&self) -> usize {

@@ -11,7 +11,7 @@
 use crate::market::{fill_normals, initial_weights};
 use crate::real::{Lanes, Real};
 use crate::rng::STREAM_MARKET;
-use crate::scenario::{invalid, MarketSpec, ModelKind, PerStock, ScenarioError};
+use crate::scenario::{invalid, MarketSpec, ModelKind, PerStock, Problems, ScenarioError};
 
 use super::gbm::{bounded_growth, checked_vols};
 
@@ -31,8 +31,18 @@ pub struct RankMarket {
 
 impl RankMarket {
     pub fn from_spec(spec: &MarketSpec) -> Result<RankMarket, ScenarioError> {
+        let mut problems = Problems::default();
+        let initial_weights = problems.check(initial_weights(spec));
+        let parameters = problems.check(Self::parameters(spec));
+        let (Some(initial_weights), Some((growth, rank_growth, rank_vol))) = (initial_weights, parameters) else {
+            return Err(problems.into_error());
+        };
+        Ok(RankMarket { initial_weights, growth, rank_growth, rank_vol, atlas: spec.model == ModelKind::Atlas })
+    }
+
+    /// gamma, g_k and sigma_k, checked.
+    fn parameters(spec: &MarketSpec) -> Result<(f64, Vec<f64>, Vec<f64>), ScenarioError> {
         let n = spec.n;
-        let initial_weights = initial_weights(spec)?;
         let growth = match &spec.growth {
             None => 0.0,
             Some(PerStock::One(growth)) => bounded_growth(vec![*growth], "market.growth")?[0],
@@ -79,7 +89,7 @@ impl RankMarket {
                 .ok_or_else(|| invalid("market.rank_vol", "the first_order model needs rank_vol"))?;
             (rank_growth, checked_vols(vol.expand(n, "market.rank_vol")?, "market.rank_vol")?)
         };
-        Ok(RankMarket { initial_weights, growth, rank_growth, rank_vol, atlas })
+        Ok((growth, rank_growth, rank_vol))
     }
 
     pub fn n(&self) -> usize {

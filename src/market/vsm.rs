@@ -11,7 +11,7 @@
 use crate::market::{fill_normals, initial_weights};
 use crate::real::{Lanes, Real};
 use crate::rng::STREAM_MARKET;
-use crate::scenario::{invalid, MarketSpec, ScenarioError};
+use crate::scenario::{invalid, MarketSpec, Problems, ScenarioError};
 
 /// Largest alpha accepted: the drift alpha / (2 mu_i) grows with n alpha.
 pub const MAX_ALPHA: f64 = 100.0;
@@ -24,11 +24,19 @@ pub struct VsmMarket {
 
 impl VsmMarket {
     pub fn from_spec(spec: &MarketSpec) -> Result<VsmMarket, ScenarioError> {
-        let alpha = spec.alpha.ok_or_else(|| invalid("market.alpha", "the vsm model needs alpha (>= 0)"))?;
-        if !(alpha.is_finite() && (0.0..=MAX_ALPHA).contains(&alpha)) {
-            return Err(invalid("market.alpha", format!("must be in [0, {MAX_ALPHA}], got {alpha}")));
-        }
-        Ok(VsmMarket { initial_weights: initial_weights(spec)?, alpha })
+        let mut problems = Problems::default();
+        let alpha = problems.check(match spec.alpha {
+            None => Err(invalid("market.alpha", "the vsm model needs alpha (>= 0)")),
+            Some(alpha) if !(alpha.is_finite() && (0.0..=MAX_ALPHA).contains(&alpha)) => {
+                Err(invalid("market.alpha", format!("must be in [0, {MAX_ALPHA}], got {alpha}")))
+            }
+            Some(alpha) => Ok(alpha),
+        });
+        let initial_weights = problems.check(initial_weights(spec));
+        let (Some(alpha), Some(initial_weights)) = (alpha, initial_weights) else {
+            return Err(problems.into_error());
+        };
+        Ok(VsmMarket { initial_weights, alpha })
     }
 
     pub fn n(&self) -> usize {
