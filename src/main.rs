@@ -793,12 +793,13 @@ fn write_results(
 }
 
 fn merge(args: MergeArgs) -> Result<(), Failure> {
-    let shards = args
-        .shards
-        .iter()
-        .map(|directory| sptlab::shard::read_shard(directory))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::BadInput)?;
+    // Every unreadable shard directory is reported, not just the first.
+    let (shards, problems): (Vec<_>, Vec<_>) =
+        args.shards.iter().map(|directory| sptlab::shard::read_shard(directory)).partition(Result::is_ok);
+    if !problems.is_empty() {
+        return Err(Failure::BadInput(problems.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("\n")));
+    }
+    let shards: Vec<_> = shards.into_iter().filter_map(Result::ok).collect();
     log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);

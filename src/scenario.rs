@@ -592,7 +592,12 @@ impl Weighting {
             ("buffer", spec.buffer.is_some(), spec.weighting == WeightingKind::TopK, "the \"top_k\" weighting takes"),
             ("cap", spec.cap.is_some(), spec.weighting == WeightingKind::Capped, "the \"capped\" weighting takes"),
             ("p", spec.p.is_some(), takes_p, "the \"diversity\" and \"top_k\" weightings take"),
-            ("weights", spec.weights.is_some(), spec.weighting == WeightingKind::Constant, "the \"constant\" weighting takes"),
+            (
+                "weights",
+                spec.weights.is_some(),
+                spec.weighting == WeightingKind::Constant,
+                "the \"constant\" weighting takes",
+            ),
         ] {
             if present && !allowed {
                 problems.push(invalid(format!("{field}.{name}"), format!("only {who} {name}")));

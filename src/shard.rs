@@ -149,6 +149,13 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
         .map_err(|e| format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display()))?;
     let manifest: ShardManifest = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a shard manifest: {e}", at("shard.json").display()))?;
+    if scenario_hash(&manifest.scenario) != manifest.scenario_hash {
+        return Err(format!(
+            "{}: its scenario does not hash to its scenario_hash {} (the file was edited or damaged)",
+            at("shard.json").display(),
+            manifest.scenario_hash
+        ));
+    }
     let bytes =
         std::fs::read(at("paths.bin")).map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?;
     let paths = manifest
@@ -158,12 +165,13 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
         as usize;
     let strategies = manifest.strategies.len();
     let width = words_per_path(strategies);
-    if bytes.len() != paths * width * 8 {
+    let expected_bytes = paths.checked_mul(width * 8);
+    if expected_bytes != Some(bytes.len()) {
         return Err(format!(
             "{}: holds {} bytes, expected {} for {paths} paths of {strategies} strategies",
             at("paths.bin").display(),
             bytes.len(),
-            paths * width * 8
+            expected_bytes.map_or("more than memory holds".to_string(), |b| b.to_string())
         ));
     }
     let words: Vec<f64> =

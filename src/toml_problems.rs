@@ -159,7 +159,11 @@ fn inner_entry(
                     other => return other,
                 }
             }
-            if contains(&value_span, span) { Inner::This(path.to_string()) } else { Inner::Elsewhere }
+            if contains(&value_span, span) {
+                Inner::This(path.to_string())
+            } else {
+                Inner::Elsewhere
+            }
         }
         _ if contains(&value_span, span) => Inner::This(path.to_string()),
         _ => Inner::Elsewhere,

@@ -44,7 +44,10 @@ impl CalibrationError {
     /// each of the others.
     pub fn all_of(mut problems: Vec<CalibrationError>) -> CalibrationError {
         if problems.is_empty() {
-            return CalibrationError { location: "input".into(), reason: "failed a check that recorded no reason".into() };
+            return CalibrationError {
+                location: "input".into(),
+                reason: "failed a check that recorded no reason".into(),
+            };
         }
         let more = problems.len().saturating_sub(MOST_LISTED);
         problems.truncate(MOST_LISTED);

@@ -104,7 +104,9 @@ impl Table {
                 if day < previous {
                     problems.push(error(
                         at(1),
-                        format!("date {date} follows the later date {previous_date}: rows must be sorted, oldest first"),
+                        format!(
+                            "date {date} follows the later date {previous_date}: rows must be sorted, oldest first"
+                        ),
                     ));
                     continue;
                 }
@@ -125,7 +127,10 @@ impl Table {
                         Ok(value) if !(value.is_finite() && value > 0.0) => {
                             problems.push(error(
                                 at(stock + 2),
-                                format!("{} on {date}: a {what} must be positive and finite, got {cell}", tickers[stock]),
+                                format!(
+                                    "{} on {date}: a {what} must be positive and finite, got {cell}",
+                                    tickers[stock]
+                                ),
                             ));
                             Some(f64::NAN)
                         }

@@ -87,17 +87,18 @@ impl GbmMarket {
         // The three parts are checked independently so that one pass reports them all.
         let mut problems = Problems::default();
         let initial_weights = problems.check(initial_weights(spec));
-        let covariance_and_noise = problems.check(if spec.factor_loadings.is_some() || spec.idiosyncratic_vol.is_some() {
-            factor_model(spec)
-        } else {
-            covariance(spec).and_then(|covariance| {
-                let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone()).ok_or_else(|| {
-                    let field = if spec.covariance.is_some() { "market.covariance" } else { "market.correlation" };
-                    invalid(field, "the covariance matrix is not positive definite")
-                })?;
-                Ok((covariance, GbmNoise::Cholesky(cholesky.l())))
-            })
-        });
+        let covariance_and_noise =
+            problems.check(if spec.factor_loadings.is_some() || spec.idiosyncratic_vol.is_some() {
+                factor_model(spec)
+            } else {
+                covariance(spec).and_then(|covariance| {
+                    let cholesky = nalgebra::linalg::Cholesky::new(covariance.clone()).ok_or_else(|| {
+                        let field = if spec.covariance.is_some() { "market.covariance" } else { "market.correlation" };
+                        invalid(field, "the covariance matrix is not positive definite")
+                    })?;
+                    Ok((covariance, GbmNoise::Cholesky(cholesky.l())))
+                })
+            });
         // Growth rates per year, or drifts to be turned into them once the covariance is known.
         let growth_or_drift = problems.check(match (&spec.growth, &spec.drift) {
             (Some(_), Some(_)) => Err(invalid("market.drift", "give growth or drift, not both")),

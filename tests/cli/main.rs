@@ -1,5 +1,6 @@
 //! The command line end to end: real runs of the binary on small scenarios.
 
+mod bad_inputs;
 mod calibrate;
 mod fuzz;
 
@@ -179,51 +180,6 @@ fn command_line_values_override_the_file() {
     assert_eq!(summary["scenario"]["seed"], 99);
     assert_eq!(summary["run"]["steps"], 126);
     assert_eq!(summary["run"]["precision"], "f64");
-}
-
-#[test]
-fn bad_input_exits_with_2_names_the_field_and_writes_nothing() {
-    let dir = scratch("bad");
-    let cases: Vec<(String, Vec<&str>, &str)> = vec![
-        (SMALL.replace("n = 8", "n = 8\nvolatility = 0.2"), vec![], "volatility"),
-        (SMALL.replace("[market]", "[market\n"), vec![], "small.toml"),
-        (
-            SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, -0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]"),
-            vec![],
-            "market.vol[1]",
-        ),
-        (SMALL.replace("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, 0.2]"), vec![], "market.vol"),
-        (SMALL.replace("correlation = 0.3", "correlation = -0.5"), vec![], "not positive definite"),
-        (SMALL.replace("correlation = 0.3", "correlation = nan"), vec![], "market.correlation"),
-        (SMALL.to_string(), vec!["--paths", "0"], "paths"),
-        (SMALL.replace("p = 0.5", "p = 0.0"), vec![], "strategies[1].p"),
-        (
-            SMALL
-                .replace("weighting = \"equal\"", "weighting = \"constant\"\nweights = [0.5, 0.5, 0.5, 0, 0, 0, 0, 0]"),
-            vec![],
-            "sum to 1",
-        ),
-        (SMALL.to_string(), vec!["--backend", "gpu", "--precision", "f64"], "f64"),
-        (SMALL.to_string(), vec!["--years=-1"], "years"),
-    ];
-    for (index, (text, extra, expected)) in cases.iter().enumerate() {
-        let scenario = write(&dir, "small.toml", text);
-        let out = dir.join(format!("out{index}"));
-        let mut args = vec!["run", scenario.as_str(), "--out", out.to_str().unwrap()];
-        if !extra.contains(&"--backend") {
-            args.extend(["--backend", "cpu"]);
-        }
-        args.extend(extra.iter());
-        let output = sptlab(&args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "case {index}: {stderr}");
-        assert!(stderr.contains(expected), "case {index}: expected {expected:?} in {stderr}");
-        assert!(!stderr.contains("panicked"), "case {index}: {stderr}");
-        assert!(!out.exists(), "case {index}: the output directory must not be created");
-    }
-    let missing = sptlab(&["run", "/nonexistent/scenario.toml"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/scenario.toml"));
 }
 
 #[test]

@@ -1,0 +1,547 @@
+//! The bad-input table: every entry is a real run of the binary on one bad scenario,
+//! option, calibration CSV or shard directory, and must exit with status 2, print
+//! each expected fragment (the field or place, and the reason), never panic, and
+//! leave no output behind.
+
+use std::path::Path;
+
+use crate::{scratch, sptlab, write, SMALL};
+
+/// What an entry runs.
+enum Input {
+    /// `sptlab run FILE --backend cpu --out OUT EXTRA...` on this scenario text.
+    Scenario(String),
+    /// As `Scenario`, without `--out` (for options that need it).
+    ScenarioWithoutOut(String),
+    /// `sptlab calibrate FILE --out OUT.toml EXTRA...` on this CSV text.
+    Csv(String),
+    /// `sptlab merge DIRS... --out OUT` on the shards of a small run, after `spoil`
+    /// changes them; `keep` selects which of the 4 shard directories are given.
+    Shards { keep: &'static [usize], spoil: fn(&Path) },
+    /// `sptlab EXTRA...` alone (EXTRA names its own files; `{dir}` is the scratch directory).
+    Command,
+}
+
+struct Case {
+    name: &'static str,
+    input: Input,
+    extra: Vec<&'static str>,
+    /// Each must appear in stderr.
+    expect: Vec<&'static str>,
+}
+
+fn edited(edits: &[(&str, &str)]) -> String {
+    let mut text = SMALL.to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the edit {from:?} must apply to SMALL");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+fn scenario(name: &'static str, edits: &[(&str, &str)], expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Scenario(edited(edits)), extra: vec![], expect }
+}
+
+fn option(name: &'static str, extra: Vec<&'static str>, expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Scenario(SMALL.to_string()), extra, expect }
+}
+
+const TWO_STOCKS: &str = "paths = 10\nyears = 1.0\n[market]\nn = 2\n";
+const EQUAL: &str = "\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n";
+
+fn market(name: &'static str, lines: &str, expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Scenario(format!("{TWO_STOCKS}{lines}{EQUAL}")), extra: vec![], expect }
+}
+
+fn csv_rows() -> String {
+    (0..100)
+        .map(|day| format!("2020-{:02}-{:02},{},{}\n", 1 + day / 28, 1 + day % 28, 10.0 + day as f64 * 0.1, 20.0))
+        .collect()
+}
+
+fn csv(name: &'static str, text: String, expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Csv(text), extra: vec![], expect }
+}
+
+fn shards(name: &'static str, keep: &'static [usize], spoil: fn(&Path), expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Shards { keep, spoil }, extra: vec![], expect }
+}
+
+fn cases() -> Vec<Case> {
+    let strategy = "name = \"equal\"\nweighting = \"equal\"";
+    let header = "Date,AAA,BBB\n";
+    let rows = csv_rows();
+    vec![
+        // Scenario files: syntax, unknown fields, wrong types.
+        scenario("syntax", &[("[market]", "[market")], vec!["line 6, column 8", "expected `]`"]),
+        scenario(
+            "unknown top-level field",
+            &[("seed = 5", "seed = 5\ncolour = 1")],
+            vec!["colour (line 4", "unknown field"],
+        ),
+        scenario(
+            "unknown market field",
+            &[("n = 8", "n = 8\nvolatility = 0.2")],
+            vec!["market.volatility (line", "unknown field"],
+        ),
+        scenario(
+            "unknown strategy field",
+            &[("rebalance_every = 5", "rebalance = 5")],
+            vec!["strategies[0].rebalance (line", "unknown field"],
+        ),
+        scenario(
+            "string for a number",
+            &[("paths = 40", "paths = \"many\"")],
+            vec!["paths (line 4, column 9)", "invalid type"],
+        ),
+        scenario("float for an integer", &[("n = 8", "n = 8.5")], vec!["market.n (line", "invalid type"]),
+        scenario("negative integer", &[("seed = 5", "seed = -5")], vec!["seed (line", "invalid value"]),
+        scenario(
+            "unknown weighting",
+            &[("weighting = \"equal\"", "weighting = \"equl\"")],
+            vec!["strategies[0].weighting", "unknown variant `equl`"],
+        ),
+        scenario(
+            "unknown model",
+            &[("n = 8", "model = \"heston\"\nn = 8")],
+            vec!["market.model", "unknown variant `heston`"],
+        ),
+        scenario(
+            "text in a number list",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, \"x\"]")],
+            vec!["market.vol (line", "did not match"],
+        ),
+        // Scenario values.
+        scenario("zero paths", &[("paths = 40", "paths = 0")], vec!["paths: must be at least 1"]),
+        scenario("zero years", &[("years = 1.0", "years = 0.0")], vec!["years: must be a positive number"]),
+        scenario("NaN years", &[("years = 1.0", "years = nan")], vec!["years: must be a positive number, got NaN"]),
+        scenario(
+            "zero steps per year",
+            &[("years = 1.0", "years = 1.0\nsteps_per_year = 0")],
+            vec!["steps_per_year: must be at least 1"],
+        ),
+        scenario("too many steps", &[("years = 1.0", "years = 1e12")], vec!["years: gives more than"]),
+        scenario(
+            "absurd size",
+            &[("paths = 40", "paths = 4000000000")],
+            vec!["paths: 4000000000 paths x 2 strategies keep", "GiB of per-path statistics", "--shard"],
+        ),
+        scenario("one stock", &[("n = 8", "n = 1")], vec!["market.n: must be between 2 and"]),
+        scenario("too many stocks", &[("n = 8", "n = 100000")], vec!["market.n: must be between 2 and"]),
+        scenario(
+            "vol list too short",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = [0.2, 0.2]")],
+            vec!["market.vol: has 2 values, expected n = 8"],
+        ),
+        scenario(
+            "negative vol",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = -0.2")],
+            vec!["market.vol[0]: must be positive, got -0.2"],
+        ),
+        scenario(
+            "zero vol",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = { from = 0.2, to = 0.0 }")],
+            vec!["market.vol[7]: must be positive, got 0"],
+        ),
+        scenario(
+            "NaN vol",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = nan")],
+            vec!["market.vol[0]: must be a finite number, got NaN"],
+        ),
+        scenario(
+            "infinite growth",
+            &[("growth = 0.05", "growth = inf")],
+            vec!["market.growth[0]: must be a finite number, got inf"],
+        ),
+        scenario(
+            "absurd vol",
+            &[("vol = { from = 0.2, to = 0.4 }", "vol = 50.0")],
+            vec!["market.vol[0]: must be at most 5 per year"],
+        ),
+        scenario(
+            "correlation of 1.5",
+            &[("correlation = 0.3", "correlation = 1.5")],
+            vec!["market.correlation: must be in (-1, 1), got 1.5"],
+        ),
+        scenario(
+            "correlation not positive definite",
+            &[("correlation = 0.3", "correlation = -0.5")],
+            vec!["market.correlation: the covariance matrix is not positive definite"],
+        ),
+        scenario(
+            "zipf and initial weights",
+            &[("zipf = 1.0", "zipf = 1.0\ninitial_weights = [1, 1, 1, 1, 1, 1, 1, 1]")],
+            vec!["market.initial_weights: give initial_weights or zipf, not both"],
+        ),
+        market(
+            "initial weights too short",
+            "initial_weights = [1.0]\nvol = 0.2",
+            vec!["market.initial_weights: has 1 values, expected n = 2"],
+        ),
+        market(
+            "negative initial weight",
+            "initial_weights = [1.0, -1.0]\nvol = 0.2",
+            vec!["market.initial_weights[1]: must be positive"],
+        ),
+        market(
+            "covariance not symmetric",
+            "covariance = [[0.04, 0.01], [0.02, 0.04]]",
+            vec!["market.covariance[1][0]: is not symmetric"],
+        ),
+        market(
+            "covariance not positive definite",
+            "covariance = [[0.04, 0.05], [0.05, 0.04]]",
+            vec!["market.covariance: the covariance matrix is not positive definite"],
+        ),
+        market(
+            "covariance and vol",
+            "covariance = [[0.04, 0.0], [0.0, 0.04]]\nvol = 0.2",
+            vec!["market.covariance: give covariance or vol + correlation, not both"],
+        ),
+        market(
+            "correlation matrix of the wrong size",
+            "vol = 0.2\ncorrelation = [[1.0]]",
+            vec!["market.correlation: has 1 rows, expected n = 2"],
+        ),
+        market(
+            "factor model without idiosyncratic vol",
+            "factor_loadings = [[0.1], [0.2]]",
+            vec!["market.idiosyncratic_vol: a factor model needs idiosyncratic_vol"],
+        ),
+        market(
+            "ragged factor loadings",
+            "factor_loadings = [[0.1], [0.2, 0.3]]\nidiosyncratic_vol = 0.1",
+            vec!["market.factor_loadings[1]: has 2 values, expected K = 1"],
+        ),
+        market(
+            "field of another model",
+            "vol = 0.2\natlas_g = 0.1",
+            vec!["market.atlas_g: the gbm model does not take atlas_g"],
+        ),
+        market(
+            "atlas without g",
+            "model = \"atlas\"\nvol = 0.2",
+            vec!["market.atlas_g: the atlas model needs atlas_g"],
+        ),
+        market(
+            "negative atlas g",
+            "model = \"atlas\"\natlas_g = -0.1\nvol = 0.2",
+            vec!["market.atlas_g: must be positive"],
+        ),
+        market(
+            "unstable rank-based parameters",
+            "model = \"first_order\"\nrank_growth = [0.1, -0.1]\nrank_vol = 0.2",
+            vec!["market.rank_growth", "stab"],
+        ),
+        market("negative vsm alpha", "model = \"vsm\"\nalpha = -1.0", vec!["market.alpha: must be in [0,"]),
+        // Strategies.
+        scenario(
+            "no strategies",
+            &[(&SMALL[SMALL.find("[[strategies]]").unwrap()..], "")],
+            vec!["strategies: list at least one [[strategies]] entry"],
+        ),
+        scenario(
+            "duplicate names",
+            &[("name = \"diversity-0.5\"", "name = \"equal\"")],
+            vec!["strategies[1].name: \"equal\" is used twice"],
+        ),
+        scenario(
+            "reserved name",
+            &[("name = \"equal\"", "name = \"market\"")],
+            vec!["strategies[0].name: \"market\" is reserved"],
+        ),
+        scenario("p of 1", &[("p = 0.5", "p = 1.0")], vec!["strategies[1].p: must be below 1 and not 0, got 1"]),
+        scenario("p of 0", &[("p = 0.5", "p = 0.0")], vec!["strategies[1].p: must be below 1 and not 0, got 0"]),
+        scenario("diversity without p", &[("p = 0.5", "")], vec!["strategies[1].p: the diversity weighting needs p"]),
+        scenario(
+            "constant weights not summing to one",
+            &[(strategy, "name = \"c\"\nweighting = \"constant\"\nweights = [0.5, 0.5, 0.5, 0, 0, 0, 0, 0]")],
+            vec!["strategies[0].weights: must sum to 1, they sum to 1.5"],
+        ),
+        scenario(
+            "constant weights of the wrong length",
+            &[(strategy, "name = \"c\"\nweighting = \"constant\"\nweights = [0.5, 0.5]")],
+            vec!["strategies[0].weights: has 2 values, expected n = 8"],
+        ),
+        scenario(
+            "cap below 1/n",
+            &[(strategy, "name = \"c\"\nweighting = \"capped\"\ncap = 0.01")],
+            vec!["strategies[0].cap: must be in [1/n, 1]"],
+        ),
+        scenario(
+            "k above n",
+            &[(strategy, "name = \"k\"\nweighting = \"top_k\"\nk = 9")],
+            vec!["strategies[0].k: must be between 1 and n = 8, got 9"],
+        ),
+        scenario(
+            "zero te budget",
+            &[(strategy, "name = \"g\"\nweighting = \"max_growth\"\nte_budget = 0.0")],
+            vec!["strategies[0].te_budget: must be in (0, 10]"],
+        ),
+        scenario(
+            "one-step lookback",
+            &[(
+                strategy,
+                "name = \"g\"\nweighting = \"max_growth\"\nte_budget = 0.02\nestimate = \"trailing\"\nlookback = 1",
+            )],
+            vec!["strategies[0].lookback: must be 2 to 100000 steps"],
+        ),
+        scenario(
+            "field of another weighting",
+            &[("p = 0.5", "p = 0.5\nlookback = 20")],
+            vec!["strategies[1].lookback: only the \"max_growth\" weighting takes lookback"],
+        ),
+        scenario(
+            "negative cost",
+            &[("cost_bps = 10.0", "cost_bps = -1.0")],
+            vec!["strategies[0].cost_bps: must be in [0, 5000)"],
+        ),
+        scenario(
+            "zero rebalance interval",
+            &[("rebalance_every = 5", "rebalance_every = 0")],
+            vec!["strategies[0].rebalance_every: must be at least 1 step"],
+        ),
+        // Every problem in one pass.
+        scenario(
+            "five problems at once",
+            &[
+                ("paths = 40", "paths = 0"),
+                ("vol = { from = 0.2, to = 0.4 }", "vol = -0.2"),
+                ("correlation = 0.3", "correlation = 2.0"),
+                ("cost_bps = 10.0", "cost_bps = -1.0"),
+                ("p = 0.5", "p = 1.5"),
+            ],
+            vec!["paths: must be", "market.vol[0]", "market.correlation", "strategies[0].cost_bps", "strategies[1].p"],
+        ),
+        scenario(
+            "three schema problems at once",
+            &[("seed = 5", "seed = \"five\"\ncolour = 1"), ("weighting = \"equal\"", "weighting = \"equl\"")],
+            vec!["seed (line", "colour (line", "unknown variant `equl`"],
+        ),
+        // Command-line options.
+        option("zero paths option", vec!["--paths", "0"], vec!["paths: must be at least 1"]),
+        option("negative years option", vec!["--years=-1"], vec!["years: must be a positive number, got -1"]),
+        option("zero batch", vec!["--batch-paths", "0"], vec!["--batch-paths: must be at least 1"]),
+        option("zero threads", vec!["--threads", "0"], vec!["--threads: must be at least 1"]),
+        option("shard index past the count", vec!["--shard", "4/4"], vec!["--shard 4/4: expected I/N"]),
+        option("shard without a slash", vec!["--shard", "three"], vec!["--shard three: expected I/N"]),
+        option(
+            "f64 on the GPU",
+            vec!["--backend", "gpu", "--precision", "f64"],
+            vec!["--precision f64 is available on the CPU backend only"],
+        ),
+        option("not a number", vec!["--paths", "lots"], vec!["invalid value 'lots' for '--paths"]),
+        option("unknown option", vec!["--colour", "red"], vec!["unexpected argument '--colour'"]),
+        Case {
+            name: "per-path without out",
+            input: Input::ScenarioWithoutOut(SMALL.to_string()),
+            extra: vec!["--per-path", "--png"],
+            expect: vec!["--per-path needs --out DIR", "--png needs --out DIR"],
+        },
+        Case {
+            name: "out is a file",
+            input: Input::ScenarioWithoutOut(SMALL.to_string()),
+            extra: vec!["--out", "{dir}/scenario.toml"],
+            expect: vec!["scenario.toml: exists and is not a directory"],
+        },
+        Case {
+            name: "unreadable scenario",
+            input: Input::Command,
+            extra: vec!["run", "{dir}/no-such-scenario.toml", "--out", "{dir}/out"],
+            expect: vec!["no-such-scenario.toml: cannot read the scenario"],
+        },
+        Case {
+            name: "scenario is a directory",
+            input: Input::Command,
+            extra: vec!["run", "{dir}", "--out", "{dir}/out"],
+            expect: vec!["cannot read the scenario"],
+        },
+        Case {
+            name: "reproduce a file that is not JSON",
+            input: Input::Command,
+            extra: vec!["run", "--reproduce", "{dir}/scenario.toml"],
+            expect: vec!["scenario.toml: not JSON"],
+        },
+        // Calibration CSVs.
+        csv(
+            "missing values",
+            format!("{header}2019-12-30,1.0,\n2019-12-31,,1.0\n{rows}"),
+            vec![
+                "csv:2, column 3: missing price for BBB on 2019-12-30",
+                "csv:3, column 2: missing price for AAA on 2019-12-31",
+            ],
+        ),
+        csv(
+            "not a number",
+            format!("{header}2019-12-31,abc,1.0\n{rows}"),
+            vec!["csv:2, column 2: `abc` is not a number"],
+        ),
+        csv("negative price", format!("{header}2019-12-31,-3,1.0\n{rows}"), vec!["must be positive"]),
+        csv(
+            "infinite price",
+            format!("{header}2019-12-31,inf,1.0\n{rows}"),
+            vec!["must be positive and finite, got inf"],
+        ),
+        csv(
+            "bad date",
+            format!("{header}2020-02-30,1.0,1.0\n{rows}"),
+            vec!["csv:2, column 1: `2020-02-30` is not a date"],
+        ),
+        csv("unsorted dates", format!("{header}2021-01-01,1.0,1.0\n{rows}"), vec!["rows must be sorted"]),
+        csv("duplicate ticker", format!("Date,AAA,AAA\n{rows}"), vec!["csv:1, column 3: ticker AAA appears twice"]),
+        csv("bad header", format!("Day,AAA,BBB\n{rows}"), vec!["csv:1: the header must be"]),
+        csv("ragged row", format!("{header}{rows}2020-04-20,1.0\n"), vec!["csv:102"]),
+        csv("too short", format!("{header}{}", &rows[..rows.find("2020-02-").unwrap()]), vec!["too short"]),
+        csv("header only", header.to_string(), vec!["has a header but no rows"]),
+        csv(
+            "every bad row at once",
+            format!("{header}2019-12-29,x,1.0\n2019-12-30,1.0,-2\n2019-13-01,1.0,1.0\n{rows}"),
+            vec!["csv:2, column 2", "csv:3, column 3", "csv:4, column 1"],
+        ),
+        Case {
+            name: "window of negative length",
+            input: Input::Csv(format!("{header}{rows}")),
+            extra: vec!["--window", "-1"],
+            expect: vec!["--window: must be a positive number"],
+        },
+        Case {
+            name: "unreadable CSV",
+            input: Input::Command,
+            extra: vec!["calibrate", "{dir}/no-such-prices.csv", "--out", "{dir}/out"],
+            expect: vec!["no-such-prices.csv: cannot read"],
+        },
+        // Shard directories.
+        shards("a missing shard", &[0, 1, 3], |_| {}, vec!["in no shard directory given"]),
+        shards("a shard twice", &[0, 1, 2, 3, 3], |_| {}, vec!["is given twice"]),
+        shards(
+            "not a shard directory",
+            &[0, 1, 2, 3],
+            |dir| std::fs::remove_file(dir.join("shard-2/shard.json")).unwrap(),
+            vec!["shard-2/shard.json: cannot read", "is it a shard directory?"],
+        ),
+        shards(
+            "a corrupt manifest",
+            &[0, 1, 2, 3],
+            |dir| std::fs::write(dir.join("shard-1/shard.json"), "{ \"version\": ").unwrap(),
+            vec!["shard-1/shard.json: not a shard manifest"],
+        ),
+        shards(
+            "a truncated paths file",
+            &[0, 1, 2, 3],
+            |dir| {
+                let file = dir.join("shard-3/paths.bin");
+                let bytes = std::fs::read(&file).unwrap();
+                std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            vec!["shard-3"],
+        ),
+        shards(
+            "an edited manifest",
+            &[0, 1, 2, 3],
+            |dir| {
+                let file = dir.join("shard-0/shard.json");
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(text.contains("\"paths\": 40"));
+                std::fs::write(&file, text.replacen("\"paths\": 40", "\"paths\": 41", 1)).unwrap();
+            },
+            vec!["shard-0/shard.json: its scenario does not hash to its scenario_hash"],
+        ),
+        shards(
+            "two unreadable shards",
+            &[0, 1, 2, 3],
+            |dir| {
+                std::fs::remove_file(dir.join("shard-1/paths.bin")).unwrap();
+                std::fs::write(dir.join("shard-2/shard.json"), "[]").unwrap();
+            },
+            vec!["shard-1/paths.bin: cannot read", "shard-2/shard.json: not a shard manifest"],
+        ),
+        shards(
+            "a shard of another run",
+            &[0, 1, 2, 3],
+            |dir| {
+                let other = write(dir, "other.toml", &SMALL.replace("seed = 5", "seed = 6"));
+                let out = dir.join("shard-3");
+                std::fs::remove_dir_all(&out).unwrap();
+                let args =
+                    ["run", &other, "--backend", "cpu", "--quiet", "--shard", "3/4", "--out", out.to_str().unwrap()];
+                assert!(sptlab(&args).status.success());
+            },
+            vec!["is not part of the same run", "scenario hash"],
+        ),
+    ]
+}
+
+/// Writes 4 shards of SMALL into `dir/shard-I`.
+fn write_shards(dir: &Path) {
+    let scenario = write(dir, "scenario.toml", SMALL);
+    for index in 0..4 {
+        let out = dir.join(format!("shard-{index}"));
+        let shard = format!("{index}/4");
+        let args = ["run", &scenario, "--backend", "cpu", "--quiet", "--shard", &shard, "--out", out.to_str().unwrap()];
+        let output = sptlab(&args);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+#[test]
+fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
+    let all = cases();
+    assert!(all.len() >= 40, "the table has {} entries", all.len());
+    let mut failures = Vec::new();
+    for (index, case) in all.iter().enumerate() {
+        let dir = scratch(&format!("bad-{index}"));
+        let out = dir.join("out");
+        let fill = |arg: &str| arg.replace("{dir}", dir.to_str().unwrap());
+        let mut args: Vec<String> = Vec::new();
+        match &case.input {
+            Input::Scenario(text) | Input::ScenarioWithoutOut(text) => {
+                let file = write(&dir, "scenario.toml", text);
+                args.extend(["run".into(), file, "--backend".into(), "cpu".into()]);
+                if matches!(case.input, Input::Scenario(_)) {
+                    args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
+                }
+                // An explicit --backend in the entry replaces the default one.
+                if case.extra.contains(&"--backend") {
+                    args.drain(2..4);
+                }
+            }
+            Input::Csv(text) => {
+                let file = write(&dir, "prices.csv", text);
+                args.extend(["calibrate".into(), file, "--out".into(), out.to_string_lossy().into_owned()]);
+            }
+            Input::Shards { keep, spoil } => {
+                write_shards(&dir);
+                spoil(&dir);
+                args.push("merge".into());
+                args.extend(keep.iter().map(|k| dir.join(format!("shard-{k}")).to_string_lossy().into_owned()));
+                args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
+            }
+            Input::Command => {
+                write(&dir, "scenario.toml", SMALL);
+            }
+        }
+        args.extend(case.extra.iter().map(|arg| fill(arg)));
+        let output = sptlab(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut wrong = Vec::new();
+        if output.status.code() != Some(2) {
+            wrong.push(format!("exit status {:?}", output.status.code()));
+        }
+        wrong.extend(case.expect.iter().filter(|fragment| !stderr.contains(*fragment)).map(|f| format!("no {f:?}")));
+        if stderr.contains("panicked") {
+            wrong.push("a panic".into());
+        }
+        if out.exists() {
+            wrong.push(format!("{} was written", out.display()));
+        }
+        if !output.stdout.is_empty() {
+            wrong.push(format!("stdout: {}", String::from_utf8_lossy(&output.stdout)));
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("{index} {}: {}\n  stderr: {stderr}", case.name, wrong.join("; ")));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures.is_empty(), "{} of {} entries failed:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
