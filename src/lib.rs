@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod checkpoint;
 pub mod compare;
 pub mod engine;
 pub mod html;
@@ -51,21 +52,40 @@ pub fn simulate_paths(
     paths: std::ops::Range<u64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Results, RunInfo), EngineError> {
+    simulate_from(plan, backend, Results::for_paths(plan, paths), 0.0, progress, &mut |_, _| Ok(()))
+}
+
+/// Continues `results` (the first paths of their range, possibly none) to the end of
+/// their range, batch by batch, calling `after_batch` with the results so far and the
+/// seconds spent on them (`seconds_before` counts earlier sessions of a resumed run).
+/// Results do not depend on where a run was split, so a resumed run equals one run.
+pub fn simulate_from(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    mut results: Results,
+    seconds_before: f64,
+    progress: &(dyn Fn(u64) + Sync),
+    after_batch: &mut dyn FnMut(&Results, f64) -> Result<(), EngineError>,
+) -> Result<(Results, RunInfo), EngineError> {
     let started = Instant::now();
     let batch_paths = backend.batch_paths(plan).max(1);
-    let mut results = Results::for_paths(plan, paths.clone());
-    let mut first = paths.start;
+    let paths = results.path_range.clone();
+    let mut first = paths.start + results.paths() as u64;
     while first < paths.end {
         let last = (first + batch_paths).min(paths.end);
         log::debug!("batch of paths {first}..{last}");
         let batch = backend.simulate(plan, first..last, progress)?;
         results.absorb(&batch);
+        // A non-finite number stops the run at the batch where it appears.
+        if let Some((path, strategy)) = results.first_non_finite() {
+            return Err(EngineError::NonFinite { path, strategy });
+        }
         first = last;
+        if first < paths.end {
+            after_batch(&results, seconds_before + started.elapsed().as_secs_f64())?;
+        }
     }
-    if let Some((path, strategy)) = results.first_non_finite() {
-        return Err(EngineError::NonFinite { path, strategy });
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
     let simulated = paths.end - paths.start;
     let asset_steps = plan.n() as f64 * simulated as f64 * plan.steps as f64;
     let run = RunInfo {

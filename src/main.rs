@@ -190,6 +190,19 @@ struct RunArgs {
     /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
     #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard"])]
     reproduce: Option<PathBuf>,
+    /// Continue the run whose --out was DIR from its last checkpoint (same scenario,
+    /// backend, precision and output options; --threads and --batch-paths may differ).
+    /// The results equal those of a run that was never stopped.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "reproduce", "out", "backend", "precision"]
+    )]
+    resume: Option<PathBuf>,
+    /// With --out: write a checkpoint after a finished batch of paths once this many
+    /// seconds have passed since the last (0: after every batch).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    checkpoint_every: f64,
     /// Simulate only shard I of N (paths [I·P/N, (I+1)·P/N), with the random numbers they
     /// have in the whole run) and write it to --out for `sptlab merge`.
     #[arg(long, value_name = "I/N")]
@@ -376,6 +389,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(summary) = &args.reproduce {
         return reproduce(summary, &args);
     }
+    if let Some(out) = &args.resume {
+        return resume(out, &args);
+    }
     // Every problem of the scenario and the options, reported together.
     let mut problems = Vec::new();
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
@@ -439,7 +455,52 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let Some(plan) = plan.filter(|_| problems.is_empty()) else {
         return Err(Failure::BadInput(problems.join("\n")));
     };
-    let mut backend = choose_backend(&args)?;
+    execute(&args, plan, &source, shard, None)
+}
+
+/// `run --resume DIR`: the killed run whose --out was DIR, continued from its checkpoint.
+fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
+    let resumed = sptlab::checkpoint::resume(out).map_err(Failure::BadInput)?;
+    let options = resumed.options.clone();
+    let per_path_format = match (args.output.per_path, options.per_path.as_deref()) {
+        (false, Some("csv")) => PerPathFormatChoice::Csv,
+        (false, Some(_)) => PerPathFormatChoice::Parquet,
+        (true, _) => args.output.per_path_format,
+        (false, None) => args.output.per_path_format,
+    };
+    let args = RunArgs {
+        backend: if resumed.backend == "gpu" { BackendChoice::Gpu } else { BackendChoice::Cpu },
+        precision: if resumed.precision == "f64" { PrecisionChoice::F64 } else { PrecisionChoice::F32 },
+        out: Some(out.to_path_buf()),
+        output: OutputOptions {
+            per_path: args.output.per_path || options.per_path.is_some(),
+            per_path_format,
+            png: args.output.png || options.png,
+        },
+        ..args.clone()
+    };
+    if !args.quiet {
+        eprintln!(
+            "resuming {}: {} of {} paths were done",
+            out.display(),
+            resumed.results.paths(),
+            resumed.results.path_range.end - resumed.results.path_range.start
+        );
+    }
+    let plan = resumed.plan.clone();
+    execute(&args, plan, &out.display().to_string(), options.shard, Some(resumed))
+}
+
+/// Simulates a validated plan (or the rest of a resumed one), checkpointing into --out
+/// as it goes, and writes and prints the results.
+fn execute(
+    args: &RunArgs,
+    plan: sptlab::Plan,
+    source: &str,
+    shard: Option<sptlab::shard::ShardSpec>,
+    resumed: Option<sptlab::checkpoint::Resumed>,
+) -> Result<(), Failure> {
+    let mut backend = choose_backend(args)?;
     if let Err(reason) = backend.check_fits(&plan) {
         // `auto` may fall back to the CPU, which runs every plan; an explicit choice may not.
         if args.backend != BackendChoice::Auto || backend.info().backend == "cpu" {
@@ -479,21 +540,53 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     };
+    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+    bar.set_length(range.end - range.start);
+    let (start, seconds_before) = match resumed {
+        Some(resumed) => (resumed.results, resumed.seconds),
+        None => (sptlab::Results::for_paths(&plan, range.clone()), 0.0),
+    };
+    bar.set_position(start.paths() as u64);
+    let every = std::time::Duration::from_secs_f64(args.checkpoint_every.max(0.0));
+    let mut checkpointer = match &args.out {
+        None => None,
+        Some(out) => {
+            let options = sptlab::checkpoint::RunOptions {
+                shard,
+                per_path: args.output.per_path().map(|format| format.name().to_string()),
+                png: args.output.png,
+            };
+            Some(if start.paths() > 0 {
+                sptlab::checkpoint::Checkpointer::continuing(out, every, options, backend.info())
+            } else {
+                sptlab::checkpoint::Checkpointer::new(out, every, options, backend.info())
+                    .with_context(|| format!("clearing the old checkpoint in {}", out.display()))?
+            })
+        }
+    };
+    let mut after_batch = |results: &sptlab::Results, seconds: f64| match checkpointer.as_mut() {
+        Some(checkpointer) => checkpointer
+            .save(&plan, results, seconds)
+            .map_err(|error| sptlab::EngineError::Checkpoint(error.to_string())),
+        None => Ok(()),
+    };
+    let (results, run) =
+        sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch)
+            .context("simulation failed")?;
+    bar.finish_and_clear();
     if let (Some(shard), Some(out)) = (shard, &args.out) {
-        let paths = shard.paths(plan.paths);
-        bar.set_length(paths.end - paths.start);
-        let (results, run) =
-            sptlab::simulate_paths(&plan, backend.as_mut(), paths.clone(), &progress).context("simulation failed")?;
-        bar.finish_and_clear();
         sptlab::shard::write_shard(out, &plan, shard, &results, &run)
             .with_context(|| format!("writing the shard to {}", out.display()))?;
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out.display()))?;
+        }
         if !args.quiet {
             println!(
                 "shard {}/{}: paths {}..{} of {} in {:.1} s; wrote {}",
                 shard.index,
                 shard.count,
-                paths.start,
-                paths.end,
+                range.start,
+                range.end,
                 plan.paths,
                 run.seconds,
                 out.join("shard.json").display()
@@ -501,11 +594,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let (report, results) = sptlab::run(&plan, backend.as_mut(), &progress).context("simulation failed")?;
-    bar.finish_and_clear();
-
+    let report = sptlab::Report::new(&plan, &results, run);
     if let Some(out) = &args.out {
         write_results(out, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out.display()))?;
+        }
     }
     if !args.quiet {
         // f32 weights lose their digits below 1e-38: a market that concentrated that far

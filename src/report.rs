@@ -138,6 +138,15 @@ pub enum PerPathFormat {
     Csv,
 }
 
+impl PerPathFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            PerPathFormat::Parquet => "parquet",
+            PerPathFormat::Csv => "csv",
+        }
+    }
+}
+
 /// Writes `summary.json` and, with `per_path`, every path's statistics.
 pub fn write_outputs(
     directory: &Path,

@@ -69,6 +69,25 @@ impl Results {
         self.market_log_return.len()
     }
 
+    /// The paths `path_range.start ..` (in order) already simulated, to be continued:
+    /// their statistics, market log returns, cross-path sums and time grid.
+    pub fn resumed(
+        plan: &Plan,
+        path_range: Range<u64>,
+        per_path: Vec<Vec<PathStatistics>>,
+        market_log_return: Vec<f64>,
+        terminal_sums: OrderedSums,
+        grid: Option<TimeGrid>,
+    ) -> Results {
+        let mut results = Results::for_paths(plan, path_range);
+        results.grid_complete = grid.is_some() || market_log_return.is_empty();
+        results.per_path = per_path;
+        results.market_log_return = market_log_return;
+        results.terminal_sums = terminal_sums;
+        results.grid = grid;
+        results
+    }
+
     /// The largest |master-equation residual| over every path and strategy, with the
     /// strategy and path: a check on the decomposition's accuracy (SPT.md section 3).
     pub fn largest_master_equation_residual(&self) -> Option<(f64, String, u64)> {

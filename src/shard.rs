@@ -124,8 +124,9 @@ pub fn write_shard(
         scenario_hash: scenario_hash(&plan.scenario),
         seed: plan.seed,
         shard,
+        // The paths held: all of the range for a finished shard, the first ones for a checkpoint.
         first_path: results.path_range.start,
-        end_path: results.path_range.end,
+        end_path: results.path_range.start + results.paths() as u64,
         total_paths: plan.paths,
         strategies: results.strategy_names.clone(),
         backend: run.backend.backend.to_string(),

@@ -50,6 +50,8 @@ pub enum EngineError {
         "path {path}, strategy {strategy}: a statistic is not finite (numerical overflow); no result was produced"
     )]
     NonFinite { path: u64, strategy: String },
+    #[error("writing the checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 /// What ran: reported in every summary and benchmark.

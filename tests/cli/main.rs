@@ -3,6 +3,7 @@
 mod bad_inputs;
 mod calibrate;
 mod fuzz;
+mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
