@@ -220,11 +220,12 @@ fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
 
 // Closes strategy s's decomposition period at log G = `log_g` and log Z = `log_total`:
 // T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)), where the sum is
-// (value / value(p)) (Z(p) / Z) since the holdings grew with their caps; and when
+// value / value(p), since the holdings grew with their caps relative to the market's
+// (SLOT_LOG_Z_ANCHOR holds -log value(p)); and when
 // `rebalance`, trades from holdings worth `value` (weights holdings / value) to
 // `targets` (worth 1). Returns the step's cost factor.
 fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool, cut: ptr<function, bool>) -> f32 {
-    let log_period_ratio = (log(value) - log_total) + slot_value(s, SLOT_LOG_Z_ANCHOR);
+    let log_period_ratio = log(value) + slot_value(s, SLOT_LOG_Z_ANCHOR);
     let divergence = log_period_ratio - (log_g - slot_value(s, SLOT_LOG_G_ANCHOR));
     var traded = 0.0;
     if (rebalance) {
@@ -235,7 +236,7 @@ fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool,
             set_holding(s, w, targets[w]);
         }
         *cut = *cut || w != N;
-        set_slot(s, SLOT_LOG_Z_ANCHOR, log_total);
+        set_slot(s, SLOT_LOG_Z_ANCHOR, 0.0);
     }
     kahan_add(s, SLOT_DRIFT, SLOT_DRIFT_COMP, divergence);
     set_slot(s, SLOT_LOG_G_ANCHOR, log_g);
@@ -328,7 +329,11 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         let inverse_market_gross = 1.0 / market_gross;
         var m = 0u;
         for (; m < N; m++) { // unroll
-            mu[m] = mu[m] * get_z(m) * inverse_market_gross;
+            // z becomes each cap's growth relative to the market's: holdings kept in
+            // these units stay within a few orders of 1 over any horizon.
+            let relative_growth = get_z(m) * inverse_market_gross;
+            set_z(m, relative_growth);
+            mu[m] = mu[m] * relative_growth;
         }
         cut = cut || m != N;
         // Kahan-compensated log Z.
@@ -341,7 +346,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         let is_last = completed_steps == params.total_steps;
         var s = 0u;
         for (; s < S; s++) { // unroll
-            // Shares are held through the step: each holding's value grows with its price.
+            // Shares are held through the step: each holding's value grows with its price
+            // (here: relative to the market, so the value is V_pi / V_mu since the last rebalance).
             var value = 0.0;
             var h = 0u;
             for (; h < N; h++) { // unroll
@@ -350,7 +356,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                 value += grown;
             }
             cut = cut || h != N;
-            let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE);
+            let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE) * market_gross;
             set_slot(s, SLOT_HOLDINGS_VALUE, value);
 
             let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;

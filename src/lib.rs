@@ -78,7 +78,7 @@ pub fn simulate_from(
         results.absorb(&batch);
         // A non-finite number stops the run at the batch where it appears.
         if let Some((path, strategy)) = results.first_non_finite() {
-            return Err(EngineError::NonFinite { path, strategy });
+            return Err(non_finite(plan, backend.info().precision, path, strategy));
         }
         first = last;
         if first < paths.end {
@@ -97,6 +97,21 @@ pub fn simulate_from(
         asset_steps_per_second: asset_steps / seconds.max(1e-9),
     };
     Ok((results, run))
+}
+
+/// The error for a path with a non-finite statistic, naming the step where it went
+/// (found by simulating that path again on the CPU, step by step, in the run's precision:
+/// the same random numbers, so the same path up to the backends' rounding).
+fn non_finite(plan: &Plan, precision: Precision, path: u64, strategy: String) -> EngineError {
+    let found = match precision {
+        Precision::F32 => engine::cpu::first_non_finite_step(&engine::cpu::KernelParams::<f32>::new(plan), path),
+        Precision::F64 => engine::cpu::first_non_finite_step(&engine::cpu::KernelParams::<f64>::new(plan), path),
+    };
+    let first = found.map(|(_, index)| match index {
+        Some(index) => format!("strategy {}", plan.strategies[index].name),
+        None => "the market".to_string(),
+    });
+    EngineError::NonFinite { path, strategy, step: found.map(|(step, _)| step), first }
 }
 
 /// Simulates and summarises: the library form of `sptlab run`.

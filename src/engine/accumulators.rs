@@ -37,9 +37,9 @@ pub mod slot {
     /// Sum over rebalances of (sum_i |w_after - w_before|)^2: the second-order term of
     /// the cost, for the break-even cost.
     pub const TRADED_SQUARES: usize = 16;
-    /// log Z at the last rebalance less the log of the holdings' value then (which is 1
-    /// after trading): the L-divergence of a period is log(value) less the period's
-    /// log Z growth less its log G growth, since the holdings grew with their caps
+    /// Minus the log of the holdings' value at the last rebalance (0 after trading, when
+    /// it is 1). Holdings grow with their caps relative to the market's, so the
+    /// L-divergence of a period is log(value) plus this less its log G growth
     /// (working state, not a statistic).
     pub const LOG_Z_ANCHOR: usize = 17;
     pub const COUNT: usize = 18;

@@ -318,8 +318,12 @@ impl<R: Real> PathBlock<R> {
             market_gross = market_gross + *mu * *growth;
         }
         let inverse_market_gross = market_gross.recip();
-        for (mu, growth) in self.mu.iter_mut().zip(&self.growth) {
-            *mu = *mu * *growth * inverse_market_gross;
+        for (mu, growth) in self.mu.iter_mut().zip(self.growth.iter_mut()) {
+            // growth becomes each cap's growth relative to the market's: holdings kept in
+            // these units stay within a few orders of 1 over any horizon (absolute ones
+            // overflow f32 within a century of fast growth).
+            *growth = *growth * inverse_market_gross;
+            *mu = *mu * *growth;
         }
         if let Some(window) = self.window.as_mut() {
             window.push(&self.log_steps);
@@ -339,7 +343,7 @@ impl<R: Real> PathBlock<R> {
                 *holding = *holding * *growth;
                 value = value + *holding;
             }
-            let gross = value / state.slots[slot::HOLDINGS_VALUE];
+            let gross = value / state.slots[slot::HOLDINGS_VALUE] * market_gross;
             state.slots[slot::HOLDINGS_VALUE] = value;
 
             let rebalance = completed % strategy.rebalance_every == 0 && !is_last;
@@ -373,8 +377,8 @@ impl<R: Real> PathBlock<R> {
                     }
                 };
                 // Close the decomposition period: T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)),
-                // where sum_i pi_i(p) q_i / p_i = (value / value(p)) (Z(p) / Z): the holdings grew with their caps.
-                let log_period_ratio = (value.ln() - self.log_total) + state.slots[slot::LOG_Z_ANCHOR];
+                // where sum_i pi_i(p) q_i / p_i = value / value(p): the holdings grew with their caps relative to Z.
+                let log_period_ratio = value.ln() + state.slots[slot::LOG_Z_ANCHOR];
                 let divergence = log_period_ratio - (log_g - state.slots[slot::LOG_G_ANCHOR]);
                 kahan_add_slot(&mut state.slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
                 state.slots[slot::MIN_DIVERGENCE] = state.slots[slot::MIN_DIVERGENCE].min(divergence);
@@ -389,7 +393,7 @@ impl<R: Real> PathBlock<R> {
                         *holding = *target;
                     }
                     state.slots[slot::HOLDINGS_VALUE] = Lanes::splat(R::ONE);
-                    state.slots[slot::LOG_Z_ANCHOR] = self.log_total;
+                    state.slots[slot::LOG_Z_ANCHOR] = Lanes::zero();
                     cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
                     state.slots[slot::TURNOVER] = state.slots[slot::TURNOVER] + traded * R::from_f64(0.5);
                     state.slots[slot::TRADED_SQUARES] = state.slots[slot::TRADED_SQUARES] + traded * traded;
@@ -534,6 +538,26 @@ fn max_growth_block<R: Real>(
     }
 }
 
+/// Where a path first goes non-finite: the path is simulated again alone, step by
+/// step, and checked after each. Returns the 0-based step and the strategy index
+/// (None when the market itself, its caps or weights, is the first to go).
+pub fn first_non_finite_step<R: Real>(params: &KernelParams<R>, path: u64) -> Option<(u32, Option<usize>)> {
+    let mut state = PathBlock::init_paths(params, path, 1);
+    let finite = |value: &Lanes<R>| value.0[0].to_f64().is_finite();
+    for step in 0..params.total_steps {
+        state.advance_paths(params, step..step + 1);
+        if !(finite(&state.log_total) && state.log_caps.iter().all(finite) && state.mu.iter().all(finite)) {
+            return Some((step, None));
+        }
+        for (index, strategy) in state.strategies.iter().enumerate() {
+            if !(strategy.slots.iter().all(finite) && strategy.holdings.iter().all(finite)) {
+                return Some((step, Some(index)));
+            }
+        }
+    }
+    None
+}
+
 /// Simulates `paths` (a range of global path indices) in precision `R` on the
 /// current rayon pool, calling `on_block_done` with each finished block's path count.
 pub fn simulate_batch<R: Real>(
@@ -571,4 +595,49 @@ pub fn simulate_batch<R: Real>(
         });
     out.grid = Some(grid);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scenario;
+
+    fn plan() -> Plan {
+        let text = r#"
+            paths = 4
+            years = 1.0
+            [market]
+            n = 5
+            vol = 0.2
+            [[strategies]]
+            name = "equal"
+            weighting = "equal"
+            [[strategies]]
+            name = "entropy-every-10"
+            weighting = "entropy"
+            rebalance_every = 10
+        "#;
+        Scenario::from_toml(text).unwrap().validate().unwrap()
+    }
+
+    #[test]
+    fn the_first_non_finite_step_and_strategy_are_found() {
+        let plan = plan();
+        let mut params = KernelParams::<f32>::new(&plan);
+        assert_eq!(first_non_finite_step(&params, 2), None, "a healthy path has no such step");
+        // A NaN cost rate poisons the second strategy at its first rebalance: after step 10.
+        params.strategies[1].cost_rate = f32::NAN;
+        assert_eq!(first_non_finite_step(&params, 2), Some((9, Some(1))));
+        let error = crate::EngineError::NonFinite {
+            path: 2,
+            strategy: "entropy-every-10".into(),
+            step: Some(9),
+            first: Some("strategy entropy-every-10".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "path 2, strategy entropy-every-10: a statistic is not finite (step 10 of the path: strategy \
+             entropy-every-10 went first); no result was produced"
+        );
+    }
 }

@@ -47,11 +47,26 @@ pub enum EngineError {
     )]
     SolverCut { step: u32, strategy: String },
     #[error(
-        "path {path}, strategy {strategy}: a statistic is not finite (numerical overflow); no result was produced"
+        "path {path}, strategy {strategy}: a statistic is not finite{}; no result was produced",
+        where_it_went(*step, first)
     )]
-    NonFinite { path: u64, strategy: String },
+    NonFinite {
+        path: u64,
+        strategy: String,
+        /// The first step after which the path's state was not finite, and what went
+        /// first (a strategy, or "the market"), when a step-by-step re-run found it.
+        step: Option<u32>,
+        first: Option<String>,
+    },
     #[error("writing the checkpoint: {0}")]
     Checkpoint(String),
+}
+
+fn where_it_went(step: Option<u32>, first: &Option<String>) -> String {
+    match (step, first) {
+        (Some(step), Some(first)) => format!(" (step {} of the path: {first} went first)", step + 1),
+        _ => " (numerical overflow)".to_string(),
+    }
 }
 
 /// What ran: reported in every summary and benchmark.

@@ -5,6 +5,7 @@
 mod common;
 mod compare;
 mod gpu;
+mod horizons;
 mod identities;
 mod models;
 mod reference;
