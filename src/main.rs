@@ -570,10 +570,22 @@ fn execute(
             .map_err(|error| sptlab::EngineError::Checkpoint(error.to_string())),
         None => Ok(()),
     };
-    let (results, run) =
-        sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch)
-            .context("simulation failed")?;
+    let outcome = sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch);
     bar.finish_and_clear();
+    let (results, run) = match outcome {
+        // A GPU that fails mid-run under `auto` (a kernel the driver cannot build, a
+        // buffer it cannot allocate, a lost device): nothing was written but checkpoints,
+        // which the CPU run replaces, so running again on the CPU is safe.
+        Err(sptlab::EngineError::Gpu(error)) if args.backend == BackendChoice::Auto && seconds_before == 0.0 => {
+            if !args.quiet {
+                eprintln!("note: the GPU run failed ({error}); running on the CPU backend instead");
+            }
+            drop(checkpointer);
+            let on_cpu = RunArgs { backend: BackendChoice::Cpu, ..args.clone() };
+            return execute(&on_cpu, plan, source, shard, None);
+        }
+        outcome => outcome.context("simulation failed")?,
+    };
     if let (Some(shard), Some(out)) = (shard, &args.out) {
         sptlab::shard::write_shard(out, &plan, shard, &results, &run)
             .with_context(|| format!("writing the shard to {}", out.display()))?;

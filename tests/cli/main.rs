@@ -479,3 +479,32 @@ fn reproduce_confirms_a_run_made_with_other_threads_and_batches_and_catches_a_ch
     assert_eq!(no_manifest.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_manifest.stderr).contains("has no manifest"));
 }
+
+#[test]
+fn gpu_failures_are_reported_as_such_without_a_panic_or_output() {
+    let dir = scratch("gpu-faults");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let healthy = sptlab(&["run", &scenario, "--backend", "gpu", "--quiet", "--years", "0.1"]);
+    if !healthy.status.success() {
+        let stderr = String::from_utf8_lossy(&healthy.stderr);
+        assert!(std::env::var("SPTLAB_REQUIRE_GPU").as_deref() != Ok("1"), "no GPU run: {stderr}");
+        eprintln!("skipped: no GPU adapter ({stderr})");
+        return;
+    }
+    for (fault, expected) in [
+        ("shader", "parsing error"),
+        ("alloc", "is greater than the maximum buffer size"),
+        ("lost", "the GPU device was lost"),
+    ] {
+        let out = dir.join(fault);
+        let output = Command::new(env!("CARGO_BIN_EXE_sptlab"))
+            .args(["run", &scenario, "--backend", "gpu", "--quiet", "--years", "0.1", "--out", out.to_str().unwrap()])
+            .env("SPTLAB_GPU_FAULT", fault)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{fault}: {stderr}");
+        assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{fault}: {stderr}");
+        assert!(!out.join("summary.json").exists(), "{fault}: no results");
+    }
+}

@@ -598,7 +598,10 @@ impl GpuBackend {
         }
         let device = &self.context.device;
         let place = MarketDataPlace::for_stage(&stage, &self.context.limits);
-        let source = kernel_source(plan, &stage, place, unrolled);
+        let mut source = kernel_source(plan, &stage, place, unrolled);
+        if injected_fault() == Some(Fault::Shader) {
+            source.push_str("\nfn injected_fault( {\n");
+        }
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("advance_paths.wgsl"),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -767,7 +770,12 @@ impl Backend for GpuBackend {
         let layout = kernels.layout;
         let count = (paths.end - paths.start) as u32;
         let stride = count.next_multiple_of(WORKGROUP);
-        let state_bytes = 4 * layout.state_slots() as u64 * stride as u64;
+        let mut state_bytes = 4 * layout.state_slots() as u64 * stride as u64;
+        match injected_fault() {
+            Some(Fault::Alloc) => state_bytes = self.context.limits.max_buffer_size.next_multiple_of(4) + 4,
+            Some(Fault::Lost) => device.destroy(),
+            _ => {}
+        }
         let state = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("state"),
             size: state_bytes,
@@ -976,4 +984,25 @@ impl Backend for GpuBackend {
         }
         Ok(out)
     }
+}
+
+/// A GPU failure to provoke, for testing that each is reported clearly (and that
+/// `--backend auto` falls back to the CPU): `SPTLAB_GPU_FAULT=shader` (a kernel that
+/// does not compile), `alloc` (a buffer larger than the device allows) or `lost` (the
+/// device destroyed before a batch). Real wgpu failures, not simulated ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Shader,
+    Alloc,
+    Lost,
+}
+
+fn injected_fault() -> Option<Fault> {
+    static FAULT: std::sync::OnceLock<Option<Fault>> = std::sync::OnceLock::new();
+    *FAULT.get_or_init(|| match std::env::var("SPTLAB_GPU_FAULT").as_deref() {
+        Ok("shader") => Some(Fault::Shader),
+        Ok("alloc") => Some(Fault::Alloc),
+        Ok("lost") => Some(Fault::Lost),
+        _ => None,
+    })
 }
