@@ -368,7 +368,10 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
             if precision == Precision::F64 {
                 return Ok(cpu());
             }
-            match GpuContext::new(false) {
+            // SPTLAB_AUTO_SOFTWARE_GPU=1 lets auto take a software adapter (lavapipe), as
+            // tests of the GPU fall-back do.
+            let allow_software = std::env::var("SPTLAB_AUTO_SOFTWARE_GPU").as_deref() == Ok("1");
+            match GpuContext::new(allow_software) {
                 Ok(context) => Ok(Box::new(GpuBackend::new(context))),
                 Err(reason) => {
                     if !args.quiet {

@@ -508,3 +508,31 @@ fn gpu_failures_are_reported_as_such_without_a_panic_or_output() {
         assert!(!out.join("summary.json").exists(), "{fault}: no results");
     }
 }
+
+#[test]
+fn under_auto_a_failing_gpu_gives_way_to_the_cpu_with_a_notice() {
+    let dir = scratch("gpu-fallback");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let (on_cpu, fell_back) = (dir.join("cpu"), dir.join("auto"));
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", on_cpu.to_str().unwrap()]);
+    assert!(output.status.success());
+    let output = Command::new(env!("CARGO_BIN_EXE_sptlab"))
+        .args(["run", &scenario, "--backend", "auto", "--out", fell_back.to_str().unwrap()])
+        .env("SPTLAB_AUTO_SOFTWARE_GPU", "1")
+        .env("SPTLAB_GPU_FAULT", "shader")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("no GPU adapter") {
+        assert!(std::env::var("SPTLAB_REQUIRE_GPU").as_deref() != Ok("1"), "{stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("note: the GPU run failed") && stderr.contains("parsing error"), "{stderr}");
+    assert!(stderr.contains("running on the CPU backend instead"), "{stderr}");
+    let (expected, got) = (json(&on_cpu.join("summary.json")), json(&fell_back.join("summary.json")));
+    assert_eq!(got["manifest"]["backend"], "cpu");
+    for section in ["market", "strategies", "comparisons"] {
+        assert!(expected[section] == got[section], "{section}: the fall-back run is a CPU run");
+    }
+}
