@@ -837,7 +837,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
 }
 
 /// `bench --workload scaling`: one size varied at a time, on CPU f32 and the GPU.
-fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBackend>) -> Result<(), Failure> {
+fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>) -> Result<(), Failure> {
     // A sweep point is timed up to 3 times: the largest take minutes on a small machine.
     let repeat = args.repeat.min(3);
     let max_paths = args.paths.unwrap_or(1_000_000);
@@ -869,7 +869,7 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, mut gpu: Option<&mut GpuBacke
             measure(&mut cpu, axis, workload, paths)?;
         }
     }
-    if let Some(gpu) = gpu.as_deref_mut() {
+    if let Some(gpu) = gpu {
         // A software adapter compiles large kernels slowly and runs slowly: the small end.
         let (gpu_paths, gpu_stocks) = if gpu.is_software() { (max_paths.min(1_000), 300) } else { (max_paths, 2000) };
         for (axis, workload, paths) in sptlab::bench::scaling_points(gpu_paths, gpu_stocks) {

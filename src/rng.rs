@@ -92,11 +92,11 @@ pub fn philox4x32_10_simd<const L: usize>(counter: [[u32; L]; 4], key: [u32; 2])
     #[cfg(target_arch = "x86_64")]
     {
         // Only inside the AVX-512 kernel: called from the AVX2 one it would not inline.
-        if L % 16 == 0 && crate::simd::flavour() == crate::simd::Flavour::Avx512 {
+        if L.is_multiple_of(16) && crate::simd::flavour() == crate::simd::Flavour::Avx512 {
             // SAFETY: `flavour` only returns what the CPU supports.
             return unsafe { avx512::philox4x32_10_lanes(counter, key) };
         }
-        if L % 8 == 0 && std::is_x86_feature_detected!("avx2") {
+        if L.is_multiple_of(8) && std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
             return unsafe { avx2::philox4x32_10_lanes(counter, key) };
         }

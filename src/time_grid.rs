@@ -42,7 +42,7 @@ impl GridSpec {
     pub fn point_after(&self, completed: u32) -> Option<u32> {
         if completed == self.steps {
             Some(self.points - 1)
-        } else if completed % self.every == 0 {
+        } else if completed.is_multiple_of(self.every) {
             Some(completed / self.every - 1)
         } else {
             None

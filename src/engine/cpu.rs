@@ -346,7 +346,7 @@ impl<R: Real> PathBlock<R> {
             let gross = value / state.slots[slot::HOLDINGS_VALUE] * market_gross;
             state.slots[slot::HOLDINGS_VALUE] = value;
 
-            let rebalance = completed % strategy.rebalance_every == 0 && !is_last;
+            let rebalance = completed.is_multiple_of(strategy.rebalance_every) && !is_last;
             let mut cost_factor = Lanes::splat(R::ONE);
             if rebalance || is_last {
                 if !log_mu_ready {

@@ -304,7 +304,7 @@ pub fn rebalancing(plan: &Plan, step: u32) -> Vec<u32> {
     (0..plan.strategies.len() as u32)
         .filter(|&s| {
             let strategy = &plan.strategies[s as usize];
-            is_max_growth(&strategy.weighting) && completed % strategy.rebalance_every == 0
+            is_max_growth(&strategy.weighting) && completed.is_multiple_of(strategy.rebalance_every)
         })
         .collect()
 }
