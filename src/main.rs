@@ -182,7 +182,8 @@ struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
-    /// Paths per batch on the CPU backend (memory; results do not depend on it).
+    /// Paths per batch (memory, and how often a checkpoint can be written; results do not
+    /// depend on it). The GPU rounds it up to whole workgroups and may take fewer.
     #[arg(long)]
     batch_paths: Option<u64>,
     /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
@@ -341,6 +342,14 @@ fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
     }
 }
 
+fn gpu_backend(context: GpuContext, batch_paths: Option<u64>) -> Box<dyn Backend> {
+    let backend = GpuBackend::new(context);
+    Box::new(match batch_paths {
+        Some(paths) => backend.with_batch_limit(paths),
+        None => backend,
+    })
+}
+
 fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
     let precision = match args.precision {
         PrecisionChoice::F32 => Precision::F32,
@@ -362,7 +371,7 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
                 ));
             }
             let context = GpuContext::new(true).context("--backend gpu")?;
-            Ok(Box::new(GpuBackend::new(context)))
+            Ok(gpu_backend(context, args.batch_paths))
         }
         BackendChoice::Auto => {
             if precision == Precision::F64 {
@@ -372,7 +381,7 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
             // tests of the GPU fall-back do.
             let allow_software = std::env::var("SPTLAB_AUTO_SOFTWARE_GPU").as_deref() == Ok("1");
             match GpuContext::new(allow_software) {
-                Ok(context) => Ok(Box::new(GpuBackend::new(context))),
+                Ok(context) => Ok(gpu_backend(context, args.batch_paths)),
                 Err(reason) => {
                     if !args.quiet {
                         let hint = match reason {

@@ -536,3 +536,33 @@ fn under_auto_a_failing_gpu_gives_way_to_the_cpu_with_a_notice() {
         assert!(expected[section] == got[section], "{section}: the fall-back run is a CPU run");
     }
 }
+
+#[test]
+fn reproduce_confirms_a_gpu_run_made_with_other_batches() {
+    let dir = scratch("reproduce-gpu");
+    let scenario = write(&dir, "small.toml", &SMALL.replace("paths = 40", "paths = 200"));
+    let out = dir.join("first");
+    let first = sptlab(&[
+        "run",
+        &scenario,
+        "--backend",
+        "gpu",
+        "--batch-paths",
+        "64",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    if stderr.contains("no GPU adapter") {
+        assert!(std::env::var("SPTLAB_REQUIRE_GPU").as_deref() != Ok("1"), "{stderr}");
+        return;
+    }
+    assert!(first.status.success(), "{stderr}");
+    // Four batches of 64 the first time, one of 256 now: each path's numbers, the
+    // integer time grid and the block-ordered sums do not depend on the batching.
+    let again = sptlab(&["run", "--reproduce", out.join("summary.json").to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(stdout.contains("within 1e-3 (GPU)"), "{stdout}");
+}
