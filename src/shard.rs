@@ -195,33 +195,34 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     let reference = first.manifest.clone();
     let reference = &reference;
     let reference_name = name(first);
+    // Every shard that does not belong, and every gap and overlap, reported together.
+    let mut problems = Vec::new();
     for shard in &shards[1..] {
         let m = &shard.manifest;
-        let mismatch = |what: &str, theirs: &dyn std::fmt::Display, ours: &dyn std::fmt::Display| {
-            Err(format!(
-                "{} is not part of the same run as {reference_name}: {what} {theirs} against {ours}",
-                name(shard)
-            ))
-        };
-        if m.sptlab_version != reference.sptlab_version {
-            return mismatch("sptlab version", &m.sptlab_version, &reference.sptlab_version);
+        let differences = [
+            ("sptlab version", m.sptlab_version.clone(), reference.sptlab_version.clone()),
+            ("random-number contract", m.rng_contract.clone(), reference.rng_contract.clone()),
+            ("scenario hash", m.scenario_hash.clone(), reference.scenario_hash.clone()),
+            ("seed", m.seed.to_string(), reference.seed.to_string()),
+            ("shard count", m.shard.count.to_string(), reference.shard.count.to_string()),
+            (
+                "backend",
+                format!("{} {}", m.backend, m.precision),
+                format!("{} {}", reference.backend, reference.precision),
+            ),
+        ];
+        let scenario_differs = m.scenario != reference.scenario;
+        for (what, theirs, ours) in differences {
+            if theirs != ours || (what == "scenario hash" && scenario_differs) {
+                problems.push(format!(
+                    "{} is not part of the same run as {reference_name}: {what} {theirs} against {ours}",
+                    name(shard)
+                ));
+            }
         }
-        if m.rng_contract != reference.rng_contract {
-            return mismatch("random-number contract", &m.rng_contract, &reference.rng_contract);
-        }
-        if m.scenario_hash != reference.scenario_hash || m.scenario != reference.scenario {
-            return mismatch("scenario hash", &m.scenario_hash, &reference.scenario_hash);
-        }
-        if m.seed != reference.seed {
-            return mismatch("seed", &m.seed, &reference.seed);
-        }
-        if m.shard.count != reference.shard.count {
-            return mismatch("shard count", &m.shard.count, &reference.shard.count);
-        }
-        if (&m.backend, &m.precision) != (&reference.backend, &reference.precision) {
-            let theirs = format!("{} {}", m.backend, m.precision);
-            return mismatch("backend", &theirs, &format!("{} {}", reference.backend, reference.precision));
-        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
     }
     shards.sort_by_key(|shard| (shard.manifest.first_path, shard.manifest.shard.index));
     let count = reference.shard.count;
@@ -231,43 +232,48 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
         let m = &shard.manifest;
         let spec_range = m.shard.paths(total);
         if spec_range != (m.first_path..m.end_path) {
-            return Err(format!(
+            problems.push(format!(
                 "{}: paths {}..{} are not those of shard {}/{count}",
                 name(shard),
                 m.first_path,
                 m.end_path,
                 m.shard.index
             ));
+            continue;
         }
         if let Some(previous) = position.checked_sub(1).map(|p| &shards[p]) {
             if previous.manifest.shard.index == m.shard.index {
-                return Err(format!(
+                problems.push(format!(
                     "shard {}/{count} is given twice ({} and {}): the shards overlap",
                     m.shard.index,
                     name(previous),
                     name(shard)
                 ));
+                continue;
             }
         }
-        if m.first_path != expected_start {
-            return Err(format!(
+        if m.first_path > expected_start {
+            problems.push(format!(
                 "shards missing before {}: paths {}..{} of {total} are in no shard directory given",
                 name(shard),
                 expected_start,
                 m.first_path
             ));
         }
-        expected_start = m.end_path;
+        expected_start = expected_start.max(m.end_path);
     }
-    if expected_start != total {
-        return Err(format!(
+    if expected_start < total {
+        problems.push(format!(
             "shards missing: paths {expected_start}..{total} of {total} are in no shard directory given"
         ));
     }
     let missing: Vec<u64> = (0..count).filter(|i| !shards.iter().any(|s| s.manifest.shard.index == *i)).collect();
-    if !missing.is_empty() {
+    if problems.is_empty() && !missing.is_empty() {
         // Only shards of no paths can be missing here (P < N).
-        return Err(format!("shards {missing:?} of {count} are missing (they hold no paths, but give them all)"));
+        problems.push(format!("shards {missing:?} of {count} are missing (they hold no paths, but give them all)"));
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
     }
 
     let plan = reference.scenario.validate().map_err(|e| format!("{reference_name}/shard.json: {e}"))?;

@@ -415,6 +415,12 @@ fn cases() -> Vec<Case> {
         shards("a missing shard", &[0, 1, 3], |_| {}, vec!["in no shard directory given"]),
         shards("a shard twice", &[0, 1, 2, 3, 3], |_| {}, vec!["is given twice"]),
         shards(
+            "a shard twice and one missing",
+            &[0, 0, 2, 3],
+            |_| {},
+            vec!["shard 0/4 is given twice", "paths 10..20 of 40 are in no shard directory given"],
+        ),
+        shards(
             "not a shard directory",
             &[0, 1, 2, 3],
             |dir| std::fs::remove_file(dir.join("shard-2/shard.json")).unwrap(),
