@@ -704,7 +704,9 @@ impl Backend for GpuBackend {
         let layout = StateLayout::of(plan);
         if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
             return Err(format!(
-                "market.n: {} stocks is more than the software adapter {} compiles in reasonable time                  ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays,                  measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
+                "market.n: {} stocks is more than the software adapter {} compiles in reasonable time \
+                 ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays, \
+                 measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
                 plan.n(),
                 self.context.adapter_name(),
             ));
