@@ -82,8 +82,11 @@ impl Checkpointer {
         };
         let shard = self.options.shard.unwrap_or(ShardSpec { index: 0, count: 1 });
         write_shard(&generation, plan, shard, results, &run)?;
-        let options = serde_json::to_string_pretty(&self.options).expect("options serialise");
-        write_atomically(&self.root.join("options.json"), options.as_bytes())?;
+        if self.written.is_none() {
+            // The options do not change during a run (a resumed run finds them there).
+            let options = serde_json::to_string_pretty(&self.options).expect("options serialise");
+            write_atomically(&self.root.join("options.json"), options.as_bytes())?;
+        }
         write_atomically(&self.root.join("latest"), done.to_string().as_bytes())?;
         if let Some(previous) = self.written.replace(generation) {
             let _ = std::fs::remove_dir_all(previous);

@@ -75,9 +75,10 @@ pub fn simulate_from(
         let last = (first + batch_paths).min(paths.end);
         log::debug!("batch of paths {first}..{last}");
         let batch = backend.simulate(plan, first..last, progress)?;
+        let held = results.paths();
         results.absorb(&batch);
         // A non-finite number stops the run at the batch where it appears.
-        if let Some((path, strategy)) = results.first_non_finite() {
+        if let Some((path, strategy)) = results.first_non_finite_from(held) {
             return Err(non_finite(plan, backend.info().precision, path, strategy));
         }
         first = last;

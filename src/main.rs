@@ -452,7 +452,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     if let (Some(plan), Some(memory)) = (&plan, physical_memory()) {
-        let paths = shard.map_or(plan.paths, |shard| shard.paths(plan.paths).end - shard.paths(plan.paths).start);
+        let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+        let paths = range.end - range.start;
         let needed = sptlab::results::Results::bytes_needed(plan, paths);
         if needed > memory {
             problems.push(format!(
@@ -474,11 +475,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
     let resumed = sptlab::checkpoint::resume(out).map_err(Failure::BadInput)?;
     let options = resumed.options.clone();
+    // Options given now win; otherwise the killed run's.
     let per_path_format = match (args.output.per_path, options.per_path.as_deref()) {
         (false, Some("csv")) => PerPathFormatChoice::Csv,
         (false, Some(_)) => PerPathFormatChoice::Parquet,
-        (true, _) => args.output.per_path_format,
-        (false, None) => args.output.per_path_format,
+        _ => args.output.per_path_format,
     };
     let args = RunArgs {
         backend: if resumed.backend == "gpu" { BackendChoice::Gpu } else { BackendChoice::Cpu },

@@ -105,8 +105,14 @@ impl Results {
 
     /// The first path and strategy with a non-finite statistic, if any.
     pub fn first_non_finite(&self) -> Option<(u64, String)> {
+        self.first_non_finite_from(0)
+    }
+
+    /// As [`Results::first_non_finite`], among the paths held from index `from` on (the
+    /// last batch's, so that each path is checked once).
+    pub fn first_non_finite_from(&self, from: usize) -> Option<(u64, String)> {
         for (name, paths) in self.strategy_names.iter().zip(&self.per_path) {
-            for (path, stats) in paths.iter().enumerate() {
+            for (path, stats) in paths.iter().enumerate().skip(from) {
                 let values = [
                     stats.log_return,
                     stats.relative_log_return,

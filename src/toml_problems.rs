@@ -108,6 +108,7 @@ fn drop_entry_at<'i>(
                 if let Some(stand_in) = stand_ins.get(name.as_str()) {
                     // Far outside the text, so no later error is placed on it.
                     *value = Spanned::new(usize::MAX..usize::MAX, stand_in.get_ref().clone());
+                    // Replaced, not dropped: no "missing field" can follow from it.
                     return Some((path, String::new()));
                 }
                 to_drop = Some((path, name));
