@@ -7,15 +7,23 @@
 //! an uninterrupted one. Each checkpoint goes into a new generation directory
 //! `DIR/checkpoint/<paths done>/`; the file `DIR/checkpoint/latest`, replaced
 //! atomically (write, then rename) once that directory is complete, names the one to
-//! resume from, so a kill at any moment leaves a whole checkpoint behind.
+//! resume from, so a kill at any moment leaves a whole checkpoint behind. A generation
+//! whose writing failed (a full disk) is removed at once, and one a killed run left
+//! half-written is removed when the run is resumed. Only files of these names are
+//! ever removed: anything else in the checkpoint directory is left alone.
+//!
+//! A checkpoint is checked before a run continues from it: its checksum (shard.rs),
+//! its labels, and the sptlab that wrote it, which must be this one (another build's
+//! kernels could draw other numbers for the remaining paths).
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::BackendInfo;
-use crate::report::write_atomically;
+use crate::engine::{BackendInfo, Precision};
+use crate::files::write_atomically;
 use crate::results::{Results, RunInfo};
 use crate::scenario::Plan;
 use crate::shard::{read_shard, write_shard, ShardSpec};
@@ -44,25 +52,34 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Checkpoints into `out/checkpoint`, replacing any left there by an earlier run.
-    pub fn new(
+    /// Checkpoints into `out/checkpoint`, replacing one this run left there (a GPU
+    /// attempt that gave way to the CPU; `OutDir` refuses or clears anyone else's).
+    pub fn new(out: &Path, every: Duration, options: RunOptions, backend: BackendInfo) -> io::Result<Checkpointer> {
+        remove(out)?;
+        Ok(Checkpointer { root: out.join(CHECKPOINT), every, last: None, written: None, options, backend })
+    }
+
+    /// Continues the checkpoints of a resumed run in `out/checkpoint`, removing any
+    /// generation other than the current one (a killed run's half-written next one).
+    pub fn continuing(
         out: &Path,
         every: Duration,
         options: RunOptions,
         backend: BackendInfo,
-    ) -> std::io::Result<Checkpointer> {
+    ) -> io::Result<Checkpointer> {
         let root = out.join(CHECKPOINT);
-        if root.exists() {
-            std::fs::remove_dir_all(&root)?;
+        let latest = read_latest(&root).map_err(io::Error::other)?;
+        for entry in std::fs::read_dir(&root)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_generation(&name) && name != latest.to_string() {
+                remove_generation(&entry.path())?;
+            } else if is_partial(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
         }
-        Ok(Checkpointer { root, every, last: None, written: None, options, backend })
-    }
-
-    /// Continues the checkpoints of a resumed run in `out/checkpoint`.
-    pub fn continuing(out: &Path, every: Duration, options: RunOptions, backend: BackendInfo) -> Checkpointer {
-        let root = out.join(CHECKPOINT);
-        let written = std::fs::read_to_string(root.join("latest")).ok().map(|latest| root.join(latest.trim()));
-        Checkpointer { root, every, last: Some(Instant::now()), written, options, backend }
+        let written = Some(root.join(latest.to_string()));
+        Ok(Checkpointer { root, every, last: Some(Instant::now()), written, options, backend })
     }
 
     /// Saves `results` (the first paths of the run) when a checkpoint is due.
@@ -81,15 +98,24 @@ impl Checkpointer {
             asset_steps_per_second: 0.0,
         };
         let shard = self.options.shard.unwrap_or(ShardSpec { index: 0, count: 1 });
-        write_shard(&generation, plan, shard, results, &run)?;
-        if self.written.is_none() {
-            // The options do not change during a run (a resumed run finds them there).
-            let options = serde_json::to_string_pretty(&self.options).expect("options serialise");
-            write_atomically(&self.root.join("options.json"), options.as_bytes())?;
+        let written = (|| {
+            write_shard(&generation, plan, shard, results, &run)?;
+            if self.written.is_none() {
+                // The options do not change during a run (a resumed run finds them there).
+                let options = serde_json::to_string_pretty(&self.options).expect("options serialise");
+                write_atomically(&self.root.join("options.json"), options.as_bytes())?;
+            }
+            write_atomically(&self.root.join("latest"), done.to_string().as_bytes())
+        })();
+        if let Err(error) = written {
+            // The previous generation stays current; this one's part goes.
+            if self.written.as_ref() != Some(&generation) {
+                let _ = remove_generation(&generation);
+            }
+            return Err(error);
         }
-        write_atomically(&self.root.join("latest"), done.to_string().as_bytes())?;
-        if let Some(previous) = self.written.replace(generation) {
-            let _ = std::fs::remove_dir_all(previous);
+        if let Some(previous) = self.written.replace(generation.clone()).filter(|previous| *previous != generation) {
+            let _ = remove_generation(&previous);
         }
         self.last = Some(Instant::now());
         log::info!("checkpoint: {done} paths in {}", self.root.display());
@@ -97,12 +123,85 @@ impl Checkpointer {
     }
 
     /// The run finished and its results are written: the checkpoint goes.
-    pub fn finish(self) -> std::io::Result<()> {
-        match std::fs::remove_dir_all(&self.root) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
+    pub fn finish(self) -> io::Result<()> {
+        remove(self.root.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+/// Whether a name in the checkpoint directory is a generation (a number of paths).
+fn is_generation(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a name is one of `files::write_atomically`'s temporary files.
+fn is_partial(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".partial")
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a generation directory's shard files (and temporary ones), then the
+/// directory if nothing else is in it.
+fn remove_generation(directory: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(directory)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name == "paths.bin" || name == "shard.json" || is_partial(&name) {
+            remove_if_present(&directory.join(name))?;
         }
     }
+    remove_empty_dir(directory)
+}
+
+fn remove_empty_dir(directory: &Path) -> io::Result<()> {
+    match std::fs::remove_dir(directory) {
+        Err(error) if error.kind() == io::ErrorKind::DirectoryNotEmpty => {
+            log::warn!("{}: left in place, it holds files sptlab did not write", directory.display());
+            Ok(())
+        }
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the checkpoint in `out/checkpoint`: the files sptlab writes there and
+/// nothing else.
+pub fn remove(out: &Path) -> io::Result<()> {
+    let root = out.join(CHECKPOINT);
+    let entries = match std::fs::read_dir(&root) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        entries => entries?,
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_generation(&name) && entry.file_type()?.is_dir() {
+            remove_generation(&entry.path())?;
+        } else if name == "latest" || name == "options.json" || is_partial(&name) {
+            remove_if_present(&entry.path())?;
+        }
+    }
+    remove_empty_dir(&root)
+}
+
+/// The number of paths the current checkpoint in `root` holds (the file `latest`).
+fn read_latest(root: &Path) -> Result<u64, String> {
+    let latest = root.join("latest");
+    let text = crate::files::read_text_limited(&latest, 64).map_err(|error| format!("{}: cannot read ({error})", latest.display()))?;
+    let text = text.trim();
+    match text.parse::<u64>() {
+        Ok(done) if is_generation(text) => Ok(done),
+        _ => Err(format!("{}: expected a number of paths, found {text:?}", latest.display())),
+    }
+}
+
+/// The number of paths done by the checkpoint in `out`, if it has a readable one.
+pub fn paths_done(out: &Path) -> Option<u64> {
+    read_latest(&out.join(CHECKPOINT)).ok()
 }
 
 /// A killed run read back from its checkpoint.
@@ -112,33 +211,42 @@ pub struct Resumed {
     pub results: Results,
     /// Seconds the run spent before it was killed.
     pub seconds: f64,
-    /// "cpu" or "gpu", and "f32" or "f64": a resumed run must use the same.
-    pub backend: String,
-    pub precision: String,
+    /// The backend ("cpu" or "gpu") and precision the run used: a resumed run must use the same.
+    pub backend: &'static str,
+    pub precision: Precision,
     pub options: RunOptions,
 }
 
 /// Reads the checkpoint in `out/checkpoint`.
 pub fn resume(out: &Path) -> Result<Resumed, String> {
     let root = out.join(CHECKPOINT);
-    let latest = root.join("latest");
-    let generation = std::fs::read_to_string(&latest).map_err(|error| {
-        format!(
-            "{}: cannot read ({error}); is {} the --out directory of a run that was stopped before it finished?",
-            latest.display(),
-            out.display()
-        )
+    let generation = read_latest(&root).map_err(|reason| {
+        format!("{reason}; is {} the --out directory of a run that was stopped before it finished?", out.display())
     })?;
-    let generation = generation.trim();
-    if generation.is_empty() || !generation.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{}: expected a number of paths, found {generation:?}", latest.display()));
-    }
     let options_file = root.join("options.json");
-    let options: RunOptions = std::fs::read_to_string(&options_file)
+    let options: RunOptions = crate::files::read_text_limited(&options_file, 1 << 20)
         .map_err(|e| format!("{}: cannot read ({e})", options_file.display()))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{}: {e}", options_file.display())))?;
-    let shard = read_shard(&root.join(generation))?;
+    let shard = read_shard(&root.join(generation.to_string()))?;
     let manifest = &shard.manifest;
+    let this_commit = option_env!("SPTLAB_GIT_COMMIT");
+    if manifest.sptlab_version != env!("CARGO_PKG_VERSION")
+        || manifest.git_commit.as_deref().zip(this_commit).is_some_and(|(theirs, ours)| theirs != ours)
+    {
+        return Err(format!(
+            "{}: the checkpoint was written by sptlab {} (commit {}), this is sptlab {} (commit {}): another \
+             build may draw other numbers for the remaining paths; finish it with that build, or start again \
+             with --force",
+            out.display(),
+            manifest.sptlab_version,
+            manifest.git_commit.as_deref().unwrap_or("unknown"),
+            env!("CARGO_PKG_VERSION"),
+            this_commit.unwrap_or("unknown")
+        ));
+    }
+    if manifest.shard != options.shard.unwrap_or(ShardSpec { index: 0, count: 1 }) {
+        return Err(format!("{}: the checkpoint's shard does not match {}", out.display(), options_file.display()));
+    }
     if manifest.rng_contract != crate::shard::RNG_CONTRACT {
         return Err(format!(
             "{}: the run drew random numbers under {}, this sptlab draws under {}",
@@ -168,10 +276,11 @@ pub fn resume(out: &Path) -> Result<Resumed, String> {
         manifest.terminal_sums.clone(),
         manifest.time_grid.clone(),
     );
+    let (backend, precision) = manifest.backend_and_precision().ok_or("the checkpoint's labels were not checked")?;
     Ok(Resumed {
         seconds: manifest.seconds,
-        backend: manifest.backend.clone(),
-        precision: manifest.precision.clone(),
+        backend,
+        precision,
         plan,
         results,
         options,

@@ -13,7 +13,32 @@ use sptlab::bench::Workload;
 use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
+use sptlab::out_dir::{Existing, OutDir, OutDirError};
 use sptlab::scenario::{Overrides, Scenario, EXAMPLE_SCENARIOS};
+
+/// Prints to stdout; a write that fails (a full disk, say) ends the command with
+/// that error instead of a panic. Only in functions returning `Result<_, Failure>`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        std::io::stdout().lock().write_fmt(format_args!($($arg)*)).map_err(Failure::Stdout)?
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(Failure::Stdout)?
+    }};
+}
+
+/// A line on stderr; if stderr itself cannot be written there is nowhere to say so.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 #[derive(Parser)]
 #[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]
@@ -189,7 +214,7 @@ struct RunArgs {
     /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
     /// precision; --threads and --batch-paths may differ) and report whether every
     /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
-    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard"])]
+    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "out", "force", "per_path", "png"])]
     reproduce: Option<PathBuf>,
     /// Continue the run whose --out was DIR from its last checkpoint (same scenario,
     /// backend, precision and output options; --threads and --batch-paths may differ).
@@ -197,12 +222,12 @@ struct RunArgs {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "reproduce", "out", "backend", "precision"]
+        conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "reproduce", "out", "backend", "precision", "force"]
     )]
     resume: Option<PathBuf>,
     /// With --out: write a checkpoint after a finished batch of paths once this many
     /// seconds have passed since the last (0: after every batch).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, allow_negative_numbers = true)]
     checkpoint_every: f64,
     /// Simulate only shard I of N (paths [I·P/N, (I+1)·P/N), with the random numbers they
     /// have in the whole run) and write it to --out for `sptlab merge`.
@@ -237,6 +262,10 @@ struct OutputOptions {
     /// Also write each figure as PNG.
     #[arg(long)]
     png: bool,
+    /// Replace the results of an earlier run (or discard a stopped run's checkpoint) in
+    /// the --out folder; only files sptlab wrote there are removed.
+    #[arg(long)]
+    force: bool,
 }
 
 impl OutputOptions {
@@ -263,10 +292,22 @@ fn physical_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Errors sorted by exit status: 2 for bad input, 1 for everything else.
+/// Errors sorted by exit status: 2 for bad input, 1 for everything else (141 for a
+/// closed stdout, as a shell reports a process ended by SIGPIPE).
 enum Failure {
     BadInput(String),
     Other(anyhow::Error),
+    /// Standard output could not be written.
+    Stdout(std::io::Error),
+}
+
+impl From<OutDirError> for Failure {
+    fn from(error: OutDirError) -> Failure {
+        match error {
+            OutDirError::Refused(reason) => Failure::BadInput(reason),
+            error => Failure::Other(error.into()),
+        }
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -283,32 +324,70 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A write past a file-size limit (RLIMIT_FSIZE) fails with an error sptlab
+    // reports and cleans up after, instead of killing the process.
+    #[cfg(unix)]
+    // SAFETY: as above.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    quiet_mesa_probe();
     // RUST_LOG=sptlab=info (or =debug, or wgpu=warn, ...) shows what the run is doing.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run(args),
         Command::Example { name } => example(&name),
-        Command::Info => {
-            info();
-            Ok(())
-        }
+        Command::Info => info(),
         Command::Bench(args) => bench(args),
         Command::Calibrate(args) => calibrate(args),
         Command::Merge(args) => merge(args),
     };
+    let outcome = outcome.and_then(|()| {
+        use std::io::Write as _;
+        std::io::stdout().flush().map_err(Failure::Stdout)
+    });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(message)) => {
             // One problem per line, each its own "error:" line.
             for line in message.lines() {
-                eprintln!("error: {line}");
+                note!("error: {line}");
             }
             ExitCode::from(2)
         }
         Err(Failure::Other(error)) => {
-            eprintln!("error: {error:#}");
+            note!("error: {error:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Stdout(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        Err(Failure::Stdout(error)) => {
+            note!("error: writing to standard output: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Mesa's drivers print "XDG_RUNTIME_DIR is invalid or not set" when probed without
+/// one (any headless machine), though nothing is wrong: give the process a private
+/// one first. Called before any thread starts.
+fn quiet_mesa_probe() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| std::path::Path::new(&dir).is_dir()) {
+            return;
+        }
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("sptlab-runtime-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        // Only a directory of this user's that no one else can enter (as the spec asks).
+        let private = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0);
+        if private {
+            // SAFETY: no other thread exists yet (called first thing in main).
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
         }
     }
 }
@@ -316,7 +395,7 @@ fn main() -> ExitCode {
 fn example(name: &str) -> Result<(), Failure> {
     match EXAMPLE_SCENARIOS.iter().find(|(example, _)| *example == name) {
         Some((_, text)) => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
         None => {
@@ -335,11 +414,27 @@ fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
     match path {
         None => Ok(Scenario::default_scenario()),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = sptlab::files::read_text_limited(path, sptlab::files::MAX_TEXT_INPUT)
                 .map_err(|error| vec![format!("{}: cannot read the scenario: {error}", path.display())])?;
             Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))
         }
     }
+}
+
+fn precision_of(choice: PrecisionChoice) -> Precision {
+    match choice {
+        PrecisionChoice::F32 => Precision::F32,
+        PrecisionChoice::F64 => Precision::F64,
+    }
+}
+
+/// The CPU backend as the options ask for it (threads, batch size).
+fn cpu_backend(args: &RunArgs, precision: Precision) -> Box<dyn Backend> {
+    let backend = CpuBackend::new(precision, args.threads);
+    Box::new(match args.batch_paths {
+        Some(paths) => backend.with_batch_paths(paths),
+        None => backend,
+    })
 }
 
 fn gpu_backend(context: GpuContext, batch_paths: Option<u64>) -> Box<dyn Backend> {
@@ -351,19 +446,9 @@ fn gpu_backend(context: GpuContext, batch_paths: Option<u64>) -> Box<dyn Backend
 }
 
 fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
-    let precision = match args.precision {
-        PrecisionChoice::F32 => Precision::F32,
-        PrecisionChoice::F64 => Precision::F64,
-    };
-    let cpu = || {
-        let backend = CpuBackend::new(precision, args.threads);
-        Box::new(match args.batch_paths {
-            Some(paths) => backend.with_batch_paths(paths),
-            None => backend,
-        }) as Box<dyn Backend>
-    };
+    let precision = precision_of(args.precision);
     match args.backend {
-        BackendChoice::Cpu => Ok(cpu()),
+        BackendChoice::Cpu => Ok(cpu_backend(args, precision)),
         BackendChoice::Gpu => {
             if precision == Precision::F64 {
                 return Err(Failure::BadInput(
@@ -375,7 +460,7 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
         }
         BackendChoice::Auto => {
             if precision == Precision::F64 {
-                return Ok(cpu());
+                return Ok(cpu_backend(args, precision));
             }
             // SPTLAB_AUTO_SOFTWARE_GPU=1 lets auto take a software adapter (lavapipe), as
             // tests of the GPU fall-back do.
@@ -388,16 +473,79 @@ fn choose_backend(args: &RunArgs) -> Result<Box<dyn Backend>, Failure> {
                             gpu::GpuError::SoftwareOnly { .. } => " (--backend gpu runs on it anyway)",
                             _ => "",
                         };
-                        eprintln!("note: using the CPU backend: {reason}{hint}");
+                        note!("note: using the CPU backend: {reason}{hint}");
                     }
-                    Ok(cpu())
+                    Ok(cpu_backend(args, precision))
                 }
             }
         }
     }
 }
 
+/// Most CPU threads a run may ask for: more only add overhead (and creating a
+/// hundred thousand takes the machine down).
+const MAX_THREADS: usize = 1024;
+/// Longest interval between checkpoints, in seconds (about 11.6 days).
+const MAX_CHECKPOINT_EVERY: f64 = 1e6;
+
+/// The range checks of `run`'s options that need no scenario, in one place (every
+/// form of `run` passes through them): each problem as one line.
+fn option_problems(args: &RunArgs) -> Vec<String> {
+    let mut problems = Vec::new();
+    if args.batch_paths == Some(0) {
+        problems.push("--batch-paths: must be at least 1".into());
+    }
+    match args.threads {
+        Some(0) => problems.push("--threads: must be at least 1".into()),
+        Some(threads) if threads > MAX_THREADS => problems.push(format!(
+            "--threads {threads}: at most {MAX_THREADS}; this machine has {} cores, and more threads than cores \
+             only add overhead",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )),
+        _ => {}
+    }
+    let every = args.checkpoint_every;
+    if !every.is_finite() || every.is_sign_negative() || every > MAX_CHECKPOINT_EVERY {
+        problems.push(format!(
+            "--checkpoint-every {every:?}: must be a number of seconds from 0 (every batch) to {MAX_CHECKPOINT_EVERY}"
+        ));
+    }
+    if let Some(out) = &args.out {
+        if std::fs::metadata(out).is_ok_and(|metadata| !metadata.is_dir()) {
+            problems.push(format!("--out {}: exists and is not a directory", out.display()));
+        }
+    }
+    problems
+}
+
+/// Whether one batch of `--batch-paths` paths fits in memory: its accumulators hold
+/// every stock's terminal log cap for every path, so a large batch of a large market
+/// is refused before it is allocated.
+fn batch_problems(args: &RunArgs, plan: &sptlab::Plan, paths: u64) -> Vec<String> {
+    let (Some(batch), Some(memory)) = (args.batch_paths, physical_memory()) else {
+        return Vec::new();
+    };
+    let batch = batch.min(paths.max(1));
+    let needed = sptlab::engine::BatchAccumulators::bytes_needed(batch, plan.n(), plan.strategies.len());
+    if needed <= memory / 2 {
+        return Vec::new();
+    }
+    let per_path = sptlab::engine::BatchAccumulators::bytes_needed(1, plan.n(), plan.strategies.len());
+    vec![format!(
+        "--batch-paths {batch}: a batch of {batch} paths of {} stocks needs {:.1} GiB, more than half of this \
+         machine's {:.1} GiB of memory; at most {} paths per batch here",
+        plan.n(),
+        needed as f64 / GIB,
+        memory as f64 / GIB,
+        memory / 2 / per_path
+    )]
+}
+
 fn run(args: RunArgs) -> Result<(), Failure> {
+    let option_problems = option_problems(&args);
+    if (args.reproduce.is_some() || args.resume.is_some()) && !option_problems.is_empty() {
+        return Err(Failure::BadInput(option_problems.join("\n")));
+    }
     if let Some(summary) = &args.reproduce {
         return reproduce(summary, &args);
     }
@@ -405,7 +553,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         return resume(out, &args);
     }
     // Every problem of the scenario and the options, reported together.
-    let mut problems = Vec::new();
+    let mut problems = option_problems;
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
     let plan = match load_scenario(&args.scenario) {
         Ok(mut scenario) => {
@@ -427,6 +575,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let needs_out = [
         (args.output.per_path, "--per-path needs --out DIR"),
         (args.output.png, "--png needs --out DIR"),
+        (args.output.force, "--force needs --out DIR (it lets a run replace the results there)"),
         (args.shard.is_some(), "--shard needs --out DIR (where `sptlab merge` will read it)"),
     ];
     for (asked, problem) in needs_out {
@@ -434,45 +583,50 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             problems.push(problem.to_string());
         }
     }
-    if args.batch_paths == Some(0) {
-        problems.push("--batch-paths: must be at least 1".into());
-    }
-    if args.threads == Some(0) {
-        problems.push("--threads: must be at least 1".into());
-    }
     if args.shard.is_some() && args.output.png {
         problems.push("--png goes with `sptlab merge`: a shard writes no figures".into());
     }
     if args.shard.is_some() && args.output.per_path {
         problems.push("--per-path goes with `sptlab merge`: a shard always keeps its paths".into());
     }
-    if let Some(out) = &args.out {
-        if out.exists() && !out.is_dir() {
-            problems.push(format!("--out {}: exists and is not a directory", out.display()));
-        }
-    }
-    if let (Some(plan), Some(memory)) = (&plan, physical_memory()) {
+    if let Some(plan) = &plan {
         let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
         let paths = range.end - range.start;
-        let needed = sptlab::results::Results::bytes_needed(plan, paths);
-        if needed > memory {
-            problems.push(format!(
-                "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more than \
-                 this machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only its paths)",
-                plan.strategies.len(),
-                needed as f64 / GIB,
-                memory as f64 / GIB
-            ));
+        if let Some(memory) = physical_memory() {
+            let needed = sptlab::results::Results::bytes_needed(plan, paths);
+            if needed > memory {
+                problems.push(format!(
+                    "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more \
+                     than this machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only \
+                     its paths)",
+                    plan.strategies.len(),
+                    needed as f64 / GIB,
+                    memory as f64 / GIB
+                ));
+            }
         }
+        problems.extend(batch_problems(&args, plan, paths));
     }
     let Some(plan) = plan.filter(|_| problems.is_empty()) else {
         return Err(Failure::BadInput(problems.join("\n")));
     };
+    if let (Some(asked), false) = (plan.asked_years, args.quiet) {
+        note!(
+            "note: years = {asked} is {} steps of 1/{} year; simulating {} whole steps, a horizon of {} years \
+             (summary.json records it)",
+            asked * plan.steps_per_year as f64,
+            plan.steps_per_year,
+            plan.steps,
+            plan.years()
+        );
+    }
     execute(&args, plan, &source, shard, None)
 }
 
 /// `run --resume DIR`: the killed run whose --out was DIR, continued from its checkpoint.
 fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
+    // Locked first: a second resume, or a run into the same folder, waits its turn.
+    let out_dir = OutDir::open(out, Existing::Resume)?;
     let resumed = sptlab::checkpoint::resume(out).map_err(Failure::BadInput)?;
     let options = resumed.options.clone();
     // Options given now win; otherwise the killed run's.
@@ -483,25 +637,34 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
     };
     let args = RunArgs {
         backend: if resumed.backend == "gpu" { BackendChoice::Gpu } else { BackendChoice::Cpu },
-        precision: if resumed.precision == "f64" { PrecisionChoice::F64 } else { PrecisionChoice::F32 },
+        precision: match resumed.precision {
+            Precision::F32 => PrecisionChoice::F32,
+            Precision::F64 => PrecisionChoice::F64,
+        },
         out: Some(out.to_path_buf()),
         output: OutputOptions {
             per_path: args.output.per_path || options.per_path.is_some(),
             per_path_format,
             png: args.output.png || options.png,
+            force: false,
         },
         ..args.clone()
     };
+    let range = resumed.results.path_range.clone();
+    let problems = batch_problems(&args, &resumed.plan, range.end - range.start);
+    if !problems.is_empty() {
+        return Err(Failure::BadInput(problems.join("\n")));
+    }
     if !args.quiet {
-        eprintln!(
+        note!(
             "resuming {}: {} of {} paths were done",
             out.display(),
             resumed.results.paths(),
-            resumed.results.path_range.end - resumed.results.path_range.start
+            range.end - range.start
         );
     }
     let plan = resumed.plan.clone();
-    execute(&args, plan, &out.display().to_string(), options.shard, Some(resumed))
+    execute(&args, plan, &out.display().to_string(), options.shard, Some((resumed, out_dir)))
 }
 
 /// Simulates a validated plan (or the rest of a resumed one), checkpointing into --out
@@ -511,7 +674,7 @@ fn execute(
     plan: sptlab::Plan,
     source: &str,
     shard: Option<sptlab::shard::ShardSpec>,
-    resumed: Option<sptlab::checkpoint::Resumed>,
+    resumed: Option<(sptlab::checkpoint::Resumed, OutDir)>,
 ) -> Result<(), Failure> {
     let mut backend = choose_backend(args)?;
     if let Err(reason) = backend.check_fits(&plan) {
@@ -520,10 +683,19 @@ fn execute(
             return Err(Failure::BadInput(format!("{source}: {reason}")));
         }
         if !args.quiet {
-            eprintln!("note: using the CPU backend: {reason}");
+            note!("note: using the CPU backend: {reason}");
         }
-        backend = Box::new(CpuBackend::new(Precision::F32, args.threads));
+        backend = cpu_backend(args, Precision::F32);
     }
+    // The output folder is opened (created, locked, checked) only now that nothing
+    // else can refuse the run.
+    let (resumed, mut out_dir) = match resumed {
+        Some((resumed, out_dir)) => (Some(resumed), Some(out_dir)),
+        None => {
+            let existing = if args.output.force { Existing::Replace } else { Existing::Refuse };
+            (None, args.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?)
+        }
+    };
 
     log::info!(
         "{}: {} paths x {} stocks x {} steps on {} ({} paths per batch)",
@@ -555,58 +727,78 @@ fn execute(
     };
     let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
     bar.set_length(range.end - range.start);
-    let (start, seconds_before) = match resumed {
-        Some(resumed) => (resumed.results, resumed.seconds),
-        None => (sptlab::Results::for_paths(&plan, range.clone()), 0.0),
+    let (mut start, seconds_before) = match resumed {
+        Some(resumed) => (Some(resumed.results), resumed.seconds),
+        None => (None, 0.0),
     };
-    bar.set_position(start.paths() as u64);
-    let every = std::time::Duration::from_secs_f64(args.checkpoint_every.max(0.0));
-    let mut checkpointer = match &args.out {
-        None => None,
-        Some(out) => {
-            let options = sptlab::checkpoint::RunOptions {
-                shard,
-                per_path: args.output.per_path().map(|format| format.name().to_string()),
-                png: args.output.png,
-            };
-            Some(if start.paths() > 0 {
-                sptlab::checkpoint::Checkpointer::continuing(out, every, options, backend.info())
-            } else {
-                sptlab::checkpoint::Checkpointer::new(out, every, options, backend.info())
-                    .with_context(|| format!("clearing the old checkpoint in {}", out.display()))?
-            })
-        }
+    let every = std::time::Duration::from_secs_f64(args.checkpoint_every);
+    let options = sptlab::checkpoint::RunOptions {
+        shard,
+        per_path: args.output.per_path().map(|format| format.name().to_string()),
+        png: args.output.png,
     };
-    let mut after_batch = |results: &sptlab::Results, seconds: f64| match checkpointer.as_mut() {
-        Some(checkpointer) => checkpointer
-            .save(&plan, results, seconds)
-            .map_err(|error| sptlab::EngineError::Checkpoint(error.to_string())),
-        None => Ok(()),
-    };
-    let outcome = sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch);
-    bar.finish_and_clear();
-    let (results, run) = match outcome {
-        // A GPU that fails mid-run under `auto` (a kernel the driver cannot build, a
-        // buffer it cannot allocate, a lost device): nothing was written but checkpoints,
-        // which the CPU run replaces, so running again on the CPU is safe.
-        Err(sptlab::EngineError::Gpu(error)) if args.backend == BackendChoice::Auto && seconds_before == 0.0 => {
-            if !args.quiet {
-                eprintln!("note: the GPU run failed ({error}); running on the CPU backend instead");
+    // Runs once, or twice when a GPU fails mid-run under `auto` and the CPU takes over.
+    let (results, run, checkpointer) = loop {
+        let start = start.take().unwrap_or_else(|| sptlab::Results::for_paths(&plan, range.clone()));
+        bar.set_position(start.paths() as u64);
+        let mut checkpointer = match &out_dir {
+            None => None,
+            Some(out_dir) => {
+                let out = out_dir.path();
+                Some(if start.paths() > 0 {
+                    sptlab::checkpoint::Checkpointer::continuing(out, every, options.clone(), backend.info())
+                        .with_context(|| format!("reading the checkpoint in {}", out.display()))?
+                } else {
+                    sptlab::checkpoint::Checkpointer::new(out, every, options.clone(), backend.info())
+                        .with_context(|| format!("clearing this run's checkpoint in {}", out.display()))?
+                })
             }
-            drop(checkpointer);
-            let on_cpu = RunArgs { backend: BackendChoice::Cpu, ..args.clone() };
-            return execute(&on_cpu, plan, source, shard, None);
+        };
+        let mut after_batch = |results: &sptlab::Results, seconds: f64| match checkpointer.as_mut() {
+            Some(checkpointer) => checkpointer
+                .save(&plan, results, seconds)
+                .map_err(|error| sptlab::EngineError::Checkpoint(error.to_string())),
+            None => Ok(()),
+        };
+        let outcome =
+            sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch);
+        match outcome {
+            // A GPU that fails mid-run under `auto` (a kernel the driver cannot build, a
+            // buffer it cannot allocate, a lost device): nothing was written but
+            // checkpoints, which the CPU run replaces, so running again on the CPU is safe.
+            Err(sptlab::EngineError::Gpu(error))
+                if args.backend == BackendChoice::Auto && seconds_before == 0.0 && backend.info().backend == "gpu" =>
+            {
+                if !args.quiet {
+                    note!("note: the GPU run failed ({error}); running on the CPU backend instead");
+                }
+                backend = cpu_backend(args, Precision::F32);
+            }
+            Ok((results, run)) => break (results, run, checkpointer),
+            Err(error) => {
+                bar.finish_and_clear();
+                let resumable = match &out_dir {
+                    Some(out_dir) if sptlab::checkpoint::paths_done(out_dir.path()).is_some() => format!(
+                        " (the checkpoint in {0} holds the paths done: `sptlab run --resume {0}` continues)",
+                        out_dir.path().display()
+                    ),
+                    _ => String::new(),
+                };
+                return Err(Failure::Other(anyhow::Error::new(error).context(format!("simulation failed{resumable}"))));
+            }
         }
-        outcome => outcome.context("simulation failed")?,
     };
-    if let (Some(shard), Some(out)) = (shard, &args.out) {
-        sptlab::shard::write_shard(out, &plan, shard, &results, &run)
-            .with_context(|| format!("writing the shard to {}", out.display()))?;
+    bar.finish_and_clear();
+    if let (Some(shard), Some(out_dir)) = (shard, out_dir.as_mut()) {
+        let files = sptlab::shard::shard_files(&plan, shard, &results, &run);
+        out_dir
+            .publish(files, &["shard.json"])
+            .with_context(|| format!("writing the shard to {}", out_dir.path().display()))?;
         if let Some(checkpointer) = checkpointer {
-            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out.display()))?;
+            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
         }
         if !args.quiet {
-            println!(
+            outln!(
                 "shard {}/{}: paths {}..{} of {} in {:.1} s; wrote {}",
                 shard.index,
                 shard.count,
@@ -614,16 +806,16 @@ fn execute(
                 range.end,
                 plan.paths,
                 run.seconds,
-                out.join("shard.json").display()
+                out_dir.path().join("shard.json").display()
             );
         }
         return Ok(());
     }
     let report = sptlab::Report::new(&plan, &results, run);
-    if let Some(out) = &args.out {
-        write_results(out, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
+    if let Some(out_dir) = out_dir.as_mut() {
+        write_results(out_dir, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
         if let Some(checkpointer) = checkpointer {
-            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out.display()))?;
+            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
         }
     }
     if !args.quiet {
@@ -640,15 +832,15 @@ fn execute(
                     }
                     None => format!("mean smallest weight {smallest:.1e}"),
                 };
-                eprintln!(
+                note!(
                     "warning: the market concentrated so far ({evidence}) that f32 weights lose precision; \
                      rerun with --backend cpu --precision f64 to check"
                 );
             }
         }
-        print!("{}", sptlab::report::table(&report));
+        out!("{}", sptlab::report::table(&report));
         if let Some(out) = &args.out {
-            println!("wrote {}", out.join("summary.json").display());
+            outln!("wrote {}", out.join("summary.json").display());
         }
     }
     Ok(())
@@ -657,24 +849,80 @@ fn execute(
 /// `run --reproduce summary.json`: the same run again, compared number by number.
 fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
     let bad = |reason: String| Failure::BadInput(format!("{}: {reason}", summary_path.display()));
-    let text = std::fs::read_to_string(summary_path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let text = sptlab::files::read_text_limited(summary_path, sptlab::files::MAX_TEXT_INPUT)
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
     let original: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let manifest =
         original.get("manifest").ok_or_else(|| bad("has no manifest (written before sptlab recorded one)".into()))?;
     let scenario: sptlab::Scenario =
         serde_json::from_value(original["scenario"].clone()).map_err(|e| bad(format!("scenario: {e}")))?;
     let plan = scenario.validate().map_err(|e| bad(format!("scenario: {e}")))?;
-    if manifest["rng_contract"] != sptlab::shard::RNG_CONTRACT {
-        return Err(bad(format!(
-            "was drawn under random-number contract {}, this sptlab draws under {}",
-            manifest["rng_contract"],
-            sptlab::shard::RNG_CONTRACT
-        )));
+    // The manifest must describe the scenario written beside it: a run is reproduced
+    // from its scenario, so a manifest that disagrees would "confirm" another run.
+    let mut problems = Vec::new();
+    let text_of = |value: &serde_json::Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
+    let hash = sptlab::shard::scenario_hash(&scenario);
+    if manifest["scenario_hash"] != hash.as_str() {
+        problems.push(format!(
+            "manifest.scenario_hash: {} is not the hash of the scenario written beside it ({hash}); \
+             the file was edited or damaged",
+            text_of(&manifest["scenario_hash"])
+        ));
     }
-    let on_gpu = manifest["backend"] == "gpu";
-    let precision = if manifest["precision"] == "f64" { PrecisionChoice::F64 } else { PrecisionChoice::F32 };
-    let rerun_args =
-        RunArgs { backend: if on_gpu { BackendChoice::Gpu } else { BackendChoice::Cpu }, precision, ..args.clone() };
+    if manifest["seed"] != scenario.seed {
+        problems.push(format!(
+            "manifest.seed: {} is not the scenario's seed {}",
+            text_of(&manifest["seed"]),
+            scenario.seed
+        ));
+    }
+    if manifest["rng_contract"] != sptlab::shard::RNG_CONTRACT {
+        problems.push(format!(
+            "manifest.rng_contract: the run was drawn under {}, this sptlab draws under {}",
+            text_of(&manifest["rng_contract"]),
+            sptlab::shard::RNG_CONTRACT
+        ));
+    }
+    let backend = manifest["backend"].as_str().and_then(sptlab::engine::backend_label);
+    if backend.is_none() {
+        problems.push(format!("manifest.backend: expected cpu or gpu, found {}", text_of(&manifest["backend"])));
+    }
+    let precision = manifest["precision"].as_str().and_then(Precision::from_name);
+    if precision.is_none() {
+        problems.push(format!("manifest.precision: expected f32 or f64, found {}", text_of(&manifest["precision"])));
+    }
+    if backend == Some("gpu") && precision == Some(Precision::F64) {
+        problems.push("manifest: a GPU run is always f32".to_string());
+    }
+    let (Some(backend), Some(precision)) = (backend, precision) else {
+        return Err(bad(problems.join("\n")));
+    };
+    if !problems.is_empty() {
+        return Err(Failure::BadInput(
+            problems.iter().map(|p| format!("{}: {p}", summary_path.display())).collect::<Vec<_>>().join("\n"),
+        ));
+    }
+    if manifest["sptlab_version"] != env!("CARGO_PKG_VERSION") && !args.quiet {
+        note!(
+            "warning: {} was written by sptlab {}, this is {}: numbers may differ where the versions do",
+            summary_path.display(),
+            text_of(&manifest["sptlab_version"]),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    let on_gpu = backend == "gpu";
+    let rerun_args = RunArgs {
+        backend: if on_gpu { BackendChoice::Gpu } else { BackendChoice::Cpu },
+        precision: match precision {
+            Precision::F32 => PrecisionChoice::F32,
+            Precision::F64 => PrecisionChoice::F64,
+        },
+        ..args.clone()
+    };
+    let problems = batch_problems(&rerun_args, &plan, plan.paths);
+    if !problems.is_empty() {
+        return Err(Failure::BadInput(problems.join("\n")));
+    }
     let mut backend = choose_backend(&rerun_args)?;
     backend.check_fits(&plan).map_err(bad)?;
     let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
@@ -688,7 +936,7 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
     let how = if on_gpu { "within 1e-3 (GPU)" } else { "exactly (CPU)" };
     if differences.is_empty() {
         if !args.quiet {
-            println!(
+            outln!(
                 "reproduced {}: every number of {} matches {how}, on {}",
                 summary_path.display(),
                 report.scenario.name,
@@ -735,22 +983,26 @@ fn json_differences(at: &str, a: &serde_json::Value, b: &serde_json::Value, tole
     }
 }
 
-fn info() {
-    println!("sptlab {}", env!("CARGO_PKG_VERSION"));
-    println!("CPU backend: {} threads, {} kernel", rayon::current_num_threads(), sptlab::engine::cpu::kernel_flavour());
+fn info() -> Result<(), Failure> {
+    outln!("sptlab {}", env!("CARGO_PKG_VERSION"));
+    outln!("CPU backend: {} threads, {} kernel", rayon::current_num_threads(), sptlab::engine::cpu::kernel_flavour());
     let adapters = gpu::list_adapters();
     if adapters.is_empty() {
-        println!("GPU adapters: none found");
+        outln!("GPU adapters: none found");
     }
     for adapter in &adapters {
-        println!("GPU adapter: {adapter}");
+        outln!("GPU adapter: {adapter}");
     }
     let auto = match GpuContext::new(false) {
         Ok(context) => format!("gpu ({})", context.adapter_name()),
         Err(reason) => format!("cpu ({reason})"),
     };
-    println!("--backend auto chooses: {auto}");
+    outln!("--backend auto chooses: {auto}");
+    Ok(())
 }
+
+/// Most timed repetitions `bench` takes (each can take minutes).
+const MAX_REPEAT: usize = 1000;
 
 fn bench(args: BenchArgs) -> Result<(), Failure> {
     let valid = |paths: u64| (1..=sptlab::scenario::MAX_PATHS).contains(&paths);
@@ -762,6 +1014,12 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
     }
     if args.repeat == 0 {
         return Err(Failure::BadInput("--repeat must be at least 1".into()));
+    }
+    if args.repeat > MAX_REPEAT {
+        return Err(Failure::BadInput(format!("--repeat {}: at most {MAX_REPEAT}", args.repeat)));
+    }
+    if let Some(problem) = args.json.as_deref().and_then(|json| output_file_problem("--json", json)) {
+        return Err(Failure::BadInput(problem));
     }
     let workloads: Vec<Workload> = match args.workload {
         WorkloadChoice::Standard => vec![Workload::Standard],
@@ -778,7 +1036,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
             return Err(Failure::Other(anyhow::anyhow!("no GPU backend: {reason}")))
         }
         (BenchBackendChoice::All, Err(reason)) => {
-            eprintln!("no GPU backend: {reason}");
+            note!("no GPU backend: {reason}");
             None
         }
     };
@@ -791,7 +1049,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
         if with_cpu {
             for (precision, cpu_paths) in [(Precision::F32, paths), (Precision::F64, (paths / 4).max(1))] {
                 let mut cpu = CpuBackend::new(precision, None);
-                eprintln!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name());
+                note!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name());
                 let size = sptlab::bench::RunSize { paths: cpu_paths, years: None };
                 measurements.push(
                     sptlab::bench::measure_backend(&mut cpu, workload, size, args.repeat).context("CPU backend")?,
@@ -807,7 +1065,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
                 }
                 (true, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: Some(1.0) },
             };
-            eprintln!(
+            note!(
                 "timing {} on the GPU backend ({}), {} paths...",
                 workload.name(),
                 gpu.info().adapter,
@@ -819,29 +1077,29 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
     if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
         let paths = args.paths.unwrap_or(Workload::Standard.default_paths());
         for script in ["numpy_peer.py", "jax_peer.py"] {
-            eprintln!("timing {script}, {paths} paths...");
+            note!("timing {script}, {paths} paths...");
             match sptlab::bench::measure_peer(&args.python, &peers.join(script), paths, args.repeat) {
                 Ok(measurement) => measurements.push(measurement),
-                Err(reason) => eprintln!("skipping {script}: {reason}"),
+                Err(reason) => note!("skipping {script}: {reason}"),
             }
         }
     }
     sptlab::bench::add_ratios(&mut measurements);
     for workload in &workloads {
-        println!("{}: {}", workload.name(), workload.description());
+        outln!("{}: {}", workload.name(), workload.description());
     }
-    println!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
-    print!("{}", sptlab::bench::table(&measurements));
-    println!(
+    outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
+    out!("{}", sptlab::bench::table(&measurements));
+    outln!(
         "median and min of {} timed runs after a warm-up; vs: throughput ratios in this run; \
          max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
         args.repeat
     );
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
-        sptlab::report::write_atomically(json, text.as_bytes())
+        sptlab::files::write_atomically(json, text.as_bytes())
             .with_context(|| format!("writing {}", json.display()))?;
-        eprintln!("wrote {}", json.display());
+        note!("wrote {}", json.display());
     }
     Ok(())
 }
@@ -852,24 +1110,24 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>)
     let repeat = args.repeat.min(3);
     let max_paths = args.paths.unwrap_or(1_000_000);
     let mut measurements = Vec::new();
-    println!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
-    print!("{}", sptlab::bench::SCALING_HEADER);
+    outln!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
+    out!("{}", sptlab::bench::SCALING_HEADER);
     let mut measure =
         |backend: &mut dyn Backend, axis: &'static str, workload: Workload, paths: u64| -> Result<(), Failure> {
             let size = sptlab::bench::RunSize { paths, years: None };
             // A size the device cannot run is reported and the sweep goes on.
             let plan = workload.scenario(paths).validate().expect("the sweep's scenarios are valid");
             if let Err(reason) = backend.check_fits(&plan) {
-                println!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
+                outln!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
                 return Ok(());
             }
             match sptlab::bench::measure_backend(backend, workload, size, repeat) {
                 Ok(mut measurement) => {
                     measurement.axis = Some(axis);
-                    print!("{}", sptlab::bench::scaling_row(&measurement));
+                    out!("{}", sptlab::bench::scaling_row(&measurement));
                     measurements.push(measurement);
                 }
-                Err(error) => println!("| {axis} | {} | failed: {error} |", backend.info().adapter),
+                Err(error) => outln!("| {axis} | {} | failed: {error} |", backend.info().adapter),
             }
             Ok(())
         };
@@ -886,12 +1144,12 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>)
             measure(gpu, axis, workload, paths)?;
         }
     }
-    println!("median of {repeat} timed runs after a warm-up; peak RSS: the process's, during the timed runs");
+    outln!("median of {repeat} timed runs after a warm-up; peak RSS: the process's, during the timed runs");
     if let Some(json) = &args.json {
         let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
-        sptlab::report::write_atomically(json, text.as_bytes())
+        sptlab::files::write_atomically(json, text.as_bytes())
             .with_context(|| format!("writing {}", json.display()))?;
-        eprintln!("wrote {}", json.display());
+        note!("wrote {}", json.display());
     }
     Ok(())
 }
@@ -899,15 +1157,19 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>)
 /// summary.json, the per-path file (with `per_path`), the figures (PNG too with `png`)
 /// and report.html, into `out`.
 fn write_results(
-    out: &std::path::Path,
+    out_dir: &mut OutDir,
     (plan, report, results): (&sptlab::Plan, &sptlab::Report, &sptlab::Results),
     per_path: Option<sptlab::report::PerPathFormat>,
     png: bool,
 ) -> Result<(), Failure> {
-    sptlab::report::write_outputs(out, report, results, per_path)
-        .with_context(|| format!("writing results to {}", out.display()))?;
-    sptlab::plots::write_figures_and_page(out, plan, report, results, png)
-        .map_err(|reason| anyhow::anyhow!("writing the figures to {}: {reason}", out.display()))?;
+    let out = out_dir.path().display().to_string();
+    let mut files = sptlab::report::output_files(report, results, per_path)
+        .with_context(|| format!("writing results to {out}"))?;
+    files.extend(
+        sptlab::plots::figure_files(plan, report, results, png)
+            .map_err(|reason| anyhow::anyhow!("drawing the figures for {out}: {reason}"))?,
+    );
+    out_dir.publish(files, &["summary.json"]).with_context(|| format!("writing results to {out}"))?;
     Ok(())
 }
 
@@ -915,19 +1177,31 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     // Every unreadable shard directory is reported, not just the first.
     let (shards, problems): (Vec<_>, Vec<_>) =
         args.shards.iter().map(|directory| sptlab::shard::read_shard(directory)).partition(Result::is_ok);
+    let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
+    if std::fs::metadata(&args.out).is_ok_and(|metadata| !metadata.is_dir()) {
+        problems.push(format!("--out {}: exists and is not a directory", args.out.display()));
+    }
     if !problems.is_empty() {
-        return Err(Failure::BadInput(problems.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("\n")));
+        return Err(Failure::BadInput(problems.join("\n")));
     }
     let shards: Vec<_> = shards.into_iter().filter_map(Result::ok).collect();
     log::info!("merging {} shard directories", shards.len());
     let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
-    write_results(&args.out, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
+    let existing = if args.output.force { Existing::Replace } else { Existing::Refuse };
+    let mut out_dir = OutDir::open(&args.out, existing)?;
+    write_results(&mut out_dir, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
     if !args.quiet {
-        print!("{}", sptlab::report::table(&report));
-        println!("wrote {}", args.out.join("summary.json").display());
+        out!("{}", sptlab::report::table(&report));
+        outln!("wrote {}", args.out.join("summary.json").display());
     }
     Ok(())
+}
+
+/// A single file the command will write (`calibrate --out`, `bench --json`), checked
+/// before any work: a regular file or nothing yet, in a folder that exists.
+fn output_file_problem(option: &str, path: &std::path::Path) -> Option<String> {
+    sptlab::files::output_file(path).err().map(|reason| format!("{option} {}: {reason}", path.display()))
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<(), Failure> {
@@ -939,18 +1213,21 @@ fn calibrate(args: CalibrateArgs) -> Result<(), Failure> {
         window_years: args.window,
         shrinkage: args.shrinkage,
     };
+    if let Some(problem) = args.out.as_deref().and_then(|out| output_file_problem("--out", out)) {
+        return Err(Failure::BadInput(problem));
+    }
     let calibration =
         sptlab::calibrate::calibrate(&args.data, &options).map_err(|error| Failure::BadInput(error.to_string()))?;
     match &args.out {
         Some(out) => {
-            sptlab::report::write_atomically(out, calibration.scenario_text.as_bytes())
+            sptlab::files::write_atomically(out, calibration.scenario_text.as_bytes())
                 .with_context(|| format!("writing {}", out.display()))?;
-            eprintln!("{}", calibration.summary);
-            eprintln!("wrote {}", out.display());
+            note!("{}", calibration.summary);
+            note!("wrote {}", out.display());
         }
         None => {
-            print!("{}", calibration.scenario_text);
-            eprintln!("{}", calibration.summary);
+            out!("{}", calibration.scenario_text);
+            note!("{}", calibration.summary);
         }
     }
     Ok(())

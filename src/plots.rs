@@ -3,8 +3,6 @@
 //! tracking error against excess return with 95 % intervals. Each is written whole or
 //! not at all.
 
-use std::path::{Path, PathBuf};
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -476,27 +474,23 @@ pub fn figures(plan: &Plan, report: &Report, results: &Results, with_png: bool) 
     Ok(figures)
 }
 
-/// Writes every figure into `directory` (SVG, and PNG when `with_png`), and
-/// `report.html` with the SVGs inlined; returns the paths written.
-pub fn write_figures_and_page(
-    directory: &Path,
+/// Every figure (SVG, and PNG when `with_png`) and `report.html` with the SVGs
+/// inlined, as `(file name, bytes)`.
+pub fn figure_files(
     plan: &Plan,
     report: &Report,
     results: &Results,
     with_png: bool,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let figures = figures(plan, report, results, with_png)?;
-    let mut written = Vec::new();
-    let write = |path: PathBuf, bytes: &[u8]| {
-        crate::report::write_atomically(&path, bytes).map_err(|e| format!("{}: {e}", path.display())).map(|_| path)
-    };
+    let mut files = Vec::new();
     for figure in &figures {
-        written.push(write(directory.join(format!("{}.svg", figure.name)), figure.svg.as_bytes())?);
+        files.push((format!("{}.svg", figure.name), figure.svg.clone().into_bytes()));
         if let Some(png) = &figure.png {
-            written.push(write(directory.join(format!("{}.png", figure.name)), png)?);
+            files.push((format!("{}.png", figure.name), png.clone()));
         }
     }
     let inlined: Vec<(&str, String)> = figures.iter().map(|f| (f.caption, f.svg.clone())).collect();
-    written.push(write(directory.join("report.html"), crate::html::report_html(report, &inlined).as_bytes())?);
-    Ok(written)
+    files.push(("report.html".to_string(), crate::html::report_html(report, &inlined).into_bytes()));
+    Ok(files)
 }

@@ -1,11 +1,9 @@
 //! Rendering results: the terminal table, `summary.json` and `paths.csv`.
 //!
-//! Files are written under a temporary name and renamed, so an interrupted run
-//! never leaves a half-written result.
+//! The files are returned as bytes for `OutDir::publish`, which writes them as one set.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
 
 use crate::results::{Report, Results};
 
@@ -76,17 +74,6 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let temporary = path.with_extension("partial");
-    {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&temporary, path)
-}
-
 /// `summary.json`, pretty-printed.
 pub fn summary_json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("reports contain only serialisable values")
@@ -128,7 +115,6 @@ pub fn paths_csv(results: &Results) -> String {
     out
 }
 
-/// Writes `summary.json` (and `paths.csv` when asked) into `directory`, creating it.
 /// The file every path's statistics go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PerPathFormat {
@@ -147,21 +133,20 @@ impl PerPathFormat {
     }
 }
 
-/// Writes `summary.json` and, with `per_path`, every path's statistics.
-pub fn write_outputs(
-    directory: &Path,
+/// `summary.json` and, with `per_path`, every path's statistics, as `(file name, bytes)`.
+pub fn output_files(
     report: &Report,
     results: &Results,
     per_path: Option<PerPathFormat>,
-) -> io::Result<()> {
-    std::fs::create_dir_all(directory)?;
+) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = vec![("summary.json".to_string(), summary_json(report).into_bytes())];
     match per_path {
-        Some(PerPathFormat::Csv) => write_atomically(&directory.join("paths.csv"), paths_csv(results).as_bytes())?,
-        Some(PerPathFormat::Parquet) => {
-            let bytes = crate::paths_parquet::paths_parquet(results).map_err(io::Error::other)?;
-            write_atomically(&directory.join("paths.parquet"), &bytes)?
-        }
+        Some(PerPathFormat::Csv) => files.push(("paths.csv".to_string(), paths_csv(results).into_bytes())),
+        Some(PerPathFormat::Parquet) => files.push((
+            "paths.parquet".to_string(),
+            crate::paths_parquet::paths_parquet(results).map_err(io::Error::other)?,
+        )),
         None => {}
     }
-    write_atomically(&directory.join("summary.json"), summary_json(report).as_bytes())
+    Ok(files)
 }

@@ -33,6 +33,15 @@ pub const EXAMPLE_SCENARIOS: [(&str, &str); 8] = [
 pub const MAX_PATHS: u64 = u32::MAX as u64;
 /// Largest number of steps: the step index is one 32-bit word of the Philox counter.
 pub const MAX_STEPS: u64 = u32::MAX as u64;
+/// Most strategies in one scenario: summary.json compares every pair (32,640 pairs at 256).
+pub const MAX_STRATEGIES: usize = 256;
+/// Longest strategy name, in characters (names are table labels and JSON keys).
+pub const MAX_NAME_CHARS: usize = 64;
+/// Smallest |p| of a diversity weighting: log G = log(sum mu^p) / p grows as 1/p, and
+/// below this f32 keeps too few of its digits (use weighting = "equal", the limit p -> 0).
+pub const MIN_DIVERSITY_P: f64 = 1e-3;
+/// Most negative p of a diversity weighting: mu^p of a small stock overflows f32 beyond it.
+pub const MOST_NEGATIVE_DIVERSITY_P: f64 = -100.0;
 
 /// A bad input: the field (a dotted path such as `market.vol[3]`) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -378,6 +387,9 @@ pub struct Plan {
     pub seed: u64,
     pub market: Market,
     pub strategies: Vec<Strategy>,
+    /// The horizon asked for, when it was not a whole number of steps: the run
+    /// simulates the nearest whole number, and its scenario records that horizon.
+    pub asked_years: Option<f64>,
 }
 
 impl Plan {
@@ -529,6 +541,19 @@ impl Scenario {
                 steps = Some(count as u32);
             }
         }
+        if self.name.chars().any(char::is_control) {
+            problems.push(invalid("name", "must not contain control characters"));
+        }
+        if self.strategies.len() > MAX_STRATEGIES {
+            problems.push(invalid(
+                "strategies",
+                format!(
+                    "{} strategies; at most {MAX_STRATEGIES}: every pair is compared, and the comparisons grow \
+                     with the square of the count",
+                    self.strategies.len()
+                ),
+            ));
+        }
         let market = problems.check(Market::from_spec(&self.market));
         if self.strategies.is_empty() {
             problems.push(invalid("strategies", "list at least one [[strategies]] entry"));
@@ -554,15 +579,26 @@ impl Scenario {
             }
         }
         match (market, steps) {
-            (Some(market), Some(steps)) if problems.is_empty() => Ok(Plan {
-                scenario: self.clone(),
-                paths: self.paths,
-                steps,
-                steps_per_year: self.steps_per_year,
-                seed: self.seed,
-                market,
-                strategies,
-            }),
+            (Some(market), Some(steps)) if problems.is_empty() => {
+                // The horizon the run simulates is the one it reports.
+                let mut scenario = self.clone();
+                let whole = steps as f64 / self.steps_per_year as f64;
+                let exact = (self.years * self.steps_per_year as f64 - steps as f64).abs() <= 1e-9 * steps as f64;
+                let asked_years = (!exact).then_some(self.years);
+                if !exact {
+                    scenario.years = whole;
+                }
+                Ok(Plan {
+                    scenario,
+                    paths: self.paths,
+                    steps,
+                    steps_per_year: self.steps_per_year,
+                    seed: self.seed,
+                    market,
+                    strategies,
+                    asked_years,
+                })
+            }
             _ => Err(problems.into_error()),
         }
     }
@@ -612,6 +648,16 @@ impl Weighting {
                 let p = spec.p.ok_or_else(|| invalid(format!("{field}.p"), "the diversity weighting needs p"))?;
                 if !(p.is_finite() && p < 1.0 && p != 0.0) {
                     return Err(invalid(format!("{field}.p"), format!("must be below 1 and not 0, got {p}")));
+                }
+                if p.abs() < MIN_DIVERSITY_P || p < MOST_NEGATIVE_DIVERSITY_P {
+                    return Err(invalid(
+                        format!("{field}.p"),
+                        format!(
+                            "{p:?} is outside [{MOST_NEGATIVE_DIVERSITY_P}, -{MIN_DIVERSITY_P}] and \
+                             [{MIN_DIVERSITY_P}, 1): log G = log(sum mu^p)/p loses its digits as p nears 0 \
+                             (weighting = \"equal\" is the limit), and mu^p overflows for very negative p"
+                        ),
+                    ));
                 }
                 Weighting::Diversity { p }
             }
@@ -773,6 +819,16 @@ impl Strategy {
             problems.push(invalid(format!("{field}.name"), "\"market\" is reserved for the benchmark"));
         } else if spec.name.contains([',', '"', '\n']) {
             problems.push(invalid(format!("{field}.name"), "must not contain commas, quotes or newlines"));
+        } else if spec.name.chars().any(char::is_control) {
+            problems.push(invalid(
+                format!("{field}.name"),
+                "must not contain control characters (tabs, escape sequences): it labels the table and figures",
+            ));
+        } else if spec.name.chars().count() > MAX_NAME_CHARS {
+            problems.push(invalid(
+                format!("{field}.name"),
+                format!("has {} characters; at most {MAX_NAME_CHARS}", spec.name.chars().count()),
+            ));
         }
         if spec.rebalance_every == 0 {
             problems.push(invalid(format!("{field}.rebalance_every"), "must be at least 1 step"));

@@ -7,13 +7,19 @@
 //! `paths.bin` (every path's statistics as little-endian f64, in path order). A merge
 //! checks that the shards are the complementary parts of one run and rebuilds the
 //! run's `Results` bit for bit, so its summary is the unsharded run's.
+//!
+//! `shard.json` carries a SHA-256 checksum of itself (without the checksum) and of
+//! `paths.bin`, so a flipped byte, an edited sum or label, or one shard's `paths.bin`
+//! copied over another's is refused when read, as is a non-finite value (a finished
+//! run has none).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::engine::{BackendInfo, PathStatistics, Precision};
+use crate::engine::{backend_label, BackendInfo, PathStatistics, Precision};
 use crate::ordered_sums::OrderedSums;
 use crate::results::{Results, RunInfo};
 use crate::scenario::{Plan, Scenario};
@@ -54,6 +60,9 @@ pub const RNG_CONTRACT: &str = "philox4x32-10/box-muller/v1";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardManifest {
     pub sptlab_version: String,
+    /// The git commit of the sptlab that wrote it, when its build could tell.
+    #[serde(default)]
+    pub git_commit: Option<String>,
     pub rng_contract: String,
     pub scenario: Scenario,
     /// FNV-1a (64-bit) of the scenario's JSON: a quick identity check.
@@ -71,6 +80,28 @@ pub struct ShardManifest {
     pub terminal_sums: OrderedSums,
     /// The shard's strategies through time (integer sums: shards add up exactly).
     pub time_grid: Option<TimeGrid>,
+    /// SHA-256 (hex) of this manifest without its checksum, then of `paths.bin`.
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+impl ShardManifest {
+    /// The checksum of this manifest (its own checksum left out) and `paths_bin`.
+    fn checksum_with(&self, paths_bin: &[u8]) -> String {
+        let unsigned = ShardManifest { checksum: None, ..self.clone() };
+        let json = serde_json::to_vec(&unsigned).expect("a manifest serialises");
+        let mut hasher = Sha256::new();
+        hasher.update(b"sptlab shard v1\0");
+        hasher.update((json.len() as u64).to_le_bytes());
+        hasher.update(&json);
+        hasher.update(paths_bin);
+        hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The backend and precision of its label fields, when they name real ones.
+    pub fn backend_and_precision(&self) -> Option<(&'static str, Precision)> {
+        Some((backend_label(&self.backend)?, Precision::from_name(&self.precision)?))
+    }
 }
 
 /// A shard read back: its manifest and its paths' statistics.
@@ -98,15 +129,9 @@ fn words_per_path(strategies: usize) -> usize {
     1 + strategies * PathStatistics::FIELDS
 }
 
-/// Writes a shard's `shard.json` and `paths.bin` into `directory`.
-pub fn write_shard(
-    directory: &Path,
-    plan: &Plan,
-    shard: ShardSpec,
-    results: &Results,
-    run: &RunInfo,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(directory)?;
+/// A shard's files, `paths.bin` then `shard.json` (a directory with shard.json is a
+/// finished shard, so it is written last).
+pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunInfo) -> Vec<(String, Vec<u8>)> {
     let strategies = results.strategy_names.len();
     let mut bytes = Vec::with_capacity(results.paths() * words_per_path(strategies) * 8);
     for path in 0..results.paths() {
@@ -117,8 +142,9 @@ pub fn write_shard(
             }
         }
     }
-    let manifest = ShardManifest {
+    let mut manifest = ShardManifest {
         sptlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: option_env!("SPTLAB_GIT_COMMIT").map(str::to_string),
         rng_contract: RNG_CONTRACT.to_string(),
         scenario: plan.scenario.clone(),
         scenario_hash: scenario_hash(&plan.scenario),
@@ -135,18 +161,34 @@ pub fn write_shard(
         seconds: run.seconds,
         terminal_sums: results.terminal_sums.clone(),
         time_grid: results.grid.clone(),
+        checksum: None,
     };
-    log::info!("shard {}/{}: writing {} paths to {}", shard.index, shard.count, results.paths(), directory.display());
+    manifest.checksum = Some(manifest.checksum_with(&bytes));
     let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
-    // paths.bin first: a directory with shard.json is a finished shard.
-    crate::report::write_atomically(&directory.join("paths.bin"), &bytes)?;
-    crate::report::write_atomically(&directory.join("shard.json"), json.as_bytes())
+    vec![("paths.bin".to_string(), bytes), ("shard.json".to_string(), json.into_bytes())]
+}
+
+/// Writes a shard's `shard.json` and `paths.bin` into `directory` (a checkpoint's
+/// generation directory; `--out` folders go through `OutDir::publish`).
+pub fn write_shard(
+    directory: &Path,
+    plan: &Plan,
+    shard: ShardSpec,
+    results: &Results,
+    run: &RunInfo,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    log::info!("shard {}/{}: writing {} paths to {}", shard.index, shard.count, results.paths(), directory.display());
+    for (name, bytes) in shard_files(plan, shard, results, run) {
+        crate::files::write_atomically(&directory.join(name), &bytes)?;
+    }
+    Ok(())
 }
 
 /// Reads the shard in `directory`, checking that its files agree with each other.
 pub fn read_shard(directory: &Path) -> Result<Shard, String> {
     let at = |name: &str| directory.join(name);
-    let text = std::fs::read_to_string(at("shard.json"))
+    let text = crate::files::read_text_limited(&at("shard.json"), crate::files::MAX_TEXT_INPUT)
         .map_err(|e| format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display()))?;
     let manifest: ShardManifest = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a shard manifest: {e}", at("shard.json").display()))?;
@@ -157,8 +199,21 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
             manifest.scenario_hash
         ));
     }
-    let bytes =
-        std::fs::read(at("paths.bin")).map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?;
+    let Some(checksum) = manifest.checksum.clone() else {
+        return Err(format!(
+            "{}: has no checksum (written by sptlab {} or an older build); its numbers cannot be checked",
+            at("shard.json").display(),
+            manifest.sptlab_version
+        ));
+    };
+    if manifest.backend_and_precision().is_none() {
+        return Err(format!(
+            "{}: backend {:?} and precision {:?} are not a backend (cpu, gpu) and a precision (f32, f64)",
+            at("shard.json").display(),
+            manifest.backend,
+            manifest.precision
+        ));
+    }
     let paths = manifest
         .end_path
         .checked_sub(manifest.first_path)
@@ -167,18 +222,37 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
     let strategies = manifest.strategies.len();
     let width = words_per_path(strategies);
     let expected_bytes = paths.checked_mul(width * 8);
-    if expected_bytes != Some(bytes.len()) {
+    let size = std::fs::metadata(at("paths.bin"))
+        .map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?
+        .len();
+    if expected_bytes.map(|b| b as u64) != Some(size) {
         return Err(format!(
             "{}: holds {} bytes, expected {} for {paths} paths of {strategies} strategies",
             at("paths.bin").display(),
-            bytes.len(),
+            size,
             expected_bytes.map_or("more than memory holds".to_string(), |b| b.to_string())
+        ));
+    }
+    let bytes = crate::files::read_limited(&at("paths.bin"), size)
+        .map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?;
+    if manifest.checksum_with(&bytes) != checksum {
+        return Err(format!(
+            "{}: shard.json or paths.bin was changed or damaged after sptlab wrote them (their checksum does \
+             not match)",
+            directory.display()
         ));
     }
     let words: Vec<f64> =
         bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
     let mut market_log_return = Vec::with_capacity(paths);
     let mut per_path = vec![Vec::with_capacity(paths); strategies];
+    if let Some(at_word) = words.iter().position(|word| !word.is_finite()) {
+        return Err(format!(
+            "{}: path {} holds a value that is not finite; a finished run has none",
+            at("paths.bin").display(),
+            manifest.first_path + (at_word / width) as u64
+        ));
+    }
     for row in words.chunks_exact(width) {
         market_log_return.push(row[0]);
         for (strategy, fields) in per_path.iter_mut().zip(row[1..].chunks_exact(PathStatistics::FIELDS)) {
@@ -201,6 +275,11 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
         let m = &shard.manifest;
         let differences = [
             ("sptlab version", m.sptlab_version.clone(), reference.sptlab_version.clone()),
+            (
+                "git commit",
+                m.git_commit.clone().unwrap_or_default(),
+                reference.git_commit.clone().unwrap_or_default(),
+            ),
             ("random-number contract", m.rng_contract.clone(), reference.rng_contract.clone()),
             ("scenario hash", m.scenario_hash.clone(), reference.scenario_hash.clone()),
             ("seed", m.seed.to_string(), reference.seed.to_string()),
@@ -281,7 +360,12 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     let terminal_sums = OrderedSums::join(&sums)?;
     let mut results = Results::for_paths(&plan, 0..total);
     results.terminal_sums = terminal_sums;
-    let mut grids = shards.iter().map(|s| s.manifest.time_grid.as_ref());
+    // A shard of no paths (a run of fewer paths than shards) simulated nothing and has
+    // no grid: it adds nothing to the others'.
+    let mut grids = shards
+        .iter()
+        .filter(|s| s.manifest.end_path > s.manifest.first_path)
+        .map(|s| s.manifest.time_grid.as_ref());
     results.grid = grids.next().flatten().cloned();
     for grid in grids {
         match (results.grid.as_mut(), grid) {
@@ -298,12 +382,9 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     let seconds: f64 = shards.iter().map(|s| s.manifest.seconds).sum();
     let mut adapters: Vec<&str> = shards.iter().map(|s| s.manifest.adapter.as_str()).collect();
     adapters.dedup();
+    let (backend, precision) = reference.backend_and_precision().ok_or("a shard's backend label was not checked")?;
     let run = RunInfo {
-        backend: BackendInfo {
-            backend: if reference.backend == "gpu" { "gpu" } else { "cpu" },
-            adapter: adapters.join("; "),
-            precision: if reference.precision == "f64" { Precision::F64 } else { Precision::F32 },
-        },
+        backend: BackendInfo { backend, adapter: adapters.join("; "), precision },
         paths: total,
         steps: plan.steps,
         stocks: plan.n(),

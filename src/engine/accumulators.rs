@@ -64,6 +64,14 @@ pub struct BatchAccumulators {
 }
 
 impl BatchAccumulators {
+    /// Bytes the accumulators of a batch of `paths` paths take (terminal log caps of
+    /// every stock, the total cap change and every strategy's slots), counted twice for
+    /// the copy that results are made from.
+    pub fn bytes_needed(paths: u64, n: usize, strategies: usize) -> u64 {
+        let per_path = (n + 1 + strategies * slot::COUNT) * std::mem::size_of::<f64>();
+        paths.saturating_mul(2 * per_path as u64)
+    }
+
     /// Zeroed accumulators for `paths` paths starting at `first_path`.
     pub fn zeroed(first_path: u64, paths: usize, n: usize, strategies: usize) -> BatchAccumulators {
         BatchAccumulators {

@@ -28,6 +28,17 @@ impl Precision {
             Precision::F64 => "f64",
         }
     }
+
+    /// The precision a label written by [`Precision::name`] names.
+    pub fn from_name(name: &str) -> Option<Precision> {
+        [Precision::F32, Precision::F64].into_iter().find(|precision| precision.name() == name)
+    }
+}
+
+/// The backend a label written into a manifest names ("cpu" or "gpu"), as
+/// [`BackendInfo::backend`] holds it.
+pub fn backend_label(name: &str) -> Option<&'static str> {
+    ["cpu", "gpu"].into_iter().find(|label| *label == name)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -115,6 +115,10 @@ pub fn zipf_weights(n: usize, zipf: f64) -> Vec<f64> {
     raw.into_iter().map(|w| w / total).collect()
 }
 
+/// Smallest initial weight: f32 holds numbers down to about 1e-38, and a weight must
+/// be able to shrink from where it starts (zipf = 10 over 2,048 stocks starts at 7e-34).
+pub const MIN_INITIAL_WEIGHT: f64 = 1e-34;
+
 /// mu(0) from `initial_weights` (normalised) or `zipf` (default 1), checked.
 pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
     match (&spec.initial_weights, spec.zipf) {
@@ -131,8 +135,26 @@ pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
                     return Err(invalid(format!("market.initial_weights[{i}]"), format!("must be positive, got {w}")));
                 }
             }
-            let total: f64 = weights.iter().sum();
-            Ok(weights.iter().map(|w| w / total).collect())
+            let mut total: f64 = weights.iter().sum();
+            let mut scaled = weights.clone();
+            if !total.is_finite() {
+                // Huge caps (1e308 each) overflow their sum: scale by the largest first.
+                let largest = weights.iter().copied().fold(0.0, f64::max);
+                scaled.iter_mut().for_each(|w| *w /= largest);
+                total = scaled.iter().sum();
+            }
+            let normalised: Vec<f64> = scaled.iter().map(|w| w / total).collect();
+            if let Some(i) = normalised.iter().position(|w| *w < MIN_INITIAL_WEIGHT) {
+                return Err(invalid(
+                    format!("market.initial_weights[{i}]"),
+                    format!(
+                        "is {:.1e} of the total, below {MIN_INITIAL_WEIGHT:e}: f32 weights cannot follow a stock \
+                         that small",
+                        normalised[i]
+                    ),
+                ));
+            }
+            Ok(normalised)
         }
         (None, zipf) => {
             let zipf = zipf.unwrap_or(1.0);
