@@ -369,6 +369,104 @@ fn cases() -> Vec<Case> {
             extra: vec!["run", "--reproduce", "{dir}/scenario.toml"],
             expect: vec!["scenario.toml: not JSON"],
         },
+        // Hostile option values and inputs (issue 15).
+        option(
+            "checkpoint interval infinite",
+            vec!["--checkpoint-every", "inf"],
+            vec!["--checkpoint-every inf: must be a number of seconds"],
+        ),
+        option("checkpoint interval huge", vec!["--checkpoint-every", "1e30"], vec!["--checkpoint-every 1e30: must be"]),
+        option("checkpoint interval NaN", vec!["--checkpoint-every", "nan"], vec!["--checkpoint-every NaN: must be"]),
+        option("checkpoint interval negative", vec!["--checkpoint-every", "-1"], vec!["--checkpoint-every -1.0: must be"]),
+        option("checkpoint interval minus zero", vec!["--checkpoint-every", "-0"], vec!["--checkpoint-every -0.0: must be"]),
+        option("a hundred thousand threads", vec!["--threads", "100000"], vec!["--threads 100000: at most 1024"]),
+        Case {
+            name: "a batch larger than memory",
+            input: Input::Scenario(edited(&[("n = 8", "n = 2048"), ("paths = 40", "paths = 3000000")])),
+            extra: vec!["--batch-paths", "3000000"],
+            expect: vec!["--batch-paths 3000000: a batch of 3000000 paths of 2048 stocks needs", "paths per batch here"],
+        },
+        Case {
+            name: "hostile threads with --reproduce",
+            input: Input::Command,
+            extra: vec!["run", "--reproduce", "{dir}/scenario.toml", "--threads", "100000"],
+            expect: vec!["--threads 100000: at most 1024"],
+        },
+        Case {
+            name: "five thousand strategies",
+            input: Input::Scenario(format!(
+                "{TWO_STOCKS}vol = 0.2\ncorrelation = 0.0\n{}",
+                (0..5000).map(|i| format!("[[strategies]]\nname = \"s{i}\"\nweighting = \"equal\"\n")).collect::<String>()
+            )),
+            extra: vec![],
+            expect: vec!["strategies: 5000 strategies; at most 256", "square of the count"],
+        },
+        Case {
+            name: "an endless scenario file",
+            input: Input::Command,
+            extra: vec!["run", "/dev/zero", "--out", "{dir}/out"],
+            expect: vec!["/dev/zero: cannot read the scenario: is larger than 256 MiB"],
+        },
+        scenario(
+            "diversity p next to zero",
+            &[("p = 0.5", "p = 1e-300")],
+            vec!["strategies[1].p: 1e-300 is outside", "weighting = \"equal\" is the limit"],
+        ),
+        scenario(
+            "diversity p hugely negative",
+            &[("p = 0.5", "p = -1e300")],
+            vec!["strategies[1].p: -1e300 is outside [-100, -0.001]"],
+        ),
+        scenario(
+            "an initial weight f32 cannot hold",
+            &[("zipf = 1.0", "initial_weights = [1e300, 1, 1, 1, 1, 1, 1, 1e-300]")],
+            vec!["market.initial_weights[1]: is 1.0e-300 of the total, below 1e-34"],
+        ),
+        scenario(
+            "an escape sequence in a strategy name",
+            &[("name = \"equal\"", "name = \"eq\\u001b[31mual\"")],
+            vec!["strategies[0].name: must not contain control characters"],
+        ),
+        scenario(
+            "a tab in the scenario name",
+            &[("name = \"small\"", "name = \"sm\\tall\"")],
+            vec!["name: must not contain control characters"],
+        ),
+        scenario(
+            "a strategy name too long",
+            &[("name = \"equal\"", "name = \"equal-weight-with-a-very-long-name-that-goes-on-and-on-beyond-any-table\"")],
+            vec!["strategies[0].name: has 71 characters; at most 64"],
+        ),
+        Case {
+            name: "calibrate into a folder",
+            input: Input::Command,
+            extra: vec!["calibrate", "{dir}/no-such-prices.csv", "--out", "{dir}"],
+            expect: vec!["--out", "is a directory; sptlab writes only regular files"],
+        },
+        Case {
+            name: "calibrate into a device",
+            input: Input::Command,
+            extra: vec!["calibrate", "{dir}/no-such-prices.csv", "--out", "/dev/full"],
+            expect: vec!["--out /dev/full: is a character device; sptlab writes only regular files"],
+        },
+        Case {
+            name: "calibrate into a missing folder",
+            input: Input::Command,
+            extra: vec!["calibrate", "{dir}/no-such-prices.csv", "--out", "{dir}/out/x.toml"],
+            expect: vec!["its directory", "does not exist"],
+        },
+        Case {
+            name: "bench JSON into a folder",
+            input: Input::Command,
+            extra: vec!["bench", "--backend", "cpu", "--json", "{dir}"],
+            expect: vec!["--json", "is a directory; sptlab writes only regular files"],
+        },
+        Case {
+            name: "force without out",
+            input: Input::ScenarioWithoutOut(SMALL.to_string()),
+            extra: vec!["--force"],
+            expect: vec!["--force needs --out DIR"],
+        },
         // Calibration CSVs.
         csv(
             "missing values",
@@ -460,6 +558,61 @@ fn cases() -> Vec<Case> {
             vec!["shard-0/shard.json: its scenario does not hash to its scenario_hash"],
         ),
         shards(
+            "a flipped byte in a paths file",
+            &[0, 1, 2, 3],
+            |dir| {
+                let file = dir.join("shard-2/paths.bin");
+                let mut bytes = std::fs::read(&file).unwrap();
+                bytes[100] ^= 0x10;
+                std::fs::write(&file, bytes).unwrap();
+            },
+            vec!["shard-2: shard.json or paths.bin was changed or damaged", "checksum"],
+        ),
+        shards(
+            "NaN in a paths file",
+            &[0, 1, 2, 3],
+            |dir| {
+                let file = dir.join("shard-1/paths.bin");
+                let mut bytes = std::fs::read(&file).unwrap();
+                bytes[8..16].copy_from_slice(&f64::NAN.to_le_bytes());
+                std::fs::write(&file, bytes).unwrap();
+            },
+            vec!["shard-1: shard.json or paths.bin was changed or damaged"],
+        ),
+        shards(
+            "one shard's paths copied over another's",
+            &[0, 1, 2, 3],
+            |dir| {
+                std::fs::copy(dir.join("shard-0/paths.bin"), dir.join("shard-1/paths.bin")).unwrap();
+            },
+            vec!["shard-1: shard.json or paths.bin was changed or damaged"],
+        ),
+        shards(
+            "an edited sum",
+            &[0, 1, 2, 3],
+            |dir| edit_json(&dir.join("shard-3/shard.json"), |manifest| {
+                let seconds = manifest["seconds"].as_f64().unwrap();
+                manifest["seconds"] = serde_json::json!(seconds + 1.0);
+            }),
+            vec!["shard-3: shard.json or paths.bin was changed or damaged"],
+        ),
+        shards(
+            "a backend label edited",
+            &[0, 1, 2, 3],
+            |dir| edit_json(&dir.join("shard-0/shard.json"), |manifest| manifest["backend"] = "gpu".into()),
+            vec!["shard-0: shard.json or paths.bin was changed or damaged"],
+        ),
+        shards(
+            "a shard of an older sptlab",
+            &[0, 1, 2, 3],
+            |dir| {
+                edit_json(&dir.join("shard-2/shard.json"), |manifest| {
+                    manifest.as_object_mut().unwrap().remove("checksum");
+                })
+            },
+            vec!["shard-2/shard.json: has no checksum", "cannot be checked"],
+        ),
+        shards(
             "two unreadable shards",
             &[0, 1, 2, 3],
             |dir| {
@@ -482,6 +635,13 @@ fn cases() -> Vec<Case> {
             vec!["is not part of the same run", "scenario hash"],
         ),
     ]
+}
+
+/// Rewrites a JSON file through `change`.
+pub(crate) fn edit_json(path: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    change(&mut value);
+    std::fs::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
 }
 
 /// Writes 4 shards of SMALL into `dir/shard-I`.

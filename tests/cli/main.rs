@@ -1,15 +1,23 @@
 //! The command line end to end: real runs of the binary on small scenarios.
 
-mod bad_inputs;
+pub(crate) mod bad_inputs;
 mod calibrate;
 mod fuzz;
+mod fuzz_args;
+mod hostile;
 mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary under test: this build's, or another named by SPTLAB_TEST_BIN (to show
+/// that a test fails on an older build).
+fn binary() -> String {
+    std::env::var("SPTLAB_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sptlab").to_string())
+}
+
 fn sptlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sptlab")).args(args).output().expect("the binary runs")
+    Command::new(binary()).args(args).output().expect("the binary runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
