@@ -381,3 +381,30 @@ fn headless_runs_print_no_mesa_noise() {
     }
     assert!(!stderr(&output).contains("XDG_RUNTIME_DIR"), "{}", stderr(&output));
 }
+
+#[test]
+fn ranking_on_the_gpu_runs_on_vulkan_and_is_refused_up_front_on_opengl() {
+    let dir = scratch("gl-ranking");
+    let atlas = SMALL.replace(
+        "zipf = 1.0\ngrowth = 0.05\nvol = { from = 0.2, to = 0.4 }\ncorrelation = 0.3",
+        "model = \"atlas\"\ngrowth = 0.05\natlas_g = 0.05\nvol = 0.25",
+    );
+    assert!(atlas.contains("atlas_g"));
+    let scenario = write(&dir, "atlas.toml", &atlas);
+    let output = sptlab(&["run", &scenario, "--backend", "gpu", "--years", "0.5"]);
+    let message = stderr(&output);
+    if crate::no_gpu(&message) {
+        return;
+    }
+    let table = String::from_utf8_lossy(&output.stdout);
+    match output.status.code() {
+        // Vulkan (lavapipe or a hardware GPU) ranks correctly.
+        Some(0) => assert!(!table.contains("(Gl)"), "ranking ran on OpenGL: {table}"),
+        // llvmpipe under OpenGL does not: refused before anything runs.
+        Some(2) => {
+            assert!(message.contains("market.model: the rank-based models") && message.contains("OpenGL"), "{message}");
+            assert!(table.is_empty());
+        }
+        code => panic!("exit {code:?}: {message}"),
+    }
+}

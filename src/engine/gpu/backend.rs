@@ -24,6 +24,9 @@ use crate::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 /// Invocations per workgroup (one path each).
 pub const WORKGROUP: u32 = 64;
 /// Loop iterations per invocation per dispatch kept under llvmpipe's cap of 65,535.
+/// The same budget holds under OpenGL (measured on llvmpipe through wgpu's GL backend:
+/// GBM, factor and VSM markets with every weighting but top-k run whole dispatches of
+/// this budget and match the CPU); only ranking fails there, see `check_fits`.
 pub(super) const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
 /// Steps per dispatch on hardware adapters: long enough to amortise launches,
 /// short enough to stay clear of driver watchdogs.
@@ -180,10 +183,10 @@ impl StateLayout {
     pub fn strategy_state_is_private(&self) -> bool {
         self.strategies * self.n <= MAX_PRIVATE_STRATEGY_WORDS
     }
-    /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
-    /// budget less the loads and stores around the step loop.
-    pub fn software_loop_budget(&self) -> u32 {
-        SOFTWARE_LOOP_BUDGET - 2 * self.n - 2 * self.strategies * (self.n + slot::COUNT as u32)
+    /// Loop iterations a software adapter's step loop may run per dispatch: its
+    /// `budget` less the loads and stores around the step loop.
+    pub fn software_loop_budget(&self, budget: u32) -> u32 {
+        budget.saturating_sub(2 * self.n + 2 * self.strategies * (self.n + slot::COUNT as u32))
     }
     /// Loop iterations of one step, nested loops included, at most: the market stage,
     /// the market's weights, and per strategy drift, setup and rebalance (capped
@@ -540,16 +543,52 @@ impl GpuBackend {
         self.context.is_software()
     }
 
+    /// Whether the adapter is driven through OpenGL (wgpu's GL backend).
+    pub fn is_gl(&self) -> bool {
+        self.context.adapter_info.backend == wgpu::Backend::Gl
+    }
+
+    /// Loop iterations per invocation per dispatch this software adapter runs
+    /// correctly (llvmpipe's cap, less a margin).
+    fn loop_budget(&self) -> u32 {
+        SOFTWARE_LOOP_BUDGET
+    }
+
+    /// Why this adapter cannot rank stocks by cap, if it cannot: llvmpipe under OpenGL
+    /// fails the rank order's check part-way through a run (measured: an Atlas market
+    /// of 10 stocks, equal weight, 504 steps failed at step 80 to 493 with dispatches of
+    /// 126 steps down to 3, so it is no loop budget; a GBM market with a top-k strategy
+    /// likewise), while the same kernel runs on Vulkan. The check stops the run with
+    /// an error rather than a wrong result; this refuses it before it starts.
+    fn ranking_refused(&self, plan: &Plan) -> Option<String> {
+        if !(self.is_gl() && self.context.is_software()) {
+            return None;
+        }
+        let field = if matches!(plan.market, Market::Rank(_)) {
+            "market.model: the rank-based models".to_string()
+        } else {
+            let index = plan.strategies.iter().position(|s| matches!(s.weighting, Weighting::TopK { .. }))?;
+            format!("strategies[{index}].weighting: top_k weights")
+        };
+        Some(format!(
+            "{field} rank stocks by cap, which llvmpipe's OpenGL driver ({}) gets wrong part-way through a \
+             run; install Mesa's Vulkan driver (lavapipe: apt-get install mesa-vulkan-drivers) or use the CPU \
+             backend",
+            self.context.adapter_name()
+        ))
+    }
+
     /// Steps per `advance_paths` dispatch for this plan on this adapter.
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
         let layout = StateLayout::of(plan);
+        let budget = layout.software_loop_budget(self.loop_budget());
         let steps = if !self.context.is_software() {
             HARDWARE_STEPS_PER_DISPATCH
         } else if unrolls(plan, true) {
             let cholesky = matches!(&plan.market, Market::Gbm(gbm) if matches!(gbm.noise, GbmNoise::Cholesky(_)));
-            (layout.software_loop_budget() / layout.unrolled_loop_trips_per_step(cholesky)).min(MAX_STEPS_PER_DISPATCH)
+            (budget / layout.unrolled_loop_trips_per_step(cholesky)).min(MAX_STEPS_PER_DISPATCH)
         } else {
-            layout.software_loop_budget() / layout.loop_trips_per_step()
+            budget / layout.loop_trips_per_step()
         };
         steps.clamp(1, plan.steps)
     }
@@ -561,7 +600,7 @@ impl GpuBackend {
             return max_growth::HARDWARE_SOLVER_ITERATIONS;
         }
         let n = plan.n() as u32;
-        (SOFTWARE_LOOP_BUDGET as u64)
+        (self.loop_budget() as u64)
             .saturating_sub(max_growth::setup_trips(n))
             .div_euclid(max_growth::iteration_trips(n)) as u32
     }
@@ -569,7 +608,7 @@ impl GpuBackend {
     /// Loop iterations a max_growth estimate dispatch may run on this adapter.
     fn estimate_budget(&self) -> u64 {
         if self.context.is_software() {
-            SOFTWARE_LOOP_BUDGET as u64
+            self.loop_budget() as u64
         } else {
             max_growth::HARDWARE_ESTIMATE_TRIPS
         }
@@ -719,12 +758,16 @@ impl Backend for GpuBackend {
                 plan.n(),
             ));
         }
+        if let Some(reason) = self.ranking_refused(plan) {
+            return Err(reason);
+        }
         if self.context.is_software() {
-            if let Some(reason) = max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64) {
+            if let Some(reason) = max_growth::software_misfit(plan, self.loop_budget() as u64) {
                 return Err(reason);
             }
         }
-        if self.context.is_software() && layout.loop_trips_per_step() > layout.software_loop_budget() {
+        let budget = layout.software_loop_budget(self.loop_budget());
+        if self.context.is_software() && layout.loop_trips_per_step() > budget {
             return Err(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
                  software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
@@ -732,7 +775,7 @@ impl Backend for GpuBackend {
                 plan.strategies.len(),
                 layout.loop_trips_per_step(),
                 self.context.adapter_name(),
-                layout.software_loop_budget()
+                budget
             ));
         }
         if self.max_batch_paths(plan) == 0 {
@@ -767,6 +810,7 @@ impl Backend for GpuBackend {
     ) -> Result<BatchAccumulators, EngineError> {
         self.prepare(plan)?;
         let steps_per_dispatch = self.steps_per_dispatch(plan);
+        log::debug!("{steps_per_dispatch} steps per dispatch");
         let kernels = self.kernels.as_ref().expect("prepared above");
         let (device, queue) = (&self.context.device, &self.context.queue);
         let layout = kernels.layout;
