@@ -191,7 +191,8 @@ pub fn remove(out: &Path) -> io::Result<()> {
 /// The number of paths the current checkpoint in `root` holds (the file `latest`).
 fn read_latest(root: &Path) -> Result<u64, String> {
     let latest = root.join("latest");
-    let text = crate::files::read_text_limited(&latest, 64).map_err(|error| format!("{}: cannot read ({error})", latest.display()))?;
+    let text = crate::files::read_text_limited(&latest, 64)
+        .map_err(|error| format!("{}: cannot read ({error})", latest.display()))?;
     let text = text.trim();
     match text.parse::<u64>() {
         Ok(done) if is_generation(text) => Ok(done),
@@ -277,12 +278,45 @@ pub fn resume(out: &Path) -> Result<Resumed, String> {
         manifest.time_grid.clone(),
     );
     let (backend, precision) = manifest.backend_and_precision().ok_or("the checkpoint's labels were not checked")?;
-    Ok(Resumed {
-        seconds: manifest.seconds,
-        backend,
-        precision,
-        plan,
-        results,
-        options,
-    })
+    Ok(Resumed { seconds: manifest.seconds, backend, precision, plan, results, options })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sptlab-checkpoint-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn generation(root: &Path, done: u64) {
+        let directory = root.join(done.to_string());
+        std::fs::create_dir_all(&directory).unwrap();
+        std::fs::write(directory.join("paths.bin"), [0u8; 16]).unwrap();
+    }
+
+    #[test]
+    fn resuming_clears_half_written_generations_and_removal_spares_other_files() {
+        let out = scratch("stale");
+        let root = out.join(CHECKPOINT);
+        generation(&root, 1000);
+        // A killed run's next generation, half written, and a temporary file.
+        generation(&root, 2000);
+        std::fs::write(root.join(".latest.77.partial"), "2000").unwrap();
+        std::fs::write(root.join("latest"), "1000").unwrap();
+        std::fs::write(root.join("notes.txt"), "the user's").unwrap();
+        let backend = BackendInfo { backend: "cpu", adapter: "test".into(), precision: Precision::F32 };
+        let options = RunOptions { shard: None, per_path: None, png: false };
+        Checkpointer::continuing(&out, Duration::ZERO, options, backend).unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["1000", "latest", "notes.txt"]);
+        assert_eq!(paths_done(&out), Some(1000));
+        remove(&out).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("notes.txt")).unwrap(), "the user's");
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "only the user's file is left");
+    }
 }

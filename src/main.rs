@@ -656,12 +656,7 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
         return Err(Failure::BadInput(problems.join("\n")));
     }
     if !args.quiet {
-        note!(
-            "resuming {}: {} of {} paths were done",
-            out.display(),
-            resumed.results.paths(),
-            range.end - range.start
-        );
+        note!("resuming {}: {} of {} paths were done", out.display(), resumed.results.paths(), range.end - range.start);
     }
     let plan = resumed.plan.clone();
     execute(&args, plan, &out.display().to_string(), options.shard, Some((resumed, out_dir)))
@@ -795,7 +790,9 @@ fn execute(
             .publish(files, &["shard.json"])
             .with_context(|| format!("writing the shard to {}", out_dir.path().display()))?;
         if let Some(checkpointer) = checkpointer {
-            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
+            checkpointer
+                .finish()
+                .with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
         }
         if !args.quiet {
             outln!(
@@ -815,7 +812,9 @@ fn execute(
     if let Some(out_dir) = out_dir.as_mut() {
         write_results(out_dir, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
         if let Some(checkpointer) = checkpointer {
-            checkpointer.finish().with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
+            checkpointer
+                .finish()
+                .with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
         }
     }
     if !args.quiet {
@@ -1065,12 +1064,7 @@ fn bench(args: BenchArgs) -> Result<(), Failure> {
                 }
                 (true, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: Some(1.0) },
             };
-            note!(
-                "timing {} on the GPU backend ({}), {} paths...",
-                workload.name(),
-                gpu.info().adapter,
-                size.paths
-            );
+            note!("timing {} on the GPU backend ({}), {} paths...", workload.name(), gpu.info().adapter, size.paths);
             measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
         }
     }
@@ -1163,8 +1157,8 @@ fn write_results(
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
-    let mut files = sptlab::report::output_files(report, results, per_path)
-        .with_context(|| format!("writing results to {out}"))?;
+    let mut files =
+        sptlab::report::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
     files.extend(
         sptlab::plots::figure_files(plan, report, results, png)
             .map_err(|reason| anyhow::anyhow!("drawing the figures for {out}: {reason}"))?,

@@ -30,7 +30,9 @@ pub const RECORD: &str = ".sptlab-out.json";
 /// The files an output folder may receive: a run's, a merge's and a shard's.
 pub fn output_names() -> Vec<String> {
     let mut names: Vec<String> =
-        ["summary.json", "report.html", "paths.csv", "paths.parquet", "shard.json", "paths.bin"].map(String::from).into();
+        ["summary.json", "report.html", "paths.csv", "paths.parquet", "shard.json", "paths.bin"]
+            .map(String::from)
+            .into();
     for figure in crate::plots::FIGURES {
         names.push(format!("{figure}.svg"));
         names.push(format!("{figure}.png"));
@@ -116,8 +118,7 @@ impl OutDir {
                 }
             }
         }
-        let mut out =
-            OutDir { path: path.to_path_buf(), lock: None, created, earlier: Vec::new(), published: false };
+        let mut out = OutDir { path: path.to_path_buf(), lock: None, created, earlier: Vec::new(), published: false };
         out.lock = Some(lock(path)?);
         out.inspect(existing)?;
         Ok(out)
@@ -162,8 +163,8 @@ impl OutDir {
         let has_checkpoint = fs::symlink_metadata(&checkpoint_root).is_ok();
         match existing {
             Existing::Refuse if has_checkpoint => {
-                let done = checkpoint::paths_done(&self.path)
-                    .map_or(String::new(), |done| format!(" ({done} paths done)"));
+                let done =
+                    checkpoint::paths_done(&self.path).map_or(String::new(), |done| format!(" ({done} paths done)"));
                 Err(OutDirError::Refused(format!(
                     "--out {shown}: holds the checkpoint of a run that was stopped before it finished{done}; \
                      `sptlab run --resume {shown}` continues it, --force discards it"
@@ -253,8 +254,13 @@ fn lock(folder: &Path) -> Result<fs::File, OutDirError> {
     use std::os::unix::io::AsRawFd;
     let path = folder.join(LOCK);
     for _ in 0..100 {
-        let mut file =
-            fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error(&path))?;
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error(&path))?;
         // SAFETY: flock on a file descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let error = io::Error::last_os_error();

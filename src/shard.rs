@@ -275,11 +275,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
         let m = &shard.manifest;
         let differences = [
             ("sptlab version", m.sptlab_version.clone(), reference.sptlab_version.clone()),
-            (
-                "git commit",
-                m.git_commit.clone().unwrap_or_default(),
-                reference.git_commit.clone().unwrap_or_default(),
-            ),
+            ("git commit", m.git_commit.clone().unwrap_or_default(), reference.git_commit.clone().unwrap_or_default()),
             ("random-number contract", m.rng_contract.clone(), reference.rng_contract.clone()),
             ("scenario hash", m.scenario_hash.clone(), reference.scenario_hash.clone()),
             ("seed", m.seed.to_string(), reference.seed.to_string()),
@@ -362,10 +358,8 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     results.terminal_sums = terminal_sums;
     // A shard of no paths (a run of fewer paths than shards) simulated nothing and has
     // no grid: it adds nothing to the others'.
-    let mut grids = shards
-        .iter()
-        .filter(|s| s.manifest.end_path > s.manifest.first_path)
-        .map(|s| s.manifest.time_grid.as_ref());
+    let mut grids =
+        shards.iter().filter(|s| s.manifest.end_path > s.manifest.first_path).map(|s| s.manifest.time_grid.as_ref());
     results.grid = grids.next().flatten().cloned();
     for grid in grids {
         match (results.grid.as_mut(), grid) {

@@ -375,16 +375,31 @@ fn cases() -> Vec<Case> {
             vec!["--checkpoint-every", "inf"],
             vec!["--checkpoint-every inf: must be a number of seconds"],
         ),
-        option("checkpoint interval huge", vec!["--checkpoint-every", "1e30"], vec!["--checkpoint-every 1e30: must be"]),
+        option(
+            "checkpoint interval huge",
+            vec!["--checkpoint-every", "1e30"],
+            vec!["--checkpoint-every 1e30: must be"],
+        ),
         option("checkpoint interval NaN", vec!["--checkpoint-every", "nan"], vec!["--checkpoint-every NaN: must be"]),
-        option("checkpoint interval negative", vec!["--checkpoint-every", "-1"], vec!["--checkpoint-every -1.0: must be"]),
-        option("checkpoint interval minus zero", vec!["--checkpoint-every", "-0"], vec!["--checkpoint-every -0.0: must be"]),
+        option(
+            "checkpoint interval negative",
+            vec!["--checkpoint-every", "-1"],
+            vec!["--checkpoint-every -1.0: must be"],
+        ),
+        option(
+            "checkpoint interval minus zero",
+            vec!["--checkpoint-every", "-0"],
+            vec!["--checkpoint-every -0.0: must be"],
+        ),
         option("a hundred thousand threads", vec!["--threads", "100000"], vec!["--threads 100000: at most 1024"]),
         Case {
             name: "a batch larger than memory",
             input: Input::Scenario(edited(&[("n = 8", "n = 2048"), ("paths = 40", "paths = 3000000")])),
             extra: vec!["--batch-paths", "3000000"],
-            expect: vec!["--batch-paths 3000000: a batch of 3000000 paths of 2048 stocks needs", "paths per batch here"],
+            expect: vec![
+                "--batch-paths 3000000: a batch of 3000000 paths of 2048 stocks needs",
+                "paths per batch here",
+            ],
         },
         Case {
             name: "hostile threads with --reproduce",
@@ -396,7 +411,9 @@ fn cases() -> Vec<Case> {
             name: "five thousand strategies",
             input: Input::Scenario(format!(
                 "{TWO_STOCKS}vol = 0.2\ncorrelation = 0.0\n{}",
-                (0..5000).map(|i| format!("[[strategies]]\nname = \"s{i}\"\nweighting = \"equal\"\n")).collect::<String>()
+                (0..5000)
+                    .map(|i| format!("[[strategies]]\nname = \"s{i}\"\nweighting = \"equal\"\n"))
+                    .collect::<String>()
             )),
             extra: vec![],
             expect: vec!["strategies: 5000 strategies; at most 256", "square of the count"],
@@ -434,7 +451,10 @@ fn cases() -> Vec<Case> {
         ),
         scenario(
             "a strategy name too long",
-            &[("name = \"equal\"", "name = \"equal-weight-with-a-very-long-name-that-goes-on-and-on-beyond-any-table\"")],
+            &[(
+                "name = \"equal\"",
+                "name = \"equal-weight-with-a-very-long-name-that-goes-on-and-on-beyond-any-table\"",
+            )],
             vec!["strategies[0].name: has 71 characters; at most 64"],
         ),
         Case {
@@ -590,10 +610,12 @@ fn cases() -> Vec<Case> {
         shards(
             "an edited sum",
             &[0, 1, 2, 3],
-            |dir| edit_json(&dir.join("shard-3/shard.json"), |manifest| {
-                let seconds = manifest["seconds"].as_f64().unwrap();
-                manifest["seconds"] = serde_json::json!(seconds + 1.0);
-            }),
+            |dir| {
+                edit_json(&dir.join("shard-3/shard.json"), |manifest| {
+                    let seconds = manifest["seconds"].as_f64().unwrap();
+                    manifest["seconds"] = serde_json::json!(seconds + 1.0);
+                })
+            },
             vec!["shard-3: shard.json or paths.bin was changed or damaged"],
         ),
         shards(

@@ -66,7 +66,9 @@ fn check(command: &str, picks: &[(usize, usize)]) {
     match command {
         "run" => args.push(scenario.clone()),
         "merge" => args.push(dir_text.clone()),
-        "calibrate" => args.push(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_20_stocks_1990_2022.csv").into()),
+        "calibrate" => {
+            args.push(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_20_stocks_1990_2022.csv").into())
+        }
         _ => {}
     }
     for &(option, pick) in picks {

@@ -77,7 +77,9 @@ fn a_folder_with_an_earlier_run_is_refused_without_force_and_replaced_whole_with
     // Again without --force: refused, nothing touched.
     let again = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--seed", "6", "--out", at(&out)]);
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
-    assert!(stderr(&again).contains("holds the results of an earlier sptlab run") && stderr(&again).contains("--force"));
+    assert!(
+        stderr(&again).contains("holds the results of an earlier sptlab run") && stderr(&again).contains("--force")
+    );
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
 
     // The user's own files in the folder, and in its checkpoint folder.
@@ -122,7 +124,8 @@ fn two_runs_into_one_folder_never_mix_or_lose_results() {
 
     // One run under way, another started into its folder: refused while the first runs.
     let out = dir.join("busy");
-    let mut first = spawn(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", at(&out), "--batch-paths", "500"]);
+    let mut first =
+        spawn(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", at(&out), "--batch-paths", "500"]);
     let waited = Instant::now();
     while !out.join(".sptlab.lock").exists() {
         assert!(waited.elapsed() < Duration::from_secs(60), "the first run never locked its folder");
@@ -169,8 +172,9 @@ fn a_full_disk_mid_run_leaves_a_whole_checkpoint_and_no_partial_files_and_the_ru
     // Checkpoints after every batch of 1000 paths; paths.bin grows by 216 kB a batch
     // and passes the 1 MB limit after a few of them.
     let out = dir.join("out");
-    let args = [&["run", &scenario, "--out", at(&out)][..], &common, &["--batch-paths", "1000", "--checkpoint-every", "0"]]
-        .concat();
+    let args =
+        [&["run", &scenario, "--out", at(&out)][..], &common, &["--batch-paths", "1000", "--checkpoint-every", "0"]]
+            .concat();
     let failed = with_file_limit(&args, 1 << 20);
     let message = stderr(&failed);
     assert_eq!(failed.status.code(), Some(1), "{message}");
@@ -206,11 +210,7 @@ fn a_full_disk_mid_run_leaves_a_whole_checkpoint_and_no_partial_files_and_the_ru
     );
     spoiled("relabelled-gpu", &|g| edit_json(&g.join("shard.json"), |m| m["backend"] = "gpu".into()), damaged);
     spoiled("relabelled-f64", &|g| edit_json(&g.join("shard.json"), |m| m["precision"] = "f64".into()), damaged);
-    spoiled(
-        "edited-sum",
-        &|g| edit_json(&g.join("shard.json"), |m| m["seconds"] = serde_json::json!(1e6)),
-        damaged,
-    );
+    spoiled("edited-sum", &|g| edit_json(&g.join("shard.json"), |m| m["seconds"] = serde_json::json!(1e6)), damaged);
     spoiled(
         "older",
         &|g| {
@@ -320,7 +320,8 @@ fn a_full_stdout_is_an_error_not_a_panic() {
 #[test]
 fn huge_caps_are_normalised_and_run() {
     let dir = scratch("huge-caps");
-    let text = SMALL.replace("zipf = 1.0", "initial_weights = [1e308, 1e308, 1e308, 1e308, 1e308, 1e308, 1e308, 1e308]");
+    let text =
+        SMALL.replace("zipf = 1.0", "initial_weights = [1e308, 1e308, 1e308, 1e308, 1e308, 1e308, 1e308, 1e308]");
     let scenario = write(&dir, "huge.toml", &text);
     let out = dir.join("out");
     let output = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", at(&out)]);

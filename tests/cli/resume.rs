@@ -60,9 +60,8 @@ fn a_run_killed_at_a_random_point_and_resumed_equals_an_uninterrupted_run() {
         .spawn()
         .unwrap();
     let waited = Instant::now();
-    let progressed = || {
-        std::fs::read_to_string(&latest).ok().and_then(|t| t.trim().parse::<u64>().ok()).is_some_and(|d| d > done)
-    };
+    let progressed =
+        || std::fs::read_to_string(&latest).ok().and_then(|t| t.trim().parse::<u64>().ok()).is_some_and(|d| d > done);
     while !progressed() {
         assert!(waited.elapsed() < Duration::from_secs(120), "the resumed run wrote no checkpoint");
         assert!(child.try_wait().unwrap().is_none(), "the resumed run ended before it checkpointed");
@@ -76,8 +75,7 @@ fn a_run_killed_at_a_random_point_and_resumed_equals_an_uninterrupted_run() {
         let done: u64 = latest.trim().parse().unwrap();
         assert!(!killed.join("summary.json").exists());
         // Resumed with other threads and batches: results do not depend on either.
-        let resumed =
-            sptlab(&["run", "--resume", killed.to_str().unwrap(), "--threads", "1", "--batch-paths", "777"]);
+        let resumed = sptlab(&["run", "--resume", killed.to_str().unwrap(), "--threads", "1", "--batch-paths", "777"]);
         let stderr = String::from_utf8_lossy(&resumed.stderr);
         assert!(resumed.status.success(), "killed {delay:?} after the first checkpoint: {stderr}");
         assert!(stderr.contains(&format!("{done} of 40000 paths were done")), "{stderr}");
