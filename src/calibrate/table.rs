@@ -49,11 +49,9 @@ impl Table {
     pub fn read(path: &Path, window_years: Option<f64>, what: &str) -> Result<Table, CalibrationError> {
         let file = path.display().to_string();
         let error = |location: String, reason: String| CalibrationError { location, reason };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_path(path)
+        let bytes = crate::files::read_limited(path, crate::files::MAX_CSV_INPUT)
             .map_err(|e| error(file.clone(), format!("cannot read: {e}")))?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(&bytes[..]);
         let header = reader.headers().map_err(|e| error(format!("{file}:1"), format!("bad header: {e}")))?.clone();
         if header.len() < 3 || !header[0].eq_ignore_ascii_case("date") {
             return Err(error(

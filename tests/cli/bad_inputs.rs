@@ -476,6 +476,12 @@ fn cases() -> Vec<Case> {
             expect: vec!["its directory", "does not exist"],
         },
         Case {
+            name: "an endless calibration file",
+            input: Input::Command,
+            extra: vec!["calibrate", "/dev/zero", "--out", "{dir}/out.toml"],
+            expect: vec!["/dev/zero: cannot read: is larger than 1024 MiB"],
+        },
+        Case {
             name: "bench JSON into a folder",
             input: Input::Command,
             extra: vec!["bench", "--backend", "cpu", "--json", "{dir}"],
