@@ -119,7 +119,10 @@ fn a_folder_with_an_earlier_run_is_refused_without_force_and_replaced_whole_with
 #[test]
 fn two_runs_into_one_folder_never_mix_or_lose_results() {
     let dir = scratch("concurrent");
-    let long = SMALL.replace("paths = 40", "paths = 20000").replace("n = 8", "n = 30");
+    // About a billion asset-steps: a second or more on two cores, ample time for the
+    // second run to start, be refused and end while the first still runs.
+    let long =
+        SMALL.replace("paths = 40", "paths = 60000").replace("years = 1.0", "years = 2.0").replace("n = 8", "n = 30");
     let scenario = write(&dir, "long.toml", &long);
 
     // One run under way, another started into its folder: refused while the first runs.
