@@ -72,12 +72,15 @@ impl Checkpointer {
         for entry in std::fs::read_dir(&root)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_generation(&name) && name != latest.to_string() {
+            if is_generation(&name) && name != latest.to_string() && entry.file_type()?.is_dir() {
                 remove_generation(&entry.path())?;
             } else if is_partial(&name) {
                 std::fs::remove_file(entry.path())?;
             }
         }
+        // Options given on resuming (--per-path, --png) hold if the run is stopped again.
+        let text = serde_json::to_string_pretty(&options).expect("options serialise");
+        write_atomically(&root.join("options.json"), text.as_bytes())?;
         let written = Some(root.join(latest.to_string()));
         Ok(Checkpointer { root, every, last: Some(Instant::now()), written, options, backend })
     }
@@ -313,7 +316,7 @@ mod tests {
         let mut names: Vec<String> =
             std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
-        assert_eq!(names, ["1000", "latest", "notes.txt"]);
+        assert_eq!(names, ["1000", "latest", "notes.txt", "options.json"]);
         assert_eq!(paths_done(&out), Some(1000));
         remove(&out).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("notes.txt")).unwrap(), "the user's");

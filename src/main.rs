@@ -518,6 +518,21 @@ fn option_problems(args: &RunArgs) -> Vec<String> {
     problems
 }
 
+/// Whether the per-path statistics of `paths` paths fit in this machine's memory.
+fn memory_problem(source: &str, plan: &sptlab::Plan, paths: u64) -> Option<String> {
+    let memory = physical_memory()?;
+    let needed = sptlab::results::Results::bytes_needed(plan, paths);
+    (needed > memory).then(|| {
+        format!(
+            "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more than this \
+             machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only its paths)",
+            plan.strategies.len(),
+            needed as f64 / GIB,
+            memory as f64 / GIB
+        )
+    })
+}
+
 /// Whether one batch of `--batch-paths` paths fits in memory: its accumulators hold
 /// every stock's terminal log cap for every path, so a large batch of a large market
 /// is refused before it is allocated.
@@ -592,19 +607,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(plan) = &plan {
         let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
         let paths = range.end - range.start;
-        if let Some(memory) = physical_memory() {
-            let needed = sptlab::results::Results::bytes_needed(plan, paths);
-            if needed > memory {
-                problems.push(format!(
-                    "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more \
-                     than this machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only \
-                     its paths)",
-                    plan.strategies.len(),
-                    needed as f64 / GIB,
-                    memory as f64 / GIB
-                ));
-            }
-        }
+        problems.extend(memory_problem(&source, plan, paths));
         problems.extend(batch_problems(&args, plan, paths));
     }
     let Some(plan) = plan.filter(|_| problems.is_empty()) else {
@@ -614,7 +617,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         note!(
             "note: years = {asked} is {} steps of 1/{} year; simulating {} whole steps, a horizon of {} years \
              (summary.json records it)",
-            asked * plan.steps_per_year as f64,
+            format!("{:.6}", asked * plan.steps_per_year as f64).trim_end_matches('0').trim_end_matches('.'),
             plan.steps_per_year,
             plan.steps,
             plan.years()
@@ -629,6 +632,12 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
     let out_dir = OutDir::open(out, Existing::Resume)?;
     let resumed = sptlab::checkpoint::resume(out).map_err(Failure::BadInput)?;
     let options = resumed.options.clone();
+    if options.shard.is_some() && (args.output.png || args.output.per_path) {
+        return Err(Failure::BadInput(format!(
+            "--png and --per-path go with `sptlab merge`: {} holds the checkpoint of a shard",
+            out.display()
+        )));
+    }
     // Options given now win; otherwise the killed run's.
     let per_path_format = match (args.output.per_path, options.per_path.as_deref()) {
         (false, Some("csv")) => PerPathFormatChoice::Csv,
@@ -651,7 +660,8 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
         ..args.clone()
     };
     let range = resumed.results.path_range.clone();
-    let problems = batch_problems(&args, &resumed.plan, range.end - range.start);
+    let mut problems = batch_problems(&args, &resumed.plan, range.end - range.start);
+    problems.extend(memory_problem(&out.display().to_string(), &resumed.plan, range.end - range.start));
     if !problems.is_empty() {
         return Err(Failure::BadInput(problems.join("\n")));
     }
@@ -691,6 +701,9 @@ fn execute(
             (None, args.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?)
         }
     };
+    if let Some(out_dir) = out_dir.as_mut() {
+        out_dir.claim_checkpoint().with_context(|| format!("writing to {}", out_dir.path().display()))?;
+    }
 
     log::info!(
         "{}: {} paths x {} stocks x {} steps on {} ({} paths per batch)",
@@ -793,6 +806,7 @@ fn execute(
             checkpointer
                 .finish()
                 .with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
+            out_dir.release_checkpoint().with_context(|| format!("writing to {}", out_dir.path().display()))?;
         }
         if !args.quiet {
             outln!(
@@ -815,6 +829,7 @@ fn execute(
             checkpointer
                 .finish()
                 .with_context(|| format!("removing the checkpoint in {}", out_dir.path().display()))?;
+            out_dir.release_checkpoint().with_context(|| format!("writing to {}", out_dir.path().display()))?;
         }
     }
     if !args.quiet {
@@ -918,7 +933,8 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
         },
         ..args.clone()
     };
-    let problems = batch_problems(&rerun_args, &plan, plan.paths);
+    let mut problems = batch_problems(&rerun_args, &plan, plan.paths);
+    problems.extend(memory_problem(&summary_path.display().to_string(), &plan, plan.paths));
     if !problems.is_empty() {
         return Err(Failure::BadInput(problems.join("\n")));
     }

@@ -54,7 +54,13 @@ struct Record {
     sptlab_version: String,
     state: State,
     files: Vec<String>,
+    /// Whether `checkpoint/` is sptlab's (a run writing there, or stopped).
+    #[serde(default)]
+    checkpoint: bool,
 }
+
+/// Largest record read (a few hundred bytes in practice).
+const MAX_RECORD_BYTES: u64 = 1 << 20;
 
 /// Why an output folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +69,7 @@ pub enum OutDirError {
     #[error("{0}")]
     Refused(String),
     /// Creating, locking or reading it failed.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -78,6 +84,16 @@ pub enum Existing {
     Resume,
 }
 
+impl Existing {
+    /// The option that names the folder, for messages.
+    fn option(self) -> &'static str {
+        match self {
+            Existing::Resume => "--resume",
+            _ => "--out",
+        }
+    }
+}
+
 /// An output folder, locked for this process.
 pub struct OutDir {
     path: PathBuf,
@@ -87,6 +103,11 @@ pub struct OutDir {
     created: Vec<PathBuf>,
     /// The files sptlab wrote there earlier (replaced when this run publishes).
     earlier: Vec<String>,
+    state: State,
+    /// Whether the record claims `checkpoint/` for sptlab.
+    checkpoint: bool,
+    /// Whether this process claimed it (and so releases the claim if it leaves none).
+    claimed: bool,
     published: bool,
 }
 
@@ -95,12 +116,19 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutDirError + '_ {
 }
 
 impl OutDir {
-    /// Creates (if need be), locks and inspects `path`.
+    /// Creates (if need be, and not for `--resume`), locks and inspects `path`.
     pub fn open(path: &Path, existing: Existing) -> Result<OutDir, OutDirError> {
         let shown = path.display();
+        let option = existing.option();
         match fs::metadata(path) {
             Ok(metadata) if !metadata.is_dir() => {
-                return Err(OutDirError::Refused(format!("--out {shown}: exists and is not a directory")))
+                return Err(OutDirError::Refused(format!("{option} {shown}: exists and is not a directory")))
+            }
+            Err(_) if existing == Existing::Resume => {
+                return Err(OutDirError::Refused(format!(
+                    "{option} {shown}: no such folder; give the --out folder of a run that was stopped before it \
+                     finished"
+                )))
             }
             _ => {}
         }
@@ -118,8 +146,17 @@ impl OutDir {
                 }
             }
         }
-        let mut out = OutDir { path: path.to_path_buf(), lock: None, created, earlier: Vec::new(), published: false };
-        out.lock = Some(lock(path)?);
+        let mut out = OutDir {
+            path: path.to_path_buf(),
+            lock: None,
+            created,
+            earlier: Vec::new(),
+            state: State::Complete,
+            checkpoint: false,
+            claimed: false,
+            published: false,
+        };
+        out.lock = Some(lock(path, option)?);
         out.inspect(existing)?;
         Ok(out)
     }
@@ -128,39 +165,65 @@ impl OutDir {
         &self.path
     }
 
+    /// sptlab's record of the folder, if it has one; only names of outputs count.
+    fn read_record(&self, option: &str) -> Result<Option<Record>, OutDirError> {
+        let shown = self.path.display();
+        let record_path = self.path.join(RECORD);
+        let damaged = |why: String| {
+            OutDirError::Refused(format!(
+                "{option} {shown}: {RECORD}, sptlab's record of its files there, is damaged ({why}); remove the \
+                 folder's sptlab files and {RECORD} by hand, or choose another folder"
+            ))
+        };
+        match fs::symlink_metadata(&record_path) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(OutDirError::Io { path: record_path, source: error }),
+            Ok(metadata) if !metadata.is_file() => return Err(damaged("not a regular file".into())),
+            Ok(_) => {}
+        }
+        let bytes = crate::files::read_limited(&record_path, MAX_RECORD_BYTES).map_err(|e| damaged(e.to_string()))?;
+        let mut record: Record = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+        // A name that is not one of sptlab's outputs (`../notes.txt`) is never sptlab's.
+        let names = output_names();
+        record.files.retain(|name| names.contains(name));
+        Ok(Some(record))
+    }
+
     /// Checks what the folder holds against `existing`, and clears a checkpoint that
     /// `--force` discards.
     fn inspect(&mut self, existing: Existing) -> Result<(), OutDirError> {
         let shown = self.path.display();
-        let record_path = self.path.join(RECORD);
-        let record: Option<Record> = match fs::read(&record_path) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-                OutDirError::Refused(format!(
-                    "--out {shown}: {RECORD}, sptlab's record of its files there, is damaged ({e}); \
-                     remove the folder's sptlab files by hand or choose another folder"
-                ))
-            })?),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-            Err(error) => return Err(OutDirError::Io { path: record_path, source: error }),
-        };
-        self.earlier = record.as_ref().map(|r| r.files.clone()).unwrap_or_default();
+        let option = existing.option();
+        let record = self.read_record(option)?;
+        if let Some(record) = &record {
+            self.earlier = record.files.clone();
+            self.state = record.state;
+            self.checkpoint = record.checkpoint;
+        }
         // A file with an output's name that sptlab did not write: never touched.
-        let foreign: Vec<String> = output_names()
-            .into_iter()
-            .filter(|name| fs::symlink_metadata(self.path.join(name)).is_ok() && !self.earlier.contains(name))
-            .collect();
+        let foreign = self.foreign(&output_names());
         if !foreign.is_empty() {
+            let them = if foreign.len() == 1 { "it" } else { "them" };
             return Err(OutDirError::Refused(format!(
-                "--out {shown}: holds {} that sptlab did not write (no record of {} in {RECORD}); \
-                 move {} or choose another folder",
+                "{option} {shown}: holds {} that sptlab did not write (no record of {them} in {RECORD}); move \
+                 {them} or choose another folder",
                 foreign.join(", "),
-                if foreign.len() == 1 { "it" } else { "them" },
-                if foreign.len() == 1 { "it" } else { "them" },
             )));
         }
-        let present: Vec<&String> = self.earlier.iter().filter(|name| self.path.join(name).exists()).collect();
         let checkpoint_root = self.path.join(checkpoint::CHECKPOINT);
         let has_checkpoint = fs::symlink_metadata(&checkpoint_root).is_ok();
+        let is_folder = fs::symlink_metadata(&checkpoint_root).is_ok_and(|m| m.is_dir());
+        if has_checkpoint && !(self.checkpoint && is_folder) {
+            return Err(OutDirError::Refused(format!(
+                "{option} {shown}: holds a `{}` that sptlab did not write (no record of it in {RECORD}); move it \
+                 or choose another folder",
+                checkpoint::CHECKPOINT
+            )));
+        }
+        let present: Vec<String> = output_names()
+            .into_iter()
+            .filter(|name| self.earlier.contains(name) && self.path.join(name).exists())
+            .collect();
         match existing {
             Existing::Refuse if has_checkpoint => {
                 let done =
@@ -173,9 +236,13 @@ impl OutDir {
             Existing::Refuse if !present.is_empty() => {
                 let names: Vec<&str> = present.iter().take(4).map(|s| s.as_str()).collect();
                 let more = if present.len() > 4 { format!(" and {} more", present.len() - 4) } else { String::new() };
+                let how = match self.state {
+                    State::Complete => "the results of an earlier sptlab run",
+                    State::Writing => "part of an earlier sptlab run's results (stopped while writing them)",
+                };
                 Err(OutDirError::Refused(format!(
-                    "--out {shown}: holds the results of an earlier sptlab run ({}{more}); --force replaces \
-                     them (only the files sptlab wrote there), or choose another folder",
+                    "--out {shown}: holds {how} ({}{more}); --force replaces them (only the files sptlab wrote \
+                     there), or choose another folder",
                     names.join(", ")
                 )))
             }
@@ -184,11 +251,34 @@ impl OutDir {
                 Ok(())
             }
             Existing::Resume if !has_checkpoint => Err(OutDirError::Refused(format!(
-                "--resume {shown}: holds no checkpoint; is it the --out folder of a run that was stopped \
-                 before it finished?"
+                "--resume {shown}: holds no checkpoint; is it the --out folder of a run that was stopped before it \
+                 finished?"
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// Of `names`, those present in the folder that sptlab's record does not list.
+    fn foreign(&self, names: &[String]) -> Vec<String> {
+        names
+            .iter()
+            .filter(|name| fs::symlink_metadata(self.path.join(name)).is_ok() && !self.earlier.contains(name))
+            .cloned()
+            .collect()
+    }
+
+    /// Records that `checkpoint/` is sptlab's, before the run writes its first
+    /// checkpoint there.
+    pub fn claim_checkpoint(&mut self) -> io::Result<()> {
+        self.checkpoint = true;
+        self.claimed = true;
+        self.write_record(self.state, &self.earlier.clone())
+    }
+
+    /// Records that the run's checkpoint is gone (it finished).
+    pub fn release_checkpoint(&mut self) -> io::Result<()> {
+        self.checkpoint = false;
+        self.write_record(self.state, &self.earlier.clone())
     }
 
     /// Writes one run's whole set of files (`(name, bytes)`, names from
@@ -197,27 +287,46 @@ impl OutDir {
     pub fn publish(&mut self, mut files: Vec<(String, Vec<u8>)>, last: &[&str]) -> io::Result<()> {
         files.sort_by_key(|(name, _)| last.contains(&name.as_str()));
         let new: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+        // A file put there by someone else while the run went on is not replaced either.
+        let foreign = self.foreign(&new);
+        if !foreign.is_empty() {
+            return Err(io::Error::other(format!(
+                "{} appeared in {} during the run, not written by sptlab; nothing was replaced",
+                foreign.join(", "),
+                self.path.display()
+            )));
+        }
         let mut listed = self.earlier.clone();
         listed.extend(new.iter().filter(|name| !self.earlier.contains(name)).cloned());
         self.write_record(State::Writing, &listed)?;
+        self.state = State::Writing;
         for name in &self.earlier {
             match fs::remove_file(self.path.join(name)) {
-                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    return Err(io::Error::new(error.kind(), format!("removing the earlier {name}: {error}")))
+                }
                 _ => {}
             }
         }
+        self.earlier = listed;
         for (name, bytes) in &files {
             crate::files::write_atomically(&self.path.join(name), bytes)
                 .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
         }
         self.write_record(State::Complete, &new)?;
         self.earlier = new;
+        self.state = State::Complete;
         self.published = true;
         Ok(())
     }
 
     fn write_record(&self, state: State, files: &[String]) -> io::Result<()> {
-        let record = Record { sptlab_version: env!("CARGO_PKG_VERSION").to_string(), state, files: files.to_vec() };
+        let record = Record {
+            sptlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            state,
+            files: files.to_vec(),
+            checkpoint: self.checkpoint,
+        };
         let json = serde_json::to_string_pretty(&record).expect("a record serialises");
         crate::files::write_atomically(&self.path.join(RECORD), json.as_bytes())
     }
@@ -225,6 +334,16 @@ impl OutDir {
 
 impl Drop for OutDir {
     fn drop(&mut self) {
+        // A claim on a checkpoint that was never written (the run failed first) goes,
+        // and so does a record that then lists nothing.
+        if self.claimed && !self.path.join(checkpoint::CHECKPOINT).exists() {
+            self.checkpoint = false;
+            if self.earlier.is_empty() {
+                let _ = fs::remove_file(self.path.join(RECORD));
+            } else {
+                let _ = self.write_record(self.state, &self.earlier.clone());
+            }
+        }
         // Unlinked while still held, so a process waiting on this file's lock finds it
         // gone and locks a new one (see `lock`).
         if self.lock.is_some() {
@@ -247,35 +366,54 @@ fn remove_folders(created: &[PathBuf]) {
 }
 
 /// Locks `folder` for this process: an exclusive `flock` on its lock file, which
-/// holds the owner's process id for other runs' messages.
+/// holds the owner's process id for other runs' messages. The lock file must be a
+/// regular file of its own (a symbolic link there is refused, never followed).
 #[cfg(unix)]
-fn lock(folder: &Path) -> Result<fs::File, OutDirError> {
-    use std::os::unix::fs::MetadataExt;
+fn lock(folder: &Path, option: &str) -> Result<fs::File, OutDirError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     use std::os::unix::io::AsRawFd;
     let path = folder.join(LOCK);
+    let refused = |why: &str| {
+        OutDirError::Refused(format!(
+            "{option} {}: {} {why}; sptlab keeps its lock there: move it or choose another folder",
+            folder.display(),
+            LOCK
+        ))
+    };
     for _ in 0..100 {
-        let mut file = fs::OpenOptions::new()
+        let opened = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(io_error(&path))?;
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path);
+        let mut file = match opened {
+            Ok(file) => file,
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => return Err(refused("is a symbolic link")),
+            Err(error) if error.kind() == io::ErrorKind::IsADirectory => return Err(refused("is a directory")),
+            Err(error) => return Err(OutDirError::Io { path, source: error }),
+        };
+        if !file.metadata().is_ok_and(|metadata| metadata.is_file()) {
+            return Err(refused("is not a regular file"));
+        }
         // SAFETY: flock on a file descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let error = io::Error::last_os_error();
             if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
                 return Err(OutDirError::Io { path, source: error });
             }
-            let owner = fs::read_to_string(&path).ok().and_then(|text| text.trim().parse::<u32>().ok());
+            let owner =
+                crate::files::read_text_limited(&path, 64).ok().and_then(|text| text.trim().parse::<u32>().ok());
             let who = owner.map_or("another sptlab".to_string(), |pid| format!("another sptlab (process {pid})"));
             return Err(OutDirError::Refused(format!(
-                "--out {}: {who} is writing there; wait for it to finish or choose another folder",
+                "{option} {}: {who} is writing there; wait for it to finish or choose another folder",
                 folder.display()
             )));
         }
         // The file may have been unlinked by the owner that just let go: then lock the new one.
-        let same = fs::metadata(&path).is_ok_and(|now| file.metadata().is_ok_and(|held| held.ino() == now.ino()));
+        let same =
+            fs::symlink_metadata(&path).is_ok_and(|now| file.metadata().is_ok_and(|held| held.ino() == now.ino()));
         if !same {
             continue;
         }
@@ -283,11 +421,11 @@ fn lock(folder: &Path) -> Result<fs::File, OutDirError> {
         write!(file, "{}", std::process::id()).map_err(io_error(&path))?;
         return Ok(file);
     }
-    Err(OutDirError::Refused(format!("--out {}: could not take its lock", folder.display())))
+    Err(OutDirError::Refused(format!("{option} {}: could not take its lock", folder.display())))
 }
 
 #[cfg(not(unix))]
-fn lock(folder: &Path) -> Result<fs::File, OutDirError> {
+fn lock(folder: &Path, _option: &str) -> Result<fs::File, OutDirError> {
     let path = folder.join(LOCK);
     fs::OpenOptions::new().write(true).create(true).truncate(true).open(&path).map_err(io_error(&path))
 }

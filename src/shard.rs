@@ -25,6 +25,9 @@ use crate::results::{Results, RunInfo};
 use crate::scenario::{Plan, Scenario};
 use crate::time_grid::TimeGrid;
 
+/// Most shards a run is split into (a Slurm job array's size is bounded alike).
+pub const MAX_SHARDS: u64 = 1 << 20;
+
 /// Which part of a run: shard `index` of `count` (0-based, as `--shard I/N` reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardSpec {
@@ -41,6 +44,9 @@ impl ShardSpec {
         let count: u64 = count.trim().parse().map_err(|_| bad())?;
         if count == 0 || index >= count {
             return Err(bad());
+        }
+        if count > MAX_SHARDS {
+            return Err(format!("--shard {text}: at most {MAX_SHARDS} shards"));
         }
         Ok(ShardSpec { index, count })
     }
@@ -342,7 +348,15 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
             "shards missing: paths {expected_start}..{total} of {total} are in no shard directory given"
         ));
     }
-    let missing: Vec<u64> = (0..count).filter(|i| !shards.iter().any(|s| s.manifest.shard.index == *i)).collect();
+    if count > MAX_SHARDS {
+        problems.push(format!("{reference_name}: a run of {count} shards; at most {MAX_SHARDS}"));
+    }
+    let missing: Vec<u64> = if problems.is_empty() {
+        let given: std::collections::HashSet<u64> = shards.iter().map(|s| s.manifest.shard.index).collect();
+        (0..count).filter(|i| !given.contains(i)).take(20).collect()
+    } else {
+        Vec::new()
+    };
     if problems.is_empty() && !missing.is_empty() {
         // Only shards of no paths can be missing here (P < N).
         problems.push(format!("shards {missing:?} of {count} are missing (they hold no paths, but give them all)"));

@@ -59,7 +59,7 @@ fn value(option: &str, pick: usize, dir: &str) -> String {
 }
 
 fn check(command: &str, picks: &[(usize, usize)]) {
-    let dir = scratch("fuzz-args");
+    let dir = scratch(&format!("fuzz-args-{command}"));
     let scenario = write(&dir, "scenario.toml", SMALL);
     let dir_text = dir.to_string_lossy().into_owned();
     let mut args: Vec<String> = vec![command.to_string()];
@@ -78,7 +78,9 @@ fn check(command: &str, picks: &[(usize, usize)]) {
             args.push(value(name, pick, &dir_text));
         }
     }
+    // Relative paths among the values (`--out 0`) land in the scratch folder.
     let mut child = Command::new(binary())
+        .current_dir(&dir)
         .args(&args)
         .env("SPTLAB_AUTO_SOFTWARE_GPU", "0")
         .stdout(std::process::Stdio::null())

@@ -82,15 +82,21 @@ fn a_folder_with_an_earlier_run_is_refused_without_force_and_replaced_whole_with
     );
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
 
-    // The user's own files in the folder, and in its checkpoint folder.
+    // The user's own files: one beside the results, and a `checkpoint` folder of
+    // another tool's (with a file named `latest`, as some have): refused with or
+    // without --force, nothing touched.
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    std::fs::create_dir_all(out.join("checkpoint")).unwrap();
-    std::fs::write(out.join("checkpoint/mine.txt"), "mine too").unwrap();
-    let refused = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--seed", "6", "--out", at(&out)]);
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("holds the checkpoint of a run that was stopped"), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("--resume") && stderr(&refused).contains("--force"));
-    assert!(out.join("checkpoint/mine.txt").exists(), "a refused run deletes nothing");
+    std::fs::create_dir_all(out.join("checkpoint/7")).unwrap();
+    std::fs::write(out.join("checkpoint/latest"), "7").unwrap();
+    std::fs::write(out.join("checkpoint/7/paths.bin"), "mine too").unwrap();
+    for force in [&[][..], &["--force"][..]] {
+        let args = [&["run", &scenario, "--backend", "cpu", "--quiet", "--seed", "6", "--out", at(&out)][..], force];
+        let refused = sptlab(&args.concat());
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("holds a `checkpoint` that sptlab did not write"), "{}", stderr(&refused));
+    }
+    assert_eq!(std::fs::read_to_string(out.join("checkpoint/7/paths.bin")).unwrap(), "mine too");
+    std::fs::rename(out.join("checkpoint"), dir.join("moved-checkpoint")).unwrap();
 
     // --force: the earlier set goes whole (no stale paths.parquet or PNGs beside the
     // new summary); files sptlab did not write stay.
@@ -100,7 +106,26 @@ fn a_folder_with_an_earlier_run_is_refused_without_force_and_replaced_whole_with
     assert_eq!(json(&out.join("summary.json"))["scenario"]["seed"], 6);
     let left = files_under(&out);
     assert!(left.iter().all(|f| !f.ends_with(".png") && !f.starts_with("paths.")), "{left:?}");
-    assert!(left.contains(&"notes.txt".to_string()) && left.contains(&"checkpoint/mine.txt".to_string()), "{left:?}");
+    assert!(left.contains(&"notes.txt".to_string()), "{left:?}");
+    assert!(!out.join(".sptlab.lock").exists());
+    assert_eq!(json(&out.join(".sptlab-out.json"))["checkpoint"], false);
+
+    // A record naming files outside sptlab's outputs (`../victim.txt`) and a lock file
+    // that is a symbolic link: neither is ever followed.
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    edit_json(&out.join(".sptlab-out.json"), |record| {
+        record["files"].as_array_mut().unwrap().extend(["../victim.txt".into(), at(&victim).into()]);
+    });
+    let forced = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", at(&out), "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    std::os::unix::fs::symlink(&victim, out.join(".sptlab.lock")).unwrap();
+    let linked = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--out", at(&out), "--force"]);
+    assert_eq!(linked.status.code(), Some(2), "{}", stderr(&linked));
+    assert!(stderr(&linked).contains(".sptlab.lock is a symbolic link"), "{}", stderr(&linked));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    std::fs::remove_file(out.join(".sptlab.lock")).unwrap();
 
     // A summary.json sptlab did not write is never replaced, --force or not.
     let foreign = dir.join("foreign");
