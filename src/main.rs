@@ -13,7 +13,7 @@ use sptlab::bench::Workload;
 use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
-use sptlab::out_dir::{Existing, OutDir, OutDirError};
+use sptlab::out_dir::{not_a_folder, Existing, OutDir, OutDirError};
 use sptlab::scenario::{Overrides, Scenario, EXAMPLE_SCENARIOS};
 
 /// Prints to stdout; a write that fails (a full disk, say) ends the command with
@@ -428,6 +428,16 @@ fn precision_of(choice: PrecisionChoice) -> Precision {
     }
 }
 
+/// The options that rerun a recorded run: its backend ("cpu" or "gpu") and precision.
+fn recorded_choices(backend: &str, precision: Precision) -> (BackendChoice, PrecisionChoice) {
+    let backend = if backend == "gpu" { BackendChoice::Gpu } else { BackendChoice::Cpu };
+    let precision = match precision {
+        Precision::F32 => PrecisionChoice::F32,
+        Precision::F64 => PrecisionChoice::F64,
+    };
+    (backend, precision)
+}
+
 /// The CPU backend as the options ask for it (threads, batch size).
 fn cpu_backend(args: &RunArgs, precision: Precision) -> Box<dyn Backend> {
     let backend = CpuBackend::new(precision, args.threads);
@@ -510,50 +520,45 @@ fn option_problems(args: &RunArgs) -> Vec<String> {
             "--checkpoint-every {every:?}: must be a number of seconds from 0 (every batch) to {MAX_CHECKPOINT_EVERY}"
         ));
     }
-    if let Some(out) = &args.out {
-        if std::fs::metadata(out).is_ok_and(|metadata| !metadata.is_dir()) {
-            problems.push(format!("--out {}: exists and is not a directory", out.display()));
-        }
-    }
+    problems.extend(args.out.as_deref().and_then(|out| not_a_folder(out, "--out")));
     problems
 }
 
-/// Whether the per-path statistics of `paths` paths fit in this machine's memory.
-fn memory_problem(source: &str, plan: &sptlab::Plan, paths: u64) -> Option<String> {
-    let memory = physical_memory()?;
+/// Whether `paths` paths of `plan` fit in this machine's memory: their per-path
+/// statistics, and one batch of `--batch-paths` paths, whose accumulators hold every
+/// stock's terminal log cap for every path (a large batch of a large market is
+/// refused before it is allocated). `source` names the scenario in messages.
+fn memory_problems(args: &RunArgs, source: &str, plan: &sptlab::Plan, paths: u64) -> Vec<String> {
+    let Some(memory) = physical_memory() else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
     let needed = sptlab::results::Results::bytes_needed(plan, paths);
-    (needed > memory).then(|| {
-        format!(
+    if needed > memory {
+        problems.push(format!(
             "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more than this \
              machine's {:.1} GiB of memory; split the run with --shard I/N (a shard holds only its paths)",
             plan.strategies.len(),
             needed as f64 / GIB,
             memory as f64 / GIB
-        )
-    })
-}
-
-/// Whether one batch of `--batch-paths` paths fits in memory: its accumulators hold
-/// every stock's terminal log cap for every path, so a large batch of a large market
-/// is refused before it is allocated.
-fn batch_problems(args: &RunArgs, plan: &sptlab::Plan, paths: u64) -> Vec<String> {
-    let (Some(batch), Some(memory)) = (args.batch_paths, physical_memory()) else {
-        return Vec::new();
-    };
-    let batch = batch.min(paths.max(1));
-    let needed = sptlab::engine::BatchAccumulators::bytes_needed(batch, plan.n(), plan.strategies.len());
-    if needed <= memory / 2 {
-        return Vec::new();
+        ));
     }
-    let per_path = sptlab::engine::BatchAccumulators::bytes_needed(1, plan.n(), plan.strategies.len());
-    vec![format!(
-        "--batch-paths {batch}: a batch of {batch} paths of {} stocks needs {:.1} GiB, more than half of this \
-         machine's {:.1} GiB of memory; at most {} paths per batch here",
-        plan.n(),
-        needed as f64 / GIB,
-        memory as f64 / GIB,
-        memory / 2 / per_path
-    )]
+    if let Some(batch) = args.batch_paths {
+        let batch = batch.min(paths.max(1));
+        let per_path = sptlab::engine::BatchAccumulators::bytes_needed(1, plan.n(), plan.strategies.len());
+        let needed = sptlab::engine::BatchAccumulators::bytes_needed(batch, plan.n(), plan.strategies.len());
+        if needed > memory / 2 {
+            problems.push(format!(
+                "--batch-paths {batch}: a batch of {batch} paths of {} stocks needs {:.1} GiB, more than half of \
+                 this machine's {:.1} GiB of memory; at most {} paths per batch here",
+                plan.n(),
+                needed as f64 / GIB,
+                memory as f64 / GIB,
+                memory / 2 / per_path
+            ));
+        }
+    }
+    problems
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
@@ -607,8 +612,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(plan) = &plan {
         let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
         let paths = range.end - range.start;
-        problems.extend(memory_problem(&source, plan, paths));
-        problems.extend(batch_problems(&args, plan, paths));
+        problems.extend(memory_problems(&args, &source, plan, paths));
     }
     let Some(plan) = plan.filter(|_| problems.is_empty()) else {
         return Err(Failure::BadInput(problems.join("\n")));
@@ -644,12 +648,10 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
         (false, Some(_)) => PerPathFormatChoice::Parquet,
         _ => args.output.per_path_format,
     };
+    let (backend, precision) = recorded_choices(resumed.backend, resumed.precision);
     let args = RunArgs {
-        backend: if resumed.backend == "gpu" { BackendChoice::Gpu } else { BackendChoice::Cpu },
-        precision: match resumed.precision {
-            Precision::F32 => PrecisionChoice::F32,
-            Precision::F64 => PrecisionChoice::F64,
-        },
+        backend,
+        precision,
         out: Some(out.to_path_buf()),
         output: OutputOptions {
             per_path: args.output.per_path || options.per_path.is_some(),
@@ -660,8 +662,7 @@ fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
         ..args.clone()
     };
     let range = resumed.results.path_range.clone();
-    let mut problems = batch_problems(&args, &resumed.plan, range.end - range.start);
-    problems.extend(memory_problem(&out.display().to_string(), &resumed.plan, range.end - range.start));
+    let problems = memory_problems(&args, &out.display().to_string(), &resumed.plan, range.end - range.start);
     if !problems.is_empty() {
         return Err(Failure::BadInput(problems.join("\n")));
     }
@@ -908,14 +909,10 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
     if backend == Some("gpu") && precision == Some(Precision::F64) {
         problems.push("manifest: a GPU run is always f32".to_string());
     }
-    let (Some(backend), Some(precision)) = (backend, precision) else {
-        return Err(bad(problems.join("\n")));
+    let (Some(backend), Some(precision), true) = (backend, precision, problems.is_empty()) else {
+        let lines: Vec<String> = problems.iter().map(|p| format!("{}: {p}", summary_path.display())).collect();
+        return Err(Failure::BadInput(lines.join("\n")));
     };
-    if !problems.is_empty() {
-        return Err(Failure::BadInput(
-            problems.iter().map(|p| format!("{}: {p}", summary_path.display())).collect::<Vec<_>>().join("\n"),
-        ));
-    }
     if manifest["sptlab_version"] != env!("CARGO_PKG_VERSION") && !args.quiet {
         note!(
             "warning: {} was written by sptlab {}, this is {}: numbers may differ where the versions do",
@@ -925,16 +922,9 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
         );
     }
     let on_gpu = backend == "gpu";
-    let rerun_args = RunArgs {
-        backend: if on_gpu { BackendChoice::Gpu } else { BackendChoice::Cpu },
-        precision: match precision {
-            Precision::F32 => PrecisionChoice::F32,
-            Precision::F64 => PrecisionChoice::F64,
-        },
-        ..args.clone()
-    };
-    let mut problems = batch_problems(&rerun_args, &plan, plan.paths);
-    problems.extend(memory_problem(&summary_path.display().to_string(), &plan, plan.paths));
+    let (backend, precision) = recorded_choices(backend, precision);
+    let rerun_args = RunArgs { backend, precision, ..args.clone() };
+    let problems = memory_problems(&rerun_args, &summary_path.display().to_string(), &plan, plan.paths);
     if !problems.is_empty() {
         return Err(Failure::BadInput(problems.join("\n")));
     }
@@ -1188,9 +1178,7 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     let (shards, problems): (Vec<_>, Vec<_>) =
         args.shards.iter().map(|directory| sptlab::shard::read_shard(directory)).partition(Result::is_ok);
     let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
-    if std::fs::metadata(&args.out).is_ok_and(|metadata| !metadata.is_dir()) {
-        problems.push(format!("--out {}: exists and is not a directory", args.out.display()));
-    }
+    problems.extend(not_a_folder(&args.out, "--out"));
     if !problems.is_empty() {
         return Err(Failure::BadInput(problems.join("\n")));
     }

@@ -27,6 +27,13 @@ pub const LOCK: &str = ".sptlab.lock";
 /// The record of the files sptlab wrote in an output folder.
 pub const RECORD: &str = ".sptlab-out.json";
 
+/// Why `path` cannot be an output folder before anything is tried: it exists and is
+/// not a directory. `option` names it in the message (`--out`, `--resume`).
+pub fn not_a_folder(path: &Path, option: &str) -> Option<String> {
+    let file = fs::metadata(path).is_ok_and(|metadata| !metadata.is_dir());
+    file.then(|| format!("{option} {}: exists and is not a directory", path.display()))
+}
+
 /// The files an output folder may receive: a run's, a merge's and a shard's.
 pub fn output_names() -> Vec<String> {
     let mut names: Vec<String> =
@@ -120,10 +127,10 @@ impl OutDir {
     pub fn open(path: &Path, existing: Existing) -> Result<OutDir, OutDirError> {
         let shown = path.display();
         let option = existing.option();
+        if let Some(problem) = not_a_folder(path, option) {
+            return Err(OutDirError::Refused(problem));
+        }
         match fs::metadata(path) {
-            Ok(metadata) if !metadata.is_dir() => {
-                return Err(OutDirError::Refused(format!("{option} {shown}: exists and is not a directory")))
-            }
             Err(_) if existing == Existing::Resume => {
                 return Err(OutDirError::Refused(format!(
                     "{option} {shown}: no such folder; give the --out folder of a run that was stopped before it \

@@ -183,10 +183,10 @@ impl StateLayout {
     pub fn strategy_state_is_private(&self) -> bool {
         self.strategies * self.n <= MAX_PRIVATE_STRATEGY_WORDS
     }
-    /// Loop iterations a software adapter's step loop may run per dispatch: its
-    /// `budget` less the loads and stores around the step loop.
-    pub fn software_loop_budget(&self, budget: u32) -> u32 {
-        budget.saturating_sub(2 * self.n + 2 * self.strategies * (self.n + slot::COUNT as u32))
+    /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
+    /// budget less the loads and stores around the step loop.
+    pub fn software_loop_budget(&self) -> u32 {
+        SOFTWARE_LOOP_BUDGET - 2 * self.n - 2 * self.strategies * (self.n + slot::COUNT as u32)
     }
     /// Loop iterations of one step, nested loops included, at most: the market stage,
     /// the market's weights, and per strategy drift, setup and rebalance (capped
@@ -548,12 +548,6 @@ impl GpuBackend {
         self.context.adapter_info.backend == wgpu::Backend::Gl
     }
 
-    /// Loop iterations per invocation per dispatch this software adapter runs
-    /// correctly (llvmpipe's cap, less a margin).
-    fn loop_budget(&self) -> u32 {
-        SOFTWARE_LOOP_BUDGET
-    }
-
     /// Why this adapter cannot rank stocks by cap, if it cannot: llvmpipe under OpenGL
     /// fails the rank order's check part-way through a run (measured: an Atlas market
     /// of 10 stocks, equal weight, 504 steps failed at step 80 to 493 with dispatches of
@@ -584,7 +578,7 @@ impl GpuBackend {
     /// Steps per `advance_paths` dispatch for this plan on this adapter.
     pub fn steps_per_dispatch(&self, plan: &Plan) -> u32 {
         let layout = StateLayout::of(plan);
-        let budget = layout.software_loop_budget(self.loop_budget());
+        let budget = layout.software_loop_budget();
         let steps = if !self.context.is_software() {
             HARDWARE_STEPS_PER_DISPATCH
         } else if unrolls(plan, true) {
@@ -603,7 +597,7 @@ impl GpuBackend {
             return max_growth::HARDWARE_SOLVER_ITERATIONS;
         }
         let n = plan.n() as u32;
-        (self.loop_budget() as u64)
+        (SOFTWARE_LOOP_BUDGET as u64)
             .saturating_sub(max_growth::setup_trips(n))
             .div_euclid(max_growth::iteration_trips(n)) as u32
     }
@@ -611,7 +605,7 @@ impl GpuBackend {
     /// Loop iterations a max_growth estimate dispatch may run on this adapter.
     fn estimate_budget(&self) -> u64 {
         if self.context.is_software() {
-            self.loop_budget() as u64
+            SOFTWARE_LOOP_BUDGET as u64
         } else {
             max_growth::HARDWARE_ESTIMATE_TRIPS
         }
@@ -765,11 +759,11 @@ impl Backend for GpuBackend {
             return Err(reason);
         }
         if self.context.is_software() {
-            if let Some(reason) = max_growth::software_misfit(plan, self.loop_budget() as u64) {
+            if let Some(reason) = max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64) {
                 return Err(reason);
             }
         }
-        let budget = layout.software_loop_budget(self.loop_budget());
+        let budget = layout.software_loop_budget();
         if self.context.is_software() && layout.loop_trips_per_step() > budget {
             return Err(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
