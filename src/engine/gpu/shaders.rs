@@ -207,8 +207,8 @@ mod tests {
         validate_wgsl(&philox_words_source()).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    #[test]
-    fn the_simulation_kernel_validates_for_every_weighting_and_model() {
+    /// Every kernel variant the tests build: (scenario name, composed WGSL).
+    fn test_variants() -> Vec<(String, String)> {
         let plans = [
             Scenario::default_scenario().validate().unwrap(),
             standard_workload(64).validate().unwrap(),
@@ -268,6 +268,7 @@ mod tests {
             let text = format!("[market]\nn = 3\n{market}\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"");
             Scenario::from_toml(&text).unwrap().validate().unwrap()
         }));
+        let mut variants = Vec::new();
         for plan in plans {
             // Every way of reading the market data.
             use super::super::backend::MarketDataPlace;
@@ -279,8 +280,34 @@ mod tests {
             ] {
                 let stage = super::super::market::MarketStage::of(&plan, unrolled);
                 let source = super::super::backend::kernel_source(&plan, &stage, place, unrolled);
-                validate_wgsl(&source).unwrap_or_else(|e| panic!("{}: {e}", plan.scenario.name));
+                variants.push((plan.scenario.name.clone(), source));
             }
         }
+        variants
     }
+
+    #[test]
+    fn the_simulation_kernel_validates_for_every_weighting_and_model() {
+        for (name, source) in test_variants() {
+            validate_wgsl(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    /// A refactor must not change a kernel: the SHA-256 of every composed variant
+    /// (the Philox test kernel and each of `test_variants`, in order). Recorded
+    /// before issue 16's moves; a deliberate kernel change updates it and says why.
+    #[test]
+    fn the_composed_kernels_are_unchanged() {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(philox_words_source().as_bytes());
+        for (name, source) in test_variants() {
+            hash.update(name.as_bytes());
+            hash.update(source.as_bytes());
+        }
+        let digest: String = hash.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(digest, COMPOSED_KERNELS_SHA256);
+    }
+
+    const COMPOSED_KERNELS_SHA256: &str = "7cacbc26418d394b77bc494b3696050bfb3b6429a3d2f1140033c3ee86b3db94";
 }
