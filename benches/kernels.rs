@@ -19,13 +19,13 @@ use sptlab::market::gbm::cholesky_log_steps;
 use sptlab::market::gbm::CholeskyKernel;
 use sptlab::market::{fill_normals, Market, MarketKernel};
 use sptlab::portfolio::{target_weights, KernelWeighting, Weighting};
-use sptlab::real::{Lanes, LANES};
+use sptlab::numeric::lanes::{Lanes, LANES};
 use sptlab::scenario::standard_workload;
 
 type Block = Lanes<f32, LANES>;
 
 /// Declares `$name(args)`: the kernel call `$body` compiled as the engine compiles its
-/// kernel on this machine (`sptlab::simd::flavour()`: AVX-512 or AVX2 + FMA with fused
+/// kernel on this machine (`sptlab::numeric::simd::flavour()`: AVX-512 or AVX2 + FMA with fused
 /// multiply-adds, else the baseline; the kernels are `#[inline(always)]`, so they are
 /// compiled into these functions as into `PathBlock::advance_paths_*`).
 macro_rules! flavoured {
@@ -43,13 +43,13 @@ macro_rules! flavoured {
                 const $fused: bool = true;
                 $body
             }
-            match sptlab::simd::flavour() {
+            match sptlab::numeric::simd::flavour() {
                 // SAFETY: `flavour` only returns what the CPU supports.
                 #[cfg(target_arch = "x86_64")]
-                sptlab::simd::Flavour::Avx512 => return unsafe { avx512($($arg),*) },
+                sptlab::numeric::simd::Flavour::Avx512 => return unsafe { avx512($($arg),*) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
-                sptlab::simd::Flavour::Avx2Fma => return unsafe { avx2($($arg),*) },
+                sptlab::numeric::simd::Flavour::Avx2Fma => return unsafe { avx2($($arg),*) },
                 _ => {}
             }
             #[allow(non_upper_case_globals)]
@@ -64,7 +64,7 @@ flavoured!(philox_words(paths: &[u32; LANES], n: usize, key: [u32; 2]) -> [u32; 
     let mut acc = [0u32; LANES];
     for block in 0..n.div_ceil(4) as u32 {
         let counters = [*paths, [black_box(3); LANES], [block; LANES], [0; LANES]];
-        let words = sptlab::rng::philox4x32_10_simd(counters, key);
+        let words = sptlab::numeric::philox::philox4x32_10_simd(counters, key);
         for lane in 0..LANES {
             acc[lane] ^= words[0][lane] ^ words[3][lane];
         }

@@ -10,8 +10,8 @@
 use std::cell::Cell;
 use std::cmp::Ordering;
 
-use sptlab::market::rank::sort_by_rank;
-use sptlab::rng::normals4;
+use sptlab::numeric::ranking::sort_by_rank;
+use sptlab::numeric::philox::normals4;
 
 thread_local! {
     static COMPARISONS: Cell<u64> = const { Cell::new(0) };

@@ -7,33 +7,19 @@
 
 pub mod bench;
 pub mod calibrate;
-pub mod checkpoint;
-pub mod compare;
 pub mod engine;
 pub mod files;
-pub mod html;
 pub mod market;
-pub mod optimize;
-pub mod ordered_sums;
-pub mod out_dir;
-pub mod paths_parquet;
-pub mod plots;
+pub mod numeric;
+pub mod output;
 pub mod portfolio;
-pub mod real;
-pub mod report;
-pub mod results;
-pub mod rng;
 pub mod scenario;
-pub mod shard;
-pub mod simd;
-pub mod stats;
-pub mod time_grid;
-pub mod toml_problems;
+pub mod summary;
 
 use std::time::Instant;
 
 pub use engine::{Backend, BackendInfo, CpuBackend, EngineError, Precision};
-pub use results::{Report, Results, RunInfo};
+pub use summary::results::{Report, Results, RunInfo};
 pub use scenario::{Overrides, Plan, Scenario, ScenarioError};
 
 /// Simulates every path of `plan` on `backend`, batch by batch, calling

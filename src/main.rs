@@ -10,10 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use sptlab::bench::Workload;
-use sptlab::calibrate::{CalibrationModel, CalibrationOptions, Shrinkage};
+use sptlab::calibrate::{CalibrationModel, CalibrationOptions};
+use sptlab::numeric::shrinkage::Shrinkage;
 use sptlab::engine::gpu::{self, GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
-use sptlab::out_dir::{not_a_folder, Existing, OutDir, OutDirError};
+use sptlab::output::out_dir::{not_a_folder, Existing, OutDir, OutDirError};
 use sptlab::scenario::{Overrides, Scenario, EXAMPLE_SCENARIOS};
 
 /// Prints to stdout; a write that fails (a full disk, say) ends the command with
@@ -270,10 +271,10 @@ struct OutputOptions {
 
 impl OutputOptions {
     /// The per-path file's format, when one is asked for.
-    fn per_path(&self) -> Option<sptlab::report::PerPathFormat> {
+    fn per_path(&self) -> Option<sptlab::output::table::PerPathFormat> {
         self.per_path.then_some(match self.per_path_format {
-            PerPathFormatChoice::Parquet => sptlab::report::PerPathFormat::Parquet,
-            PerPathFormatChoice::Csv => sptlab::report::PerPathFormat::Csv,
+            PerPathFormatChoice::Parquet => sptlab::output::table::PerPathFormat::Parquet,
+            PerPathFormatChoice::Csv => sptlab::output::table::PerPathFormat::Csv,
         })
     }
 }
@@ -533,7 +534,7 @@ fn memory_problems(args: &RunArgs, source: &str, plan: &sptlab::Plan, paths: u64
         return Vec::new();
     };
     let mut problems = Vec::new();
-    let needed = sptlab::results::Results::bytes_needed(plan, paths);
+    let needed = sptlab::summary::results::Results::bytes_needed(plan, paths);
     if needed > memory {
         problems.push(format!(
             "{source}: paths: {paths} paths x {} strategies keep {:.1} GiB of per-path statistics, more than this \
@@ -585,7 +586,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             None
         }
     };
-    let shard = match args.shard.as_deref().map(sptlab::shard::ShardSpec::parse).transpose() {
+    let shard = match args.shard.as_deref().map(sptlab::output::shard::ShardSpec::parse).transpose() {
         Ok(shard) => shard,
         Err(reason) => {
             problems.push(reason);
@@ -634,7 +635,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 fn resume(out: &std::path::Path, args: &RunArgs) -> Result<(), Failure> {
     // Locked first: a second resume, or a run into the same folder, waits its turn.
     let out_dir = OutDir::open(out, Existing::Resume)?;
-    let resumed = sptlab::checkpoint::resume(out).map_err(Failure::BadInput)?;
+    let resumed = sptlab::output::checkpoint::resume(out).map_err(Failure::BadInput)?;
     let options = resumed.options.clone();
     if options.shard.is_some() && (args.output.png || args.output.per_path) {
         return Err(Failure::BadInput(format!(
@@ -679,8 +680,8 @@ fn execute(
     args: &RunArgs,
     plan: sptlab::Plan,
     source: &str,
-    shard: Option<sptlab::shard::ShardSpec>,
-    resumed: Option<(sptlab::checkpoint::Resumed, OutDir)>,
+    shard: Option<sptlab::output::shard::ShardSpec>,
+    resumed: Option<(sptlab::output::checkpoint::Resumed, OutDir)>,
 ) -> Result<(), Failure> {
     let mut backend = choose_backend(args)?;
     if let Err(reason) = backend.check_fits(&plan) {
@@ -741,7 +742,7 @@ fn execute(
         None => (None, 0.0),
     };
     let every = std::time::Duration::from_secs_f64(args.checkpoint_every);
-    let options = sptlab::checkpoint::RunOptions {
+    let options = sptlab::output::checkpoint::RunOptions {
         shard,
         per_path: args.output.per_path().map(|format| format.name().to_string()),
         png: args.output.png,
@@ -755,10 +756,10 @@ fn execute(
             Some(out_dir) => {
                 let out = out_dir.path();
                 Some(if start.paths() > 0 {
-                    sptlab::checkpoint::Checkpointer::continuing(out, every, options.clone(), backend.info())
+                    sptlab::output::checkpoint::Checkpointer::continuing(out, every, options.clone(), backend.info())
                         .with_context(|| format!("reading the checkpoint in {}", out.display()))?
                 } else {
-                    sptlab::checkpoint::Checkpointer::new(out, every, options.clone(), backend.info())
+                    sptlab::output::checkpoint::Checkpointer::new(out, every, options.clone(), backend.info())
                         .with_context(|| format!("clearing this run's checkpoint in {}", out.display()))?
                 })
             }
@@ -787,7 +788,7 @@ fn execute(
             Err(error) => {
                 bar.finish_and_clear();
                 let resumable = match &out_dir {
-                    Some(out_dir) if sptlab::checkpoint::paths_done(out_dir.path()).is_some() => format!(
+                    Some(out_dir) if sptlab::output::checkpoint::paths_done(out_dir.path()).is_some() => format!(
                         " (the checkpoint in {0} holds the paths done: `sptlab run --resume {0}` continues)",
                         out_dir.path().display()
                     ),
@@ -799,7 +800,7 @@ fn execute(
     };
     bar.finish_and_clear();
     if let (Some(shard), Some(out_dir)) = (shard, out_dir.as_mut()) {
-        let files = sptlab::shard::shard_files(&plan, shard, &results, &run);
+        let files = sptlab::output::shard::shard_files(&plan, shard, &results, &run);
         out_dir
             .publish(files, &["shard.json"])
             .with_context(|| format!("writing the shard to {}", out_dir.path().display()))?;
@@ -853,7 +854,7 @@ fn execute(
                 );
             }
         }
-        out!("{}", sptlab::report::table(&report));
+        out!("{}", sptlab::output::table::table(&report));
         if let Some(out) = &args.out {
             outln!("wrote {}", out.join("summary.json").display());
         }
@@ -876,7 +877,7 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
     // from its scenario, so a manifest that disagrees would "confirm" another run.
     let mut problems = Vec::new();
     let text_of = |value: &serde_json::Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
-    let hash = sptlab::shard::scenario_hash(&scenario);
+    let hash = sptlab::output::shard::scenario_hash(&scenario);
     if manifest["scenario_hash"] != hash.as_str() {
         problems.push(format!(
             "manifest.scenario_hash: {} is not the hash of the scenario written beside it ({hash}); \
@@ -891,11 +892,11 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
             scenario.seed
         ));
     }
-    if manifest["rng_contract"] != sptlab::shard::RNG_CONTRACT {
+    if manifest["rng_contract"] != sptlab::output::shard::RNG_CONTRACT {
         problems.push(format!(
             "manifest.rng_contract: the run was drawn under {}, this sptlab draws under {}",
             text_of(&manifest["rng_contract"]),
-            sptlab::shard::RNG_CONTRACT
+            sptlab::output::shard::RNG_CONTRACT
         ));
     }
     let backend = manifest["backend"].as_str().and_then(sptlab::engine::backend_label);
@@ -932,7 +933,7 @@ fn reproduce(summary_path: &std::path::Path, args: &RunArgs) -> Result<(), Failu
     backend.check_fits(&plan).map_err(bad)?;
     let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
     let again: serde_json::Value =
-        serde_json::from_str(&sptlab::report::summary_json(&report)).context("re-reading the summary")?;
+        serde_json::from_str(&sptlab::output::table::summary_json(&report)).context("re-reading the summary")?;
     let tolerance = if on_gpu { 1e-3 } else { 0.0 };
     let mut differences = Vec::new();
     for section in ["scenario", "market", "strategies", "comparisons"] {
@@ -1159,14 +1160,14 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>)
 fn write_results(
     out_dir: &mut OutDir,
     (plan, report, results): (&sptlab::Plan, &sptlab::Report, &sptlab::Results),
-    per_path: Option<sptlab::report::PerPathFormat>,
+    per_path: Option<sptlab::output::table::PerPathFormat>,
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
     let mut files =
-        sptlab::report::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
+        sptlab::output::table::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
     files.extend(
-        sptlab::plots::figure_files(plan, report, results, png)
+        sptlab::output::plots::figure_files(plan, report, results, png)
             .map_err(|reason| anyhow::anyhow!("drawing the figures for {out}: {reason}"))?,
     );
     out_dir.publish(files, &["summary.json"]).with_context(|| format!("writing results to {out}"))?;
@@ -1176,7 +1177,7 @@ fn write_results(
 fn merge(args: MergeArgs) -> Result<(), Failure> {
     // Every unreadable shard directory is reported, not just the first.
     let (shards, problems): (Vec<_>, Vec<_>) =
-        args.shards.iter().map(|directory| sptlab::shard::read_shard(directory)).partition(Result::is_ok);
+        args.shards.iter().map(|directory| sptlab::output::shard::read_shard(directory)).partition(Result::is_ok);
     let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
     problems.extend(not_a_folder(&args.out, "--out"));
     if !problems.is_empty() {
@@ -1184,13 +1185,13 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     }
     let shards: Vec<_> = shards.into_iter().filter_map(Result::ok).collect();
     log::info!("merging {} shard directories", shards.len());
-    let (plan, results, run) = sptlab::shard::merge(shards).map_err(Failure::BadInput)?;
+    let (plan, results, run) = sptlab::output::shard::merge(shards).map_err(Failure::BadInput)?;
     let report = sptlab::Report::new(&plan, &results, run);
     let existing = if args.output.force { Existing::Replace } else { Existing::Refuse };
     let mut out_dir = OutDir::open(&args.out, existing)?;
     write_results(&mut out_dir, (&plan, &report, &results), args.output.per_path(), args.output.png)?;
     if !args.quiet {
-        out!("{}", sptlab::report::table(&report));
+        out!("{}", sptlab::output::table::table(&report));
         outln!("wrote {}", args.out.join("summary.json").display());
     }
     Ok(())

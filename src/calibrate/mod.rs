@@ -14,15 +14,14 @@
 //! Periods a year are counted from the data (returns over the calendar span), so the
 //! written `steps_per_year` matches the data's frequency.
 
-mod shrinkage;
 mod table;
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub use shrinkage::{shrunk_correlation, Shrinkage};
 pub use table::{parse_date, Table};
 
+use crate::numeric::shrinkage::{shrunk_correlation, Shrinkage};
 use crate::scenario::Scenario;
 
 /// Fewest returns in the window: fewer give estimates too noisy to simulate from.
@@ -320,7 +319,7 @@ fn first_order_section(
 mod tests {
     use super::*;
     use crate::market::Market;
-    use crate::rng::normals4;
+    use crate::numeric::philox::normals4;
 
     /// Days since 1970-01-01 back to an ISO date (inverse of Hinnant's days_from_civil).
     fn civil_from_days(days: i64) -> String {

@@ -60,7 +60,7 @@ pub struct BatchAccumulators {
     /// `paths x strategies x slot::COUNT`.
     pub strategy_slots: Vec<f64>,
     /// The batch's strategies through time (None where the backend does not record it).
-    pub grid: Option<crate::time_grid::TimeGrid>,
+    pub grid: Option<crate::engine::time_grid::TimeGrid>,
 }
 
 impl BatchAccumulators {

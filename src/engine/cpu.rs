@@ -14,17 +14,17 @@ use rayon::prelude::*;
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
-use crate::market::rank::sort_by_rank;
+use crate::numeric::ranking::sort_by_rank;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::MarketKernel;
-use crate::optimize::{CovarianceBelief, WarmStart};
+use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
 use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
-use crate::real::{self, Real, LANES};
-use crate::rng::seed_key;
+use crate::numeric::lanes::{self, Real, LANES};
+use crate::numeric::philox::seed_key;
 use crate::scenario::Plan;
-use crate::time_grid::{GridSpec, TimeGrid, QUANTITIES};
+use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
-type Lanes<R> = real::Lanes<R, LANES>;
+type Lanes<R> = lanes::Lanes<R, LANES>;
 
 /// Kahan-compensated `slots[sum] += value`, with the compensation in `slots[compensation]`.
 #[inline(always)]
@@ -35,7 +35,7 @@ fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, comp
     slots[sum] = next;
 }
 
-pub use crate::simd::{flavour, kernel_flavour, Flavour, FLAVOUR_VARIABLE};
+pub use crate::numeric::simd::{flavour, kernel_flavour, Flavour, FLAVOUR_VARIABLE};
 
 /// Run-wide parameters in the kernel's precision.
 pub struct KernelParams<R> {

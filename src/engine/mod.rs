@@ -7,6 +7,7 @@
 pub mod accumulators;
 pub mod cpu;
 pub mod gpu;
+pub mod time_grid;
 
 use std::ops::Range;
 

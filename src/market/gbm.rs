@@ -4,8 +4,8 @@
 use nalgebra::DMatrix;
 
 use crate::market::{fill_normals, initial_weights, MarketKernel};
-use crate::real::{Lanes, Real};
-use crate::rng::{STREAM_FACTORS, STREAM_MARKET};
+use crate::numeric::lanes::{Lanes, Real};
+use crate::numeric::philox::{STREAM_FACTORS, STREAM_MARKET};
 use crate::scenario::{invalid, Correlation, MarketSpec, Problems, ScenarioError};
 
 /// Largest volatility per year accepted (500 %): beyond any stock, and far enough from
@@ -330,7 +330,7 @@ impl<R: Real> CholeskyKernel<R> {
     pub fn new(n: usize, step_factor: Vec<R>, step_drift: Vec<R>) -> CholeskyKernel<R> {
         // Measured on Zen 5 (standard workload, one core): AVX-512 with 4, 8, 10, 12 rows
         // 483, 525, 534, 530 M asset-steps/s; AVX2 with 4 rows 287 M, with 8 rows 224 M.
-        let block_rows = if crate::simd::flavour() == crate::simd::Flavour::Avx512 { 8 } else { 4 };
+        let block_rows = if crate::numeric::simd::flavour() == crate::numeric::simd::Flavour::Avx512 { 8 } else { 4 };
         let entry = |i: usize, j: usize| if j <= i { step_factor[i * (i + 1) / 2 + j] } else { R::ZERO };
         let mut block_factor = Vec::new();
         let mut end = n;

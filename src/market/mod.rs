@@ -6,8 +6,8 @@ pub mod gbm;
 pub mod rank;
 pub mod vsm;
 
-use crate::real::{Lanes, Real};
-use crate::rng::philox4x32_10_simd;
+use crate::numeric::lanes::{Lanes, Real};
+use crate::numeric::philox::philox4x32_10_simd;
 use crate::scenario::{invalid, MarketSpec, ModelKind, Problems, ScenarioError};
 
 pub use gbm::GbmMarket;

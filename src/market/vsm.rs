@@ -9,8 +9,8 @@
 //! (n dt)^(1 + alpha), negligible for the step sizes the model needs.
 
 use crate::market::{fill_normals, initial_weights};
-use crate::real::{Lanes, Real};
-use crate::rng::STREAM_MARKET;
+use crate::numeric::lanes::{Lanes, Real};
+use crate::numeric::philox::STREAM_MARKET;
 use crate::scenario::{invalid, MarketSpec, Problems, ScenarioError};
 
 /// Largest alpha accepted: the drift alpha / (2 mu_i) grows with n alpha.

@@ -378,7 +378,7 @@ fn a_merge_with_a_shard_of_no_paths_keeps_every_figure() {
     let args: Vec<&str> = ["merge"].into_iter().chain(shards.iter().map(String::as_str)).collect();
     let output = sptlab(&[&args[..], &["--quiet", "--out", at(&merged)]].concat());
     assert!(output.status.success(), "{}", stderr(&output));
-    for figure in sptlab::plots::FIGURES {
+    for figure in sptlab::output::plots::FIGURES {
         let name = format!("{figure}.svg");
         assert!(merged.join(&name).exists(), "{name} is missing from the merge");
         assert_eq!(std::fs::read(merged.join(&name)).unwrap(), std::fs::read(whole.join(&name)).unwrap(), "{name}");

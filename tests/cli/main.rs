@@ -87,7 +87,7 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("equal") && table.contains("diversity-0.5") && table.contains("P(outperform)"), "{table}");
 
-    for figure in sptlab::plots::FIGURES {
+    for figure in sptlab::output::plots::FIGURES {
         let svg =
             std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap_or_else(|e| panic!("{figure}: {e}"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{figure} is not a whole SVG");
@@ -98,18 +98,18 @@ fn run_with_a_file_writes_the_summary_and_paths() {
         }
     }
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(page.matches("<figure>").count(), sptlab::plots::FIGURES.len(), "report.html inlines every figure");
+    assert_eq!(page.matches("<figure>").count(), sptlab::output::plots::FIGURES.len(), "report.html inlines every figure");
     assert!(page.contains("diversity-0.5") && page.contains("[market]") && !page.contains("<script"));
     let summary = json(&out.join("summary.json"));
     let manifest = &summary["manifest"];
     assert_eq!(manifest["seed"], 5);
     assert_eq!(manifest["backend"], "cpu");
-    assert_eq!(manifest["rng_contract"], sptlab::shard::RNG_CONTRACT);
+    assert_eq!(manifest["rng_contract"], sptlab::output::shard::RNG_CONTRACT);
     assert_eq!(manifest["sptlab_version"], env!("CARGO_PKG_VERSION"));
     let hash = manifest["scenario_hash"].as_str().unwrap();
     assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
     let scenario: sptlab::Scenario = serde_json::from_value(summary["scenario"].clone()).unwrap();
-    assert_eq!(hash, sptlab::shard::scenario_hash(&scenario), "the hash is the written scenario's");
+    assert_eq!(hash, sptlab::output::shard::scenario_hash(&scenario), "the hash is the written scenario's");
     assert_eq!(summary["run"]["paths"], 40);
     assert_eq!(summary["run"]["steps"], 252);
     assert_eq!(summary["run"]["backend"], "cpu");
@@ -411,7 +411,7 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     let file_of = |run: &str, name: &str| std::fs::read_to_string(dir.join(run).join(name)).unwrap();
     assert_eq!(file_of("merged", "paths.csv"), file_of("whole", "paths.csv"));
     // The figures too, the time grid's fan chart and decomposition included.
-    for figure in sptlab::plots::FIGURES {
+    for figure in sptlab::output::plots::FIGURES {
         let name = format!("{figure}.svg");
         assert_eq!(file_of("merged", &name), file_of("whole", &name), "{name}");
     }
@@ -443,7 +443,7 @@ fn png_figures_are_real_rasters_with_drawing_and_need_out() {
     let out = dir.join("results");
     let output = sptlab(&["run", &scenario, "--backend", "cpu", "--quiet", "--png", "--out", out.to_str().unwrap()]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    for figure in sptlab::plots::FIGURES {
+    for figure in sptlab::output::plots::FIGURES {
         let file = std::fs::File::open(out.join(format!("{figure}.png"))).unwrap();
         let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
         let mut pixels = vec![0; reader.output_buffer_size().unwrap()];

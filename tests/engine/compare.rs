@@ -1,8 +1,8 @@
 //! Paired comparisons and the break-even cost on real runs.
 
-use sptlab::compare::MARKET;
+use sptlab::summary::compare::MARKET;
 use sptlab::engine::Precision;
-use sptlab::results::{Report, RunInfo};
+use sptlab::summary::results::{Report, RunInfo};
 
 use crate::common::{plan, MIXED};
 

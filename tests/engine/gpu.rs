@@ -5,7 +5,7 @@
 use sptlab::engine::gpu::philox_check::philox_words_gpu;
 use sptlab::engine::gpu::{GpuBackend, GpuContext};
 use sptlab::engine::{Backend, Precision};
-use sptlab::rng::{normals4, philox4x32_10, seed_key};
+use sptlab::numeric::philox::{normals4, philox4x32_10, seed_key};
 
 use crate::common::{plan, simulate, simulate_cpu, MIXED};
 
@@ -77,7 +77,7 @@ fn gpu_paths_agree_with_cpu_paths_over_ten_years() {
 fn assert_grids_agree(on_gpu: &sptlab::Results, on_cpu: &sptlab::Results, tolerance: f64) -> [f64; 4] {
     let (gpu_grid, cpu_grid) = (on_gpu.grid.as_ref().unwrap(), on_cpu.grid.as_ref().unwrap());
     assert_eq!((gpu_grid.spec, gpu_grid.paths), (cpu_grid.spec, cpu_grid.paths));
-    let mut largest = [0.0f64; sptlab::time_grid::QUANTITIES];
+    let mut largest = [0.0f64; sptlab::engine::time_grid::QUANTITIES];
     for s in 0..on_cpu.strategy_names.len() {
         for point in 0..cpu_grid.spec.points {
             for (quantity, largest) in largest.iter_mut().enumerate() {

@@ -6,7 +6,7 @@
 
 use sptlab::engine::{Backend, BatchAccumulators, CpuBackend, Precision};
 use sptlab::market::{Market, RankMarket};
-use sptlab::stats::summarize;
+use sptlab::summary::stats::summarize;
 use sptlab::Plan;
 
 use crate::common::{gbm, plan, simulate_cpu};

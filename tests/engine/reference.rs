@@ -7,7 +7,7 @@
 
 use sptlab::engine::Precision;
 use sptlab::portfolio::weights_and_log_g;
-use sptlab::rng::normals4;
+use sptlab::numeric::philox::normals4;
 
 use crate::common::{gbm, plan, simulate_cpu};
 

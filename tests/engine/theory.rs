@@ -2,7 +2,7 @@
 //! |estimate - theory| < 4 standard errors + the time-step bias allowance.
 
 use sptlab::engine::Precision;
-use sptlab::stats::summarize;
+use sptlab::summary::stats::summarize;
 
 use crate::common::{gbm, plan, simulate_cpu};
 

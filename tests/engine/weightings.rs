@@ -110,7 +110,7 @@ fn max_growth_spends_its_tracking_error_budget_and_out_grows_equal_weight() {
         .zip(&results.per_path[2])
         .map(|(wide, equal)| wide.relative_log_return - equal.relative_log_return)
         .collect();
-    let summary = sptlab::stats::summarize(&differences).unwrap();
+    let summary = sptlab::summary::stats::summarize(&differences).unwrap();
     assert!(summary.mean > -2.0 * summary.se, "max_growth behind equal weight: {} (se {})", summary.mean, summary.se);
 }
 

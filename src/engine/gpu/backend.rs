@@ -17,9 +17,9 @@ use crate::engine::{Backend, BackendInfo, EngineError, Precision};
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
-use crate::rng::seed_key;
+use crate::numeric::philox::seed_key;
 use crate::scenario::Plan;
-use crate::time_grid::{GridSpec, TimeGrid, QUANTITIES};
+use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
 /// Invocations per workgroup (one path each).
 pub const WORKGROUP: u32 = 64;
@@ -466,7 +466,7 @@ fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Vec<f3
     }
     if layout.top_k_slots() > 0 {
         let mut order: Vec<u32> = (0..n as u32).collect();
-        crate::market::rank::sort_by_rank(&mut order, |stock| mu0[stock]);
+        crate::numeric::ranking::sort_by_rank(&mut order, |stock| mu0[stock]);
         for (r, stock) in order.iter().enumerate() {
             words[layout.top_k_order_base() as usize + r] = *stock as f64;
         }

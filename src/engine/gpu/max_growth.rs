@@ -6,8 +6,8 @@
 use std::ops::Range;
 
 use super::backend::{f32_literal, StateLayout};
-use crate::calibrate::Shrinkage;
-use crate::optimize::{CovarianceBelief, TrailingEstimate};
+use crate::numeric::shrinkage::Shrinkage;
+use crate::portfolio::optimize::{CovarianceBelief, TrailingEstimate};
 use crate::portfolio::Weighting;
 use crate::scenario::Plan;
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint;
+use crate::output::checkpoint;
 
 /// The lock file inside an output folder.
 pub const LOCK: &str = ".sptlab.lock";
@@ -40,7 +40,7 @@ pub fn output_names() -> Vec<String> {
         ["summary.json", "report.html", "paths.csv", "paths.parquet", "shard.json", "paths.bin"]
             .map(String::from)
             .into();
-    for figure in crate::plots::FIGURES {
+    for figure in crate::output::plots::FIGURES {
         names.push(format!("{figure}.svg"));
         names.push(format!("{figure}.png"));
     }

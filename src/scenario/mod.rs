@@ -9,24 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::calibrate::Shrinkage;
+pub mod toml_read;
+
+use crate::numeric::shrinkage::Shrinkage;
 use crate::market::Market;
-use crate::optimize::{CovarianceBelief, MaxGrowthProblem, TrailingEstimate};
+use crate::portfolio::optimize::{CovarianceBelief, MaxGrowthProblem, TrailingEstimate};
 use crate::portfolio::{Strategy, Weighting};
 
 /// The embedded default scenario: `sptlab run` without a file, `sptlab example`.
-pub const DEFAULT_SCENARIO: &str = include_str!("../examples/scenarios/default.toml");
+pub const DEFAULT_SCENARIO: &str = include_str!("../../examples/scenarios/default.toml");
 
 /// The example scenarios shipped in examples/scenarios/, by name, for `sptlab example NAME`.
 pub const EXAMPLE_SCENARIOS: [(&str, &str); 8] = [
     ("default", DEFAULT_SCENARIO),
-    ("atlas", include_str!("../examples/scenarios/atlas.toml")),
-    ("first_order", include_str!("../examples/scenarios/first_order.toml")),
-    ("vsm", include_str!("../examples/scenarios/vsm.toml")),
-    ("gbm_factor_500", include_str!("../examples/scenarios/gbm_factor_500.toml")),
-    ("calibrated_sp500_20", include_str!("../examples/scenarios/calibrated_sp500_20.toml")),
-    ("costs", include_str!("../examples/scenarios/costs.toml")),
-    ("te_budget", include_str!("../examples/scenarios/te_budget.toml")),
+    ("atlas", include_str!("../../examples/scenarios/atlas.toml")),
+    ("first_order", include_str!("../../examples/scenarios/first_order.toml")),
+    ("vsm", include_str!("../../examples/scenarios/vsm.toml")),
+    ("gbm_factor_500", include_str!("../../examples/scenarios/gbm_factor_500.toml")),
+    ("calibrated_sp500_20", include_str!("../../examples/scenarios/calibrated_sp500_20.toml")),
+    ("costs", include_str!("../../examples/scenarios/costs.toml")),
+    ("te_budget", include_str!("../../examples/scenarios/te_budget.toml")),
 ];
 
 /// Largest number of paths: the path index is one 32-bit word of the Philox counter.
@@ -494,7 +496,7 @@ impl Scenario {
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
         // Stand-ins for the required keys, so that a bad one does not hide later problems.
         const REQUIRED: &str = "n = 2\nname = \"stand-in\"\nweighting = \"equal\"\nmarket = { n = 2 }";
-        crate::toml_problems::read_all(text, REQUIRED).map_err(|problems| {
+        crate::scenario::toml_read::read_all(text, REQUIRED).map_err(|problems| {
             let mut collected = Problems::default();
             problems.into_iter().for_each(|problem| collected.push(ScenarioError::Parse(problem)));
             collected.into_error()

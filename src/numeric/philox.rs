@@ -92,7 +92,7 @@ pub fn philox4x32_10_simd<const L: usize>(counter: [[u32; L]; 4], key: [u32; 2])
     #[cfg(target_arch = "x86_64")]
     {
         // Only inside the AVX-512 kernel: called from the AVX2 one it would not inline.
-        if L.is_multiple_of(16) && crate::simd::flavour() == crate::simd::Flavour::Avx512 {
+        if L.is_multiple_of(16) && crate::numeric::simd::flavour() == crate::numeric::simd::Flavour::Avx512 {
             // SAFETY: `flavour` only returns what the CPU supports.
             return unsafe { avx512::philox4x32_10_lanes(counter, key) };
         }

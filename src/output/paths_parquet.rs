@@ -11,7 +11,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
-use crate::results::Results;
+use crate::summary::results::Results;
 
 /// The schema: `paths.csv`'s columns; the generating and drift terms are null for
 /// strategies that are not functionally generated (empty fields in the CSV).

@@ -4,14 +4,14 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::compare::{break_even_cost_bps, comparisons, Comparison};
+use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
 use std::ops::Range;
 
 use crate::engine::{BackendInfo, BatchAccumulators, PathStatistics};
-use crate::ordered_sums::OrderedSums;
+use crate::summary::ordered_sums::OrderedSums;
 use crate::scenario::{Plan, Scenario};
-use crate::stats::{p_outperform, summarize, Proportion, Summary};
-use crate::time_grid::TimeGrid;
+use crate::summary::stats::{p_outperform, summarize, Proportion, Summary};
+use crate::engine::time_grid::TimeGrid;
 
 /// Everything a run produced, path by path, in path order.
 #[derive(Debug, Clone)]
@@ -275,12 +275,12 @@ impl Manifest {
         Manifest {
             sptlab_version: env!("CARGO_PKG_VERSION"),
             git_commit: option_env!("SPTLAB_GIT_COMMIT"),
-            scenario_hash: crate::shard::scenario_hash(&plan.scenario),
+            scenario_hash: crate::output::shard::scenario_hash(&plan.scenario),
             seed: plan.seed,
             backend: run.backend.backend,
             adapter: run.backend.adapter.clone(),
             precision: run.backend.precision.name(),
-            rng_contract: crate::shard::RNG_CONTRACT,
+            rng_contract: crate::output::shard::RNG_CONTRACT,
         }
     }
 }
@@ -352,7 +352,7 @@ impl Report {
     pub fn ranking(&self) -> String {
         let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
         let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.mean).collect();
-        crate::compare::ranking(&names, &means, &self.comparisons)
+        crate::summary::compare::ranking(&names, &means, &self.comparisons)
     }
 }
 

@@ -6,9 +6,9 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::results::{Report, Results};
+use crate::summary::results::{Report, Results};
 use crate::scenario::Plan;
-use crate::time_grid::TimeGrid;
+use crate::engine::time_grid::TimeGrid;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
@@ -73,7 +73,7 @@ fn png(figure: &impl Draw) -> Result<Vec<u8>, String> {
 fn register_font() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
-        let font: &'static [u8] = include_bytes!("../examples/fonts/DejaVuSans.ttf");
+        let font: &'static [u8] = include_bytes!("../../examples/fonts/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, font);
     });
 }
@@ -491,6 +491,6 @@ pub fn figure_files(
         }
     }
     let inlined: Vec<(&str, String)> = figures.iter().map(|f| (f.caption, f.svg.clone())).collect();
-    files.push(("report.html".to_string(), crate::html::report_html(report, &inlined).into_bytes()));
+    files.push(("report.html".to_string(), crate::output::html::report_html(report, &inlined).into_bytes()));
     Ok(files)
 }

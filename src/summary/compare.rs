@@ -18,8 +18,8 @@
 use serde::Serialize;
 
 use crate::engine::PathStatistics;
-use crate::results::Results;
-use crate::stats::{summarize, wilson_interval, Proportion, Z_95};
+use crate::summary::results::Results;
+use crate::summary::stats::{summarize, wilson_interval, Proportion, Z_95};
 
 /// The benchmark's name in comparisons.
 pub const MARKET: &str = "market";

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::Report;
+use crate::summary::results::Report;
 
 /// `text` with the five HTML-special characters escaped.
 pub fn escape(text: &str) -> String {

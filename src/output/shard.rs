@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{backend_label, BackendInfo, PathStatistics, Precision};
-use crate::ordered_sums::OrderedSums;
-use crate::results::{Results, RunInfo};
+use crate::summary::ordered_sums::OrderedSums;
+use crate::summary::results::{Results, RunInfo};
 use crate::scenario::{Plan, Scenario};
-use crate::time_grid::TimeGrid;
+use crate::engine::time_grid::TimeGrid;
 
 /// Most shards a run is split into (a Slurm job array's size is bounded alike).
 pub const MAX_SHARDS: u64 = 1 << 20;

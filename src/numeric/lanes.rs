@@ -114,7 +114,7 @@ impl Real for f64 {
     }
     #[inline(always)]
     fn uniform(word: u32) -> f64 {
-        crate::rng::uniform_f64(word)
+        crate::numeric::philox::uniform_f64(word)
     }
 }
 
@@ -390,7 +390,7 @@ impl Real for f32 {
     }
     #[inline(always)]
     fn uniform(word: u32) -> f32 {
-        crate::rng::uniform_bits(word) as f32 * crate::rng::UNIFORM_SCALE as f32
+        crate::numeric::philox::uniform_bits(word) as f32 * crate::numeric::philox::UNIFORM_SCALE as f32
     }
 }
 
@@ -424,7 +424,7 @@ mod tests {
                 assert!(error < 3e-7 * exact.abs().max(1.0), "ln({x}): error {error}");
             }
         }
-        assert!((ln_f32(crate::rng::UNIFORM_SCALE as f32) as f64 - (-24.0 * 2f64.ln())).abs() < 1e-5);
+        assert!((ln_f32(crate::numeric::philox::UNIFORM_SCALE as f32) as f64 - (-24.0 * 2f64.ln())).abs() < 1e-5);
     }
 
     #[test]

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{BackendInfo, Precision};
 use crate::files::write_atomically;
-use crate::results::{Results, RunInfo};
+use crate::summary::results::{Results, RunInfo};
 use crate::scenario::Plan;
-use crate::shard::{read_shard, write_shard, ShardSpec};
+use crate::output::shard::{read_shard, write_shard, ShardSpec};
 
 /// The checkpoint directory inside a run's `--out` directory.
 pub const CHECKPOINT: &str = "checkpoint";
@@ -251,12 +251,12 @@ pub fn resume(out: &Path) -> Result<Resumed, String> {
     if manifest.shard != options.shard.unwrap_or(ShardSpec { index: 0, count: 1 }) {
         return Err(format!("{}: the checkpoint's shard does not match {}", out.display(), options_file.display()));
     }
-    if manifest.rng_contract != crate::shard::RNG_CONTRACT {
+    if manifest.rng_contract != crate::output::shard::RNG_CONTRACT {
         return Err(format!(
             "{}: the run drew random numbers under {}, this sptlab draws under {}",
             out.display(),
             manifest.rng_contract,
-            crate::shard::RNG_CONTRACT
+            crate::output::shard::RNG_CONTRACT
         ));
     }
     let plan =

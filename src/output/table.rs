@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io;
 
-use crate::results::{Report, Results};
+use crate::summary::results::{Report, Results};
 
 /// The table printed by `sptlab run`: one row per strategy.
 pub fn table(report: &Report) -> String {
@@ -144,7 +144,7 @@ pub fn output_files(
         Some(PerPathFormat::Csv) => files.push(("paths.csv".to_string(), paths_csv(results).into_bytes())),
         Some(PerPathFormat::Parquet) => files.push((
             "paths.parquet".to_string(),
-            crate::paths_parquet::paths_parquet(results).map_err(io::Error::other)?,
+            crate::output::paths_parquet::paths_parquet(results).map_err(io::Error::other)?,
         )),
         None => {}
     }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
-use crate::calibrate::{shrunk_correlation, Shrinkage};
+use crate::numeric::shrinkage::{shrunk_correlation, Shrinkage};
 
 /// The covariance a max_growth strategy believes.
 #[derive(Debug, Clone, PartialEq)]
