@@ -13,6 +13,7 @@ pub mod market;
 pub mod numeric;
 pub mod output;
 pub mod portfolio;
+pub mod problems;
 pub mod scenario;
 pub mod summary;
 

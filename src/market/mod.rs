@@ -4,11 +4,13 @@
 
 pub mod gbm;
 pub mod rank;
+pub mod spec;
 pub mod vsm;
 
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::philox4x32_10_simd;
-use crate::scenario::{invalid, MarketSpec, ModelKind, Problems, ScenarioError};
+use crate::problems::{invalid, Problems, ScenarioError};
+use crate::market::spec::{MarketSpec, ModelKind};
 
 pub use gbm::GbmMarket;
 pub use rank::RankMarket;

@@ -12,7 +12,8 @@ use crate::market::{fill_normals, initial_weights};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
 use crate::numeric::ranking::{sort_by_rank, sort_keyed};
-use crate::scenario::{invalid, MarketSpec, ModelKind, PerStock, Problems, ScenarioError};
+use crate::problems::{invalid, Problems, ScenarioError};
+use crate::market::spec::{MarketSpec, ModelKind, PerStock};
 
 use super::gbm::{bounded_growth, checked_vols};
 

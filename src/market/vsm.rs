@@ -11,7 +11,8 @@
 use crate::market::{fill_normals, initial_weights};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
-use crate::scenario::{invalid, MarketSpec, Problems, ScenarioError};
+use crate::problems::{invalid, Problems, ScenarioError};
+use crate::market::spec::{MarketSpec};
 
 /// Largest alpha accepted: the drift alpha / (2 mu_i) grows with n alpha.
 pub const MAX_ALPHA: f64 = 100.0;

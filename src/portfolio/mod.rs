@@ -1,7 +1,9 @@
-//! Strategies: the weightings and their rules (`weighting`), and the max-growth
-//! optimiser (`optimize`).
+//! Strategies: the weightings and their rules (`weighting`), the max-growth
+//! optimiser (`optimize`), a strategy entry as written (`spec`) and checked (`validate`).
 
 pub mod optimize;
+pub mod spec;
+pub mod validate;
 pub mod weighting;
 
 pub use weighting::*;

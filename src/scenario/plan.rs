@@ -1,0 +1,124 @@
+//! A validated run: [`Scenario::validate`] checks every field and builds the [`Plan`]
+//! the backends trust.
+
+use crate::market::Market;
+use crate::portfolio::Strategy;
+use crate::problems::{invalid, Problems, ScenarioError};
+use crate::scenario::{Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
+
+/// A validated run: everything a backend needs, in model units.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The effective scenario (for the report).
+    pub scenario: Scenario,
+    pub paths: u64,
+    pub steps: u32,
+    pub steps_per_year: u32,
+    pub seed: u64,
+    pub market: Market,
+    pub strategies: Vec<Strategy>,
+    /// The horizon asked for, when it was not a whole number of steps: the run
+    /// simulates the nearest whole number, and its scenario records that horizon.
+    pub asked_years: Option<f64>,
+}
+
+impl Plan {
+    pub fn n(&self) -> usize {
+        self.market.n()
+    }
+    /// Simulated horizon in years (whole steps).
+    pub fn years(&self) -> f64 {
+        self.steps as f64 / self.steps_per_year as f64
+    }
+    /// Step length Δ in years.
+    pub fn dt(&self) -> f64 {
+        1.0 / self.steps_per_year as f64
+    }
+}
+
+impl Scenario {
+    /// Checks every field and builds the plan; reports every problem found, not just the first.
+    pub fn validate(&self) -> Result<Plan, ScenarioError> {
+        let mut problems = Problems::default();
+        if self.paths == 0 {
+            problems.push(invalid("paths", "must be at least 1"));
+        } else if self.paths > MAX_PATHS {
+            problems.push(invalid("paths", format!("must be at most {MAX_PATHS}")));
+        }
+        let mut steps = None;
+        if !(self.years.is_finite() && self.years > 0.0) {
+            problems.push(invalid("years", format!("must be a positive number, got {}", self.years)));
+        } else if self.steps_per_year == 0 {
+            problems.push(invalid("steps_per_year", "must be at least 1"));
+        } else {
+            let count = (self.years * self.steps_per_year as f64).round();
+            if count < 1.0 {
+                problems.push(invalid("years", "is shorter than one step"));
+            } else if count > MAX_STEPS as f64 {
+                problems.push(invalid("years", format!("gives more than {MAX_STEPS} steps")));
+            } else {
+                steps = Some(count as u32);
+            }
+        }
+        if self.name.chars().any(char::is_control) {
+            problems.push(invalid("name", "must not contain control characters"));
+        }
+        if self.strategies.len() > MAX_STRATEGIES {
+            problems.push(invalid(
+                "strategies",
+                format!(
+                    "{} strategies; at most {MAX_STRATEGIES}: every pair is compared, and the comparisons grow \
+                     with the square of the count",
+                    self.strategies.len()
+                ),
+            ));
+        }
+        let market = problems.check(Market::from_spec(&self.market));
+        if self.strategies.is_empty() {
+            problems.push(invalid("strategies", "list at least one [[strategies]] entry"));
+        }
+        // With a bad market the strategies are still checked, against a stand-in market
+        // of the same kind and size, so that one pass reports their problems too.
+        let stand_in = match &market {
+            None if (2..=crate::market::MAX_STOCKS).contains(&self.market.n) => {
+                Some(Market::stand_in(self.market.model, self.market.n))
+            }
+            _ => None,
+        };
+        let mut strategies = Vec::with_capacity(self.strategies.len());
+        for (index, spec) in self.strategies.iter().enumerate() {
+            let field = format!("strategies[{index}]");
+            if self.strategies[..index].iter().any(|earlier| earlier.name == spec.name) {
+                problems.push(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
+            }
+            if let Some(market) = market.as_ref().or(stand_in.as_ref()) {
+                if let Some(strategy) = problems.check(Strategy::from_spec(spec, market, self.steps_per_year, &field)) {
+                    strategies.push(strategy);
+                }
+            }
+        }
+        match (market, steps) {
+            (Some(market), Some(steps)) if problems.is_empty() => {
+                // The horizon the run simulates is the one it reports.
+                let mut scenario = self.clone();
+                let whole = steps as f64 / self.steps_per_year as f64;
+                let exact = (self.years * self.steps_per_year as f64 - steps as f64).abs() <= 1e-9 * steps as f64;
+                let asked_years = (!exact).then_some(self.years);
+                if !exact {
+                    scenario.years = whole;
+                }
+                Ok(Plan {
+                    scenario,
+                    paths: self.paths,
+                    steps,
+                    steps_per_year: self.steps_per_year,
+                    seed: self.seed,
+                    market,
+                    strategies,
+                    asked_years,
+                })
+            }
+            _ => Err(problems.into_error()),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The benchmark workloads: the standard one of `../shared/peers/`, its scaled
+//! variants, the large factor market and Atlas markets.
+
+use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
+use crate::portfolio::spec::{StrategySpec, WeightingKind};
+use crate::scenario::{Scenario, EXAMPLE_SCENARIOS};
+
+/// The standard benchmark workload of `../shared/peers/`: 100 stocks with initial caps
+/// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3, arithmetic
+/// drift 0.08, 10 years daily; equal and diversity 0.5 rebalanced every step against
+/// the market.
+pub fn standard_workload(paths: u64) -> Scenario {
+    scaled_workload(100, paths, 2520)
+}
+
+/// The standard workload's market and strategies at another size: `n` stocks (caps
+/// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3), `steps` daily
+/// steps. The benchmark's scaling sweep.
+pub fn scaled_workload(n: usize, paths: u64, steps: u32) -> Scenario {
+    let initial_caps: Vec<f64> = (0..n).map(|i| 100f64.powf(1.0 - i as f64 / (n - 1) as f64)).collect();
+    let strategy = |name: &str, weighting, p| StrategySpec {
+        name: name.to_string(),
+        weighting,
+        p,
+        weights: None,
+        cap: None,
+        k: None,
+        buffer: None,
+        te_budget: None,
+        use_growth: None,
+        max_active: None,
+        max_turnover: None,
+        estimate: None,
+        lookback: None,
+        shrinkage: None,
+        rebalance_every: 1,
+        cost_bps: 0.0,
+    };
+    Scenario {
+        name: if (n, steps) == (100, 2520) { "standard-workload".to_string() } else { format!("scaled-workload-{n}") },
+        seed: 7,
+        paths,
+        years: steps as f64 / 252.0,
+        steps_per_year: 252,
+        market: MarketSpec {
+            initial_weights: Some(initial_caps),
+            growth: None,
+            drift: Some(PerStock::One(0.08)),
+            vol: Some(PerStock::Ramp { from: 0.20, to: 0.40 }),
+            correlation: Some(Correlation::One(0.3)),
+            ..MarketSpec::new(ModelKind::Gbm, n)
+        },
+        // The market portfolio is always simulated as the benchmark.
+        strategies: vec![
+            strategy("equal", WeightingKind::Equal, None),
+            strategy("diversity-0.5", WeightingKind::Diversity, Some(0.5)),
+        ],
+    }
+}
+
+/// The large benchmark workload: the `gbm_factor_500` example's market (500 stocks,
+/// a 10-factor covariance), 10 years daily, with the standard workload's strategies.
+pub fn large_workload(paths: u64) -> Scenario {
+    let text = EXAMPLE_SCENARIOS.iter().find(|(name, _)| *name == "gbm_factor_500").map(|(_, text)| *text);
+    let mut scenario = Scenario::from_toml(text.expect("shipped example")).expect("the shipped example parses");
+    let standard = standard_workload(paths);
+    scenario.name = "large-workload".to_string();
+    scenario.seed = standard.seed;
+    scenario.paths = paths;
+    scenario.years = standard.years;
+    scenario.strategies = standard.strategies;
+    scenario
+}
+
+/// The rank-based benchmark workload: an Atlas market of `n` stocks (vol 0.2, g = 0.02,
+/// zipf 1 start, near its stationary curve), 10 years daily, with the standard workload's
+/// strategies (equal and diversity 0.5 rebalanced every step).
+pub fn rank_workload(n: usize, paths: u64) -> Scenario {
+    let mut scenario = standard_workload(paths);
+    scenario.name = format!("rank-workload-{n}");
+    scenario.market = MarketSpec {
+        zipf: Some(1.0),
+        growth: Some(PerStock::One(0.07)),
+        atlas_g: Some(0.02),
+        vol: Some(PerStock::One(0.2)),
+        ..MarketSpec::new(ModelKind::Atlas, n)
+    };
+    scenario
+}
