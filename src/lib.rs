@@ -14,13 +14,15 @@ pub mod numeric;
 pub mod output;
 pub mod portfolio;
 pub mod problems;
+pub mod provenance;
 pub mod scenario;
 pub mod summary;
 
 use std::time::Instant;
 
 pub use engine::{Backend, BackendInfo, CpuBackend, EngineError, Precision};
-pub use summary::results::{Report, Results, RunInfo};
+pub use summary::report::{Report, RunInfo};
+pub use summary::results::Results;
 pub use scenario::{Overrides, Plan, Scenario, ScenarioError};
 
 /// Simulates every path of `plan` on `backend`, batch by batch, calling

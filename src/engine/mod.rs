@@ -14,9 +14,9 @@ use std::ops::Range;
 use crate::scenario::Plan;
 pub use accumulators::{BatchAccumulators, PathStatistics};
 
-/// Floating-point precision of the simulation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Floating-point precision of the simulation; "f32" or "f64" in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Precision {
     F32,
     F64,
@@ -36,10 +36,52 @@ impl Precision {
     }
 }
 
-/// The backend a label written into a manifest names ("cpu" or "gpu"), as
-/// [`BackendInfo::backend`] holds it.
-pub fn backend_label(name: &str) -> Option<&'static str> {
-    ["cpu", "gpu"].into_iter().find(|label| *label == name)
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for Precision {
+    type Error = String;
+    fn try_from(name: String) -> Result<Precision, String> {
+        Precision::from_name(&name).ok_or_else(|| format!("precision {name:?} is not a precision (f32, f64)"))
+    }
+}
+
+/// Which backend ran (or is to run) a simulation; "cpu" or "gpu" in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum BackendKind {
+    Cpu,
+    Gpu,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Gpu => "gpu",
+        }
+    }
+
+    /// The backend a label written by [`BackendKind::name`] names.
+    pub fn from_name(name: &str) -> Option<BackendKind> {
+        [BackendKind::Cpu, BackendKind::Gpu].into_iter().find(|backend| backend.name() == name)
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for BackendKind {
+    type Error = String;
+    fn try_from(name: String) -> Result<BackendKind, String> {
+        BackendKind::from_name(&name).ok_or_else(|| format!("backend {name:?} is not a backend (cpu, gpu)"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +126,7 @@ fn where_it_went(step: Option<u32>, first: &Option<String>) -> String {
 /// What ran: reported in every summary and benchmark.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BackendInfo {
-    /// "cpu" or "gpu".
-    pub backend: &'static str,
+    pub backend: BackendKind,
     /// The adapter's name, or the CPU's thread count.
     pub adapter: String,
     pub precision: Precision,
@@ -145,7 +186,7 @@ impl CpuBackend {
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            backend: "cpu",
+            backend: BackendKind::Cpu,
             adapter: format!("CPU, {} threads, {} kernel", self.pool.current_num_threads(), cpu::kernel_flavour()),
             precision: self.precision,
         }

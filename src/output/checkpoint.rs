@@ -22,9 +22,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BackendInfo, Precision};
+use crate::engine::{BackendInfo, BackendKind, Precision};
+use crate::output::table::PerPathFormat;
 use crate::files::write_atomically;
-use crate::summary::results::{Results, RunInfo};
+use crate::summary::report::RunInfo;
+use crate::summary::results::Results;
 use crate::scenario::Plan;
 use crate::output::shard::{read_shard, write_shard, ShardSpec};
 
@@ -37,7 +39,7 @@ pub struct RunOptions {
     /// The shard of the run (`--shard I/N`), if it was one.
     pub shard: Option<ShardSpec>,
     /// `--per-path`: "parquet" or "csv".
-    pub per_path: Option<String>,
+    pub per_path: Option<PerPathFormat>,
     pub png: bool,
 }
 
@@ -215,8 +217,8 @@ pub struct Resumed {
     pub results: Results,
     /// Seconds the run spent before it was killed.
     pub seconds: f64,
-    /// The backend ("cpu" or "gpu") and precision the run used: a resumed run must use the same.
-    pub backend: &'static str,
+    /// The backend and precision the run used: a resumed run must use the same.
+    pub backend: BackendKind,
     pub precision: Precision,
     pub options: RunOptions,
 }
@@ -251,12 +253,12 @@ pub fn resume(out: &Path) -> Result<Resumed, String> {
     if manifest.shard != options.shard.unwrap_or(ShardSpec { index: 0, count: 1 }) {
         return Err(format!("{}: the checkpoint's shard does not match {}", out.display(), options_file.display()));
     }
-    if manifest.rng_contract != crate::output::shard::RNG_CONTRACT {
+    if manifest.rng_contract != crate::provenance::RNG_CONTRACT {
         return Err(format!(
             "{}: the run drew random numbers under {}, this sptlab draws under {}",
             out.display(),
             manifest.rng_contract,
-            crate::output::shard::RNG_CONTRACT
+            crate::provenance::RNG_CONTRACT
         ));
     }
     let plan =
@@ -280,7 +282,7 @@ pub fn resume(out: &Path) -> Result<Resumed, String> {
         manifest.terminal_sums.clone(),
         manifest.time_grid.clone(),
     );
-    let (backend, precision) = manifest.backend_and_precision().ok_or("the checkpoint's labels were not checked")?;
+    let (backend, precision) = (manifest.backend, manifest.precision);
     Ok(Resumed { seconds: manifest.seconds, backend, precision, plan, results, options })
 }
 
@@ -310,7 +312,7 @@ mod tests {
         std::fs::write(root.join(".latest.77.partial"), "2000").unwrap();
         std::fs::write(root.join("latest"), "1000").unwrap();
         std::fs::write(root.join("notes.txt"), "the user's").unwrap();
-        let backend = BackendInfo { backend: "cpu", adapter: "test".into(), precision: Precision::F32 };
+        let backend = BackendInfo { backend: BackendKind::Cpu, adapter: "test".into(), precision: Precision::F32 };
         let options = RunOptions { shard: None, per_path: None, png: false };
         Checkpointer::continuing(&out, Duration::ZERO, options, backend).unwrap();
         let mut names: Vec<String> =

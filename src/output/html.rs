@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::summary::results::Report;
+use crate::summary::report::Report;
 
 /// `text` with the five HTML-special characters escaped.
 pub fn escape(text: &str) -> String {

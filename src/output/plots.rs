@@ -6,7 +6,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::summary::results::{Report, Results};
+use crate::summary::report::Report;
+use crate::summary::results::Results;
 use crate::scenario::Plan;
 use crate::engine::time_grid::TimeGrid;
 

@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{backend_label, BackendInfo, PathStatistics, Precision};
-use crate::summary::ordered_sums::OrderedSums;
-use crate::summary::results::{Results, RunInfo};
-use crate::scenario::{Plan, Scenario};
 use crate::engine::time_grid::TimeGrid;
+use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
+use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
+use crate::scenario::{Plan, Scenario};
+use crate::summary::ordered_sums::OrderedSums;
+use crate::summary::report::RunInfo;
+use crate::summary::results::Results;
 
 /// Most shards a run is split into (a Slurm job array's size is bounded alike).
 pub const MAX_SHARDS: u64 = 1 << 20;
@@ -58,10 +60,6 @@ impl ShardSpec {
     }
 }
 
-/// The random-number contract (SPT.md section 7) a shard's paths were drawn under;
-/// shards of different contracts never merge.
-pub const RNG_CONTRACT: &str = "philox4x32-10/box-muller/v1";
-
 /// `shard.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardManifest {
@@ -79,9 +77,9 @@ pub struct ShardManifest {
     pub end_path: u64,
     pub total_paths: u64,
     pub strategies: Vec<String>,
-    pub backend: String,
+    pub backend: BackendKind,
     pub adapter: String,
-    pub precision: String,
+    pub precision: Precision,
     pub seconds: f64,
     pub terminal_sums: OrderedSums,
     /// The shard's strategies through time (integer sums: shards add up exactly).
@@ -103,11 +101,6 @@ impl ShardManifest {
         hasher.update(paths_bin);
         hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
     }
-
-    /// The backend and precision of its label fields, when they name real ones.
-    pub fn backend_and_precision(&self) -> Option<(&'static str, Precision)> {
-        Some((backend_label(&self.backend)?, Precision::from_name(&self.precision)?))
-    }
 }
 
 /// A shard read back: its manifest and its paths' statistics.
@@ -117,16 +110,6 @@ pub struct Shard {
     pub market_log_return: Vec<f64>,
     /// `per_path[strategy][path]`.
     pub per_path: Vec<Vec<PathStatistics>>,
-}
-
-/// FNV-1a, 64-bit: stable across platforms and versions (unlike `DefaultHasher`).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ *byte as u64).wrapping_mul(0x0100_0000_01b3))
-}
-
-pub fn scenario_hash(scenario: &Scenario) -> String {
-    let json = serde_json::to_string(scenario).expect("a scenario serialises");
-    format!("{:016x}", fnv1a(json.as_bytes()))
 }
 
 /// f64 values per path in `paths.bin`: the market's log return, then each strategy's
@@ -149,8 +132,8 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
         }
     }
     let mut manifest = ShardManifest {
-        sptlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: option_env!("SPTLAB_GIT_COMMIT").map(str::to_string),
+        sptlab_version: SPTLAB_VERSION.to_string(),
+        git_commit: GIT_COMMIT.map(str::to_string),
         rng_contract: RNG_CONTRACT.to_string(),
         scenario: plan.scenario.clone(),
         scenario_hash: scenario_hash(&plan.scenario),
@@ -161,9 +144,9 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
         end_path: results.path_range.start + results.paths() as u64,
         total_paths: plan.paths,
         strategies: results.strategy_names.clone(),
-        backend: run.backend.backend.to_string(),
+        backend: run.backend.backend,
         adapter: run.backend.adapter.clone(),
-        precision: run.backend.precision.name().to_string(),
+        precision: run.backend.precision,
         seconds: run.seconds,
         terminal_sums: results.terminal_sums.clone(),
         time_grid: results.grid.clone(),
@@ -212,14 +195,6 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
             manifest.sptlab_version
         ));
     };
-    if manifest.backend_and_precision().is_none() {
-        return Err(format!(
-            "{}: backend {:?} and precision {:?} are not a backend (cpu, gpu) and a precision (f32, f64)",
-            at("shard.json").display(),
-            manifest.backend,
-            manifest.precision
-        ));
-    }
     let paths = manifest
         .end_path
         .checked_sub(manifest.first_path)
@@ -390,9 +365,8 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     let seconds: f64 = shards.iter().map(|s| s.manifest.seconds).sum();
     let mut adapters: Vec<&str> = shards.iter().map(|s| s.manifest.adapter.as_str()).collect();
     adapters.dedup();
-    let (backend, precision) = reference.backend_and_precision().ok_or("a shard's backend label was not checked")?;
     let run = RunInfo {
-        backend: BackendInfo { backend, adapter: adapters.join("; "), precision },
+        backend: BackendInfo { backend: reference.backend, adapter: adapters.join("; "), precision: reference.precision },
         paths: total,
         steps: plan.steps,
         stocks: plan.n(),

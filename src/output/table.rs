@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::io;
 
-use crate::summary::results::{Report, Results};
+use crate::summary::report::Report;
+use crate::summary::results::Results;
 
 /// The table printed by `sptlab run`: one row per strategy.
 pub fn table(report: &Report) -> String {
@@ -115,8 +116,9 @@ pub fn paths_csv(results: &Results) -> String {
     out
 }
 
-/// The file every path's statistics go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The file every path's statistics go to; "parquet" or "csv" in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PerPathFormat {
     /// `paths.parquet`.
     Parquet,

@@ -1,8 +1,9 @@
 //! From per-path accumulators to the numbers sptlab prints: per-path statistics and
-//! market diagnostics (`results`), paired comparisons (`compare`), the summary
+//! market diagnostics (`results`), the report across paths (`report`), paired comparisons (`compare`), the summary
 //! arithmetic (`stats`), sums in a fixed order (`ordered_sums`).
 
 pub mod compare;
 pub mod ordered_sums;
+pub mod report;
 pub mod results;
 pub mod stats;

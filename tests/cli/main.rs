@@ -104,12 +104,12 @@ fn run_with_a_file_writes_the_summary_and_paths() {
     let manifest = &summary["manifest"];
     assert_eq!(manifest["seed"], 5);
     assert_eq!(manifest["backend"], "cpu");
-    assert_eq!(manifest["rng_contract"], sptlab::output::shard::RNG_CONTRACT);
+    assert_eq!(manifest["rng_contract"], sptlab::provenance::RNG_CONTRACT);
     assert_eq!(manifest["sptlab_version"], env!("CARGO_PKG_VERSION"));
     let hash = manifest["scenario_hash"].as_str().unwrap();
     assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
     let scenario: sptlab::Scenario = serde_json::from_value(summary["scenario"].clone()).unwrap();
-    assert_eq!(hash, sptlab::output::shard::scenario_hash(&scenario), "the hash is the written scenario's");
+    assert_eq!(hash, sptlab::provenance::scenario_hash(&scenario), "the hash is the written scenario's");
     assert_eq!(summary["run"]["paths"], 40);
     assert_eq!(summary["run"]["steps"], 252);
     assert_eq!(summary["run"]["backend"], "cpu");

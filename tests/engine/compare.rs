@@ -2,7 +2,7 @@
 
 use sptlab::summary::compare::MARKET;
 use sptlab::engine::Precision;
-use sptlab::summary::results::{Report, RunInfo};
+use sptlab::summary::report::{Report, RunInfo};
 
 use crate::common::{plan, MIXED};
 

@@ -13,7 +13,7 @@ use super::max_growth;
 use super::shaders;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
-use crate::engine::{Backend, BackendInfo, EngineError, Precision};
+use crate::engine::{Backend, BackendInfo, BackendKind, EngineError, Precision};
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
@@ -733,7 +733,7 @@ impl GpuBackend {
 
 impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
-        BackendInfo { backend: "gpu", adapter: self.context.adapter_name(), precision: Precision::F32 }
+        BackendInfo { backend: BackendKind::Gpu, adapter: self.context.adapter_name(), precision: Precision::F32 }
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), String> {

@@ -1,0 +1,248 @@
+//! The command line as clap reads it: raw arguments, each subcommand's options and
+//! their help text. Checked and turned into typed values by `config.rs` (`run`) and by
+//! each subcommand's file.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use sptlab::numeric::shrinkage::Shrinkage;
+use sptlab::output::table::PerPathFormat;
+
+#[derive(Parser)]
+#[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Simulate a scenario (the embedded default without a file) and report.
+    Run(RunArgs),
+    /// Print an example scenario, commented, as a starting point.
+    Example {
+        /// Which one: default, atlas, first_order, vsm, gbm_factor_500, calibrated_sp500_20.
+        #[arg(default_value = "default")]
+        name: String,
+    },
+    /// List GPU adapters and their limits, and the backend `auto` would choose.
+    Info,
+    /// Time benchmark workloads on the CPU and GPU backends in one run: the standard
+    /// workload (100 stocks, full Cholesky, 2520 steps; optionally also on the numpy
+    /// and JAX peers) and Atlas markets of 100 and 1,000 stocks.
+    Bench(BenchArgs),
+    /// Merge the shards of a run (`run --shard I/N`) into the whole run's results.
+    Merge(MergeArgs),
+    /// Fit a scenario to daily data: a wide CSV `Date,TICKER1,TICKER2,...` of prices
+    /// (gbm) or market caps (first_order), one row per day, oldest first.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalibrationModelChoice {
+    /// Growth, vol and correlation per stock, from prices.
+    Gbm,
+    /// Rank-based growth and vol, from market caps.
+    #[value(name = "first_order", alias = "first-order")]
+    FirstOrder,
+}
+
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    /// The CSV file.
+    pub data: PathBuf,
+    /// Write the scenario here (default: print it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "gbm")]
+    pub model: CalibrationModelChoice,
+    /// Use only the last YEARS years of the file (default: all of it).
+    #[arg(long, value_name = "YEARS", allow_negative_numbers = true)]
+    pub window: Option<f64>,
+    /// Correlation shrinkage toward the identity: auto (Ledoit-Wolf) or an intensity in [0, 1].
+    #[arg(long, default_value = "auto", value_parser = parse_shrinkage)]
+    pub shrinkage: Shrinkage,
+}
+
+pub fn parse_shrinkage(text: &str) -> Result<Shrinkage, String> {
+    if text == "auto" {
+        return Ok(Shrinkage::Auto);
+    }
+    match text.parse::<f64>() {
+        Ok(intensity) if (0.0..=1.0).contains(&intensity) => Ok(Shrinkage::Fixed(intensity)),
+        _ => Err(format!("expected auto or a number in [0, 1], got {text}")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadChoice {
+    /// 100 stocks, full Cholesky, 2000 paths: the peers' workload.
+    Standard,
+    /// 500 stocks, 10-factor covariance, 20,000 paths.
+    Large,
+    /// An Atlas market of 100 stocks, 2000 paths.
+    Rank,
+    /// standard, large and rank.
+    All,
+    /// Throughput and memory against paths (10^2..10^6), stocks (10..2,000) and steps,
+    /// on CPU f32 and the GPU (a software adapter runs the smaller sizes only).
+    Scaling,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackendChoice {
+    /// The GPU adapter (when there is one), CPU f32 and CPU f64.
+    All,
+    Gpu,
+    /// CPU f32 and CPU f64.
+    Cpu,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value = "standard")]
+    pub workload: WorkloadChoice,
+    #[arg(long, value_enum, default_value = "all")]
+    pub backend: BenchBackendChoice,
+    /// Paths for CPU f32, hardware GPUs and the peers (default: the workload's own;
+    /// CPU f64 runs a quarter of them).
+    #[arg(long)]
+    pub paths: Option<u64>,
+    /// Paths for the GPU backend (default: as --paths on hardware, 128 on a software
+    /// adapter, which also runs rank and large workloads over one year).
+    #[arg(long)]
+    pub gpu_paths: Option<u64>,
+    /// Timed repetitions of each measurement, after one warm-up (median and minimum shown).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Also write the measurements as JSON (one object per workload and backend).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Directory holding numpy_peer.py and jax_peer.py (e.g. ../shared/peers).
+    #[arg(long)]
+    pub peers: Option<PathBuf>,
+    /// Python interpreter with numpy and jax for the peers.
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU when one exists, else the CPU.
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerPathFormatChoice {
+    Parquet,
+    Csv,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionChoice {
+    F32,
+    F64,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct RunArgs {
+    /// Scenario file (TOML); the embedded default scenario when absent.
+    pub scenario: Option<PathBuf>,
+    /// Number of simulated paths (overrides the file).
+    #[arg(long)]
+    pub paths: Option<u64>,
+    /// Horizon in years (overrides the file).
+    #[arg(long, allow_negative_numbers = true)]
+    pub years: Option<f64>,
+    /// Random seed (overrides the file).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// f64 is available on the CPU backend only.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionChoice,
+    /// CPU threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write summary.json, the figures and report.html into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputOptions,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Paths per batch (memory, and how often a checkpoint can be written; results do not
+    /// depend on it). The GPU rounds it up to whole workgroups and may take fewer.
+    #[arg(long)]
+    pub batch_paths: Option<u64>,
+    /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
+    /// precision; --threads and --batch-paths may differ) and report whether every
+    /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
+    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "out", "force", "per_path", "png"])]
+    pub reproduce: Option<PathBuf>,
+    /// Continue the run whose --out was DIR from its last checkpoint (same scenario,
+    /// backend, precision and output options; --threads and --batch-paths may differ).
+    /// The results equal those of a run that was never stopped.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "reproduce", "out", "backend", "precision", "force"]
+    )]
+    pub resume: Option<PathBuf>,
+    /// With --out: write a checkpoint after a finished batch of paths once this many
+    /// seconds have passed since the last (0: after every batch).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, allow_negative_numbers = true)]
+    pub checkpoint_every: f64,
+    /// Simulate only shard I of N (paths [I·P/N, (I+1)·P/N), with the random numbers they
+    /// have in the whole run) and write it to --out for `sptlab merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// Directories written by `sptlab run --shard I/N --out DIR`, every shard of one run.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where to write summary.json, the figures and report.html.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputOptions,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What `--out DIR` holds besides summary.json, the SVG figures and report.html.
+#[derive(clap::Args, Clone)]
+pub struct OutputOptions {
+    /// Also write every path's statistics (needs --out): paths.parquet, or paths.csv
+    /// with --per-path-format csv.
+    #[arg(long)]
+    pub per_path: bool,
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub per_path_format: PerPathFormatChoice,
+    /// Also write each figure as PNG.
+    #[arg(long)]
+    pub png: bool,
+    /// Replace the results of an earlier run (or discard a stopped run's checkpoint) in
+    /// the --out folder; only files sptlab wrote there are removed.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl OutputOptions {
+    /// The per-path file's format, when one is asked for.
+    pub fn per_path(&self) -> Option<PerPathFormat> {
+        self.per_path.then_some(match self.per_path_format {
+            PerPathFormatChoice::Parquet => PerPathFormat::Parquet,
+            PerPathFormatChoice::Csv => PerPathFormat::Csv,
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! `sptlab bench`: the named workloads and the scaling sweep on CPU f32, CPU f64 and
+//! the GPU adapter, and the Python peers, timed in one run (the measuring is
+//! `sptlab::bench`; this is the choice of what to time and the printing).
+
+use anyhow::Context;
+
+use sptlab::bench::Workload;
+use sptlab::engine::gpu::{GpuBackend, GpuContext};
+use sptlab::engine::{Backend, CpuBackend, Precision};
+
+use crate::args::{BenchArgs, BenchBackendChoice, WorkloadChoice};
+use crate::checks::output_file_problem;
+use crate::failure::{note, out, outln, Failure};
+
+/// Most timed repetitions `bench` takes (each can take minutes).
+const MAX_REPEAT: usize = 1000;
+
+pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+    let valid = |paths: u64| (1..=sptlab::scenario::MAX_PATHS).contains(&paths);
+    if !args.paths.is_none_or(valid) || !args.gpu_paths.is_none_or(valid) {
+        return Err(Failure::BadInput(format!(
+            "--paths and --gpu-paths must be between 1 and {}",
+            sptlab::scenario::MAX_PATHS
+        )));
+    }
+    if args.repeat == 0 {
+        return Err(Failure::BadInput("--repeat must be at least 1".into()));
+    }
+    if args.repeat > MAX_REPEAT {
+        return Err(Failure::BadInput(format!("--repeat {}: at most {MAX_REPEAT}", args.repeat)));
+    }
+    if let Some(problem) = args.json.as_deref().and_then(|json| output_file_problem("--json", json)) {
+        return Err(Failure::BadInput(problem));
+    }
+    let workloads: Vec<Workload> = match args.workload {
+        WorkloadChoice::Standard => vec![Workload::Standard],
+        WorkloadChoice::Large => vec![Workload::Large],
+        WorkloadChoice::Rank => vec![Workload::Rank(100)],
+        WorkloadChoice::All => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
+        WorkloadChoice::Scaling => Vec::new(),
+    };
+    let with_cpu = args.backend != BenchBackendChoice::Gpu;
+    let mut gpu = match (args.backend, GpuContext::new(true)) {
+        (BenchBackendChoice::Cpu, _) => None,
+        (_, Ok(context)) => Some(GpuBackend::new(context)),
+        (BenchBackendChoice::Gpu, Err(reason)) => {
+            return Err(Failure::Other(anyhow::anyhow!("no GPU backend: {reason}")))
+        }
+        (BenchBackendChoice::All, Err(reason)) => {
+            note!("no GPU backend: {reason}");
+            None
+        }
+    };
+    if args.workload == WorkloadChoice::Scaling {
+        return bench_scaling(&args, with_cpu, gpu.as_mut());
+    }
+    let mut measurements = Vec::new();
+    for &workload in &workloads {
+        let paths = args.paths.unwrap_or(workload.default_paths());
+        if with_cpu {
+            for (precision, cpu_paths) in [(Precision::F32, paths), (Precision::F64, (paths / 4).max(1))] {
+                let mut cpu = CpuBackend::new(precision, None);
+                note!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name());
+                let size = sptlab::bench::RunSize { paths: cpu_paths, years: None };
+                measurements.push(
+                    sptlab::bench::measure_backend(&mut cpu, workload, size, args.repeat).context("CPU backend")?,
+                );
+            }
+        }
+        if let Some(gpu) = gpu.as_mut() {
+            // A software adapter is slow: fewer paths, and one year of the larger workloads.
+            let size = match (gpu.is_software(), workload) {
+                (false, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(paths), years: None },
+                (true, Workload::Standard) => {
+                    sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: None }
+                }
+                (true, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: Some(1.0) },
+            };
+            note!("timing {} on the GPU backend ({}), {} paths...", workload.name(), gpu.info().adapter, size.paths);
+            measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
+        }
+    }
+    if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
+        let paths = args.paths.unwrap_or(Workload::Standard.default_paths());
+        for script in ["numpy_peer.py", "jax_peer.py"] {
+            note!("timing {script}, {paths} paths...");
+            match sptlab::bench::measure_peer(&args.python, &peers.join(script), paths, args.repeat) {
+                Ok(measurement) => measurements.push(measurement),
+                Err(reason) => note!("skipping {script}: {reason}"),
+            }
+        }
+    }
+    sptlab::bench::add_ratios(&mut measurements);
+    for workload in &workloads {
+        outln!("{}: {}", workload.name(), workload.description());
+    }
+    outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
+    out!("{}", sptlab::bench::table(&measurements));
+    outln!(
+        "median and min of {} timed runs after a warm-up; vs: throughput ratios in this run; \
+         max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
+        args.repeat
+    );
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
+        sptlab::files::write_atomically(json, text.as_bytes())
+            .with_context(|| format!("writing {}", json.display()))?;
+        note!("wrote {}", json.display());
+    }
+    Ok(())
+}
+
+/// `bench --workload scaling`: one size varied at a time, on CPU f32 and the GPU.
+fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>) -> Result<(), Failure> {
+    // A sweep point is timed up to 3 times: the largest take minutes on a small machine.
+    let repeat = args.repeat.min(3);
+    let max_paths = args.paths.unwrap_or(1_000_000);
+    let mut measurements = Vec::new();
+    outln!("scaling: {}", Workload::Scaled { stocks: 0, steps: 0 }.description());
+    out!("{}", sptlab::bench::SCALING_HEADER);
+    let mut measure =
+        |backend: &mut dyn Backend, axis: &'static str, workload: Workload, paths: u64| -> Result<(), Failure> {
+            let size = sptlab::bench::RunSize { paths, years: None };
+            // A size the device cannot run is reported and the sweep goes on.
+            let plan = workload.scenario(paths).validate().expect("the sweep's scenarios are valid");
+            if let Err(reason) = backend.check_fits(&plan) {
+                outln!("| {axis} | {} | not run: {reason} |", backend.info().adapter);
+                return Ok(());
+            }
+            match sptlab::bench::measure_backend(backend, workload, size, repeat) {
+                Ok(mut measurement) => {
+                    measurement.axis = Some(axis);
+                    out!("{}", sptlab::bench::scaling_row(&measurement));
+                    measurements.push(measurement);
+                }
+                Err(error) => outln!("| {axis} | {} | failed: {error} |", backend.info().adapter),
+            }
+            Ok(())
+        };
+    if with_cpu {
+        let mut cpu = CpuBackend::new(Precision::F32, None);
+        for (axis, workload, paths) in sptlab::bench::scaling_points(max_paths, 2000) {
+            measure(&mut cpu, axis, workload, paths)?;
+        }
+    }
+    if let Some(gpu) = gpu {
+        // A software adapter compiles large kernels slowly and runs slowly: the small end.
+        let (gpu_paths, gpu_stocks) = if gpu.is_software() { (max_paths.min(1_000), 300) } else { (max_paths, 2000) };
+        for (axis, workload, paths) in sptlab::bench::scaling_points(gpu_paths, gpu_stocks) {
+            measure(gpu, axis, workload, paths)?;
+        }
+    }
+    outln!("median of {repeat} timed runs after a warm-up; peak RSS: the process's, during the timed runs");
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
+        sptlab::files::write_atomically(json, text.as_bytes())
+            .with_context(|| format!("writing {}", json.display()))?;
+        note!("wrote {}", json.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `run`'s options checked once into typed values: every range check of every option
+//! (for each form of `run`: a scenario, `--resume`, `--reproduce`), and for a scenario
+//! its problems, the shard, the options that need `--out`, and memory, all reported
+//! together. Nothing is simulated or written before this passes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sptlab::engine::{BackendKind, Precision};
+use sptlab::output::out_dir::not_a_folder;
+use sptlab::output::shard::ShardSpec;
+use sptlab::output::table::PerPathFormat;
+use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
+
+use crate::args::{BackendChoice, PrecisionChoice, RunArgs};
+use crate::failure::Failure;
+use crate::checks::memory_problems;
+
+/// Most CPU threads a run may ask for: more only add overhead (and creating a
+/// hundred thousand takes the machine down).
+const MAX_THREADS: usize = 1024;
+/// Longest interval between checkpoints, in seconds (about 11.6 days).
+const MAX_CHECKPOINT_EVERY: f64 = 1e6;
+
+/// Which backend a run asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendRequest {
+    /// A hardware GPU when one exists, else the CPU (and the CPU when the GPU fails).
+    Auto,
+    Only(BackendKind),
+}
+
+/// What `--out DIR` receives besides summary.json, the SVG figures and report.html.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    pub per_path: Option<PerPathFormat>,
+    pub png: bool,
+    /// Replace an earlier run's results (or a stopped run's checkpoint) in --out.
+    pub force: bool,
+}
+
+/// What to run.
+pub enum RunMode {
+    /// A validated scenario, from its first path: the whole run or one shard of it.
+    Fresh { plan: Plan, source: String, shard: Option<ShardSpec> },
+    /// `--resume DIR`: the killed run whose --out was DIR.
+    Resume(PathBuf),
+    /// `--reproduce summary.json`: that run again, compared number by number.
+    Reproduce(PathBuf),
+}
+
+/// `sptlab run`, checked.
+pub struct RunConfig {
+    pub mode: RunMode,
+    pub backend: BackendRequest,
+    pub precision: Precision,
+    pub threads: Option<usize>,
+    pub batch_paths: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub outputs: Outputs,
+    pub quiet: bool,
+    pub checkpoint_every: Duration,
+}
+
+impl RunConfig {
+    /// Checks every option (and the scenario, for a fresh run); every problem found is
+    /// reported, one per line, as bad input.
+    pub fn from_args(args: RunArgs) -> Result<RunConfig, Failure> {
+        let mut problems = option_problems(&args);
+        let mode = match (&args.reproduce, &args.resume) {
+            (Some(summary), _) => Some(RunMode::Reproduce(summary.clone())),
+            (None, Some(out)) => Some(RunMode::Resume(out.clone())),
+            (None, None) => None,
+        };
+        let mode = match mode {
+            Some(mode) if problems.is_empty() => mode,
+            Some(_) => return Err(Failure::bad_input(&problems)),
+            None => {
+                let fresh = fresh_run(&args, &mut problems);
+                match fresh.filter(|_| problems.is_empty()) {
+                    Some(mode) => mode,
+                    None => return Err(Failure::bad_input(&problems)),
+                }
+            }
+        };
+        Ok(RunConfig {
+            mode,
+            backend: match args.backend {
+                BackendChoice::Auto => BackendRequest::Auto,
+                BackendChoice::Cpu => BackendRequest::Only(BackendKind::Cpu),
+                BackendChoice::Gpu => BackendRequest::Only(BackendKind::Gpu),
+            },
+            precision: match args.precision {
+                PrecisionChoice::F32 => Precision::F32,
+                PrecisionChoice::F64 => Precision::F64,
+            },
+            threads: args.threads,
+            batch_paths: args.batch_paths,
+            out: args.out,
+            outputs: Outputs { per_path: args.output.per_path(), png: args.output.png, force: args.output.force },
+            quiet: args.quiet,
+            checkpoint_every: Duration::from_secs_f64(args.checkpoint_every),
+        })
+    }
+}
+
+/// The range checks of `run`'s options that need no scenario, in one place (every
+/// form of `run` passes through them): each problem as one line.
+fn option_problems(args: &RunArgs) -> Vec<String> {
+    let mut problems = Vec::new();
+    if args.batch_paths == Some(0) {
+        problems.push("--batch-paths: must be at least 1".into());
+    }
+    match args.threads {
+        Some(0) => problems.push("--threads: must be at least 1".into()),
+        Some(threads) if threads > MAX_THREADS => problems.push(format!(
+            "--threads {threads}: at most {MAX_THREADS}; this machine has {} cores, and more threads than cores \
+             only add overhead",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )),
+        _ => {}
+    }
+    let every = args.checkpoint_every;
+    if !every.is_finite() || every.is_sign_negative() || every > MAX_CHECKPOINT_EVERY {
+        problems.push(format!(
+            "--checkpoint-every {every:?}: must be a number of seconds from 0 (every batch) to {MAX_CHECKPOINT_EVERY}"
+        ));
+    }
+    problems.extend(args.out.as_deref().and_then(|out| not_a_folder(out, "--out")));
+    problems
+}
+
+/// A fresh run's scenario, shard and output options checked, adding every problem to
+/// `problems`; the run when the scenario at least validated.
+fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
+    let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
+    let plan = match load_scenario(&args.scenario) {
+        Ok(mut scenario) => {
+            scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
+            scenario.validate().map_err(|error| problems.extend(scenario_problems(&source, &error))).ok()
+        }
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
+    let shard = match args.shard.as_deref().map(ShardSpec::parse).transpose() {
+        Ok(shard) => shard,
+        Err(reason) => {
+            problems.push(reason);
+            None
+        }
+    };
+    let needs_out = [
+        (args.output.per_path, "--per-path needs --out DIR"),
+        (args.output.png, "--png needs --out DIR"),
+        (args.output.force, "--force needs --out DIR (it lets a run replace the results there)"),
+        (args.shard.is_some(), "--shard needs --out DIR (where `sptlab merge` will read it)"),
+    ];
+    for (asked, problem) in needs_out {
+        if asked && args.out.is_none() {
+            problems.push(problem.to_string());
+        }
+    }
+    if args.shard.is_some() && args.output.png {
+        problems.push("--png goes with `sptlab merge`: a shard writes no figures".into());
+    }
+    if args.shard.is_some() && args.output.per_path {
+        problems.push("--per-path goes with `sptlab merge`: a shard always keeps its paths".into());
+    }
+    let plan = plan?;
+    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+    problems.extend(memory_problems(args.batch_paths, &source, &plan, range.end - range.start));
+    Some(RunMode::Fresh { plan, source, shard })
+}
+
+/// Every problem of a scenario, one per line, each prefixed with where it came from.
+fn scenario_problems(source: &str, error: &ScenarioError) -> Vec<String> {
+    error.problems().iter().map(|problem| format!("{source}: {problem}")).collect()
+}
+
+fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
+    match path {
+        None => Ok(Scenario::default_scenario()),
+        Some(path) => {
+            let text = sptlab::files::read_text_limited(path, sptlab::files::MAX_TEXT_INPUT)
+                .map_err(|error| vec![format!("{}: cannot read the scenario: {error}", path.display())])?;
+            Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))
+        }
+    }
+}

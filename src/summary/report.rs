@@ -1,0 +1,174 @@
+//! The report of a run (`summary.json`, DESIGN.md section 3): every statistic of
+//! SPT.md section 6 summarised across paths, the comparisons, and the run's manifest.
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
+use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
+use crate::scenario::{Plan, Scenario};
+use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
+use crate::summary::results::Results;
+use crate::summary::stats::{p_outperform, summarize, Proportion, Summary};
+
+/// Run facts for the report (`run` in summary.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    #[serde(flatten)]
+    pub backend: BackendInfo,
+    pub paths: u64,
+    pub steps: u32,
+    pub stocks: usize,
+    pub seconds: f64,
+    pub asset_steps_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarketReport {
+    pub log_return: Summary,
+    pub log_total_cap_change: Summary,
+    pub capital_distribution: Vec<f64>,
+    pub gap_by_rank: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decomposition {
+    pub generating_term: Summary,
+    pub drift_term: Summary,
+    pub cost_term: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyReport {
+    pub log_return: Summary,
+    pub relative_log_return: Summary,
+    pub relative_growth_rate: Summary,
+    pub excess_return: Summary,
+    pub tracking_error: Summary,
+    pub information_ratio: Summary,
+    pub max_relative_drawdown: Summary,
+    pub turnover: Summary,
+    pub p_outperform: Proportion,
+    pub decomposition: Option<Decomposition>,
+    /// The cost (bp of traded value) at which the mean relative log return is zero;
+    /// null when there is none (see `compare::break_even_cost_bps`).
+    pub break_even_cost_bps: Option<f64>,
+}
+
+/// `summary.json` (DESIGN.md section 3).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub sptlab_version: &'static str,
+    pub scenario: Scenario,
+    /// What a reproduction needs to know (issue 8's reproducibility record).
+    pub manifest: Manifest,
+    pub run: RunInfo,
+    pub market: MarketReport,
+    #[serde(serialize_with = "in_scenario_order")]
+    pub strategies: Vec<(String, StrategyReport)>,
+    /// Every pair of strategies, then each against the market (`compare.rs`).
+    pub comparisons: Vec<Comparison>,
+}
+
+/// The run's identity: enough to re-run it and expect the same numbers (exactly on the
+/// CPU backend, within tolerance on a GPU).
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub sptlab_version: &'static str,
+    /// The git commit sptlab was built from, when the build could tell.
+    pub git_commit: Option<&'static str>,
+    /// FNV-1a of the scenario's JSON (the same hash shards carry).
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub backend: BackendKind,
+    pub adapter: String,
+    pub precision: Precision,
+    /// The random-number contract (SPT.md section 7) the paths were drawn under.
+    pub rng_contract: &'static str,
+}
+
+impl Manifest {
+    pub fn of(plan: &Plan, run: &RunInfo) -> Manifest {
+        Manifest {
+            sptlab_version: SPTLAB_VERSION,
+            git_commit: GIT_COMMIT,
+            scenario_hash: scenario_hash(&plan.scenario),
+            seed: plan.seed,
+            backend: run.backend.backend,
+            adapter: run.backend.adapter.clone(),
+            precision: run.backend.precision,
+            rng_contract: RNG_CONTRACT,
+        }
+    }
+}
+
+/// Strategies as a JSON object, keys in the scenario's order.
+fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(strategies.len()))?;
+    for (name, report) in strategies {
+        map.serialize_entry(name, report)?;
+    }
+    map.end()
+}
+
+fn summary_of(values: impl Iterator<Item = f64>) -> Summary {
+    let values: Vec<f64> = values.collect();
+    summarize(&values).expect("a run has at least one path")
+}
+
+impl Report {
+    pub fn new(plan: &Plan, results: &Results, run: RunInfo) -> Report {
+        let years = results.years();
+        let market_log_return = summary_of(results.market_log_return.iter().copied());
+        let strategies = results
+            .strategy_names
+            .iter()
+            .zip(&results.per_path)
+            .zip(&results.functionally_generated)
+            .map(|((name, paths), &generated)| {
+                let of = |field: fn(&PathStatistics) -> f64| summary_of(paths.iter().map(field));
+                let relative: Vec<f64> = paths.iter().map(|p| p.relative_log_return).collect();
+                let report = StrategyReport {
+                    log_return: of(|p| p.log_return),
+                    relative_log_return: of(|p| p.relative_log_return),
+                    relative_growth_rate: summary_of(relative.iter().map(|l| l / years)),
+                    excess_return: of(|p| p.excess_return),
+                    tracking_error: of(|p| p.tracking_error),
+                    information_ratio: of(|p| p.information_ratio),
+                    max_relative_drawdown: of(|p| p.max_relative_drawdown),
+                    turnover: of(|p| p.turnover),
+                    p_outperform: p_outperform(&relative),
+                    decomposition: generated.then(|| Decomposition {
+                        generating_term: of(|p| p.generating_term),
+                        drift_term: of(|p| p.drift_term),
+                        cost_term: of(|p| p.cost_term),
+                    }),
+                    break_even_cost_bps: break_even_cost_bps(paths),
+                };
+                (name.clone(), report)
+            })
+            .collect();
+        Report {
+            sptlab_version: SPTLAB_VERSION,
+            scenario: plan.scenario.clone(),
+            manifest: Manifest::of(plan, &run),
+            run,
+            market: MarketReport {
+                log_return: market_log_return,
+                log_total_cap_change: market_log_return,
+                capital_distribution: results.capital_distribution(),
+                gap_by_rank: results.gap_by_rank(),
+            },
+            strategies,
+            comparisons: comparisons(results),
+        }
+    }
+
+    /// Strategies and the market from best to worst mean relative log return, joined by
+    /// ">" where the paired difference is significant at 95 % and "~" where not.
+    pub fn ranking(&self) -> String {
+        let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
+        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.mean).collect();
+        crate::summary::compare::ranking(&names, &means, &self.comparisons)
+    }
+}
