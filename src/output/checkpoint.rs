@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{BackendInfo, BackendKind, Precision};
-use crate::output::table::PerPathFormat;
+use crate::output::per_path::PerPathFormat;
 use crate::files::write_atomically;
 use crate::summary::report::RunInfo;
 use crate::summary::results::Results;

@@ -1,11 +1,13 @@
-//! Everything a run writes: the table, summary.json and per-path files (`table`,
-//! `paths_parquet`), figures (`plots`), report.html (`html`), shards (`shard`),
+//! Everything a run writes: the table (`table`), summary.json and the per-path files
+//! (`data_files`, `per_path`, `paths_parquet`), figures (`plots`), report.html (`html`), shards (`shard`),
 //! checkpoints (`checkpoint`), and the output folder that holds them (`out_dir`).
 
 pub mod checkpoint;
+pub mod data_files;
 pub mod html;
 pub mod out_dir;
 pub mod paths_parquet;
+pub mod per_path;
 pub mod plots;
 pub mod shard;
 pub mod table;

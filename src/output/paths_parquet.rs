@@ -11,53 +11,46 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
+use crate::output::per_path::{market_value, COLUMNS};
 use crate::summary::results::Results;
-
-/// The schema: `paths.csv`'s columns; the generating and drift terms are null for
-/// strategies that are not functionally generated (empty fields in the CSV).
-const SCHEMA: &str = "message paths {
-    REQUIRED INT64 path;
-    REQUIRED BYTE_ARRAY strategy (UTF8);
-    REQUIRED DOUBLE log_return;
-    REQUIRED DOUBLE relative_log_return;
-    REQUIRED DOUBLE excess_return;
-    REQUIRED DOUBLE tracking_error;
-    REQUIRED DOUBLE information_ratio;
-    REQUIRED DOUBLE max_relative_drawdown;
-    REQUIRED DOUBLE turnover;
-    OPTIONAL DOUBLE generating_term;
-    OPTIONAL DOUBLE drift_term;
-    REQUIRED DOUBLE cost_term;
-}";
 
 /// Paths per row group (each path gives one row per strategy and one for the market).
 const ROW_GROUP_PATHS: usize = 1 << 18;
 
-/// One row group's columns.
-#[derive(Default)]
-struct Columns {
-    path: Vec<i64>,
-    strategy: Vec<ByteArray>,
-    /// log_return .. turnover, then cost_term.
-    required: [Vec<f64>; 8],
-    /// generating_term, drift_term: values and definition levels (1 present, 0 null).
-    optional: [(Vec<f64>, Vec<i16>); 2],
+/// The schema: the columns of `per_path.rs`, the functionally generated ones optional.
+fn schema() -> String {
+    let mut schema = "message paths {\n    REQUIRED INT64 path;\n    REQUIRED BYTE_ARRAY strategy (UTF8);\n".to_string();
+    for column in &COLUMNS {
+        let repetition = if column.generated_only { "OPTIONAL" } else { "REQUIRED" };
+        schema.push_str(&format!("    {repetition} DOUBLE {};\n", column.name));
+    }
+    schema.push('}');
+    schema
 }
 
-impl Columns {
-    fn push(&mut self, path: i64, strategy: &str, required: [f64; 8], optional: Option<[f64; 2]>) {
+/// One row group's columns.
+#[derive(Default)]
+struct RowGroup {
+    path: Vec<i64>,
+    strategy: Vec<ByteArray>,
+    /// Per value column: the values present and, for an optional column, the
+    /// definition levels (1 present, 0 null).
+    values: [Vec<f64>; COLUMNS.len()],
+    levels: [Vec<i16>; COLUMNS.len()],
+}
+
+impl RowGroup {
+    /// A row; `value(index)` is the value of column `index`, `None` for null.
+    fn push(&mut self, path: i64, strategy: &str, value: impl Fn(usize) -> Option<f64>) {
         self.path.push(path);
         self.strategy.push(ByteArray::from(strategy));
-        for (column, value) in self.required.iter_mut().zip(required) {
-            column.push(value);
-        }
-        for (index, (values, levels)) in self.optional.iter_mut().enumerate() {
-            match optional {
-                Some(terms) => {
-                    values.push(terms[index]);
-                    levels.push(1);
-                }
-                None => levels.push(0),
+        for (index, column) in COLUMNS.iter().enumerate() {
+            let present = value(index);
+            if let Some(present) = present {
+                self.values[index].push(present);
+            }
+            if column.generated_only {
+                self.levels[index].push(i16::from(present.is_some()));
             }
         }
     }
@@ -65,47 +58,37 @@ impl Columns {
 
 /// The bytes of `paths.parquet` for `results`.
 pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
-    let schema = Arc::new(parse_message_type(SCHEMA)?);
+    let schema = Arc::new(parse_message_type(&schema())?);
     let properties =
         Arc::new(WriterProperties::builder().set_created_by(format!("sptlab {}", env!("CARGO_PKG_VERSION"))).build());
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, properties)?;
     let first_path = results.path_range.start as i64;
     for group_start in (0..results.paths()).step_by(ROW_GROUP_PATHS) {
-        let mut columns = Columns::default();
+        let mut rows = RowGroup::default();
         for path in group_start..(group_start + ROW_GROUP_PATHS).min(results.paths()) {
             let index = first_path + path as i64;
             let market = results.market_log_return[path];
-            // As in paths.csv: the market's row has its log return and zeros.
-            columns.push(index, "market", [market, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], Some([0.0, 0.0]));
+            rows.push(index, "market", |column| Some(market_value(column, market)));
             for (strategy, name) in results.strategy_names.iter().enumerate() {
-                let s = &results.per_path[strategy][path];
-                let required = [
-                    s.log_return,
-                    s.relative_log_return,
-                    s.excess_return,
-                    s.tracking_error,
-                    s.information_ratio,
-                    s.max_relative_drawdown,
-                    s.turnover,
-                    s.cost_term,
-                ];
-                let terms = results.functionally_generated[strategy].then_some([s.generating_term, s.drift_term]);
-                columns.push(index, name, required, terms);
+                let statistics = &results.per_path[strategy][path];
+                let generated = results.functionally_generated[strategy];
+                rows.push(index, name, |column| {
+                    let column = &COLUMNS[column];
+                    (generated || !column.generated_only).then(|| (column.value)(statistics))
+                });
             }
         }
         let mut group = writer.next_row_group()?;
         let mut column_index = 0;
         while let Some(mut column) = group.next_column()? {
             match column_index {
-                0 => column.typed::<Int64Type>().write_batch(&columns.path, None, None)?,
-                1 => column.typed::<ByteArrayType>().write_batch(&columns.strategy, None, None)?,
-                // log_return .. turnover
-                2..=8 => column.typed::<DoubleType>().write_batch(&columns.required[column_index - 2], None, None)?,
-                9 | 10 => {
-                    let (values, levels) = &columns.optional[column_index - 9];
-                    column.typed::<DoubleType>().write_batch(values, Some(levels), None)?
+                0 => column.typed::<Int64Type>().write_batch(&rows.path, None, None)?,
+                1 => column.typed::<ByteArrayType>().write_batch(&rows.strategy, None, None)?,
+                value_column => {
+                    let index = value_column - 2;
+                    let levels = COLUMNS[index].generated_only.then_some(rows.levels[index].as_slice());
+                    column.typed::<DoubleType>().write_batch(&rows.values[index], levels, None)?
                 }
-                _ => column.typed::<DoubleType>().write_batch(&columns.required[7], None, None)?,
             };
             column.close()?;
             column_index += 1;

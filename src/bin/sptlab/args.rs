@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use sptlab::numeric::shrinkage::Shrinkage;
-use sptlab::output::table::PerPathFormat;
+use sptlab::output::per_path::PerPathFormat;
 
 #[derive(Parser)]
 #[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::output::out_dir::not_a_folder;
 use sptlab::output::shard::ShardSpec;
-use sptlab::output::table::PerPathFormat;
+use sptlab::output::per_path::PerPathFormat;
 use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
 
 use crate::args::{BackendChoice, PrecisionChoice, RunArgs};

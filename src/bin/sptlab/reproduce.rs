@@ -59,7 +59,7 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     backend.check_fits(&plan).map_err(bad)?;
     let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
     let again: serde_json::Value =
-        serde_json::from_str(&sptlab::output::table::summary_json(&report)).context("re-reading the summary")?;
+        serde_json::from_str(&sptlab::output::data_files::summary_json(&report)).context("re-reading the summary")?;
     let tolerance = if on_gpu { GPU_TOLERANCE } else { 0.0 };
     let mut differences = Vec::new();
     for section in ["scenario", "market", "strategies", "comparisons"] {

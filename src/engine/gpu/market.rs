@@ -1,7 +1,7 @@
 //! The market stage of the GPU kernel, one per model: its WGSL (`shaders/market_*.wgsl`),
 //! constants, parameter buffer and per-path state. CPU twins live in `src/market/`.
 
-use super::backend::f32_literal;
+use super::shaders::f32_literal;
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::scenario::Plan;

@@ -5,7 +5,6 @@
 
 use std::ops::Range;
 
-use super::backend::{f32_literal, StateLayout};
 use crate::numeric::shrinkage::Shrinkage;
 use crate::portfolio::optimize::{CovarianceBelief, TrailingEstimate};
 use crate::portfolio::Weighting;
@@ -58,7 +57,7 @@ pub fn solver_block(n: u32) -> u32 {
 }
 
 /// Words of a problem: Q, Lambda, the unconstrained optimum, budget, bound, rho.
-fn problem_words(n: u32) -> u32 {
+pub(super) fn problem_words(n: u32) -> u32 {
     n * n + 2 * n + 3
 }
 
@@ -70,7 +69,7 @@ pub fn trailing_block(n: u32) -> u32 {
 
 /// Words of a trailing estimate's parameters: gamma, budget, bound, steps per year,
 /// shrinkage, lookback.
-fn trailing_parameter_words(n: u32) -> u32 {
+pub(super) fn trailing_parameter_words(n: u32) -> u32 {
     n + 5
 }
 
@@ -180,54 +179,6 @@ pub fn software_misfit(plan: &Plan, budget: u64) -> Option<String> {
     None
 }
 
-/// Per strategy, the first slot of its solver block (0 for other strategies).
-pub fn state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
-    let block = solver_block(layout.n);
-    let mut next = layout.max_growth_base() + 1;
-    plan.strategies
-        .iter()
-        .map(|s| {
-            if is_max_growth(&s.weighting) {
-                next += block;
-                next - block
-            } else {
-                0
-            }
-        })
-        .collect()
-}
-
-/// Per strategy, where its problem's words start: an offset in the model buffer (the
-/// model's covariance), or a state slot of each path's trailing block; and where a
-/// trailing estimate's parameters start in the model buffer (0 where none applies).
-pub fn data_bases(plan: &Plan, layout: &StateLayout) -> (Vec<u32>, Vec<u32>) {
-    let n = layout.n;
-    let mut next_model = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
-    let mut next_block = layout.trailing_base();
-    let mut data = Vec::new();
-    let mut parameters = Vec::new();
-    for strategy in &plan.strategies {
-        match &strategy.weighting {
-            Weighting::MaxGrowth { belief: CovarianceBelief::Model(_), .. } => {
-                data.push(next_model);
-                parameters.push(0);
-                next_model += problem_words(n);
-            }
-            Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. } => {
-                data.push(next_block);
-                parameters.push(next_model);
-                next_block += trailing_block(n);
-                next_model += trailing_parameter_words(n);
-            }
-            _ => {
-                data.push(0);
-                parameters.push(0);
-            }
-        }
-    }
-    (data, parameters)
-}
-
 /// The model buffer's max_growth words, in the order `data_bases` assigns: each
 /// problem with the model's covariance, each trailing estimate's parameters.
 pub fn model_words(plan: &Plan) -> Vec<f64> {
@@ -257,42 +208,6 @@ pub fn model_words(plan: &Plan) -> Vec<f64> {
         }
     }
     words
-}
-
-/// The kernel constants of both max_growth shaders (harmless when unused).
-pub fn constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str, String)> {
-    let u = |v: u32| format!("{v}u");
-    let array =
-        |element: &str, values: Vec<String>| format!("array<{element}, {}>({})", values.len(), values.join(", "));
-    let (data, parameters) = data_bases(plan, layout);
-    vec![
-        ("MG_MARKET_GROSS", u(layout.max_growth_base())),
-        ("MG_STATE_BASE", array("u32", state_bases(plan, layout).into_iter().map(u).collect())),
-        ("MG_DATA_BASE", array("u32", data.into_iter().map(u).collect())),
-        (
-            "MG_IN_STATE",
-            array("u32", (0..plan.strategies.len()).map(|s| u(trailing(plan, s).is_some() as u32)).collect()),
-        ),
-        ("TR_PARAMS_BASE", array("u32", parameters.into_iter().map(u).collect())),
-        (
-            "MG_TURNOVER",
-            array(
-                "f32",
-                plan.strategies
-                    .iter()
-                    .map(|s| match s.weighting {
-                        Weighting::MaxGrowth { max_turnover: Some(limit), .. } => f32_literal(limit),
-                        _ => "-1.0".to_string(),
-                    })
-                    .collect(),
-            ),
-        ),
-        ("MG_MAX_ITERATIONS", u(MAX_ITERATIONS)),
-        ("MG_TOLERANCE", f32_literal(TOLERANCE)),
-        ("HAS_WINDOW", (layout.window_length > 0).to_string()),
-        ("WINDOW_BASE", u(layout.window_base())),
-        ("WINDOW_LENGTH", u(layout.window_length.max(1))),
-    ]
 }
 
 /// The max_growth strategies that rebalance at the end of 0-based `step` (never the last).

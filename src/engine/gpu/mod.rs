@@ -2,6 +2,8 @@
 
 pub mod backend;
 pub mod context;
+pub mod kernel_source;
+pub mod layout;
 pub mod market;
 pub mod max_growth;
 pub mod philox_check;

@@ -166,6 +166,11 @@ fn matching_brace(text: &str, open: usize) -> usize {
 }
 
 /// Parses and validates WGSL with naga, as wgpu would, without a GPU.
+/// A WGSL f32 literal of `value` (rounded to f32, printed to round-trip).
+pub fn f32_literal(value: f64) -> String {
+    format!("{:?}", value as f32)
+}
+
 #[cfg(test)]
 pub(crate) fn validate_wgsl(source: &str) -> Result<(), String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
@@ -271,7 +276,7 @@ mod tests {
         let mut variants = Vec::new();
         for plan in plans {
             // Every way of reading the market data.
-            use super::super::backend::MarketDataPlace;
+            use super::super::kernel_source::MarketDataPlace;
             for (place, unrolled) in [
                 (MarketDataPlace::Uniform, false),
                 (MarketDataPlace::Workgroup, false),
@@ -279,7 +284,7 @@ mod tests {
                 (MarketDataPlace::Uniform, true),
             ] {
                 let stage = super::super::market::MarketStage::of(&plan, unrolled);
-                let source = super::super::backend::kernel_source(&plan, &stage, place, unrolled);
+                let source = super::super::kernel_source::kernel_source(&plan, &stage, place, unrolled);
                 variants.push((plan.scenario.name.clone(), source));
             }
         }

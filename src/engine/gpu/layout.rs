@@ -1,0 +1,212 @@
+//! Where each per-path quantity lives in the GPU kernel's state buffer, and how many
+//! paths a workgroup runs: the one description of the layout the host and the
+//! composed kernel (`kernel_source.rs`) share.
+
+use super::market;
+use super::max_growth;
+use crate::engine::accumulators::slot;
+use crate::engine::time_grid::{GridSpec, QUANTITIES};
+use crate::portfolio::optimize::CovarianceBelief;
+use crate::portfolio::Weighting;
+use crate::scenario::Plan;
+
+/// Invocations per workgroup (one path each).
+pub const WORKGROUP: u32 = 64;
+/// Loop iterations per invocation per dispatch kept under llvmpipe's cap of 65,535.
+/// The same budget holds under OpenGL (measured on llvmpipe through wgpu's GL backend:
+/// GBM, factor and VSM markets with every weighting but top-k run whole dispatches of
+/// this budget and match the CPU); only ranking fails there, see `check_fits`.
+pub const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
+/// Most words of strategy state (strategies x stocks) kept in private arrays.
+const MAX_PRIVATE_STRATEGY_WORDS: u32 = 1024;
+/// Where each per-path quantity lives in the state buffer (in slots of `stride` words).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StateLayout {
+    pub n: u32,
+    pub strategies: u32,
+    /// Capped strategies (their weight setup makes several passes over the stocks).
+    pub capped_strategies: u32,
+    /// Top-k strategies (they rank the stocks at each rebalance; the order is kept per path).
+    pub top_k_strategies: u32,
+    /// max_growth strategies (each keeps its solver's state: `max_growth::solver_block`).
+    pub max_growth_strategies: u32,
+    /// max_growth strategies with a trailing estimate (each keeps a per-path problem
+    /// and its estimate's scratch: `max_growth::trailing_block`).
+    pub trailing_strategies: u32,
+    /// Log returns each path keeps for trailing estimates (the longest lookback).
+    pub window_length: u32,
+    /// Words the market stage keeps per path (after the strategies' state).
+    pub market_slots: u32,
+    /// Loop iterations of the market stage per step.
+    pub market_loop_trips: u32,
+    /// Time-grid points (`time_grid::GridSpec`): each keeps QUANTITIES words per strategy.
+    pub grid_points: u32,
+}
+
+impl StateLayout {
+    pub fn of(plan: &Plan) -> StateLayout {
+        StateLayout {
+            n: plan.n() as u32,
+            strategies: plan.strategies.len() as u32,
+            capped_strategies: plan
+                .strategies
+                .iter()
+                .filter(|s| matches!(s.weighting, Weighting::Capped { .. }))
+                .count() as u32,
+            top_k_strategies: plan.strategies.iter().filter(|s| matches!(s.weighting, Weighting::TopK { .. })).count()
+                as u32,
+            max_growth_strategies: plan.strategies.iter().filter(|s| max_growth::is_max_growth(&s.weighting)).count()
+                as u32,
+            trailing_strategies: (0..plan.strategies.len()).filter(|&s| max_growth::trailing(plan, s).is_some()).count()
+                as u32,
+            window_length: max_growth::window_length(plan),
+            market_slots: market::state_slots(plan),
+            market_loop_trips: market::loop_trips_per_step(plan),
+            grid_points: GridSpec::of(plan.steps, plan.steps_per_year).points,
+        }
+    }
+    pub fn log_total(&self) -> u32 {
+        self.n
+    }
+    pub fn slots_base(&self) -> u32 {
+        self.n + 2
+    }
+    pub fn mu_base(&self) -> u32 {
+        self.slots_base() + self.strategies * slot::COUNT as u32
+    }
+    pub fn holdings_base(&self) -> u32 {
+        self.mu_base() + self.n
+    }
+    pub fn market_state_base(&self) -> u32 {
+        self.holdings_base() + self.strategies * self.n
+    }
+    /// The top-k rank order (n words when a strategy is top_k).
+    pub fn top_k_order_base(&self) -> u32 {
+        self.market_state_base() + self.market_slots
+    }
+    pub fn top_k_slots(&self) -> u32 {
+        if self.top_k_strategies > 0 {
+            self.n
+        } else {
+            0
+        }
+    }
+    /// The max_growth solvers' state: the deferred step's market gross return, then a
+    /// block per max_growth strategy (z, u, theta, iterations, done, gross: `MG_*` in
+    /// shaders/max_growth.wgsl).
+    pub fn max_growth_base(&self) -> u32 {
+        self.top_k_order_base() + self.top_k_slots()
+    }
+    pub fn max_growth_slots(&self) -> u32 {
+        if self.max_growth_strategies > 0 {
+            1 + self.max_growth_strategies * max_growth::solver_block(self.n)
+        } else {
+            0
+        }
+    }
+    /// The ring of the last `window_length` steps' log returns ([step % length][stock]).
+    pub fn window_base(&self) -> u32 {
+        self.max_growth_base() + self.max_growth_slots()
+    }
+    /// The trailing estimates' blocks.
+    pub fn trailing_base(&self) -> u32 {
+        self.window_base() + self.window_length * self.n
+    }
+    /// The time grid: `[point][strategy][quantity]` (written by `record_grid`).
+    pub fn grid_base(&self) -> u32 {
+        self.trailing_base() + self.trailing_strategies * max_growth::trailing_block(self.n)
+    }
+    /// Words of state per path.
+    pub fn state_slots(&self) -> u32 {
+        self.grid_base() + self.grid_points * self.strategies * QUANTITIES as u32
+    }
+    /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
+    pub fn readback_slots(&self) -> u32 {
+        self.mu_base()
+    }
+    /// Groups of four rows (the last padded with zero rows).
+    pub fn row_groups(&self) -> u32 {
+        self.n.div_ceil(4)
+    }
+    /// Whether the kernel keeps the strategies' state in private arrays through a
+    /// dispatch (fewer storage accesses per step), which it does while they are small:
+    /// llvmpipe's compile time grows with the square of private array sizes.
+    pub fn strategy_state_is_private(&self) -> bool {
+        self.strategies * self.n <= MAX_PRIVATE_STRATEGY_WORDS
+    }
+    /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
+    /// budget less the loads and stores around the step loop.
+    pub fn software_loop_budget(&self) -> u32 {
+        SOFTWARE_LOOP_BUDGET - 2 * self.n - 2 * self.strategies * (self.n + slot::COUNT as u32)
+    }
+    /// Loop iterations of one step, nested loops included, at most: the market stage,
+    /// the market's weights, and per strategy drift, setup and rebalance (capped
+    /// weights: budgeted at 8 passes, one more than the stocks they cap in practice;
+    /// top-k: the sort with up to 6N shifts plus seven passes; more is caught by the
+    /// completed-steps check).
+    /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
+    /// the default scenario failed at 30 steps per dispatch and passed at 15.)
+    /// A max_growth rebalance is not counted: it runs in dispatches of its own.
+    pub fn loop_trips_per_step(&self) -> u32 {
+        self.market_loop_trips
+            + 2 * self.n
+            + self.strategies * (1 + 6 * self.n)
+            + self.capped_strategies * 8 * self.n
+            + self.top_k_strategies * 13 * self.n
+    }
+    /// The same for an unrolled kernel (`unroll_marked_loops`): the loops over stocks
+    /// and strategies are gone, and so is the Cholesky stage's (the other stages, the
+    /// capped and top-k setups keep theirs).
+    pub fn unrolled_loop_trips_per_step(&self, cholesky: bool) -> u32 {
+        let market = if cholesky { 0 } else { self.market_loop_trips };
+        1 + market + self.capped_strategies * 8 * self.n + self.top_k_strategies * 13 * self.n
+    }
+}
+
+/// Per max_growth strategy, the first slot of its solver block (0 for other strategies).
+pub fn max_growth_state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
+    let block = max_growth::solver_block(layout.n);
+    let mut next = layout.max_growth_base() + 1;
+    plan.strategies
+        .iter()
+        .map(|s| {
+            if max_growth::is_max_growth(&s.weighting) {
+                next += block;
+                next - block
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Per strategy, where its problem's words start: an offset in the model buffer (the
+/// model's covariance), or a state slot of each path's trailing block; and where a
+/// trailing estimate's parameters start in the model buffer (0 where none applies).
+pub fn max_growth_data_bases(plan: &Plan, layout: &StateLayout) -> (Vec<u32>, Vec<u32>) {
+    let n = layout.n;
+    let mut next_model = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
+    let mut next_block = layout.trailing_base();
+    let mut data = Vec::new();
+    let mut parameters = Vec::new();
+    for strategy in &plan.strategies {
+        match &strategy.weighting {
+            Weighting::MaxGrowth { belief: CovarianceBelief::Model(_), .. } => {
+                data.push(next_model);
+                parameters.push(0);
+                next_model += max_growth::problem_words(n);
+            }
+            Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. } => {
+                data.push(next_block);
+                parameters.push(next_model);
+                next_block += max_growth::trailing_block(n);
+                next_model += max_growth::trailing_parameter_words(n);
+            }
+            _ => {
+                data.push(0);
+                parameters.push(0);
+            }
+        }
+    }
+    (data, parameters)
+}
