@@ -123,6 +123,25 @@ fn where_it_went(step: Option<u32>, first: &Option<String>) -> String {
     }
 }
 
+/// Why a backend cannot run a plan: bad input for that backend (each message names
+/// the scenario field and says what to do), on which `--backend auto` falls back to the
+/// CPU, which runs every plan.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DoesNotFit {
+    /// More stocks than the adapter's kernel is known to compile or run.
+    #[error("{0}")]
+    TooManyStocks(String),
+    /// More loop iterations per dispatch than a software adapter runs correctly.
+    #[error("{0}")]
+    LoopBudget(String),
+    /// A feature the adapter's driver gets wrong (ranking under OpenGL on llvmpipe).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Storage buffers too small for one workgroup of paths.
+    #[error("{0}")]
+    TooSmall(String),
+}
+
 /// What ran: reported in every summary and benchmark.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BackendInfo {
@@ -136,7 +155,7 @@ pub struct BackendInfo {
 pub trait Backend {
     fn info(&self) -> BackendInfo;
     /// Whether the run fits this backend's device (a GPU too small for it is bad input).
-    fn check_fits(&self, _plan: &Plan) -> Result<(), String> {
+    fn check_fits(&self, _plan: &Plan) -> Result<(), DoesNotFit> {
         Ok(())
     }
     /// How many paths to simulate per call, bounding memory.

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{BackendInfo, BackendKind, Precision};
 use crate::output::per_path::PerPathFormat;
+use crate::provenance::{GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use crate::files::write_atomically;
 use crate::summary::report::RunInfo;
 use crate::summary::results::Results;
@@ -223,56 +224,81 @@ pub struct Resumed {
     pub options: RunOptions,
 }
 
+/// Why a checkpoint cannot be resumed; each message names the folder or file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResumeError {
+    /// No readable checkpoint: the folder is not one a stopped run wrote into.
+    #[error("{0}")]
+    NoCheckpoint(String),
+    /// A checkpoint file that cannot be read or does not check out.
+    #[error("{0}")]
+    Damaged(String),
+    /// A checkpoint of another sptlab build or random-number contract, which may draw
+    /// other numbers for the remaining paths.
+    #[error("{0}")]
+    OtherBuild(String),
+}
+
 /// Reads the checkpoint in `out/checkpoint`.
-pub fn resume(out: &Path) -> Result<Resumed, String> {
+pub fn resume(out: &Path) -> Result<Resumed, ResumeError> {
     let root = out.join(CHECKPOINT);
     let generation = read_latest(&root).map_err(|reason| {
-        format!("{reason}; is {} the --out directory of a run that was stopped before it finished?", out.display())
+        ResumeError::NoCheckpoint(format!(
+            "{reason}; is {} the --out directory of a run that was stopped before it finished?",
+            out.display()
+        ))
     })?;
     let options_file = root.join("options.json");
     let options: RunOptions = crate::files::read_text_limited(&options_file, 1 << 20)
         .map_err(|e| format!("{}: cannot read ({e})", options_file.display()))
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{}: {e}", options_file.display())))?;
-    let shard = read_shard(&root.join(generation.to_string()))?;
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{}: {e}", options_file.display())))
+        .map_err(ResumeError::Damaged)?;
+    let shard =
+        read_shard(&root.join(generation.to_string())).map_err(|error| ResumeError::Damaged(error.to_string()))?;
     let manifest = &shard.manifest;
-    let this_commit = option_env!("SPTLAB_GIT_COMMIT");
-    if manifest.sptlab_version != env!("CARGO_PKG_VERSION")
-        || manifest.git_commit.as_deref().zip(this_commit).is_some_and(|(theirs, ours)| theirs != ours)
+    if manifest.sptlab_version != SPTLAB_VERSION
+        || manifest.git_commit.as_deref().zip(GIT_COMMIT).is_some_and(|(theirs, ours)| theirs != ours)
     {
-        return Err(format!(
+        return Err(ResumeError::OtherBuild(format!(
             "{}: the checkpoint was written by sptlab {} (commit {}), this is sptlab {} (commit {}): another \
              build may draw other numbers for the remaining paths; finish it with that build, or start again \
              with --force",
             out.display(),
             manifest.sptlab_version,
             manifest.git_commit.as_deref().unwrap_or("unknown"),
-            env!("CARGO_PKG_VERSION"),
-            this_commit.unwrap_or("unknown")
-        ));
+            SPTLAB_VERSION,
+            GIT_COMMIT.unwrap_or("unknown")
+        )));
     }
     if manifest.shard != options.shard.unwrap_or(ShardSpec { index: 0, count: 1 }) {
-        return Err(format!("{}: the checkpoint's shard does not match {}", out.display(), options_file.display()));
+        return Err(ResumeError::Damaged(format!(
+            "{}: the checkpoint's shard does not match {}",
+            out.display(),
+            options_file.display()
+        )));
     }
-    if manifest.rng_contract != crate::provenance::RNG_CONTRACT {
-        return Err(format!(
+    if manifest.rng_contract != RNG_CONTRACT {
+        return Err(ResumeError::OtherBuild(format!(
             "{}: the run drew random numbers under {}, this sptlab draws under {}",
             out.display(),
             manifest.rng_contract,
-            crate::provenance::RNG_CONTRACT
-        ));
+            RNG_CONTRACT
+        )));
     }
-    let plan =
-        manifest.scenario.validate().map_err(|e| format!("{}: the checkpoint's scenario: {e}", out.display()))?;
+    let plan = manifest
+        .scenario
+        .validate()
+        .map_err(|e| ResumeError::Damaged(format!("{}: the checkpoint's scenario: {e}", out.display())))?;
     let range = options.shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
     if manifest.first_path != range.start || manifest.end_path > range.end {
-        return Err(format!(
+        return Err(ResumeError::Damaged(format!(
             "{}: holds paths {}..{}, which do not start the run's paths {}..{}",
             out.display(),
             manifest.first_path,
             manifest.end_path,
             range.start,
             range.end
-        ));
+        )));
     }
     let results = Results::resumed(
         &plan,

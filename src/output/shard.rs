@@ -27,6 +27,26 @@ use crate::summary::ordered_sums::OrderedSums;
 use crate::summary::report::RunInfo;
 use crate::summary::results::Results;
 
+/// Why shards cannot be read or merged; each message names the shard directory or file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShardError {
+    /// `--shard` that is not `I/N` with 0 <= I < N <= MAX_SHARDS.
+    #[error("{0}")]
+    Spec(String),
+    /// A shard file that cannot be read, or is not a shard manifest.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A shard whose files disagree with each other or with their checksum.
+    #[error("{0}")]
+    Damaged(String),
+    /// Shards that are not the complementary parts of one run: every mismatch, gap and
+    /// overlap found, one per line.
+    #[error("{}", .0.join("\n"))]
+    NotOneRun(Vec<String>),
+    #[error("merge needs at least one shard directory")]
+    NoShards,
+}
+
 /// Most shards a run is split into (a Slurm job array's size is bounded alike).
 pub const MAX_SHARDS: u64 = 1 << 20;
 
@@ -39,8 +59,8 @@ pub struct ShardSpec {
 
 impl ShardSpec {
     /// Parses `I/N` with 0 <= I < N.
-    pub fn parse(text: &str) -> Result<ShardSpec, String> {
-        let bad = || format!("--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4");
+    pub fn parse(text: &str) -> Result<ShardSpec, ShardError> {
+        let bad = || ShardError::Spec(format!("--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"));
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let index: u64 = index.trim().parse().map_err(|_| bad())?;
         let count: u64 = count.trim().parse().map_err(|_| bad())?;
@@ -48,7 +68,7 @@ impl ShardSpec {
             return Err(bad());
         }
         if count > MAX_SHARDS {
-            return Err(format!("--shard {text}: at most {MAX_SHARDS} shards"));
+            return Err(ShardError::Spec(format!("--shard {text}: at most {MAX_SHARDS} shards")));
         }
         Ok(ShardSpec { index, count })
     }
@@ -175,64 +195,64 @@ pub fn write_shard(
 }
 
 /// Reads the shard in `directory`, checking that its files agree with each other.
-pub fn read_shard(directory: &Path) -> Result<Shard, String> {
+pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     let at = |name: &str| directory.join(name);
     let text = crate::files::read_text_limited(&at("shard.json"), crate::files::MAX_TEXT_INPUT)
-        .map_err(|e| format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display()))?;
+        .map_err(|e| ShardError::Unreadable(format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display())))?;
     let manifest: ShardManifest = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a shard manifest: {e}", at("shard.json").display()))?;
+        .map_err(|e| ShardError::Unreadable(format!("{}: not a shard manifest: {e}", at("shard.json").display())))?;
     if scenario_hash(&manifest.scenario) != manifest.scenario_hash {
-        return Err(format!(
+        return Err(ShardError::Damaged(format!(
             "{}: its scenario does not hash to its scenario_hash {} (the file was edited or damaged)",
             at("shard.json").display(),
             manifest.scenario_hash
-        ));
+        )));
     }
     let Some(checksum) = manifest.checksum.clone() else {
-        return Err(format!(
+        return Err(ShardError::Damaged(format!(
             "{}: has no checksum (written by sptlab {} or an older build); its numbers cannot be checked",
             at("shard.json").display(),
             manifest.sptlab_version
-        ));
+        )));
     };
     let paths = manifest
         .end_path
         .checked_sub(manifest.first_path)
-        .ok_or_else(|| format!("{}: end_path is before first_path", at("shard.json").display()))?
+        .ok_or_else(|| ShardError::Damaged(format!("{}: end_path is before first_path", at("shard.json").display())))?
         as usize;
     let strategies = manifest.strategies.len();
     let width = words_per_path(strategies);
     let expected_bytes = paths.checked_mul(width * 8);
     let size = std::fs::metadata(at("paths.bin"))
-        .map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?
+        .map_err(|e| ShardError::Unreadable(format!("{}: cannot read ({e})", at("paths.bin").display())))?
         .len();
     if expected_bytes.map(|b| b as u64) != Some(size) {
-        return Err(format!(
+        return Err(ShardError::Damaged(format!(
             "{}: holds {} bytes, expected {} for {paths} paths of {strategies} strategies",
             at("paths.bin").display(),
             size,
             expected_bytes.map_or("more than memory holds".to_string(), |b| b.to_string())
-        ));
+        )));
     }
     let bytes = crate::files::read_limited(&at("paths.bin"), size)
-        .map_err(|e| format!("{}: cannot read ({e})", at("paths.bin").display()))?;
+        .map_err(|e| ShardError::Unreadable(format!("{}: cannot read ({e})", at("paths.bin").display())))?;
     if manifest.checksum_with(&bytes) != checksum {
-        return Err(format!(
+        return Err(ShardError::Damaged(format!(
             "{}: shard.json or paths.bin was changed or damaged after sptlab wrote them (their checksum does \
              not match)",
             directory.display()
-        ));
+        )));
     }
     let words: Vec<f64> =
         bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
     let mut market_log_return = Vec::with_capacity(paths);
     let mut per_path = vec![Vec::with_capacity(paths); strategies];
     if let Some(at_word) = words.iter().position(|word| !word.is_finite()) {
-        return Err(format!(
+        return Err(ShardError::Damaged(format!(
             "{}: path {} holds a value that is not finite; a finished run has none",
             at("paths.bin").display(),
             manifest.first_path + (at_word / width) as u64
-        ));
+        )));
     }
     for row in words.chunks_exact(width) {
         market_log_return.push(row[0]);
@@ -244,8 +264,8 @@ pub fn read_shard(directory: &Path) -> Result<Shard, String> {
 }
 
 /// The merged run: its plan, results and run facts (seconds: the shards' sum).
-pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String> {
-    let first = shards.first().ok_or("merge needs at least one shard directory")?;
+pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardError> {
+    let first = shards.first().ok_or(ShardError::NoShards)?;
     let name = |shard: &Shard| shard.directory.display().to_string();
     let reference = first.manifest.clone();
     let reference = &reference;
@@ -278,7 +298,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
         }
     }
     if !problems.is_empty() {
-        return Err(problems.join("\n"));
+        return Err(ShardError::NotOneRun(problems));
     }
     shards.sort_by_key(|shard| (shard.manifest.first_path, shard.manifest.shard.index));
     let count = reference.shard.count;
@@ -337,12 +357,15 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
         problems.push(format!("shards {missing:?} of {count} are missing (they hold no paths, but give them all)"));
     }
     if !problems.is_empty() {
-        return Err(problems.join("\n"));
+        return Err(ShardError::NotOneRun(problems));
     }
 
-    let plan = reference.scenario.validate().map_err(|e| format!("{reference_name}/shard.json: {e}"))?;
+    let plan = reference
+        .scenario
+        .validate()
+        .map_err(|e| ShardError::Damaged(format!("{reference_name}/shard.json: {e}")))?;
     let sums: Vec<&OrderedSums> = shards.iter().map(|s| &s.manifest.terminal_sums).collect();
-    let terminal_sums = OrderedSums::join(&sums)?;
+    let terminal_sums = OrderedSums::join(&sums).map_err(|reason| ShardError::NotOneRun(vec![reason]))?;
     let mut results = Results::for_paths(&plan, 0..total);
     results.terminal_sums = terminal_sums;
     // A shard of no paths (a run of fewer paths than shards) simulated nothing and has
@@ -352,7 +375,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), String>
     results.grid = grids.next().flatten().cloned();
     for grid in grids {
         match (results.grid.as_mut(), grid) {
-            (Some(total), Some(grid)) => total.add(grid)?,
+            (Some(total), Some(grid)) => total.add(grid).map_err(|reason| ShardError::NotOneRun(vec![reason]))?,
             _ => results.grid = None,
         }
     }
@@ -397,7 +420,7 @@ mod tests {
     fn shard_specs_parse_or_say_why_not() {
         assert_eq!(ShardSpec::parse("3/16"), Ok(ShardSpec { index: 3, count: 16 }));
         for bad in ["16/16", "1/0", "x/2", "3", "-1/4", "1/2/3"] {
-            assert!(ShardSpec::parse(bad).unwrap_err().contains("I/N"), "{bad}");
+            assert!(ShardSpec::parse(bad).unwrap_err().to_string().contains("I/N"), "{bad}");
         }
     }
 }

@@ -552,6 +552,46 @@ fn under_auto_a_failing_gpu_gives_way_to_the_cpu_with_a_notice() {
     }
 }
 
+/// The CPU that takes over from a GPU under `auto` is built with the run's options:
+/// `--batch-paths` sets its batches (seen in the debug log of each batch), whether the
+/// GPU fails mid-run or refuses the plan up front.
+#[test]
+fn the_cpu_that_takes_over_from_a_gpu_honours_batch_paths() {
+    let dir = scratch("fallback-batches");
+    let small = write(&dir, "small.toml", SMALL);
+    // More stocks than a software adapter compiles (refused up front on lavapipe and
+    // llvmpipe; a hardware adapter runs it, and then there is no fall-back to check).
+    let wide = write(&dir, "wide.toml", &SMALL.replace("n = 8", "n = 1500"));
+    for (scenario, fault, expected_note) in [
+        (&small, Some("shader"), "running on the CPU backend instead"),
+        (&wide, None, "note: using the CPU backend: market.n: 1500 stocks"),
+    ] {
+        let mut command = Command::new(binary());
+        command
+            .args(["run", scenario.as_str(), "--backend", "auto", "--batch-paths", "7"])
+            .env("SPTLAB_AUTO_SOFTWARE_GPU", "1")
+            .env("RUST_LOG", "sptlab=debug");
+        if let Some(fault) = fault {
+            command.env("SPTLAB_GPU_FAULT", fault);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if no_gpu(&stderr) {
+            return;
+        }
+        assert!(output.status.success(), "{stderr}");
+        if fault.is_none() && !stderr.contains(expected_note) {
+            // A hardware adapter ran the wide market itself.
+            continue;
+        }
+        let fallback = stderr.find(expected_note).unwrap_or_else(|| panic!("no fall-back: {stderr}"));
+        let cpu_log = &stderr[fallback..];
+        for batch in ["batch of paths 0..7\n", "batch of paths 7..14\n", "batch of paths 35..40\n"] {
+            assert!(cpu_log.contains(batch), "the CPU's batches are --batch-paths 7: {cpu_log}");
+        }
+    }
+}
+
 #[test]
 fn reproduce_confirms_a_gpu_run_made_with_other_batches() {
     let dir = scratch("reproduce-gpu");

@@ -137,6 +137,7 @@ fn a_run_too_large_for_the_adapter_is_refused_before_it_starts() {
     for (n, reason_fragment) in [("n = 1000", "loop iterations per step"), ("n = 1500", "compiles")] {
         match gpu.check_fits(&without_tilted(n)) {
             Err(reason) => {
+                let reason = reason.to_string();
                 assert!(software, "a hardware adapter should fit {n}: {reason}");
                 assert!(reason.starts_with("market.n") && reason.contains(reason_fragment), "{reason}");
             }
@@ -174,7 +175,7 @@ fn gpu_paths_agree_with_cpu_paths_in_every_model() {
         if gpu.is_gl() {
             // llvmpipe under OpenGL cannot rank stocks (see GpuBackend::check_fits):
             // rank models and top-k weights are refused, the rest runs.
-            let reason = gpu.check_fits(&plan).unwrap_err();
+            let reason = gpu.check_fits(&plan).unwrap_err().to_string();
             assert!(reason.contains("OpenGL"), "{model}: {reason}");
             if matches!(plan.market, sptlab::market::Market::Rank(_)) {
                 continue;
@@ -208,7 +209,7 @@ fn a_thousand_stock_rank_market_runs_on_the_gpu_as_on_the_cpu() {
     let plan = scenario.validate().unwrap();
     if backend.is_gl() {
         // llvmpipe under OpenGL cannot rank stocks: refused up front, with the reason.
-        let reason = backend.check_fits(&plan).unwrap_err();
+        let reason = backend.check_fits(&plan).unwrap_err().to_string();
         assert!(reason.contains("market.model: the rank-based models") && reason.contains("OpenGL"), "{reason}");
         return;
     }

@@ -147,7 +147,7 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     let shard = match args.shard.as_deref().map(ShardSpec::parse).transpose() {
         Ok(shard) => shard,
         Err(reason) => {
-            problems.push(reason);
+            problems.push(reason.to_string());
             None
         }
     };

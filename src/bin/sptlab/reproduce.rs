@@ -56,7 +56,7 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
         return Err(Failure::bad_input(&problems));
     }
     let mut backend = choose_backend(&config)?;
-    backend.check_fits(&plan).map_err(bad)?;
+    backend.check_fits(&plan).map_err(|reason| bad(reason.to_string()))?;
     let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
     let again: serde_json::Value =
         serde_json::from_str(&sptlab::output::data_files::summary_json(&report)).context("re-reading the summary")?;

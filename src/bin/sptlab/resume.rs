@@ -14,7 +14,7 @@ use crate::checks::memory_problems;
 pub fn resume(out: &Path, config: &RunConfig) -> Result<(), Failure> {
     // Locked first: a second resume, or a run into the same folder, waits its turn.
     let out_dir = OutDir::open(out, Existing::Resume)?;
-    let resumed = checkpoint::resume(out).map_err(Failure::BadInput)?;
+    let resumed = checkpoint::resume(out).map_err(|error| Failure::BadInput(error.to_string()))?;
     let options = resumed.options.clone();
     if options.shard.is_some() && (config.outputs.png || config.outputs.per_path.is_some()) {
         return Err(Failure::BadInput(format!(

@@ -14,7 +14,7 @@ use super::market::MarketStage;
 use super::max_growth;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
-use crate::engine::{Backend, BackendInfo, BackendKind, EngineError, Precision};
+use crate::engine::{Backend, BackendInfo, BackendKind, DoesNotFit, EngineError, Precision};
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::portfolio::Weighting;
@@ -311,36 +311,36 @@ impl Backend for GpuBackend {
         BackendInfo { backend: BackendKind::Gpu, adapter: self.context.adapter_name(), precision: Precision::F32 }
     }
 
-    fn check_fits(&self, plan: &Plan) -> Result<(), String> {
+    fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
         let layout = StateLayout::of(plan);
         if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
-            return Err(format!(
+            return Err(DoesNotFit::TooManyStocks(format!(
                 "market.n: {} stocks is more than the software adapter {} compiles in reasonable time \
                  ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays, \
                  measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
                 plan.n(),
                 self.context.adapter_name(),
-            ));
+            )));
         }
         if !self.context.is_software() && plan.n() > HARDWARE_MAX_STOCKS {
-            return Err(format!(
+            return Err(DoesNotFit::TooManyStocks(format!(
                 "market.n: {} stocks is more than the GPU kernel is known to run on hardware adapters \
                  ({HARDWARE_MAX_STOCKS}: an NVIDIA H200 lost the device building the kernel for 850); \
                  use the CPU backend",
                 plan.n(),
-            ));
+            )));
         }
         if let Some(reason) = self.ranking_refused(plan) {
-            return Err(reason);
+            return Err(DoesNotFit::Unsupported(reason));
         }
         if self.context.is_software() {
             if let Some(reason) = max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64) {
-                return Err(reason);
+                return Err(DoesNotFit::LoopBudget(reason));
             }
         }
         let budget = layout.software_loop_budget();
         if self.context.is_software() && layout.loop_trips_per_step() > budget {
-            return Err(format!(
+            return Err(DoesNotFit::LoopBudget(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
                  software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
                 plan.n(),
@@ -348,10 +348,10 @@ impl Backend for GpuBackend {
                 layout.loop_trips_per_step(),
                 self.context.adapter_name(),
                 budget
-            ));
+            )));
         }
         if self.max_batch_paths(plan) == 0 {
-            return Err(format!(
+            return Err(DoesNotFit::TooSmall(format!(
                 "market.n: the GPU adapter {} is too small for this run: {} stocks and {} strategies need {} bytes of \
                  state per path and its storage buffers hold at most {} bytes",
                 self.context.adapter_name(),
@@ -359,7 +359,7 @@ impl Backend for GpuBackend {
                 plan.strategies.len(),
                 4 * layout.state_slots() as u64 * WORKGROUP as u64,
                 self.context.limits.max_storage_buffer_binding_size
-            ));
+            )));
         }
         Ok(())
     }
