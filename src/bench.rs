@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{Backend, CpuBackend, EngineError, Precision};
+use crate::engine::{Backend, BackendKind, CpuBackend, EngineError, Precision};
 use crate::scenario::{large_workload, rank_workload, scaled_workload, standard_workload, Plan, Scenario};
 
 /// A named benchmark workload.
@@ -63,15 +63,35 @@ impl Workload {
     }
 }
 
+/// What a measurement timed: one of sptlab's backends, or a Python peer script
+/// (`numpy_peer`, `jax_peer`); "cpu", "gpu" or the script's name in `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Runner {
+    Backend(BackendKind),
+    Peer(String),
+}
+
+impl std::fmt::Display for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runner::Backend(kind) => kind.fmt(f),
+            Runner::Peer(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The JAX peer's script name, against which every throughput is also compared.
+const JAX_PEER: &str = "jax_peer";
+
 /// One line of the benchmark table and of `--json` (the timing fields named as in
 /// summary.json's `run`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Measurement {
     pub workload: String,
-    /// "cpu", "gpu", or a peer script's name.
-    pub backend: String,
+    pub backend: Runner,
     pub adapter: String,
-    pub precision: String,
+    pub precision: Precision,
     pub stocks: usize,
     pub paths: u64,
     pub steps: u32,
@@ -182,9 +202,9 @@ pub fn measure_backend(
     let info = backend.info();
     Ok(Measurement {
         workload: workload.name(),
-        backend: info.backend.to_string(),
+        backend: Runner::Backend(info.backend),
         adapter: info.adapter,
-        precision: info.precision.name().to_string(),
+        precision: info.precision,
         stocks: plan.n(),
         paths: plan.paths,
         steps: plan.steps,
@@ -281,9 +301,9 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize
     let (median, min) = median_and_min(&mut seconds);
     Ok(Measurement {
         workload: Workload::Standard.name(),
-        backend: script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()),
+        backend: Runner::Peer(script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned())),
         adapter: peer_device(python, script),
-        precision: "f32".into(),
+        precision: Precision::F32,
         stocks: 100,
         paths,
         steps: 2520,
@@ -319,18 +339,19 @@ fn peer_device(python: &Path, script: &Path) -> String {
 
 /// Fills each measurement's ratios to CPU f64 and to the JAX peer on its workload.
 pub fn add_ratios(measurements: &mut [Measurement]) {
-    let throughput_of = |measurements: &[Measurement], workload: &str, backend: &str, precision: &str| {
+    let throughput_of = |measurements: &[Measurement], workload: &str, runner: &Runner, precision: Precision| {
         measurements
             .iter()
-            .find(|m| m.workload == workload && m.backend == backend && m.precision == precision)
+            .find(|m| m.workload == workload && m.backend == *runner && m.precision == precision)
             .map(|m| m.asset_steps_per_second)
     };
+    let (cpu, jax) = (Runner::Backend(BackendKind::Cpu), Runner::Peer(JAX_PEER.to_string()));
     let rates: Vec<(Option<f64>, Option<f64>)> = measurements
         .iter()
         .map(|m| {
             (
-                throughput_of(measurements, &m.workload, "cpu", "f64"),
-                throughput_of(measurements, &m.workload, "jax_peer", "f32"),
+                throughput_of(measurements, &m.workload, &cpu, Precision::F64),
+                throughput_of(measurements, &m.workload, &jax, Precision::F32),
             )
         })
         .collect();
@@ -381,9 +402,9 @@ mod tests {
     fn ratios_are_taken_within_a_workload() {
         let line = |workload: &str, backend: &str, precision: &str, rate: f64| Measurement {
             workload: workload.into(),
-            backend: backend.into(),
+            backend: BackendKind::from_name(backend).map_or(Runner::Peer(backend.into()), Runner::Backend),
             adapter: String::new(),
-            precision: precision.into(),
+            precision: Precision::from_name(precision).unwrap(),
             stocks: 100,
             paths: 1,
             steps: 1,
