@@ -18,8 +18,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sptlab::market::gbm::cholesky_log_steps;
 use sptlab::market::gbm::CholeskyKernel;
 use sptlab::market::{fill_normals, Market, MarketKernel};
-use sptlab::portfolio::{target_weights, KernelWeighting, Weighting};
 use sptlab::numeric::lanes::{Lanes, LANES};
+use sptlab::portfolio::{target_weights, KernelWeighting, Weighting};
 use sptlab::scenario::standard_workload;
 
 type Block = Lanes<f32, LANES>;

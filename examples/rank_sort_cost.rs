@@ -10,8 +10,8 @@
 use std::cell::Cell;
 use std::cmp::Ordering;
 
-use sptlab::numeric::ranking::sort_by_rank;
 use sptlab::numeric::philox::normals4;
+use sptlab::numeric::ranking::sort_by_rank;
 
 thread_local! {
     static COMPARISONS: Cell<u64> = const { Cell::new(0) };

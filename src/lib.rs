@@ -21,9 +21,9 @@ pub mod summary;
 use std::time::Instant;
 
 pub use engine::{Backend, BackendInfo, CpuBackend, EngineError, Precision};
+pub use scenario::{Overrides, Plan, Scenario, ScenarioError};
 pub use summary::report::{Report, RunInfo};
 pub use summary::results::Results;
-pub use scenario::{Overrides, Plan, Scenario, ScenarioError};
 
 /// Simulates every path of `plan` on `backend`, batch by batch, calling
 /// `progress` with the number of paths finished as they finish.

@@ -12,17 +12,17 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::engine::accumulators::{slot, BatchAccumulators};
+use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
-use crate::numeric::ranking::sort_by_rank;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::MarketKernel;
-use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
-use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::numeric::lanes::{self, Real, LANES};
 use crate::numeric::philox::seed_key;
+use crate::numeric::ranking::sort_by_rank;
+use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
+use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
 use crate::scenario::Plan;
-use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
 

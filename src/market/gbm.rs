@@ -3,11 +3,11 @@
 
 use nalgebra::DMatrix;
 
+use crate::market::spec::{Correlation, MarketSpec};
 use crate::market::{fill_normals, initial_weights, MarketKernel};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::{STREAM_FACTORS, STREAM_MARKET};
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::market::spec::{Correlation, MarketSpec};
 
 /// Largest volatility per year accepted (500 %): beyond any stock, and far enough from
 /// where f32 weights underflow within a run.

@@ -7,10 +7,10 @@ pub mod rank;
 pub mod spec;
 pub mod vsm;
 
+use crate::market::spec::{MarketSpec, ModelKind};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::philox4x32_10_simd;
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::market::spec::{MarketSpec, ModelKind};
 
 pub use gbm::GbmMarket;
 pub use rank::RankMarket;

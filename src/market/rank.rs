@@ -8,12 +8,12 @@
 //! on the CPU and in each GPU invocation alike, without the O(n^2) of counting ranks
 //! or the barriers of a workgroup sort (costly on llvmpipe, see DESIGN.md section 5).
 
+use crate::market::spec::{MarketSpec, ModelKind, PerStock};
 use crate::market::{fill_normals, initial_weights};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
 use crate::numeric::ranking::{sort_by_rank, sort_keyed};
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::market::spec::{MarketSpec, ModelKind, PerStock};
 
 use super::gbm::{bounded_growth, checked_vols};
 

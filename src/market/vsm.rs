@@ -8,11 +8,11 @@
 //! stationary Dirichlet(1 + alpha) law the chance of a weight below dt is of order
 //! (n dt)^(1 + alpha), negligible for the step sizes the model needs.
 
+use crate::market::spec::MarketSpec;
 use crate::market::{fill_normals, initial_weights};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::market::spec::{MarketSpec};
 
 /// Largest alpha accepted: the drift alpha / (2 mu_i) grows with n alpha.
 pub const MAX_ALPHA: f64 = 100.0;

@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{BackendInfo, BackendKind, Precision};
-use crate::output::per_path::PerPathFormat;
-use crate::provenance::{GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use crate::files::write_atomically;
+use crate::output::per_path::PerPathFormat;
+use crate::output::shard::{read_shard, write_shard, ShardSpec};
+use crate::provenance::{GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
+use crate::scenario::Plan;
 use crate::summary::report::RunInfo;
 use crate::summary::results::Results;
-use crate::scenario::Plan;
-use crate::output::shard::{read_shard, write_shard, ShardSpec};
 
 /// The checkpoint directory inside a run's `--out` directory.
 pub const CHECKPOINT: &str = "checkpoint";

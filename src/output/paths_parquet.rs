@@ -19,7 +19,8 @@ const ROW_GROUP_PATHS: usize = 1 << 18;
 
 /// The schema: the columns of `per_path.rs`, the functionally generated ones optional.
 fn schema() -> String {
-    let mut schema = "message paths {\n    REQUIRED INT64 path;\n    REQUIRED BYTE_ARRAY strategy (UTF8);\n".to_string();
+    let mut schema =
+        "message paths {\n    REQUIRED INT64 path;\n    REQUIRED BYTE_ARRAY strategy (UTF8);\n".to_string();
     for column in &COLUMNS {
         let repetition = if column.generated_only { "OPTIONAL" } else { "REQUIRED" };
         schema.push_str(&format!("    {repetition} DOUBLE {};\n", column.name));

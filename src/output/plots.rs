@@ -6,10 +6,10 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::engine::time_grid::TimeGrid;
+use crate::scenario::Plan;
 use crate::summary::report::Report;
 use crate::summary::results::Results;
-use crate::scenario::Plan;
-use crate::engine::time_grid::TimeGrid;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;

@@ -197,8 +197,9 @@ pub fn write_shard(
 /// Reads the shard in `directory`, checking that its files agree with each other.
 pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     let at = |name: &str| directory.join(name);
-    let text = crate::files::read_text_limited(&at("shard.json"), crate::files::MAX_TEXT_INPUT)
-        .map_err(|e| ShardError::Unreadable(format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display())))?;
+    let text = crate::files::read_text_limited(&at("shard.json"), crate::files::MAX_TEXT_INPUT).map_err(|e| {
+        ShardError::Unreadable(format!("{}: cannot read ({e}); is it a shard directory?", at("shard.json").display()))
+    })?;
     let manifest: ShardManifest = serde_json::from_str(&text)
         .map_err(|e| ShardError::Unreadable(format!("{}: not a shard manifest: {e}", at("shard.json").display())))?;
     if scenario_hash(&manifest.scenario) != manifest.scenario_hash {
@@ -215,11 +216,10 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
             manifest.sptlab_version
         )));
     };
-    let paths = manifest
-        .end_path
-        .checked_sub(manifest.first_path)
-        .ok_or_else(|| ShardError::Damaged(format!("{}: end_path is before first_path", at("shard.json").display())))?
-        as usize;
+    let paths =
+        manifest.end_path.checked_sub(manifest.first_path).ok_or_else(|| {
+            ShardError::Damaged(format!("{}: end_path is before first_path", at("shard.json").display()))
+        })? as usize;
     let strategies = manifest.strategies.len();
     let width = words_per_path(strategies);
     let expected_bytes = paths.checked_mul(width * 8);
@@ -360,10 +360,8 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
         return Err(ShardError::NotOneRun(problems));
     }
 
-    let plan = reference
-        .scenario
-        .validate()
-        .map_err(|e| ShardError::Damaged(format!("{reference_name}/shard.json: {e}")))?;
+    let plan =
+        reference.scenario.validate().map_err(|e| ShardError::Damaged(format!("{reference_name}/shard.json: {e}")))?;
     let sums: Vec<&OrderedSums> = shards.iter().map(|s| &s.manifest.terminal_sums).collect();
     let terminal_sums = OrderedSums::join(&sums).map_err(|reason| ShardError::NotOneRun(vec![reason]))?;
     let mut results = Results::for_paths(&plan, 0..total);
@@ -389,7 +387,11 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     let mut adapters: Vec<&str> = shards.iter().map(|s| s.manifest.adapter.as_str()).collect();
     adapters.dedup();
     let run = RunInfo {
-        backend: BackendInfo { backend: reference.backend, adapter: adapters.join("; "), precision: reference.precision },
+        backend: BackendInfo {
+            backend: reference.backend,
+            adapter: adapters.join("; "),
+            precision: reference.precision,
+        },
         paths: total,
         steps: plan.steps,
         stocks: plan.n(),

@@ -4,9 +4,9 @@
 //! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
 //! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
 
+use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::ranking::sort_keyed;
 use crate::portfolio::optimize::CovarianceBelief;
-use crate::numeric::lanes::{Lanes, Real};
 
 /// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,8 @@ pub mod workloads;
 
 pub use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 pub use crate::portfolio::spec::{Estimate, ShrinkageSpec, StrategySpec, WeightingKind};
-pub use crate::problems::ScenarioError;
 use crate::problems::Problems;
+pub use crate::problems::ScenarioError;
 pub use examples::{DEFAULT_SCENARIO, EXAMPLE_SCENARIOS};
 pub use plan::Plan;
 pub use workloads::{large_workload, rank_workload, scaled_workload, standard_workload};

@@ -192,8 +192,8 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
     use crate::engine::accumulators::slot;
+    use crate::scenario::Scenario;
 
     #[test]
     fn market_diagnostics_rank_each_path_before_averaging() {

@@ -98,7 +98,11 @@ fn run_with_a_file_writes_the_summary_and_paths() {
         }
     }
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(page.matches("<figure>").count(), sptlab::output::plots::FIGURES.len(), "report.html inlines every figure");
+    assert_eq!(
+        page.matches("<figure>").count(),
+        sptlab::output::plots::FIGURES.len(),
+        "report.html inlines every figure"
+    );
     assert!(page.contains("diversity-0.5") && page.contains("[market]") && !page.contains("<script"));
     let summary = json(&out.join("summary.json"));
     let manifest = &summary["manifest"];

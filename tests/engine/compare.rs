@@ -1,7 +1,7 @@
 //! Paired comparisons and the break-even cost on real runs.
 
-use sptlab::summary::compare::MARKET;
 use sptlab::engine::Precision;
+use sptlab::summary::compare::MARKET;
 use sptlab::summary::report::{Report, RunInfo};
 
 use crate::common::{plan, MIXED};

@@ -6,8 +6,8 @@
 //! rebalance, which is what weights_and_log_g gives without holdings.)
 
 use sptlab::engine::Precision;
-use sptlab::portfolio::weights_and_log_g;
 use sptlab::numeric::philox::normals4;
+use sptlab::portfolio::weights_and_log_g;
 
 use crate::common::{gbm, plan, simulate_cpu};
 

@@ -150,13 +150,15 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
         None
     }
     let mut state = BTreeMap::new();
-    graph.keys().find_map(|node| {
-        if state.contains_key(node) {
-            None
-        } else {
-            visit(node, graph, &mut state, &mut Vec::new())
-        }
-    })
+    graph.keys().find_map(
+        |node| {
+            if state.contains_key(node) {
+                None
+            } else {
+                visit(node, graph, &mut state, &mut Vec::new())
+            }
+        },
+    )
 }
 
 fn top(module: &str) -> &str {

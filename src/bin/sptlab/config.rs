@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::output::out_dir::not_a_folder;
-use sptlab::output::shard::ShardSpec;
 use sptlab::output::per_path::PerPathFormat;
+use sptlab::output::shard::ShardSpec;
 use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
 
 use crate::args::{BackendChoice, PrecisionChoice, RunArgs};
-use crate::failure::Failure;
 use crate::checks::memory_problems;
+use crate::failure::Failure;
 
 /// Most CPU threads a run may ask for: more only add overhead (and creating a
 /// hundred thousand takes the machine down).
@@ -42,7 +42,7 @@ pub struct Outputs {
 /// What to run.
 pub enum RunMode {
     /// A validated scenario, from its first path: the whole run or one shard of it.
-    Fresh { plan: Plan, source: String, shard: Option<ShardSpec> },
+    Fresh { plan: Box<Plan>, source: String, shard: Option<ShardSpec> },
     /// `--resume DIR`: the killed run whose --out was DIR.
     Resume(PathBuf),
     /// `--reproduce summary.json`: that run again, compared number by number.
@@ -171,7 +171,7 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     let plan = plan?;
     let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
     problems.extend(memory_problems(args.batch_paths, &source, &plan, range.end - range.start));
-    Some(RunMode::Fresh { plan, source, shard })
+    Some(RunMode::Fresh { plan: Box::new(plan), source, shard })
 }
 
 /// Every problem of a scenario, one per line, each prefixed with where it came from.

@@ -18,7 +18,8 @@ pub fn merge(args: MergeArgs) -> Result<(), Failure> {
     }
     let shards: Vec<_> = shards.into_iter().filter_map(Result::ok).collect();
     log::info!("merging {} shard directories", shards.len());
-    let (plan, results, run) = sptlab::output::shard::merge(shards).map_err(|error| Failure::BadInput(error.to_string()))?;
+    let (plan, results, run) =
+        sptlab::output::shard::merge(shards).map_err(|error| Failure::BadInput(error.to_string()))?;
     let report = sptlab::Report::new(&plan, &results, run);
     let existing = if args.output.force { Existing::Replace } else { Existing::Refuse };
     let mut out_dir = OutDir::open(&args.out, existing)?;

@@ -21,9 +21,12 @@ impl Progress {
                 "{spinner} {wide_bar} {pos}/{len} paths, {asset_steps} asset-steps/s, {elapsed} elapsed, eta {eta}",
             )
             .expect("the progress template is valid")
-            .with_key("asset_steps", move |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
-                let _ = write!(out, "{:.0} M", state.per_sec() * asset_steps_per_path / 1e6);
-            }),
+            .with_key(
+                "asset_steps",
+                move |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{:.0} M", state.per_sec() * asset_steps_per_path / 1e6);
+                },
+            ),
         );
         Progress { bar, started: Instant::now(), shown: AtomicBool::new(false), quiet }
     }

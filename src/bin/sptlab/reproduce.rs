@@ -11,9 +11,9 @@ use sptlab::provenance::{scenario_hash, RNG_CONTRACT, SPTLAB_VERSION};
 use sptlab::Scenario;
 
 use crate::backends::choose_backend;
+use crate::checks::memory_problems;
 use crate::config::{BackendRequest, RunConfig, RunMode};
 use crate::failure::{note, outln, Failure};
-use crate::checks::memory_problems;
 
 /// Relative tolerance of a GPU run's numbers (f32 kernels, another order of operations).
 const GPU_TOLERANCE: f64 = 1e-3;

@@ -7,9 +7,9 @@ use std::path::Path;
 use sptlab::output::checkpoint;
 use sptlab::output::out_dir::{Existing, OutDir};
 
+use crate::checks::memory_problems;
 use crate::config::{BackendRequest, Outputs, RunConfig, RunMode};
 use crate::failure::{note, Failure};
-use crate::checks::memory_problems;
 
 pub fn resume(out: &Path, config: &RunConfig) -> Result<(), Failure> {
     // Locked first: a second resume, or a run into the same folder, waits its turn.
@@ -36,7 +36,8 @@ pub fn resume(out: &Path, config: &RunConfig) -> Result<(), Failure> {
         ..*config
     };
     let range = resumed.results.path_range.clone();
-    let problems = memory_problems(config.batch_paths, &out.display().to_string(), &resumed.plan, range.end - range.start);
+    let problems =
+        memory_problems(config.batch_paths, &out.display().to_string(), &resumed.plan, range.end - range.start);
     if !problems.is_empty() {
         return Err(Failure::bad_input(&problems));
     }

@@ -6,10 +6,10 @@ use anyhow::Context;
 
 use sptlab::engine::{BackendKind, EngineError, Precision};
 use sptlab::output::checkpoint::{self, Checkpointer, Resumed, RunOptions};
-use sptlab::output::out_dir::{Existing, OutDir};
-use sptlab::output::shard::{self, ShardSpec};
 use sptlab::output::data_files;
+use sptlab::output::out_dir::{Existing, OutDir};
 use sptlab::output::per_path::PerPathFormat;
+use sptlab::output::shard::{self, ShardSpec};
 use sptlab::output::table;
 use sptlab::{Plan, Report, Results};
 
@@ -37,7 +37,7 @@ pub fn run(config: RunConfig) -> Result<(), Failure> {
                     plan.years()
                 );
             }
-            execute(&config, plan.clone(), source, *shard, None)
+            execute(&config, (**plan).clone(), source, *shard, None)
         }
     }
 }
@@ -225,7 +225,8 @@ pub fn write_results(
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
-    let mut files = data_files::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
+    let mut files =
+        data_files::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
     files.extend(
         sptlab::output::plots::figure_files(plan, report, results, png)
             .map_err(|reason| anyhow::anyhow!("drawing the figures for {out}: {reason}"))?,

@@ -14,13 +14,13 @@ use super::market::MarketStage;
 use super::max_growth;
 use super::GpuError;
 use crate::engine::accumulators::{slot, BatchAccumulators};
+use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::engine::{Backend, BackendInfo, BackendKind, DoesNotFit, EngineError, Precision};
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
-use crate::portfolio::Weighting;
 use crate::numeric::philox::seed_key;
+use crate::portfolio::Weighting;
 use crate::scenario::Plan;
-use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 
 /// Steps per dispatch on hardware adapters: long enough to amortise launches,
 /// short enough to stay clear of driver watchdogs.

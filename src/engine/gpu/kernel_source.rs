@@ -294,7 +294,10 @@ fn max_growth_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str,
         ("MG_DATA_BASE", array("u32", data.into_iter().map(u).collect())),
         (
             "MG_IN_STATE",
-            array("u32", (0..plan.strategies.len()).map(|s| u(max_growth::trailing(plan, s).is_some() as u32)).collect()),
+            array(
+                "u32",
+                (0..plan.strategies.len()).map(|s| u(max_growth::trailing(plan, s).is_some() as u32)).collect(),
+            ),
         ),
         ("TR_PARAMS_BASE", array("u32", parameters.into_iter().map(u).collect())),
         (
