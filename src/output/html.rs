@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::summary::report::Report;
+use crate::summary::stats::Z_95;
 
 /// `text` with the five HTML-special characters escaped.
 pub fn escape(text: &str) -> String {
@@ -59,7 +60,7 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
         out,
         "<p>Market (cap-weighted) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
         market.mean,
-        1.96 * market.se,
+        Z_95 * market.se,
         market.sd
     );
     out.push_str(
@@ -77,7 +78,7 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
              <td>{:.3} [{:.3}, {:.3}]</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
             escape(name),
             100.0 * growth.mean,
-            196.0 * growth.se,
+            100.0 * Z_95 * growth.se,
             100.0 * strategy.excess_return.mean,
             100.0 * strategy.tracking_error.mean,
             strategy.information_ratio.mean,

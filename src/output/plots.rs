@@ -10,6 +10,7 @@ use crate::engine::time_grid::TimeGrid;
 use crate::scenario::Plan;
 use crate::summary::report::Report;
 use crate::summary::results::Results;
+use crate::summary::stats::Z_95;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
@@ -218,7 +219,7 @@ impl Draw for CapitalDistribution {
 }
 
 /// Each strategy's mean tracking error against its mean excess return (% per year),
-/// with 95 % intervals of both means (mean +/- 1.96 se).
+/// with 95 % intervals of both means (mean +/- z se, z the normal 97.5 % quantile).
 struct RiskAndReturn<'a> {
     /// (name, tracking error, its half-interval, excess return, its half-interval).
     points: Vec<(&'a str, f64, f64, f64, f64)>,
@@ -226,7 +227,6 @@ struct RiskAndReturn<'a> {
 
 impl<'a> RiskAndReturn<'a> {
     fn of(report: &'a Report) -> RiskAndReturn<'a> {
-        let z = 1.96;
         let points = report
             .strategies
             .iter()
@@ -234,9 +234,9 @@ impl<'a> RiskAndReturn<'a> {
                 (
                     name.as_str(),
                     100.0 * s.tracking_error.mean,
-                    100.0 * z * s.tracking_error.se,
+                    100.0 * Z_95 * s.tracking_error.se,
                     100.0 * s.excess_return.mean,
-                    100.0 * z * s.excess_return.se,
+                    100.0 * Z_95 * s.excess_return.se,
                 )
             })
             .collect();

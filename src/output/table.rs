@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::summary::report::Report;
+use crate::summary::stats::Z_95;
 
 /// The table printed by `sptlab run`: one row per strategy.
 pub fn table(report: &Report) -> String {
@@ -27,7 +28,7 @@ pub fn table(report: &Report) -> String {
         out,
         "market (cap-weighted) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
         market.mean,
-        1.96 * market.se,
+        Z_95 * market.se,
         market.sd
     );
     let _ = writeln!(
@@ -50,7 +51,7 @@ pub fn table(report: &Report) -> String {
             out,
             "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
             name,
-            format!("{:+.3}% +/- {:.3}%", 100.0 * growth.mean, 196.0 * growth.se),
+            format!("{:+.3}% +/- {:.3}%", 100.0 * growth.mean, 100.0 * Z_95 * growth.se),
             100.0 * strategy.excess_return.mean,
             100.0 * strategy.tracking_error.mean,
             strategy.information_ratio.mean,

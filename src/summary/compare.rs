@@ -3,7 +3,7 @@
 //! * A paired comparison of strategies A and B (SPT.md section 6: paired differences
 //!   use the same definitions on the per-path differences) summarises, over paths,
 //!   L_A - L_B (relative log returns) and IR_A - IR_B: mean, standard error and the
-//!   95 % normal interval mean +/- 1.96 se; and the share of paths where A's relative
+//!   95 % normal interval mean +/- z se (z = `stats::Z_95`); and the share of paths where A's relative
 //!   log return is strictly larger, with its Wilson interval. The market enters as a
 //!   strategy with L = 0 and IR = 0 on every path (it has no active return).
 //! * The break-even cost of a strategy is the proportional cost c (in basis points of
