@@ -385,7 +385,7 @@ impl GbmMarket {
 /// One step of log caps for `L` paths: `log_steps[i] = gamma_i dt + sqrt(dt) (L z)_i`.
 ///
 /// The CPU twin of `shaders/market_cholesky.wgsl`. `paths` holds each lane's global
-/// path index; normals follow the contract of `rng.rs`. `FUSED` selects fused
+/// path index; normals follow the contract of `numeric/philox.rs`. `FUSED` selects fused
 /// multiply-adds (only where the CPU has FMA).
 #[inline(always)]
 pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(

@@ -169,7 +169,7 @@ pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
 }
 
 /// Standard normals of stocks (or factors) `0 .. out.len()` for `L` paths at `step`
-/// from random stream `stream`: four per Philox call, as the contract of `rng.rs` says.
+/// from random stream `stream`: four per Philox call, as the contract of `numeric/philox.rs` says.
 #[inline(always)]
 pub fn fill_normals<R: Real, const L: usize, const FUSED: bool>(
     key: [u32; 2],

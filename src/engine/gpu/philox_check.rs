@@ -1,5 +1,5 @@
 //! Runs `shaders/philox_words.wgsl`: Philox words and normals computed on the GPU,
-//! for comparison with `rng.rs` in tests.
+//! for comparison with `numeric/philox.rs` in tests.
 
 use wgpu::util::DeviceExt;
 
