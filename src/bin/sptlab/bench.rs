@@ -101,13 +101,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
          max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
         args.repeat
     );
-    if let Some(json) = &args.json {
-        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
-        sptlab::files::write_atomically(json, text.as_bytes())
-            .with_context(|| format!("writing {}", json.display()))?;
-        note!("wrote {}", json.display());
-    }
-    Ok(())
+    write_json(args.json.as_deref(), &measurements)
 }
 
 /// `bench --workload scaling`: one size varied at a time, on CPU f32 and the GPU.
@@ -151,8 +145,13 @@ fn bench_scaling(args: &BenchArgs, with_cpu: bool, gpu: Option<&mut GpuBackend>)
         }
     }
     outln!("median of {repeat} timed runs after a warm-up; peak RSS: the process's, during the timed runs");
-    if let Some(json) = &args.json {
-        let text = serde_json::to_string_pretty(&measurements).context("encoding the measurements")?;
+    write_json(args.json.as_deref(), &measurements)
+}
+
+/// `--json FILE`: the measurements, with summary.json's `run` field names.
+fn write_json(json: Option<&std::path::Path>, measurements: &[sptlab::bench::Measurement]) -> Result<(), Failure> {
+    if let Some(json) = json {
+        let text = serde_json::to_string_pretty(measurements).context("encoding the measurements")?;
         sptlab::files::write_atomically(json, text.as_bytes())
             .with_context(|| format!("writing {}", json.display()))?;
         note!("wrote {}", json.display());
