@@ -113,7 +113,7 @@ pub enum EngineError {
         first: Option<String>,
     },
     #[error("writing the checkpoint: {0}")]
-    Checkpoint(String),
+    Checkpoint(std::io::Error),
 }
 
 fn where_it_went(step: Option<u32>, first: &Option<String>) -> String {

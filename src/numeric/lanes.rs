@@ -56,7 +56,7 @@ pub trait Real:
     fn sin_cos_turns_fused(u: Self) -> (Self, Self) {
         Self::sin_cos_turns(u)
     }
-    /// The uniform of a Philox word (`rng::uniform_bits` times 2^-24, exact).
+    /// The uniform of a Philox word (`philox::uniform_bits` times 2^-24, exact).
     fn uniform(word: u32) -> Self;
     #[inline(always)]
     fn max(self, other: Self) -> Self {

@@ -3,7 +3,7 @@
 //! A path's random numbers depend only on (seed, path index, step), so shard I of N
 //! simulates paths [I·P/N, (I+1)·P/N) exactly as the whole run would. It writes
 //! `shard.json` (what was run: version, scenario and its hash, seed, the shard, the
-//! backend, and the cross-path sums in their canonical order, `ordered_sums.rs`) and
+//! backend, and the cross-path sums in their canonical order, `summary/ordered_sums.rs`) and
 //! `paths.bin` (every path's statistics as little-endian f64, in path order). A merge
 //! checks that the shards are the complementary parts of one run and rebuilds the
 //! run's `Results` bit for bit, so its summary is the unsharded run's.

@@ -6,4 +6,4 @@ pub mod spec;
 pub mod validate;
 pub mod weighting;
 
-pub use weighting::*;
+pub use weighting::{target_weights, top_k_targets, weights_and_log_g, KernelWeighting, Strategy, Weighting};

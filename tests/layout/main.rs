@@ -1,12 +1,15 @@
 //! The layout's one rule, checked from the source: no import circles. The library's
-//! modules are read from `src/` (not `src/bin/`, the command line, which sits above
-//! all of them), and every `crate::` and `super::` path outside `#[cfg(test)]` code is
-//! an edge from the file's module to the module it names. Two graphs must be acyclic:
+//! modules are read from `src/` (the command line, `src/bin/sptlab/`, is a crate of its
+//! own above all of them), and every `crate::` and `super::` path outside
+//! `#[cfg(test)]` code is an edge from the file's module to the module that defines
+//! what it names (followed through `pub use` re-exports). These graphs must be acyclic:
 //!
-//! - the top-level modules (`numeric`, `market`, `portfolio`, `scenario`, `engine`,
-//!   `summary`, `output`, ... and the top-level files), so the pipeline flows one way;
+//! - the library's top-level modules (`numeric`, `market`, `portfolio`, `scenario`,
+//!   `engine`, `summary`, `output`, ... and the top-level files): the pipeline flows
+//!   one way;
 //! - within each folder, its files (the folder's `mod.rs`, its interface, left out: it
-//!   declares and re-exports its children, which may use what it defines).
+//!   declares and re-exports its children, which may use what it defines);
+//! - the files of the command line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,7 +35,9 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
         if parts[0] == "bin" {
             continue;
         }
-        if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
+        if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) && parts.len() == 1
+            || parts.last().map(String::as_str) == Some("mod")
+        {
             parts.pop();
         }
         modules.insert(parts.join("::"), std::fs::read_to_string(&file).unwrap());
@@ -49,8 +54,8 @@ fn code(text: &str) -> String {
     text.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
-/// The paths after `prefix::` in `code`, with `{a::b, c}` groups expanded (one level
-/// of nesting is enough: only the first segments matter).
+/// The paths after `prefix::` in `code`, with `a::{b::c, d as e, self}` groups expanded
+/// to one path per item (within nested groups, the path up to the group is enough).
 fn paths_after(code: &str, prefix: &str) -> Vec<String> {
     let mut paths = Vec::new();
     let pattern = format!("{prefix}::");
@@ -61,47 +66,109 @@ fn paths_after(code: &str, prefix: &str) -> Vec<String> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0;
-            let end = group
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += (c == '{') as i32 - (c == '}') as i32;
-                    depth < 0
-                })
-                .map_or(group.len(), |(i, _)| i);
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group[..end].chars().chain([',']) {
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+        let head = rest[..end].trim_end_matches(':');
+        let Some(group) = rest[end..].strip_prefix('{') else {
+            paths.push(head.to_string());
+            continue;
+        };
+        let mut depth = 0;
+        let close = group
+            .char_indices()
+            .find(|&(_, c)| {
                 depth += (c == '{') as i32 - (c == '}') as i32;
-                if c == ',' && depth == 0 {
-                    paths.push(item.trim().split('{').next().unwrap_or("").trim_end_matches("::").to_string());
-                    item.clear();
-                } else {
-                    item.push(c);
-                }
+                depth < 0
+            })
+            .map_or(group.len(), |(i, _)| i);
+        let mut depth = 0;
+        let mut item = String::new();
+        for c in group[..close].chars().chain([',']) {
+            depth += (c == '{') as i32 - (c == '}') as i32;
+            if c == ',' && depth == 0 {
+                let item_path = item.split('{').next().unwrap_or("").split(" as ").next().unwrap_or("");
+                let item_path = item_path.trim().trim_end_matches("::");
+                let joined = match (head, item_path) {
+                    (_, "self") | (_, "") => head.to_string(),
+                    ("", path) => path.to_string(),
+                    (head, path) => format!("{head}::{path}"),
+                };
+                paths.push(joined);
+                item.clear();
+            } else {
+                item.push(c);
             }
-        } else {
-            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
-            paths.push(rest[..end].trim_end_matches(':').to_string());
         }
     }
     paths
 }
 
-/// The module a path names: its longest prefix that is a module.
-fn resolve(path: &[&str], modules: &BTreeMap<String, String>) -> Option<String> {
-    (1..=path.len()).rev().map(|k| path[..k].join("::")).find(|candidate| modules.contains_key(candidate))
+/// What each module re-exports: item name -> the absolute path it comes from
+/// (`pub use a::b::{C, D as E};`, relative to the module or from `crate::`).
+type Reexports = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+fn reexports(modules: &BTreeMap<String, String>) -> Reexports {
+    let mut all = Reexports::new();
+    for (module, text) in modules {
+        let own: Vec<String> =
+            if module.is_empty() { Vec::new() } else { module.split("::").map(String::from).collect() };
+        let code = code(text);
+        for statement in code.split(';') {
+            let Some(path) = statement.trim().strip_prefix("pub use ") else { continue };
+            let (prefix, items) = match path.split_once('{') {
+                Some((prefix, items)) => (prefix.trim_end_matches("::"), items.trim_end_matches('}')),
+                None => path.rsplit_once("::").unwrap_or(("", path)),
+            };
+            for item in items.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+                let (item_path, name) = match item.split_once(" as ") {
+                    Some((item_path, alias)) => (item_path.trim(), alias.trim()),
+                    None => (item, item.rsplit("::").next().unwrap_or(item)),
+                };
+                let mut segments: Vec<String> = prefix
+                    .split("::")
+                    .chain(item_path.split("::"))
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                let absolute = match segments.first().map(String::as_str) {
+                    Some("crate") => segments.split_off(1),
+                    Some("self") => own.iter().cloned().chain(segments.split_off(1)).collect(),
+                    _ => own.iter().cloned().chain(segments).collect(),
+                };
+                all.entry(module.clone()).or_default().insert(name.to_string(), absolute);
+            }
+        }
+    }
+    all
+}
+
+/// The module that defines what a path names: its longest prefix that is a module,
+/// followed through that module's re-exports of the next segment.
+fn resolve(path: &[&str], modules: &BTreeMap<String, String>, reexported: &Reexports) -> Option<String> {
+    for depth in 0..8 {
+        let _ = depth;
+        let k = (1..=path.len()).rev().find(|&k| modules.contains_key(&path[..k].join("::")))?;
+        let module = path[..k].join("::");
+        let next = path.get(k).and_then(|item| reexported.get(&module)?.get(*item));
+        match next {
+            Some(target) if target.join("::") != path[..=k].join("::") => {
+                let target: Vec<&str> = target.iter().map(String::as_str).collect();
+                return resolve(&target, modules, reexported).or(Some(module));
+            }
+            _ => return Some(module),
+        }
+    }
+    None
 }
 
 /// Each module's imports of other modules.
 fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    let reexported = reexports(modules);
     let mut graph = BTreeMap::new();
     for (module, text) in modules {
         let code = code(text);
         let mut targets = BTreeSet::new();
         for path in paths_after(&code, "crate") {
-            targets.extend(resolve(&path.split("::").collect::<Vec<_>>(), modules));
+            targets.extend(resolve(&path.split("::").collect::<Vec<_>>(), modules, &reexported));
         }
         // `super::` from a file is its folder's module; from a folder's mod.rs, the parent's.
         let own: Vec<&str> = if module.is_empty() { Vec::new() } else { module.split("::").collect() };
@@ -113,7 +180,7 @@ fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<Stri
                 base.pop();
             }
             base.extend(segments);
-            targets.extend(resolve(&base, modules));
+            targets.extend(resolve(&base, modules, &reexported));
         }
         targets.remove(module);
         graph.insert(module.clone(), targets);
@@ -169,6 +236,20 @@ fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// The edges between files of one folder (neither the folder's own mod.rs).
+fn sibling_graph(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let parent = |m: &str| m.rsplit_once("::").map_or(String::new(), |(p, _)| p.to_string());
+    for (module, targets) in imports(modules) {
+        for target in targets {
+            if parent(&module) == parent(&target) && !module.is_empty() && !target.is_empty() {
+                graph.entry(module.clone()).or_default().insert(target);
+            }
+        }
+    }
+    graph
+}
+
 #[test]
 fn the_top_level_modules_import_one_way() {
     let modules = modules(&source_dir());
@@ -189,19 +270,18 @@ fn the_top_level_modules_import_one_way() {
 
 #[test]
 fn the_files_of_each_folder_import_one_way() {
-    let modules = modules(&source_dir());
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let parent = |m: &str| m.rsplit_once("::").map_or(String::new(), |(p, _)| p.to_string());
-    for (module, targets) in imports(&modules) {
-        for target in targets {
-            // Siblings in one folder (neither is the folder's own mod.rs).
-            if parent(&module) == parent(&target) && !module.is_empty() && !target.is_empty() {
-                graph.entry(module.clone()).or_default().insert(target);
-            }
-        }
-    }
+    let graph = sibling_graph(&modules(&source_dir()));
     assert!(graph.get("engine::gpu::backend").is_some_and(|t| t.contains("engine::gpu::layout")), "{graph:?}");
+    // Through a folder's re-export (`crate::portfolio::Weighting`), the defining file.
+    assert!(graph.get("portfolio::validate").is_some_and(|t| t.contains("portfolio::weighting")), "{graph:?}");
     assert_eq!(cycle(&graph), None, "an import circle between files of one folder");
+}
+
+#[test]
+fn the_files_of_the_command_line_import_one_way() {
+    let graph = sibling_graph(&modules(&source_dir().join("bin/sptlab")));
+    assert!(graph.get("resume").is_some_and(|t| t.contains("run")), "{graph:?}");
+    assert_eq!(cycle(&graph), None, "an import circle between files of the command line");
 }
 
 #[test]

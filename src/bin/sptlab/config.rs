@@ -1,7 +1,10 @@
 //! `run`'s options checked once into typed values: every range check of every option
 //! (for each form of `run`: a scenario, `--resume`, `--reproduce`), and for a scenario
 //! its problems, the shard, the options that need `--out`, and memory, all reported
-//! together. Nothing is simulated or written before this passes.
+//! together. Nothing is simulated or written before this passes. What depends on the
+//! backend (f64 on a GPU, a plan the adapter cannot fit) is checked when the backend
+//! is built (`backends.rs`, `run.rs`), as resumed and reproduced runs take theirs from
+//! their files.
 
 use std::path::PathBuf;
 use std::time::Duration;

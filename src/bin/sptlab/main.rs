@@ -21,7 +21,7 @@ mod resume;
 mod run;
 
 use args::{Cli, Command};
-use config::RunConfig;
+use config::{RunConfig, RunMode};
 use failure::{note, Failure};
 
 fn main() -> ExitCode {
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => RunConfig::from_args(args).and_then(run::run),
+        Command::Run(args) => RunConfig::from_args(args).and_then(|config| run_mode(&config)),
         Command::Example { name } => info::example(&name),
         Command::Info => info::info(),
         Command::Bench(args) => bench::bench(args),
@@ -97,5 +97,14 @@ fn quiet_mesa_probe() {
             // SAFETY: no other thread exists yet (called first thing in main).
             std::env::set_var("XDG_RUNTIME_DIR", &dir);
         }
+    }
+}
+
+/// `sptlab run` in its three forms.
+fn run_mode(config: &RunConfig) -> Result<(), Failure> {
+    match &config.mode {
+        RunMode::Fresh { plan, source, shard } => run::fresh(config, plan, source, *shard),
+        RunMode::Resume(out) => resume::resume(out, config),
+        RunMode::Reproduce(summary) => reproduce::reproduce(summary, config),
     }
 }

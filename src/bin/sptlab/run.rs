@@ -14,7 +14,7 @@ use sptlab::output::table;
 use sptlab::{Plan, Report, Results};
 
 use crate::backends::{choose_backend, cpu_backend};
-use crate::config::{BackendRequest, RunConfig, RunMode};
+use crate::config::{BackendRequest, RunConfig};
 use crate::failure::{note, out, outln, Failure};
 use crate::progress::Progress;
 
@@ -22,24 +22,19 @@ use crate::progress::Progress;
 /// underflow (measured: about 3e-5 over 2520 steps; GPU tests allow 1e-3).
 const F32_RESIDUAL_LIMIT: f64 = 1e-3;
 
-pub fn run(config: RunConfig) -> Result<(), Failure> {
-    match &config.mode {
-        RunMode::Reproduce(summary) => crate::reproduce::reproduce(summary, &config),
-        RunMode::Resume(out) => crate::resume::resume(out, &config),
-        RunMode::Fresh { plan, source, shard } => {
-            if let (Some(asked), false) = (plan.asked_years, config.quiet) {
-                note!(
-                    "note: years = {asked} is {} steps of 1/{} year; simulating {} whole steps, a horizon of {} \
-                     years (summary.json records it)",
-                    format!("{:.6}", asked * plan.steps_per_year as f64).trim_end_matches('0').trim_end_matches('.'),
-                    plan.steps_per_year,
-                    plan.steps,
-                    plan.years()
-                );
-            }
-            execute(&config, (**plan).clone(), source, *shard, None)
-        }
+/// A validated scenario run from its first path (the whole run, or one shard).
+pub fn fresh(config: &RunConfig, plan: &Plan, source: &str, shard: Option<ShardSpec>) -> Result<(), Failure> {
+    if let (Some(asked), false) = (plan.asked_years, config.quiet) {
+        note!(
+            "note: years = {asked} is {} steps of 1/{} year; simulating {} whole steps, a horizon of {} years \
+             (summary.json records it)",
+            format!("{:.6}", asked * plan.steps_per_year as f64).trim_end_matches('0').trim_end_matches('.'),
+            plan.steps_per_year,
+            plan.steps,
+            plan.years()
+        );
     }
+    execute(config, plan.clone(), source, shard, None)
 }
 
 /// Simulates a validated plan (or the rest of a resumed one), checkpointing into --out
@@ -113,9 +108,7 @@ pub fn execute(
             }
         };
         let mut after_batch = |results: &Results, seconds: f64| match checkpointer.as_mut() {
-            Some(checkpointer) => {
-                checkpointer.save(&plan, results, seconds).map_err(|error| EngineError::Checkpoint(error.to_string()))
-            }
+            Some(checkpointer) => checkpointer.save(&plan, results, seconds).map_err(EngineError::Checkpoint),
             None => Ok(()),
         };
         let outcome =
