@@ -142,22 +142,27 @@ fn reexports(modules: &BTreeMap<String, String>) -> Reexports {
 }
 
 /// The module that defines what a path names: its longest prefix that is a module,
-/// followed through that module's re-exports of the next segment.
-fn resolve(path: &[&str], modules: &BTreeMap<String, String>, reexported: &Reexports) -> Option<String> {
-    for depth in 0..8 {
-        let _ = depth;
-        let k = (1..=path.len()).rev().find(|&k| modules.contains_key(&path[..k].join("::")))?;
-        let module = path[..k].join("::");
-        let next = path.get(k).and_then(|item| reexported.get(&module)?.get(*item));
-        match next {
-            Some(target) if target.join("::") != path[..=k].join("::") => {
-                let target: Vec<&str> = target.iter().map(String::as_str).collect();
-                return resolve(&target, modules, reexported).or(Some(module));
-            }
-            _ => return Some(module),
+/// followed through that module's re-exports of the next segment (at most `hops` of them).
+fn resolve_within(
+    path: &[&str],
+    modules: &BTreeMap<String, String>,
+    reexported: &Reexports,
+    hops: u32,
+) -> Option<String> {
+    let k = (0..=path.len()).rev().find(|&k| modules.contains_key(&path[..k].join("::")))?;
+    let module = path[..k].join("::");
+    let target = path.get(k).and_then(|item| reexported.get(&module)?.get(*item));
+    match target {
+        Some(target) if hops > 0 => {
+            let target: Vec<&str> = target.iter().map(String::as_str).collect();
+            resolve_within(&target, modules, reexported, hops - 1).or(Some(module))
         }
+        _ => Some(module),
     }
-    None
+}
+
+fn resolve(path: &[&str], modules: &BTreeMap<String, String>, reexported: &Reexports) -> Option<String> {
+    resolve_within(path, modules, reexported, 8)
 }
 
 /// Each module's imports of other modules.
