@@ -274,22 +274,48 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     let mut problems = Vec::new();
     for shard in &shards[1..] {
         let m = &shard.manifest;
+        // (what, whether it differs, this shard's value, the reference's), compared as values.
         let differences = [
-            ("sptlab version", m.sptlab_version.clone(), reference.sptlab_version.clone()),
-            ("git commit", m.git_commit.clone().unwrap_or_default(), reference.git_commit.clone().unwrap_or_default()),
-            ("random-number contract", m.rng_contract.clone(), reference.rng_contract.clone()),
-            ("scenario hash", m.scenario_hash.clone(), reference.scenario_hash.clone()),
-            ("seed", m.seed.to_string(), reference.seed.to_string()),
-            ("shard count", m.shard.count.to_string(), reference.shard.count.to_string()),
+            (
+                "sptlab version",
+                m.sptlab_version != reference.sptlab_version,
+                m.sptlab_version.clone(),
+                reference.sptlab_version.clone(),
+            ),
+            (
+                "git commit",
+                m.git_commit.as_deref().unwrap_or_default() != reference.git_commit.as_deref().unwrap_or_default(),
+                m.git_commit.clone().unwrap_or_default(),
+                reference.git_commit.clone().unwrap_or_default(),
+            ),
+            (
+                "random-number contract",
+                m.rng_contract != reference.rng_contract,
+                m.rng_contract.clone(),
+                reference.rng_contract.clone(),
+            ),
+            (
+                "scenario hash",
+                m.scenario_hash != reference.scenario_hash || m.scenario != reference.scenario,
+                m.scenario_hash.clone(),
+                reference.scenario_hash.clone(),
+            ),
+            ("seed", m.seed != reference.seed, m.seed.to_string(), reference.seed.to_string()),
+            (
+                "shard count",
+                m.shard.count != reference.shard.count,
+                m.shard.count.to_string(),
+                reference.shard.count.to_string(),
+            ),
             (
                 "backend",
+                (m.backend, m.precision) != (reference.backend, reference.precision),
                 format!("{} {}", m.backend, m.precision),
                 format!("{} {}", reference.backend, reference.precision),
             ),
         ];
-        let scenario_differs = m.scenario != reference.scenario;
-        for (what, theirs, ours) in differences {
-            if theirs != ours || (what == "scenario hash" && scenario_differs) {
+        for (what, differs, theirs, ours) in differences {
+            if differs {
                 problems.push(format!(
                     "{} is not part of the same run as {reference_name}: {what} {theirs} against {ours}",
                     name(shard)
