@@ -11,7 +11,7 @@
 // MARKET_VEC4S, the market stage's own constants, S (strategies),
 // SLOT_COUNT and the SLOT_* indices, LOG_CAPS_BASE, LOG_TOTAL, LOG_TOTAL_COMP,
 // SLOTS_BASE, MU_BASE, HOLDINGS_BASE, STATE_SLOTS, MODEL_DRIFT_BASE,
-// MODEL_WEIGHTS_BASE, WORKGROUP, and the per-strategy arrays STRATEGY_KIND,
+// MODEL_WEIGHTS_BASE, WORKGROUP, the weighting codes KIND_*, and the per-strategy arrays STRATEGY_KIND,
 // STRATEGY_P, STRATEGY_CAP, STRATEGY_K, STRATEGY_BUFFER, STRATEGY_REBALANCE,
 // STRATEGY_COST; the strategy state accessors (`holding`, `slot_value`,
 // their setters, `load_strategy` and `store_strategy`: shaders.rs, private arrays or
@@ -21,15 +21,6 @@
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
-
-const KIND_MARKET: u32 = 0u;
-const KIND_EQUAL: u32 = 1u;
-const KIND_DIVERSITY: u32 = 2u;
-const KIND_ENTROPY: u32 = 3u;
-const KIND_CONSTANT: u32 = 4u;
-const KIND_CAPPED: u32 = 5u;
-const KIND_TOP_K: u32 = 6u;
-const KIND_MAX_GROWTH: u32 = 7u;
 
 struct Params {
     first_path: u32,

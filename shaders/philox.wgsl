@@ -2,28 +2,14 @@
 // Counter (path, step, asset block, stream), key = the 64-bit seed (low, high).
 // uint32 -> uniform: ((x >> 8) | 1) * 2^-24, exact and strictly inside (0, 1).
 // Box–Muller: r = sqrt(-2 ln u_a), theta = 2 pi u_b; (r cos theta, r sin theta).
+// `mulhilo32` is composed before this: philox_multiply16.wgsl, or philox_multiply64.wgsl
+// where the adapter has 64-bit integers (the same words either way).
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
 const PHILOX_W0: u32 = 0x9E3779B9u;
 const PHILOX_W1: u32 = 0xBB67AE85u;
 const TWO_PI: f32 = 6.283185307179586;
-
-// (high, low) words of the 64-bit product a * b, from 16-bit halves (WGSL has no 64-bit integers).
-fn mulhilo32(a: u32, b: u32) -> vec2<u32> {
-    let a_lo = a & 0xFFFFu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xFFFFu;
-    let b_hi = b >> 16u;
-    let lo_lo = a_lo * b_lo;
-    let hi_lo = a_hi * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let hi_hi = a_hi * b_hi;
-    // Sum of the middle terms' low halves plus the carry out of the low word.
-    let middle = (lo_lo >> 16u) + (hi_lo & 0xFFFFu) + (lo_hi & 0xFFFFu);
-    let high = hi_hi + (hi_lo >> 16u) + (lo_hi >> 16u) + (middle >> 16u);
-    return vec2<u32>(high, a * b);
-}
 
 fn philox_round(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     let product0 = mulhilo32(PHILOX_M0, counter.x);

@@ -50,7 +50,9 @@ pub fn simulate_from(
         log::debug!("batch of paths {first}..{last}");
         let batch = backend.simulate(plan, first..last, progress)?;
         let held = results.paths();
+        let absorbing = Instant::now();
         results.absorb(&batch);
+        log::debug!("batch absorbed into the results in {:.3} s", absorbing.elapsed().as_secs_f64());
         // A non-finite number stops the run at the batch where it appears.
         if let Some((path, strategy)) = results.first_non_finite_from(held) {
             return Err(non_finite(plan, backend.info().precision, path, strategy));

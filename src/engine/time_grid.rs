@@ -72,6 +72,39 @@ pub struct TimeGrid {
     pub paths: u64,
 }
 
+/// `value` in units of 2^-40, rounded: through i64 where it fits (a float to i128
+/// conversion is a slow library call, and the GPU's fold records a hundred million
+/// values a run), the same integer either way.
+fn fixed_point(value: f64) -> i128 {
+    let scaled = (value * SCALE).round();
+    if scaled.abs() < 9.0e18 {
+        scaled as i64 as i128
+    } else {
+        scaled as i128
+    }
+}
+
+/// One path's values into one cell's histogram bins and sums.
+fn record_in_cell(counts: &mut [u64], sums: &mut [i128], values: [f64; QUANTITIES]) {
+    let relative = values[0];
+    let bin = if relative.is_nan() {
+        BINS + 1
+    } else if relative < -L_RANGE {
+        0
+    } else if relative >= L_RANGE {
+        BINS + 1
+    } else {
+        1 + (((relative + L_RANGE) / (2.0 * L_RANGE) * BINS as f64) as usize).min(BINS - 1)
+    };
+    counts[bin] += 1;
+    for (sum, value) in sums.iter_mut().zip(values) {
+        // Finite values only; a non-finite statistic stops the run elsewhere.
+        if value.is_finite() {
+            *sum += fixed_point(value);
+        }
+    }
+}
+
 impl TimeGrid {
     pub fn new(spec: GridSpec, strategies: usize) -> TimeGrid {
         let cells = strategies * spec.points as usize;
@@ -85,23 +118,29 @@ impl TimeGrid {
     /// Records one path's values at `point`: L, generating, drift and cost terms.
     pub fn record(&mut self, strategy: usize, point: u32, values: [f64; QUANTITIES]) {
         let cell = self.cell(strategy, point);
-        let relative = values[0];
-        let bin = if relative.is_nan() {
-            BINS + 1
-        } else if relative < -L_RANGE {
-            0
-        } else if relative >= L_RANGE {
-            BINS + 1
-        } else {
-            1 + (((relative + L_RANGE) / (2.0 * L_RANGE) * BINS as f64) as usize).min(BINS - 1)
-        };
-        self.counts[cell * (BINS + 2) + bin] += 1;
-        for (sum, value) in self.sums[cell * QUANTITIES..][..QUANTITIES].iter_mut().zip(values) {
-            // Finite values only; a non-finite statistic stops the run elsewhere.
-            if value.is_finite() {
-                *sum += (value * SCALE).round() as i128;
-            }
-        }
+        record_in_cell(
+            &mut self.counts[cell * (BINS + 2)..][..BINS + 2],
+            &mut self.sums[cell * QUANTITIES..][..QUANTITIES],
+            values,
+        );
+    }
+
+    /// Records `count` paths at every point and strategy from rows of f32 values
+    /// (`rows(strategy, point)`: the four quantities, a row each, path by path), the
+    /// cells in parallel: the same counts and integer sums as `record` path by path.
+    pub fn record_rows<'a>(&mut self, count: usize, rows: impl Fn(usize, u32) -> [&'a [f32]; QUANTITIES] + Sync) {
+        use rayon::prelude::*;
+        let points = self.spec.points;
+        self.counts.par_chunks_mut(BINS + 2).zip(self.sums.par_chunks_mut(QUANTITIES)).enumerate().for_each(
+            |(cell, (counts, sums))| {
+                let (strategy, point) = (cell / points as usize, (cell % points as usize) as u32);
+                let rows = rows(strategy, point);
+                for lane in 0..count {
+                    record_in_cell(counts, sums, std::array::from_fn(|q| rows[q][lane] as f64));
+                }
+            },
+        );
+        self.paths += count as u64;
     }
 
     /// Counts one more path (after recording all its points).

@@ -397,6 +397,18 @@ pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
 ) {
     let n = params.n;
     fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
+    correlate_in_place::<R, L, FUSED>(params, log_steps);
+}
+
+/// Standard normals `z` (the first n lanes of `log_steps`) into log steps
+/// `gamma_i dt + sqrt(dt) (L z)_i`: each row the chain of multiply-adds j = 0, 1, ..., i
+/// (the GPU's block kernel sums in the same order; its stage test compares them bit
+/// for bit).
+#[inline(always)]
+pub fn correlate_in_place<R: Real, const L: usize, const FUSED: bool>(
+    params: &CholeskyKernel<R>,
+    log_steps: &mut [Lanes<R, L>],
+) {
     // Correlate in place, last rows first: row i reads z_j for j <= i only. Blocks of
     // rows share each load of z_j (the loop is bound by loads, not multiply-adds).
     let end = match params.block_rows {

@@ -6,7 +6,9 @@
 //! readback of the accumulators and of every path's completed-step count.
 
 use std::ops::Range;
+use std::time::Instant;
 
+use super::block::{self, BlockShape};
 use super::context::GpuContext;
 use super::kernel_source::{kernel_constants, kernel_source, model_words, unrolls, MarketDataPlace};
 use super::layout::{max_growth_state_bases, StateLayout, SOFTWARE_LOOP_BUDGET, WORKGROUP};
@@ -41,7 +43,7 @@ const MAX_STATE_BYTES: u64 = 1 << 30;
 /// Uniform parameters of one dispatch (`Params` in the shader).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct DispatchParams {
+pub(crate) struct DispatchParams {
     first_path: u32,
     batch_paths: u32,
     stride: u32,
@@ -58,6 +60,36 @@ struct DispatchParams {
     padding: [u32; 3],
 }
 
+impl DispatchParams {
+    /// A simulation dispatch of `step_count` steps from `step_begin` over a batch.
+    pub(crate) fn for_steps(
+        first_path: u32,
+        batch_paths: u32,
+        stride: u32,
+        step_begin: u32,
+        step_count: u32,
+        total_steps: u32,
+        key: [u32; 2],
+    ) -> DispatchParams {
+        DispatchParams {
+            first_path,
+            batch_paths,
+            stride,
+            step_begin,
+            step_count,
+            total_steps,
+            key0: key[0],
+            key1: key[1],
+            strategy: 0,
+            iterations: 0,
+            phase: 0,
+            chunk_begin: 0,
+            chunk_end: 0,
+            padding: [0; 3],
+        }
+    }
+}
+
 /// Everything a plan's kernels and buffers depend on: constants, market data, model words.
 type PlanKey = (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>);
 
@@ -67,13 +99,48 @@ struct Kernels {
     plan_key: PlanKey,
     layout: StateLayout,
     bind_group_layout: wgpu::BindGroupLayout,
-    init_paths: wgpu::ComputePipeline,
-    advance_paths: wgpu::ComputePipeline,
-    record_grid: wgpu::ComputePipeline,
-    /// When a strategy is max_growth.
-    max_growth: Option<MaxGrowthPipelines>,
+    /// Every path's initial state (`init_paths`, `init_block`).
+    init: wgpu::ComputePipeline,
+    advance: wgpu::ComputePipeline,
+    /// The per-path kernel's extras, or the block kernel's shape.
+    kind: KernelKind,
+    /// The market data in the kernel's layout (binding 1).
     market_data: wgpu::Buffer,
     model: wgpu::Buffer,
+}
+
+enum KernelKind {
+    PerPath {
+        record_grid: wgpu::ComputePipeline,
+        /// When a strategy is max_growth.
+        max_growth: Option<MaxGrowthPipelines>,
+    },
+    Block(BlockShape),
+}
+
+/// Which simulation kernel runs a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// The block kernel on hardware adapters, and on software ones beyond the
+    /// per-path kernel's unrolled sizes, wherever it supports the plan; else per path.
+    Auto,
+    /// One invocation per path (`shaders/advance_paths.wgsl`).
+    PerPath,
+    /// A workgroup per block of paths (`shaders/block_paths.wgsl`) wherever it
+    /// supports the plan (GBM, factor and VSM markets; market, equal, diversity,
+    /// entropy and constant weights).
+    Block,
+}
+
+impl KernelChoice {
+    /// `SPTLAB_GPU_KERNEL=per-path|block` (for measuring one against the other), else Auto.
+    fn from_environment() -> KernelChoice {
+        match std::env::var("SPTLAB_GPU_KERNEL").as_deref() {
+            Ok("per-path") => KernelChoice::PerPath,
+            Ok("block") => KernelChoice::Block,
+            _ => KernelChoice::Auto,
+        }
+    }
 }
 
 /// The max_growth entry points (shaders/max_growth.wgsl, max_growth_estimate.wgsl).
@@ -87,6 +154,7 @@ struct MaxGrowthPipelines {
 pub struct GpuBackend {
     context: GpuContext,
     kernels: Option<Kernels>,
+    kernel: KernelChoice,
     /// An upper bound on paths per batch below the adapter's (results do not depend on it).
     batch_limit: Option<u64>,
     /// The largest constraint residual of any max_growth rebalance simulated so far
@@ -98,7 +166,38 @@ pub struct GpuBackend {
 
 impl GpuBackend {
     pub fn new(context: GpuContext) -> GpuBackend {
-        GpuBackend { context, kernels: None, batch_limit: None, max_growth_residual: 0.0, peak_buffer_bytes: 0 }
+        GpuBackend {
+            context,
+            kernels: None,
+            kernel: KernelChoice::from_environment(),
+            batch_limit: None,
+            max_growth_residual: 0.0,
+            peak_buffer_bytes: 0,
+        }
+    }
+
+    /// Runs plans on `kernel` (tests compare the two kernels on one adapter).
+    pub fn with_kernel(mut self, kernel: KernelChoice) -> GpuBackend {
+        self.kernel = kernel;
+        self.kernels = None;
+        self
+    }
+
+    /// The block kernel's shape for `plan`, when the block kernel runs it.
+    pub fn block_shape(&self, plan: &Plan) -> Option<BlockShape> {
+        if block::unsupported(plan).is_some() {
+            return None;
+        }
+        let wanted = match self.kernel {
+            KernelChoice::PerPath => false,
+            KernelChoice::Block => true,
+            KernelChoice::Auto => !self.context.is_software() || !unrolls(plan, true),
+        };
+        if !wanted {
+            return None;
+        }
+        let batch = self.batch_limit.unwrap_or(u64::MAX).min(plan.paths);
+        BlockShape::choose(plan, &self.context.limits, batch, self.context.is_software())
     }
 
     /// At most `paths` paths per batch (rounded up to a workgroup).
@@ -156,6 +255,9 @@ impl GpuBackend {
         let budget = layout.software_loop_budget();
         let steps = if !self.context.is_software() {
             HARDWARE_STEPS_PER_DISPATCH
+        } else if let Some(shape) = self.block_shape(plan) {
+            // The block kernel's loads and stores are loops of their own.
+            (SOFTWARE_LOOP_BUDGET / shape.loop_trips_per_step(plan)).min(MAX_STEPS_PER_DISPATCH)
         } else if unrolls(plan, true) {
             let cholesky = matches!(&plan.market, Market::Gbm(gbm) if matches!(gbm.noise, GbmNoise::Cholesky(_)));
             (budget / layout.unrolled_loop_trips_per_step(cholesky)).min(MAX_STEPS_PER_DISPATCH)
@@ -191,30 +293,43 @@ impl GpuBackend {
         let layout = StateLayout::of(plan);
         let limits = &self.context.limits;
         let bytes = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size).min(MAX_STATE_BYTES);
-        let per_path = 4 * layout.state_slots() as u64;
+        let shape = self.block_shape(plan);
+        // The block kernel's scratch buffer has the same per-path size limit.
+        let per_path = 4 * layout.state_slots().max(shape.map_or(0, |shape| shape.scratch_slots())) as u64;
         let by_memory = bytes / per_path / WORKGROUP as u64 * WORKGROUP as u64;
-        let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * WORKGROUP as u64;
-        by_memory.min(by_dispatch)
+        let per_workgroup = shape.map_or(WORKGROUP, |shape| shape.paths);
+        let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * per_workgroup as u64;
+        by_memory.min(by_dispatch / WORKGROUP as u64 * WORKGROUP as u64)
     }
 
     fn prepare(&mut self, plan: &Plan) -> Result<(), GpuError> {
-        let unrolled = unrolls(plan, self.context.is_software());
+        let shape = self.block_shape(plan);
+        let unrolled = shape.is_none() && unrolls(plan, self.context.is_software());
         let stage = MarketStage::of(plan, unrolled);
         let layout = StateLayout::of(plan);
+        let multiply = self.context.philox_multiply();
+        let place = MarketDataPlace::for_stage(&stage, &self.context.limits);
+        let (mut source, data) = match &shape {
+            Some(shape) => (
+                block::block_source(plan, shape, multiply, false),
+                bytemuck::cast_slice::<f32, [f32; 4]>(&padded_to_vec4(block::block_data(plan))).to_vec(),
+            ),
+            None => (kernel_source(plan, &stage, place, unrolled, multiply), stage.data.clone()),
+        };
         // Everything the kernels and their buffers depend on: a plan of the same shape
         // with other parameters must not reuse them.
-        let plan_key = (kernel_constants(plan, &stage), stage.data.clone(), model_words(plan, &layout, &stage));
+        let mut constants = kernel_constants(plan, &stage);
+        constants.push(("BLOCK_SHAPE", format!("{shape:?}")));
+        let plan_key = (constants, data, model_words(plan, &layout, &stage));
         if self.kernels.as_ref().is_some_and(|k| k.plan_key == plan_key) {
             return Ok(());
         }
         let device = &self.context.device;
-        let place = MarketDataPlace::for_stage(&stage, &self.context.limits);
-        let mut source = kernel_source(plan, &stage, place, unrolled);
         if injected_fault() == Some(Fault::Shader) {
             source.push_str("\nfn injected_fault( {\n");
         }
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("advance_paths.wgsl"),
+            label: Some(if shape.is_some() { "block_paths.wgsl" } else { "advance_paths.wgsl" }),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
@@ -226,6 +341,20 @@ impl GpuBackend {
                 min_binding_size: None,
             },
             count: None,
+        };
+        let market_data_binding = if shape.is_none() && place == MarketDataPlace::Uniform {
+            wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }
+        } else {
+            storage(1, true)
         };
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("simulation"),
@@ -240,22 +369,11 @@ impl GpuBackend {
                     },
                     count: None,
                 },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: match place {
-                            MarketDataPlace::Uniform => wgpu::BufferBindingType::Uniform,
-                            _ => wgpu::BufferBindingType::Storage { read_only: true },
-                        },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
+                market_data_binding,
                 storage(2, true),
                 storage(3, false),
                 storage(4, false),
+                // The per-path kernel's max_growth flags, or the block kernel's scratch.
                 storage(5, false),
             ],
         });
@@ -274,14 +392,21 @@ impl GpuBackend {
                 cache: None,
             })
         };
-        let init_paths = pipeline("init_paths");
-        let advance_paths = pipeline("advance_paths");
-        let record_grid = pipeline("record_grid");
-        let max_growth = (layout.max_growth_strategies > 0).then(|| MaxGrowthPipelines {
-            estimate: (layout.trailing_strategies > 0).then(|| pipeline("estimate_max_growth")),
-            solve: pipeline("solve_max_growth"),
-            finish: pipeline("finish_max_growth"),
-        });
+        let (init, advance, kind) = match shape {
+            Some(shape) => (pipeline("init_block"), pipeline("advance_block"), KernelKind::Block(shape)),
+            None => (
+                pipeline("init_paths"),
+                pipeline("advance_paths"),
+                KernelKind::PerPath {
+                    record_grid: pipeline("record_grid"),
+                    max_growth: (layout.max_growth_strategies > 0).then(|| MaxGrowthPipelines {
+                        estimate: (layout.trailing_strategies > 0).then(|| pipeline("estimate_max_growth")),
+                        solve: pipeline("solve_max_growth"),
+                        finish: pipeline("finish_max_growth"),
+                    }),
+                },
+            ),
+        };
         // A kernel the driver could not build fails here, before any buffer is made.
         self.context.take_error()?;
         let market_data = self.context.buffer_holding(
@@ -291,19 +416,18 @@ impl GpuBackend {
         );
         let model = self.context.buffer_holding("model", &plan_key.2, wgpu::BufferUsages::STORAGE);
         self.context.take_error()?;
-        self.kernels = Some(Kernels {
-            plan_key,
-            layout,
-            bind_group_layout,
-            init_paths,
-            advance_paths,
-            record_grid,
-            max_growth,
-            market_data,
-            model,
-        });
+        if let KernelKind::Block(shape) = &kind {
+            log::debug!("block kernel: {shape:?}, Philox multiply {multiply:?}");
+        }
+        self.kernels = Some(Kernels { plan_key, layout, bind_group_layout, init, advance, kind, market_data, model });
         Ok(())
     }
+}
+
+/// Words padded with zeros to whole vec4s (the market data buffer's unit).
+fn padded_to_vec4(mut words: Vec<f32>) -> Vec<f32> {
+    words.resize(words.len().next_multiple_of(4).max(4), 0.0);
+    words
 }
 
 impl Backend for GpuBackend {
@@ -313,7 +437,20 @@ impl Backend for GpuBackend {
 
     fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
         let layout = StateLayout::of(plan);
-        if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
+        if let Some(shape) = self.block_shape(plan) {
+            // The block kernel: nothing on chip grows with n past its register shapes, so
+            // no stock limit; a software adapter's loop cap still bounds one step.
+            let trips = shape.loop_trips_per_step(plan);
+            if self.context.is_software() && trips > SOFTWARE_LOOP_BUDGET {
+                return Err(DoesNotFit::LoopBudget(format!(
+                    "market.n: {} stocks and {} strategies need {trips} loop iterations per step, more than the \
+                     software adapter {} runs correctly in one dispatch ({SOFTWARE_LOOP_BUDGET}); use the CPU backend",
+                    plan.n(),
+                    plan.strategies.len(),
+                    self.context.adapter_name(),
+                )));
+            }
+        } else if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
             return Err(DoesNotFit::TooManyStocks(format!(
                 "market.n: {} stocks is more than the software adapter {} compiles in reasonable time \
                  ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays, \
@@ -322,7 +459,7 @@ impl Backend for GpuBackend {
                 self.context.adapter_name(),
             )));
         }
-        if !self.context.is_software() && plan.n() > HARDWARE_MAX_STOCKS {
+        if !self.context.is_software() && plan.n() > HARDWARE_MAX_STOCKS && self.block_shape(plan).is_none() {
             return Err(DoesNotFit::TooManyStocks(format!(
                 "market.n: {} stocks is more than the GPU kernel is known to run on hardware adapters \
                  ({HARDWARE_MAX_STOCKS}: an NVIDIA H200 lost the device building the kernel for 850); \
@@ -339,7 +476,7 @@ impl Backend for GpuBackend {
             }
         }
         let budget = layout.software_loop_budget();
-        if self.context.is_software() && layout.loop_trips_per_step() > budget {
+        if self.context.is_software() && self.block_shape(plan).is_none() && layout.loop_trips_per_step() > budget {
             return Err(DoesNotFit::LoopBudget(format!(
                 "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
                  software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
@@ -381,6 +518,7 @@ impl Backend for GpuBackend {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<BatchAccumulators, EngineError> {
         self.prepare(plan)?;
+        let computing = Instant::now();
         let steps_per_dispatch = self.steps_per_dispatch(plan);
         log::debug!("{steps_per_dispatch} steps per dispatch");
         let kernels = self.kernels.as_ref().expect("prepared above");
@@ -407,26 +545,21 @@ impl Backend for GpuBackend {
             mapped_at_creation: false,
         });
         let key = seed_key(plan.seed);
-        let params_for = |step_begin: u32, step_count: u32| DispatchParams {
-            first_path: paths.start as u32,
-            batch_paths: count,
-            stride,
-            step_begin,
-            step_count,
-            total_steps: plan.steps,
-            key0: key[0],
-            key1: key[1],
-            strategy: 0,
-            iterations: 0,
-            phase: 0,
-            chunk_begin: 0,
-            chunk_end: 0,
-            padding: [0; 3],
+        let params_for = |step_begin: u32, step_count: u32| {
+            DispatchParams::for_steps(paths.start as u32, count, stride, step_begin, step_count, plan.steps, key)
         };
         // [0]: some path's max_growth solve has iterations left; [1]: a solver loop was cut.
+        // (The block kernel's scratch instead: normals and growths in the state buffer's
+        // layout, when its shape keeps them off chip.)
+        let (solver_flags_bytes, block_shape, max_growth, record_grid) = match &kernels.kind {
+            KernelKind::PerPath { record_grid, max_growth } => (8, None, max_growth.as_ref(), Some(record_grid)),
+            KernelKind::Block(shape) => {
+                (4 * (shape.scratch_slots() as u64 * stride as u64).max(1), Some(*shape), None, None)
+            }
+        };
         let solver_flags = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("solver_flags"),
-            size: 8,
+            label: Some(if block_shape.is_some() { "scratch" } else { "solver_flags" }),
+            size: solver_flags_bytes,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -448,8 +581,13 @@ impl Backend for GpuBackend {
                 wgpu::BindGroupEntry { binding: 5, resource: solver_flags.as_entire_binding() },
             ],
         });
-        let workgroups = stride / WORKGROUP;
-        let dispatch = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
+        // The block kernel: a workgroup per block of paths (stride is a multiple of every
+        // block size), and its initialisation one invocation per path.
+        let (workgroups, init_workgroups) = match block_shape {
+            Some(shape) => (stride / shape.paths, stride.div_ceil(shape.invocations())),
+            None => (stride / WORKGROUP, stride / WORKGROUP),
+        };
+        let dispatch_sized = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams, workgroups: u32| {
             queue.write_buffer(&params, 0, bytemuck::bytes_of(&dispatch_params));
             let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
             {
@@ -461,7 +599,10 @@ impl Backend for GpuBackend {
             }
             queue.submit(Some(encoder.finish()));
         };
-        dispatch(&kernels.init_paths, params_for(0, 0));
+        let dispatch = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
+            dispatch_sized(pipeline, dispatch_params, workgroups)
+        };
+        dispatch_sized(&kernels.init, params_for(0, 0), init_workgroups);
         let mut step = 0;
         let mut reported = 0;
         let solver_iterations = self.solver_iterations_per_dispatch(plan);
@@ -476,9 +617,9 @@ impl Backend for GpuBackend {
                 step_count = rebalance_step - step + 1;
             }
             // Each parameter write lands before the submission that follows it.
-            dispatch(&kernels.advance_paths, params_for(step, step_count));
+            dispatch(&kernels.advance, params_for(step, step_count));
             step += step_count;
-            if let Some(pipelines) = &kernels.max_growth {
+            if let Some(pipelines) = max_growth {
                 for strategy in max_growth::rebalancing(plan, step - 1) {
                     let strategy_params = DispatchParams { strategy, ..params_for(step - 1, 1) };
                     // One dispatch, then its flags: whether any path's solve has iterations
@@ -534,7 +675,8 @@ impl Backend for GpuBackend {
             // strategy has just booked between dispatches is recorded again.
             if let Some(point) = grid.point_after(step).filter(|_| !max_growth::rebalancing(plan, step - 1).is_empty())
             {
-                dispatch(&kernels.record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
+                let record_grid = record_grid.expect("max_growth runs on the per-path kernel");
+                dispatch(record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
             }
             // Progress moves in path-equivalents (paths x share of steps done), after a
             // wait for the work queued so far, every MAX_STEPS_PER_DISPATCH steps.
@@ -560,37 +702,20 @@ impl Backend for GpuBackend {
             return Err(EngineError::IncompleteSteps { expected: plan.steps, completed });
         }
 
-        let (n, strategies) = (layout.n as usize, layout.strategies as usize);
-        let word = |slot: usize, lane: usize| words[slot * stride as usize + lane] as f64;
         let count = count as usize;
-        let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
         let grid_words = (layout.state_slots() - layout.grid_base()) as usize;
         let grid_values: Vec<f32> = self.context.read_buffer(
             &state,
             4 * layout.grid_base() as u64 * stride as u64,
             grid_words * stride as usize,
         )?;
-        let mut time_grid = TimeGrid::new(grid, strategies);
-        for lane in 0..count {
-            for point in 0..grid.points {
-                for s in 0..strategies {
-                    let base = (point as usize * strategies + s) * QUANTITIES;
-                    let value = |q: usize| grid_values[(base + q) * stride as usize + lane] as f64;
-                    time_grid.record(s, point, [value(0), value(1), value(2), value(3)]);
-                }
-            }
-            time_grid.count_path();
-        }
-        out.grid = Some(time_grid);
-        for lane in 0..count {
-            for i in 0..n {
-                out.log_caps[lane * n + i] = word(i, lane);
-            }
-            out.log_total_cap_change[lane] = word(layout.log_total() as usize, lane);
-            for k in 0..strategies * slot::COUNT {
-                out.strategy_slots[lane * strategies * slot::COUNT + k] = word(layout.slots_base() as usize + k, lane);
-            }
-        }
+        let read_back = Instant::now();
+        let out = fold_batch(&layout, grid, paths.start, count, stride as usize, &words, &grid_values);
+        log::debug!(
+            "batch of {count} paths: computed and read back in {:.3} s, folded in {:.3} s",
+            (read_back - computing).as_secs_f64(),
+            read_back.elapsed().as_secs_f64()
+        );
         for base in max_growth_state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
             let residual_slot = (base + 2 * layout.n + 4) as u64;
             let residuals: Vec<f32> = self.context.read_buffer(&state, 4 * residual_slot * stride as u64, count)?;
@@ -602,6 +727,48 @@ impl Backend for GpuBackend {
         }
         Ok(out)
     }
+}
+
+/// A batch's accumulators from the state buffer's words (`[slot][lane]`, `stride`
+/// lanes a slot) and its time grid's: every slot is read as one contiguous row, so the
+/// fold streams through memory (read lane by lane, each word a cache and TLB miss: an
+/// H200 run of 190,000 paths spent 8 s here, more than the simulation).
+fn fold_batch(
+    layout: &StateLayout,
+    grid: GridSpec,
+    first_path: u64,
+    count: usize,
+    stride: usize,
+    words: &[f32],
+    grid_values: &[f32],
+) -> BatchAccumulators {
+    let (n, strategies) = (layout.n as usize, layout.strategies as usize);
+    fn slot_row(values: &[f32], slot: usize, stride: usize, count: usize) -> &[f32] {
+        &values[slot * stride..][..count]
+    }
+    let row = |values, slot| slot_row(values, slot, stride, count);
+    let mut out = BatchAccumulators::zeroed(first_path, count, n, strategies);
+    let mut time_grid = TimeGrid::new(grid, strategies);
+    time_grid.record_rows(count, |s, point| {
+        let base = (point as usize * strategies + s) * QUANTITIES;
+        std::array::from_fn(|q| row(grid_values, base + q))
+    });
+    out.grid = Some(time_grid);
+    for i in 0..n {
+        for (lane, value) in row(words, i).iter().enumerate() {
+            out.log_caps[lane * n + i] = *value as f64;
+        }
+    }
+    for (lane, value) in row(words, layout.log_total() as usize).iter().enumerate() {
+        out.log_total_cap_change[lane] = *value as f64;
+    }
+    let per_path = strategies * slot::COUNT;
+    for k in 0..per_path {
+        for (lane, value) in row(words, layout.slots_base() as usize + k).iter().enumerate() {
+            out.strategy_slots[lane * per_path + k] = *value as f64;
+        }
+    }
+    out
 }
 
 /// A GPU failure to provoke, for testing that each is reported clearly (and that

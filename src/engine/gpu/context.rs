@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use super::shaders::PhiloxMultiply;
 use super::GpuError;
 
 /// Whether an adapter is a CPU emulation (lavapipe, llvmpipe, WARP, SwiftShader).
@@ -87,6 +88,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
+    /// The optional features the device was created with (SHADER_INT64 where offered).
+    pub features: wgpu::Features,
     /// Device errors (out of memory, validation) caught instead of wgpu's default panic.
     errors: Arc<Mutex<Vec<String>>>,
 }
@@ -103,9 +106,11 @@ impl GpuContext {
             return Err(GpuError::SoftwareOnly { name: info.name });
         }
         let limits = adapter.limits();
+        // 64-bit integers where offered: Philox's multiply in one instruction.
+        let features = adapter.features() & wgpu::Features::SHADER_INT64;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("sptlab"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -124,7 +129,7 @@ impl GpuContext {
                 errors.insert(0, format!("the GPU device was lost ({reason:?}): {message}"));
             }
         });
-        Ok(GpuContext { adapter_info: info, device, queue, limits, errors })
+        Ok(GpuContext { adapter_info: info, device, queue, limits, features, errors })
     }
 
     /// The first device error since the last call, if any.
@@ -140,6 +145,17 @@ impl GpuContext {
 
     pub fn is_software(&self) -> bool {
         is_software(&self.adapter_info)
+    }
+
+    /// How kernels on this device multiply Philox's words.
+    pub fn philox_multiply(&self) -> PhiloxMultiply {
+        PhiloxMultiply::for_features(self.features)
+    }
+
+    /// The same device without 64-bit integers, for testing the fall-back multiply.
+    pub fn without_int64(mut self) -> GpuContext {
+        self.features.remove(wgpu::Features::SHADER_INT64);
+        self
     }
 
     /// Name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".

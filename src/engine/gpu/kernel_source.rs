@@ -6,7 +6,7 @@
 use super::layout::{max_growth_data_bases, max_growth_state_bases, StateLayout, WORKGROUP};
 use super::market::MarketStage;
 use super::max_growth;
-use super::shaders::{self, f32_literal};
+use super::shaders::{self, f32_literal, PhiloxMultiply};
 use crate::engine::accumulators::slot;
 use crate::engine::time_grid::{GridSpec, QUANTITIES};
 use crate::market::Market;
@@ -15,6 +15,19 @@ use crate::scenario::Plan;
 
 /// Most stocks for which software adapters get unrolled kernels.
 const MAX_UNROLLED_STOCKS: usize = 128;
+/// Each weighting's code in the kernels (`STRATEGY_KIND`) and the WGSL constant naming
+/// it: the one table both sides read.
+const KINDS: [&str; 8] = [
+    "KIND_MARKET",
+    "KIND_EQUAL",
+    "KIND_DIVERSITY",
+    "KIND_ENTROPY",
+    "KIND_CONSTANT",
+    "KIND_CAPPED",
+    "KIND_TOP_K",
+    "KIND_MAX_GROWTH",
+];
+
 fn kind_code(weighting: &Weighting) -> u32 {
     match weighting {
         Weighting::Market => 0,
@@ -124,6 +137,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
     ];
+    constants.extend(KINDS.iter().enumerate().map(|(code, name)| (*name, u(code as u32))));
     constants.extend(max_growth_constants(plan, &layout));
     constants.extend(stage.constants.iter().cloned());
     constants
@@ -194,7 +208,13 @@ fn market_at(k: u32) -> vec4<f32> {
 
 /// The composed simulation kernel for `plan` (every entry point), reading the market
 /// data from `place`.
-pub fn kernel_source(plan: &Plan, stage: &MarketStage, place: MarketDataPlace, unrolled: bool) -> String {
+pub fn kernel_source(
+    plan: &Plan,
+    stage: &MarketStage,
+    place: MarketDataPlace,
+    unrolled: bool,
+    multiply: PhiloxMultiply,
+) -> String {
     // Stages that keep nothing between dispatches get empty state functions.
     let state_functions = if stage.initial_state.is_empty() {
         "fn load_market_state(lane: u32) {}\nfn store_market_state(lane: u32) {}\n"
@@ -221,7 +241,7 @@ pub fn kernel_source(plan: &Plan, stage: &MarketStage, place: MarketDataPlace, u
         &stage.source,
         shaders::ADVANCE_PATHS
     );
-    let source = shaders::compose(&kernel, &kernel_constants(plan, stage));
+    let source = shaders::compose(&kernel, &kernel_constants(plan, stage), multiply);
     if unrolled {
         let bounds = [("N", layout.n), ("N4", layout.row_groups()), ("S", layout.strategies)];
         shaders::unroll_marked_loops(&source, &bounds)

@@ -1,6 +1,7 @@
 //! The wgpu backend: one context per run, WGSL kernels composed at load time.
 
 pub mod backend;
+pub mod block;
 pub mod context;
 pub mod kernel_source;
 pub mod layout;
@@ -8,8 +9,9 @@ pub mod market;
 pub mod max_growth;
 pub mod philox_check;
 pub mod shaders;
+pub mod stage_check;
 
-pub use backend::GpuBackend;
+pub use backend::{GpuBackend, KernelChoice};
 pub use context::{list_adapters, AdapterSummary, GpuContext};
 
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,8 @@ struct Setup {
 /// Per counter: the four Philox words and the four f32 normals.
 pub type WordsAndNormals = (Vec<[u32; 4]>, Vec<[f32; 4]>);
 
-/// The Philox words and f32 normals of each counter under `key`, computed on the GPU.
+/// The Philox words and f32 normals of each counter under `key`, computed on the GPU
+/// (with the context's multiply: `GpuContext::without_int64` tests the fall-back).
 pub fn philox_words_gpu(
     context: &GpuContext,
     key: [u32; 2],
@@ -27,7 +28,7 @@ pub fn philox_words_gpu(
     let device = &context.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("philox_words.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(philox_words_source().into()),
+        source: wgpu::ShaderSource::Wgsl(philox_words_source(context.philox_multiply()).into()),
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some("philox_words"),

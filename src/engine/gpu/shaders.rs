@@ -2,6 +2,12 @@
 
 /// Philox4x32-10 and the normal transform (shared module, no entry points).
 pub const PHILOX: &str = include_str!("../../../shaders/philox.wgsl");
+/// Philox's 32x32 -> 64-bit multiply, composed before it: from 16-bit halves, or
+/// one 64-bit product where the adapter has SHADER_INT64.
+pub const PHILOX_MULTIPLY16: &str = include_str!("../../../shaders/philox_multiply16.wgsl");
+pub const PHILOX_MULTIPLY64: &str = include_str!("../../../shaders/philox_multiply64.wgsl");
+/// The block kernel `advance_block` (hardware adapters; block.rs).
+pub const BLOCK_PATHS: &str = include_str!("../../../shaders/block_paths.wgsl");
 /// The simulation kernels `init_paths` and `advance_paths`.
 pub const ADVANCE_PATHS: &str = include_str!("../../../shaders/advance_paths.wgsl");
 /// Ranking by cap (insertion sort of a per-path order), composed for rank-based
@@ -81,21 +87,49 @@ fn store_strategy(s: u32, lane: u32) {}
 /// Test kernel: Philox words and normals for given counters.
 pub const PHILOX_WORDS: &str = include_str!("../../../shaders/philox_words.wgsl");
 
+/// How a kernel computes Philox's 32x32 -> 64-bit products (the same words either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhiloxMultiply {
+    /// Four 16-bit products and their carries: core WGSL, every adapter.
+    Halves,
+    /// One `u64` product: adapters with `wgpu::Features::SHADER_INT64`.
+    Native64,
+}
+
+impl PhiloxMultiply {
+    /// The native multiply where the device was created with SHADER_INT64.
+    pub fn for_features(features: wgpu::Features) -> PhiloxMultiply {
+        if features.contains(wgpu::Features::SHADER_INT64) {
+            PhiloxMultiply::Native64
+        } else {
+            PhiloxMultiply::Halves
+        }
+    }
+
+    fn wgsl(self) -> &'static str {
+        match self {
+            PhiloxMultiply::Halves => PHILOX_MULTIPLY16,
+            PhiloxMultiply::Native64 => PHILOX_MULTIPLY64,
+        }
+    }
+}
+
 /// `const NAME = VALUE;` for each constant (values are typed WGSL literals such as
 /// `100u` or `array<f32, 2>(0.5, 1.0)`), then the shared modules, then `kernel`.
-pub fn compose(kernel: &str, constants: &[(&str, String)]) -> String {
+pub fn compose(kernel: &str, constants: &[(&str, String)], multiply: PhiloxMultiply) -> String {
     let mut source = String::from("// Composed by sptlab: constants, philox.wgsl, kernel.\n");
     for (name, value) in constants {
         source.push_str(&format!("const {name} = {value};\n"));
     }
+    source.push_str(multiply.wgsl());
     source.push_str(PHILOX);
     source.push('\n');
     source.push_str(kernel);
     source
 }
 
-pub fn philox_words_source() -> String {
-    compose(PHILOX_WORDS, &[])
+pub fn philox_words_source(multiply: PhiloxMultiply) -> String {
+    compose(PHILOX_WORDS, &[], multiply)
 }
 
 /// The marker that makes a loop unrollable: `for (; VAR < BOUND; VAR++) { // unroll`.
@@ -109,6 +143,19 @@ const UNROLL_MARKER: &str = "// unroll";
 /// Marked bodies must not `break` or `continue` (a programming error: panics, which the
 /// kernel validation tests catch).
 pub fn unroll_marked_loops(source: &str, bounds: &[(&str, u32)]) -> String {
+    unroll(source, bounds, false)
+}
+
+/// The same, and in each copy of a body the loop variable itself is replaced by its
+/// value (`s` becomes `1u`), so that every index into a constant table or a private
+/// array is a constant expression: naga materialises a constant array indexed by a
+/// variable as a local copy per access, which NVIDIA's compiler keeps in local memory.
+/// Bodies must not declare a name equal to their loop variable.
+pub fn unroll_marked_loops_with_literals(source: &str, bounds: &[(&str, u32)]) -> String {
+    unroll(source, bounds, true)
+}
+
+fn unroll(source: &str, bounds: &[(&str, u32)], literals: bool) -> String {
     let mut text = source.to_string();
     loop {
         let markers: Vec<usize> = text.match_indices(UNROLL_MARKER).map(|(at, _)| at).collect();
@@ -135,6 +182,7 @@ pub fn unroll_marked_loops(source: &str, bounds: &[(&str, u32)]) -> String {
             let indent = &header[..header.len() - header.trim_start().len()];
             let mut copies = String::new();
             for k in 0..bound {
+                let body = if literals { replace_word(body, variable, &format!("{k}u")) } else { body.to_string() };
                 copies.push_str(&format!("{indent}{variable} = {k}u;\n{indent}{{\n{body}{indent}}}\n"));
             }
             copies.push_str(&format!("{indent}{variable} = {bound}u;"));
@@ -145,6 +193,26 @@ pub fn unroll_marked_loops(source: &str, bounds: &[(&str, u32)]) -> String {
         };
         text = expanded;
     }
+}
+
+/// `text` with every whole-word occurrence of `word` (an identifier) replaced.
+fn replace_word(text: &str, word: &str, replacement: &str) -> String {
+    let is_identifier = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(is_identifier) || after.is_some_and(is_identifier) {
+            out.push_str(word);
+        } else {
+            out.push_str(replacement);
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The index of the `}` that closes the `{` at `open`.
@@ -209,7 +277,9 @@ mod tests {
 
     #[test]
     fn the_philox_test_kernel_validates() {
-        validate_wgsl(&philox_words_source()).unwrap_or_else(|e| panic!("{e}"));
+        for multiply in [PhiloxMultiply::Halves, PhiloxMultiply::Native64] {
+            validate_wgsl(&philox_words_source(multiply)).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     /// Every kernel variant the tests build: (scenario name, composed WGSL).
@@ -284,7 +354,8 @@ mod tests {
                 (MarketDataPlace::Uniform, true),
             ] {
                 let stage = super::super::market::MarketStage::of(&plan, unrolled);
-                let source = super::super::kernel_source::kernel_source(&plan, &stage, place, unrolled);
+                let source =
+                    super::super::kernel_source::kernel_source(&plan, &stage, place, unrolled, PhiloxMultiply::Halves);
                 variants.push((plan.scenario.name.clone(), source));
             }
         }
@@ -305,7 +376,7 @@ mod tests {
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
-        hash.update(philox_words_source().as_bytes());
+        hash.update(philox_words_source(PhiloxMultiply::Halves).as_bytes());
         for (name, source) in test_variants() {
             hash.update(name.as_bytes());
             hash.update(source.as_bytes());
