@@ -152,7 +152,7 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
         }
         *cut = *cut || i != N;
     } else if (kind == KIND_CAPPED) {
-        // lambda of pi_i = min(cap, lambda mu_i): `capped_scale` in src/portfolio.rs.
+        // lambda of pi_i = min(cap, lambda mu_i): `capped_scale` in src/portfolio/weighting.rs.
         let cap = STRATEGY_CAP[s];
         var scale = 1.0;
         var last_count = -1.0;
@@ -374,7 +374,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         }
         cut = cut || s != S;
         if (completed_steps % GRID_EVERY == 0u || is_last) {
-            // The time grid (src/time_grid.rs). A max_growth strategy rebalancing at this
+            // The time grid (src/engine/time_grid.rs). A max_growth strategy rebalancing at this
             // step books it later: the host records that point again after its solve.
             record_grid_point(select(completed_steps / GRID_EVERY - 1u, GRID_POINTS - 1u, is_last), lane, &cut);
         }

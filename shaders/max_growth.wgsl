@@ -1,4 +1,4 @@
-// The max_growth weighting on the GPU: the ADMM solver of src/optimize.rs
+// The max_growth weighting on the GPU: the ADMM solver of src/portfolio/optimize.rs
 // (`MaxGrowthProblem::solve_from`, `limit_turnover`), step for step, in f32.
 //
 // A solve takes tens to hundreds of iterations of two n x n products each, far more
@@ -24,24 +24,12 @@
 // last shift), iterations of the current solve, whether it is done, the deferred
 // step's gross return of the holdings, and the largest constraint residual of the
 // path's rebalances so far (read back for tests: `GpuBackend::max_growth_residual`).
-const MG_Z = 0u;
-const MG_U = N;
-const MG_THETA = 2u * N;
-const MG_ITERATIONS = 2u * N + 1u;
-const MG_DONE = 2u * N + 2u;
-const MG_GROSS = 2u * N + 3u;
-const MG_RESIDUAL = 2u * N + 4u;
-// A problem's words: Q (row-major), Lambda, the unconstrained optimum, budget, bound, rho.
-const MG_Q = 0u;
-const MG_LAMBDA = N * N;
-const MG_UNCONSTRAINED = N * N + N;
-const MG_BUDGET = N * N + 2u * N;
-const MG_ACTIVE = N * N + 2u * N + 1u;
-const MG_RHO = N * N + 2u * N + 2u;
-// `params.phase` of a `finish_max_growth` dispatch: trade to the solution, or (a
-// trailing estimate with fewer than two returns so far) hold the market.
-const MG_TRADE = 0u;
-const MG_HOLD_MARKET = 1u;
+// (MG_Z, MG_U, MG_THETA, MG_ITERATIONS, MG_DONE, MG_GROSS, MG_RESIDUAL: the offsets of
+// that block; MG_Q, MG_LAMBDA, MG_UNCONSTRAINED, MG_BUDGET, MG_ACTIVE, MG_RHO: a
+// problem's words, Q row-major, Lambda, the unconstrained optimum, budget, bound, rho;
+// MG_TRADE, MG_HOLD_MARKET: `params.phase` of a `finish_max_growth` dispatch, trade to
+// the solution or, a trailing estimate with fewer than two returns so far, hold the
+// market. All composed from src/engine/gpu/max_growth.rs.)
 // Bounds on the inner searches (the f64 CPU solver allows 100 and 200; f32 settles sooner).
 const MG_BALL_ROUNDS = 40u;
 const MG_PROJECTION_ROUNDS = 64u;
@@ -197,7 +185,7 @@ fn mg_upper(i: u32, bound: f32) -> f32 {
 }
 
 // mg_z = clip(mg_shifted - theta, lo, hi) with sum 0; returns theta
-// (`project_onto_box_and_sum` in src/optimize.rs).
+// (`project_onto_box_and_sum` in src/portfolio/optimize.rs).
 fn mg_project(bound: f32, guess: f32) -> f32 {
     var low = 3.4028235e38;
     var high = -3.4028235e38;

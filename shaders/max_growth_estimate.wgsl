@@ -1,7 +1,7 @@
 // max_growth with a trailing estimate on the GPU: each path estimates its covariance
 // from its own last returns at each rebalance and eigendecomposes it, as
-// `TrailingEstimate::problem` (src/optimize.rs) and `shrunk_correlation`
-// (src/calibrate/shrinkage.rs) do on the CPU, then solves with max_growth.wgsl.
+// `TrailingEstimate::problem` (src/portfolio/optimize.rs) and `shrunk_correlation`
+// (src/numeric/shrinkage.rs) do on the CPU, then solves with max_growth.wgsl.
 //
 // The work is O(n^2 T) for the correlation and its shrinkage and O(n^3) per Jacobi
 // sweep, so it runs in phases (`params.phase`), each a dispatch over a range of rows,
@@ -22,18 +22,9 @@ const TR_SD = TR_MEAN + N;
 const TR_VOL = TR_MEAN + 2u * N;
 const TR_SPREAD = TR_MEAN + 3u * N;
 const TR_GAMMA = 0u;
-const TR_BUDGET = N;
-const TR_BOUND = N + 1u;
-const TR_STEPS_PER_YEAR = N + 2u;
-const TR_SHRINKAGE = N + 3u;
-const TR_LOOKBACK = N + 4u;
-
-const PHASE_MOMENTS = 0u;
-const PHASE_CORRELATION = 1u;
-const PHASE_SPREAD = 2u;
-const PHASE_SHRINK = 3u;
-const PHASE_JACOBI = 4u;
-const PHASE_DERIVE = 5u;
+// (TR_BUDGET, TR_BOUND, TR_STEPS_PER_YEAR, TR_SHRINKAGE, TR_LOOKBACK: offsets of the
+// estimate's parameters after gamma; PHASE_MOMENTS .. PHASE_DERIVE: the dispatch
+// phases. Composed from src/engine/gpu/max_growth.rs.)
 
 // The current path's block (a state slot) and the estimate's sample length.
 var<private> tr_block: u32;

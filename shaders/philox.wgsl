@@ -1,4 +1,4 @@
-// Philox4x32-10 and the normal transform: the WGSL twin of src/rng.rs.
+// Philox4x32-10 and the normal transform: the WGSL twin of src/numeric/philox.rs.
 // Counter (path, step, asset block, stream), key = the 64-bit seed (low, high).
 // uint32 -> uniform: ((x >> 8) | 1) * 2^-24, exact and strictly inside (0, 1).
 // Box–Muller: r = sqrt(-2 ln u_a), theta = 2 pi u_b; (r cos theta, r sin theta).

@@ -1,4 +1,4 @@
-// Test kernel: Philox words and normals for a list of counters, to compare with src/rng.rs.
+// Test kernel: Philox words and normals for a list of counters, to compare with src/numeric/philox.rs.
 
 struct Key {
     key: vec2<u32>,

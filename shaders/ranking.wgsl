@@ -1,6 +1,6 @@
 // Ranking by cap, shared by the rank-based market stage (market_rank.wgsl) and top-k
 // weights (top_k.wgsl); composed when either is. CPU twin: `sort_keyed` in
-// src/market/rank.rs.
+// src/numeric/ranking.rs.
 
 // Whether stock a ranks before stock b: larger cap first, ties by index.
 fn ranks_before(a: u32, b: u32) -> bool {

@@ -1,5 +1,5 @@
 // Top-k weighting support, composed when a strategy is top_k. CPU twin:
-// `top_k_targets` in src/portfolio.rs.
+// `top_k_targets` in src/portfolio/weighting.rs.
 //
 // Each path keeps its stocks in order of cap (`topk_order`, saved in the state at
 // TOPK_ORDER_BASE between dispatches), shared by every top-k strategy and repaired at

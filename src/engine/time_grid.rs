@@ -134,9 +134,10 @@ impl TimeGrid {
         self.counts.par_chunks_mut(BINS + 2).zip(self.sums.par_chunks_mut(QUANTITIES)).enumerate().for_each(
             |(cell, (counts, sums))| {
                 let (strategy, point) = (cell / points as usize, (cell % points as usize) as u32);
-                let rows = rows(strategy, point);
-                for lane in 0..count {
-                    record_in_cell(counts, sums, std::array::from_fn(|q| rows[q][lane] as f64));
+                let [relative, generating, drift, cost] = rows(strategy, point);
+                let paths = relative[..count].iter().zip(generating).zip(drift).zip(cost);
+                for (((&relative, &generating), &drift), &cost) in paths {
+                    record_in_cell(counts, sums, [relative, generating, drift, cost].map(f64::from));
                 }
             },
         );

@@ -21,7 +21,6 @@ fn wgsl_philox_returns_the_same_words_as_rust_with_either_multiply() {
 }
 
 fn philox_words_match(context: &GpuContext) {
-    let context = context;
     // The known answers of SPT.md section 7, each under its own key.
     let known = [
         ([0u32; 4], [0u32; 2]),
@@ -199,7 +198,7 @@ fn the_block_kernel_agrees_with_the_cpu_per_path_in_every_model_it_runs() {
     for (model, text) in block_scenarios() {
         let plan = plan(&text);
         let shape = gpu.block_shape(&plan).unwrap_or_else(|| panic!("{model}: the block kernel runs it"));
-        assert!(plan.paths % shape.paths as u64 != 0, "{model}: a partial last block ({shape:?})");
+        assert!(!plan.paths.is_multiple_of(shape.paths as u64), "{model}: a partial last block ({shape:?})");
         let on_gpu = simulate(&plan, &mut gpu);
         let on_cpu = simulate_cpu(&plan, Precision::F64);
         // f32 against f64 over 504 steps, as the per-path kernel (measured on lavapipe:

@@ -717,7 +717,7 @@ impl Backend for GpuBackend {
             read_back.elapsed().as_secs_f64()
         );
         for base in max_growth_state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
-            let residual_slot = (base + 2 * layout.n + 4) as u64;
+            let residual_slot = (base + max_growth::residual_offset(layout.n)) as u64;
             let residuals: Vec<f32> = self.context.read_buffer(&state, 4 * residual_slot * stride as u64, count)?;
             for residual in residuals {
                 // NaN counts as a violation.

@@ -406,3 +406,92 @@ pub fn block_source(plan: &Plan, shape: &BlockShape, multiply: PhiloxMultiply, f
         source
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::gpu::shaders::validate_wgsl;
+    use crate::scenario::{standard_workload, Scenario};
+
+    fn plans() -> Vec<Plan> {
+        let small = |market: &str| {
+            let text = format!(
+                "[market]\nn = 3\n{market}\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n\
+                 [[strategies]]\nname = \"tilted\"\nweighting = \"constant\"\nweights = [0.5, 0.3, 0.2]\n\
+                 [[strategies]]\nname = \"negative\"\nweighting = \"diversity\"\np = -1.0\nrebalance_every = 5"
+            );
+            Scenario::from_toml(&text).unwrap().validate().unwrap()
+        };
+        let mut many = standard_workload(64);
+        many.market.n = 300;
+        many.market.initial_weights = None;
+        vec![
+            Scenario::default_scenario().validate().unwrap(),
+            standard_workload(64).validate().unwrap(),
+            many.validate().unwrap(),
+            small("vol = 0.2"),
+            small("model = \"vsm\"\nalpha = 1.0"),
+            small("factor_loadings = [[0.1, 0.2], [0.2, 0.1], [0.0, 0.3]]\nidiosyncratic_vol = 0.1"),
+        ]
+    }
+
+    /// Every shape the chooser gives on a small adapter (wgpu's default limits) and a
+    /// large one, for batches of each block size, in register and storage mode.
+    pub(crate) fn variants() -> Vec<(String, String)> {
+        let large = wgpu::Limits {
+            max_compute_workgroup_storage_size: 49_152,
+            max_compute_invocations_per_workgroup: 1024,
+            ..wgpu::Limits::default()
+        };
+        let mut variants = Vec::new();
+        for plan in plans() {
+            for limits in [wgpu::Limits::default(), large.clone()] {
+                for (batch, software) in [(2_000, false), (20_000, false), (128, true)] {
+                    let shape = BlockShape::choose(&plan, &limits, batch, software).expect("a shape fits");
+                    for (multiply, from_scratch) in [
+                        (PhiloxMultiply::Halves, false),
+                        (PhiloxMultiply::Native64, false),
+                        (PhiloxMultiply::Halves, true),
+                    ] {
+                        let name = format!("{} {shape:?} {multiply:?} {from_scratch}", plan.scenario.name);
+                        variants.push((name, block_source(&plan, &shape, multiply, from_scratch)));
+                    }
+                }
+            }
+        }
+        variants
+    }
+
+    #[test]
+    fn the_block_kernel_validates_in_every_shape_and_model() {
+        let variants = variants();
+        for (name, source) in &variants {
+            validate_wgsl(source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // Both modes are among them.
+        assert!(variants.iter().any(|(name, _)| name.contains("registers: true")));
+        assert!(variants.iter().any(|(name, _)| name.contains("registers: false")));
+    }
+
+    #[test]
+    fn shapes_hold_every_stock_once_and_fit_their_adapter() {
+        for plan in plans() {
+            let n = plan.n() as u32;
+            for (batch, software) in [(2_000, false), (20_000, false), (128, true)] {
+                let limits = wgpu::Limits::default();
+                let shape = BlockShape::choose(&plan, &limits, batch, software).unwrap();
+                assert!(shape.invocations() <= limits.max_compute_invocations_per_workgroup, "{shape:?}");
+                assert!(shape.padded_stocks() >= n && shape.rows.div_ceil(1) * shape.places - shape.places < n);
+                // The snake assignment: each stock below n exactly once.
+                let mut seen = vec![0u32; shape.padded_stocks() as usize];
+                for row in 0..shape.rows {
+                    for k in 0..shape.places {
+                        let stock = k * shape.rows + if k % 2 == 0 { row } else { shape.rows - 1 - row };
+                        seen[stock as usize] += 1;
+                    }
+                }
+                assert!(seen.iter().all(|&times| times == 1), "{shape:?}");
+            }
+        }
+    }
+}

@@ -308,7 +308,15 @@ fn max_growth_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str,
     let array =
         |element: &str, values: Vec<String>| format!("array<{element}, {}>({})", values.len(), values.join(", "));
     let (data, parameters) = max_growth_data_bases(plan, layout);
-    vec![
+    let n = layout.n;
+    let offsets = max_growth::solver_offsets(n)
+        .into_iter()
+        .chain(max_growth::problem_offsets(n))
+        .chain(max_growth::trailing_parameter_offsets(n))
+        .chain(max_growth::PHASES)
+        .map(|(name, value)| (name, u(value)));
+    let mut constants: Vec<(&'static str, String)> = offsets.collect();
+    constants.extend([
         ("MG_MARKET_GROSS", u(layout.max_growth_base())),
         ("MG_STATE_BASE", array("u32", max_growth_state_bases(plan, layout).into_iter().map(u).collect())),
         ("MG_DATA_BASE", array("u32", data.into_iter().map(u).collect())),
@@ -338,5 +346,6 @@ fn max_growth_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str,
         ("HAS_WINDOW", (layout.window_length > 0).to_string()),
         ("WINDOW_BASE", u(layout.window_base())),
         ("WINDOW_LENGTH", u(layout.window_length.max(1))),
-    ]
+    ]);
+    constants
 }

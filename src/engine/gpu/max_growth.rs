@@ -56,6 +56,65 @@ pub fn solver_block(n: u32) -> u32 {
     2 * n + 5
 }
 
+/// Offsets in a path's solver block (`MG_*` in shaders/max_growth.wgsl): z, u (ADMM's
+/// scaled dual), theta (the box projection's last shift), iterations of the current
+/// solve, whether it is done, the deferred step's gross return of the holdings, and the
+/// largest constraint residual of the path's rebalances so far.
+pub fn solver_offsets(n: u32) -> [(&'static str, u32); 7] {
+    [
+        ("MG_Z", 0),
+        ("MG_U", n),
+        ("MG_THETA", 2 * n),
+        ("MG_ITERATIONS", 2 * n + 1),
+        ("MG_DONE", 2 * n + 2),
+        ("MG_GROSS", 2 * n + 3),
+        (RESIDUAL, 2 * n + 4),
+    ]
+}
+
+const RESIDUAL: &str = "MG_RESIDUAL";
+
+/// The residual's offset in a solver block (read back by the host).
+pub fn residual_offset(n: u32) -> u32 {
+    solver_offsets(n).iter().find(|(name, _)| *name == RESIDUAL).map_or(0, |(_, offset)| *offset)
+}
+
+/// Offsets of a problem's words (`MaxGrowthProblem::kernel_words`): Q row-major,
+/// Lambda, the unconstrained optimum, budget, bound, rho.
+pub fn problem_offsets(n: u32) -> [(&'static str, u32); 6] {
+    [
+        ("MG_Q", 0),
+        ("MG_LAMBDA", n * n),
+        ("MG_UNCONSTRAINED", n * n + n),
+        ("MG_BUDGET", n * n + 2 * n),
+        ("MG_ACTIVE", n * n + 2 * n + 1),
+        ("MG_RHO", n * n + 2 * n + 2),
+    ]
+}
+
+/// Offsets of a trailing estimate's parameters after gamma (`model_words`).
+pub fn trailing_parameter_offsets(n: u32) -> [(&'static str, u32); 5] {
+    [
+        ("TR_BUDGET", n),
+        ("TR_BOUND", n + 1),
+        ("TR_STEPS_PER_YEAR", n + 2),
+        ("TR_SHRINKAGE", n + 3),
+        ("TR_LOOKBACK", n + 4),
+    ]
+}
+
+/// The dispatch phases as the shaders name them.
+pub const PHASES: [(&str, u32); 8] = [
+    ("PHASE_MOMENTS", phase::MOMENTS),
+    ("PHASE_CORRELATION", phase::CORRELATION),
+    ("PHASE_SPREAD", phase::SPREAD),
+    ("PHASE_SHRINK", phase::SHRINK),
+    ("PHASE_JACOBI", phase::JACOBI),
+    ("PHASE_DERIVE", phase::DERIVE),
+    ("MG_TRADE", phase::TRADE),
+    ("MG_HOLD_MARKET", phase::HOLD_MARKET),
+];
+
 /// Words of a problem: Q, Lambda, the unconstrained optimum, budget, bound, rho.
 pub(super) fn problem_words(n: u32) -> u32 {
     n * n + 2 * n + 3
