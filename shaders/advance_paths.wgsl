@@ -3,7 +3,8 @@
 // src/engine/cpu.rs, with the market stages in src/market/; the arithmetic
 // below follows them step for step.
 //
-// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl, the market
+// Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl,
+// path_accounting.wgsl (`Params`, `kahan_add`, `accumulate_returns`), the market
 // data access functions `stage_market_data` and `market_at` (workgroup memory when
 // the adapter has room for the data, else the storage buffer), the market stage
 // (shaders/market_*.wgsl: `market_log_steps`, `load_market_state`,
@@ -22,28 +23,6 @@
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
 
-struct Params {
-    first_path: u32,
-    batch_paths: u32,
-    stride: u32,
-    step_begin: u32,
-    step_count: u32,
-    total_steps: u32,
-    key0: u32,
-    key1: u32,
-    // The max_growth dispatches: strategy, ADMM iterations per dispatch, phase, and the
-    // range of rows or returns a trailing estimate's dispatch works on.
-    strategy: u32,
-    iterations: u32,
-    phase: u32,
-    chunk_begin: u32,
-    chunk_end: u32,
-    padding0: u32,
-    padding1: u32,
-    padding2: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 // The market model's parameters, in the layout its stage (market_*.wgsl) describes.
 // (`market_data`, binding 1, is declared with its access functions: a uniform,
 // workgroup-staged or storage buffer, `MarketDataPlace` in backend.rs.)
@@ -89,14 +68,6 @@ fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     return block == N4;
 }
 
-// Kahan-compensated accumulator `sum` of strategy s += value (compensation in `comp`).
-fn kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
-    let corrected = value - slot_value(s, comp);
-    let total = slot_value(s, sum);
-    let next = total + corrected;
-    set_slot(s, comp, (next - total) - corrected);
-    set_slot(s, sum, next);
-}
 
 @compute @workgroup_size(WORKGROUP)
 fn init_paths(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -243,18 +214,6 @@ fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool,
     return cost_factor;
 }
 
-// Strategy s's returns against the market for the step.
-fn accumulate_returns(s: u32, gross: f32, cost_factor: f32, market_gross: f32) {
-    let strategy_gross = gross * cost_factor;
-    let active_return = strategy_gross - market_gross;
-    kahan_add(s, SLOT_RELATIVE, SLOT_RELATIVE_COMP, log(strategy_gross / market_gross));
-    kahan_add(s, SLOT_ACTIVE_SUM, SLOT_ACTIVE_SUM_COMP, active_return);
-    kahan_add(s, SLOT_ACTIVE_SQUARES, SLOT_ACTIVE_SQUARES_COMP, active_return * active_return);
-    let relative = slot_value(s, SLOT_RELATIVE);
-    let peak = max(slot_value(s, SLOT_PEAK), relative);
-    set_slot(s, SLOT_PEAK, peak);
-    set_slot(s, SLOT_DRAWDOWN, max(slot_value(s, SLOT_DRAWDOWN), peak - relative));
-}
 
 // Each strategy's L so far, generating term as of the last rebalance, and drift and
 // cost terms so far, at grid point `point`.

@@ -15,7 +15,8 @@
 // The per-path kernel (advance_paths.wgsl) stays for rank models, top-k, capped and
 // max_growth strategies, and for software adapters' smaller runs.
 //
-// Composed (src/engine/gpu/block.rs) after philox.wgsl and the kernel constants of
+// Composed (src/engine/gpu/block.rs) after philox.wgsl, path_accounting.wgsl (`Params`,
+// `kahan_add`, `accumulate_returns`) and the kernel constants of
 // kernel_source.rs, with: P, W, R, NPAD (= W R), SUMS_A (3 + S quantities), FACTORS
 // (K, 0 unless a factor model), K4, MARKET (MARKET_CHOLESKY, MARKET_FACTOR or
 // MARKET_VSM), FROM_SCRATCH (normals read from the scratch buffer: the stage test),
@@ -23,26 +24,6 @@
 // `load_mine`, `store_mine`), the normals' place (`normal`, `set_normal`) and the
 // market data's place (`market_word`, `stage_block_data`).
 
-struct Params {
-    first_path: u32,
-    batch_paths: u32,
-    stride: u32,
-    step_begin: u32,
-    step_count: u32,
-    total_steps: u32,
-    key0: u32,
-    key1: u32,
-    strategy: u32,
-    iterations: u32,
-    phase: u32,
-    chunk_begin: u32,
-    chunk_end: u32,
-    padding0: u32,
-    padding1: u32,
-    padding2: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 // The market model's data in the block layout (block.rs: `block_data`).
 @group(0) @binding(1) var<storage, read> block_data: array<f32>;
 // [initial state template: STATE_SLOTS][step drift: 4 N4][constant weights: S x N]
@@ -88,13 +69,6 @@ fn set_slot(s: u32, k: u32, value: f32) {
     slots[s * SLOT_COUNT + k] = value;
 }
 
-fn kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
-    let corrected = value - slot_value(s, comp);
-    let total = slot_value(s, sum);
-    let next = total + corrected;
-    set_slot(s, comp, (next - total) - corrected);
-    set_slot(s, sum, next);
-}
 
 fn sum_a(q: u32, r: u32) -> u32 {
     return (q * W + r) * P + column;
@@ -493,16 +467,7 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         if (row == 0u) {
             var s5 = 0u;
             for (; s5 < S; s5++) { // unroll
-                // accumulate_returns (advance_paths.wgsl).
-                let strategy_gross = gross[s5] * cost_factors[s5];
-                let active_return = strategy_gross - market_gross;
-                kahan_add(s5, SLOT_RELATIVE, SLOT_RELATIVE_COMP, log(strategy_gross / market_gross));
-                kahan_add(s5, SLOT_ACTIVE_SUM, SLOT_ACTIVE_SUM_COMP, active_return);
-                kahan_add(s5, SLOT_ACTIVE_SQUARES, SLOT_ACTIVE_SQUARES_COMP, active_return * active_return);
-                let relative = slot_value(s5, SLOT_RELATIVE);
-                let peak = max(slot_value(s5, SLOT_PEAK), relative);
-                set_slot(s5, SLOT_PEAK, peak);
-                set_slot(s5, SLOT_DRAWDOWN, max(slot_value(s5, SLOT_DRAWDOWN), peak - relative));
+                accumulate_returns(s5, gross[s5], cost_factors[s5], market_gross);
             }
         }
         if ((completed_steps % GRID_EVERY == 0u || is_last) && row == 0u && in_batch) {

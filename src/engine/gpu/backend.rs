@@ -35,6 +35,10 @@ const SOFTWARE_MAX_STOCKS: usize = 1000;
 /// driver 580.159): the kernel with its per-path private arrays runs at 700 stocks and
 /// loses the device ("driver implementation is at fault") at 850 and 1,000.
 const HARDWARE_MAX_STOCKS: usize = 700;
+/// Most loop iterations a step of the block kernel may take on a software adapter
+/// (a few steps per dispatch at least): a 1,200-stock Cholesky market, 23,712 a step,
+/// ran at 41 thousand asset-steps/s on lavapipe, 293 s for 40 paths over a year.
+const SOFTWARE_BLOCK_TRIPS: u32 = 16_000;
 /// Most steps per dispatch on any adapter: progress moves at least this often.
 const MAX_STEPS_PER_DISPATCH: u32 = 1024;
 /// Largest state buffer per batch, whatever the adapter allows.
@@ -441,6 +445,15 @@ impl Backend for GpuBackend {
             // The block kernel: nothing on chip grows with n past its register shapes, so
             // no stock limit; a software adapter's loop cap still bounds one step.
             let trips = shape.loop_trips_per_step(plan);
+            if self.context.is_software() && trips > SOFTWARE_BLOCK_TRIPS {
+                return Err(DoesNotFit::TooManyStocks(format!(
+                    "market.n: {} stocks is more than the software adapter {} runs in reasonable time: the \
+                     block kernel needs {trips} loop iterations a step (measured: a 1,200-stock Cholesky \
+                     market ran at 41 thousand asset-steps/s on lavapipe); use the CPU backend",
+                    plan.n(),
+                    self.context.adapter_name(),
+                )));
+            }
             if self.context.is_software() && trips > SOFTWARE_LOOP_BUDGET {
                 return Err(DoesNotFit::LoopBudget(format!(
                     "market.n: {} stocks and {} strategies need {trips} loop iterations per step, more than the \

@@ -236,7 +236,8 @@ pub fn kernel_source(
         shaders::STRATEGY_STATE_STORAGE
     };
     let kernel = format!(
-        "{}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
+        "{}\n{}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
+        shaders::PATH_ACCOUNTING,
         place.wgsl(),
         &stage.source,
         shaders::ADVANCE_PATHS

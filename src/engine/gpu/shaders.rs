@@ -6,6 +6,9 @@ pub const PHILOX: &str = include_str!("../../../shaders/philox.wgsl");
 /// one 64-bit product where the adapter has SHADER_INT64.
 pub const PHILOX_MULTIPLY16: &str = include_str!("../../../shaders/philox_multiply16.wgsl");
 pub const PHILOX_MULTIPLY64: &str = include_str!("../../../shaders/philox_multiply64.wgsl");
+/// What both simulation kernels share: the dispatch parameters and a strategy's
+/// per-path accounting (composed before either).
+pub const PATH_ACCOUNTING: &str = include_str!("../../../shaders/path_accounting.wgsl");
 /// The block kernel `advance_block` (hardware adapters; block.rs).
 pub const BLOCK_PATHS: &str = include_str!("../../../shaders/block_paths.wgsl");
 /// The simulation kernels `init_paths` and `advance_paths`.
@@ -374,7 +377,8 @@ mod tests {
     /// variants, in order). Recorded before issue 16's moves; a deliberate kernel change
     /// updates it and says why (issue 17: the block kernel, Philox's multiply composed
     /// separately, the weighting codes, max_growth offsets and phases generated from
-    /// Rust, the comments' Rust paths brought up to date).
+    /// Rust, the comments' Rust paths brought up to date, the accounting both kernels
+    /// share moved to path_accounting.wgsl).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -388,5 +392,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "5fd92fa9d485a94c3e24c10ed38ede09074a9a56cc419d7bba94cb4925e057e9";
+    const COMPOSED_KERNELS_SHA256: &str = "c2ee69da2a0bd8d45a7fe3d043d82c1ba1d8e599e0b04c800670091ac154f6ae";
 }
