@@ -269,7 +269,8 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
 
         ok = block_normals(key, path, step) && ok;
         workgroupBarrier();
-        if (!REGISTER_STATE) {
+        if (NORMALS_IN_SCRATCH) {
+            // Other rows' normals, written to the scratch buffer, before they are read.
             storageBarrier();
         }
 
@@ -318,6 +319,10 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             sums_a[sum_a(3u + s, row)] = value_part;
         }
         workgroupBarrier();
+        if (NORMALS_IN_SCRATCH) {
+            // Every row's reads of this step's normals before the next step writes them.
+            storageBarrier();
+        }
 
         var market_gross = 0.0;
         largest_cap = -3.0e38;

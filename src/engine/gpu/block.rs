@@ -370,6 +370,7 @@ pub fn block_source(plan: &Plan, shape: &BlockShape, multiply: PhiloxMultiply, f
         ("MARKET_FACTOR", u(BlockMarket::Factor as u32)),
         ("MARKET_VSM", u(BlockMarket::Vsm as u32)),
         ("REGISTER_STATE", shape.registers.to_string()),
+        ("NORMALS_IN_SCRATCH", (!shape.normals_in_workgroup).to_string()),
         ("FROM_SCRATCH", from_scratch.to_string()),
         // Stages left out, for timing the others on a device (results are then wrong):
         // `SPTLAB_GPU_OMIT=normals,correlation,strategies`.

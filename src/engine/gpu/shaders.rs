@@ -378,7 +378,7 @@ mod tests {
     /// updates it and says why (issue 17: the block kernel, Philox's multiply composed
     /// separately, the weighting codes, max_growth offsets and phases generated from
     /// Rust, the comments' Rust paths brought up to date, the accounting both kernels
-    /// share moved to path_accounting.wgsl).
+    /// share moved to path_accounting.wgsl, storage barriers for normals in the scratch buffer).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -392,5 +392,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "c2ee69da2a0bd8d45a7fe3d043d82c1ba1d8e599e0b04c800670091ac154f6ae";
+    const COMPOSED_KERNELS_SHA256: &str = "0ec0f0c8c3ce1929966d3b304dd6ae7cbd0febf756211f911fdd9aed87d8a8ea";
 }
