@@ -1,29 +1,8 @@
 // What both simulation kernels share (advance_paths.wgsl, one invocation per path;
-// block_paths.wgsl, a workgroup per block of paths): the dispatch parameters
-// (`DispatchParams` in src/engine/gpu/backend.rs) and a strategy's per-path accounting
+// block_paths.wgsl, a workgroup per block of paths): a strategy's per-path accounting
 // through the kernel's `slot_value` and `set_slot` (CPU twin: src/engine/accumulators.rs
-// and src/engine/cpu.rs).
-
-struct Params {
-    first_path: u32,
-    batch_paths: u32,
-    stride: u32,
-    step_begin: u32,
-    step_count: u32,
-    total_steps: u32,
-    key0: u32,
-    key1: u32,
-    // The max_growth dispatches: strategy, ADMM iterations per dispatch, phase, and the
-    // range of rows or returns a trailing estimate's dispatch works on.
-    strategy: u32,
-    iterations: u32,
-    phase: u32,
-    chunk_begin: u32,
-    chunk_end: u32,
-    padding0: u32,
-    padding1: u32,
-    padding2: u32,
-}
+// and src/engine/cpu.rs). `struct Params` is composed before it from Rust
+// (src/engine/gpu/params.rs).
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -44,11 +44,19 @@ pub fn simulate_from(
     let started = Instant::now();
     let batch_paths = backend.batch_paths(plan).max(1);
     let paths = results.path_range.clone();
-    let mut first = paths.start + results.paths() as u64;
-    while first < paths.end {
-        let last = (first + batch_paths).min(paths.end);
-        log::debug!("batch of paths {first}..{last}");
-        let batch = backend.simulate(plan, first..last, progress)?;
+    let mut next = paths.start + results.paths() as u64;
+    // Batches started and not yet finished, oldest first: the backend computes the
+    // next ones while the host absorbs and checkpoints this one.
+    let mut running = std::collections::VecDeque::new();
+    loop {
+        while running.len() <= backend.batches_ahead() && next < paths.end {
+            let last = (next + batch_paths).min(paths.end);
+            log::debug!("batch of paths {next}..{last}");
+            running.push_back(backend.start_batch(plan, next..last, progress)?);
+            next = last;
+        }
+        let Some(started_batch) = running.pop_front() else { break };
+        let batch = backend.finish_batch(plan, started_batch, progress)?;
         let held = results.paths();
         let absorbing = Instant::now();
         results.absorb(&batch);
@@ -57,8 +65,7 @@ pub fn simulate_from(
         if let Some((path, strategy)) = results.first_non_finite_from(held) {
             return Err(non_finite(plan, backend.info().precision, path, strategy));
         }
-        first = last;
-        if first < paths.end {
+        if (results.paths() as u64) < paths.end - paths.start {
             after_batch(&results, seconds_before + started.elapsed().as_secs_f64())?;
         }
     }

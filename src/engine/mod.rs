@@ -173,6 +173,49 @@ pub trait Backend {
         paths: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<BatchAccumulators, EngineError>;
+    /// Batches the driver may start beyond the one it is finishing: a device that
+    /// computes beside the host (a GPU) runs the next batch while the host folds and
+    /// absorbs the last one. 0 (the default): one batch at a time.
+    fn batches_ahead(&self) -> usize {
+        0
+    }
+    /// Starts the batch `paths`: a device backend queues its work and returns; the
+    /// default does nothing until [`Backend::finish_batch`]. Batches finish in the
+    /// order they started.
+    fn start_batch(
+        &mut self,
+        _plan: &Plan,
+        paths: Range<u64>,
+        _progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<StartedBatch, EngineError> {
+        Ok(StartedBatch::new(paths))
+    }
+    /// The accumulators of a batch [`Backend::start_batch`] started (the oldest one
+    /// not yet finished), calling `progress` as its paths finish.
+    fn finish_batch(
+        &mut self,
+        plan: &Plan,
+        batch: StartedBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError> {
+        self.simulate(plan, batch.paths, progress)
+    }
+}
+
+/// A batch a backend has started: its paths, and a number that tells it apart from
+/// every other batch started in this process (a backend that keeps work in flight
+/// finds the batch's by it, and drops work a failed run left behind).
+#[derive(Debug, PartialEq, Eq)]
+pub struct StartedBatch {
+    pub paths: Range<u64>,
+    pub id: u64,
+}
+
+impl StartedBatch {
+    pub fn new(paths: Range<u64>) -> StartedBatch {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        StartedBatch { paths, id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
+    }
 }
 
 /// The rayon CPU backend, in f32 or f64.

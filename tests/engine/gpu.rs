@@ -334,6 +334,43 @@ fn gpu_results_do_not_depend_on_the_batch_size() {
 }
 
 #[test]
+fn batches_in_flight_finish_in_order_with_their_own_paths_and_progress() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let Some(_) = GpuContext::for_tests() else { return };
+    let plan = plan(&MIXED.replace("paths = 48", "paths = 200").replace("years = 10.0", "years = 0.1"));
+    for kernel in [KernelChoice::PerPath, KernelChoice::Block] {
+        let fresh = || GpuBackend::new(GpuContext::for_tests().expect("the adapter was there a moment ago"));
+        let mut gpu = fresh().with_kernel(kernel);
+        // Two batches queued before either is read (what the driver does), then read in
+        // order: each equals the same paths simulated alone on a fresh backend, and each
+        // reports exactly its paths as progress.
+        let reported = AtomicU64::new(0);
+        let progress = |paths: u64| {
+            reported.fetch_add(paths, Ordering::Relaxed);
+        };
+        let first = gpu.start_batch(&plan, 0..128, &progress).unwrap();
+        let second = gpu.start_batch(&plan, 128..200, &progress).unwrap();
+        let first = gpu.finish_batch(&plan, first, &progress).unwrap();
+        assert_eq!(reported.swap(0, Ordering::Relaxed), 128, "{kernel:?}");
+        let second = gpu.finish_batch(&plan, second, &progress).unwrap();
+        assert_eq!(reported.load(Ordering::Relaxed), 72, "{kernel:?}");
+        let alone = |paths| fresh().with_kernel(kernel).simulate(&plan, paths, &|_| {}).unwrap();
+        for (batch, paths) in [(&first, 0..128), (&second, 128..200)] {
+            let expected = alone(paths);
+            assert_eq!(batch.first_path, expected.first_path);
+            assert_eq!(batch.log_caps, expected.log_caps, "{kernel:?}");
+            assert_eq!(batch.strategy_slots, expected.strategy_slots, "{kernel:?}");
+        }
+        // A batch left in flight by a run that stopped (an error, a non-finite path) is
+        // dropped: the next run's batch is its own.
+        let _abandoned = gpu.start_batch(&plan, 0..64, &|_| {}).unwrap();
+        let next = gpu.start_batch(&plan, 128..200, &|_| {}).unwrap();
+        let next = gpu.finish_batch(&plan, next, &|_| {}).unwrap();
+        assert_eq!(next.strategy_slots, second.strategy_slots, "{kernel:?}");
+    }
+}
+
+#[test]
 fn gpu_paths_agree_with_cpu_paths_in_every_model() {
     let Some(context) = GpuContext::for_tests() else { return };
     let mut gpu = GpuBackend::new(context);

@@ -3,7 +3,9 @@
 //! Per batch: one `init_paths` dispatch, then `advance_paths` dispatches of
 //! `steps_per_dispatch` steps each (sized so that no shader loop exceeds
 //! llvmpipe's silent 65,535-iteration cap on software adapters), then one
-//! readback of the accumulators and of every path's completed-step count.
+//! readback of the accumulators and of every path's completed-step count
+//! (`readback.rs`). A batch is started (queued) before the previous one is read and
+//! folded, so the device computes while the host folds.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -14,10 +16,12 @@ use super::kernel_source::{kernel_constants, kernel_source, model_words, unrolls
 use super::layout::{max_growth_state_bases, StateLayout, SOFTWARE_LOOP_BUDGET, WORKGROUP};
 use super::market::MarketStage;
 use super::max_growth;
+use super::params::DispatchParams;
+use super::readback::{fold_batch, Readback};
 use super::GpuError;
-use crate::engine::accumulators::{slot, BatchAccumulators};
-use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
-use crate::engine::{Backend, BackendInfo, BackendKind, DoesNotFit, EngineError, Precision};
+use crate::engine::accumulators::BatchAccumulators;
+use crate::engine::time_grid::GridSpec;
+use crate::engine::{Backend, BackendInfo, BackendKind, DoesNotFit, EngineError, Precision, StartedBatch};
 use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::numeric::philox::seed_key;
@@ -43,56 +47,6 @@ const SOFTWARE_BLOCK_TRIPS: u32 = 16_000;
 const MAX_STEPS_PER_DISPATCH: u32 = 1024;
 /// Largest state buffer per batch, whatever the adapter allows.
 const MAX_STATE_BYTES: u64 = 1 << 30;
-
-/// Uniform parameters of one dispatch (`Params` in the shader).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct DispatchParams {
-    first_path: u32,
-    batch_paths: u32,
-    stride: u32,
-    step_begin: u32,
-    step_count: u32,
-    total_steps: u32,
-    key0: u32,
-    key1: u32,
-    strategy: u32,
-    iterations: u32,
-    phase: u32,
-    chunk_begin: u32,
-    chunk_end: u32,
-    padding: [u32; 3],
-}
-
-impl DispatchParams {
-    /// A simulation dispatch of `step_count` steps from `step_begin` over a batch.
-    pub(crate) fn for_steps(
-        first_path: u32,
-        batch_paths: u32,
-        stride: u32,
-        step_begin: u32,
-        step_count: u32,
-        total_steps: u32,
-        key: [u32; 2],
-    ) -> DispatchParams {
-        DispatchParams {
-            first_path,
-            batch_paths,
-            stride,
-            step_begin,
-            step_count,
-            total_steps,
-            key0: key[0],
-            key1: key[1],
-            strategy: 0,
-            iterations: 0,
-            phase: 0,
-            chunk_begin: 0,
-            chunk_end: 0,
-            padding: [0; 3],
-        }
-    }
-}
 
 /// Everything a plan's kernels and buffers depend on: constants, market data, model words.
 type PlanKey = (Vec<(&'static str, String)>, Vec<[f32; 4]>, Vec<f32>);
@@ -164,8 +118,11 @@ pub struct GpuBackend {
     /// The largest constraint residual of any max_growth rebalance simulated so far
     /// (|sum - 1|, negative weight, tracking error over budget, active weight over bound).
     max_growth_residual: f64,
-    /// The most buffer bytes one batch has held since `take_peak_buffer_bytes`.
+    /// The most buffer bytes the batches in flight have held together since
+    /// `take_peak_buffer_bytes`.
     peak_buffer_bytes: u64,
+    /// Batches started and not yet read, oldest first.
+    in_flight: std::collections::VecDeque<InFlight>,
 }
 
 impl GpuBackend {
@@ -177,6 +134,7 @@ impl GpuBackend {
             batch_limit: None,
             max_growth_residual: 0.0,
             peak_buffer_bytes: 0,
+            in_flight: Default::default(),
         }
     }
 
@@ -530,8 +488,85 @@ impl Backend for GpuBackend {
         paths: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<BatchAccumulators, EngineError> {
+        let batch = self.start_batch(plan, paths, progress)?;
+        self.finish_batch(plan, batch, progress)
+    }
+
+    fn batches_ahead(&self) -> usize {
+        BATCHES_AHEAD
+    }
+
+    fn start_batch(
+        &mut self,
+        plan: &Plan,
+        paths: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<StartedBatch, EngineError> {
+        let batch = StartedBatch::new(paths);
+        let in_flight = self.start(plan, &batch, progress)?;
+        self.in_flight.push_back(in_flight);
+        self.peak_buffer_bytes = self.peak_buffer_bytes.max(self.in_flight.iter().map(|b| b.buffer_bytes).sum());
+        Ok(batch)
+    }
+
+    fn finish_batch(
+        &mut self,
+        plan: &Plan,
+        batch: StartedBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError> {
+        // Batches a run that stopped early left in flight are dropped unread.
+        while let Some(in_flight) = self.in_flight.pop_front() {
+            if in_flight.id == batch.id {
+                let finished = self.finish(plan, in_flight, progress);
+                if finished.is_err() {
+                    self.in_flight.clear();
+                }
+                return finished;
+            }
+        }
+        // Not started here (or dropped): simulated now.
+        self.simulate(plan, batch.paths, progress)
+    }
+}
+
+/// Batches started beyond the one the host is finishing: one, so the device computes
+/// batch k + 1 while the host folds and absorbs batch k (two batches' buffers held).
+const BATCHES_AHEAD: usize = 1;
+
+/// A batch queued on the device by `start_batch`, until `finish_batch` reads it.
+struct InFlight {
+    /// `StartedBatch::id`.
+    id: u64,
+    first_path: u64,
+    count: u32,
+    stride: u32,
+    /// Submissions after which a share of the batch is done, with the path-equivalents
+    /// done by then (paths x share of steps).
+    progress_marks: Vec<(wgpu::SubmissionIndex, u64)>,
+    /// Path-equivalents already reported.
+    reported: u64,
+    readback: Readback,
+    /// The state, steps-done, scratch and parameter buffers, held until the batch is read.
+    _buffers: [wgpu::Buffer; 4],
+    buffer_bytes: u64,
+    computing: Instant,
+}
+
+impl GpuBackend {
+    /// Queues a batch's dispatches and its readback. Without max_growth nothing waits:
+    /// progress is reported by `finish` as the marked submissions complete. A max_growth
+    /// solve reads its flags between dispatches, so that batch runs here, reporting
+    /// progress as it goes.
+    fn start(
+        &mut self,
+        plan: &Plan,
+        batch: &StartedBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<InFlight, EngineError> {
         self.prepare(plan)?;
         let computing = Instant::now();
+        let paths = batch.paths.clone();
         let steps_per_dispatch = self.steps_per_dispatch(plan);
         log::debug!("{steps_per_dispatch} steps per dispatch");
         let kernels = self.kernels.as_ref().expect("prepared above");
@@ -610,7 +645,7 @@ impl Backend for GpuBackend {
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(workgroups, 1, 1);
             }
-            queue.submit(Some(encoder.finish()));
+            queue.submit(Some(encoder.finish()))
         };
         let dispatch = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
             dispatch_sized(pipeline, dispatch_params, workgroups)
@@ -618,9 +653,10 @@ impl Backend for GpuBackend {
         dispatch_sized(&kernels.init, params_for(0, 0), init_workgroups);
         let mut step = 0;
         let mut reported = 0;
+        let mut progress_marks = Vec::new();
         let solver_iterations = self.solver_iterations_per_dispatch(plan);
         let grid = GridSpec::of(plan.steps, plan.steps_per_year);
-        let mut waited_at = 0;
+        let mut marked_at = 0;
         while step < plan.steps {
             let mut step_count = steps_per_dispatch.min(plan.steps - step);
             // A dispatch ends at the next step on which a max_growth strategy rebalances.
@@ -630,7 +666,7 @@ impl Backend for GpuBackend {
                 step_count = rebalance_step - step + 1;
             }
             // Each parameter write lands before the submission that follows it.
-            dispatch(&kernels.advance, params_for(step, step_count));
+            let mut submission = dispatch(&kernels.advance, params_for(step, step_count));
             step += step_count;
             if let Some(pipelines) = max_growth {
                 for strategy in max_growth::rebalancing(plan, step - 1) {
@@ -689,99 +725,82 @@ impl Backend for GpuBackend {
             if let Some(point) = grid.point_after(step).filter(|_| !max_growth::rebalancing(plan, step - 1).is_empty())
             {
                 let record_grid = record_grid.expect("max_growth runs on the per-path kernel");
-                dispatch(record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
+                submission = dispatch(record_grid, DispatchParams { phase: point, ..params_for(step, 0) });
             }
-            // Progress moves in path-equivalents (paths x share of steps done), after a
-            // wait for the work queued so far, every MAX_STEPS_PER_DISPATCH steps.
-            if step - waited_at >= MAX_STEPS_PER_DISPATCH || step == plan.steps {
-                self.context.wait()?;
-                waited_at = step;
+            // Progress moves in path-equivalents (paths x share of steps done) every
+            // MAX_STEPS_PER_DISPATCH steps: reported now where this batch waits anyway
+            // (max_growth), else by `finish` as the marked submission completes.
+            if step - marked_at >= MAX_STEPS_PER_DISPATCH || step == plan.steps {
+                marked_at = step;
                 let done = count as u64 * step as u64 / plan.steps as u64;
-                progress(done - reported);
-                reported = done;
+                if max_growth.is_some() {
+                    self.context.wait()?;
+                    progress(done - reported);
+                    reported = done;
+                } else {
+                    progress_marks.push((submission, done));
+                }
             }
         }
+        let residual_slots = max_growth_state_bases(plan, &layout)
+            .into_iter()
+            .filter(|&base| base > 0)
+            .map(|base| (base + max_growth::residual_offset(layout.n)) as u64)
+            .collect();
+        let readback = Readback::queue(&self.context, &layout, count, stride, &state, &steps_done, residual_slots);
+        // A buffer or dispatch the device refused fails the batch now.
+        self.context.take_error()?;
+        let buffers = [state, steps_done, solver_flags, params];
+        let buffer_bytes = buffers.iter().chain([&kernels.market_data, &kernels.model]).map(|b| b.size()).sum::<u64>()
+            + readback.bytes();
+        Ok(InFlight {
+            id: batch.id,
+            first_path: paths.start,
+            count,
+            stride,
+            progress_marks,
+            reported,
+            readback,
+            _buffers: buffers,
+            buffer_bytes,
+            computing,
+        })
+    }
 
-        let readback_words = layout.readback_slots() as usize * stride as usize;
-        let batch_buffer_bytes = [&state, &steps_done, &solver_flags, &params, &kernels.market_data, &kernels.model]
-            .iter()
-            .map(|buffer| buffer.size())
-            .sum::<u64>()
-            + 4 * readback_words as u64;
-        self.peak_buffer_bytes = self.peak_buffer_bytes.max(batch_buffer_bytes);
-        let words: Vec<f32> = self.context.read_buffer(&state, 0, readback_words)?;
-        let done: Vec<u32> = self.context.read_buffer(&steps_done, 0, count as usize)?;
-        if let Some(&completed) = done.iter().find(|&&d| d != plan.steps) {
+    /// Waits for a batch started by `start`, reporting its progress, and folds its words.
+    fn finish(
+        &mut self,
+        plan: &Plan,
+        in_flight: InFlight,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchAccumulators, EngineError> {
+        let mut reported = in_flight.reported;
+        for (submission, done) in in_flight.progress_marks {
+            self.context.wait_for(submission)?;
+            progress(done - reported);
+            reported = done;
+        }
+        let words = in_flight.readback.read(&self.context)?;
+        if let Some(&completed) = words.steps_done.iter().find(|&&d| d != plan.steps) {
             return Err(EngineError::IncompleteSteps { expected: plan.steps, completed });
         }
-
-        let count = count as usize;
-        let grid_words = (layout.state_slots() - layout.grid_base()) as usize;
-        let grid_values: Vec<f32> = self.context.read_buffer(
-            &state,
-            4 * layout.grid_base() as u64 * stride as u64,
-            grid_words * stride as usize,
-        )?;
         let read_back = Instant::now();
-        let out = fold_batch(&layout, grid, paths.start, count, stride as usize, &words, &grid_values);
+        let layout = StateLayout::of(plan);
+        let grid = GridSpec::of(plan.steps, plan.steps_per_year);
+        let (count, stride) = (in_flight.count as usize, in_flight.stride as usize);
+        let out = fold_batch(&layout, grid, in_flight.first_path, count, stride, &words.accumulators, &words.grid);
         log::debug!(
-            "batch of {count} paths: computed and read back in {:.3} s, folded in {:.3} s",
-            (read_back - computing).as_secs_f64(),
+            "batch of {count} paths: computed and read back {:.3} s after its start, folded in {:.3} s",
+            (read_back - in_flight.computing).as_secs_f64(),
             read_back.elapsed().as_secs_f64()
         );
-        for base in max_growth_state_bases(plan, &layout).into_iter().filter(|&base| base > 0) {
-            let residual_slot = (base + max_growth::residual_offset(layout.n)) as u64;
-            let residuals: Vec<f32> = self.context.read_buffer(&state, 4 * residual_slot * stride as u64, count)?;
-            for residual in residuals {
-                // NaN counts as a violation.
-                let residual = if residual.is_nan() { f64::INFINITY } else { residual as f64 };
-                self.max_growth_residual = self.max_growth_residual.max(residual);
-            }
+        for residual in words.residuals.into_iter().flatten() {
+            // NaN counts as a violation.
+            let residual = if residual.is_nan() { f64::INFINITY } else { residual as f64 };
+            self.max_growth_residual = self.max_growth_residual.max(residual);
         }
         Ok(out)
     }
-}
-
-/// A batch's accumulators from the state buffer's words (`[slot][lane]`, `stride`
-/// lanes a slot) and its time grid's: every slot is read as one contiguous row, so the
-/// fold streams through memory (read lane by lane, each word a cache and TLB miss: an
-/// H200 run of 190,000 paths spent 8 s here, more than the simulation).
-fn fold_batch(
-    layout: &StateLayout,
-    grid: GridSpec,
-    first_path: u64,
-    count: usize,
-    stride: usize,
-    words: &[f32],
-    grid_values: &[f32],
-) -> BatchAccumulators {
-    let (n, strategies) = (layout.n as usize, layout.strategies as usize);
-    fn slot_row(values: &[f32], slot: usize, stride: usize, count: usize) -> &[f32] {
-        &values[slot * stride..][..count]
-    }
-    let row = |values, slot| slot_row(values, slot, stride, count);
-    let mut out = BatchAccumulators::zeroed(first_path, count, n, strategies);
-    let mut time_grid = TimeGrid::new(grid, strategies);
-    time_grid.record_rows(count, |s, point| {
-        let base = (point as usize * strategies + s) * QUANTITIES;
-        std::array::from_fn(|q| row(grid_values, base + q))
-    });
-    out.grid = Some(time_grid);
-    for i in 0..n {
-        for (lane, value) in row(words, i).iter().enumerate() {
-            out.log_caps[lane * n + i] = *value as f64;
-        }
-    }
-    for (lane, value) in row(words, layout.log_total() as usize).iter().enumerate() {
-        out.log_total_cap_change[lane] = *value as f64;
-    }
-    let per_path = strategies * slot::COUNT;
-    for k in 0..per_path {
-        for (lane, value) in row(words, layout.slots_base() as usize + k).iter().enumerate() {
-            out.strategy_slots[lane * per_path + k] = *value as f64;
-        }
-    }
-    out
 }
 
 /// A GPU failure to provoke, for testing that each is reported clearly (and that

@@ -392,7 +392,7 @@ pub fn block_source(plan: &Plan, shape: &BlockShape, multiply: PhiloxMultiply, f
     }
     let kernel = format!(
         "{}\n{}\n{}\n{}\n{}",
-        shaders::PATH_ACCOUNTING,
+        shaders::path_accounting(),
         if shape.registers { REGISTER_STATE } else { STORAGE_STATE },
         if shape.normals_in_workgroup { WORKGROUP_NORMALS } else { SCRATCH_NORMALS },
         if shape.data_in_workgroup { WORKGROUP_DATA } else { STORAGE_DATA },

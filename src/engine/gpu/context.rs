@@ -134,6 +134,9 @@ impl GpuContext {
 
     /// The first device error since the last call, if any.
     pub fn take_error(&self) -> Result<(), GpuError> {
+        // The device-lost callback runs on a poll: without one, a loss would be reported
+        // as the invalid objects it leaves behind. (A poll's own failure is that loss.)
+        let _ = self.device.poll(wgpu::PollType::Poll);
         let first = {
             let mut errors = self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let first = errors.first().cloned();
@@ -166,6 +169,18 @@ impl GpuContext {
     /// Blocks until all submitted work is done.
     pub fn wait(&self) -> Result<(), GpuError> {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map(|_| ()).map_err(|e| GpuError::Poll(e.to_string()))
+    }
+
+    /// Blocks until `submission` (and everything submitted before it) is done. A
+    /// submission the device refused fails with the device's reason for refusing it.
+    pub fn wait_for(&self, submission: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        match self.device.poll(wgpu::PollType::Wait { submission_index: Some(submission), timeout: None }) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.take_error()?;
+                Err(GpuError::Poll(error.to_string()))
+            }
+        }
     }
 
     /// A buffer holding `words`, written through the queue: unlike a buffer mapped at

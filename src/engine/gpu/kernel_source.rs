@@ -237,7 +237,7 @@ pub fn kernel_source(
     };
     let kernel = format!(
         "{}\n{}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
-        shaders::PATH_ACCOUNTING,
+        shaders::path_accounting(),
         place.wgsl(),
         &stage.source,
         shaders::ADVANCE_PATHS

@@ -7,7 +7,9 @@ pub mod kernel_source;
 pub mod layout;
 pub mod market;
 pub mod max_growth;
+pub mod params;
 pub mod philox_check;
+pub mod readback;
 pub mod shaders;
 pub mod stage_check;
 

@@ -8,7 +8,7 @@ pub const PHILOX_MULTIPLY16: &str = include_str!("../../../shaders/philox_multip
 pub const PHILOX_MULTIPLY64: &str = include_str!("../../../shaders/philox_multiply64.wgsl");
 /// What both simulation kernels share: the dispatch parameters and a strategy's
 /// per-path accounting (composed before either).
-pub const PATH_ACCOUNTING: &str = include_str!("../../../shaders/path_accounting.wgsl");
+const PATH_ACCOUNTING: &str = include_str!("../../../shaders/path_accounting.wgsl");
 /// The block kernel `advance_block` (hardware adapters; block.rs).
 pub const BLOCK_PATHS: &str = include_str!("../../../shaders/block_paths.wgsl");
 /// The simulation kernels `init_paths` and `advance_paths`.
@@ -115,6 +115,12 @@ impl PhiloxMultiply {
             PhiloxMultiply::Native64 => PHILOX_MULTIPLY64,
         }
     }
+}
+
+/// What both simulation kernels share: the dispatch parameters (composed from Rust)
+/// and `shaders/path_accounting.wgsl`.
+pub fn path_accounting() -> String {
+    format!("{}\n{PATH_ACCOUNTING}", super::params::DispatchParams::wgsl())
 }
 
 /// `const NAME = VALUE;` for each constant (values are typed WGSL literals such as
@@ -378,7 +384,8 @@ mod tests {
     /// updates it and says why (issue 17: the block kernel, Philox's multiply composed
     /// separately, the weighting codes, max_growth offsets and phases generated from
     /// Rust, the comments' Rust paths brought up to date, the accounting both kernels
-    /// share moved to path_accounting.wgsl, storage barriers for normals in the scratch buffer).
+    /// share moved to path_accounting.wgsl, storage barriers for normals in the scratch buffer,
+    /// `struct Params` composed from `DispatchParams`: checked to change nothing else).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -392,5 +399,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "0ec0f0c8c3ce1929966d3b304dd6ae7cbd0febf756211f911fdd9aed87d8a8ea";
+    const COMPOSED_KERNELS_SHA256: &str = "7cfa4bbf3d63f955a5d86d06c7131a97fe6e62c9c66c27a5bec3421cb205aaf4";
 }

@@ -2,12 +2,12 @@
 //! instead of drawn), for comparison with the CPU's f32 correlation stage
 //! (`market::gbm::correlate_in_place`) bit for bit in tests.
 
-use super::backend::DispatchParams;
 use super::block::{block_data, block_source, BlockShape};
 use super::context::GpuContext;
 use super::kernel_source::model_words;
 use super::layout::StateLayout;
 use super::market::MarketStage;
+use super::params::DispatchParams;
 use super::GpuError;
 use crate::scenario::Plan;
 
