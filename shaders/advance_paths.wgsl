@@ -32,12 +32,10 @@
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> steps_done: array<u32>;
 
-// Log steps, then gross returns, of the current step.
-var<private> z: array<vec4<f32>, N4>;
-var<private> log_caps: array<f32, N>;
-var<private> mu: array<f32, N>;
-// A strategy's target weights at a rebalance.
-var<private> targets: array<f32, N>;
+// The path's per-stock arrays (the step's z, log caps, market weights mu, a
+// rebalance's targets, rank orders) are reached through functions composed from
+// path_arrays_private.wgsl or path_arrays_scratch.wgsl: `get_z`, `z4`, `log_cap`,
+// `market_weight`, `rebalance_target`, `order_entry` and their setters.
 // This invocation's column in the state buffer.
 var<private> current_lane: u32;
 
@@ -50,20 +48,12 @@ fn at(slot: u32, lane: u32) -> u32 {
     return slot * params.stride + lane;
 }
 
-fn get_z(i: u32) -> f32 {
-    return z[i / 4u][i % 4u];
-}
-
-fn set_z(i: u32, value: f32) {
-    z[i / 4u][i % 4u] = value;
-}
-
 // The standard normals of every stock at this step (Philox stream 0) into z;
 // false if the loop was cut short.
 fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     var block = 0u;
     for (; block < N4; block++) { // unroll
-        z[block] = normals4(key, path, step, block, 0u);
+        set_z4(block, normals4(key, path, step, block, 0u));
     }
     return block == N4;
 }
@@ -92,34 +82,35 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
     if (kind == KIND_DIVERSITY) {
         var i = 0u;
         for (; i < N; i++) { // unroll
-            largest = max(largest, p * (log_caps[i] - log_total));
+            largest = max(largest, p * (log_cap(i) - log_total));
         }
         var k = 0u;
         for (; k < N; k++) { // unroll
             // Kept for `target_weight`, which only normalises: one exp per stock.
-            targets[k] = exp(p * (log_caps[k] - log_total) - largest);
-            total += targets[k];
+            let target_k = exp(p * (log_cap(k) - log_total) - largest);
+            set_rebalance_target(k, target_k);
+            total += target_k;
         }
         *cut = *cut || i != N || k != N;
         log_g = (largest + log(total)) * (1.0 / p);
     } else if (kind == KIND_ENTROPY) {
         var i = 0u;
         for (; i < N; i++) { // unroll
-            total += -(mu[i] * (log_caps[i] - log_total));
+            total += -(market_weight(i) * (log_cap(i) - log_total));
         }
         *cut = *cut || i != N;
         log_g = log(total);
     } else if (kind == KIND_EQUAL) {
         var i = 0u;
         for (; i < N; i++) { // unroll
-            log_g += log_caps[i] - log_total;
+            log_g += log_cap(i) - log_total;
         }
         *cut = *cut || i != N;
         log_g = log_g * (1.0 / f32(N));
     } else if (kind == KIND_CONSTANT) {
         var i = 0u;
         for (; i < N; i++) { // unroll
-            log_g += model[MODEL_WEIGHTS_BASE + s * N + i] * (log_caps[i] - log_total);
+            log_g += model[MODEL_WEIGHTS_BASE + s * N + i] * (log_cap(i) - log_total);
         }
         *cut = *cut || i != N;
     } else if (kind == KIND_CAPPED) {
@@ -133,10 +124,10 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
             var free = 0.0;
             var i = 0u;
             for (; i < N; i++) {
-                if (scale * mu[i] >= cap) {
+                if (scale * market_weight(i) >= cap) {
                     count += 1.0;
                 } else {
-                    free += mu[i];
+                    free += market_weight(i);
                 }
             }
             *cut = *cut || i != N;
@@ -162,22 +153,22 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
 
 fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     let kind = STRATEGY_KIND[s];
-    let log_mu = log_caps[i] - log_total;
+    let log_mu = log_cap(i) - log_total;
     if (kind == KIND_DIVERSITY) {
         // exp(p log mu_i - largest), left in `targets` by `weight_setup`.
-        return targets[i] * (1.0 / setup.y);
+        return rebalance_target(i) * (1.0 / setup.y);
     } else if (kind == KIND_ENTROPY) {
-        return -(mu[i] * log_mu) * (1.0 / setup.y);
+        return -(market_weight(i) * log_mu) * (1.0 / setup.y);
     } else if (kind == KIND_EQUAL) {
         return 1.0 / f32(N);
     } else if (kind == KIND_CONSTANT) {
         return model[MODEL_WEIGHTS_BASE + s * N + i];
     } else if (kind == KIND_CAPPED) {
-        return min(STRATEGY_CAP[s], setup.x * mu[i]);
+        return min(STRATEGY_CAP[s], setup.x * market_weight(i));
     } else if (kind == KIND_TOP_K) {
         return top_k_weight(s, i, log_total, setup);
     }
-    return mu[i];
+    return market_weight(i);
 }
 
 // Closes strategy s's decomposition period at log G = `log_g` and log Z = `log_total`:
@@ -194,8 +185,8 @@ fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool,
         let inverse_value = 1.0 / value;
         var w = 0u;
         for (; w < N; w++) { // unroll
-            traded += abs(targets[w] - holding(s, w) * inverse_value);
-            set_holding(s, w, targets[w]);
+            traded += abs(rebalance_target(w) - holding(s, w) * inverse_value);
+            set_holding(s, w, rebalance_target(w));
         }
         *cut = *cut || w != N;
         set_slot(s, SLOT_LOG_Z_ANCHOR, 0.0);
@@ -240,10 +231,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     let path = params.first_path + lane;
     current_lane = lane;
     let key = vec2<u32>(params.key0, params.key1);
-    for (var i = 0u; i < N; i++) {
-        log_caps[i] = state[at(LOG_CAPS_BASE + i, lane)];
-        mu[i] = state[at(MU_BASE + i, lane)];
-    }
+    load_path_arrays(lane);
     var log_total = state[at(LOG_TOTAL, lane)];
     var log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
     for (var s0 = 0u; s0 < S; s0++) {
@@ -270,10 +258,10 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                 // The trailing estimates' ring of log returns (max_growth_estimate.wgsl).
                 state[at(WINDOW_BASE + (step % WINDOW_LENGTH) * N + i, lane)] = log_step;
             }
-            log_caps[i] += log_step;
+            set_log_cap(i, log_cap(i) + log_step);
             let growth = exp(log_step);
             set_z(i, growth);
-            market_gross += mu[i] * growth;
+            market_gross += market_weight(i) * growth;
         }
         cut = cut || i != N;
         let inverse_market_gross = 1.0 / market_gross;
@@ -283,7 +271,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             // these units stay within a few orders of 1 over any horizon.
             let relative_growth = get_z(m) * inverse_market_gross;
             set_z(m, relative_growth);
-            mu[m] = mu[m] * relative_growth;
+            set_market_weight(m, market_weight(m) * relative_growth);
         }
         cut = cut || m != N;
         // Kahan-compensated log Z.
@@ -322,7 +310,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                     if (rebalance) {
                         var t = 0u;
                         for (; t < N; t++) { // unroll
-                            targets[t] = target_weight(s, t, log_total, setup);
+                            set_rebalance_target(t, target_weight(s, t, log_total, setup));
                         }
                         cut = cut || t != N;
                     }
@@ -341,10 +329,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             completed += 1u;
         }
     }
-    for (var i = 0u; i < N; i++) {
-        state[at(LOG_CAPS_BASE + i, lane)] = log_caps[i];
-        state[at(MU_BASE + i, lane)] = mu[i];
-    }
+    store_path_arrays(lane);
     state[at(LOG_TOTAL, lane)] = log_total;
     state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
     for (var s1 = 0u; s1 < S; s1++) {

@@ -22,7 +22,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
         var p3 = vec4<f32>(0.0);
         var j = 0u;
         for (; j <= b; j++) {
-            let normals = z[j];
+            let normals = z4(j);
             let at = base + 4u * j;
             p0 = fma(normals, market_at(at), p0);
             p1 = fma(normals, market_at(at + 1u), p1);
@@ -32,7 +32,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
         ok = ok && j == b + 1u;
         let sums = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w),
                              (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w));
-        z[b] = sums + model_drift4(b);
+        set_z4(b, sums + model_drift4(b));
     }
     return ok && g == N4;
 }

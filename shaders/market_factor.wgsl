@@ -29,7 +29,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
             systematic[r] = (sum.x + sum.y) + (sum.z + sum.w);
         }
         ok = ok && r == 4u;
-        z[b] = fma(z[b], market_at(IDIO_BASE + b), systematic) + model_drift4(b);
+        set_z4(b, fma(z4(b), market_at(IDIO_BASE + b), systematic) + model_drift4(b));
     }
     return ok && b == N4;
 }

@@ -4,32 +4,33 @@
 
 // Whether stock a ranks before stock b: larger cap first, ties by index.
 fn ranks_before(a: u32, b: u32) -> bool {
-    let cap_a = log_caps[a];
-    let cap_b = log_caps[b];
+    let cap_a = log_cap(a);
+    let cap_b = log_cap(b);
     return cap_a > cap_b || (cap_a == cap_b && a < b);
 }
 
-// Repairs `order` (stocks, best rank first) by insertion sort, O(N + shifts), and
-// returns false if a loop was cut short. The shift loop has no fixed bound, so the
-// result itself is checked: a cut would leave the order unsorted.
-fn repair_order(order: ptr<private, array<u32, N>>) -> bool {
+// Repairs the order list `list` (stocks, best rank first; `order_entry` in
+// path_arrays_*.wgsl) by insertion sort, O(N + shifts), and returns false if a loop
+// was cut short. The shift loop has no fixed bound, so the result itself is checked:
+// a cut would leave the order unsorted.
+fn repair_order(list: u32) -> bool {
     var k = 1u;
     for (; k < N; k++) {
-        let stock = (*order)[k];
+        let stock = order_entry(list, k);
         var j = k;
         loop {
-            if (j == 0u || !ranks_before(stock, (*order)[j - 1u])) {
+            if (j == 0u || !ranks_before(stock, order_entry(list, j - 1u))) {
                 break;
             }
-            (*order)[j] = (*order)[j - 1u];
+            set_order_entry(list, j, order_entry(list, j - 1u));
             j -= 1u;
         }
-        (*order)[j] = stock;
+        set_order_entry(list, j, stock);
     }
     var sorted = true;
     var v = 1u;
     for (; v < N; v++) {
-        if (ranks_before((*order)[v], (*order)[v - 1u])) {
+        if (ranks_before(order_entry(list, v), order_entry(list, v - 1u))) {
             sorted = false;
         }
     }

@@ -31,13 +31,15 @@ use crate::scenario::Plan;
 /// Steps per dispatch on hardware adapters: long enough to amortise launches,
 /// short enough to stay clear of driver watchdogs.
 const HARDWARE_STEPS_PER_DISPATCH: u32 = 256;
-/// Most stocks a software adapter is asked to run: llvmpipe's compile time for the
-/// kernel's per-path private arrays grows about with their size squared (measured,
-/// one kernel: 27-66 s at 1,000 stocks, 190 s at 1,500, 570 s at 2,000).
+/// Most stocks a software adapter is asked to run with a max_growth strategy (the only
+/// per-path plans that keep private arrays past 512 stocks: `path_arrays_in_scratch`):
+/// llvmpipe's compile time for them grows about with their size squared (measured, one
+/// kernel: 27-66 s at 1,000 stocks, 190 s at 1,500, 570 s at 2,000).
 const SOFTWARE_MAX_STOCKS: usize = 1000;
-/// Most stocks a hardware adapter is asked to run. Measured on an NVIDIA H200 (Vulkan,
-/// driver 580.159): the kernel with its per-path private arrays runs at 700 stocks and
-/// loses the device ("driver implementation is at fault") at 850 and 1,000.
+/// Most stocks a hardware adapter is asked to run with a max_growth strategy (likewise).
+/// Measured on an NVIDIA H200 (Vulkan, driver 580.159): the kernel with its per-path
+/// private arrays runs at 700 stocks and loses the device ("driver implementation is at
+/// fault") at 850 and 1,000.
 const HARDWARE_MAX_STOCKS: usize = 700;
 /// Most loop iterations a step of the block kernel may take on a software adapter
 /// (a few steps per dispatch at least): a 1,200-stock Cholesky market, 23,712 a step,
@@ -256,8 +258,9 @@ impl GpuBackend {
         let limits = &self.context.limits;
         let bytes = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size).min(MAX_STATE_BYTES);
         let shape = self.block_shape(plan);
-        // The block kernel's scratch buffer has the same per-path size limit.
-        let per_path = 4 * layout.state_slots().max(shape.map_or(0, |shape| shape.scratch_slots())) as u64;
+        // The scratch buffer has the same per-path size limit.
+        let scratch_slots = shape.map_or(layout.path_scratch_slots(), |shape| shape.scratch_slots());
+        let per_path = 4 * layout.state_slots().max(scratch_slots) as u64;
         let by_memory = bytes / per_path / WORKGROUP as u64 * WORKGROUP as u64;
         let per_workgroup = shape.map_or(WORKGROUP, |shape| shape.paths);
         let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * per_workgroup as u64;
@@ -421,20 +424,24 @@ impl Backend for GpuBackend {
                     self.context.adapter_name(),
                 )));
             }
-        } else if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS {
+        } else if self.context.is_software() && plan.n() > SOFTWARE_MAX_STOCKS && !layout.path_arrays_in_scratch() {
             return Err(DoesNotFit::TooManyStocks(format!(
-                "market.n: {} stocks is more than the software adapter {} compiles in reasonable time \
-                 ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the per-path arrays, \
-                 measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
+                "market.n: {} stocks with a max_growth strategy is more than the software adapter {} compiles \
+                 in reasonable time ({SOFTWARE_MAX_STOCKS}: its compile time grows with the square of the solver's \
+                 per-path arrays, measured 50 s at 1,000 stocks and 190 s at 1,500); use the CPU backend",
                 plan.n(),
                 self.context.adapter_name(),
             )));
         }
-        if !self.context.is_software() && plan.n() > HARDWARE_MAX_STOCKS && self.block_shape(plan).is_none() {
+        if !self.context.is_software()
+            && plan.n() > HARDWARE_MAX_STOCKS
+            && self.block_shape(plan).is_none()
+            && !layout.path_arrays_in_scratch()
+        {
             return Err(DoesNotFit::TooManyStocks(format!(
-                "market.n: {} stocks is more than the GPU kernel is known to run on hardware adapters \
-                 ({HARDWARE_MAX_STOCKS}: an NVIDIA H200 lost the device building the kernel for 850); \
-                 use the CPU backend",
+                "market.n: {} stocks with a max_growth strategy is more than the GPU kernel is known to run on \
+                 hardware adapters ({HARDWARE_MAX_STOCKS}: an NVIDIA H200 lost the device building its per-path \
+                 arrays for 850); use the CPU backend",
                 plan.n(),
             )));
         }
@@ -597,10 +604,14 @@ impl GpuBackend {
             DispatchParams::for_steps(paths.start as u32, count, stride, step_begin, step_count, plan.steps, key)
         };
         // [0]: some path's max_growth solve has iterations left; [1]: a solver loop was cut.
-        // (The block kernel's scratch instead: normals and growths in the state buffer's
-        // layout, when its shape keeps them off chip.)
+        // (Else the kernel's scratch: the per-path kernel's per-stock arrays for many
+        // stocks, or the block kernel's normals and growths when its shape keeps them off
+        // chip; laid out as the state buffer.)
         let (solver_flags_bytes, block_shape, max_growth, record_grid) = match &kernels.kind {
-            KernelKind::PerPath { record_grid, max_growth } => (8, None, max_growth.as_ref(), Some(record_grid)),
+            KernelKind::PerPath { record_grid, max_growth } => {
+                let scratch_bytes = 4 * layout.path_scratch_slots() as u64 * stride as u64;
+                (scratch_bytes.max(8), None, max_growth.as_ref(), Some(record_grid))
+            }
             KernelKind::Block(shape) => {
                 (4 * (shape.scratch_slots() as u64 * stride as u64).max(1), Some(*shape), None, None)
             }

@@ -137,6 +137,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("STRATEGY_REBALANCE", array_literal("u32", strategies.iter().map(|s| u(s.rebalance_every)))),
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
     ];
+    constants.extend(path_array_constants(plan, &layout).into_iter().map(|(name, value)| (name, u(value))));
     constants.extend(KINDS.iter().enumerate().map(|(code, name)| (*name, u(code as u32))));
     constants.extend(max_growth_constants(plan, &layout));
     constants.extend(stage.constants.iter().cloned());
@@ -206,6 +207,29 @@ fn market_at(k: u32) -> vec4<f32> {
     }
 }
 
+/// Where `shaders/path_arrays_*.wgsl` find a path's arrays: the rank order lists (by
+/// their first word in the private `order_lists`, or first slot in the state buffer),
+/// the private arrays' sizes, and the scratch buffer's regions.
+fn path_array_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str, u32)> {
+    let ranks_market = matches!(plan.market, Market::Rank(_));
+    let has_top_k = layout.top_k_strategies > 0;
+    let (market_order, top_k_order) = if layout.path_arrays_in_scratch() {
+        (layout.market_state_base(), layout.top_k_order_base())
+    } else {
+        (0, if ranks_market { layout.n } else { 0 })
+    };
+    let lists = ranks_market as u32 + has_top_k as u32;
+    vec![
+        ("MARKET_ORDER", market_order),
+        ("TOPK_ORDER", top_k_order),
+        ("ORDER_LIST_WORDS", (lists * layout.n).max(1)),
+        ("TOPK_RANK_WORDS", if has_top_k { layout.n } else { 1 }),
+        ("Z_BASE", 0),
+        ("TARGETS_BASE", layout.path_scratch_targets_base()),
+        ("TOPK_RANK_BASE", layout.path_scratch_top_k_rank_base()),
+    ]
+}
+
 /// The composed simulation kernel for `plan` (every entry point), reading the market
 /// data from `place`.
 pub fn kernel_source(
@@ -235,8 +259,10 @@ pub fn kernel_source(
     } else {
         shaders::STRATEGY_STATE_STORAGE
     };
+    let path_arrays =
+        if layout.path_arrays_in_scratch() { shaders::PATH_ARRAYS_SCRATCH } else { shaders::PATH_ARRAYS_PRIVATE };
     let kernel = format!(
-        "{}\n{}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
+        "{}\n{}\n{path_arrays}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
         shaders::path_accounting(),
         place.wgsl(),
         &stage.source,

@@ -19,6 +19,11 @@ pub const WORKGROUP: u32 = 64;
 pub const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
 /// Most words of strategy state (strategies x stocks) kept in private arrays.
 const MAX_PRIVATE_STRATEGY_WORDS: u32 = 1024;
+/// Most stocks whose per-path arrays the per-path kernel keeps in private memory. An
+/// NVIDIA H200 (Vulkan, driver 580.159) ran such a kernel at 700 stocks and lost the
+/// device building it at 850; llvmpipe's compile time grows with their size squared
+/// (50 s at 1,000 stocks). Past this, they live in storage buffers, without a limit.
+const MAX_PRIVATE_PATH_STOCKS: u32 = 512;
 /// Where each per-path quantity lives in the state buffer (in slots of `stride` words).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StateLayout {
@@ -133,6 +138,29 @@ impl StateLayout {
     /// llvmpipe's compile time grows with the square of private array sizes.
     pub fn strategy_state_is_private(&self) -> bool {
         self.strategies * self.n <= MAX_PRIVATE_STRATEGY_WORDS
+    }
+    /// Whether the per-path kernel keeps a path's per-stock arrays in storage buffers
+    /// (`shaders/path_arrays_scratch.wgsl`): for many stocks, unless a strategy is
+    /// max_growth, whose solver keeps private arrays of its own.
+    pub fn path_arrays_in_scratch(&self) -> bool {
+        self.n > MAX_PRIVATE_PATH_STOCKS && self.max_growth_strategies == 0
+    }
+    /// Where the scratch buffer keeps the step's z (4 N4 slots, padded), a rebalance's
+    /// targets (N) and top-k's ranks (N, with a top-k strategy), when the arrays are in
+    /// scratch: `[z, targets, top-k ranks]`.
+    pub fn path_scratch_targets_base(&self) -> u32 {
+        4 * self.row_groups()
+    }
+    pub fn path_scratch_top_k_rank_base(&self) -> u32 {
+        self.path_scratch_targets_base() + self.n
+    }
+    /// Slots of the per-path kernel's scratch buffer (0 with private arrays).
+    pub fn path_scratch_slots(&self) -> u32 {
+        if self.path_arrays_in_scratch() {
+            self.path_scratch_top_k_rank_base() + self.top_k_slots()
+        } else {
+            0
+        }
     }
     /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
     /// budget less the loads and stores around the step loop.

@@ -15,6 +15,10 @@ pub const BLOCK_PATHS: &str = include_str!("../../../shaders/block_paths.wgsl");
 pub const ADVANCE_PATHS: &str = include_str!("../../../shaders/advance_paths.wgsl");
 /// Ranking by cap (insertion sort of a per-path order), composed for rank-based
 /// markets and top-k strategies.
+/// A path's per-stock arrays for the per-path kernel: private memory, or (many stocks)
+/// storage buffers; the same functions either way.
+pub const PATH_ARRAYS_PRIVATE: &str = include_str!("../../../shaders/path_arrays_private.wgsl");
+pub const PATH_ARRAYS_SCRATCH: &str = include_str!("../../../shaders/path_arrays_scratch.wgsl");
 pub const RANKING: &str = include_str!("../../../shaders/ranking.wgsl");
 /// Top-k weighting support, composed when a strategy is top_k.
 pub const TOP_K: &str = include_str!("../../../shaders/top_k.wgsl");
@@ -399,5 +403,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "7cfa4bbf3d63f955a5d86d06c7131a97fe6e62c9c66c27a5bec3421cb205aaf4";
+    const COMPOSED_KERNELS_SHA256: &str = "18550c58b295352c2516a192e2efa1e59278bd9f80feebbba256119b680f9f21";
 }
