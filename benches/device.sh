@@ -97,6 +97,9 @@ run() {
         --json "$json/per-path-2000.json" | grep '^| standard'
     echo "== scaling: stocks up to 2,000 (1,000 paths, 252 steps)"
     timeout 150 "$sptlab" bench --workload scaling --backend gpu --paths 1000 --repeat 2 --json "$json/scaling.json"
+    echo "== rank workload: Atlas markets of 100 and 1,000 stocks on the per-path kernel (its arrays in storage"
+    echo "   buffers past 512 stocks; private arrays of 850 stocks lost the device)"
+    timeout 120 "$sptlab" bench --workload rank --backend gpu --repeat 2 --json "$json/rank.json"
     # One file of every measurement, keyed by run (the device tool returns few files).
     python3 - "$json" "$out/measurements.json" <<'PY'
 import json, os, sys

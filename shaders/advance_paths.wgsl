@@ -61,14 +61,7 @@ fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
 
 @compute @workgroup_size(WORKGROUP)
 fn init_paths(@builtin(global_invocation_id) id: vec3<u32>) {
-    let lane = id.x;
-    if (lane >= params.batch_paths) {
-        return;
-    }
-    for (var slot = 0u; slot < STATE_SLOTS; slot++) {
-        state[at(slot, lane)] = model[slot];
-    }
-    steps_done[lane] = 0u;
+    init_path(id.x);
 }
 
 // What a weighting needs before its per-stock weights: (largest exponent or capped

@@ -512,15 +512,8 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
     }
 }
 
-// Every path's initial state from the model buffer's template (as `init_paths`).
+// Every path's initial state (path_accounting.wgsl), one invocation per path.
 @compute @workgroup_size(P * W)
 fn init_block(@builtin(global_invocation_id) id: vec3<u32>) {
-    let path_lane = id.x;
-    if (path_lane >= params.batch_paths) {
-        return;
-    }
-    for (var slot = 0u; slot < STATE_SLOTS; slot++) {
-        state[at(slot, path_lane)] = model[slot];
-    }
-    steps_done[path_lane] = 0u;
+    init_path(id.x);
 }

@@ -6,6 +6,18 @@
 
 @group(0) @binding(0) var<uniform> params: Params;
 
+// Path `lane`'s initial state from the model buffer's template (both kernels' init entry
+// points, one invocation per path).
+fn init_path(lane: u32) {
+    if (lane >= params.batch_paths) {
+        return;
+    }
+    for (var slot = 0u; slot < STATE_SLOTS; slot++) {
+        state[at(slot, lane)] = model[slot];
+    }
+    steps_done[lane] = 0u;
+}
+
 // Kahan-compensated accumulator `sum` of strategy s += value (compensation in `comp`).
 fn kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
     let corrected = value - slot_value(s, comp);

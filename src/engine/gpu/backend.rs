@@ -307,33 +307,22 @@ impl GpuBackend {
             },
             count: None,
         };
-        let market_data_binding = if shape.is_none() && place == MarketDataPlace::Uniform {
-            wgpu::BindGroupLayoutEntry {
-                binding: 1,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            }
-        } else {
-            storage(1, true)
+        let uniform = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
         };
+        let market_data_binding =
+            if shape.is_none() && place == MarketDataPlace::Uniform { uniform(1) } else { storage(1, true) };
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("simulation"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
+                uniform(0),
                 market_data_binding,
                 storage(2, true),
                 storage(3, false),
@@ -648,15 +637,7 @@ impl GpuBackend {
         };
         let dispatch_sized = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams, workgroups: u32| {
             queue.write_buffer(&params, 0, bytemuck::bytes_of(&dispatch_params));
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-            {
-                let mut pass =
-                    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(workgroups, 1, 1);
-            }
-            queue.submit(Some(encoder.finish()))
+            self.context.dispatch(pipeline, &bind_group, workgroups)
         };
         let dispatch = |pipeline: &wgpu::ComputePipeline, dispatch_params: DispatchParams| {
             dispatch_sized(pipeline, dispatch_params, workgroups)

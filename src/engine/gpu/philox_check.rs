@@ -72,15 +72,7 @@ pub fn philox_words_gpu(
                 wgpu::BindGroupEntry { binding: 3, resource: out_normals.as_entire_binding() },
             ],
         });
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(chunk.len().div_ceil(64) as u32, 1, 1);
-        }
-        context.queue.submit(Some(encoder.finish()));
+        context.dispatch(&pipeline, &bind_group, chunk.len().div_ceil(64) as u32);
         words.extend(context.read_buffer::<[u32; 4]>(&out_words, 0, chunk.len())?);
         normals.extend(context.read_buffer::<[f32; 4]>(&out_normals, 0, chunk.len())?);
     }

@@ -77,15 +77,7 @@ pub fn one_step_from_normals(context: &GpuContext, plan: &Plan, normals: &[f32])
             layout: &bind_group_layout,
             entries: &used,
         });
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(workgroups, 1, 1);
-        }
-        context.queue.submit(Some(encoder.finish()));
+        context.dispatch(pipeline, &bind_group, workgroups);
     }
     let words: Vec<f32> = context.read_buffer(&state, 0, n * stride as usize)?;
     let done: Vec<u32> = context.read_buffer(&steps_done, 0, paths as usize)?;
