@@ -452,34 +452,12 @@ fn the_per_path_kernel_with_its_arrays_in_storage_agrees_with_the_cpu() {
     let loadings = list(
         (0..n).map(|i| format!("[{:.3}, {:.3}]", 0.1 + 0.0001 * i as f64, 0.05 - 0.01 * (i % 5) as f64)).collect(),
     );
-    let strategies = r#"
-        [[strategies]]
-        name = "equal"
-        weighting = "equal"
-        rebalance_every = 5
-        cost_bps = 10.0
-        [[strategies]]
-        name = "diversity-0.5"
-        weighting = "diversity"
-        p = 0.5
-        [[strategies]]
-        name = "entropy"
-        weighting = "entropy"
-        rebalance_every = 7
-        [[strategies]]
-        name = "capped-0.05"
-        weighting = "capped"
-        cap = 0.05
-        rebalance_every = 5
-        [[strategies]]
-        name = "top-50"
-        weighting = "top_k"
-        k = 50
-        buffer = 10
-        p = 0.8
-        rebalance_every = 5
-        cost_bps = 10.0
-    "#;
+    // The models' strategies with a cap and a k for 600 stocks.
+    let strategies = crate::models::MODEL_STRATEGIES
+        .replace("capped-0.15", "capped-0.05")
+        .replace("cap = 0.15", "cap = 0.05")
+        .replace("top-4", "top-50")
+        .replace("k = 4\n", "k = 50\n");
     let markets = [
         ("atlas", "model = \"atlas\"\ngrowth = 0.05\natlas_g = 0.05\nvol = 0.25".to_string()),
         (

@@ -221,9 +221,8 @@ fn vsm_weights_reach_the_dirichlet_law() {
     assert!((start.mean - 1.0 / 16.0).abs() > 8.0 * start.se);
 }
 
-/// One small scenario per model, with several strategies.
-pub fn model_scenarios() -> Vec<(&'static str, String)> {
-    let strategies = r#"
+/// The strategies of `model_scenarios`: every weighting but constant and max_growth.
+pub const MODEL_STRATEGIES: &str = r#"
         [[strategies]]
         name = "equal"
         weighting = "equal"
@@ -252,8 +251,13 @@ pub fn model_scenarios() -> Vec<(&'static str, String)> {
         rebalance_every = 5
         cost_bps = 10.0
     "#;
+
+/// One small scenario per model, with several strategies.
+pub fn model_scenarios() -> Vec<(&'static str, String)> {
     let scenario = |market: &str| {
-        format!("seed = 5\npaths = 64\nyears = 2.0\nsteps_per_year = 252\n[market]\nn = 10\n{market}\n{strategies}")
+        format!(
+            "seed = 5\npaths = 64\nyears = 2.0\nsteps_per_year = 252\n[market]\nn = 10\n{market}\n{MODEL_STRATEGIES}"
+        )
     };
     vec![
         ("atlas", scenario("model = \"atlas\"\ngrowth = 0.05\natlas_g = 0.05\nvol = 0.25")),
