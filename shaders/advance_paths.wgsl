@@ -199,16 +199,11 @@ fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool,
 }
 
 
-// Each strategy's L so far, generating term as of the last rebalance, and drift and
-// cost terms so far, at grid point `point`.
+// Every strategy's cells of grid point `point` (path_accounting.wgsl).
 fn record_grid_point(point: u32, lane: u32, cut: ptr<function, bool>) {
     var s = 0u;
     for (; s < S; s++) { // unroll
-        let base = GRID_BASE + (point * S + s) * GRID_QUANTITIES;
-        state[at(base, lane)] = slot_value(s, SLOT_RELATIVE);
-        state[at(base + 1u, lane)] = slot_value(s, SLOT_LOG_G_ANCHOR) - slot_value(s, SLOT_LOG_G_START);
-        state[at(base + 2u, lane)] = slot_value(s, SLOT_DRIFT);
-        state[at(base + 3u, lane)] = slot_value(s, SLOT_COST);
+        record_grid_cells(point, s, lane);
     }
     *cut = *cut || s != S;
 }

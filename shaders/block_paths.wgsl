@@ -476,15 +476,11 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             }
         }
         if ((completed_steps % GRID_EVERY == 0u || is_last) && row == 0u && in_batch) {
-            // The time grid (src/engine/time_grid.rs), as `record_grid_point`.
+            // The time grid (path_accounting.wgsl), as `record_grid_point`.
             let point = select(completed_steps / GRID_EVERY - 1u, GRID_POINTS - 1u, is_last);
             var s6 = 0u;
             for (; s6 < S; s6++) { // unroll
-                let base = GRID_BASE + (point * S + s6) * GRID_QUANTITIES;
-                state[at(base, lane)] = slot_value(s6, SLOT_RELATIVE);
-                state[at(base + 1u, lane)] = slot_value(s6, SLOT_LOG_G_ANCHOR) - slot_value(s6, SLOT_LOG_G_START);
-                state[at(base + 2u, lane)] = slot_value(s6, SLOT_DRIFT);
-                state[at(base + 3u, lane)] = slot_value(s6, SLOT_COST);
+                record_grid_cells(point, s6, lane);
             }
         }
     }

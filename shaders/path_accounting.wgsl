@@ -18,6 +18,16 @@ fn init_path(lane: u32) {
     steps_done[lane] = 0u;
 }
 
+// Strategy s's cells of time-grid point `point` (src/engine/time_grid.rs): its L so far,
+// generating term as of the last rebalance, and drift and cost terms so far.
+fn record_grid_cells(point: u32, s: u32, lane: u32) {
+    let base = GRID_BASE + (point * S + s) * GRID_QUANTITIES;
+    state[at(base, lane)] = slot_value(s, SLOT_RELATIVE);
+    state[at(base + 1u, lane)] = slot_value(s, SLOT_LOG_G_ANCHOR) - slot_value(s, SLOT_LOG_G_START);
+    state[at(base + 2u, lane)] = slot_value(s, SLOT_DRIFT);
+    state[at(base + 3u, lane)] = slot_value(s, SLOT_COST);
+}
+
 // Kahan-compensated accumulator `sum` of strategy s += value (compensation in `comp`).
 fn kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
     let corrected = value - slot_value(s, comp);
