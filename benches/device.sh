@@ -67,14 +67,20 @@ setup_device() {
     fi
 }
 
-run() {
-    local out="${1:-${OUT:-./device-out}}"
-    local json
-    json=$(mktemp -d)
+# What every mode starts with: the output folder ($2, else $OUT, else ./device-out) in
+# `out`, everything printed also to `out`/$1.log, the device checked, `sptlab` set.
+begin() {
+    out="${2:-${OUT:-./device-out}}"
     mkdir -p "$out"
-    exec > >(tee "$out/device.log") 2>&1
+    exec > >(tee "$out/$1.log") 2>&1
     setup_device || return 1
-    local sptlab="$carry/bin/sptlab"
+    sptlab="$carry/bin/sptlab"
+}
+
+run() {
+    local out sptlab json
+    begin device "${1:-}" || return 1
+    json=$(mktemp -d)
     echo "== GPU tests on the hardware adapter"
     timeout 240 "$carry/bin/engine-tests" gpu --test-threads 4 2>&1 | grep -v '^$' | tail -40
     echo "== standard workload: sptlab's GPU backend (block kernel) beside the JAX peer"
@@ -118,11 +124,8 @@ PY
 # stage left out at a time (SPTLAB_GPU_OMIT; the results are then wrong, the time is
 # what counts), and the SM clock sampled during a 200,000-path run. About two minutes.
 stages() {
-    local out="${1:-${OUT:-./device-out}}"
-    mkdir -p "$out"
-    exec > >(tee "$out/stages.log") 2>&1
-    setup_device || return 1
-    local sptlab="$carry/bin/sptlab"
+    local out sptlab
+    begin stages "${1:-}" || return 1
     for omit in none normals correlation strategies normals,correlation normals,correlation,strategies; do
         echo "-- omitted: $omit"
         SPTLAB_GPU_OMIT=$omit timeout 60 "$sptlab" bench --backend gpu --paths 20000 --repeat 3 | grep '^| standard'
@@ -138,11 +141,8 @@ stages() {
 # The standard workload beside the JAX peer and a few block shapes, without the tests
 # (a short second run after a change to the host side). About two and a half minutes.
 measure() {
-    local out="${1:-${OUT:-./device-out}}"
-    mkdir -p "$out"
-    exec > >(tee "$out/measure.log") 2>&1
-    setup_device || return 1
-    local sptlab="$carry/bin/sptlab"
+    local out sptlab
+    begin measure "${1:-}" || return 1
     for paths in 2000 20000 200000; do
         timeout 100 "$sptlab" bench --backend gpu --paths "$paths" --repeat 2 --peers "$carry/peers" | grep '^| standard'
     done
