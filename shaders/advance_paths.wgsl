@@ -53,9 +53,43 @@ fn at(slot: u32, lane: u32) -> u32 {
 fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     var block = 0u;
     for (; block < N4; block++) { // unroll
-        set_z4(block, normals4(key, path, step, block, 0u));
+        set_z4(block, drawn_normals4(key, path, step, block, 0u));
     }
     return block == N4;
+}
+
+// The controls' sums of a step (SPT.md section 9): the market's weights and each
+// strategy's holdings at the start of the step against the step's noise terms.
+var<private> market_noise: f32;
+var<private> held_noise: array<f32, S>;
+
+// Stock i's noise term epsilon_i of the step (its log step before the drift is added),
+// as the market stage computes it.
+fn note_noise(i: u32, noise: f32) -> bool {
+    market_noise = fma(market_weight(i), noise, market_noise);
+    var s = 0u;
+    for (; s < S; s++) { // unroll
+        held_noise[s] = fma(holding(s, i), noise, held_noise[s]);
+    }
+    return s == S;
+}
+
+// The noise terms of stocks 4b .. 4b + 3 (those below N; no loop, for the unrolled stage).
+fn note_noise4(b: u32, noise: vec4<f32>) -> bool {
+    var ok = true;
+    if (4u * b < N) {
+        ok = note_noise(4u * b, noise.x) && ok;
+    }
+    if (4u * b + 1u < N) {
+        ok = note_noise(4u * b + 1u, noise.y) && ok;
+    }
+    if (4u * b + 2u < N) {
+        ok = note_noise(4u * b + 2u, noise.z) && ok;
+    }
+    if (4u * b + 3u < N) {
+        ok = note_noise(4u * b + 3u, noise.w) && ok;
+    }
+    return ok;
 }
 
 
@@ -216,12 +250,15 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     if (lane >= params.batch_paths) {
         return;
     }
-    let path = params.first_path + lane;
+    // The counter of the path's normals (its antithetic partner's, when paired).
+    let path = draw_counter(params.first_path + lane);
     current_lane = lane;
     let key = vec2<u32>(params.key0, params.key1);
     load_path_arrays(lane);
     var log_total = state[at(LOG_TOTAL, lane)];
     var log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
+    var market_control = state[at(MARKET_CONTROL, lane)];
+    var market_control_comp = state[at(MARKET_CONTROL_COMP, lane)];
     for (var s0 = 0u; s0 < S; s0++) {
         load_strategy(s0, lane);
     }
@@ -234,8 +271,20 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     for (var k = 0u; k < params.step_count; k++) {
         let step = params.step_begin + k;
 
-        // The market model's log steps into z (composed market_*.wgsl stage).
+        // The market model's log steps into z (composed market_*.wgsl stage), which
+        // hands each noise term to `note_noise`.
+        market_noise = 0.0;
+        var s_reset = 0u;
+        for (; s_reset < S; s_reset++) { // unroll
+            held_noise[s_reset] = 0.0;
+        }
+        cut = cut || s_reset != S;
         cut = !market_log_steps(key, path, step) || cut;
+        // The market's control, Kahan-compensated.
+        let corrected_control = market_noise - market_control_comp;
+        let next_control = market_control + corrected_control;
+        market_control_comp = (next_control - market_control) - corrected_control;
+        market_control = next_control;
 
         // Market: caps, gross returns, weights, log Z.
         var market_gross = 0.0;
@@ -282,6 +331,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                 value += grown;
             }
             cut = cut || h != N;
+            // The control: weights held at the start of the step (holdings / their value).
+            kahan_add(s, SLOT_CONTROL, SLOT_CONTROL_COMP, held_noise[s] / slot_value(s, SLOT_HOLDINGS_VALUE) - market_noise);
             let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE) * market_gross;
             set_slot(s, SLOT_HOLDINGS_VALUE, value);
 
@@ -320,6 +371,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     store_path_arrays(lane);
     state[at(LOG_TOTAL, lane)] = log_total;
     state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
+    state[at(MARKET_CONTROL, lane)] = market_control;
+    state[at(MARKET_CONTROL_COMP, lane)] = market_control_comp;
     for (var s1 = 0u; s1 < S; s1++) {
         store_strategy(s1, lane);
     }

@@ -34,8 +34,9 @@
 @group(0) @binding(5) var<storage, read_write> scratch: array<f32>;
 
 // Per-path partial sums of each row: [quantity][row][column].
-// A: market gross, largest and smallest log cap, then each strategy's holdings' value;
-// reused for the turnover of a rebalance. B: each strategy's weight setup sum.
+// A: market gross, largest and smallest log cap, each strategy's holdings' value, then
+// the controls' noise sums (the market's weights', each strategy's holdings'; SPT.md
+// section 9); reused for the turnover of a rebalance. B: each strategy's weight setup sum.
 var<workgroup> sums_a: array<f32, SUMS_A_WORDS>;
 var<workgroup> sums_b: array<f32, SUMS_B_WORDS>;
 // Factor normals of the block ([factor][column]).
@@ -48,8 +49,11 @@ var<private> column: u32;
 var<private> lane: u32;
 // Each strategy's accumulators (SLOT_*), the same in every row.
 var<private> slots: array<f32, STRATEGY_SLOT_WORDS>;
-// The correlated log steps of this invocation's stocks (the Cholesky stage).
+// The correlated noise terms of this invocation's stocks (the Cholesky stage; the drift
+// is added by `log_step_of`).
 var<private> log_steps: array<f32, R>;
+// This step's noise term of each place (the controls' epsilon).
+var<private> noises: array<f32, R>;
 
 fn at(slot: u32, path_lane: u32) -> u32 {
     return slot * params.stride + path_lane;
@@ -90,7 +94,7 @@ fn block_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     for (; b < N4; b += W) {
         var z = vec4<f32>(0.01, -0.02, 0.015, -0.005) * f32(step % 7u);
         if (!OMIT_NORMALS) {
-            z = normals4(key, path, step, b, 0u);
+            z = drawn_normals4(key, path, step, b, 0u);
         }
         if (FROM_SCRATCH) {
             z = vec4<f32>(scratch[(4u * b) * params.stride + lane], scratch[(4u * b + 1u) * params.stride + lane],
@@ -104,7 +108,7 @@ fn block_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     }
     var f = row;
     for (; f < K4; f += W) {
-        let z = normals4(key, path, step, f, 1u);
+        let z = drawn_normals4(key, path, step, f, 1u);
         factor_normals[(4u * f) * P + column] = z.x;
         factor_normals[(4u * f + 1u) * P + column] = z.y;
         factor_normals[(4u * f + 2u) * P + column] = z.z;
@@ -115,7 +119,8 @@ fn block_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
 
 // The Cholesky stage for every place at once, by bands of W columns: band c holds
 // the diagonal of place c, and every later place needs all of it. Each sum is the
-// chain fma(L[i][j], z_j, .) for j = 0, 1, ..., i, as on the CPU.
+// chain fma(L[i][j], z_j, .) for j = 0, 1, ..., i, as on the CPU: the noise term, to
+// which `log_step_of` adds the drift.
 fn cholesky_log_steps() -> bool {
     var ok = true;
     var k = 0u;
@@ -144,18 +149,14 @@ fn cholesky_log_steps() -> bool {
         }
         ok = ok && j == band_end;
     }
-    var d = 0u;
-    for (; d < R; d++) { // unroll
-        log_steps[d] = log_steps[d] + drift_of(min(stock_of(d), N - 1u));
-    }
     return ok;
 }
 
-// The log step of place k (its stock below N).
-fn log_step_of(k: u32, stock: u32, ok: ptr<function, bool>) -> f32 {
+// The noise term and the log step of place k (its stock below N): (epsilon, log step).
+fn log_step_of(k: u32, stock: u32, ok: ptr<function, bool>) -> vec2<f32> {
     if (MARKET == MARKET_CHOLESKY) {
         if (REGISTER_STATE) {
-            return log_steps[k];
+            return vec2<f32>(log_steps[k], log_steps[k] + drift_of(stock));
         }
         var sum = 0.0;
         var j = 0u;
@@ -164,7 +165,7 @@ fn log_step_of(k: u32, stock: u32, ok: ptr<function, bool>) -> f32 {
             sum = fma(market_word(base + j), normal(j), sum);
         }
         *ok = *ok && j == stock + 1u;
-        return sum + drift_of(stock);
+        return vec2<f32>(sum, sum + drift_of(stock));
     } else if (MARKET == MARKET_FACTOR) {
         var systematic = 0.0;
         var f = 0u;
@@ -172,11 +173,17 @@ fn log_step_of(k: u32, stock: u32, ok: ptr<function, bool>) -> f32 {
             systematic = fma(factor_normals[f * P + column], market_word(stock * FACTORS + f), systematic);
         }
         *ok = *ok && f == FACTORS;
-        return fma(normal(stock), market_word(IDIO_BASE + stock), systematic) + drift_of(stock);
+        let noise = fma(normal(stock), market_word(IDIO_BASE + stock), systematic);
+        return vec2<f32>(noise, noise + drift_of(stock));
     }
     // The volatility-stabilised model (market_vsm.wgsl).
     let inverse = 1.0 / max(my_mu(k), VSM_WEIGHT_FLOOR);
-    return fma(inverse, VSM_DRIFT_SCALE, sqrt(inverse) * VSM_VOL_SCALE * normal(stock));
+    let noise = sqrt(inverse) * VSM_VOL_SCALE * normal(stock);
+    return vec2<f32>(noise, fma(inverse, VSM_DRIFT_SCALE, noise));
+}
+
+fn sum_noise(q: u32, r: u32) -> u32 {
+    return sum_a(3u + S + q, r);
 }
 
 // This invocation's stock's contribution to strategy s's weight setup (its log mu is
@@ -243,15 +250,20 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
     // Columns past the batch run on the initial state (no path's), write nothing, and
     // keep every barrier.
     let in_batch = lane < params.batch_paths;
-    let path = params.first_path + lane;
+    // The counter of the path's normals (its antithetic partner's, when paired).
+    let path = draw_counter(params.first_path + lane);
     let key = vec2<u32>(params.key0, params.key1);
     stage_block_data(local);
     load_mine(in_batch);
     var log_total = model[LOG_TOTAL];
     var log_total_comp = model[LOG_TOTAL_COMP];
+    var market_control = model[MARKET_CONTROL];
+    var market_control_comp = model[MARKET_CONTROL_COMP];
     if (in_batch) {
         log_total = state[at(LOG_TOTAL, lane)];
         log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
+        market_control = state[at(MARKET_CONTROL, lane)];
+        market_control_comp = state[at(MARKET_CONTROL_COMP, lane)];
     }
     var s0 = 0u;
     for (; s0 < S; s0++) { // unroll
@@ -279,20 +291,26 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             if (OMIT_CORRELATION) {
                 var o = 0u;
                 for (; o < R; o++) { // unroll
-                    log_steps[o] = fma(normal(min(stock_of(o), N - 1u)), 0.01, drift_of(min(stock_of(o), N - 1u)));
+                    log_steps[o] = normal(min(stock_of(o), N - 1u)) * 0.01;
                 }
             } else {
                 ok = cholesky_log_steps() && ok;
             }
         }
         var market_part = 0.0;
+        var market_noise_part = 0.0;
         var largest_cap = -3.0e38;
         var smallest_cap = 3.0e38;
         var k = 0u;
         for (; k < R; k++) { // unroll
             let stock = stock_of(k);
+            noises[k] = 0.0;
             if (stock < N) {
-                let log_step = log_step_of(k, stock, &ok);
+                let step_terms = log_step_of(k, stock, &ok);
+                let log_step = step_terms.y;
+                // The market's weights at the start of the step against the noise.
+                noises[k] = step_terms.x;
+                market_noise_part = fma(my_mu(k), step_terms.x, market_noise_part);
                 let cap = my_cap(k) + log_step;
                 set_my_cap(k, cap);
                 let growth = exp(log_step);
@@ -307,16 +325,21 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             sums_a[sum_a(1u, row)] = largest_cap;
             sums_a[sum_a(2u, row)] = smallest_cap;
         }
+        sums_a[sum_noise(0u, row)] = market_noise_part;
         var s = 0u;
         for (; s < S; s++) { // unroll
             var value_part = 0.0;
+            var noise_part = 0.0;
             var h = 0u;
             for (; h < R; h++) { // unroll
                 if (stock_of(h) < N) {
+                    // Holdings at the start of the step against the noise, then grown.
+                    noise_part = fma(my_held(s, h), noises[h], noise_part);
                     value_part += my_held(s, h) * my_growth(h);
                 }
             }
             sums_a[sum_a(3u + s, row)] = value_part;
+            sums_a[sum_noise(1u + s, row)] = noise_part;
         }
         workgroupBarrier();
         if (NORMALS_IN_SCRATCH) {
@@ -325,11 +348,13 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         }
 
         var market_gross = 0.0;
+        var market_noise = 0.0;
         largest_cap = -3.0e38;
         smallest_cap = 3.0e38;
         var r = 0u;
         for (; r < W; r++) {
             market_gross += sums_a[sum_a(0u, r)];
+            market_noise += sums_a[sum_noise(0u, r)];
             if (HAS_DIVERSITY) {
                 largest_cap = max(largest_cap, sums_a[sum_a(1u, r)]);
                 smallest_cap = min(smallest_cap, sums_a[sum_a(2u, r)]);
@@ -354,6 +379,10 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         let next_log_total = log_total + corrected;
         log_total_comp = (next_log_total - log_total) - corrected;
         log_total = next_log_total;
+        let corrected_control = market_noise - market_control_comp;
+        let next_control = market_control + corrected_control;
+        market_control_comp = (next_control - market_control) - corrected_control;
+        market_control = next_control;
 
         // Each strategy's holdings' value (V_pi / V_mu since its last rebalance) and gross return.
         var values: array<f32, S>;
@@ -363,15 +392,20 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         var sv = 0u;
         for (; sv < S; sv++) { // unroll
             var value = 0.0;
+            var held_noise = 0.0;
             var rv = 0u;
             for (; rv < W; rv++) {
                 value += sums_a[sum_a(3u + sv, rv)];
+                held_noise += sums_a[sum_noise(1u + sv, rv)];
             }
             ok = ok && rv == W;
             value = value * inverse_market_gross;
             values[sv] = value;
             // The per-path accumulators are row 0's alone (it stores them).
             if (row == 0u) {
+                // The control: weights held at the start of the step against the noise.
+                kahan_add(sv, SLOT_CONTROL, SLOT_CONTROL_COMP,
+                          held_noise / slot_value(sv, SLOT_HOLDINGS_VALUE) - market_noise);
                 gross[sv] = value / slot_value(sv, SLOT_HOLDINGS_VALUE) * market_gross;
                 set_slot(sv, SLOT_HOLDINGS_VALUE, value);
             }
@@ -497,6 +531,8 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
     if (row == 0u) {
         state[at(LOG_TOTAL, lane)] = log_total;
         state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
+        state[at(MARKET_CONTROL, lane)] = market_control;
+        state[at(MARKET_CONTROL_COMP, lane)] = market_control_comp;
         var s7 = 0u;
         for (; s7 < S; s7++) { // unroll
             var w7 = 0u;

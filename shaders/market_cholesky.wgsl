@@ -6,7 +6,8 @@
 // 2 b (b + 1), then vec4 j of its four rows. The step drift is in `model` at
 // MODEL_DRIFT_BASE.
 
-// Log steps = drift + (L sqrt(dt)) z into z; false if a loop was cut short.
+// Log steps = drift + (L sqrt(dt)) z into z, the noise terms (L sqrt(dt)) z to
+// note_noise; false if a loop was cut short.
 fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
     var ok = market_normals(key, path, step);
     // Rows 4b .. 4b + 3 share their length (b + 1 vec4s) and are computed together,
@@ -32,6 +33,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
         ok = ok && j == b + 1u;
         let sums = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w),
                              (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w));
+        ok = note_noise4(b, sums) && ok;
         set_z4(b, sums + model_drift4(b));
     }
     return ok && g == N4;

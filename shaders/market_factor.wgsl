@@ -11,7 +11,7 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
     var ok = market_normals(key, path, step);
     var f = 0u;
     for (; f < K4; f++) {
-        factor_normals[f] = normals4(key, path, step, f, 1u);
+        factor_normals[f] = drawn_normals4(key, path, step, f, 1u);
     }
     ok = ok && f == K4;
     var b = 0u;
@@ -29,7 +29,9 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
             systematic[r] = (sum.x + sum.y) + (sum.z + sum.w);
         }
         ok = ok && r == 4u;
-        set_z4(b, fma(z4(b), market_at(IDIO_BASE + b), systematic) + model_drift4(b));
+        let noise = fma(z4(b), market_at(IDIO_BASE + b), systematic);
+        ok = note_noise4(b, noise) && ok;
+        set_z4(b, noise + model_drift4(b));
     }
     return ok && b == N4;
 }

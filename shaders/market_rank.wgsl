@@ -21,7 +21,11 @@ fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {
     for (; r < N; r++) {
         let stock = order_entry(MARKET_ORDER, r);
         let coefficients = market_at(r);
-        set_z(stock, fma(coefficients.y, get_z(stock), coefficients.x));
+        // The noise term sigma_k sqrt(dt) z, then the drift of the rank held (as the CPU:
+        // two roundings).
+        let noise = coefficients.y * get_z(stock);
+        ok = note_noise(stock, noise) && ok;
+        set_z(stock, coefficients.x + noise);
     }
     return ok && r == N;
 }

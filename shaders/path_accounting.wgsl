@@ -6,6 +6,26 @@
 
 @group(0) @binding(0) var<uniform> params: Params;
 
+// Antithetic pairs (SPT.md section 9; CPU twin: `Draws` in src/market/mod.rs): path
+// 2k + 1 draws the normals of path 2k, negated. The sign of this invocation's normals.
+var<private> draw_sign: f32 = 1.0;
+
+// The Philox path counter of `path`'s normals (sets their sign).
+fn draw_counter(path: u32) -> u32 {
+    draw_sign = 1.0;
+    if (ANTITHETIC) {
+        draw_sign = select(1.0, -1.0, (path & 1u) == 1u);
+        return path & ~1u;
+    }
+    return path;
+}
+
+// Four normals of the path whose counter is `counter` (draw_counter), with its sign:
+// exactly the partner's negated.
+fn drawn_normals4(key: vec2<u32>, counter: u32, step: u32, block: u32, stream: u32) -> vec4<f32> {
+    return normals4(key, counter, step, block, stream) * draw_sign;
+}
+
 // Path `lane`'s initial state from the model buffer's template (both kernels' init entry
 // points, one invocation per path).
 fn init_path(lane: u32) {

@@ -42,7 +42,11 @@ pub mod slot {
     /// L-divergence of a period is log(value) plus this less its log G growth
     /// (working state, not a statistic).
     pub const LOG_Z_ANCHOR: usize = 17;
-    pub const COUNT: usize = 18;
+    /// The control M = sum over steps of sum_i (pi_i - mu_i) eps_i (SPT.md section 9):
+    /// the weights held at the start of each step against the step's noise term.
+    pub const CONTROL: usize = 18;
+    pub const CONTROL_COMP: usize = 19;
+    pub const COUNT: usize = 20;
 }
 
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the
@@ -57,6 +61,8 @@ pub struct BatchAccumulators {
     pub log_caps: Vec<f64>,
     /// log Z(T) - log Z(0) per path.
     pub log_total_cap_change: Vec<f64>,
+    /// The market's control M_mu = sum over steps of sum_i mu_i eps_i per path.
+    pub market_control: Vec<f64>,
     /// `paths x strategies x slot::COUNT`.
     pub strategy_slots: Vec<f64>,
     /// The batch's strategies through time (None where the backend does not record it).
@@ -68,7 +74,7 @@ impl BatchAccumulators {
     /// every stock, the total cap change and every strategy's slots), counted twice for
     /// the copy that results are made from.
     pub fn bytes_needed(paths: u64, n: usize, strategies: usize) -> u64 {
-        let per_path = (n + 1 + strategies * slot::COUNT) * std::mem::size_of::<f64>();
+        let per_path = (n + 2 + strategies * slot::COUNT) * std::mem::size_of::<f64>();
         paths.saturating_mul(2 * per_path as u64)
     }
 
@@ -81,6 +87,7 @@ impl BatchAccumulators {
             strategies,
             log_caps: vec![0.0; paths * n],
             log_total_cap_change: vec![0.0; paths],
+            market_control: vec![0.0; paths],
             strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
             grid: None,
         }
@@ -115,11 +122,13 @@ pub struct PathStatistics {
     pub traded: f64,
     /// Sum over rebalances of t_r^2.
     pub traded_squares: f64,
+    /// The control M_pi of the relative log return (SPT.md section 9): mean zero.
+    pub control_term: f64,
 }
 
 impl PathStatistics {
     /// Fields, in the order of [`PathStatistics::to_array`].
-    pub const FIELDS: usize = 13;
+    pub const FIELDS: usize = 14;
 
     pub fn to_array(&self) -> [f64; Self::FIELDS] {
         [
@@ -136,11 +145,12 @@ impl PathStatistics {
             self.min_divergence,
             self.traded,
             self.traded_squares,
+            self.control_term,
         ]
     }
 
     pub fn from_array(values: [f64; Self::FIELDS]) -> PathStatistics {
-        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares] =
+        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares, control_term] =
             values;
         PathStatistics {
             log_return,
@@ -156,6 +166,7 @@ impl PathStatistics {
             min_divergence,
             traded,
             traded_squares,
+            control_term,
         }
     }
 
@@ -188,6 +199,7 @@ impl PathStatistics {
             min_divergence: slots[slot::MIN_DIVERGENCE],
             traded: 2.0 * slots[slot::TURNOVER],
             traded_squares: slots[slot::TRADED_SQUARES],
+            control_term: slots[slot::CONTROL],
         }
     }
 

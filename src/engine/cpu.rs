@@ -16,7 +16,7 @@ use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
 use crate::market::vsm::vsm_log_steps;
-use crate::market::MarketKernel;
+use crate::market::{Draws, MarketKernel};
 use crate::numeric::lanes::{self, Real, LANES};
 use crate::numeric::philox::seed_key;
 use crate::numeric::ranking::sort_by_rank;
@@ -50,6 +50,8 @@ pub struct KernelParams<R> {
     pub strategies: Vec<StrategyKernel<R>>,
     /// Where each path's strategies are recorded through time.
     pub grid: GridSpec,
+    /// Paths 2k + 1 draw the negated normals of paths 2k (SPT.md section 9).
+    pub antithetic: bool,
 }
 
 pub struct StrategyKernel<R> {
@@ -83,6 +85,7 @@ impl<R: Real> KernelParams<R> {
                 })
                 .collect(),
             grid: GridSpec::of(plan.steps, plan.steps_per_year),
+            antithetic: plan.antithetic,
         }
     }
 }
@@ -99,15 +102,21 @@ struct StrategyBlock<R> {
 
 /// The state of `LANES` paths.
 pub struct PathBlock<R> {
-    paths: [u32; LANES],
+    /// Each lane's normals: its path's own, or its antithetic partner's negated.
+    draws: Draws<R, LANES>,
     log_caps: Vec<Lanes<R>>,
     mu: Vec<Lanes<R>>,
     /// log Z(t) - log Z(0), with its Kahan compensation.
     log_total: Lanes<R>,
     log_total_comp: Lanes<R>,
+    /// The market's control M_mu (SPT.md section 9), with its Kahan compensation.
+    market_control: Lanes<R>,
+    market_control_comp: Lanes<R>,
     strategies: Vec<StrategyBlock<R>>,
     // Scratch, kept to avoid allocating per step.
     log_steps: Vec<Lanes<R>>,
+    /// The step's noise terms epsilon_i (the log steps less their drift).
+    noise: Vec<Lanes<R>>,
     growth: Vec<Lanes<R>>,
     log_mu: Vec<Lanes<R>>,
     target: Vec<Lanes<R>>,
@@ -196,13 +205,16 @@ impl<R: Real> PathBlock<R> {
         PathBlock {
             live_lanes,
             grid_values: vec![0.0; params.grid.points as usize * params.strategies.len() * QUANTITIES * LANES],
-            paths: std::array::from_fn(|l| (first_path as u32).wrapping_add(l as u32)),
+            draws: Draws::of(&std::array::from_fn(|l| (first_path as u32).wrapping_add(l as u32)), params.antithetic),
             log_caps: log_mu.clone(),
             mu,
             log_total: Lanes::zero(),
             log_total_comp: Lanes::zero(),
+            market_control: Lanes::zero(),
+            market_control_comp: Lanes::zero(),
             strategies,
             log_steps: vec![Lanes::zero(); n],
+            noise: vec![Lanes::zero(); n],
             growth: vec![Lanes::zero(); n],
             log_mu,
             target: vec![Lanes::zero(); n],
@@ -280,33 +292,46 @@ impl<R: Real> PathBlock<R> {
 
     #[inline(always)]
     fn advance_one_step<const FUSED: bool>(&mut self, params: &KernelParams<R>, step: u32) {
-        let (key, paths) = (params.key, &self.paths);
+        let (key, draws) = (params.key, &self.draws);
         match &params.market {
             MarketKernel::Cholesky(gbm) => {
-                cholesky_log_steps::<R, LANES, FUSED>(gbm, key, paths, step, &mut self.log_steps)
+                cholesky_log_steps::<R, LANES, FUSED>(gbm, key, draws, step, &mut self.log_steps, &mut self.noise)
             }
             MarketKernel::Factor(gbm) => factor_log_steps::<R, LANES, FUSED>(
                 gbm,
                 key,
-                paths,
+                draws,
                 step,
                 &mut self.factor_normals,
                 &mut self.log_steps,
+                &mut self.noise,
             ),
             MarketKernel::Rank(rank) => rank_log_steps::<R, LANES, FUSED>(
                 rank,
                 key,
-                paths,
+                draws,
                 step,
                 &self.log_caps,
                 &mut self.rank_order,
                 &mut self.rank_keyed,
                 &mut self.log_steps,
+                &mut self.noise,
             ),
             MarketKernel::Vsm(vsm) => {
-                vsm_log_steps::<R, LANES, FUSED>(vsm, key, paths, step, &self.mu, &mut self.log_steps)
+                vsm_log_steps::<R, LANES, FUSED>(vsm, key, draws, step, &self.mu, &mut self.log_steps, &mut self.noise)
             }
         }
+
+        // The controls (SPT.md section 9): the weights at the start of the step (mu here,
+        // each strategy's holdings below) against the step's noise terms.
+        let mut market_noise = Lanes::zero();
+        for (mu, noise) in self.mu.iter().zip(&self.noise) {
+            market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
+        }
+        let corrected = market_noise - self.market_control_comp;
+        let next = self.market_control + corrected;
+        self.market_control_comp = (next - self.market_control) - corrected;
+        self.market_control = next;
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
         let mut market_gross = Lanes::zero();
@@ -338,11 +363,16 @@ impl<R: Real> PathBlock<R> {
         let mut log_mu_ready = false;
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
             // Shares are held through the step: each holding's value grows with its price.
+            // Before it does, the holdings (weights pi = holdings / value) meet the noise.
             let mut value = Lanes::zero();
-            for (holding, growth) in state.holdings.iter_mut().zip(&self.growth) {
+            let mut held_noise = Lanes::zero();
+            for ((holding, growth), noise) in state.holdings.iter_mut().zip(&self.growth).zip(&self.noise) {
+                held_noise = holding.mul_add_lanes::<FUSED>(*noise, held_noise);
                 *holding = *holding * *growth;
                 value = value + *holding;
             }
+            let control = held_noise / state.slots[slot::HOLDINGS_VALUE] - market_noise;
+            kahan_add_slot(&mut state.slots, slot::CONTROL, slot::CONTROL_COMP, control);
             let gross = value / state.slots[slot::HOLDINGS_VALUE] * market_gross;
             state.slots[slot::HOLDINGS_VALUE] = value;
 
@@ -450,13 +480,15 @@ impl<R: Real> PathBlock<R> {
         }
     }
 
-    /// Copies lane `lane` into row `lane` of a block's share of the batch output.
-    fn write_lane(&self, lane: usize, log_caps: &mut [f64], log_total: &mut [f64], strategy_slots: &mut [f64]) {
+    /// Copies lane `lane` into row `lane` of the block's share of the batch output.
+    fn write_lane(&self, lane: usize, out: &mut BlockOutput<'_>) {
         let n = self.log_caps.len();
         for i in 0..n {
-            log_caps[lane * n + i] = self.log_caps[i].0[lane].to_f64();
+            out.log_caps[lane * n + i] = self.log_caps[i].0[lane].to_f64();
         }
-        log_total[lane] = self.log_total.0[lane].to_f64();
+        out.log_total[lane] = self.log_total.0[lane].to_f64();
+        out.market_control[lane] = self.market_control.0[lane].to_f64();
+        let strategy_slots = &mut *out.strategy_slots;
         let strategies = self.strategies.len();
         for (s, state) in self.strategies.iter().enumerate() {
             let start = (lane * strategies + s) * slot::COUNT;
@@ -465,6 +497,14 @@ impl<R: Real> PathBlock<R> {
             }
         }
     }
+}
+
+/// A block's rows of the batch's output (`BatchAccumulators`' fields).
+struct BlockOutput<'a> {
+    log_caps: &'a mut [f64],
+    log_total: &'a mut [f64],
+    market_control: &'a mut [f64],
+    strategy_slots: &'a mut [f64],
 }
 
 /// Top-k targets for every lane of a block, from each lane's holdings (held = positive).
@@ -574,15 +614,17 @@ pub fn simulate_batch<R: Real>(
         .log_caps
         .par_chunks_mut(LANES * n)
         .zip(out.log_total_cap_change.par_chunks_mut(LANES))
+        .zip(out.market_control.par_chunks_mut(LANES))
         .zip(out.strategy_slots.par_chunks_mut(LANES * strategies * slot::COUNT))
         .enumerate()
         // One grid per rayon job, not per block: a grid is megabytes of histogram.
-        .fold(new_grid, |mut grid, (block, ((log_caps, log_total), strategy_slots))| {
+        .fold(new_grid, |mut grid, (block, (((log_caps, log_total), market_control), strategy_slots))| {
             let lanes_used = log_total.len();
             let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64, lanes_used);
             state.advance_paths(params, 0..params.total_steps);
+            let mut out = BlockOutput { log_caps, log_total, market_control, strategy_slots };
             for lane in 0..lanes_used {
-                state.write_lane(lane, log_caps, log_total, strategy_slots);
+                state.write_lane(lane, &mut out);
             }
             state.record_grid(&mut grid);
             on_block_done(lanes_used as u64);

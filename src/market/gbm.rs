@@ -4,7 +4,7 @@
 use nalgebra::DMatrix;
 
 use crate::market::spec::{Correlation, MarketSpec};
-use crate::market::{fill_normals, initial_weights, MarketKernel};
+use crate::market::{fill_normals, initial_weights, Draws, MarketKernel};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::{STREAM_FACTORS, STREAM_MARKET};
 use crate::problems::{invalid, Problems, ScenarioError};
@@ -391,29 +391,32 @@ impl GbmMarket {
 pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &CholeskyKernel<R>,
     key: [u32; 2],
-    paths: &[u32; L],
+    draws: &Draws<R, L>,
     step: u32,
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) {
     let n = params.n;
-    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
-    correlate_in_place::<R, L, FUSED>(params, log_steps);
+    fill_normals::<R, L, FUSED>(key, draws, step, STREAM_MARKET, &mut log_steps[..n]);
+    correlate_in_place::<R, L, FUSED>(params, log_steps, noise);
 }
 
 /// Standard normals `z` (the first n lanes of `log_steps`) into log steps
 /// `gamma_i dt + sqrt(dt) (L z)_i`: each row the chain of multiply-adds j = 0, 1, ..., i
 /// (the GPU's block kernel sums in the same order; its stage test compares them bit
-/// for bit).
+/// for bit). `noise` receives each step's noise term `sqrt(dt) (L z)_i` before the
+/// drift is added (the control variate's epsilon, SPT.md section 9).
 #[inline(always)]
 pub fn correlate_in_place<R: Real, const L: usize, const FUSED: bool>(
     params: &CholeskyKernel<R>,
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) {
     // Correlate in place, last rows first: row i reads z_j for j <= i only. Blocks of
     // rows share each load of z_j (the loop is bound by loads, not multiply-adds).
     let end = match params.block_rows {
-        8 => correlate_blocks::<R, L, FUSED, 8>(params, log_steps),
-        _ => correlate_blocks::<R, L, FUSED, 4>(params, log_steps),
+        8 => correlate_blocks::<R, L, FUSED, 8>(params, log_steps, noise),
+        _ => correlate_blocks::<R, L, FUSED, 4>(params, log_steps, noise),
     };
     let row = |i: usize| &params.step_factor[i * (i + 1) / 2..][..=i];
     for i in (0..end).rev() {
@@ -421,6 +424,7 @@ pub fn correlate_in_place<R: Real, const L: usize, const FUSED: bool>(
         for (z, factor) in log_steps[..=i].iter().zip(row(i)) {
             sum = z.mul_add::<FUSED>(*factor, sum);
         }
+        noise[i] = sum;
         log_steps[i] = sum + params.step_drift[i];
     }
 }
@@ -431,6 +435,7 @@ pub fn correlate_in_place<R: Real, const L: usize, const FUSED: bool>(
 fn correlate_blocks<R: Real, const L: usize, const FUSED: bool, const B: usize>(
     params: &CholeskyKernel<R>,
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) -> usize {
     let mut end = params.n;
     let mut blocks = params.block_factor.as_slice();
@@ -446,6 +451,7 @@ fn correlate_blocks<R: Real, const L: usize, const FUSED: bool, const B: usize>(
             }
         }
         for (r, sum) in sums.iter().enumerate() {
+            noise[first + r] = *sum;
             log_steps[first + r] = *sum + params.step_drift[first + r];
         }
         end = first;
@@ -456,26 +462,29 @@ fn correlate_blocks<R: Real, const L: usize, const FUSED: bool, const B: usize>(
 /// One step of log caps under a factor model:
 /// `log_steps[i] = gamma_i dt + sqrt(dt) (sum_k B_ik f_k + s_i e_i)`, with the
 /// idiosyncratic normals e from the market stream and the factor normals f from
-/// the factor stream. The CPU twin of `shaders/market_factor.wgsl`.
+/// the factor stream (`noise` gets everything but the drift). The CPU twin of
+/// `shaders/market_factor.wgsl`.
 #[inline(always)]
 pub fn factor_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &FactorKernel<R>,
     key: [u32; 2],
-    paths: &[u32; L],
+    draws: &Draws<R, L>,
     step: u32,
     factor_normals: &mut [Lanes<R, L>],
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) {
     let (n, factors) = (params.n, params.factors);
-    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
-    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_FACTORS, &mut factor_normals[..factors]);
-    for (i, log_step) in log_steps[..n].iter_mut().enumerate() {
+    fill_normals::<R, L, FUSED>(key, draws, step, STREAM_MARKET, &mut log_steps[..n]);
+    fill_normals::<R, L, FUSED>(key, draws, step, STREAM_FACTORS, &mut factor_normals[..factors]);
+    for (i, (log_step, noise)) in log_steps[..n].iter_mut().zip(noise.iter_mut()).enumerate() {
         let loadings = &params.step_loadings[i * factors..][..factors];
         let mut common = Lanes::zero();
         for (loading, f) in loadings.iter().zip(factor_normals.iter()) {
             common = f.mul_add::<FUSED>(*loading, common);
         }
-        *log_step = log_step.mul_add::<FUSED>(params.step_idiosyncratic[i], common) + params.step_drift[i];
+        *noise = log_step.mul_add::<FUSED>(params.step_idiosyncratic[i], common);
+        *log_step = *noise + params.step_drift[i];
     }
 }
 

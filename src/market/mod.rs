@@ -168,19 +168,43 @@ pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
     }
 }
 
+/// Whose normals a block of `L` lanes draws: each lane's Philox path counter and the
+/// sign its normals take. Without antithetic pairs a lane draws its own path's normals;
+/// with them (SPT.md section 9) path 2k + 1 draws path 2k's, negated.
+#[derive(Debug, Clone, Copy)]
+pub struct Draws<R, const L: usize> {
+    pub counters: [u32; L],
+    pub signs: Lanes<R, L>,
+}
+
+impl<R: Real, const L: usize> Draws<R, L> {
+    /// The draws of paths `paths`, paired antithetically or not.
+    pub fn of(paths: &[u32; L], antithetic: bool) -> Draws<R, L> {
+        if !antithetic {
+            return Draws { counters: *paths, signs: Lanes::splat(R::ONE) };
+        }
+        Draws {
+            counters: paths.map(|path| path & !1),
+            signs: Lanes(paths.map(|path| if path % 2 == 1 { -R::ONE } else { R::ONE })),
+        }
+    }
+}
+
 /// Standard normals of stocks (or factors) `0 .. out.len()` for `L` paths at `step`
 /// from random stream `stream`: four per Philox call, as the contract of `numeric/philox.rs` says.
+/// A lane's sign multiplies the Box–Muller radius, so a negated lane's normals are
+/// exactly the others' negated (and a sign of one changes no bit).
 #[inline(always)]
 pub fn fill_normals<R: Real, const L: usize, const FUSED: bool>(
     key: [u32; 2],
-    paths: &[u32; L],
+    draws: &Draws<R, L>,
     step: u32,
     stream: u32,
     out: &mut [Lanes<R, L>],
 ) {
     let count = out.len();
     for block in 0..count.div_ceil(4) {
-        let counters = [*paths, [step; L], [block as u32; L], [stream; L]];
+        let counters = [draws.counters, [step; L], [block as u32; L], [stream; L]];
         let words = philox4x32_10_simd(counters, key);
         // Plain loops: `array::map` here was left out of line, in baseline code.
         let mut uniforms = [Lanes::zero(); 4];
@@ -191,7 +215,7 @@ pub fn fill_normals<R: Real, const L: usize, const FUSED: bool>(
         }
         let mut normals = [Lanes::zero(); 4];
         for pair in 0..2 {
-            let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt();
+            let radius = (uniforms[2 * pair].ln_with::<FUSED>() * R::from_f64(-2.0)).sqrt() * draws.signs;
             let (sin, cos) = uniforms[2 * pair + 1].sin_cos_turns_with::<FUSED>();
             normals[2 * pair] = radius * cos;
             normals[2 * pair + 1] = radius * sin;

@@ -9,7 +9,7 @@
 //! or the barriers of a workgroup sort (costly on llvmpipe, see DESIGN.md section 5).
 
 use crate::market::spec::{MarketSpec, ModelKind, PerStock};
-use crate::market::{fill_normals, initial_weights};
+use crate::market::{fill_normals, initial_weights, Draws};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
 use crate::numeric::ranking::{sort_by_rank, sort_keyed};
@@ -170,15 +170,16 @@ pub struct RankKernel<R> {
 pub fn rank_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &RankKernel<R>,
     key: [u32; 2],
-    paths: &[u32; L],
+    draws: &Draws<R, L>,
     step: u32,
     log_caps: &[Lanes<R, L>],
     order: &mut [u32],
     keyed: &mut [(R, u32)],
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) {
     let n = params.n;
-    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
+    fill_normals::<R, L, FUSED>(key, draws, step, STREAM_MARKET, &mut log_steps[..n]);
     for (lane, order) in order.chunks_exact_mut(n).enumerate() {
         for (pair, &stock) in keyed.iter_mut().zip(order.iter()) {
             *pair = (log_caps[stock as usize].0[lane], stock);
@@ -186,8 +187,12 @@ pub fn rank_log_steps<R: Real, const L: usize, const FUSED: bool>(
         sort_keyed(keyed);
         for (rank, ((_, stock), slot)) in keyed.iter().zip(order.iter_mut()).enumerate() {
             *slot = *stock;
-            let z = &mut log_steps[*stock as usize].0[lane];
-            *z = params.rank_drift[rank] + params.rank_vol[rank] * *z;
+            // The noise term sigma_k sqrt(dt) z, then the drift of the rank held.
+            let stock = *stock as usize;
+            let z = &mut log_steps[stock].0[lane];
+            let term = params.rank_vol[rank] * *z;
+            noise[stock].0[lane] = term;
+            *z = params.rank_drift[rank] + term;
         }
     }
 }

@@ -9,7 +9,7 @@
 //! (n dt)^(1 + alpha), negligible for the step sizes the model needs.
 
 use crate::market::spec::MarketSpec;
-use crate::market::{fill_normals, initial_weights};
+use crate::market::{fill_normals, initial_weights, Draws};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::STREAM_MARKET;
 use crate::problems::{invalid, Problems, ScenarioError};
@@ -67,22 +67,25 @@ pub struct VsmKernel<R> {
 }
 
 /// One Euler step of log caps for `L` paths from the weights `mu` at the start of the
-/// step: `alpha dt / (2 m_i) + sqrt(dt / m_i) z_i` with `m_i = max(mu_i, dt)`.
+/// step: `alpha dt / (2 m_i) + sqrt(dt / m_i) z_i` with `m_i = max(mu_i, dt)` (`noise`
+/// gets the second term).
 /// The CPU twin of `shaders/market_vsm.wgsl`.
 #[inline(always)]
 pub fn vsm_log_steps<R: Real, const L: usize, const FUSED: bool>(
     params: &VsmKernel<R>,
     key: [u32; 2],
-    paths: &[u32; L],
+    draws: &Draws<R, L>,
     step: u32,
     mu: &[Lanes<R, L>],
     log_steps: &mut [Lanes<R, L>],
+    noise: &mut [Lanes<R, L>],
 ) {
     let n = params.n;
-    fill_normals::<R, L, FUSED>(key, paths, step, STREAM_MARKET, &mut log_steps[..n]);
-    for (log_step, mu) in log_steps[..n].iter_mut().zip(mu) {
+    fill_normals::<R, L, FUSED>(key, draws, step, STREAM_MARKET, &mut log_steps[..n]);
+    for ((log_step, noise), mu) in log_steps[..n].iter_mut().zip(noise.iter_mut()).zip(mu) {
         let inverse = mu.max(Lanes::splat(params.weight_floor)).recip();
         let vol = (inverse.sqrt() * params.vol_scale) * *log_step;
+        *noise = vol;
         *log_step = inverse.mul_add::<FUSED>(params.drift_scale, vol);
     }
 }

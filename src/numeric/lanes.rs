@@ -205,6 +205,15 @@ impl<R: Real, const L: usize> Lanes<R, L> {
             self * factor + addend
         }
     }
+    /// `self * factors + addend`, lane by lane: one rounding when `FUSED`, two otherwise.
+    #[inline(always)]
+    pub fn mul_add_lanes<const FUSED: bool>(self, factors: Self, addend: Self) -> Self {
+        if FUSED {
+            Lanes(std::array::from_fn(|l| self.0[l].fused_mul_add(factors.0[l], addend.0[l])))
+        } else {
+            self * factors + addend
+        }
+    }
     #[inline(always)]
     pub fn recip(self) -> Self {
         self.map(|v| R::ONE / v)

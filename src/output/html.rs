@@ -56,11 +56,12 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     out.push_str("</table>\n");
 
     let market = &report.market.log_return;
+    let (market_mean, market_se) = market.estimate();
     let _ = writeln!(
         out,
         "<p>Market (cap-weighted) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
-        market.mean,
-        Z_95 * market.se,
+        market_mean,
+        Z_95 * market_se,
         market.sd
     );
     out.push_str(
@@ -70,16 +71,16 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
          <th>break-even cost</th></tr>\n",
     );
     for (name, strategy) in &report.strategies {
-        let growth = &strategy.relative_growth_rate;
+        let (growth, growth_se) = strategy.relative_growth_rate.estimate();
         let p = &strategy.p_outperform;
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{:+.3} &plusmn; {:.3}</td><td>{:.2}</td><td>{:.2}</td><td>{:.3}</td>\
              <td>{:.3} [{:.3}, {:.3}]</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
             escape(name),
-            100.0 * growth.mean,
-            100.0 * Z_95 * growth.se,
-            100.0 * strategy.excess_return.mean,
+            100.0 * growth,
+            100.0 * Z_95 * growth_se,
+            100.0 * strategy.excess_return.estimate().0,
             100.0 * strategy.tracking_error.mean,
             strategy.information_ratio.mean,
             p.estimate,
@@ -91,6 +92,7 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
         );
     }
     out.push_str("</table>\n");
+    let _ = writeln!(out, "<p>{}.</p>", escape(&crate::output::table::estimation_note(report)));
     let _ = writeln!(out, "<p>Ranking (paired, 95 %): {}</p>", escape(&report.ranking()));
 
     for (caption, svg) in figures {

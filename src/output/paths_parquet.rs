@@ -11,7 +11,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
-use crate::output::per_path::{market_value, COLUMNS};
+use crate::output::per_path::{MarketRow, COLUMNS};
 use crate::summary::results::Results;
 
 /// Paths per row group (each path gives one row per strategy and one for the market).
@@ -68,8 +68,8 @@ pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
         let mut rows = RowGroup::default();
         for path in group_start..(group_start + ROW_GROUP_PATHS).min(results.paths()) {
             let index = first_path + path as i64;
-            let market = results.market_log_return[path];
-            rows.push(index, "market", |column| Some(market_value(column, market)));
+            let market = MarketRow::of(results, path);
+            rows.push(index, "market", |column| Some((COLUMNS[column].market)(market)));
             for (strategy, name) in results.strategy_names.iter().enumerate() {
                 let statistics = &results.per_path[strategy][path];
                 let generated = results.functionally_generated[strategy];

@@ -12,18 +12,35 @@ pub struct Column {
     pub name: &'static str,
     /// The column's value on a strategy's row.
     pub value: fn(&PathStatistics) -> f64,
+    /// The column's value on the market's row, from its log return and control: the
+    /// market's own figures, and zero for every statistic relative to itself.
+    pub market: fn(MarketRow) -> f64,
     /// Defined only for functionally generated strategies: an empty field in the CSV,
     /// null in Parquet, for the others.
     pub generated_only: bool,
 }
 
-const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
-    Column { name, value, generated_only }
+/// The market's per-path figures, for its row.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketRow {
+    pub log_return: f64,
+    pub control: f64,
 }
 
-/// The value columns, in file order (SPT.md section 6 defines each).
-pub const COLUMNS: [Column; 10] = [
-    column("log_return", |s| s.log_return, false),
+impl MarketRow {
+    /// Path `path` (an index into `results`' paths).
+    pub fn of(results: &Results, path: usize) -> MarketRow {
+        MarketRow { log_return: results.market_log_return[path], control: results.market_control[path] }
+    }
+}
+
+const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
+    Column { name, value, market: |_| 0.0, generated_only }
+}
+
+/// The value columns, in file order (SPT.md sections 6 and 9 define each).
+pub const COLUMNS: [Column; 11] = [
+    Column { name: "log_return", value: |s| s.log_return, market: |m| m.log_return, generated_only: false },
     column("relative_log_return", |s| s.relative_log_return, false),
     column("excess_return", |s| s.excess_return, false),
     column("tracking_error", |s| s.tracking_error, false),
@@ -33,17 +50,9 @@ pub const COLUMNS: [Column; 10] = [
     column("generating_term", |s| s.generating_term, true),
     column("drift_term", |s| s.drift_term, true),
     column("cost_term", |s| s.cost_term, false),
+    // The control of the relative log return M_pi; on the market's row its own M_mu.
+    Column { name: "control_term", value: |s| s.control_term, market: |m| m.control, generated_only: false },
 ];
-
-/// The value of column `index` on the market's row: its log return, and zero for
-/// every statistic relative to itself.
-pub fn market_value(index: usize, market_log_return: f64) -> f64 {
-    if index == 0 {
-        market_log_return
-    } else {
-        0.0
-    }
-}
 
 /// The file every path's statistics go to; "parquet" or "csv" in files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -76,10 +85,10 @@ pub fn paths_csv(results: &Results) -> String {
     out.push_str(&csv_header());
     out.push('\n');
     for path in 0..results.paths() {
-        let market = results.market_log_return[path];
+        let market = MarketRow::of(results, path);
         let _ = write!(out, "{path},market");
-        for index in 0..COLUMNS.len() {
-            let _ = write!(out, ",{}", market_value(index, market));
+        for column in &COLUMNS {
+            let _ = write!(out, ",{}", (column.market)(market));
         }
         out.push('\n');
         for (strategy, name) in results.strategy_names.iter().enumerate() {

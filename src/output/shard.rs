@@ -104,6 +104,9 @@ pub struct ShardManifest {
     pub terminal_sums: OrderedSums,
     /// The shard's strategies through time (integer sums: shards add up exactly).
     pub time_grid: Option<TimeGrid>,
+    /// The layout of `paths.bin` ([`PATHS_FORMAT`]).
+    #[serde(default = "first_paths_format")]
+    pub paths_format: u32,
     /// SHA-256 (hex) of this manifest without its checksum, then of `paths.bin`.
     #[serde(default)]
     pub checksum: Option<String>,
@@ -128,14 +131,24 @@ pub struct Shard {
     pub directory: PathBuf,
     pub manifest: ShardManifest,
     pub market_log_return: Vec<f64>,
+    pub market_control: Vec<f64>,
     /// `per_path[strategy][path]`.
     pub per_path: Vec<Vec<PathStatistics>>,
 }
 
-/// f64 values per path in `paths.bin`: the market's log return, then each strategy's
-/// statistics.
+/// The layout of `paths.bin` this sptlab writes and reads: 2 added the market's control
+/// after its log return, and each strategy's control after its other statistics.
+pub const PATHS_FORMAT: u32 = 2;
+
+/// Manifests from before `paths_format` existed hold format 1.
+fn first_paths_format() -> u32 {
+    1
+}
+
+/// f64 values per path in `paths.bin`: the market's log return and control, then each
+/// strategy's statistics.
 fn words_per_path(strategies: usize) -> usize {
-    1 + strategies * PathStatistics::FIELDS
+    2 + strategies * PathStatistics::FIELDS
 }
 
 /// A shard's files, `paths.bin` then `shard.json` (a directory with shard.json is a
@@ -145,6 +158,7 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
     let mut bytes = Vec::with_capacity(results.paths() * words_per_path(strategies) * 8);
     for path in 0..results.paths() {
         bytes.extend_from_slice(&results.market_log_return[path].to_le_bytes());
+        bytes.extend_from_slice(&results.market_control[path].to_le_bytes());
         for per_path in &results.per_path {
             for value in per_path[path].to_array() {
                 bytes.extend_from_slice(&value.to_le_bytes());
@@ -170,6 +184,7 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
         seconds: run.seconds,
         terminal_sums: results.terminal_sums.clone(),
         time_grid: results.grid.clone(),
+        paths_format: PATHS_FORMAT,
         checksum: None,
     };
     manifest.checksum = Some(manifest.checksum_with(&bytes));
@@ -216,6 +231,15 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
             manifest.sptlab_version
         )));
     };
+    if manifest.paths_format != PATHS_FORMAT {
+        return Err(ShardError::Unreadable(format!(
+            "{}: its paths.bin has format {} (written by an older sptlab {}); this sptlab reads format \
+             {PATHS_FORMAT}: simulate the shard again",
+            at("shard.json").display(),
+            manifest.paths_format,
+            manifest.sptlab_version
+        )));
+    }
     let paths =
         manifest.end_path.checked_sub(manifest.first_path).ok_or_else(|| {
             ShardError::Damaged(format!("{}: end_path is before first_path", at("shard.json").display()))
@@ -246,6 +270,7 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     let words: Vec<f64> =
         bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
     let mut market_log_return = Vec::with_capacity(paths);
+    let mut market_control = Vec::with_capacity(paths);
     let mut per_path = vec![Vec::with_capacity(paths); strategies];
     if let Some(at_word) = words.iter().position(|word| !word.is_finite()) {
         return Err(ShardError::Damaged(format!(
@@ -256,11 +281,12 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     }
     for row in words.chunks_exact(width) {
         market_log_return.push(row[0]);
-        for (strategy, fields) in per_path.iter_mut().zip(row[1..].chunks_exact(PathStatistics::FIELDS)) {
+        market_control.push(row[1]);
+        for (strategy, fields) in per_path.iter_mut().zip(row[2..].chunks_exact(PathStatistics::FIELDS)) {
             strategy.push(PathStatistics::from_array(fields.try_into().expect("chunks of FIELDS")));
         }
     }
-    Ok(Shard { directory: directory.to_path_buf(), manifest, market_log_return, per_path })
+    Ok(Shard { directory: directory.to_path_buf(), manifest, market_log_return, market_control, per_path })
 }
 
 /// The merged run: its plan, results and run facts (seconds: the shards' sum).
@@ -405,6 +431,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     }
     for shard in &mut shards {
         results.market_log_return.append(&mut shard.market_log_return);
+        results.market_control.append(&mut shard.market_control);
         for (merged, part) in results.per_path.iter_mut().zip(&mut shard.per_path) {
             merged.append(part);
         }

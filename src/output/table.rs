@@ -24,11 +24,12 @@ pub fn table(report: &Report) -> String {
         run.asset_steps_per_second,
     );
     let market = &report.market.log_return;
+    let (market_mean, market_se) = market.estimate();
     let _ = writeln!(
         out,
         "market (cap-weighted) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
-        market.mean,
-        Z_95 * market.se,
+        market_mean,
+        Z_95 * market_se,
         market.sd
     );
     let _ = writeln!(
@@ -45,14 +46,14 @@ pub fn table(report: &Report) -> String {
         "b/e cost"
     );
     for (name, strategy) in &report.strategies {
-        let growth = &strategy.relative_growth_rate;
+        let (growth, growth_se) = strategy.relative_growth_rate.estimate();
         let p = &strategy.p_outperform;
         let _ = writeln!(
             out,
             "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
             name,
-            format!("{:+.3}% +/- {:.3}%", 100.0 * growth.mean, 100.0 * Z_95 * growth.se),
-            100.0 * strategy.excess_return.mean,
+            format!("{:+.3}% +/- {:.3}%", 100.0 * growth, 100.0 * Z_95 * growth_se),
+            100.0 * strategy.excess_return.estimate().0,
             100.0 * strategy.tracking_error.mean,
             strategy.information_ratio.mean,
             format!("{:.3} [{:.3}, {:.3}]", p.estimate, p.low, p.high),
@@ -69,5 +70,30 @@ pub fn table(report: &Report) -> String {
          b/e cost: cost per unit traded at which mean rel. growth is zero (- if none);\n\
          ranking: by mean relative log return; '>' a significant paired difference, '~' not."
     );
+    let _ = writeln!(out, "{}", estimation_note(report));
     out
+}
+
+/// What the means and intervals are: controlled (with the range of variance ratios of
+/// the relative growth) or plain, over paths or antithetic pairs.
+pub fn estimation_note(report: &Report) -> String {
+    let ratios: Vec<f64> = report
+        .strategies
+        .iter()
+        .filter_map(|(_, s)| s.relative_growth_rate.controlled.map(|c| c.variance_ratio))
+        .collect();
+    let mut note = if ratios.is_empty() {
+        "means: plain sample means (no control variate)".to_string()
+    } else {
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(0.0, f64::max);
+        format!(
+            "means of rel. growth, excess and the market's log return: controlled by the martingale control \
+             variate (SPT.md section 9; variance ratio {low:.0} to {high:.0}; --control-variate none for plain means)"
+        )
+    };
+    if report.scenario.antithetic {
+        note.push_str(&format!("; antithetic pairs: intervals over {} pairs", report.run.paths / 2));
+    }
+    note
 }

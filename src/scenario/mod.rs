@@ -40,9 +40,26 @@ pub struct Scenario {
     pub years: f64,
     #[serde(default = "default_steps_per_year")]
     pub steps_per_year: u32,
+    /// The control variate of the controlled means (SPT.md section 9).
+    #[serde(default)]
+    pub control_variate: ControlVariate,
+    /// Paths 2k and 2k + 1 draw opposite normals (SPT.md section 9).
+    #[serde(default)]
+    pub antithetic: bool,
     pub market: MarketSpec,
     #[serde(default)]
     pub strategies: Vec<StrategySpec>,
+}
+
+/// Which control variate the report's controlled means use (DESIGN.md section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlVariate {
+    /// The active-weight martingale M of SPT.md section 9.
+    #[default]
+    Martingale,
+    /// No control: plain means only.
+    None,
 }
 
 fn default_name() -> String {
@@ -67,6 +84,9 @@ pub struct Overrides {
     pub paths: Option<u64>,
     pub years: Option<f64>,
     pub seed: Option<u64>,
+    pub control_variate: Option<ControlVariate>,
+    /// `Some(true)` turns antithetic pairs on (the command line cannot turn them off).
+    pub antithetic: Option<bool>,
 }
 
 impl Scenario {
@@ -95,6 +115,12 @@ impl Scenario {
         }
         if let Some(seed) = overrides.seed {
             self.seed = seed;
+        }
+        if let Some(control_variate) = overrides.control_variate {
+            self.control_variate = control_variate;
+        }
+        if let Some(antithetic) = overrides.antithetic {
+            self.antithetic = antithetic;
         }
     }
 }
@@ -143,9 +169,16 @@ mod tests {
     #[test]
     fn overrides_replace_file_values() {
         let mut scenario = Scenario::from_toml(SMALL).unwrap();
-        scenario.apply(&Overrides { paths: Some(7), years: Some(2.0), seed: Some(9) });
+        scenario.apply(&Overrides {
+            paths: Some(8),
+            years: Some(2.0),
+            seed: Some(9),
+            control_variate: Some(ControlVariate::None),
+            antithetic: Some(true),
+        });
         let plan = scenario.validate().unwrap();
-        assert_eq!((plan.paths, plan.steps, plan.seed), (7, 504, 9));
+        assert_eq!((plan.paths, plan.steps, plan.seed), (8, 504, 9));
+        assert_eq!((plan.control_variate, plan.antithetic), (ControlVariate::None, true));
     }
 
     #[test]
@@ -161,6 +194,7 @@ mod tests {
     fn bad_values_name_their_field() {
         let cases = [
             ("paths = 10", "paths = 0", "paths"),
+            ("paths = 10", "paths = 11\nantithetic = true", "paths"),
             ("vol = 0.2", "vol = -0.2", "market.vol[0]"),
             ("vol = 0.2", "vol = [0.2, 0.3]", "market.vol"),
             ("vol = 0.2", "vol = 50.0", "market.vol[0]"),

@@ -4,7 +4,7 @@
 use crate::market::Market;
 use crate::portfolio::Strategy;
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::scenario::{Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
+use crate::scenario::{ControlVariate, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
 
 /// A validated run: everything a backend needs, in model units.
 #[derive(Debug, Clone)]
@@ -17,6 +17,10 @@ pub struct Plan {
     pub seed: u64,
     pub market: Market,
     pub strategies: Vec<Strategy>,
+    /// The control variate of the report's controlled means.
+    pub control_variate: ControlVariate,
+    /// Paths 2k and 2k + 1 draw opposite normals, and pairs are the independent units.
+    pub antithetic: bool,
     /// The horizon asked for, when it was not a whole number of steps: the run
     /// simulates the nearest whole number, and its scenario records that horizon.
     pub asked_years: Option<f64>,
@@ -44,6 +48,11 @@ impl Scenario {
             problems.push(invalid("paths", "must be at least 1"));
         } else if self.paths > MAX_PATHS {
             problems.push(invalid("paths", format!("must be at most {MAX_PATHS}")));
+        } else if self.antithetic && self.paths % 2 == 1 {
+            problems.push(invalid(
+                "paths",
+                format!("must be even with antithetic = true (paths come in pairs), got {}", self.paths),
+            ));
         }
         let mut steps = None;
         if !(self.years.is_finite() && self.years > 0.0) {
@@ -115,6 +124,8 @@ impl Scenario {
                     seed: self.seed,
                     market,
                     strategies,
+                    control_variate: self.control_variate,
+                    antithetic: self.antithetic,
                     asked_years,
                 })
             }

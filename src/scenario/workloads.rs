@@ -3,7 +3,7 @@
 
 use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 use crate::portfolio::spec::{StrategySpec, WeightingKind};
-use crate::scenario::{Scenario, EXAMPLE_SCENARIOS};
+use crate::scenario::{ControlVariate, Scenario, EXAMPLE_SCENARIOS};
 
 /// The standard benchmark workload of `../shared/peers/`: 100 stocks with initial caps
 /// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3, arithmetic
@@ -42,6 +42,8 @@ pub fn scaled_workload(n: usize, paths: u64, steps: u32) -> Scenario {
         paths,
         years: steps as f64 / 252.0,
         steps_per_year: 252,
+        control_variate: ControlVariate::default(),
+        antithetic: false,
         market: MarketSpec {
             initial_weights: Some(initial_caps),
             growth: None,

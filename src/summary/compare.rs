@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::engine::PathStatistics;
 use crate::summary::results::Results;
-use crate::summary::stats::{summarize, wilson_interval, Proportion, Z_95};
+use crate::summary::stats::{controlled_mean, Controlled, Estimation, Proportion, Z_95};
 
 /// The benchmark's name in comparisons.
 pub const MARKET: &str = "market";
@@ -27,29 +27,49 @@ pub const MARKET: &str = "market";
 /// Costs at or above this (the scenario file's limit) are not reported as break-even.
 pub const MAX_COST_BPS: f64 = 5_000.0;
 
-/// Mean, standard error and 95 % interval of a per-path difference.
+/// Mean, standard error and 95 % interval of a per-path difference; with a control,
+/// also its controlled estimate (SPT.md section 9: the control of A - B is M_A - M_B).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PairedDifference {
     pub mean: f64,
     pub se: f64,
     pub low: f64,
     pub high: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controlled: Option<Controlled>,
 }
 
 impl PairedDifference {
-    pub fn of(differences: &[f64]) -> PairedDifference {
-        let summary = summarize(differences).expect("a run has at least one path");
+    /// The plain figures of `differences` (se over the estimation's units).
+    pub fn of(differences: &[f64], estimation: Estimation) -> PairedDifference {
+        let summary = estimation.summary(differences);
         PairedDifference {
             mean: summary.mean,
             se: summary.se,
             low: summary.mean - Z_95 * summary.se,
             high: summary.mean + Z_95 * summary.se,
+            controlled: None,
         }
     }
 
-    /// Whether the 95 % interval excludes zero.
+    /// As [`PairedDifference::of`], with the controlled estimate when the estimation has
+    /// one: `controls` holds each path's M_A - M_B.
+    pub fn controlled(differences: &[f64], controls: &[f64], estimation: Estimation) -> PairedDifference {
+        let mut difference = PairedDifference::of(differences, estimation);
+        if estimation.controlled {
+            let units = estimation.units;
+            difference.controlled = controlled_mean(&units.means(differences), &units.means(controls));
+        }
+        difference
+    }
+
+    /// Whether the 95 % interval excludes zero: the controlled one when there is one.
     pub fn is_significant(&self) -> bool {
-        self.low > 0.0 || self.high < 0.0
+        let (low, high) = match self.controlled {
+            Some(c) => (c.mean - Z_95 * c.se, c.mean + Z_95 * c.se),
+            None => (self.low, self.high),
+        };
+        low > 0.0 || high < 0.0
     }
 }
 
@@ -66,41 +86,46 @@ pub struct Comparison {
     pub first_wins: Proportion,
 }
 
-/// Per path (relative log return, information ratio) of a strategy, or of the market.
-fn per_path(results: &Results, strategy: Option<usize>) -> Vec<(f64, f64)> {
+/// Per path (relative log return, information ratio, control M) of a strategy, or of
+/// the market (all zero: it is its own benchmark).
+fn per_path(results: &Results, strategy: Option<usize>) -> Vec<(f64, f64, f64)> {
     match strategy {
-        Some(index) => results.per_path[index].iter().map(|p| (p.relative_log_return, p.information_ratio)).collect(),
-        None => vec![(0.0, 0.0); results.paths()],
+        Some(index) => results.per_path[index]
+            .iter()
+            .map(|p| (p.relative_log_return, p.information_ratio, p.control_term))
+            .collect(),
+        None => vec![(0.0, 0.0, 0.0); results.paths()],
     }
 }
 
-fn compare(results: &Results, first: usize, second: Option<usize>) -> Comparison {
+fn compare(results: &Results, first: usize, second: Option<usize>, estimation: Estimation) -> Comparison {
     let a = per_path(results, Some(first));
     let b = per_path(results, second);
     let relative: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a.0 - b.0).collect();
     let information: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a.1 - b.1).collect();
-    let wins = relative.iter().filter(|d| **d > 0.0).count() as u64;
+    let controls: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a.2 - b.2).collect();
+    let wins = relative.iter().filter(|d| **d > 0.0).count();
     Comparison {
         first: results.strategy_names[first].clone(),
         second: second.map_or(MARKET.to_string(), |s| results.strategy_names[s].clone()),
-        relative_log_return: PairedDifference::of(&relative),
-        information_ratio: PairedDifference::of(&information),
-        first_wins: wilson_interval(wins, relative.len() as u64),
+        relative_log_return: PairedDifference::controlled(&relative, &controls, estimation),
+        information_ratio: PairedDifference::of(&information, estimation),
+        first_wins: estimation.share(wins, relative.len()),
     }
 }
 
 /// Every pair of strategies in scenario order (first before second), then each
 /// strategy against the market.
-pub fn comparisons(results: &Results) -> Vec<Comparison> {
+pub fn comparisons(results: &Results, estimation: Estimation) -> Vec<Comparison> {
     let count = results.strategy_names.len();
     let mut out = Vec::with_capacity(count * (count + 1) / 2);
     for first in 0..count {
         for second in first + 1..count {
-            out.push(compare(results, first, Some(second)));
+            out.push(compare(results, first, Some(second), estimation));
         }
     }
     for first in 0..count {
-        out.push(compare(results, first, None));
+        out.push(compare(results, first, None, estimation));
     }
     out
 }
@@ -157,11 +182,19 @@ mod tests {
 
     #[test]
     fn paired_differences_follow_their_definitions() {
-        let d = PairedDifference::of(&[0.1, 0.3, 0.2, 0.4]);
+        let d = PairedDifference::of(&[0.1, 0.3, 0.2, 0.4], Estimation::PLAIN);
         let sd = ((0.15f64.powi(2) + 0.05f64.powi(2)) * 2.0 / 3.0).sqrt();
         assert!((d.mean - 0.25).abs() < 1e-15 && (d.se - sd / 2.0).abs() < 1e-15);
         assert!((d.low - (0.25 - Z_95 * sd / 2.0)).abs() < 1e-15 && d.is_significant());
-        assert!(!PairedDifference::of(&[0.1, -0.1, 0.2, -0.2]).is_significant());
+        assert!(!PairedDifference::of(&[0.1, -0.1, 0.2, -0.2], Estimation::PLAIN).is_significant());
+        // The same differences, nearly all explained by a control: the controlled
+        // interval excludes zero where the plain one does not.
+        let controlled = Estimation { controlled: true, ..Estimation::PLAIN };
+        let d = PairedDifference::controlled(&[0.11, -0.09, 0.21, -0.19], &[0.1, -0.1, 0.2, -0.2], controlled);
+        assert!(d.low < 0.0 && d.high > 0.0, "plain: not significant");
+        let c = d.controlled.unwrap();
+        assert!((c.mean - 0.01).abs() < 1e-12 && (c.beta - 1.0).abs() < 1e-12, "{c:?}");
+        assert!(d.is_significant(), "controlled: significant");
     }
 
     #[test]
@@ -187,8 +220,8 @@ mod tests {
     #[test]
     fn the_ranking_marks_significant_steps() {
         let names = vec!["a".to_string(), "b".to_string()];
-        let significant = PairedDifference { mean: 1.0, se: 0.1, low: 0.8, high: 1.2 };
-        let not = PairedDifference { mean: 0.1, se: 0.1, low: -0.1, high: 0.3 };
+        let significant = PairedDifference { mean: 1.0, se: 0.1, low: 0.8, high: 1.2, controlled: None };
+        let not = PairedDifference { mean: 0.1, se: 0.1, low: -0.1, high: 0.3, controlled: None };
         let comparison = |first: &str, second: &str, d| Comparison {
             first: first.into(),
             second: second.into(),

@@ -6,10 +6,11 @@ use serde::Serialize;
 
 use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
 use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
+use crate::scenario::ControlVariate;
 use crate::scenario::{Plan, Scenario};
 use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
 use crate::summary::results::Results;
-use crate::summary::stats::{p_outperform, summarize, Proportion, Summary};
+use crate::summary::stats::{Estimation, Proportion, Summary, Units};
 
 /// Run facts for the report (`run` in summary.json).
 #[derive(Debug, Clone, Serialize)]
@@ -111,33 +112,40 @@ fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], ser
     map.end()
 }
 
-fn summary_of(values: impl Iterator<Item = f64>) -> Summary {
-    let values: Vec<f64> = values.collect();
-    summarize(&values).expect("a run has at least one path")
+/// How `plan`'s results are summarised: pairs as units under antithetic sampling, and
+/// controlled means unless the control is off (SPT.md section 9).
+pub fn estimation_of(plan: &Plan) -> Estimation {
+    Estimation { units: Units::of(plan.antithetic), controlled: plan.control_variate == ControlVariate::Martingale }
 }
 
 impl Report {
     pub fn new(plan: &Plan, results: &Results, run: RunInfo) -> Report {
         let years = results.years();
-        let market_log_return = summary_of(results.market_log_return.iter().copied());
+        let estimation = estimation_of(plan);
+        let market_log_return = estimation.summary_with_control(&results.market_log_return, &results.market_control);
         let strategies = results
             .strategy_names
             .iter()
             .zip(&results.per_path)
             .zip(&results.functionally_generated)
             .map(|((name, paths), &generated)| {
-                let of = |field: fn(&PathStatistics) -> f64| summary_of(paths.iter().map(field));
-                let relative: Vec<f64> = paths.iter().map(|p| p.relative_log_return).collect();
+                let values = |field: fn(&PathStatistics) -> f64| paths.iter().map(field).collect::<Vec<f64>>();
+                let of = |field: fn(&PathStatistics) -> f64| estimation.summary(&values(field));
+                // M_pi for the relative statistics, M_pi + M_mu for the strategy's own log return.
+                let control = values(|p| p.control_term);
+                let own_control: Vec<f64> = control.iter().zip(&results.market_control).map(|(a, b)| a + b).collect();
+                let relative = values(|p| p.relative_log_return);
+                let growth: Vec<f64> = relative.iter().map(|l| l / years).collect();
                 let report = StrategyReport {
-                    log_return: of(|p| p.log_return),
-                    relative_log_return: of(|p| p.relative_log_return),
-                    relative_growth_rate: summary_of(relative.iter().map(|l| l / years)),
-                    excess_return: of(|p| p.excess_return),
+                    log_return: estimation.summary_with_control(&values(|p| p.log_return), &own_control),
+                    relative_log_return: estimation.summary_with_control(&relative, &control),
+                    relative_growth_rate: estimation.summary_with_control(&growth, &control),
+                    excess_return: estimation.summary_with_control(&values(|p| p.excess_return), &control),
                     tracking_error: of(|p| p.tracking_error),
                     information_ratio: of(|p| p.information_ratio),
                     max_relative_drawdown: of(|p| p.max_relative_drawdown),
                     turnover: of(|p| p.turnover),
-                    p_outperform: p_outperform(&relative),
+                    p_outperform: estimation.p_outperform(&relative),
                     decomposition: generated.then(|| Decomposition {
                         generating_term: of(|p| p.generating_term),
                         drift_term: of(|p| p.drift_term),
@@ -160,15 +168,16 @@ impl Report {
                 gap_by_rank: results.gap_by_rank(),
             },
             strategies,
-            comparisons: comparisons(results),
+            comparisons: comparisons(results, estimation),
         }
     }
 
-    /// Strategies and the market from best to worst mean relative log return, joined by
-    /// ">" where the paired difference is significant at 95 % and "~" where not.
+    /// Strategies and the market from best to worst mean relative log return (controlled
+    /// when the run has the control), joined by ">" where the paired difference is
+    /// significant at 95 % and "~" where not.
     pub fn ranking(&self) -> String {
         let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
-        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.mean).collect();
+        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.estimate().0).collect();
         crate::summary::compare::ranking(&names, &means, &self.comparisons)
     }
 }

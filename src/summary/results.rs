@@ -17,6 +17,8 @@ pub struct Results {
     pub per_path: Vec<Vec<PathStatistics>>,
     /// log Z(T) - log Z(0) per path: the market portfolio's log return.
     pub market_log_return: Vec<f64>,
+    /// The market's control M_mu per path (SPT.md section 9).
+    pub market_control: Vec<f64>,
     /// The global indices of the paths held (the whole run, or one shard's share).
     pub path_range: Range<u64>,
     /// Sums over paths of mu_(k)(T) (ranks largest first), then of the gaps
@@ -34,7 +36,7 @@ impl Results {
     /// Bytes the per-path results of `paths` paths of `plan` take (every strategy's
     /// statistics and the market's log return per path).
     pub fn bytes_needed(plan: &Plan, paths: u64) -> u64 {
-        let per_path = plan.strategies.len() * std::mem::size_of::<PathStatistics>() + std::mem::size_of::<f64>();
+        let per_path = plan.strategies.len() * std::mem::size_of::<PathStatistics>() + 2 * std::mem::size_of::<f64>();
         paths.saturating_mul(per_path as u64)
     }
 
@@ -51,6 +53,7 @@ impl Results {
             functionally_generated: plan.strategies.iter().map(|s| s.weighting.is_functionally_generated()).collect(),
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
+            market_control: Vec::with_capacity(capacity),
             path_range,
             terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
             grid: None,
@@ -65,12 +68,12 @@ impl Results {
     }
 
     /// The paths `path_range.start ..` (in order) already simulated, to be continued:
-    /// their statistics, market log returns, cross-path sums and time grid.
+    /// their statistics, the market's log returns and controls, cross-path sums and time grid.
     pub fn resumed(
         plan: &Plan,
         path_range: Range<u64>,
         per_path: Vec<Vec<PathStatistics>>,
-        market_log_return: Vec<f64>,
+        (market_log_return, market_control): (Vec<f64>, Vec<f64>),
         terminal_sums: OrderedSums,
         grid: Option<TimeGrid>,
     ) -> Results {
@@ -78,6 +81,7 @@ impl Results {
         results.grid_complete = grid.is_some() || market_log_return.is_empty();
         results.per_path = per_path;
         results.market_log_return = market_log_return;
+        results.market_control = market_control;
         results.terminal_sums = terminal_sums;
         results.grid = grid;
         results
@@ -150,6 +154,7 @@ impl Results {
         for path in 0..batch.paths {
             let market_log_return = batch.log_total_cap_change[path];
             self.market_log_return.push(market_log_return);
+            self.market_control.push(batch.market_control[path]);
             for (strategy, per_path) in self.per_path.iter_mut().enumerate() {
                 per_path.push(PathStatistics::from_slots(
                     batch.slots(path, strategy),

@@ -17,6 +17,105 @@ pub struct Summary {
     pub q50: f64,
     pub q75: f64,
     pub q95: f64,
+    /// The mean estimated with its control variate (SPT.md section 9), for the statistics
+    /// that have one when the run uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controlled: Option<Controlled>,
+}
+
+impl Summary {
+    /// The mean a reader should quote and its standard error: the controlled ones when
+    /// there are, else the plain ones.
+    pub fn estimate(&self) -> (f64, f64) {
+        self.controlled.map_or((self.mean, self.se), |c| (c.mean, c.se))
+    }
+}
+
+/// The independent units of a run's paths (SPT.md section 9): each path, or each
+/// antithetic pair (paths 2k and 2k + 1, which draw opposite normals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    Paths,
+    AntitheticPairs,
+}
+
+impl Units {
+    pub fn of(antithetic: bool) -> Units {
+        if antithetic {
+            Units::AntitheticPairs
+        } else {
+            Units::Paths
+        }
+    }
+
+    /// Each unit's mean of per-path `values` (held from an even path index on).
+    pub fn means(self, values: &[f64]) -> Vec<f64> {
+        match self {
+            Units::Paths => values.to_vec(),
+            Units::AntitheticPairs => {
+                values.chunks(2).map(|pair| pair.iter().sum::<f64>() / pair.len() as f64).collect()
+            }
+        }
+    }
+
+    /// How many units `paths` paths make.
+    pub fn count(self, paths: usize) -> usize {
+        match self {
+            Units::Paths => paths,
+            Units::AntitheticPairs => paths.div_ceil(2),
+        }
+    }
+}
+
+/// How a run's per-path statistics are summarised: over which units standard errors
+/// are taken, and whether means with a control get their controlled estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimation {
+    pub units: Units,
+    pub controlled: bool,
+}
+
+impl Estimation {
+    /// Plain means over paths: the units and estimates of a run without either option.
+    pub const PLAIN: Estimation = Estimation { units: Units::Paths, controlled: false };
+
+    /// The summary of per-path `values`: quantiles and `sd` over paths, `se` over units.
+    pub fn summary(&self, values: &[f64]) -> Summary {
+        let mut summary = summarize(values).expect("a run has at least one path");
+        if self.units == Units::AntitheticPairs {
+            let pairs = self.units.means(values);
+            summary.se = summarize(&pairs).expect("a path makes a pair").se;
+        }
+        summary
+    }
+
+    /// As [`Estimation::summary`], with the controlled estimate of the mean when the run
+    /// uses the control: `controls` holds each path's control (mean zero).
+    pub fn summary_with_control(&self, values: &[f64], controls: &[f64]) -> Summary {
+        let mut summary = self.summary(values);
+        if self.controlled {
+            summary.controlled = controlled_mean(&self.units.means(values), &self.units.means(controls));
+        }
+        summary
+    }
+
+    /// The share of paths with L > 0 (strictly), its Wilson interval over the units.
+    pub fn p_outperform(&self, relative_log_returns: &[f64]) -> Proportion {
+        let wins = relative_log_returns.iter().filter(|l| **l > 0.0).count();
+        self.share(wins, relative_log_returns.len())
+    }
+
+    /// The share `successes / paths`, its Wilson interval with n the units those paths
+    /// make (conservative for pairs: a pair's mean indicator is 0, 1/2 or 1).
+    pub fn share(&self, successes: usize, paths: usize) -> Proportion {
+        let mut proportion = wilson_interval(successes as u64, paths as u64);
+        if self.units == Units::AntitheticPairs && paths > 0 {
+            let estimate = successes as f64 / paths as f64;
+            let (low, high) = wilson_bounds(estimate, self.units.count(paths) as f64);
+            proportion = Proportion { estimate, low, high };
+        }
+        proportion
+    }
 }
 
 /// A proportion with its 95 % Wilson score interval.
@@ -90,6 +189,7 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
         q50: quantile(&sorted, 0.50),
         q75: quantile(&sorted, 0.75),
         q95: quantile(&sorted, 0.95),
+        controlled: None,
     })
 }
 
@@ -158,16 +258,16 @@ pub fn wilson_interval(successes: u64, trials: u64) -> Proportion {
     }
     let n = trials as f64;
     let p = successes as f64 / n;
+    let (low, high) = wilson_bounds(p, n);
+    Proportion { estimate: p, low, high }
+}
+
+/// The 95 % Wilson score bounds of a share `p` of `n` trials.
+fn wilson_bounds(p: f64, n: f64) -> (f64, f64) {
     let z2 = Z_95 * Z_95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half_width = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    Proportion { estimate: p, low: (centre - half_width).max(0.0), high: (centre + half_width).min(1.0) }
-}
-
-/// `p_outperform`: the share of paths with L > 0 (strictly), with its Wilson interval.
-pub fn p_outperform(relative_log_returns: &[f64]) -> Proportion {
-    let wins = relative_log_returns.iter().filter(|l| **l > 0.0).count() as u64;
-    wilson_interval(wins, relative_log_returns.len() as u64)
+    ((centre - half_width).max(0.0), (centre + half_width).min(1.0))
 }
 
 #[cfg(test)]
@@ -298,7 +398,34 @@ mod tests {
 
     #[test]
     fn p_outperform_counts_strict_wins() {
-        let p = p_outperform(&[0.1, -0.2, 0.0, 0.3]);
+        let p = Estimation::PLAIN.p_outperform(&[0.1, -0.2, 0.0, 0.3]);
         assert_eq!(p.estimate, 0.5);
+        assert_eq!(p, wilson_interval(2, 4));
+    }
+
+    #[test]
+    fn antithetic_pairs_are_the_units_of_se_and_intervals_but_not_of_sd_or_quantiles() {
+        // Pairs (1, 3), (2, 8), (-1, 5): pair means 2, 5, 2.
+        let values = [1.0, 3.0, 2.0, 8.0, -1.0, 5.0];
+        let pairs = Estimation { units: Units::AntitheticPairs, controlled: false };
+        let paired = pairs.summary(&values);
+        let plain = Estimation::PLAIN.summary(&values);
+        assert_eq!((paired.mean, paired.sd, paired.q50, paired.min), (plain.mean, plain.sd, plain.q50, plain.min));
+        // sd of (2, 5, 2) is sqrt(3), over sqrt(3) pairs.
+        assert!((paired.se - 1.0).abs() < 1e-15, "{}", paired.se);
+        assert!((plain.se - plain.sd / 6f64.sqrt()).abs() < 1e-15);
+        // 4 of 6 paths win; the interval is Wilson's for a share of 4/6 of 3 trials.
+        let share = pairs.p_outperform(&values[..]);
+        let (low, high) = wilson_bounds(4.0 / 6.0, 3.0);
+        assert_eq!((share.estimate, share.low, share.high), (5.0 / 6.0, share.low, share.high));
+        let wins = pairs.share(4, 6);
+        assert_eq!((wins.estimate, wins.low, wins.high), (4.0 / 6.0, low, high));
+        assert!(wins.high - wins.low > wilson_interval(4, 6).high - wilson_interval(4, 6).low);
+        // The controlled estimate regresses pair means on pair means of the control.
+        let controls = [0.5, -0.5, 1.0, 2.0, 0.0, -2.0];
+        let controlled = Estimation { units: Units::AntitheticPairs, controlled: true };
+        let with = controlled.summary_with_control(&values, &controls).controlled.unwrap();
+        assert_eq!(with, controlled_mean(&[2.0, 5.0, 2.0], &[0.0, 1.5, -1.0]).unwrap());
+        assert!(pairs.summary_with_control(&values, &controls).controlled.is_none(), "off: no key");
     }
 }

@@ -292,10 +292,11 @@ fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
     let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
     let capped_row = csv.lines().find(|line| line.starts_with("0,capped,")).unwrap();
     let fields: Vec<&str> = capped_row.split(',').collect();
-    assert_eq!(fields.len(), 12);
-    // generating_term and drift_term empty; the cost term is still there.
+    assert_eq!(fields.len(), 13);
+    // generating_term and drift_term empty; the cost term and the control are still there.
     assert_eq!((fields[9], fields[10]), ("", ""));
     assert!(fields[11].parse::<f64>().unwrap() < 0.0);
+    assert!(fields[12].parse::<f64>().unwrap().abs() > 0.0);
 }
 
 #[test]

@@ -283,8 +283,9 @@ fn the_block_kernels_correlated_steps_equal_the_cpu_f32_twin_bit_for_bit() {
         for path in 0..paths {
             let normals_of = || (0..n).map(|i| Lanes([normals[path * n + i]])).collect::<Vec<Lanes<f32, 1>>>();
             let (mut fused, mut unfused) = (normals_of(), normals_of());
-            correlate_in_place::<f32, 1, true>(&kernel, &mut fused);
-            correlate_in_place::<f32, 1, false>(&kernel, &mut unfused);
+            let mut noise = normals_of();
+            correlate_in_place::<f32, 1, true>(&kernel, &mut fused, &mut noise);
+            correlate_in_place::<f32, 1, false>(&kernel, &mut unfused, &mut noise);
             for stock in 0..n {
                 let got = on_gpu[path * n + stock].to_bits();
                 for (count, steps) in differing.iter_mut().zip([&fused, &unfused]) {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use sptlab::numeric::shrinkage::Shrinkage;
 use sptlab::output::per_path::PerPathFormat;
+use sptlab::scenario::ControlVariate;
 
 #[derive(Parser)]
 #[command(name = "sptlab", version, about = "Monte Carlo research engine for Stochastic Portfolio Theory")]
@@ -142,6 +143,23 @@ pub enum PerPathFormatChoice {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ControlVariateChoice {
+    /// The active-weight martingale of SPT.md section 9.
+    Martingale,
+    /// Plain means only.
+    None,
+}
+
+impl ControlVariateChoice {
+    pub fn chosen(self) -> ControlVariate {
+        match self {
+            ControlVariateChoice::Martingale => ControlVariate::Martingale,
+            ControlVariateChoice::None => ControlVariate::None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionChoice {
     F32,
     F64,
@@ -160,6 +178,14 @@ pub struct RunArgs {
     /// Random seed (overrides the file).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The control variate of the controlled means (overrides the file; default
+    /// martingale): `none` reports plain means only, to compare.
+    #[arg(long, value_enum)]
+    pub control_variate: Option<ControlVariateChoice>,
+    /// Pair paths antithetically: path 2k + 1 draws the negated normals of path 2k
+    /// (overrides the file; paths must be even).
+    #[arg(long)]
+    pub antithetic: bool,
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
     /// f64 is available on the CPU backend only.
@@ -183,7 +209,7 @@ pub struct RunArgs {
     /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
     /// precision; --threads and --batch-paths may differ) and report whether every
     /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
-    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "out", "force", "per_path", "png"])]
+    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "out", "force", "per_path", "png"])]
     pub reproduce: Option<PathBuf>,
     /// Continue the run whose --out was DIR from its last checkpoint (same scenario,
     /// backend, precision and output options; --threads and --batch-paths may differ).
@@ -191,7 +217,7 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with_all = ["scenario", "paths", "years", "seed", "shard", "reproduce", "out", "backend", "precision", "force"]
+        conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "reproduce", "out", "backend", "precision", "force"]
     )]
     pub resume: Option<PathBuf>,
     /// With --out: write a checkpoint after a finished batch of paths once this many

@@ -15,7 +15,7 @@ use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::ShardSpec;
 use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
 
-use crate::args::{BackendChoice, PrecisionChoice, RunArgs};
+use crate::args::{BackendChoice, ControlVariateChoice, PrecisionChoice, RunArgs};
 use crate::checks::memory_problems;
 use crate::failure::Failure;
 
@@ -139,7 +139,13 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
     let plan = match load_scenario(&args.scenario) {
         Ok(mut scenario) => {
-            scenario.apply(&Overrides { paths: args.paths, years: args.years, seed: args.seed });
+            scenario.apply(&Overrides {
+                paths: args.paths,
+                years: args.years,
+                seed: args.seed,
+                control_variate: args.control_variate.map(ControlVariateChoice::chosen),
+                antithetic: args.antithetic.then_some(true),
+            });
             scenario.validate().map_err(|error| problems.extend(scenario_problems(&source, &error))).ok()
         }
         Err(found) => {

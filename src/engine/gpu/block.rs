@@ -162,12 +162,12 @@ impl BlockShape {
         self.rows * self.places
     }
 
-    /// Words of workgroup memory every shape needs: the per-path sums (3 + S
-    /// quantities, then S), the factor normals, the cut flag.
+    /// Words of workgroup memory every shape needs: the per-path sums (`sums_a`, then
+    /// S for `sums_b`), the factor normals, the cut flag.
     fn fixed_workgroup_words(&self, plan: &Plan) -> u64 {
-        let strategies = plan.strategies.len() as u64;
+        let strategies = plan.strategies.len() as u32;
         let per_quantity = (self.rows * self.paths) as u64;
-        (3 + 2 * strategies) * per_quantity + self.factor_words(plan) as u64 + 1
+        (sums_a_quantities(strategies) + strategies) as u64 * per_quantity + self.factor_words(plan) as u64 + 1
     }
 
     fn factor_words(&self, plan: &Plan) -> u32 {
@@ -338,6 +338,13 @@ const STORAGE_DATA: &str = "fn stage_block_data(local: u32) {}
 fn market_word(i: u32) -> f32 { return block_data[i]; }
 ";
 
+/// Per-path quantities each row sums for the others (`sums_a` in block_paths.wgsl): the
+/// market's gross return, largest and smallest log cap, each strategy's holdings' value,
+/// then the controls' noise sums: the market's and each strategy's.
+fn sums_a_quantities(strategies: u32) -> u32 {
+    3 + strategies + 1 + strategies
+}
+
 /// The composed block kernel for `plan` in `shape`; `from_scratch`: the normals are
 /// read from the scratch buffer instead of drawn (the stage test).
 pub fn block_source(plan: &Plan, shape: &BlockShape, multiply: PhiloxMultiply, from_scratch: bool) -> String {
@@ -357,7 +364,7 @@ pub fn block_source(plan: &Plan, shape: &BlockShape, multiply: PhiloxMultiply, f
         ("NPAD", u(shape.padded_stocks())),
         ("GROWTH_BASE", u(shape.growth_base())),
         ("HELD_WORDS", u((strategies * shape.places).max(1))),
-        ("SUMS_A_WORDS", u((3 + strategies) * shape.rows * shape.paths)),
+        ("SUMS_A_WORDS", u(sums_a_quantities(strategies) * shape.rows * shape.paths)),
         ("SUMS_B_WORDS", u(strategies.max(1) * shape.rows * shape.paths)),
         ("FACTOR_WORDS", u(shape.factor_words(plan))),
         ("NORMAL_WORDS", u(shape.normal_words(plan) as u32)),

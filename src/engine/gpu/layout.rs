@@ -70,11 +70,16 @@ impl StateLayout {
             grid_points: GridSpec::of(plan.steps, plan.steps_per_year).points,
         }
     }
+    /// log Z - log Z(0) and its Kahan compensation.
     pub fn log_total(&self) -> u32 {
         self.n
     }
-    pub fn slots_base(&self) -> u32 {
+    /// The market's control M_mu (SPT.md section 9) and its Kahan compensation.
+    pub fn market_control(&self) -> u32 {
         self.n + 2
+    }
+    pub fn slots_base(&self) -> u32 {
+        self.n + 4
     }
     pub fn mu_base(&self) -> u32 {
         self.slots_base() + self.strategies * slot::COUNT as u32
@@ -125,7 +130,8 @@ impl StateLayout {
     pub fn state_slots(&self) -> u32 {
         self.grid_base() + self.grid_points * self.strategies * QUANTITIES as u32
     }
-    /// Slots read back per batch: log caps, log Z, and the strategy accumulators.
+    /// Slots read back per batch: log caps, log Z, the market's control and the strategy
+    /// accumulators.
     pub fn readback_slots(&self) -> u32 {
         self.mu_base()
     }
@@ -174,9 +180,11 @@ impl StateLayout {
     /// completed-steps check).
     /// (llvmpipe's cap counts every iteration nested inside the step loop: measured,
     /// the default scenario failed at 30 steps per dispatch and passed at 15.)
-    /// A max_growth rebalance is not counted: it runs in dispatches of its own.
+    /// A max_growth rebalance is not counted: it runs in dispatches of its own. The
+    /// controls' sums (`note_noise`) take one pass per stock and strategy.
     pub fn loop_trips_per_step(&self) -> u32 {
         self.market_loop_trips
+            + 4 * self.row_groups() * self.strategies
             + 2 * self.n
             + self.strategies * (1 + 6 * self.n)
             + self.capped_strategies * 8 * self.n

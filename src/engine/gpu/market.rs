@@ -163,8 +163,9 @@ fn cholesky_groups(packed: &[f64], n: usize) -> Vec<[f32; 4]> {
 }
 
 /// The Cholesky stage with its loops unrolled and the factor and drift as literals: the
-/// twin of shaders/market_cholesky.wgsl (the same sums in the same order), without a
-/// memory read of the factor or a dynamically indexed normal.
+/// twin of shaders/market_cholesky.wgsl (the same sums in the same order, the noise
+/// terms to `note_noise4`), without a memory read of the factor or a dynamically
+/// indexed normal.
 fn unrolled_cholesky(packed: &[f64], drift: &[f64], n: usize) -> String {
     let groups = n.div_ceil(4);
     let entry = |row: usize, column: usize| {
@@ -178,8 +179,9 @@ fn unrolled_cholesky(packed: &[f64], drift: &[f64], n: usize) -> String {
         |values: [f32; 4]| format!("vec4<f32>({:?}, {:?}, {:?}, {:?})", values[0], values[1], values[2], values[3]);
     let mut out = String::from("fn market_log_steps(key: vec2<u32>, path: u32, step: u32) -> bool {\n");
     for b in 0..groups {
-        out.push_str(&format!("    z[{b}] = normals4(key, path, step, {b}u, 0u);\n"));
+        out.push_str(&format!("    z[{b}] = drawn_normals4(key, path, step, {b}u, 0u);\n"));
     }
+    out.push_str("    var ok = true;\n    var noise: vec4<f32>;\n");
     out.push_str("    var p0: vec4<f32>;\n    var p1: vec4<f32>;\n    var p2: vec4<f32>;\n    var p3: vec4<f32>;\n");
     for b in (0..groups).rev() {
         out.push_str(
@@ -194,10 +196,10 @@ fn unrolled_cholesky(packed: &[f64], drift: &[f64], n: usize) -> String {
         }
         let d = std::array::from_fn(|k| drift.get(4 * b + k).map_or(0.0, |v| *v as f32));
         out.push_str(&format!(
-            "    z[{b}] = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w), (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w)) + {};\n",
+            "    noise = vec4<f32>((p0.x + p0.y) + (p0.z + p0.w), (p1.x + p1.y) + (p1.z + p1.w), (p2.x + p2.y) + (p2.z + p2.w), (p3.x + p3.y) + (p3.z + p3.w));\n    ok = note_noise4({b}u, noise) && ok;\n    z[{b}] = noise + {};\n",
             literal(d)
         ));
     }
-    out.push_str("    return true;\n}\n");
+    out.push_str("    return ok;\n}\n");
     out
 }

@@ -167,6 +167,9 @@ pub(super) fn fold_batch(
     for (lane, value) in row(words, layout.log_total() as usize).iter().enumerate() {
         out.log_total_cap_change[lane] = *value as f64;
     }
+    for (lane, value) in row(words, layout.market_control() as usize).iter().enumerate() {
+        out.market_control[lane] = *value as f64;
+    }
     let per_path = strategies * slot::COUNT;
     for k in 0..per_path {
         for (lane, value) in row(words, layout.slots_base() as usize + k).iter().enumerate() {

@@ -406,5 +406,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "5e7e3c723491a70a22c6f4de2fb4232d87de5f26fffb694cf925bc1de2051b45";
+    const COMPOSED_KERNELS_SHA256: &str = "d88ab8e814f560e4f579b6284e57f1cab043dcdb69013b5e23a0d5fb2a128e79";
 }
