@@ -66,6 +66,9 @@ var<private> held_noise: array<f32, S>;
 // Stock i's noise term epsilon_i of the step (its log step before the drift is added),
 // as the market stage computes it.
 fn note_noise(i: u32, noise: f32) -> bool {
+    if (!CONTROL) {
+        return true;
+    }
     market_noise = fma(market_weight(i), noise, market_noise);
     var s = 0u;
     for (; s < S; s++) { // unroll
@@ -332,7 +335,9 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             }
             cut = cut || h != N;
             // The control: weights held at the start of the step (holdings / their value).
-            kahan_add(s, SLOT_CONTROL, SLOT_CONTROL_COMP, held_noise[s] / slot_value(s, SLOT_HOLDINGS_VALUE) - market_noise);
+            if (CONTROL) {
+                kahan_add(s, SLOT_CONTROL, SLOT_CONTROL_COMP, held_noise[s] / slot_value(s, SLOT_HOLDINGS_VALUE) - market_noise);
+            }
             let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE) * market_gross;
             set_slot(s, SLOT_HOLDINGS_VALUE, value);
 

@@ -310,7 +310,9 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
                 let log_step = step_terms.y;
                 // The market's weights at the start of the step against the noise.
                 noises[k] = step_terms.x;
-                market_noise_part = fma(my_mu(k), step_terms.x, market_noise_part);
+                if (CONTROL) {
+                    market_noise_part = fma(my_mu(k), step_terms.x, market_noise_part);
+                }
                 let cap = my_cap(k) + log_step;
                 set_my_cap(k, cap);
                 let growth = exp(log_step);
@@ -334,7 +336,9 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             for (; h < R; h++) { // unroll
                 if (stock_of(h) < N) {
                     // Holdings at the start of the step against the noise, then grown.
-                    noise_part = fma(my_held(s, h), noises[h], noise_part);
+                    if (CONTROL) {
+                        noise_part = fma(my_held(s, h), noises[h], noise_part);
+                    }
                     value_part += my_held(s, h) * my_growth(h);
                 }
             }
@@ -404,8 +408,10 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
             // The per-path accumulators are row 0's alone (it stores them).
             if (row == 0u) {
                 // The control: weights held at the start of the step against the noise.
-                kahan_add(sv, SLOT_CONTROL, SLOT_CONTROL_COMP,
-                          held_noise / slot_value(sv, SLOT_HOLDINGS_VALUE) - market_noise);
+                if (CONTROL) {
+                    kahan_add(sv, SLOT_CONTROL, SLOT_CONTROL_COMP,
+                              held_noise / slot_value(sv, SLOT_HOLDINGS_VALUE) - market_noise);
+                }
                 gross[sv] = value / slot_value(sv, SLOT_HOLDINGS_VALUE) * market_gross;
                 set_slot(sv, SLOT_HOLDINGS_VALUE, value);
             }

@@ -22,7 +22,7 @@ use crate::numeric::philox::seed_key;
 use crate::numeric::ranking::sort_by_rank;
 use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
 use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
-use crate::scenario::Plan;
+use crate::scenario::{ControlVariate, Plan};
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
 
@@ -52,6 +52,9 @@ pub struct KernelParams<R> {
     pub grid: GridSpec,
     /// Paths 2k + 1 draw the negated normals of paths 2k (SPT.md section 9).
     pub antithetic: bool,
+    /// Whether the controls M are accumulated (not when the run's control is off, so
+    /// that `bench` can measure what they cost).
+    pub control: bool,
 }
 
 pub struct StrategyKernel<R> {
@@ -86,6 +89,7 @@ impl<R: Real> KernelParams<R> {
                 .collect(),
             grid: GridSpec::of(plan.steps, plan.steps_per_year),
             antithetic: plan.antithetic,
+            control: plan.control_variate == ControlVariate::Martingale,
         }
     }
 }
@@ -325,13 +329,15 @@ impl<R: Real> PathBlock<R> {
         // The controls (SPT.md section 9): the weights at the start of the step (mu here,
         // each strategy's holdings below) against the step's noise terms.
         let mut market_noise = Lanes::zero();
-        for (mu, noise) in self.mu.iter().zip(&self.noise) {
-            market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
+        if params.control {
+            for (mu, noise) in self.mu.iter().zip(&self.noise) {
+                market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
+            }
+            let corrected = market_noise - self.market_control_comp;
+            let next = self.market_control + corrected;
+            self.market_control_comp = (next - self.market_control) - corrected;
+            self.market_control = next;
         }
-        let corrected = market_noise - self.market_control_comp;
-        let next = self.market_control + corrected;
-        self.market_control_comp = (next - self.market_control) - corrected;
-        self.market_control = next;
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
         let mut market_gross = Lanes::zero();
@@ -364,15 +370,15 @@ impl<R: Real> PathBlock<R> {
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
             // Shares are held through the step: each holding's value grows with its price.
             // Before it does, the holdings (weights pi = holdings / value) meet the noise.
-            let mut value = Lanes::zero();
-            let mut held_noise = Lanes::zero();
-            for ((holding, growth), noise) in state.holdings.iter_mut().zip(&self.growth).zip(&self.noise) {
-                held_noise = holding.mul_add_lanes::<FUSED>(*noise, held_noise);
-                *holding = *holding * *growth;
-                value = value + *holding;
-            }
-            let control = held_noise / state.slots[slot::HOLDINGS_VALUE] - market_noise;
-            kahan_add_slot(&mut state.slots, slot::CONTROL, slot::CONTROL_COMP, control);
+            let value = if params.control {
+                let (value, held_noise) =
+                    grow_holdings::<R, FUSED, true>(&mut state.holdings, &self.growth, &self.noise);
+                let control = held_noise / state.slots[slot::HOLDINGS_VALUE] - market_noise;
+                kahan_add_slot(&mut state.slots, slot::CONTROL, slot::CONTROL_COMP, control);
+                value
+            } else {
+                grow_holdings::<R, FUSED, false>(&mut state.holdings, &self.growth, &self.noise).0
+            };
             let gross = value / state.slots[slot::HOLDINGS_VALUE] * market_gross;
             state.slots[slot::HOLDINGS_VALUE] = value;
 
@@ -497,6 +503,26 @@ impl<R: Real> PathBlock<R> {
             }
         }
     }
+}
+
+/// Grows every holding with its price through the step; returns their value and, with
+/// `CONTROL`, the sum of the holdings at the start of the step times the step's noise.
+#[inline(always)]
+fn grow_holdings<R: Real, const FUSED: bool, const CONTROL: bool>(
+    holdings: &mut [Lanes<R>],
+    growth: &[Lanes<R>],
+    noise: &[Lanes<R>],
+) -> (Lanes<R>, Lanes<R>) {
+    let mut value = Lanes::zero();
+    let mut held_noise = Lanes::zero();
+    for ((holding, growth), noise) in holdings.iter_mut().zip(growth).zip(noise) {
+        if CONTROL {
+            held_noise = holding.mul_add_lanes::<FUSED>(*noise, held_noise);
+        }
+        *holding = *holding * *growth;
+        value = value + *holding;
+    }
+    (value, held_noise)
 }
 
 /// A block's rows of the batch's output (`BatchAccumulators`' fields).

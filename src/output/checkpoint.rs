@@ -289,7 +289,7 @@ pub fn resume(out: &Path) -> Result<Resumed, ResumeError> {
         .scenario
         .validate()
         .map_err(|e| ResumeError::Damaged(format!("{}: the checkpoint's scenario: {e}", out.display())))?;
-    let range = options.shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+    let range = options.shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths, plan.antithetic));
     if manifest.first_path != range.start || manifest.end_path > range.end {
         return Err(ResumeError::Damaged(format!(
             "{}: holds paths {}..{}, which do not start the run's paths {}..{}",

@@ -17,12 +17,12 @@ use crate::summary::results::Results;
 /// Paths per row group (each path gives one row per strategy and one for the market).
 const ROW_GROUP_PATHS: usize = 1 << 18;
 
-/// The schema: the columns of `per_path.rs`, the functionally generated ones optional.
+/// The schema: the columns of `per_path.rs`, those not defined on every row optional.
 fn schema() -> String {
     let mut schema =
         "message paths {\n    REQUIRED INT64 path;\n    REQUIRED BYTE_ARRAY strategy (UTF8);\n".to_string();
     for column in &COLUMNS {
-        let repetition = if column.generated_only { "OPTIONAL" } else { "REQUIRED" };
+        let repetition = if column.optional() { "OPTIONAL" } else { "REQUIRED" };
         schema.push_str(&format!("    {repetition} DOUBLE {};\n", column.name));
     }
     schema.push('}');
@@ -50,7 +50,7 @@ impl RowGroup {
             if let Some(present) = present {
                 self.values[index].push(present);
             }
-            if column.generated_only {
+            if column.optional() {
                 self.levels[index].push(i16::from(present.is_some()));
             }
         }
@@ -69,13 +69,16 @@ pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
         for path in group_start..(group_start + ROW_GROUP_PATHS).min(results.paths()) {
             let index = first_path + path as i64;
             let market = MarketRow::of(results, path);
-            rows.push(index, "market", |column| Some((COLUMNS[column].market)(market)));
+            rows.push(index, "market", |column| {
+                let column = &COLUMNS[column];
+                column.defined(results, true).then(|| (column.market)(market))
+            });
             for (strategy, name) in results.strategy_names.iter().enumerate() {
                 let statistics = &results.per_path[strategy][path];
                 let generated = results.functionally_generated[strategy];
                 rows.push(index, name, |column| {
                     let column = &COLUMNS[column];
-                    (generated || !column.generated_only).then(|| (column.value)(statistics))
+                    column.defined(results, generated).then(|| (column.value)(statistics))
                 });
             }
         }
@@ -87,7 +90,7 @@ pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
                 1 => column.typed::<ByteArrayType>().write_batch(&rows.strategy, None, None)?,
                 value_column => {
                     let index = value_column - 2;
-                    let levels = COLUMNS[index].generated_only.then_some(rows.levels[index].as_slice());
+                    let levels = COLUMNS[index].optional().then_some(rows.levels[index].as_slice());
                     column.typed::<DoubleType>().write_batch(&rows.values[index], levels, None)?
                 }
             };

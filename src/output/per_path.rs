@@ -18,6 +18,22 @@ pub struct Column {
     /// Defined only for functionally generated strategies: an empty field in the CSV,
     /// null in Parquet, for the others.
     pub generated_only: bool,
+    /// Defined only when the run accumulated the controls (not with
+    /// `control_variate = "none"`): empty or null otherwise, on every row.
+    pub control_only: bool,
+}
+
+impl Column {
+    /// Whether some rows of some runs have no value in this column (null in Parquet).
+    pub fn optional(&self) -> bool {
+        self.generated_only || self.control_only
+    }
+
+    /// Whether the column has a value on a row of a strategy that is (or is not)
+    /// functionally generated, in `results`.
+    pub fn defined(&self, results: &Results, generated: bool) -> bool {
+        (generated || !self.generated_only) && (results.control || !self.control_only)
+    }
 }
 
 /// The market's per-path figures, for its row.
@@ -35,12 +51,18 @@ impl MarketRow {
 }
 
 const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
-    Column { name, value, market: |_| 0.0, generated_only }
+    Column { name, value, market: |_| 0.0, generated_only, control_only: false }
 }
 
 /// The value columns, in file order (SPT.md sections 6 and 9 define each).
 pub const COLUMNS: [Column; 11] = [
-    Column { name: "log_return", value: |s| s.log_return, market: |m| m.log_return, generated_only: false },
+    Column {
+        name: "log_return",
+        value: |s| s.log_return,
+        market: |m| m.log_return,
+        generated_only: false,
+        control_only: false,
+    },
     column("relative_log_return", |s| s.relative_log_return, false),
     column("excess_return", |s| s.excess_return, false),
     column("tracking_error", |s| s.tracking_error, false),
@@ -51,7 +73,13 @@ pub const COLUMNS: [Column; 11] = [
     column("drift_term", |s| s.drift_term, true),
     column("cost_term", |s| s.cost_term, false),
     // The control of the relative log return M_pi; on the market's row its own M_mu.
-    Column { name: "control_term", value: |s| s.control_term, market: |m| m.control, generated_only: false },
+    Column {
+        name: "control_term",
+        value: |s| s.control_term,
+        market: |m| m.control,
+        generated_only: false,
+        control_only: true,
+    },
 ];
 
 /// The file every path's statistics go to; "parquet" or "csv" in files.
@@ -88,7 +116,11 @@ pub fn paths_csv(results: &Results) -> String {
         let market = MarketRow::of(results, path);
         let _ = write!(out, "{path},market");
         for column in &COLUMNS {
-            let _ = write!(out, ",{}", (column.market)(market));
+            if column.defined(results, true) {
+                let _ = write!(out, ",{}", (column.market)(market));
+            } else {
+                out.push(',');
+            }
         }
         out.push('\n');
         for (strategy, name) in results.strategy_names.iter().enumerate() {
@@ -96,7 +128,7 @@ pub fn paths_csv(results: &Results) -> String {
             let generated = results.functionally_generated[strategy];
             let _ = write!(out, "{path},{name}");
             for column in &COLUMNS {
-                if column.generated_only && !generated {
+                if !column.defined(results, generated) {
                     out.push(',');
                 } else {
                     let _ = write!(out, ",{}", (column.value)(statistics));

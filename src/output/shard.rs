@@ -73,9 +73,11 @@ impl ShardSpec {
         Ok(ShardSpec { index, count })
     }
 
-    /// The global path indices of this shard in a run of `paths`.
-    pub fn paths(self, paths: u64) -> Range<u64> {
-        let bound = |i: u64| (i as u128 * paths as u128 / self.count as u128) as u64;
+    /// The global path indices of this shard in a run of `paths`; with antithetic pairs
+    /// the pairs are shared out instead, so that no pair is split (SPT.md section 9).
+    pub fn paths(self, paths: u64, antithetic: bool) -> Range<u64> {
+        let (units, per_unit) = if antithetic { (paths / 2, 2) } else { (paths, 1) };
+        let bound = |i: u64| per_unit * (i as u128 * units as u128 / self.count as u128) as u64;
         bound(self.index)..bound(self.index + 1)
     }
 }
@@ -358,7 +360,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     let mut expected_start = 0;
     for (position, shard) in shards.iter().enumerate() {
         let m = &shard.manifest;
-        let spec_range = m.shard.paths(total);
+        let spec_range = m.shard.paths(total, m.scenario.antithetic);
         if spec_range != (m.first_path..m.end_path) {
             problems.push(format!(
                 "{}: paths {}..{} are not those of shard {}/{count}",
@@ -460,11 +462,20 @@ mod tests {
 
     #[test]
     fn shard_ranges_tile_the_run() {
-        for (paths, count) in [(10u64, 3u64), (7, 7), (3, 5), (1_000_003, 16)] {
+        for (paths, count, antithetic) in [
+            (10u64, 3u64, false),
+            (7, 7, false),
+            (3, 5, false),
+            (1_000_003, 16, false),
+            (10, 3, true),
+            (1_000_006, 7, true),
+        ] {
             let mut next = 0;
             for index in 0..count {
-                let range = ShardSpec { index, count }.paths(paths);
+                let range = ShardSpec { index, count }.paths(paths, antithetic);
                 assert_eq!(range.start, next);
+                // Antithetic pairs (2k, 2k + 1) are never split.
+                assert!(!antithetic || range.start % 2 == 0, "{paths} paths, shard {index}/{count}: {range:?}");
                 next = range.end;
             }
             assert_eq!(next, paths);

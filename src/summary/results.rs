@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::engine::time_grid::TimeGrid;
 use crate::engine::{BatchAccumulators, PathStatistics};
-use crate::scenario::Plan;
+use crate::scenario::{ControlVariate, Plan};
 use crate::summary::ordered_sums::OrderedSums;
 
 /// Everything a run produced, path by path, in path order.
@@ -19,6 +19,8 @@ pub struct Results {
     pub market_log_return: Vec<f64>,
     /// The market's control M_mu per path (SPT.md section 9).
     pub market_control: Vec<f64>,
+    /// Whether the controls were accumulated (zero throughout when not).
+    pub control: bool,
     /// The global indices of the paths held (the whole run, or one shard's share).
     pub path_range: Range<u64>,
     /// Sums over paths of mu_(k)(T) (ranks largest first), then of the gaps
@@ -54,6 +56,7 @@ impl Results {
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
             market_control: Vec::with_capacity(capacity),
+            control: plan.control_variate == ControlVariate::Martingale,
             path_range,
             terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
             grid: None,

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 
+use sptlab::bench::efficiency::{efficiency_table, measure_efficiency};
 use sptlab::bench::Workload;
 use sptlab::engine::gpu::{GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
@@ -65,6 +66,11 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
                 measurements.push(
                     sptlab::bench::measure_backend(&mut cpu, workload, size, args.repeat).context("CPU backend")?,
                 );
+                if precision == Precision::F32 && !args.no_efficiency {
+                    note!("timing {} on CPU f32 with and without the control and antithetic pairs...", workload.name());
+                    let rows = measure_efficiency(&mut cpu, workload, size, args.repeat).context("CPU backend")?;
+                    measurements.last_mut().expect("just measured").efficiency = Some(rows);
+                }
             }
         }
         if let Some(gpu) = gpu.as_mut() {
@@ -78,6 +84,11 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             };
             note!("timing {} on the GPU backend ({}), {} paths...", workload.name(), gpu.info().adapter, size.paths);
             measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
+            if !args.no_efficiency {
+                note!("timing {} on the GPU with and without the control and antithetic pairs...", workload.name());
+                let rows = measure_efficiency(gpu, workload, size, args.repeat).context("GPU backend")?;
+                measurements.last_mut().expect("just measured").efficiency = Some(rows);
+            }
         }
     }
     if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
@@ -101,6 +112,14 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
          max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
         args.repeat
     );
+    let efficiency: Vec<_> = measurements.iter().filter_map(|m| m.efficiency.clone()).flatten().collect();
+    if !efficiency.is_empty() {
+        outln!(
+            "\nwork for a given precision: se of the mean relative growth (controlled where the estimator is) \
+             squared, times the median seconds; gain: the plain estimate's work over this one's (SPT.md section 9)"
+        );
+        out!("{}", efficiency_table(&efficiency));
+    }
     write_json(args.json.as_deref(), &measurements)
 }
 

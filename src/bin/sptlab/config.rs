@@ -178,7 +178,7 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
         problems.push("--per-path goes with `sptlab merge`: a shard always keeps its paths".into());
     }
     let plan = plan?;
-    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths, plan.antithetic));
     problems.extend(memory_problems(args.batch_paths, &source, &plan, range.end - range.start));
     Some(RunMode::Fresh { plan: Box::new(plan), source, shard })
 }

@@ -82,7 +82,7 @@ pub fn execute(
     let progress_bar = Progress::new(plan.paths, plan.n(), plan.steps, config.quiet);
     let progress = |paths: u64| progress_bar.advance(paths);
     let bar = &progress_bar.bar;
-    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths));
+    let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths, plan.antithetic));
     bar.set_length(range.end - range.start);
     let (mut start, seconds_before) = match resumed {
         Some(resumed) => (Some(resumed.results), resumed.seconds),

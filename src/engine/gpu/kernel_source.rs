@@ -11,7 +11,7 @@ use crate::engine::accumulators::slot;
 use crate::engine::time_grid::{GridSpec, QUANTITIES};
 use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
-use crate::scenario::Plan;
+use crate::scenario::{ControlVariate, Plan};
 
 /// Most stocks for which software adapters get unrolled kernels.
 const MAX_UNROLLED_STOCKS: usize = 128;
@@ -84,6 +84,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("MARKET_CONTROL", u(layout.market_control())),
         ("MARKET_CONTROL_COMP", u(layout.market_control() + 1)),
         ("ANTITHETIC", plan.antithetic.to_string()),
+        ("CONTROL", (plan.control_variate == ControlVariate::Martingale).to_string()),
         ("SLOTS_BASE", u(layout.slots_base())),
         ("MU_BASE", u(layout.mu_base())),
         ("HOLDINGS_BASE", u(layout.holdings_base())),

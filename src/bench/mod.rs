@@ -3,6 +3,8 @@
 //! several timed repetitions (median and minimum), with every backend's answers checked
 //! per path against CPU f64 on the same paths.
 
+pub mod efficiency;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -118,10 +120,13 @@ pub struct Measurement {
     /// The GPU buffers one batch held at most (GPU backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_buffer_bytes: Option<u64>,
+    /// The same workload and backend under each estimator of the mean (`efficiency.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efficiency: Option<Vec<efficiency::Efficiency>>,
 }
 
 /// Median and minimum of `seconds` (not empty).
-fn median_and_min(seconds: &mut [f64]) -> (f64, f64) {
+pub(crate) fn median_and_min(seconds: &mut [f64]) -> (f64, f64) {
     seconds.sort_by(f64::total_cmp);
     let middle = seconds.len() / 2;
     let median = if seconds.len() % 2 == 1 { seconds[middle] } else { 0.5 * (seconds[middle - 1] + seconds[middle]) };
@@ -219,6 +224,7 @@ pub fn measure_backend(
         axis: None,
         peak_rss_bytes,
         gpu_buffer_bytes,
+        efficiency: None,
     })
 }
 
@@ -318,6 +324,7 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize
         axis: None,
         peak_rss_bytes: None,
         gpu_buffer_bytes: None,
+        efficiency: None,
     })
 }
 
@@ -419,6 +426,7 @@ mod tests {
             axis: None,
             peak_rss_bytes: None,
             gpu_buffer_bytes: None,
+            efficiency: None,
         };
         let mut lines = vec![
             line("standard", "cpu", "f32", 300.0),
