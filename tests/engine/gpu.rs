@@ -122,7 +122,57 @@ fn assert_paths_agree(model: &str, on_gpu: &sptlab::Results, on_cpu: &sptlab::Re
     for (g, c) in on_gpu.market_log_return.iter().zip(&on_cpu.market_log_return) {
         assert!((g - c).abs() < tolerance, "{model}: market log return GPU {g} vs CPU {c}");
     }
+    // The controls (SPT.md section 9): the same noise terms against the same weights.
+    for (s, name) in on_cpu.strategy_names.iter().enumerate() {
+        for (path, (g, c)) in on_gpu.per_path[s].iter().zip(&on_cpu.per_path[s]).enumerate() {
+            let gap = (g.control_term - c.control_term).abs();
+            assert!(
+                gap < tolerance,
+                "{model}, {name}, path {path}: control GPU {} vs CPU {}",
+                g.control_term,
+                c.control_term
+            );
+        }
+    }
+    for (g, c) in on_gpu.market_control.iter().zip(&on_cpu.market_control) {
+        assert!((g - c).abs() < tolerance, "{model}: market control GPU {g} vs CPU {c}");
+    }
     largest
+}
+
+#[test]
+fn antithetic_pairs_and_the_controls_on_the_gpu_match_the_cpu_on_both_kernels() {
+    let Some(context) = GpuContext::for_tests() else { return };
+    let mut gpu = GpuBackend::new(context);
+    let gbm = plan(
+        "seed = 3\npaths = 40\nyears = 0.5\nantithetic = true\n[market]\nn = 10\nvol = { from = 0.15, to = 0.4 }\n\
+         correlation = 0.3\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nrebalance_every = 5\n\
+         [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5",
+    );
+    let atlas = plan(
+        "seed = 3\npaths = 40\nyears = 0.5\nantithetic = true\n[market]\nn = 10\nmodel = \"atlas\"\natlas_g = 0.1\n\
+         vol = 0.3\ninitial_weights = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n[[strategies]]\nname = \"top-3\"\n\
+         weighting = \"top_k\"\nk = 3\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"",
+    );
+    for (model, plan, kernels) in [
+        ("gbm", &gbm, &[KernelChoice::PerPath, KernelChoice::Block][..]),
+        ("atlas", &atlas, &[KernelChoice::PerPath][..]),
+    ] {
+        let on_cpu = simulate_cpu(plan, Precision::F64);
+        // One step: path 2k + 1 drew path 2k's normals negated from the same state, so
+        // its controls are exactly the negated ones.
+        let mut one_step = plan.clone();
+        one_step.steps = 1;
+        for &kernel in kernels {
+            gpu = gpu.with_kernel(kernel);
+            let on_gpu = simulate(plan, &mut gpu);
+            assert_paths_agree(&format!("{model} antithetic, {kernel:?}"), &on_gpu, &on_cpu, 5e-4);
+            let first = simulate(&one_step, &mut gpu);
+            for pair in first.market_control.chunks(2) {
+                assert!(pair[0] == -pair[1] && pair[0] != 0.0, "{model}, {kernel:?}: {pair:?}");
+            }
+        }
+    }
 }
 
 #[test]

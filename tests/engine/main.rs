@@ -4,6 +4,7 @@
 
 mod common;
 mod compare;
+mod control;
 mod gpu;
 mod horizons;
 mod identities;
