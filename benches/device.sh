@@ -86,8 +86,10 @@ run() {
     echo "== standard workload: sptlab's GPU backend (block kernel) beside the JAX peer"
     for paths in 2000 20000 200000; do
         timeout 150 "$sptlab" bench --backend gpu --paths "$paths" --repeat 3 --peers "$carry/peers" \
-            --json "$json/bench-$paths.json"
+            --no-efficiency --json "$json/bench-$paths.json"
     done
+    echo "== the control variate and antithetic pairs on the GPU: se^2 x seconds (20,000 paths)"
+    timeout 150 "$sptlab" bench --backend gpu --paths 20000 --repeat 3 --json "$json/efficiency-20000.json"
     echo "== block shapes (SPTLAB_GPU_BLOCK=P,R: P paths per block, R stocks per invocation)"
     for paths in 2000 200000; do
         local shapes="8,4 8,8 16,8 32,8 32,16"
@@ -95,17 +97,17 @@ run() {
         for shape in $shapes; do
             echo "-- $paths paths, block $shape"
             SPTLAB_GPU_BLOCK=$shape timeout 60 "$sptlab" bench --backend gpu --paths "$paths" --repeat 2 \
-                --json "$json/shape-$paths-${shape/,/x}.json" | grep '^| standard'
+                --no-efficiency --json "$json/shape-$paths-${shape/,/x}.json" | grep '^| standard'
         done
     done
     echo "== standard workload: the per-path kernel at 2,000 paths, for comparison"
     SPTLAB_GPU_KERNEL=per-path timeout 60 "$sptlab" bench --backend gpu --paths 2000 --repeat 2 \
-        --json "$json/per-path-2000.json" | grep '^| standard'
+        --no-efficiency --json "$json/per-path-2000.json" | grep '^| standard'
     echo "== scaling: stocks up to 2,000 (1,000 paths, 252 steps)"
     timeout 150 "$sptlab" bench --workload scaling --backend gpu --paths 1000 --repeat 2 --json "$json/scaling.json"
     echo "== rank workload: Atlas markets of 100 and 1,000 stocks on the per-path kernel (its arrays in storage"
     echo "   buffers past 512 stocks; private arrays of 850 stocks lost the device)"
-    timeout 120 "$sptlab" bench --workload rank --backend gpu --repeat 2 --json "$json/rank.json"
+    timeout 120 "$sptlab" bench --workload rank --backend gpu --repeat 2 --no-efficiency --json "$json/rank.json"
     # One file of every measurement, keyed by run (the device tool returns few files).
     python3 - "$json" "$out/measurements.json" <<'PY'
 import json, os, sys
@@ -128,12 +130,12 @@ stages() {
     begin stages "${1:-}" || return 1
     for omit in none normals correlation strategies normals,correlation normals,correlation,strategies; do
         echo "-- omitted: $omit"
-        SPTLAB_GPU_OMIT=$omit timeout 60 "$sptlab" bench --backend gpu --paths 20000 --repeat 3 | grep '^| standard'
+        SPTLAB_GPU_OMIT=$omit timeout 60 "$sptlab" bench --backend gpu --paths 20000 --repeat 3 --no-efficiency | grep '^| standard'
     done
     echo "-- SM clock (MHz), GPU utilisation and power, every 250 ms during a 200,000-path run"
     nvidia-smi --query-gpu=clocks.sm,utilization.gpu,power.draw --format=csv,noheader -lms 250 > "$out/clocks.log" &
     local sampler=$!
-    timeout 90 "$sptlab" bench --backend gpu --paths 200000 --repeat 1 | grep '^| standard'
+    timeout 90 "$sptlab" bench --backend gpu --paths 200000 --repeat 1 --no-efficiency | grep '^| standard'
     kill "$sampler"
     sort "$out/clocks.log" | uniq -c | sort -rn | head -12
 }
@@ -144,15 +146,15 @@ measure() {
     local out sptlab
     begin measure "${1:-}" || return 1
     for paths in 2000 20000 200000; do
-        timeout 100 "$sptlab" bench --backend gpu --paths "$paths" --repeat 2 --peers "$carry/peers" | grep '^| standard'
+        timeout 100 "$sptlab" bench --backend gpu --paths "$paths" --repeat 2 --peers "$carry/peers" --no-efficiency | grep '^| standard'
     done
     for shape in 8,4 16,8 32,8 32,16; do
         echo "-- 200000 paths, block $shape"
-        SPTLAB_GPU_BLOCK=$shape timeout 40 "$sptlab" bench --backend gpu --paths 200000 --repeat 1 | grep '^| standard'
+        SPTLAB_GPU_BLOCK=$shape timeout 40 "$sptlab" bench --backend gpu --paths 200000 --repeat 1 --no-efficiency | grep '^| standard'
     done
     for shape in 8,4 8,8 16,4; do
         echo "-- 2000 paths, block $shape"
-        SPTLAB_GPU_BLOCK=$shape timeout 30 "$sptlab" bench --backend gpu --paths 2000 --repeat 3 | grep '^| standard'
+        SPTLAB_GPU_BLOCK=$shape timeout 30 "$sptlab" bench --backend gpu --paths 2000 --repeat 3 --no-efficiency | grep '^| standard'
     done
 }
 

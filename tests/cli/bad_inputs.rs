@@ -114,6 +114,23 @@ fn cases() -> Vec<Case> {
         ),
         // Scenario values.
         scenario("zero paths", &[("paths = 40", "paths = 0")], vec!["paths: must be at least 1"]),
+        scenario(
+            "odd paths with antithetic pairs",
+            &[("paths = 40", "paths = 41\nantithetic = true")],
+            vec!["paths: must be even with antithetic = true (paths come in pairs), got 41"],
+        ),
+        scenario(
+            "an unknown control variate",
+            &[("paths = 40", "paths = 40\ncontrol_variate = \"linear\"")],
+            vec!["unknown variant `linear`, expected `martingale` or `none`"],
+        ),
+        scenario("antithetic not a boolean", &[("paths = 40", "paths = 40\nantithetic = 1")], vec!["antithetic"]),
+        option(
+            "odd --paths with --antithetic",
+            vec!["--paths", "7", "--antithetic"],
+            vec!["paths: must be even with antithetic = true"],
+        ),
+        option("an unknown --control-variate", vec!["--control-variate", "linear"], vec!["--control-variate"]),
         scenario("zero years", &[("years = 1.0", "years = 0.0")], vec!["years: must be a positive number"]),
         scenario("NaN years", &[("years = 1.0", "years = nan")], vec!["years: must be a positive number, got NaN"]),
         scenario(

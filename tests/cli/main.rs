@@ -439,6 +439,43 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     let bad_spec = sptlab(&["run", &scenario, "--shard", "4/4", "--out", &at("bad")]);
     assert_eq!(bad_spec.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_spec.stderr).contains("I/N"));
+    // The controlled estimates are part of what merges exactly.
+    let controlled = &whole_summary["strategies"]["equal"]["relative_growth_rate"]["controlled"];
+    assert!(controlled["variance_ratio"].as_f64().unwrap() > 10.0, "{controlled}");
+}
+
+#[test]
+fn antithetic_shards_split_between_pairs_and_merge_into_the_whole_run() {
+    // 2,004 paths (1,002 pairs) in 4 shards: cut by paths at 501, 1,002 and 1,503, two of
+    // them inside pairs; cut by pairs at pairs 250, 501 and 751, paths 500, 1,002, 1,502.
+    let dir = scratch("antithetic-shards");
+    let scenario = write(&dir, "small.toml", SMALL);
+    let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--paths", "2004", "--backend", "cpu", "--quiet", "--antithetic"];
+    let whole = sptlab(&[&["run", &scenario, "--out", &at("whole")][..], &common].concat());
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let output =
+            sptlab(&[&["run", &scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], &common].concat());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let first_path = json(&dir.join(format!("s{i}/shard.json")))["first_path"].as_u64().unwrap();
+        assert_eq!(first_path % 2, 0, "shard {i} starts inside a pair");
+    }
+    let merged = sptlab(&["merge", &at("s0"), &at("s1"), &at("s2"), &at("s3"), "--out", &at("merged")]);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    let without_run = |path: PathBuf| {
+        let mut summary = json(&path);
+        summary.as_object_mut().unwrap().remove("run");
+        summary
+    };
+    let whole = without_run(dir.join("whole/summary.json"));
+    assert_eq!(without_run(dir.join("merged/summary.json")), whole);
+    assert_eq!(whole["scenario"]["antithetic"], true);
+    // An odd number of paths cannot be paired.
+    let odd = sptlab(&["run", &scenario, "--paths", "2005", "--antithetic", "--backend", "cpu"]);
+    assert_eq!(odd.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("paths: must be even with antithetic = true"));
 }
 
 #[test]
