@@ -77,8 +77,8 @@ pub struct Efficiency {
 }
 
 /// Times `workload` at `size` (paths rounded down to even, for the pairs) on `backend`
-/// under every estimator: a warm-up each (a GPU composes a kernel per estimator), then
-/// `repetitions` timed rounds of one run each; the standard errors come from the last.
+/// under every estimator, in two passes of about half the `repetitions` each (median of
+/// all); the standard errors come from each estimator's last run.
 pub fn measure_efficiency(
     backend: &mut dyn Backend,
     workload: Workload,
@@ -96,20 +96,24 @@ pub fn measure_efficiency(
         scenario.validate().expect("the benchmark workloads are valid")
     };
     let plans: Vec<_> = Estimator::ALL.iter().map(|&e| variant(e, paths, size.years)).collect();
-    for estimator in Estimator::ALL {
-        crate::simulate(&variant(estimator, 64, Some(0.1)), backend, &|_| {})?;
-    }
-    // Round by round, every estimator once, so that a machine's drift in speed (turbo,
-    // other load) falls on all of them alike.
-    let mut seconds = vec![Vec::with_capacity(repetitions); plans.len()];
+    // Two passes, the second in reverse order, so that a drift in the machine's speed
+    // (turbo, other load) falls on every estimator alike; each estimator's runs follow
+    // an untimed run of the same plan, since a GPU composes a kernel per estimator.
+    let per_pass = repetitions.max(1).div_ceil(2);
+    let mut seconds = vec![Vec::with_capacity(2 * per_pass); plans.len()];
     let mut last: Vec<Option<crate::Results>> = vec![None; plans.len()];
-    for _ in 0..repetitions.max(1) {
-        for (index, plan) in plans.iter().enumerate() {
+    for pass in 0..2 {
+        let order: Vec<usize> = if pass == 0 { (0..plans.len()).collect() } else { (0..plans.len()).rev().collect() };
+        for index in order {
             drop(last[index].take());
-            let started = Instant::now();
-            let (results, _) = crate::simulate(plan, backend, &|_| {})?;
-            seconds[index].push(started.elapsed().as_secs_f64());
-            last[index] = Some(results);
+            crate::simulate(&plans[index], backend, &|_| {})?;
+            for _ in 0..per_pass {
+                drop(last[index].take());
+                let started = Instant::now();
+                let (results, _) = crate::simulate(&plans[index], backend, &|_| {})?;
+                seconds[index].push(started.elapsed().as_secs_f64());
+                last[index] = Some(results);
+            }
         }
     }
     let mut rows: Vec<Efficiency> = Vec::with_capacity(plans.len());

@@ -382,6 +382,16 @@ fn the_simd_kernel_compilations_give_identical_results() {
     }
 }
 
+/// `run --shard I/4` for I = 0..3 into the folders s0..s3 (`at` names them).
+fn run_four_shards(scenario: &str, at: &dyn Fn(&str) -> String, common: &[&str]) {
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let output =
+            sptlab(&[&["run", scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], common].concat());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
 #[test]
 fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     // 5000 paths: the shard cuts fall inside the first 4096-path summation block, so the
@@ -393,12 +403,7 @@ fn four_shards_merge_into_exactly_the_whole_run_and_bad_sets_are_refused() {
     let csv = ["--per-path", "--per-path-format", "csv"];
     let whole = sptlab(&[&["run", &scenario, "--out", &at("whole")][..], &csv, &common].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
-    for i in 0..4 {
-        let shard = format!("{i}/4");
-        let output =
-            sptlab(&[&["run", &scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], &common].concat());
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    }
+    run_four_shards(&scenario, &at, &common);
     let merged =
         sptlab(&[&["merge", &at("s2"), &at("s0"), &at("s3"), &at("s1"), "--out", &at("merged")][..], &csv].concat());
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
@@ -454,11 +459,8 @@ fn antithetic_shards_split_between_pairs_and_merge_into_the_whole_run() {
     let common = ["--paths", "2004", "--backend", "cpu", "--quiet", "--antithetic"];
     let whole = sptlab(&[&["run", &scenario, "--out", &at("whole")][..], &common].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    run_four_shards(&scenario, &at, &common);
     for i in 0..4 {
-        let shard = format!("{i}/4");
-        let output =
-            sptlab(&[&["run", &scenario, "--shard", &shard, "--out", &at(&format!("s{i}"))][..], &common].concat());
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let first_path = json(&dir.join(format!("s{i}/shard.json")))["first_path"].as_u64().unwrap();
         assert_eq!(first_path % 2, 0, "shard {i} starts inside a pair");
     }

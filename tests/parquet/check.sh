@@ -54,5 +54,15 @@ for i, row in enumerate(rows):
             assert value is not None and float(text) == float(value), (i, name, value, text)
 nulls = sum(v is None for v in columns["generating_term"])
 assert nulls == 700, nulls  # the capped strategy's rows
+assert all(v is not None for v in columns["control_term"]) and any(v != 0 for v in columns["control_term"])
 print(f"paths.parquet: {table.num_rows} rows read by pyarrow {__import__('pyarrow').__version__}, equal to paths.csv value for value")
+PY
+# With the control off, its column is null on every row (it was not accumulated).
+"$sptlab" run "$work/scenario.toml" --backend cpu --quiet --per-path --control-variate none --out "$work/off"
+"$venv/bin/python" - "$work/off/paths.parquet" <<'PY'
+import sys
+import pyarrow.parquet as pq
+control = pq.read_table(sys.argv[1]).column("control_term").to_pylist()
+assert len(control) == 2100 and all(v is None for v in control), control[:5]
+print("paths.parquet with --control-variate none: control_term null on every row")
 PY

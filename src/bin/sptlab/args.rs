@@ -126,8 +126,8 @@ pub struct BenchArgs {
     /// Python interpreter with numpy and jax for the peers.
     #[arg(long, default_value = "python3")]
     pub python: PathBuf,
-    /// Skip the efficiency table: each sptlab backend's runs (CPU f32, the GPU) again
-    /// under every estimator of the mean (plain, the martingale control, antithetic
+    /// Skip the efficiency table: each sptlab backend's runs (CPU f32, a hardware GPU)
+    /// again under every estimator of the mean (plain, the martingale control, antithetic
     /// pairs, both), with se² x seconds of the mean relative growth.
     #[arg(long)]
     pub no_efficiency: bool,

@@ -84,7 +84,9 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             };
             note!("timing {} on the GPU backend ({}), {} paths...", workload.name(), gpu.info().adapter, size.paths);
             measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
-            if !args.no_efficiency {
+            if gpu.is_software() && !args.no_efficiency {
+                note!("efficiency: not run on a software adapter (four more kernels to compile; CPU f32 shows it)");
+            } else if !args.no_efficiency {
                 note!("timing {} on the GPU with and without the control and antithetic pairs...", workload.name());
                 let rows = measure_efficiency(gpu, workload, size, args.repeat).context("GPU backend")?;
                 measurements.last_mut().expect("just measured").efficiency = Some(rows);
