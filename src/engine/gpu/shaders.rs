@@ -406,5 +406,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "d88ab8e814f560e4f579b6284e57f1cab043dcdb69013b5e23a0d5fb2a128e79";
+    const COMPOSED_KERNELS_SHA256: &str = "de873e1cb3e6b6410b34de4ca10b3f684ddc496f8bdd4a5b8c44721821d38efc";
 }
