@@ -17,7 +17,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sptlab::market::gbm::cholesky_log_steps;
 use sptlab::market::gbm::CholeskyKernel;
-use sptlab::market::{fill_normals, Market, MarketKernel};
+use sptlab::market::{fill_normals, Draws, Market, MarketKernel};
 use sptlab::numeric::lanes::{Lanes, LANES};
 use sptlab::portfolio::{target_weights, KernelWeighting, Weighting};
 use sptlab::scenario::standard_workload;
@@ -72,12 +72,12 @@ flavoured!(philox_words(paths: &[u32; LANES], n: usize, key: [u32; 2]) -> [u32; 
     acc
 });
 
-flavoured!(normals(paths: &[u32; LANES], key: [u32; 2], out: &mut [Block]) -> (), |FUSED| {
-    fill_normals::<f32, LANES, FUSED>(key, paths, black_box(3), 0, out)
+flavoured!(normals(draws: &Draws<f32, LANES>, key: [u32; 2], out: &mut [Block]) -> (), |FUSED| {
+    fill_normals::<f32, LANES, FUSED>(key, draws, black_box(3), 0, out)
 });
 
-flavoured!(correlation(kernel: &CholeskyKernel<f32>, paths: &[u32; LANES], key: [u32; 2], out: &mut [Block]) -> (), |FUSED| {
-    cholesky_log_steps::<f32, LANES, FUSED>(kernel, key, paths, black_box(3), out)
+flavoured!(correlation(kernel: &CholeskyKernel<f32>, draws: &Draws<f32, LANES>, key: [u32; 2], out: &mut [Block], noise: &mut [Block]) -> (), |FUSED| {
+    cholesky_log_steps::<f32, LANES, FUSED>(kernel, key, draws, black_box(3), out, noise)
 });
 
 flavoured!(weights(kernel: &KernelWeighting<f32>, mu: &[Block], log_mu: &[Block], target: &mut [Block]) -> Block, |FUSED| {
@@ -110,12 +110,16 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("philox (100 stocks x 16 lanes)", |b| b.iter(|| philox_words(&paths, n, key)));
 
     let mut out = vec![Block::zero(); n];
-    group.bench_function("normals (100 stocks x 16 lanes)", |b| b.iter(|| normals(&paths, key, &mut out)));
+    // The engine's draws of paths 0..16 (each its own normals; the noise terms too, as
+    // the control variate needs them).
+    let draws = Draws::of(&paths, false);
+    let mut noise = vec![Block::zero(); n];
+    group.bench_function("normals (100 stocks x 16 lanes)", |b| b.iter(|| normals(&draws, key, &mut out)));
 
     let Market::Gbm(gbm) = &plan.market else { unreachable!("the standard workload is GBM") };
     let MarketKernel::Cholesky(cholesky) = gbm.kernel::<f32>(plan.dt()) else { unreachable!("full Cholesky") };
     group.bench_function("correlation step incl. normals (100 stocks x 16 lanes)", |b| {
-        b.iter(|| correlation(&cholesky, &paths, key, &mut out))
+        b.iter(|| correlation(&cholesky, &draws, key, &mut out, &mut noise))
     });
 
     let mu0 = plan.market.initial_weights();
