@@ -26,13 +26,21 @@ use crate::scenario::{ControlVariate, Plan};
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
 
+/// Kahan-compensated `*sum += value`, with the compensation in `*compensation`.
+#[inline(always)]
+fn kahan_add<R: Real>(sum: &mut Lanes<R>, compensation: &mut Lanes<R>, value: Lanes<R>) {
+    let corrected = value - *compensation;
+    let next = *sum + corrected;
+    *compensation = (next - *sum) - corrected;
+    *sum = next;
+}
+
 /// Kahan-compensated `slots[sum] += value`, with the compensation in `slots[compensation]`.
 #[inline(always)]
 fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, compensation: usize, value: Lanes<R>) {
-    let corrected = value - slots[compensation];
-    let next = slots[sum] + corrected;
-    slots[compensation] = (next - slots[sum]) - corrected;
-    slots[sum] = next;
+    let (mut total, mut carried) = (slots[sum], slots[compensation]);
+    kahan_add(&mut total, &mut carried, value);
+    (slots[sum], slots[compensation]) = (total, carried);
 }
 
 pub use crate::numeric::simd::{flavour, kernel_flavour, Flavour, FLAVOUR_VARIABLE};
@@ -333,10 +341,7 @@ impl<R: Real> PathBlock<R> {
             for (mu, noise) in self.mu.iter().zip(&self.noise) {
                 market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
             }
-            let corrected = market_noise - self.market_control_comp;
-            let next = self.market_control + corrected;
-            self.market_control_comp = (next - self.market_control) - corrected;
-            self.market_control = next;
+            kahan_add(&mut self.market_control, &mut self.market_control_comp, market_noise);
         }
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
@@ -359,10 +364,7 @@ impl<R: Real> PathBlock<R> {
         if let Some(window) = self.window.as_mut() {
             window.push(&self.log_steps);
         }
-        let corrected = market_gross.ln() - self.log_total_comp;
-        let next = self.log_total + corrected;
-        self.log_total_comp = (next - self.log_total) - corrected;
-        self.log_total = next;
+        kahan_add(&mut self.log_total, &mut self.log_total_comp, market_gross.ln());
 
         let completed = step + 1;
         let is_last = completed == params.total_steps;
