@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod data;
 pub mod engine;
 pub mod files;
 pub mod market;

@@ -14,51 +14,16 @@
 //! Periods a year are counted from the data (returns over the calendar span), so the
 //! written `steps_per_year` matches the data's frequency.
 
-mod table;
-
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub use table::{parse_date, Table};
+use crate::data::{DataError, Table, Window};
 
 use crate::numeric::shrinkage::{shrunk_correlation, Shrinkage};
 use crate::scenario::Scenario;
 
 /// Fewest returns in the window: fewer give estimates too noisy to simulate from.
 pub const MIN_RETURNS: usize = 60;
-
-/// A problem with the input data: where (file, line, column) and why.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{location}: {reason}")]
-pub struct CalibrationError {
-    pub location: String,
-    pub reason: String,
-}
-
-/// More problems than this in one file are summarised by their count.
-const MOST_LISTED: usize = 20;
-
-impl CalibrationError {
-    /// Several problems as one error: the first, then one "location: reason" line for
-    /// each of the others.
-    pub fn all_of(mut problems: Vec<CalibrationError>) -> CalibrationError {
-        if problems.is_empty() {
-            return CalibrationError {
-                location: "input".into(),
-                reason: "failed a check that recorded no reason".into(),
-            };
-        }
-        let more = problems.len().saturating_sub(MOST_LISTED);
-        problems.truncate(MOST_LISTED);
-        let mut lines = problems.iter().skip(1).map(ToString::to_string).collect::<Vec<_>>();
-        if more > 0 {
-            lines.push(format!("{}: and {more} more problems", problems[0].location));
-        }
-        let first = problems.swap_remove(0);
-        let reason = std::iter::once(first.reason).chain(lines).collect::<Vec<_>>().join("\n");
-        CalibrationError { location: first.location, reason }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CalibrationModel {
@@ -126,11 +91,11 @@ rebalance_every = 63
 cost_bps = 10.0
 "#;
 
-pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibration, CalibrationError> {
+pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibration, DataError> {
     let file = path.display().to_string();
     if let Some(years) = options.window_years {
         if !(years.is_finite() && years > 0.0) {
-            return Err(CalibrationError {
+            return Err(DataError {
                 location: "--window".into(),
                 reason: format!("must be a positive number of years, got {years}"),
             });
@@ -138,7 +103,7 @@ pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibratio
     }
     if let Shrinkage::Fixed(intensity) = options.shrinkage {
         if !(0.0..=1.0).contains(&intensity) {
-            return Err(CalibrationError {
+            return Err(DataError {
                 location: "--shrinkage".into(),
                 reason: format!("must be auto or a number in [0, 1], got {intensity}"),
             });
@@ -148,11 +113,11 @@ pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibratio
         CalibrationModel::Gbm => "price",
         CalibrationModel::FirstOrder => "market cap",
     };
-    let table = Table::read(path, options.window_years, what)?;
+    let table = Table::read(path, &Window::last_years(options.window_years), what)?;
     let returns = table.log_returns();
     let n = table.tickers.len();
     if returns.len() < MIN_RETURNS.max(n + 1) {
-        return Err(CalibrationError {
+        return Err(DataError {
             location: file,
             reason: format!(
                 "the history is too short: {} returns in the window, at least {} needed",
@@ -189,7 +154,7 @@ pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibratio
     Scenario::from_toml(&text)
         .map_err(|e| e.to_string())
         .and_then(|s| s.validate().map_err(|e| e.to_string()))
-        .map_err(|reason| CalibrationError {
+        .map_err(|reason| DataError {
             location: file.clone(),
             reason: format!("the calibrated scenario is outside what sptlab can simulate: {reason}"),
         })?;
@@ -210,14 +175,14 @@ fn gbm_section(
     periods_per_year: f64,
     shrinkage: Shrinkage,
     text: &mut String,
-) -> Result<String, CalibrationError> {
+) -> Result<String, DataError> {
     let n = table.tickers.len();
     let column = |stock: usize| returns.iter().map(|r| r[stock]).collect::<Vec<f64>>();
     let growth: Vec<f64> = (0..n).map(|i| mean(column(i).into_iter()) * periods_per_year).collect();
     let vol: Vec<f64> = (0..n).map(|i| sample_sd(&column(i)) * periods_per_year.sqrt()).collect();
     let (correlation, intensity) = shrunk_correlation(returns, shrinkage);
     if correlation.clone().cholesky().is_none() {
-        return Err(CalibrationError {
+        return Err(DataError {
             location: "--shrinkage".into(),
             reason: format!(
                 "the correlation matrix shrunk by {intensity} is not positive definite; use --shrinkage auto or a larger value"
@@ -254,7 +219,7 @@ fn first_order_section(
     returns: &[Vec<f64>],
     periods_per_year: f64,
     text: &mut String,
-) -> Result<String, CalibrationError> {
+) -> Result<String, DataError> {
     let n = table.tickers.len();
     let mut by_rank = vec![Vec::with_capacity(returns.len()); n];
     let mut gap_sums = vec![0.0; n - 1];
@@ -278,7 +243,7 @@ fn first_order_section(
     for k in 0..n - 1 {
         let mean_gap = gap_sums[k] / table.values.len() as f64;
         if mean_gap <= 0.0 {
-            return Err(CalibrationError {
+            return Err(DataError {
                 location: table.tickers.join(","),
                 reason: format!("ranks {} and {} have identical caps throughout the window", k + 1, k + 2),
             });

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::CalibrationError;
+use super::DataError;
 
 /// A validated table of positive values, one row per date, restricted to a window.
 #[derive(Debug, Clone)]
@@ -15,6 +15,48 @@ pub struct Table {
     pub days: Vec<i64>,
     /// `values[row][stock]`, all finite and positive.
     pub values: Vec<Vec<f64>>,
+    /// The complete rows just before the window, oldest first (for estimates that warm
+    /// up on earlier data); stops at the first row with a missing value.
+    pub earlier: Vec<Vec<f64>>,
+}
+
+/// One end of a window: a date as given, and the option or field that gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    pub field: String,
+    pub date: String,
+}
+
+/// Which rows of a file to use: from `from` to `to` (both included, each the whole
+/// file's end when absent), then only the last `last_years` years of that.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Window {
+    pub from: Option<Bound>,
+    pub to: Option<Bound>,
+    pub last_years: Option<f64>,
+}
+
+impl Window {
+    pub fn all() -> Window {
+        Window::default()
+    }
+
+    pub fn last_years(years: Option<f64>) -> Window {
+        Window { last_years: years, ..Window::default() }
+    }
+}
+
+impl Bound {
+    pub fn new(field: impl Into<String>, date: impl Into<String>) -> Bound {
+        Bound { field: field.into(), date: date.into() }
+    }
+
+    /// The date as days since 1970-01-01, or why it is not a date.
+    pub fn day(&self) -> Result<i64, DataError> {
+        parse_date(&self.date).ok_or_else(|| {
+            DataError::new(&self.field, format!("`{}` is not a date of the form YYYY-MM-DD", self.date))
+        })
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -43,12 +85,58 @@ pub fn parse_date(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day))
 }
 
+impl Window {
+    /// The rows `first..end` of a file with `dates` (as days: `days`) that the window keeps.
+    fn rows(&self, file: &str, dates: &[String], days: &[i64]) -> Result<(usize, usize), DataError> {
+        let (Some(&first_day), Some(&last_day)) = (days.first(), days.last()) else {
+            return Err(DataError::new(file, "has no rows"));
+        };
+        let span = format!("{file} runs from {} to {}", dates[0], dates[dates.len() - 1]);
+        let mut first = 0;
+        let mut end = days.len();
+        if let Some(from) = &self.from {
+            let day = from.day()?;
+            if day < first_day || day > last_day {
+                return Err(DataError::new(&from.field, format!("{} is outside the data: {span}", from.date)));
+            }
+            first = days.partition_point(|&d| d < day);
+        }
+        if let Some(to) = &self.to {
+            let day = to.day()?;
+            if day < first_day || day > last_day {
+                return Err(DataError::new(&to.field, format!("{} is outside the data: {span}", to.date)));
+            }
+            end = days.partition_point(|&d| d <= day);
+        }
+        if let Some(years) = self.last_years {
+            if end > 0 {
+                let start = days[end - 1] - (years * 365.25).round() as i64;
+                first = first.max(days.partition_point(|&d| d < start));
+            }
+        }
+        if end < first + 2 {
+            let kept = end.saturating_sub(first);
+            let field = self.from.as_ref().or(self.to.as_ref()).map_or(file.to_string(), |bound| bound.field.clone());
+            let edge = |bound: &Option<Bound>, row: usize| bound.as_ref().map_or(dates[row].clone(), |b| b.date.clone());
+            let reason = format!(
+                "the window {} to {} leaves {kept} row{} of {file}; at least two are needed (one return)",
+                edge(&self.from, 0),
+                edge(&self.to, dates.len() - 1),
+                if kept == 1 { "" } else { "s" },
+            );
+            return Err(DataError::new(field, reason));
+        }
+        Ok((first, end))
+    }
+}
+
 impl Table {
-    /// Reads `path`, keeping the rows of the last `window_years` years (all rows when None).
-    /// `what` names the values ("price" or "market cap") in messages.
-    pub fn read(path: &Path, window_years: Option<f64>, what: &str) -> Result<Table, CalibrationError> {
+    /// Reads `path`, keeping the rows of `window`. `what` names the values ("price" or
+    /// "market cap") in messages. A window must lie within the file's dates and keep at
+    /// least two rows (one return).
+    pub fn read(path: &Path, window: &Window, what: &str) -> Result<Table, DataError> {
         let file = path.display().to_string();
-        let error = |location: String, reason: String| CalibrationError { location, reason };
+        let error = |location: String, reason: String| DataError { location, reason };
         let bytes = crate::files::read_limited(path, crate::files::MAX_CSV_INPUT)
             .map_err(|e| error(file.clone(), format!("cannot read: {e}")))?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(&bytes[..]);
@@ -73,7 +161,7 @@ impl Table {
         }
 
         // Row problems are collected, so that one pass reports them all (up to a limit).
-        let mut problems: Vec<CalibrationError> = Vec::new();
+        let mut problems: Vec<DataError> = Vec::new();
         let mut dates = Vec::new();
         let mut days = Vec::new();
         let mut values: Vec<Vec<Option<f64>>> = Vec::new();
@@ -146,15 +234,14 @@ impl Table {
             return Err(error(file, "has a header but no rows".into()));
         }
 
-        let first = match (window_years, days.last()) {
-            (Some(years), Some(&last)) => {
-                let start = last - (years * 365.25).round() as i64;
-                days.iter().position(|&day| day >= start).unwrap_or(0)
-            }
-            _ => 0,
+        // With problems in the rows, those are the report (the window may rest on a bad date).
+        let (first, end) = match window.rows(&file, &dates, &days) {
+            Ok(rows) => rows,
+            Err(problem) if problems.is_empty() => return Err(problem),
+            Err(_) => (0, dates.len()),
         };
-        let mut complete = Vec::with_capacity(values.len() - first);
-        for ((row, line), date) in values[first..].iter().zip(&lines[first..]).zip(&dates[first..]) {
+        let mut complete = Vec::with_capacity(end - first);
+        for ((row, line), date) in values[first..end].iter().zip(&lines[first..end]).zip(&dates[first..end]) {
             let mut filled = Vec::with_capacity(row.len());
             for (stock, value) in row.iter().enumerate() {
                 match value {
@@ -163,7 +250,7 @@ impl Table {
                         format!("{file}:{line}, column {}", stock + 2),
                         format!(
                             "missing {what} for {} on {date}; every stock needs a value on every day of the window \
-                             (use --window to start after it)",
+                             (start the window after it)",
                             tickers[stock],
                         ),
                     )),
@@ -172,9 +259,18 @@ impl Table {
             complete.push(filled);
         }
         if !problems.is_empty() {
-            return Err(CalibrationError::all_of(problems));
+            return Err(DataError::all_of(problems));
         }
-        Ok(Table { tickers, dates: dates[first..].to_vec(), days: days[first..].to_vec(), values: complete })
+        let mut earlier: Vec<Vec<f64>> =
+            values[..first].iter().rev().map_while(|row| row.iter().copied().collect::<Option<Vec<f64>>>()).collect();
+        earlier.reverse();
+        Ok(Table {
+            tickers,
+            dates: dates[first..end].to_vec(),
+            days: days[first..end].to_vec(),
+            values: complete,
+            earlier,
+        })
     }
 
     /// Daily log returns, `returns[t][stock]` between rows t and t + 1.

@@ -1,0 +1,40 @@
+//! Real daily data (SPT.md section 10): the wide CSV tables `calibrate`, `backtest` and
+//! the bootstrap market read, every problem reported by file, line and column.
+
+mod table;
+
+pub use table::{parse_date, Bound, Table, Window};
+
+/// A problem with the input data: where (file, line, column, or option) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{location}: {reason}")]
+pub struct DataError {
+    pub location: String,
+    pub reason: String,
+}
+
+/// More problems than this in one file are summarised by their count.
+const MOST_LISTED: usize = 20;
+
+impl DataError {
+    pub fn new(location: impl Into<String>, reason: impl Into<String>) -> DataError {
+        DataError { location: location.into(), reason: reason.into() }
+    }
+
+    /// Several problems as one error: the first, then one "location: reason" line for
+    /// each of the others.
+    pub fn all_of(mut problems: Vec<DataError>) -> DataError {
+        if problems.is_empty() {
+            return DataError::new("input", "failed a check that recorded no reason");
+        }
+        let more = problems.len().saturating_sub(MOST_LISTED);
+        problems.truncate(MOST_LISTED);
+        let mut lines = problems.iter().skip(1).map(ToString::to_string).collect::<Vec<_>>();
+        if more > 0 {
+            lines.push(format!("{}: and {more} more problems", problems[0].location));
+        }
+        let first = problems.swap_remove(0);
+        let reason = std::iter::once(first.reason).chain(lines).collect::<Vec<_>>().join("\n");
+        DataError { location: first.location, reason }
+    }
+}
