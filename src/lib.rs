@@ -9,6 +9,7 @@
 //! `output`, over the leaves `problems`, `numeric`, `files` and `provenance`, with
 //! the domain in `market` and `portfolio`.
 
+pub mod backtest;
 pub mod bench;
 pub mod calibrate;
 pub mod data;

@@ -283,6 +283,7 @@ fn first_order_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::parse_date;
     use crate::market::Market;
     use crate::numeric::philox::normals4;
 

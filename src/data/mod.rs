@@ -13,6 +13,12 @@ pub struct DataError {
     pub reason: String,
 }
 
+impl From<DataError> for crate::problems::ScenarioError {
+    fn from(error: DataError) -> Self {
+        crate::problems::ScenarioError::Invalid { field: error.location, reason: error.reason }
+    }
+}
+
 /// More problems than this in one file are summarised by their count.
 const MOST_LISTED: usize = 20;
 

@@ -15,6 +15,8 @@ pub struct Table {
     pub days: Vec<i64>,
     /// `values[row][stock]`, all finite and positive.
     pub values: Vec<Vec<f64>>,
+    /// SHA-256 of the whole file, hex (provenance: a run records the data it saw).
+    pub sha256: String,
     /// The complete rows just before the window, oldest first (for estimates that warm
     /// up on earlier data); stops at the first row with a missing value.
     pub earlier: Vec<Vec<f64>>,
@@ -53,10 +55,14 @@ impl Bound {
 
     /// The date as days since 1970-01-01, or why it is not a date.
     pub fn day(&self) -> Result<i64, DataError> {
-        parse_date(&self.date).ok_or_else(|| {
-            DataError::new(&self.field, format!("`{}` is not a date of the form YYYY-MM-DD", self.date))
-        })
+        parse_date(&self.date)
+            .ok_or_else(|| DataError::new(&self.field, format!("`{}` is not a date of the form YYYY-MM-DD", self.date)))
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -117,7 +123,8 @@ impl Window {
         if end < first + 2 {
             let kept = end.saturating_sub(first);
             let field = self.from.as_ref().or(self.to.as_ref()).map_or(file.to_string(), |bound| bound.field.clone());
-            let edge = |bound: &Option<Bound>, row: usize| bound.as_ref().map_or(dates[row].clone(), |b| b.date.clone());
+            let edge =
+                |bound: &Option<Bound>, row: usize| bound.as_ref().map_or(dates[row].clone(), |b| b.date.clone());
             let reason = format!(
                 "the window {} to {} leaves {kept} row{} of {file}; at least two are needed (one return)",
                 edge(&self.from, 0),
@@ -135,17 +142,20 @@ impl Table {
     /// "market cap") in messages. A window must lie within the file's dates and keep at
     /// least two rows (one return).
     pub fn read(path: &Path, window: &Window, what: &str) -> Result<Table, DataError> {
+        Table::read_columns(path, window, what, 2)
+    }
+
+    /// As [`Table::read`], for a file of at least `least` value columns (an index: one).
+    pub fn read_columns(path: &Path, window: &Window, what: &str, least: usize) -> Result<Table, DataError> {
         let file = path.display().to_string();
         let error = |location: String, reason: String| DataError { location, reason };
         let bytes = crate::files::read_limited(path, crate::files::MAX_CSV_INPUT)
             .map_err(|e| error(file.clone(), format!("cannot read: {e}")))?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(&bytes[..]);
         let header = reader.headers().map_err(|e| error(format!("{file}:1"), format!("bad header: {e}")))?.clone();
-        if header.len() < 3 || !header[0].eq_ignore_ascii_case("date") {
-            return Err(error(
-                format!("{file}:1"),
-                "the header must be `Date,TICKER1,TICKER2,...` with at least two tickers".into(),
-            ));
+        if header.len() < least + 1 || !header[0].eq_ignore_ascii_case("date") {
+            let shape = if least == 1 { "`Date,NAME`" } else { "`Date,TICKER1,TICKER2,...` with at least two tickers" };
+            return Err(error(format!("{file}:1"), format!("the header must be {shape}")));
         }
         let tickers: Vec<String> = header.iter().skip(1).map(str::to_string).collect();
         for (column, ticker) in tickers.iter().enumerate() {
@@ -265,6 +275,7 @@ impl Table {
             values[..first].iter().rev().map_while(|row| row.iter().copied().collect::<Option<Vec<f64>>>()).collect();
         earlier.reverse();
         Ok(Table {
+            sha256: sha256_hex(&bytes),
             tickers,
             dates: dates[first..end].to_vec(),
             days: days[first..end].to_vec(),

@@ -170,10 +170,10 @@ impl PathStatistics {
         }
     }
 
-    /// Statistics of one path from its accumulators, `steps` steps of `1 / steps_per_year` years.
-    pub fn from_slots(slots: &[f64], market_log_return: f64, steps: u32, steps_per_year: u32) -> PathStatistics {
+    /// Statistics of one path from its accumulators, `steps` steps of `1 / per_year` years
+    /// (a whole number for a simulation; rows a year counted from the dates for history).
+    pub fn from_slots(slots: &[f64], market_log_return: f64, steps: u32, per_year: f64) -> PathStatistics {
         let count = steps as f64;
-        let per_year = steps_per_year as f64;
         let mean_active = slots[slot::ACTIVE_SUM] / count;
         // Sample variance with divisor N - 1 from the two sums; a_k is small, so the
         // cancellation costs little, and the sums carry Kahan compensation.
@@ -232,7 +232,7 @@ mod tests {
         slots[slot::LOG_G_ANCHOR] = -0.99;
         slots[slot::DRIFT] = 0.025;
         slots[slot::COST] = -0.005;
-        let stats = PathStatistics::from_slots(&slots, 0.2, 4, 4);
+        let stats = PathStatistics::from_slots(&slots, 0.2, 4, 4.0);
         let mean = 0.005;
         let sd = (active.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 3.0).sqrt();
         assert!((stats.excess_return - mean * 4.0).abs() < 1e-15);

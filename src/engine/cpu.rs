@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::engine::accumulators::{slot, BatchAccumulators};
 use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
+use crate::market::bootstrap::bootstrap_log_steps;
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
 use crate::market::vsm::vsm_log_steps;
@@ -112,6 +113,14 @@ struct StrategyBlock<R> {
     warm: Vec<WarmStart>,
 }
 
+impl<R: Real> StrategyBlock<R> {
+    /// L so far, and the generating (as of the last rebalance), drift and cost terms so far.
+    fn terms_to_date(&self) -> [Lanes<R>; QUANTITIES] {
+        let generating = self.slots[slot::LOG_G_ANCHOR] - self.slots[slot::LOG_G_START];
+        [self.slots[slot::RELATIVE], generating, self.slots[slot::DRIFT], self.slots[slot::COST]]
+    }
+}
+
 /// The state of `LANES` paths.
 pub struct PathBlock<R> {
     /// Each lane's normals: its path's own, or its antithetic partner's negated.
@@ -138,6 +147,8 @@ pub struct PathBlock<R> {
     rank_keyed: Vec<(R, u32)>,
     /// Factor models: the factor normals of the current step.
     factor_normals: Vec<Lanes<R>>,
+    /// Bootstrap market: the day each lane took at the last step.
+    days: [u32; LANES],
     /// Top-k strategies: each lane's stocks by cap at the last rebalance, and scratch.
     top_k: Option<TopKScratch<R>>,
     /// max_growth with a trailing estimate: the last log returns of every lane.
@@ -242,6 +253,7 @@ impl<R: Real> PathBlock<R> {
                 MarketKernel::Factor(factor) => vec![Lanes::zero(); factor.factors],
                 _ => Vec::new(),
             },
+            days: [0; LANES],
             window: params
                 .strategies
                 .iter()
@@ -332,6 +344,15 @@ impl<R: Real> PathBlock<R> {
             MarketKernel::Vsm(vsm) => {
                 vsm_log_steps::<R, LANES, FUSED>(vsm, key, draws, step, &self.mu, &mut self.log_steps, &mut self.noise)
             }
+            MarketKernel::Bootstrap(bootstrap) => bootstrap_log_steps::<R, LANES>(
+                bootstrap,
+                key,
+                &draws.counters,
+                step,
+                &mut self.days,
+                &mut self.log_steps,
+                &mut self.noise,
+            ),
         }
 
         // The controls (SPT.md section 9): the weights at the start of the step (mu here,
@@ -460,15 +481,35 @@ impl<R: Real> PathBlock<R> {
         let strategies = self.strategies.len();
         for (s, state) in self.strategies.iter().enumerate() {
             let base = (point as usize * strategies + s) * QUANTITIES * LANES;
-            let generating = state.slots[slot::LOG_G_ANCHOR] - state.slots[slot::LOG_G_START];
-            let quantities =
-                [state.slots[slot::RELATIVE], generating, state.slots[slot::DRIFT], state.slots[slot::COST]];
-            for (q, values) in quantities.iter().enumerate() {
+            for (q, values) in state.terms_to_date().iter().enumerate() {
                 for (lane, value) in values.0.iter().enumerate() {
                     self.grid_values[base + q * LANES + lane] = value.to_f64();
                 }
             }
         }
+    }
+
+    /// Lane `lane`'s log Z(t) - log Z(0): the market portfolio's log return so far.
+    pub fn market_log_return(&self, lane: usize) -> f64 {
+        self.log_total.0[lane].to_f64()
+    }
+
+    /// Lane `lane`'s strategy `strategy` so far: L, then the generating (as of the last
+    /// rebalance), drift and cost terms (SPT.md section 3).
+    pub fn terms_to_date(&self, lane: usize, strategy: usize) -> [f64; QUANTITIES] {
+        self.strategies[strategy].terms_to_date().map(|values| values.0[lane].to_f64())
+    }
+
+    /// The weights lane `lane`'s strategy `strategy` holds now (after any rebalance).
+    pub fn held_weights(&self, lane: usize, strategy: usize) -> Vec<f64> {
+        let state = &self.strategies[strategy];
+        let value = state.slots[slot::HOLDINGS_VALUE].0[lane].to_f64();
+        state.holdings.iter().map(|h| h.0[lane].to_f64() / value).collect()
+    }
+
+    /// Lane `lane`'s market weights now.
+    pub fn market_weights(&self, lane: usize) -> Vec<f64> {
+        self.mu.iter().map(|m| m.0[lane].to_f64()).collect()
     }
 
     /// Adds the live lanes' grid points to `grid`, and counts them as paths.
@@ -624,6 +665,40 @@ pub fn first_non_finite_step<R: Real>(params: &KernelParams<R>, path: u64) -> Op
         }
     }
     None
+}
+
+/// Path 0 of `params` alone (a backtest's one path: lane 0 of a block), with its
+/// trailing-estimate window first filled with `warm_up` (log returns before the first
+/// step, oldest first), calling `on_step(completed steps, block)` at the start (0) and
+/// after every step.
+pub fn replay_path<R: Real>(
+    params: &KernelParams<R>,
+    warm_up: &[Vec<f64>],
+    mut on_step: impl FnMut(u32, &PathBlock<R>),
+) -> BatchAccumulators {
+    let n = params.n;
+    let strategies = params.strategies.len();
+    let mut state = PathBlock::init_paths(params, 0, 1);
+    if let Some(window) = state.window.as_mut() {
+        for returns in warm_up {
+            let lanes: Vec<Lanes<R>> = returns.iter().map(|r| Lanes::splat(R::from_f64(*r))).collect();
+            window.push(&lanes);
+        }
+    }
+    on_step(0, &state);
+    for step in 0..params.total_steps {
+        state.advance_paths(params, step..step + 1);
+        on_step(step + 1, &state);
+    }
+    let mut out = BatchAccumulators::zeroed(0, 1, n, strategies);
+    let mut rows = BlockOutput {
+        log_caps: &mut out.log_caps,
+        log_total: &mut out.log_total_cap_change,
+        market_control: &mut out.market_control,
+        strategy_slots: &mut out.strategy_slots,
+    };
+    state.write_lane(0, &mut rows);
+    out
 }
 
 /// Simulates `paths` (a range of global path indices) in precision `R` on the

@@ -2,6 +2,7 @@
 //! validation and CPU step. [`Market`] is the validated model of a plan;
 //! [`MarketKernel`] is the same model in a kernel's precision.
 
+pub mod bootstrap;
 pub mod gbm;
 pub mod rank;
 pub mod spec;
@@ -12,6 +13,7 @@ use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::philox4x32_10_simd;
 use crate::problems::{invalid, Problems, ScenarioError};
 
+pub use bootstrap::BootstrapMarket;
 pub use gbm::GbmMarket;
 pub use rank::RankMarket;
 pub use vsm::VsmMarket;
@@ -26,6 +28,8 @@ pub enum Market {
     /// Atlas and first-order models.
     Rank(RankMarket),
     Vsm(VsmMarket),
+    /// Days of real data, resampled in blocks or (a backtest) in order.
+    Bootstrap(BootstrapMarket),
 }
 
 impl Market {
@@ -88,6 +92,7 @@ impl Market {
             Market::Gbm(market) => &market.initial_weights,
             Market::Rank(market) => &market.initial_weights,
             Market::Vsm(market) => &market.initial_weights,
+            Market::Bootstrap(market) => &market.initial_weights,
         }
     }
 
@@ -97,6 +102,7 @@ impl Market {
             Market::Gbm(market) => market.kernel(dt),
             Market::Rank(market) => MarketKernel::Rank(market.kernel(dt)),
             Market::Vsm(market) => MarketKernel::Vsm(market.kernel(dt)),
+            Market::Bootstrap(market) => MarketKernel::Bootstrap(market.kernel()),
         }
     }
 }
@@ -108,6 +114,7 @@ pub enum MarketKernel<R> {
     Factor(gbm::FactorKernel<R>),
     Rank(rank::RankKernel<R>),
     Vsm(vsm::VsmKernel<R>),
+    Bootstrap(bootstrap::BootstrapKernel<R>),
 }
 
 /// Initial market weights mu_(k) proportional to k^-zipf (k = 1 is the largest stock).

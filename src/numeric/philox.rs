@@ -30,6 +30,9 @@ pub const PHILOX_W1: u32 = 0xBB67_AE85;
 pub const STREAM_MARKET: u32 = 0;
 /// Factor normals of a GBM factor model (one per factor, four per Philox call).
 pub const STREAM_FACTORS: u32 = 1;
+/// The bootstrap market's day choices (SPT.md section 10): counter `[path, step, 0, 2]`,
+/// word 0 decides a jump, word 1 the day jumped to.
+pub const STREAM_BOOTSTRAP: u32 = 2;
 
 /// 2^-24, the spacing of the uniforms.
 pub const UNIFORM_SCALE: f64 = 1.0 / 16_777_216.0;

@@ -23,7 +23,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+pub(super) const STYLE: &str = "body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:bold;margin-bottom:4px}\
 figure{margin:1.5em 0}figcaption{color:#555}pre{background:#f6f6f6;padding:1em;overflow:auto}";

@@ -2,6 +2,8 @@
 //! (`data_files`, `per_path`, `paths_parquet`), figures (`plots`), report.html (`html`), shards (`shard`),
 //! checkpoints (`checkpoint`), and the output folder that holds them (`out_dir`).
 
+pub mod backtest;
+pub mod backtest_plots;
 pub mod checkpoint;
 pub mod data_files;
 pub mod html;

@@ -40,7 +40,8 @@ pub fn output_names() -> Vec<String> {
         ["summary.json", "report.html", "paths.csv", "paths.parquet", "shard.json", "paths.bin"]
             .map(String::from)
             .into();
-    for figure in crate::output::plots::FIGURES {
+    names.push("backtest.csv".to_string());
+    for figure in crate::output::plots::FIGURES.iter().chain(&crate::output::backtest_plots::BACKTEST_FIGURES) {
         names.push(format!("{figure}.svg"));
         names.push(format!("{figure}.png"));
     }

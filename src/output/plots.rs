@@ -16,7 +16,7 @@ const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
 
 /// Distinct colours for up to eight strategies (then they repeat).
-fn colour(index: usize) -> RGBColor {
+pub(super) fn colour(index: usize) -> RGBColor {
     const PALETTE: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
@@ -31,7 +31,7 @@ fn colour(index: usize) -> RGBColor {
 }
 
 /// A figure's drawing, on any plotters backend (SVG text or a PNG raster).
-trait Draw {
+pub(super) trait Draw {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
@@ -80,12 +80,12 @@ fn register_font() {
     });
 }
 
-fn err(error: impl std::fmt::Display) -> String {
+pub(super) fn err(error: impl std::fmt::Display) -> String {
     error.to_string()
 }
 
 /// The range of `values` widened by a margin (and never empty).
-fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(super) fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (low, high) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !low.is_finite() {
@@ -439,7 +439,12 @@ pub struct Figure {
 pub const FIGURES: [&str; 5] =
     ["relative_growth", "fan_chart", "decomposition_over_time", "capital_distribution", "risk_return"];
 
-fn figure(name: &'static str, caption: &'static str, drawing: &impl Draw, with_png: bool) -> Result<Figure, String> {
+pub(super) fn figure(
+    name: &'static str,
+    caption: &'static str,
+    drawing: &impl Draw,
+    with_png: bool,
+) -> Result<Figure, String> {
     let png = if with_png { Some(png(drawing)?) } else { None };
     Ok(Figure { name, caption, svg: svg(drawing)?, png })
 }

@@ -70,6 +70,9 @@ impl TrailingEstimate {
     }
 }
 
+/// The smallest eigenvalue of Sigma kept, relative to the largest.
+const EIGENVALUE_FLOOR: f64 = 1e-12;
+
 /// A validated problem: everything that does not change between rebalances.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaxGrowthProblem {
@@ -116,7 +119,13 @@ impl MaxGrowthProblem {
     ) -> MaxGrowthProblem {
         let n = covariance.nrows();
         let eigen = SymmetricEigen::new(covariance.clone());
-        let eigenvalues: Vec<f64> = eigen.eigenvalues.iter().copied().collect();
+        // A singular estimate (two returns of many stocks: rank one, and Ledoit–Wolf
+        // then finds nothing to shrink) has zero eigenvalues, whose inverses are
+        // infinite: floor them relative to the largest (the GPU's f32 twin floors at
+        // 1e-7 of it). A well-conditioned Sigma is untouched.
+        let largest = eigen.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
+        let eigenvalues: Vec<f64> =
+            eigen.eigenvalues.iter().map(|lambda| lambda.max(EIGENVALUE_FLOOR * largest)).collect();
         let q = &eigen.eigenvectors;
         let mut linear = DVector::from_fn(n, |i, _| 0.5 * covariance[(i, i)]);
         if let Some(growth) = growth {
@@ -124,7 +133,6 @@ impl MaxGrowthProblem {
         }
         let rotated = q.transpose() * linear;
         let unconstrained = (0..n).map(|k| rotated[k] / eigenvalues[k]).collect();
-        let largest = eigenvalues.iter().copied().fold(f64::MIN, f64::max);
         let smallest = eigenvalues.iter().copied().fold(f64::MAX, f64::min);
         MaxGrowthProblem {
             n,
@@ -381,6 +389,25 @@ mod tests {
     fn covariance(vols: &[f64], correlation: f64) -> DMatrix<f64> {
         let n = vols.len();
         DMatrix::from_fn(n, n, |i, j| if i == j { vols[i] * vols[i] } else { correlation * vols[i] * vols[j] })
+    }
+
+    #[test]
+    fn a_singular_trailing_estimate_still_solves() {
+        // Two returns of five stocks: a rank-one sample, which Ledoit–Wolf leaves as it is.
+        let estimate = TrailingEstimate {
+            lookback: 126,
+            shrinkage: Shrinkage::Auto,
+            growth: None,
+            te_budget: 0.05,
+            max_active: None,
+            steps_per_year: 252.0,
+        };
+        let returns = vec![vec![0.01, -0.02, 0.0, 0.03, 0.005], vec![-0.01, 0.01, 0.02, 0.0, -0.004]];
+        let problem = estimate.problem(&returns).expect("two returns give a problem");
+        let mu = [0.3, 0.25, 0.2, 0.15, 0.1];
+        let solution = problem.solve_from(&mu, &mut WarmStart::default());
+        assert!(solution.weights.iter().all(|w| w.is_finite() && *w >= -1e-12), "{:?}", solution.weights);
+        assert!((solution.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 
     fn te(problem: &MaxGrowthProblem, weights: &[f64], mu: &[f64]) -> f64 {

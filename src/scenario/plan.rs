@@ -41,6 +41,32 @@ impl Plan {
 }
 
 impl Scenario {
+    /// The strategies checked against `market` (names only when there is none), their
+    /// problems added to `problems`.
+    pub(crate) fn validate_strategies(
+        &self,
+        market: Option<&Market>,
+        steps_per_year: u32,
+        problems: &mut Problems,
+    ) -> Vec<Strategy> {
+        if self.strategies.is_empty() {
+            problems.push(invalid("strategies", "list at least one [[strategies]] entry"));
+        }
+        let mut strategies = Vec::with_capacity(self.strategies.len());
+        for (index, spec) in self.strategies.iter().enumerate() {
+            let field = format!("strategies[{index}]");
+            if self.strategies[..index].iter().any(|earlier| earlier.name == spec.name) {
+                problems.push(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
+            }
+            if let Some(market) = market {
+                if let Some(strategy) = problems.check(Strategy::from_spec(spec, market, steps_per_year, &field)) {
+                    strategies.push(strategy);
+                }
+            }
+        }
+        strategies
+    }
+
     /// Checks every field and builds the plan; reports every problem found, not just the first.
     pub fn validate(&self) -> Result<Plan, ScenarioError> {
         let mut problems = Problems::default();
@@ -83,9 +109,6 @@ impl Scenario {
             ));
         }
         let market = problems.check(Market::from_spec(&self.market));
-        if self.strategies.is_empty() {
-            problems.push(invalid("strategies", "list at least one [[strategies]] entry"));
-        }
         // With a bad market the strategies are still checked, against a stand-in market
         // of the same kind and size, so that one pass reports their problems too.
         let stand_in = match &market {
@@ -94,18 +117,8 @@ impl Scenario {
             }
             _ => None,
         };
-        let mut strategies = Vec::with_capacity(self.strategies.len());
-        for (index, spec) in self.strategies.iter().enumerate() {
-            let field = format!("strategies[{index}]");
-            if self.strategies[..index].iter().any(|earlier| earlier.name == spec.name) {
-                problems.push(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
-            }
-            if let Some(market) = market.as_ref().or(stand_in.as_ref()) {
-                if let Some(strategy) = problems.check(Strategy::from_spec(spec, market, self.steps_per_year, &field)) {
-                    strategies.push(strategy);
-                }
-            }
-        }
+        let strategies =
+            self.validate_strategies(market.as_ref().or(stand_in.as_ref()), self.steps_per_year, &mut problems);
         match (market, steps) {
             (Some(market), Some(steps)) if problems.is_empty() => {
                 // The horizon the run simulates is the one it reports.

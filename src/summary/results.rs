@@ -31,7 +31,8 @@ pub struct Results {
     /// Whether every batch so far came with its grid.
     grid_complete: bool,
     steps: u32,
-    steps_per_year: u32,
+    /// Steps a year: the plan's, or for history the rows a year counted from the dates.
+    steps_per_year: f64,
 }
 
 impl Results {
@@ -62,8 +63,14 @@ impl Results {
             grid: None,
             grid_complete: true,
             steps: plan.steps,
-            steps_per_year: plan.steps_per_year,
+            steps_per_year: plan.steps_per_year as f64,
         }
+    }
+
+    /// The results of a plan whose steps are rows of data, `periods_per_year` a year
+    /// (SPT.md section 10: annualised figures use the data's own frequency).
+    pub fn for_history(plan: &Plan, periods_per_year: f64) -> Results {
+        Results { steps_per_year: periods_per_year, ..Results::new(plan) }
     }
 
     pub fn paths(&self) -> usize {
@@ -193,7 +200,7 @@ impl Results {
     }
 
     pub fn years(&self) -> f64 {
-        self.steps as f64 / self.steps_per_year as f64
+        self.steps as f64 / self.steps_per_year
     }
 }
 

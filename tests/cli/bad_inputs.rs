@@ -18,6 +18,10 @@ enum Input {
     /// `sptlab merge DIRS... --out OUT` on the shards of a small run, after `spoil`
     /// changes them; `keep` selects which of the 4 shard directories are given.
     Shards { keep: &'static [usize], spoil: fn(&Path) },
+    /// `sptlab backtest DIR/prices.csv --scenario DIR/scenario.toml --out OUT EXTRA...` on
+    /// this CSV text and scenario (SMALL's strategies when None), `DIR/index.csv` beside
+    /// them (the CSV's dates, one column).
+    Backtest { csv: String, scenario: Option<String> },
     /// `sptlab EXTRA...` alone (EXTRA names its own files; `{dir}` is the scratch directory).
     Command,
 }
@@ -62,6 +66,15 @@ fn csv_rows() -> String {
 
 fn csv(name: &'static str, text: String, expect: Vec<&'static str>) -> Case {
     Case { name, input: Input::Csv(text), extra: vec![], expect }
+}
+
+fn backtest(name: &'static str, csv: String, extra: Vec<&'static str>, expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Backtest { csv, scenario: None }, extra, expect }
+}
+
+fn backtest_scenario(name: &'static str, scenario: &str, expect: Vec<&'static str>) -> Case {
+    let csv = format!("Date,AAA,BBB\n{}", csv_rows());
+    Case { name, input: Input::Backtest { csv, scenario: Some(scenario.to_string()) }, extra: vec![], expect }
 }
 
 fn shards(name: &'static str, keep: &'static [usize], spoil: fn(&Path), expect: Vec<&'static str>) -> Case {
@@ -510,6 +523,80 @@ fn cases() -> Vec<Case> {
             extra: vec!["--force"],
             expect: vec!["--force needs --out DIR"],
         },
+        // Backtests: the data, its window, the strategies against it, the index.
+        Case {
+            name: "backtest of a missing file",
+            input: Input::Command,
+            extra: vec!["backtest", "{dir}/no-such-prices.csv", "--out", "{dir}/out"],
+            expect: vec!["no-such-prices.csv: cannot read"],
+        },
+        backtest(
+            "backtest of a file of the wrong shape",
+            format!("Day,AAA\n{rows}"),
+            vec![],
+            vec!["prices.csv:1: the header must be `Date,TICKER1,TICKER2,...`"],
+        ),
+        backtest(
+            "backtest of a non-number",
+            format!("{header}2019-12-31,1.0,x\n{rows}"),
+            vec![],
+            vec!["prices.csv:2, column 3: `x` is not a number (BBB on 2019-12-31)"],
+        ),
+        backtest(
+            "backtest of an empty date range",
+            format!("{header}{rows}"),
+            vec!["--from", "2020-03-05", "--to", "2020-02-20"],
+            vec!["--from: the window 2020-03-05 to 2020-02-20 leaves 0 rows", "at least two are needed"],
+        ),
+        backtest(
+            "backtest of one row",
+            format!("{header}{rows}"),
+            vec!["--from", "2020-03-05", "--to", "2020-03-05"],
+            vec!["leaves 1 row of", "at least two are needed"],
+        ),
+        backtest(
+            "backtest from before the data",
+            format!("{header}{rows}"),
+            vec!["--from", "1999-01-04"],
+            vec!["--from: 1999-01-04 is outside the data", "runs from 2020-01-01 to 2020-04-16"],
+        ),
+        backtest(
+            "backtest from a bad date",
+            format!("{header}{rows}"),
+            vec!["--to", "2020-02-30"],
+            vec!["--to: `2020-02-30` is not a date of the form YYYY-MM-DD"],
+        ),
+        backtest(
+            "backtest against an index missing a day",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/index-gap.csv"],
+            vec!["--benchmark", "has no row for 2020-02-01, a date of the data"],
+        ),
+        backtest(
+            "backtest against a file of two columns as the index",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/prices.csv"],
+            vec!["--benchmark", "has 2 value columns; an index file has one"],
+        ),
+        backtest_scenario(
+            "backtest of a strategy that needs a model's covariance",
+            "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n",
+            vec!["scenario.toml: strategies[0]", "covariance", "estimate = \"trailing\""],
+        ),
+        backtest_scenario(
+            "backtest with initial weights for three stocks",
+            &format!("[market]\nn = 3\ninitial_weights = [1.0, 2.0, 3.0]{EQUAL}"),
+            vec!["market.initial_weights: has 3 values, but the data has 2 stocks (AAA, BBB)"],
+        ),
+        Case {
+            name: "backtest of caps with initial weights",
+            input: Input::Backtest {
+                csv: format!("{header}{rows}"),
+                scenario: Some(format!("[market]\nn = 2\ninitial_weights = [1.0, 2.0]{EQUAL}")),
+            },
+            extra: vec!["--caps"],
+            expect: vec!["market.initial_weights: with --caps the data's first row gives the initial weights"],
+        },
         // Calibration CSVs.
         csv(
             "missing values",
@@ -732,6 +819,19 @@ fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
                 spoil(&dir);
                 args.push("merge".into());
                 args.extend(keep.iter().map(|k| dir.join(format!("shard-{k}")).to_string_lossy().into_owned()));
+                args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
+            }
+            Input::Backtest { csv, scenario } => {
+                let file = write(&dir, "prices.csv", csv);
+                let scenario = write(&dir, "scenario.toml", scenario.as_deref().unwrap_or(SMALL));
+                let dates: Vec<&str> = csv.lines().skip(1).filter_map(|line| line.split(',').next()).collect();
+                let index = |skip: &str| -> String {
+                    let rows = dates.iter().filter(|date| **date != skip).map(|date| format!("{date},100.0\n"));
+                    std::iter::once("Date,INDEX\n".to_string()).chain(rows).collect()
+                };
+                write(&dir, "index.csv", &index(""));
+                write(&dir, "index-gap.csv", &index("2020-02-01"));
+                args.extend(["backtest".into(), file, "--scenario".into(), scenario]);
                 args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
             }
             Input::Command => {

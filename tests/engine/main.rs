@@ -2,6 +2,7 @@
 //! One binary (linking wgpu is slow); GPU tests need an adapter (lavapipe is
 //! enough) and fail instead of skipping when SPTLAB_REQUIRE_GPU=1.
 
+mod backtest;
 mod common;
 mod compare;
 mod control;

@@ -208,7 +208,7 @@ fn reference_euler_log_caps(plan: &sptlab::Plan, path: u32) -> Vec<f64> {
                     vsm.alpha / (2.0 * weight) * dt + (dt / weight).sqrt() * z[i]
                 })
                 .collect(),
-            Market::Gbm(_) => unreachable!("GBM has its own reference above"),
+            Market::Gbm(_) | Market::Bootstrap(_) => unreachable!("not an Euler model: its reference is elsewhere"),
         };
         for i in 0..n {
             log_caps[i] += steps[i];

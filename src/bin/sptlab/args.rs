@@ -38,6 +38,43 @@ pub enum Command {
     /// Fit a scenario to daily data: a wide CSV `Date,TICKER1,TICKER2,...` of prices
     /// (gbm) or market caps (first_order), one row per day, oldest first.
     Calibrate(CalibrateArgs),
+    /// Run a scenario's strategies on the one historical path of a daily CSV (prices, or
+    /// market caps with --caps), in f64, with the master-equation decomposition.
+    Backtest(BacktestArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BacktestArgs {
+    /// The CSV file: `Date,TICKER1,TICKER2,...`, one row per day, oldest first.
+    pub data: PathBuf,
+    /// The strategies (and `initial_weights`) from this scenario file; its market is
+    /// otherwise ignored (default: the default scenario's strategies).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// The CSV holds market capitalisations (default: prices, shares held constant).
+    #[arg(long)]
+    pub caps: bool,
+    /// First date (YYYY-MM-DD; default: the file's first).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last date (YYYY-MM-DD; default: the file's last).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// A price index (`Date,NAME`) as a second benchmark, on the data's dates.
+    #[arg(long, value_name = "INDEX_CSV")]
+    pub benchmark: Option<PathBuf>,
+    /// Write summary.json, backtest.csv, the figures and report.html here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write each figure as PNG (needs --out).
+    #[arg(long, requires = "out")]
+    pub png: bool,
+    /// Replace an earlier run's results in the --out folder (only files sptlab wrote).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

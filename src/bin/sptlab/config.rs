@@ -184,11 +184,11 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
 }
 
 /// Every problem of a scenario, one per line, each prefixed with where it came from.
-fn scenario_problems(source: &str, error: &ScenarioError) -> Vec<String> {
+pub fn scenario_problems(source: &str, error: &ScenarioError) -> Vec<String> {
     error.problems().iter().map(|problem| format!("{source}: {problem}")).collect()
 }
 
-fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
+pub fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
     match path {
         None => Ok(Scenario::default_scenario()),
         Some(path) => {

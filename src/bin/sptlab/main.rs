@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod args;
 mod backends;
+mod backtest;
 mod bench;
 mod calibrate;
 mod checks;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Calibrate(args) => calibrate::calibrate(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Backtest(args) => backtest::backtest(args),
     };
     let outcome = outcome.and_then(|()| {
         use std::io::Write as _;

@@ -390,6 +390,11 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
+        if matches!(plan.market, crate::market::Market::Bootstrap(_)) {
+            return Err(DoesNotFit::Unsupported(
+                "market.model: the GPU backend does not run the bootstrap market yet; use --backend cpu".into(),
+            ));
+        }
         let layout = StateLayout::of(plan);
         if let Some(shape) = self.block_shape(plan) {
             // The block kernel: nothing on chip grows with n past its register shapes, so

@@ -61,7 +61,7 @@ fn block_market(plan: &Plan) -> Option<BlockMarket> {
             GbmNoise::Factor { .. } => BlockMarket::Factor,
         }),
         Market::Vsm(_) => Some(BlockMarket::Vsm),
-        Market::Rank(_) => None,
+        Market::Rank(_) | Market::Bootstrap(_) => None,
     }
 }
 

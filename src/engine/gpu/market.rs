@@ -55,6 +55,8 @@ pub fn loop_trips_per_step(plan: &Plan) -> u32 {
         // sortedness check and reported, never returned.
         Market::Rank(_) => groups + 9 * n,
         Market::Vsm(_) => groups + n,
+        // The day's choice, then one read of each stock's change and its continuation.
+        Market::Bootstrap(_) => 1 + n,
     };
     trips as u32
 }
@@ -137,6 +139,7 @@ impl MarketStage {
                     initial_state: Vec::new(),
                 }
             }
+            Market::Bootstrap(_) => unimplemented!("GpuBackend::check_fits refuses the bootstrap market"),
         }
     }
 }

@@ -1,0 +1,130 @@
+//! The data as a market: a daily table read and windowed, the initial weights (SPT.md
+//! section 10: with prices, shares are constant, so the market is buy-and-hold from
+//! w(0)), and the plan whose one path is the data's.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::data::{Table, Window};
+use crate::market::{initial_weights as checked_weights, BootstrapMarket, Market};
+use crate::problems::{invalid, Problems, ScenarioError};
+use crate::scenario::{ControlVariate, Plan, Scenario};
+
+/// A daily table read for a backtest, with where it came from.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub table: Table,
+    /// The file, made absolute.
+    pub path: PathBuf,
+    /// The values are market caps (else prices).
+    pub caps: bool,
+    /// Rows a year, counted from the dates (returns over the calendar span).
+    pub periods_per_year: f64,
+}
+
+/// What summary.json records of the data a backtest ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataRecord {
+    pub path: String,
+    pub sha256: String,
+    /// "prices" (shares held constant: the market is buy-and-hold) or "caps".
+    pub values: &'static str,
+    pub tickers: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub rows: usize,
+    pub periods_per_year: f64,
+}
+
+/// Reads `path` (prices, or caps when `caps`) within `window`.
+pub fn read_history(path: &Path, caps: bool, window: &Window) -> Result<History, ScenarioError> {
+    let table = Table::read(path, window, if caps { "market cap" } else { "price" })?;
+    let periods_per_year = table.periods_per_year();
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(History { table, path, caps, periods_per_year })
+}
+
+impl History {
+    pub fn n(&self) -> usize {
+        self.table.tickers.len()
+    }
+
+    pub fn record(&self) -> DataRecord {
+        let table = &self.table;
+        DataRecord {
+            path: self.path.display().to_string(),
+            sha256: table.sha256.clone(),
+            values: if self.caps { "caps" } else { "prices" },
+            tickers: table.tickers.clone(),
+            from: table.dates[0].clone(),
+            to: table.dates[table.dates.len() - 1].clone(),
+            rows: table.dates.len(),
+            periods_per_year: self.periods_per_year,
+        }
+    }
+}
+
+/// w(0): with caps, the first row's; with prices, the scenario's `initial_weights`
+/// (one per ticker) or equal weights. The scenario's `zipf` is a model's and is ignored.
+pub fn initial_weights(scenario: &Scenario, history: &History) -> Result<Vec<f64>, ScenarioError> {
+    let n = history.n();
+    let given = &scenario.market.initial_weights;
+    if history.caps {
+        if given.is_some() {
+            return Err(invalid(
+                "market.initial_weights",
+                "with --caps the data's first row gives the initial weights; remove initial_weights",
+            ));
+        }
+        let first = &history.table.values[0];
+        let total: f64 = first.iter().sum();
+        return Ok(first.iter().map(|cap| cap / total).collect());
+    }
+    match given {
+        None => Ok(vec![1.0 / n as f64; n]),
+        Some(weights) if weights.len() != n => Err(invalid(
+            "market.initial_weights",
+            format!("has {} values, but the data has {n} stocks ({})", weights.len(), history.table.tickers.join(", ")),
+        )),
+        Some(_) => {
+            let mut spec = scenario.market.clone();
+            spec.n = n;
+            spec.zipf = None;
+            checked_weights(&spec)
+        }
+    }
+}
+
+/// The plan of the data's one path: every row after the first a step, the strategies
+/// checked against the data's market (a max_growth strategy that needs a model's
+/// covariance is refused, as on any market without one), in f64 and without controls.
+pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -> Result<Plan, ScenarioError> {
+    let returns = history.table.log_returns();
+    let steps = returns.len() as u32;
+    let steps_per_year = history.periods_per_year.round().max(1.0) as u32;
+    let market = Market::Bootstrap(BootstrapMarket::in_order(weights, &returns));
+    let mut problems = Problems::default();
+    let strategies = scenario.validate_strategies(Some(&market), steps_per_year, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.into_error());
+    }
+    let mut effective = scenario.clone();
+    effective.paths = 1;
+    effective.years = steps as f64 / history.periods_per_year;
+    effective.steps_per_year = steps_per_year;
+    effective.control_variate = ControlVariate::None;
+    effective.antithetic = false;
+    Ok(Plan {
+        scenario: effective,
+        paths: 1,
+        steps,
+        steps_per_year,
+        seed: scenario.seed,
+        market,
+        strategies,
+        control_variate: ControlVariate::None,
+        antithetic: false,
+        asked_years: None,
+    })
+}

@@ -1,0 +1,106 @@
+//! `sptlab backtest` (SPT.md section 10, DESIGN.md section 7): a scenario's strategies on
+//! the one historical path of a daily table, in f64. The path runs through the CPU
+//! kernel itself (the bootstrap market with its days taken in order), so every
+//! statistic, the decomposition and the rebalancing rules are those of `run`; this
+//! folder reads the data and watches the path step by step; `output/backtest.rs`
+//! renders what it finds.
+
+mod history;
+mod index;
+mod trace;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use history::{history_plan, initial_weights, read_history, DataRecord, History};
+pub use index::{read_index, vs_index, IndexBenchmark, VsIndex};
+pub use trace::{replay, Trace};
+
+use crate::data::{Bound, Window};
+use crate::engine::{BackendInfo, BackendKind, Precision};
+use crate::problems::ScenarioError;
+use crate::scenario::{Plan, Scenario};
+use crate::summary::report::{Report, RunInfo};
+use crate::summary::results::Results;
+
+/// What `sptlab backtest` was asked (DESIGN.md section 7).
+#[derive(Debug, Clone)]
+pub struct BacktestOptions {
+    pub data: PathBuf,
+    /// The table holds market capitalisations (default: prices, shares held constant).
+    pub caps: bool,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// A price index as a second benchmark, joined on dates.
+    pub benchmark: Option<PathBuf>,
+}
+
+/// Why a backtest cannot run: bad input either way.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BacktestError {
+    /// The data, its window or the index: located by file, line and column, or option.
+    #[error("{0}")]
+    Data(ScenarioError),
+    /// The scenario's strategies or initial weights against the data's market.
+    #[error("{0}")]
+    Scenario(ScenarioError),
+}
+
+/// A finished backtest: the path's plan, its statistics (one path), and its trace.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    pub plan: Plan,
+    pub data: DataRecord,
+    pub results: Results,
+    pub report: Report,
+    pub trace: Trace,
+    /// The index, and each strategy's (then the market's) figures against it.
+    pub index: Option<(IndexBenchmark, Vec<VsIndex>)>,
+}
+
+impl Backtest {
+    /// The number of strategies (the market is not one).
+    pub fn strategies(&self) -> usize {
+        self.plan.strategies.len()
+    }
+}
+
+/// Runs `scenario`'s strategies on the data `options` names; every problem (the data,
+/// the window, the strategies against the data's market, the index) as bad input.
+pub fn backtest(scenario: &Scenario, options: &BacktestOptions) -> Result<Backtest, BacktestError> {
+    let started = Instant::now();
+    let window = Window {
+        from: options.from.as_ref().map(|date| Bound::new("--from", date)),
+        to: options.to.as_ref().map(|date| Bound::new("--to", date)),
+        last_years: None,
+    };
+    let history = read_history(&options.data, options.caps, &window).map_err(BacktestError::Data)?;
+    let weights = initial_weights(scenario, &history).map_err(BacktestError::Scenario)?;
+    let plan = history_plan(scenario, &history, weights).map_err(BacktestError::Scenario)?;
+    let index = match &options.benchmark {
+        Some(path) => Some(read_index(path, &history.table).map_err(BacktestError::Data)?),
+        None => None,
+    };
+    let (batch, trace) = replay(&plan, &history);
+    let mut results = Results::for_history(&plan, history.periods_per_year);
+    results.absorb(&batch);
+    let seconds = started.elapsed().as_secs_f64();
+    let run = RunInfo {
+        backend: BackendInfo { backend: BackendKind::Cpu, adapter: "one path".into(), precision: Precision::F64 },
+        paths: 1,
+        steps: plan.steps,
+        stocks: plan.n(),
+        seconds,
+        asset_steps_per_second: plan.n() as f64 * plan.steps as f64 / seconds.max(1e-9),
+    };
+    let report = Report::new(&plan, &results, run);
+    let index = index.map(|index| {
+        let versus = (0..plan.strategies.len())
+            .map(|s| trace.log_values(s))
+            .chain(std::iter::once(trace.market_log_value.clone()))
+            .map(|values| vs_index(&values, &index.log_value, history.periods_per_year))
+            .collect();
+        (index, versus)
+    });
+    Ok(Backtest { plan, data: history.record(), results, report, trace, index })
+}
