@@ -9,10 +9,21 @@
 //! end. The first step always jumps (a uniform first day). CPU and GPU paths so take
 //! the same days, and differ only in the rounding of what follows.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::data::{Bound, DataError, Table, Window};
+use crate::market::initial_weights;
+use crate::market::spec::MarketSpec;
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::{philox4x32_10_simd, STREAM_BOOTSTRAP};
+use crate::problems::{invalid, Problems, ScenarioError};
+
+/// Most days of changes a bootstrap market takes: 2^24, the integers an f32 holds exactly.
+pub const MOST_DAYS: usize = 1 << 24;
+
+/// The mean block length when the scenario gives none (days).
+pub const DEFAULT_MEAN_BLOCK: f64 = 20.0;
 
 /// Which day a path takes at each step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,15 +41,120 @@ pub struct BootstrapMarket {
     /// Daily log changes, `[day * n + stock]`, de-meaned when asked.
     pub log_changes: Arc<[f64]>,
     pub schedule: DaySchedule,
+    /// The file read (None for a backtest's path, whose data the backtest records).
+    pub source: Option<DataSource>,
+}
+
+/// Where a bootstrap market's days came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSource {
+    /// The file, absolute.
+    pub path: PathBuf,
+    pub sha256: String,
+    pub tickers: Vec<String>,
+    pub first_date: String,
+    pub last_date: String,
+    /// Rows a year, counted from the dates.
+    pub periods_per_year: f64,
+}
+
+/// A data problem as a scenario problem: the window's dates name their fields; the
+/// file's own problems (located by line and column) are `market.data`'s.
+fn data_problem(error: DataError) -> ScenarioError {
+    if error.location.starts_with("market.") {
+        invalid(error.location, error.reason)
+    } else {
+        invalid("market.data", format!("{}: {}", error.location, error.reason))
+    }
 }
 
 impl BootstrapMarket {
+    /// The `[market]` table of `model = "bootstrap"`: the data read (its path as given,
+    /// relative to the working directory unless already absolute), windowed, checked
+    /// against a recorded SHA-256 and `n`, turned into daily log changes.
+    pub fn from_spec(spec: &MarketSpec) -> Result<BootstrapMarket, ScenarioError> {
+        let Some(data) = &spec.data else {
+            return Err(invalid("market.data", "the bootstrap model needs data = \"FILE.csv\", a wide daily CSV"));
+        };
+        let caps = spec.caps.unwrap_or(false);
+        let window = Window {
+            from: spec.from.as_ref().map(|date| Bound::new("market.from", date)),
+            to: spec.to.as_ref().map(|date| Bound::new("market.to", date)),
+            last_years: None,
+        };
+        let path = std::path::absolute(Path::new(data)).unwrap_or_else(|_| PathBuf::from(data));
+        let table = Table::read(&path, &window, if caps { "market cap" } else { "price" }).map_err(data_problem)?;
+        let mut problems = Problems::default();
+        if let Some(recorded) = &spec.data_sha256 {
+            if *recorded != table.sha256 {
+                problems.push(invalid(
+                    "market.data_sha256",
+                    format!(
+                        "{} has SHA-256 {}, but the scenario records {recorded}: the data changed since the run                          that wrote it",
+                        path.display(),
+                        table.sha256
+                    ),
+                ));
+            }
+        }
+        let n = table.tickers.len();
+        if spec.n != 0 && spec.n != n {
+            problems.push(invalid("market.n", format!("is {}, but {} has {n} stocks", spec.n, path.display())));
+        }
+        let mut log_changes = table.log_returns();
+        let days = log_changes.len();
+        if days > MOST_DAYS {
+            problems.push(invalid(
+                "market.data",
+                format!(
+                    "{} has {days} days of changes; at most {MOST_DAYS} (a GPU path keeps its day as a float)",
+                    path.display()
+                ),
+            ));
+        }
+        let mean_block = spec.mean_block.unwrap_or(DEFAULT_MEAN_BLOCK);
+        if !(mean_block.is_finite() && mean_block >= 1.0 && mean_block <= days as f64) {
+            problems.push(invalid(
+                "market.mean_block",
+                format!("must be between 1 and the data's {days} days of changes, got {mean_block}"),
+            ));
+        }
+        let mut with_n = spec.clone();
+        with_n.n = n;
+        let weights = problems.check(initial_weights(&with_n));
+        if !problems.is_empty() {
+            return Err(problems.into_error());
+        }
+        if spec.demean.unwrap_or(false) {
+            let mean: Vec<f64> =
+                (0..n).map(|i| log_changes.iter().map(|day| day[i]).sum::<f64>() / days as f64).collect();
+            for day in &mut log_changes {
+                day.iter_mut().zip(&mean).for_each(|(change, m)| *change -= m);
+            }
+        }
+        let source = DataSource {
+            path,
+            sha256: table.sha256.clone(),
+            periods_per_year: table.periods_per_year(),
+            first_date: table.dates[0].clone(),
+            last_date: table.dates[table.dates.len() - 1].clone(),
+            tickers: table.tickers,
+        };
+        Ok(BootstrapMarket {
+            initial_weights: weights.expect("checked above"),
+            log_changes: log_changes.iter().flatten().copied().collect(),
+            schedule: DaySchedule::Resampled { mean_block },
+            source: Some(source),
+        })
+    }
+
     /// The market whose steps are the rows of `log_changes` (`[day][stock]`), in order.
     pub fn in_order(initial_weights: Vec<f64>, log_changes: &[Vec<f64>]) -> BootstrapMarket {
         BootstrapMarket {
             initial_weights,
             log_changes: log_changes.iter().flatten().copied().collect(),
             schedule: DaySchedule::InOrder,
+            source: None,
         }
     }
 

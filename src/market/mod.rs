@@ -34,7 +34,10 @@ pub enum Market {
 
 impl Market {
     pub fn from_spec(spec: &MarketSpec) -> Result<Market, ScenarioError> {
-        if !(2..=MAX_STOCKS).contains(&spec.n) {
+        if spec.model != ModelKind::Bootstrap && spec.n == 0 {
+            return Err(invalid("market.n", format!("missing: the number of stocks (2 to {MAX_STOCKS})")));
+        }
+        if spec.model != ModelKind::Bootstrap && !(2..=MAX_STOCKS).contains(&spec.n) {
             return Err(invalid("market.n", format!("must be between 2 and {MAX_STOCKS}, got {}", spec.n)));
         }
         let allowed: &[&str] = match spec.model {
@@ -52,6 +55,9 @@ impl Market {
             ModelKind::Atlas => &["zipf", "initial_weights", "growth", "atlas_g", "vol"],
             ModelKind::FirstOrder => &["zipf", "initial_weights", "growth", "rank_growth", "rank_vol"],
             ModelKind::Vsm => &["zipf", "initial_weights", "alpha"],
+            ModelKind::Bootstrap => {
+                &["zipf", "initial_weights", "data", "data_sha256", "mean_block", "demean", "from", "to", "caps"]
+            }
         };
         let model = format!("{:?}", spec.model).to_lowercase().replace("firstorder", "first_order");
         let mut problems = Problems::default();
@@ -66,6 +72,7 @@ impl Market {
             ModelKind::Gbm => Market::Gbm(GbmMarket::from_spec(spec)?),
             ModelKind::Atlas | ModelKind::FirstOrder => Market::Rank(RankMarket::from_spec(spec)?),
             ModelKind::Vsm => Market::Vsm(VsmMarket::from_spec(spec)?),
+            ModelKind::Bootstrap => Market::Bootstrap(BootstrapMarket::from_spec(spec)?),
         })
     }
 
@@ -76,7 +83,7 @@ impl Market {
         let initial_weights = vec![1.0 / n as f64; n];
         match model {
             ModelKind::Gbm => Market::Gbm(GbmMarket::independent(initial_weights, 0.2)),
-            ModelKind::Atlas | ModelKind::FirstOrder | ModelKind::Vsm => {
+            ModelKind::Atlas | ModelKind::FirstOrder | ModelKind::Vsm | ModelKind::Bootstrap => {
                 Market::Vsm(VsmMarket { initial_weights, alpha: 0.0 })
             }
         }

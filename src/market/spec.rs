@@ -59,6 +59,8 @@ pub enum ModelKind {
     Atlas,
     FirstOrder,
     Vsm,
+    /// Days of real data resampled in blocks (SPT.md section 10).
+    Bootstrap,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +68,8 @@ pub enum ModelKind {
 pub struct MarketSpec {
     #[serde(default = "default_model")]
     pub model: ModelKind,
+    /// The number of stocks; 0 when absent (the bootstrap model takes it from its data).
+    #[serde(default)]
     pub n: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zipf: Option<f64>,
@@ -99,6 +103,26 @@ pub struct MarketSpec {
     /// Volatility-stabilised model: alpha >= 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
+    /// Bootstrap: the daily CSV (relative to the scenario file; absolute once read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Bootstrap: the SHA-256 of `data`, recorded when read and checked when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_sha256: Option<String>,
+    /// Bootstrap: the mean block length b in days (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_block: Option<f64>,
+    /// Bootstrap: subtract each stock's mean log change (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demean: Option<bool>,
+    /// Bootstrap: the first and last dates of the data used (default: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Bootstrap: the CSV holds market caps (default false: prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<bool>,
 }
 
 fn default_model() -> ModelKind {
@@ -124,6 +148,13 @@ impl MarketSpec {
             rank_growth: None,
             rank_vol: None,
             alpha: None,
+            data: None,
+            data_sha256: None,
+            mean_block: None,
+            demean: None,
+            from: None,
+            to: None,
+            caps: None,
         }
     }
 
@@ -143,6 +174,13 @@ impl MarketSpec {
             ("rank_growth", self.rank_growth.is_some()),
             ("rank_vol", self.rank_vol.is_some()),
             ("alpha", self.alpha.is_some()),
+            ("data", self.data.is_some()),
+            ("data_sha256", self.data_sha256.is_some()),
+            ("mean_block", self.mean_block.is_some()),
+            ("demean", self.demean.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+            ("caps", self.caps.is_some()),
         ];
         fields.into_iter().filter(|(_, present)| *present).map(|(name, _)| name).collect()
     }

@@ -5,7 +5,7 @@
 pub const DEFAULT_SCENARIO: &str = include_str!("../../examples/scenarios/default.toml");
 
 /// The example scenarios shipped in examples/scenarios/, by name, for `sptlab example NAME`.
-pub const EXAMPLE_SCENARIOS: [(&str, &str); 8] = [
+pub const EXAMPLE_SCENARIOS: [(&str, &str); 9] = [
     ("default", DEFAULT_SCENARIO),
     ("atlas", include_str!("../../examples/scenarios/atlas.toml")),
     ("first_order", include_str!("../../examples/scenarios/first_order.toml")),
@@ -14,4 +14,16 @@ pub const EXAMPLE_SCENARIOS: [(&str, &str); 8] = [
     ("calibrated_sp500_20", include_str!("../../examples/scenarios/calibrated_sp500_20.toml")),
     ("costs", include_str!("../../examples/scenarios/costs.toml")),
     ("te_budget", include_str!("../../examples/scenarios/te_budget.toml")),
+    ("bootstrap_sp500_20", include_str!("../../examples/scenarios/bootstrap_sp500_20.toml")),
 ];
+
+/// The shipped data's folder as this build knows it (the source tree's examples/data).
+pub const SHIPPED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data");
+
+/// Example `name` as `sptlab example` prints it: a data file named relative to
+/// examples/scenarios/ is given by the shipped data's absolute path, so the printed
+/// scenario runs from any folder.
+pub fn example_text(name: &str) -> Option<String> {
+    let (_, text) = EXAMPLE_SCENARIOS.iter().find(|(example, _)| *example == name)?;
+    Some(text.replace("\"../data/", &format!("\"{SHIPPED_DATA}/")).replace("   # relative to this file", ""))
+}

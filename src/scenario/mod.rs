@@ -106,6 +106,17 @@ impl Scenario {
         Scenario::from_toml(DEFAULT_SCENARIO).expect("the embedded default scenario parses")
     }
 
+    /// Makes the paths the scenario names relative to `base` (the folder of the file it
+    /// was read from) absolute: the bootstrap market's `data`.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(data) = &self.market.data {
+            let path = std::path::Path::new(data);
+            if path.is_relative() {
+                self.market.data = Some(base.join(path).display().to_string());
+            }
+        }
+    }
+
     pub fn apply(&mut self, overrides: &Overrides) {
         if let Some(paths) = overrides.paths {
             self.paths = paths;

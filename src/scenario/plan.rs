@@ -1,7 +1,7 @@
 //! A validated run: [`Scenario::validate`] checks every field and builds the [`Plan`]
 //! the backends trust.
 
-use crate::market::Market;
+use crate::market::{BootstrapMarket, Market};
 use crate::portfolio::Strategy;
 use crate::problems::{invalid, Problems, ScenarioError};
 use crate::scenario::{ControlVariate, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
@@ -119,10 +119,19 @@ impl Scenario {
         };
         let strategies =
             self.validate_strategies(market.as_ref().or(stand_in.as_ref()), self.steps_per_year, &mut problems);
+        if let Some(Market::Bootstrap(bootstrap)) = &market {
+            bootstrap_problems(self, bootstrap, &mut problems);
+        }
         match (market, steps) {
             (Some(market), Some(steps)) if problems.is_empty() => {
                 // The horizon the run simulates is the one it reports.
                 let mut scenario = self.clone();
+                if let Market::Bootstrap(BootstrapMarket { source: Some(source), .. }) = &market {
+                    // The data as read: where, which bytes, how many stocks.
+                    scenario.market.data = Some(source.path.display().to_string());
+                    scenario.market.data_sha256 = Some(source.sha256.clone());
+                    scenario.market.n = source.tickers.len();
+                }
                 let whole = steps as f64 / self.steps_per_year as f64;
                 let exact = (self.years * self.steps_per_year as f64 - steps as f64).abs() <= 1e-9 * steps as f64;
                 let asked_years = (!exact).then_some(self.years);
@@ -144,5 +153,32 @@ impl Scenario {
             }
             _ => Err(problems.into_error()),
         }
+    }
+}
+
+/// Largest relative gap between `steps_per_year` and the bootstrap data's rows a year.
+const MOST_FREQUENCY_GAP: f64 = 0.05;
+
+/// What the bootstrap market asks of the rest of the scenario: steps as long as the
+/// data's days, and no antithetic pairs (its randomness is days, not normals).
+fn bootstrap_problems(scenario: &Scenario, bootstrap: &BootstrapMarket, problems: &mut Problems) {
+    if let Some(source) = &bootstrap.source {
+        let per_year = source.periods_per_year;
+        if ((scenario.steps_per_year as f64 - per_year) / per_year).abs() > MOST_FREQUENCY_GAP {
+            problems.push(invalid(
+                "steps_per_year",
+                format!(
+                    "is {}, but market.data has {per_year:.1} rows a year ({} to {}); a step is one of its days, \
+                     so they must agree within 5 %",
+                    scenario.steps_per_year, source.first_date, source.last_date
+                ),
+            ));
+        }
+    }
+    if scenario.antithetic {
+        problems.push(invalid(
+            "antithetic",
+            "has no meaning for the bootstrap market (a path draws days, not normals to negate); remove it",
+        ));
     }
 }

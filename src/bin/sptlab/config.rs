@@ -194,7 +194,10 @@ pub fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
         Some(path) => {
             let text = sptlab::files::read_text_limited(path, sptlab::files::MAX_TEXT_INPUT)
                 .map_err(|error| vec![format!("{}: cannot read the scenario: {error}", path.display())])?;
-            Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))
+            let mut scenario =
+                Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))?;
+            scenario.resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
+            Ok(scenario)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `sptlab example NAME` (a shipped scenario, printed).
 
 use sptlab::engine::gpu::{self, GpuContext};
+use sptlab::scenario::examples::example_text;
 use sptlab::scenario::EXAMPLE_SCENARIOS;
 
 use crate::failure::{out, outln, Failure};
@@ -25,8 +26,8 @@ pub fn info() -> Result<(), Failure> {
 }
 
 pub fn example(name: &str) -> Result<(), Failure> {
-    match EXAMPLE_SCENARIOS.iter().find(|(example, _)| *example == name) {
-        Some((_, text)) => {
+    match example_text(name) {
+        Some(text) => {
             out!("{text}");
             Ok(())
         }

@@ -390,10 +390,12 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
-        if matches!(plan.market, crate::market::Market::Bootstrap(_)) {
-            return Err(DoesNotFit::Unsupported(
-                "market.model: the GPU backend does not run the bootstrap market yet; use --backend cpu".into(),
-            ));
+        if let crate::market::Market::Bootstrap(bootstrap) = &plan.market {
+            if bootstrap.schedule == crate::market::bootstrap::DaySchedule::InOrder {
+                return Err(DoesNotFit::Unsupported(
+                    "market.model: a backtest's path (the data's days in order) runs on the CPU backend".into(),
+                ));
+            }
         }
         let layout = StateLayout::of(plan);
         if let Some(shape) = self.block_shape(plan) {

@@ -10,6 +10,7 @@ pub const MARKET_CHOLESKY: &str = include_str!("../../../shaders/market_cholesky
 pub const MARKET_FACTOR: &str = include_str!("../../../shaders/market_factor.wgsl");
 pub const MARKET_RANK: &str = include_str!("../../../shaders/market_rank.wgsl");
 pub const MARKET_VSM: &str = include_str!("../../../shaders/market_vsm.wgsl");
+pub const MARKET_BOOTSTRAP: &str = include_str!("../../../shaders/market_bootstrap.wgsl");
 
 /// What the kernel needs from the market model of a plan.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct MarketStage {
 pub fn state_slots(plan: &Plan) -> u32 {
     match plan.market {
         Market::Rank(_) => plan.n() as u32,
+        // The day the path took last.
+        Market::Bootstrap(_) => 1,
         _ => 0,
     }
 }
@@ -55,8 +58,8 @@ pub fn loop_trips_per_step(plan: &Plan) -> u32 {
         // sortedness check and reported, never returned.
         Market::Rank(_) => groups + 9 * n,
         Market::Vsm(_) => groups + n,
-        // The day's choice, then one read of each stock's change and its continuation.
-        Market::Bootstrap(_) => 1 + n,
+        // One pass over the stocks' groups: the day's changes and the continuation's.
+        Market::Bootstrap(_) => groups,
     };
     trips as u32
 }
@@ -139,7 +142,31 @@ impl MarketStage {
                     initial_state: Vec::new(),
                 }
             }
-            Market::Bootstrap(_) => unimplemented!("GpuBackend::check_fits refuses the bootstrap market"),
+            Market::Bootstrap(bootstrap) => {
+                let kernel = bootstrap.kernel::<f64>();
+                let group = |values: &[f64], b: usize| -> [f32; 4] {
+                    std::array::from_fn(|k| values.get(4 * b + k).map_or(0.0, |v| *v as f32))
+                };
+                let mut data = Vec::with_capacity((kernel.days as usize + 1) * groups);
+                for day in kernel.log_changes.chunks_exact(n) {
+                    data.extend((0..groups).map(|b| group(day, b)));
+                }
+                data.extend((0..groups).map(|b| group(&kernel.mean_change, b)));
+                MarketStage {
+                    source: MARKET_BOOTSTRAP.to_string(),
+                    constants: vec![
+                        ("BOOT_DAYS", format!("{}u", kernel.days)),
+                        ("BOOT_JUMP_AT_MOST", format!("{}u", kernel.jump_at_most)),
+                        ("BOOT_CONTINUE", f32_literal(kernel.continue_weight)),
+                        ("BOOT_JUMP", f32_literal(kernel.jump_weight)),
+                        ("STREAM_BOOTSTRAP", format!("{}u", crate::numeric::philox::STREAM_BOOTSTRAP)),
+                    ],
+                    data,
+                    drift: no_drift,
+                    // Any day: step 0 always jumps.
+                    initial_state: vec![0.0],
+                }
+            }
         }
     }
 }
