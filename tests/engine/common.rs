@@ -64,3 +64,22 @@ pub const MIXED: &str = r#"
     name = "cap-weighted"
     weighting = "market"
 "#;
+
+/// The shipped daily prices of 20 stocks, 1990-2022.
+pub const SHIPPED_PRICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_20_stocks_1990_2022.csv");
+
+/// A copy of the shipped prices with only the first `stocks` tickers and the rows from
+/// `from` (ISO date) on, in the system's temporary folder; its path.
+pub fn data_file(stocks: usize, from: &str) -> String {
+    let text = std::fs::read_to_string(SHIPPED_PRICES).unwrap();
+    let keep = |line: &str| line.split(',').take(stocks + 1).collect::<Vec<_>>().join(",");
+    let mut lines = text.lines();
+    let mut out = keep(lines.next().unwrap()) + "\n";
+    for line in lines.filter(|line| &line[..10] >= from) {
+        out.push_str(&keep(line));
+        out.push('\n');
+    }
+    let path = std::env::temp_dir().join(format!("sptlab-test-prices-{stocks}-{from}-{}.csv", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    path.display().to_string()
+}

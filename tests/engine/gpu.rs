@@ -674,3 +674,35 @@ fn a_batch_holds_every_path_that_fits_the_adapter() {
     let limited = GpuBackend::new(GpuContext::for_tests().unwrap()).with_batch_limit(100);
     assert_eq!(limited.batch_paths(&plan), 128);
 }
+
+#[test]
+fn bootstrap_paths_on_the_gpu_take_the_cpu_s_days() {
+    // The days come from integer arithmetic on the same Philox words, so a GPU path takes
+    // the CPU path's days and differs only by f32 rounding: over 504 steps of real daily
+    // changes, the relative and market log returns and the controls within 2e-3 (as the
+    // other models), with every weighting the per-path kernel runs.
+    let Some(context) = GpuContext::for_tests() else { return };
+    let data = crate::common::data_file(12, "2008-01-01");
+    let text = format!(
+        "seed = 21\npaths = 40\nyears = 2.0\n[market]\nmodel = \"bootstrap\"\ndata = \"{data}\"\nmean_block = 10\n\
+         zipf = 0.8\n{}",
+        crate::models::MODEL_STRATEGIES
+    );
+    let mut gpu = GpuBackend::new(context);
+    let mut plan = plan(&text);
+    if gpu.is_gl() {
+        // llvmpipe under OpenGL cannot rank stocks (GpuBackend::check_fits): without top-k.
+        assert!(gpu.check_fits(&plan).unwrap_err().to_string().contains("OpenGL"));
+        plan = crate::common::plan(
+            &text[..text[..text.find("name = \"top-4\"").unwrap()].rfind("[[strategies]]").unwrap()],
+        );
+    }
+    gpu.check_fits(&plan).unwrap();
+    let on_gpu = simulate(&plan, &mut gpu);
+    let on_cpu = simulate_cpu(&plan, Precision::F64);
+    let largest = assert_paths_agree("bootstrap", &on_gpu, &on_cpu, 2e-3);
+    eprintln!("bootstrap: largest gap of a relative log return, GPU vs CPU f64: {largest:e}");
+    // Not a trivial agreement: the paths differ from each other by far more.
+    let spread = on_cpu.market_log_return.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    assert!(spread > 0.05, "{spread}");
+}

@@ -3,6 +3,7 @@
 //! enough) and fail instead of skipping when SPTLAB_REQUIRE_GPU=1.
 
 mod backtest;
+mod bootstrap;
 mod common;
 mod compare;
 mod control;
