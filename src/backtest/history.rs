@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::data::{Table, Window};
+use crate::data::{DataRecord, Table, Window};
 use crate::market::{initial_weights as checked_weights, BootstrapMarket, Market};
 use crate::problems::{invalid, Problems, ScenarioError};
 use crate::scenario::{ControlVariate, Plan, Scenario};
@@ -23,20 +21,6 @@ pub struct History {
     pub periods_per_year: f64,
 }
 
-/// What summary.json records of the data a backtest ran on.
-#[derive(Debug, Clone, Serialize)]
-pub struct DataRecord {
-    pub path: String,
-    pub sha256: String,
-    /// "prices" (shares held constant: the market is buy-and-hold) or "caps".
-    pub values: &'static str,
-    pub tickers: Vec<String>,
-    pub from: String,
-    pub to: String,
-    pub rows: usize,
-    pub periods_per_year: f64,
-}
-
 /// Reads `path` (prices, or caps when `caps`) within `window`.
 pub fn read_history(path: &Path, caps: bool, window: &Window) -> Result<History, ScenarioError> {
     let table = Table::read(path, window, if caps { "market cap" } else { "price" })?;
@@ -50,18 +34,15 @@ impl History {
         self.table.tickers.len()
     }
 
+    /// The first row's values as weights (caps: the market's initial weights).
+    pub fn first_row_weights(&self) -> Vec<f64> {
+        let first = &self.table.values[0];
+        let total: f64 = first.iter().sum();
+        first.iter().map(|value| value / total).collect()
+    }
+
     pub fn record(&self) -> DataRecord {
-        let table = &self.table;
-        DataRecord {
-            path: self.path.display().to_string(),
-            sha256: table.sha256.clone(),
-            values: if self.caps { "caps" } else { "prices" },
-            tickers: table.tickers.clone(),
-            from: table.dates[0].clone(),
-            to: table.dates[table.dates.len() - 1].clone(),
-            rows: table.dates.len(),
-            periods_per_year: self.periods_per_year,
-        }
+        self.table.record(&self.path, self.caps)
     }
 }
 
@@ -77,9 +58,7 @@ pub fn initial_weights(scenario: &Scenario, history: &History) -> Result<Vec<f64
                 "with --caps the data's first row gives the initial weights; remove initial_weights",
             ));
         }
-        let first = &history.table.values[0];
-        let total: f64 = first.iter().sum();
-        return Ok(first.iter().map(|cap| cap / total).collect());
+        return Ok(history.first_row_weights());
     }
     match given {
         None => Ok(vec![1.0 / n as f64; n]),

@@ -12,14 +12,15 @@ mod trace;
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub use history::{history_plan, initial_weights, read_history, DataRecord, History};
+pub use history::{history_plan, initial_weights, read_history, History};
 pub use index::{read_index, vs_index, IndexBenchmark, VsIndex};
 pub use trace::{replay, Trace};
 
-use crate::data::{Bound, Window};
+use crate::data::{Bound, DataRecord, Window};
 use crate::engine::{BackendInfo, BackendKind, Precision};
 use crate::problems::ScenarioError;
 use crate::scenario::{Plan, Scenario};
+use crate::summary::history::HistoricalOutcome;
 use crate::summary::report::{Report, RunInfo};
 use crate::summary::results::Results;
 
@@ -44,6 +45,15 @@ pub enum BacktestError {
     /// The scenario's strategies or initial weights against the data's market.
     #[error("{0}")]
     Scenario(ScenarioError),
+}
+
+impl BacktestError {
+    /// The problem, whichever its kind.
+    pub fn problem(&self) -> &ScenarioError {
+        match self {
+            BacktestError::Data(problem) | BacktestError::Scenario(problem) => problem,
+        }
+    }
 }
 
 /// A finished backtest: the path's plan, its statistics (one path), and its trace.
@@ -103,4 +113,70 @@ pub fn backtest(scenario: &Scenario, options: &BacktestOptions) -> Result<Backte
         (index, versus)
     });
     Ok(Backtest { plan, data: history.record(), results, report, trace, index })
+}
+
+/// The option that names the data of [`historical_outcome`], in messages.
+const HISTORY_OPTION: &str = "--history";
+
+/// Rows between the points of a historical path kept for the fan chart (about a month).
+const HISTORY_STRIDE: usize = 21;
+
+/// `run --history`: `plan`'s strategies backtested on the last `plan.years()` of the
+/// data at `path` (prices, or caps when `caps`), from the run's initial weights. A file
+/// shorter than the horizon, another number of stocks, a caps file whose first row
+/// is not the run's initial weights, or a strategy a backtest cannot run is refused.
+pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Result<HistoricalOutcome, BacktestError> {
+    let refused = |reason: String| BacktestError::Data(crate::problems::invalid(HISTORY_OPTION, reason));
+    let years = plan.years();
+    let history = read_history(path, caps, &Window::last_years(Some(years))).map_err(BacktestError::Data)?;
+    let table = &history.table;
+    let span = (table.days[table.days.len() - 1] - table.days[0]) as f64 / 365.25;
+    // A week's slack: the window starts at the first trading day on or after its date.
+    if table.earlier.is_empty() && span < years - 7.0 / 365.25 {
+        return Err(refused(format!(
+            "{} runs from {} to {} ({span:.2} years), shorter than the run's {years:.2} years",
+            path.display(),
+            table.dates[0],
+            table.dates[table.dates.len() - 1]
+        )));
+    }
+    if history.n() != plan.n() {
+        return Err(refused(format!(
+            "{} has {} stocks, but the run's market has {} (market.n)",
+            path.display(),
+            history.n(),
+            plan.n()
+        )));
+    }
+    let run_weights = plan.market.initial_weights().to_vec();
+    if caps {
+        let first = history.first_row_weights();
+        let differs = first.iter().zip(&run_weights).any(|(a, b)| (a - b).abs() > 1e-9 * b.max(1e-300));
+        if differs {
+            return Err(refused(format!(
+                "the caps of {} on {} give other initial weights than the run's market (market.initial_weights or \
+                 zipf); the historical path must start where the simulated ones do",
+                path.display(),
+                table.dates[0]
+            )));
+        }
+    }
+    let history_plan = history_plan(&plan.scenario, &history, run_weights).map_err(|error| {
+        BacktestError::Scenario(crate::problems::invalid(
+            HISTORY_OPTION,
+            format!("the strategies cannot run on the data's path: {error}"),
+        ))
+    })?;
+    let (_, trace) = replay(&history_plan, &history);
+    let rows = trace.dates.len();
+    let sampled: Vec<usize> =
+        (0..rows).step_by(HISTORY_STRIDE).chain((rows % HISTORY_STRIDE != 1).then_some(rows - 1)).collect();
+    let per_year = history.periods_per_year;
+    Ok(HistoricalOutcome {
+        data: history.record(),
+        years: (rows - 1) as f64 / per_year,
+        relative_log_return: trace.terms.iter().map(|terms| terms[rows - 1][0]).collect(),
+        times: sampled.iter().map(|&row| row as f64 / per_year).collect(),
+        relative_path: trace.terms.iter().map(|terms| sampled.iter().map(|&row| terms[row][0]).collect()).collect(),
+    })
 }

@@ -22,6 +22,20 @@ pub struct Table {
     pub earlier: Vec<Vec<f64>>,
 }
 
+/// What a report records of the data it used: where, which bytes, which rows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataRecord {
+    pub path: String,
+    pub sha256: String,
+    /// "prices" (shares held constant: the market is buy-and-hold) or "caps".
+    pub values: String,
+    pub tickers: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub rows: usize,
+    pub periods_per_year: f64,
+}
+
 /// One end of a window: a date as given, and the option or field that gave it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bound {
@@ -282,6 +296,20 @@ impl Table {
             values: complete,
             earlier,
         })
+    }
+
+    /// The record of this table, read from `path` (prices, or caps when `caps`).
+    pub fn record(&self, path: &Path, caps: bool) -> DataRecord {
+        DataRecord {
+            path: path.display().to_string(),
+            sha256: self.sha256.clone(),
+            values: if caps { "caps" } else { "prices" }.to_string(),
+            tickers: self.tickers.clone(),
+            from: self.dates[0].clone(),
+            to: self.dates[self.dates.len() - 1].clone(),
+            rows: self.dates.len(),
+            periods_per_year: self.periods_per_year(),
+        }
     }
 
     /// Daily log returns, `returns[t][stock]` between rows t and t + 1.

@@ -300,7 +300,7 @@ pub fn resume(out: &Path) -> Result<Resumed, ResumeError> {
             range.end
         )));
     }
-    let results = Results::resumed(
+    let mut results = Results::resumed(
         &plan,
         range,
         shard.per_path,
@@ -308,6 +308,7 @@ pub fn resume(out: &Path) -> Result<Resumed, ResumeError> {
         manifest.terminal_sums.clone(),
         manifest.time_grid.clone(),
     );
+    results.history = manifest.history.clone();
     let (backend, precision) = (manifest.backend, manifest.precision);
     Ok(Resumed { seconds: manifest.seconds, backend, precision, plan, results, options })
 }

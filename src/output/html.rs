@@ -94,6 +94,33 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     out.push_str("</table>\n");
     let _ = writeln!(out, "<p>{}.</p>", escape(&crate::output::table::estimation_note(report)));
     let _ = writeln!(out, "<p>Ranking (paired, 95 %): {}</p>", escape(&report.ranking()));
+    if let Some(history) = &report.history {
+        let data = &history.data;
+        let _ = writeln!(
+            out,
+            "<table class=\"history\"><caption>History: {} ({}, {} to {}, {:.2} years, from the run's initial \
+             weights)</caption>\n<tr><th>strategy</th><th>relative growth, %/yr</th><th>relative log return</th>\
+             <th>percentile among the paths</th></tr>",
+            escape(&data.path),
+            escape(&data.values),
+            escape(&data.from),
+            escape(&data.to),
+            history.years
+        );
+        for (name, strategy) in &report.strategies {
+            if let Some(h) = &strategy.history {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{:+.3}</td><td>{:.4}</td><td>{:.1}</td></tr>",
+                    escape(name),
+                    100.0 * h.relative_growth_rate,
+                    h.relative_log_return,
+                    h.percentile
+                );
+            }
+        }
+        out.push_str("</table>\n");
+    }
 
     for (caption, svg) in figures {
         let _ = writeln!(out, "<figure>\n{svg}\n<figcaption>{}</figcaption></figure>", escape(caption));

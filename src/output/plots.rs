@@ -303,6 +303,8 @@ struct FanChart<'a> {
     years: Vec<f64>,
     /// Per strategy, per point: (5 %, 50 %, 95 %) of 100 L.
     bands: Vec<Vec<(f64, f64, f64)>>,
+    /// `run --history`: the data's own path, (years, 100 L per strategy), drawn dashed.
+    history: Option<(&'a [f64], Vec<Vec<f64>>)>,
 }
 
 impl<'a> FanChart<'a> {
@@ -318,16 +320,26 @@ impl<'a> FanChart<'a> {
                     .collect()
             })
             .collect();
-        FanChart { names: &results.strategy_names, years, bands }
+        let history = results.history.as_ref().map(|history| {
+            let percent = history.relative_path.iter().map(|path| path.iter().map(|l| 100.0 * l).collect()).collect();
+            (&history.times[..], percent)
+        });
+        FanChart { names: &results.strategy_names, years, bands, history }
     }
 }
 
 impl Draw for FanChart<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let end = self.years.last().copied().unwrap_or(1.0).max(1e-9);
-        let (low, high) = padded_range(self.bands.iter().flatten().flat_map(|b| [b.0, b.2]));
+        let historical = self.history.iter().flat_map(|(_, paths)| paths.iter().flatten().copied());
+        let (low, high) = padded_range(self.bands.iter().flatten().flat_map(|b| [b.0, b.2]).chain(historical));
+        let caption = if self.history.is_some() {
+            "Relative log return: median and 5-95 % of paths; history dashed"
+        } else {
+            "Relative log return over time: median and 5-95 % of paths"
+        };
         let mut chart = ChartBuilder::on(root)
-            .caption("Relative log return over time: median and 5-95 % of paths", ("sans-serif", 22))
+            .caption(caption, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
@@ -347,6 +359,13 @@ impl Draw for FanChart<'_> {
                 .map_err(err)?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        if let Some((times, paths)) = &self.history {
+            for (index, path) in paths.iter().enumerate() {
+                let style = ShapeStyle { color: colour(index).to_rgba(), filled: false, stroke_width: 2 };
+                let points = times.iter().copied().zip(path.iter().copied()).filter(|(t, _)| *t <= end);
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, style)).map_err(err)?;
+            }
         }
         chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(err)?;
@@ -461,8 +480,14 @@ pub fn figures(plan: &Plan, report: &Report, results: &Results, with_png: bool) 
     if let Some(grid) = &results.grid {
         figures.push(figure(
             FIGURES[1],
-            "Relative log return log(V/V_market) over time: the median path (line) and the 5-95 % band over paths, \
-             recorded monthly.",
+            if results.history.is_some() {
+                "Relative log return log(V/V_market) over time: the median path (line) and the 5-95 % band over \
+                 paths, recorded monthly; dashed, each strategy on the data's own path (--history) over the same \
+                 horizon."
+            } else {
+                "Relative log return log(V/V_market) over time: the median path (line) and the 5-95 % band over paths, \
+                 recorded monthly."
+            },
             &FanChart::of(results, grid, plan.steps_per_year),
             with_png,
         )?);

@@ -23,6 +23,7 @@ use crate::engine::time_grid::TimeGrid;
 use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
 use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use crate::scenario::{Plan, Scenario};
+use crate::summary::history::HistoricalOutcome;
 use crate::summary::ordered_sums::OrderedSums;
 use crate::summary::report::RunInfo;
 use crate::summary::results::Results;
@@ -109,6 +110,9 @@ pub struct ShardManifest {
     /// The layout of `paths.bin` ([`PATHS_FORMAT`]).
     #[serde(default = "first_paths_format")]
     pub paths_format: u32,
+    /// The strategies on the data's own path (`run --history`), the same in every shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoricalOutcome>,
     /// SHA-256 (hex) of this manifest without its checksum, then of `paths.bin`.
     #[serde(default)]
     pub checksum: Option<String>,
@@ -187,6 +191,7 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
         terminal_sums: results.terminal_sums.clone(),
         time_grid: results.grid.clone(),
         paths_format: PATHS_FORMAT,
+        history: results.history.clone(),
         checksum: None,
     };
     manifest.checksum = Some(manifest.checksum_with(&bytes));
@@ -341,6 +346,12 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
                 format!("{} {}", m.backend, m.precision),
                 format!("{} {}", reference.backend, reference.precision),
             ),
+            (
+                "--history",
+                m.history != reference.history,
+                m.history.as_ref().map_or("none".into(), |h| format!("{} ({})", h.data.path, h.data.sha256)),
+                reference.history.as_ref().map_or("none".into(), |h| format!("{} ({})", h.data.path, h.data.sha256)),
+            ),
         ];
         for (what, differs, theirs, ours) in differences {
             if differs {
@@ -420,6 +431,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     let terminal_sums = OrderedSums::join(&sums).map_err(|reason| ShardError::NotOneRun(vec![reason]))?;
     let mut results = Results::for_paths(&plan, 0..total);
     results.terminal_sums = terminal_sums;
+    results.history = reference.history.clone();
     // A shard of no paths (a run of fewer paths than shards) simulated nothing and has
     // no grid: it adds nothing to the others'.
     let mut grids =

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::summary::report::Report;
+use crate::summary::report::{HistorySource, Report};
 use crate::summary::stats::Z_95;
 
 /// The table printed by `sptlab run`: one row per strategy.
@@ -63,6 +63,9 @@ pub fn table(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "\nranking (paired, 95%): {}", report.ranking());
+    if let Some(history) = &report.history {
+        out.push_str(&history_lines(report, history));
+    }
     let _ = writeln!(
         out,
         "\nrel. growth: log(V/V_market)/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
@@ -96,4 +99,35 @@ pub fn estimation_note(report: &Report) -> String {
         note.push_str(&format!("; antithetic pairs: intervals over {} pairs", report.run.paths / 2));
     }
     note
+}
+
+/// `run --history`: each strategy on the data's own path, and its percentile among the paths.
+fn history_lines(report: &Report, history: &HistorySource) -> String {
+    let data = &history.data;
+    let mut out = format!(
+        "\nhistory: {} ({}, {} to {}, {:.2} years, from the run's initial weights):\n{:<16} {:>14} {:>14} {:>12}\n",
+        data.path,
+        data.values,
+        data.from,
+        data.to,
+        history.years,
+        "strategy",
+        "rel. growth/yr",
+        "rel. log ret.",
+        "percentile"
+    );
+    for (name, strategy) in &report.strategies {
+        if let Some(h) = &strategy.history {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>13.3}% {:>14.4} {:>12.1}",
+                name,
+                100.0 * h.relative_growth_rate,
+                h.relative_log_return,
+                h.percentile
+            );
+        }
+    }
+    out.push_str("percentile: share of simulated paths with a lower relative log return (ties half), in %.\n");
+    out
 }

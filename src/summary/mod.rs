@@ -3,6 +3,7 @@
 //! arithmetic (`stats`), sums in a fixed order (`ordered_sums`).
 
 pub mod compare;
+pub mod history;
 pub mod ordered_sums;
 pub mod report;
 pub mod results;

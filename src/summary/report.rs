@@ -4,11 +4,13 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use crate::data::DataRecord;
 use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
 use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use crate::scenario::ControlVariate;
 use crate::scenario::{Plan, Scenario};
 use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
+use crate::summary::history::HistoryReport;
 use crate::summary::results::Results;
 use crate::summary::stats::{Estimation, Proportion, Summary, Units};
 
@@ -54,6 +56,17 @@ pub struct StrategyReport {
     /// The cost (bp of traded value) at which the mean relative log return is zero;
     /// null when there is none (see `compare::break_even_cost_bps`).
     pub break_even_cost_bps: Option<f64>,
+    /// The historical outcome and its percentile among the paths (`run --history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryReport>,
+}
+
+/// What summary.json records of `run --history`'s data.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistorySource {
+    pub data: DataRecord,
+    /// The historical path's horizon in years.
+    pub years: f64,
 }
 
 /// `summary.json` (DESIGN.md section 3).
@@ -69,6 +82,8 @@ pub struct Report {
     pub strategies: Vec<(String, StrategyReport)>,
     /// Every pair of strategies, then each against the market (`compare.rs`).
     pub comparisons: Vec<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySource>,
 }
 
 /// The run's identity: enough to re-run it and expect the same numbers (exactly on the
@@ -128,7 +143,8 @@ impl Report {
             .iter()
             .zip(&results.per_path)
             .zip(&results.functionally_generated)
-            .map(|((name, paths), &generated)| {
+            .enumerate()
+            .map(|(index, ((name, paths), &generated))| {
                 let values = |field: fn(&PathStatistics) -> f64| paths.iter().map(field).collect::<Vec<f64>>();
                 let of = |field: fn(&PathStatistics) -> f64| estimation.summary(&values(field));
                 // M_pi for the relative statistics, M_pi + M_mu for the strategy's own log return.
@@ -152,6 +168,7 @@ impl Report {
                         cost_term: of(|p| p.cost_term),
                     }),
                     break_even_cost_bps: break_even_cost_bps(paths),
+                    history: results.history.as_ref().map(|history| history.report(index, &relative)),
                 };
                 (name.clone(), report)
             })
@@ -169,6 +186,10 @@ impl Report {
             },
             strategies,
             comparisons: comparisons(results, estimation),
+            history: results
+                .history
+                .as_ref()
+                .map(|history| HistorySource { data: history.data.clone(), years: history.years }),
         }
     }
 

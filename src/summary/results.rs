@@ -6,6 +6,7 @@ use std::ops::Range;
 use crate::engine::time_grid::TimeGrid;
 use crate::engine::{BatchAccumulators, PathStatistics};
 use crate::scenario::{ControlVariate, Plan};
+use crate::summary::history::HistoricalOutcome;
 use crate::summary::ordered_sums::OrderedSums;
 
 /// Everything a run produced, path by path, in path order.
@@ -28,6 +29,8 @@ pub struct Results {
     pub terminal_sums: OrderedSums,
     /// The strategies through time (None when the backend did not record it).
     pub grid: Option<TimeGrid>,
+    /// The strategies on the data's own path (`run --history`), when asked.
+    pub history: Option<HistoricalOutcome>,
     /// Whether every batch so far came with its grid.
     grid_complete: bool,
     steps: u32,
@@ -61,6 +64,7 @@ impl Results {
             path_range,
             terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
             grid: None,
+            history: None,
             grid_complete: true,
             steps: plan.steps,
             steps_per_year: plan.steps_per_year as f64,

@@ -251,7 +251,7 @@ pub struct RunArgs {
     /// Re-run the run that wrote this summary.json (its scenario, seed, backend and
     /// precision; --threads and --batch-paths may differ) and report whether every
     /// number matches: exactly on the CPU, within 1e-3 (relative) on a GPU.
-    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "out", "force", "per_path", "png"])]
+    #[arg(long, value_name = "SUMMARY_JSON", conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "out", "force", "per_path", "png", "history"])]
     pub reproduce: Option<PathBuf>,
     /// Continue the run whose --out was DIR from its last checkpoint (same scenario,
     /// backend, precision and output options; --threads and --batch-paths may differ).
@@ -259,7 +259,7 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "reproduce", "out", "backend", "precision", "force"]
+        conflicts_with_all = ["scenario", "paths", "years", "seed", "control_variate", "antithetic", "shard", "reproduce", "out", "backend", "precision", "force", "history"]
     )]
     pub resume: Option<PathBuf>,
     /// With --out: write a checkpoint after a finished batch of paths once this many
@@ -270,6 +270,14 @@ pub struct RunArgs {
     /// have in the whole run) and write it to --out for `sptlab merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Also backtest the strategies on this daily CSV over the run's horizon (its last
+    /// `years`), from the run's initial weights, and report where history falls among
+    /// the simulated paths (a percentile per strategy).
+    #[arg(long, value_name = "DATA_CSV")]
+    pub history: Option<PathBuf>,
+    /// The --history CSV holds market capitalisations (default: prices).
+    #[arg(long, requires = "history")]
+    pub caps: bool,
 }
 
 #[derive(clap::Args)]

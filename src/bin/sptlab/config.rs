@@ -14,6 +14,7 @@ use sptlab::output::out_dir::not_a_folder;
 use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::ShardSpec;
 use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
+use sptlab::summary::history::HistoricalOutcome;
 
 use crate::args::{BackendChoice, ControlVariateChoice, PrecisionChoice, RunArgs};
 use crate::checks::memory_problems;
@@ -45,7 +46,7 @@ pub struct Outputs {
 /// What to run.
 pub enum RunMode {
     /// A validated scenario, from its first path: the whole run or one shard of it.
-    Fresh { plan: Box<Plan>, source: String, shard: Option<ShardSpec> },
+    Fresh { plan: Box<Plan>, source: String, shard: Option<ShardSpec>, history: Option<Box<HistoricalOutcome>> },
     /// `--resume DIR`: the killed run whose --out was DIR.
     Resume(PathBuf),
     /// `--reproduce summary.json`: that run again, compared number by number.
@@ -180,7 +181,18 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     let plan = plan?;
     let range = shard.map_or(0..plan.paths, |shard| shard.paths(plan.paths, plan.antithetic));
     problems.extend(memory_problems(args.batch_paths, &source, &plan, range.end - range.start));
-    Some(RunMode::Fresh { plan: Box::new(plan), source, shard })
+    // The data's own path, backtested before anything runs (its problems are bad input).
+    let history = match &args.history {
+        Some(data) => match sptlab::backtest::historical_outcome(&plan, data, args.caps) {
+            Ok(history) => Some(Box::new(history)),
+            Err(error) => {
+                problems.extend(scenario_problems(&source, error.problem()));
+                None
+            }
+        },
+        None => None,
+    };
+    Some(RunMode::Fresh { plan: Box::new(plan), source, shard, history })
 }
 
 /// Every problem of a scenario, one per line, each prefixed with where it came from.

@@ -45,5 +45,11 @@ pub fn resume(out: &Path, config: &RunConfig) -> Result<(), Failure> {
         note!("resuming {}: {} of {} paths were done", out.display(), resumed.results.paths(), range.end - range.start);
     }
     let plan = resumed.plan.clone();
-    crate::run::execute(&config, plan, &out.display().to_string(), options.shard, Some((resumed, out_dir)))
+    crate::run::execute(
+        &config,
+        plan,
+        &out.display().to_string(),
+        options.shard,
+        crate::run::Start::Resumed(Box::new((resumed, out_dir))),
+    )
 }

@@ -11,6 +11,7 @@ use sptlab::output::out_dir::{Existing, OutDir};
 use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::{self, ShardSpec};
 use sptlab::output::table;
+use sptlab::summary::history::HistoricalOutcome;
 use sptlab::{Plan, Report, Results};
 
 use crate::backends::{choose_backend, cpu_backend};
@@ -23,7 +24,13 @@ use crate::progress::Progress;
 const F32_RESIDUAL_LIMIT: f64 = 1e-3;
 
 /// A validated scenario run from its first path (the whole run, or one shard).
-pub fn fresh(config: &RunConfig, plan: &Plan, source: &str, shard: Option<ShardSpec>) -> Result<(), Failure> {
+pub fn fresh(
+    config: &RunConfig,
+    plan: &Plan,
+    source: &str,
+    shard: Option<ShardSpec>,
+    history: Option<HistoricalOutcome>,
+) -> Result<(), Failure> {
     if let (Some(asked), false) = (plan.asked_years, config.quiet) {
         note!(
             "note: years = {asked} is {} steps of 1/{} year; simulating {} whole steps, a horizon of {} years \
@@ -34,7 +41,14 @@ pub fn fresh(config: &RunConfig, plan: &Plan, source: &str, shard: Option<ShardS
             plan.years()
         );
     }
-    execute(config, plan.clone(), source, shard, None)
+    execute(config, plan.clone(), source, shard, Start::Fresh(history))
+}
+
+/// Where a run starts: from its first path (with the data's own path, under
+/// `--history`), or from a checkpoint (which carries that path).
+pub enum Start {
+    Fresh(Option<HistoricalOutcome>),
+    Resumed(Box<(Resumed, OutDir)>),
 }
 
 /// Simulates a validated plan (or the rest of a resumed one), checkpointing into --out
@@ -44,7 +58,7 @@ pub fn execute(
     plan: Plan,
     source: &str,
     shard: Option<ShardSpec>,
-    resumed: Option<(Resumed, OutDir)>,
+    start: Start,
 ) -> Result<(), Failure> {
     let mut backend = choose_backend(config)?;
     if let Err(reason) = backend.check_fits(&plan) {
@@ -59,11 +73,15 @@ pub fn execute(
     }
     // The output folder is opened (created, locked, checked) only now that nothing
     // else can refuse the run.
-    let (resumed, mut out_dir) = match resumed {
-        Some((resumed, out_dir)) => (Some(resumed), Some(out_dir)),
-        None => {
+    let (resumed, mut out_dir, history) = match start {
+        Start::Resumed(resumed) => {
+            let (resumed, out_dir) = *resumed;
+            let history = resumed.results.history.clone();
+            (Some(resumed), Some(out_dir), history)
+        }
+        Start::Fresh(history) => {
             let existing = if config.outputs.force { Existing::Replace } else { Existing::Refuse };
-            (None, config.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?)
+            (None, config.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?, history)
         }
     };
     if let Some(out_dir) = out_dir.as_mut() {
@@ -91,7 +109,11 @@ pub fn execute(
     let options = RunOptions { shard, per_path: config.outputs.per_path, png: config.outputs.png };
     // Runs once, or twice when a GPU fails mid-run under `auto` and the CPU takes over.
     let (results, run, checkpointer) = loop {
-        let start = start.take().unwrap_or_else(|| Results::for_paths(&plan, range.clone()));
+        let start = start.take().unwrap_or_else(|| {
+            let mut results = Results::for_paths(&plan, range.clone());
+            results.history = history.clone();
+            results
+        });
         bar.set_position(start.paths() as u64);
         let mut checkpointer = match &out_dir {
             None => None,
