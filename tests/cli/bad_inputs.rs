@@ -22,6 +22,9 @@ enum Input {
     /// this CSV text and scenario (SMALL's strategies when None), `DIR/index.csv` beside
     /// them (the CSV's dates, one column).
     Backtest { csv: String, scenario: Option<String> },
+    /// As `Scenario`, with `DIR/prices.csv` beside the scenario (2 stocks, 100 days of
+    /// 2020, 341 rows a year) for a bootstrap market or `--history`.
+    ScenarioWithData(String),
     /// `sptlab EXTRA...` alone (EXTRA names its own files; `{dir}` is the scratch directory).
     Command,
 }
@@ -75,6 +78,20 @@ fn backtest(name: &'static str, csv: String, extra: Vec<&'static str>, expect: V
 fn backtest_scenario(name: &'static str, scenario: &str, expect: Vec<&'static str>) -> Case {
     let csv = format!("Date,AAA,BBB\n{}", csv_rows());
     Case { name, input: Input::Backtest { csv, scenario: Some(scenario.to_string()) }, extra: vec![], expect }
+}
+
+/// A bootstrap market on `DIR/prices.csv` with `lines` added to its `[market]`
+/// (`top` before it), equal weight.
+fn bootstrap(name: &'static str, top: &str, lines: &str, expect: Vec<&'static str>) -> Case {
+    let top = if top.contains("steps_per_year") { top.to_string() } else { format!("steps_per_year = 341\n{top}") };
+    let text = format!("paths = 10\nyears = 0.1\n{top}\n[market]\nmodel = \"bootstrap\"\n{lines}\n{EQUAL}");
+    Case { name, input: Input::ScenarioWithData(text), extra: vec![], expect }
+}
+
+/// A 2-stock GBM run of `years` with `extra` options (`--history DIR/prices.csv` ...).
+fn history(name: &'static str, years: &str, extra: Vec<&'static str>, expect: Vec<&'static str>) -> Case {
+    let text = format!("paths = 10\nyears = {years}\n[market]\nn = 2\nvol = 0.2\n{EQUAL}");
+    Case { name, input: Input::ScenarioWithData(text), extra, expect }
 }
 
 fn shards(name: &'static str, keep: &'static [usize], spoil: fn(&Path), expect: Vec<&'static str>) -> Case {
@@ -597,6 +614,75 @@ fn cases() -> Vec<Case> {
             extra: vec!["--caps"],
             expect: vec!["market.initial_weights: with --caps the data's first row gives the initial weights"],
         },
+        // The bootstrap market.
+        bootstrap("bootstrap without data", "", "", vec!["market.data: the bootstrap model needs data = "]),
+        bootstrap(
+            "bootstrap of a missing file",
+            "",
+            "data = \"no-such.csv\"",
+            vec!["market.data:", "no-such.csv: cannot read"],
+        ),
+        bootstrap(
+            "bootstrap with another n",
+            "",
+            "data = \"prices.csv\"\nn = 3",
+            vec!["market.n: is 3, but", "prices.csv has 2 stocks"],
+        ),
+        bootstrap(
+            "bootstrap with steps of another length than its days",
+            "steps_per_year = 252",
+            "data = \"prices.csv\"",
+            vec!["steps_per_year: is 252, but market.data has 341.1 rows a year", "within 5 %"],
+        ),
+        bootstrap(
+            "bootstrap with antithetic pairs",
+            "antithetic = true",
+            "data = \"prices.csv\"",
+            vec!["antithetic: has no meaning for the bootstrap market"],
+        ),
+        bootstrap(
+            "bootstrap with blocks of no days",
+            "",
+            "data = \"prices.csv\"\nmean_block = 0.5",
+            vec!["market.mean_block: must be between 1 and the data's 99 days of changes, got 0.5"],
+        ),
+        bootstrap(
+            "bootstrap from before its data",
+            "",
+            "data = \"prices.csv\"\nfrom = \"1980-01-02\"",
+            vec!["market.from: 1980-01-02 is outside the data"],
+        ),
+        bootstrap(
+            "bootstrap of data that changed",
+            "",
+            "data = \"prices.csv\"\ndata_sha256 = \"00\"",
+            vec!["market.data_sha256:", "but the scenario records 00: the data changed"],
+        ),
+        market(
+            "gbm given data",
+            "vol = 0.2\ndata = \"prices.csv\"",
+            vec!["market.data: the gbm model does not take data"],
+        ),
+        // History beside simulation.
+        Case {
+            name: "history of another stock count",
+            input: Input::ScenarioWithData(format!("paths = 10\nyears = 0.1\n[market]\nn = 3\nvol = 0.2\n{EQUAL}")),
+            extra: vec!["--history", "{dir}/prices.csv"],
+            expect: vec!["--history:", "prices.csv has 2 stocks, but the run's market has 3 (market.n)"],
+        },
+        history(
+            "history shorter than the run",
+            "1.0",
+            vec!["--history", "{dir}/prices.csv"],
+            vec!["--history:", "(0.29 years), shorter than the run's 1.00 years"],
+        ),
+        history(
+            "history of caps from other weights",
+            "0.1",
+            vec!["--history", "{dir}/prices.csv", "--caps"],
+            vec!["--history:", "give other initial weights than the run's market"],
+        ),
+        history("caps without history", "0.1", vec!["--caps"], vec!["--history"]),
         // Calibration CSVs.
         csv(
             "missing values",
@@ -809,6 +895,20 @@ fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
                 if case.extra.contains(&"--backend") {
                     args.drain(2..4);
                 }
+            }
+            Input::ScenarioWithData(text) => {
+                let file = write(&dir, "scenario.toml", text);
+                write(&dir, "prices.csv", &format!("Date,AAA,BBB\n{}", csv_rows()));
+                write(
+                    &dir,
+                    "index.csv",
+                    &format!(
+                        "Date,INDEX\n{}",
+                        csv_rows().lines().map(|l| format!("{},1.0\n", &l[..10])).collect::<String>()
+                    ),
+                );
+                args.extend(["run".into(), file, "--backend".into(), "cpu".into()]);
+                args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
             }
             Input::Csv(text) => {
                 let file = write(&dir, "prices.csv", text);

@@ -4,6 +4,7 @@ pub(crate) mod bad_inputs;
 mod calibrate;
 mod fuzz;
 mod fuzz_args;
+mod history;
 mod hostile;
 mod resume;
 
@@ -219,7 +220,16 @@ fn example_prints_the_default_scenario_which_runs() {
 #[test]
 fn every_named_example_prints_and_runs() {
     let dir = scratch("examples");
-    for name in ["atlas", "first_order", "vsm", "gbm_factor_500", "calibrated_sp500_20", "costs", "te_budget"] {
+    for name in [
+        "atlas",
+        "first_order",
+        "vsm",
+        "gbm_factor_500",
+        "calibrated_sp500_20",
+        "costs",
+        "te_budget",
+        "bootstrap_sp500_20",
+    ] {
         let output = sptlab(&["example", name]);
         assert!(output.status.success(), "{name}");
         let text = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::provenance::{scenario_hash, RNG_CONTRACT, SPTLAB_VERSION};
+use sptlab::summary::history::HistoricalOutcome;
 use sptlab::Scenario;
 
 use crate::backends::choose_backend;
@@ -17,6 +18,27 @@ use crate::failure::{note, outln, Failure};
 
 /// Relative tolerance of a GPU run's numbers (f32 kernels, another order of operations).
 const GPU_TOLERANCE: f64 = 1e-3;
+
+/// The run's `--history`, backtested again from the data it records (the same bytes:
+/// its SHA-256 is checked).
+fn recorded_history(original: &serde_json::Value, plan: &sptlab::Plan) -> Result<Option<HistoricalOutcome>, String> {
+    let Some(record) = original.get("history").filter(|h| !h.is_null()) else {
+        return Ok(None);
+    };
+    let data = &record["data"];
+    let path = data["path"].as_str().ok_or("history.data.path: missing")?;
+    let caps = data["values"] == "caps";
+    let history = sptlab::backtest::historical_outcome(plan, Path::new(path), caps)
+        .map_err(|error| format!("history: {}", error.problem()))?;
+    if data["sha256"] != history.data.sha256.as_str() {
+        return Err(format!(
+            "history.data: {path} has SHA-256 {}, but the run recorded {}: the data changed since the run",
+            history.data.sha256,
+            text_of(&data["sha256"])
+        ));
+    }
+    Ok(Some(history))
+}
 
 pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure> {
     let bad = |reason: String| Failure::BadInput(format!("{}: {reason}", summary_path.display()));
@@ -55,14 +77,17 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     if !problems.is_empty() {
         return Err(Failure::bad_input(&problems));
     }
+    let history = recorded_history(&original, &plan).map_err(bad)?;
     let mut backend = choose_backend(&config)?;
     backend.check_fits(&plan).map_err(|reason| bad(reason.to_string()))?;
-    let (report, _) = sptlab::run(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
+    let (mut results, run) = sptlab::simulate(&plan, backend.as_mut(), &|_| {}).context("simulation failed")?;
+    results.history = history;
+    let report = sptlab::Report::new(&plan, &results, run);
     let again: serde_json::Value =
         serde_json::from_str(&sptlab::output::data_files::summary_json(&report)).context("re-reading the summary")?;
     let tolerance = if on_gpu { GPU_TOLERANCE } else { 0.0 };
     let mut differences = Vec::new();
-    for section in ["scenario", "market", "strategies", "comparisons"] {
+    for section in ["scenario", "market", "strategies", "comparisons", "history"] {
         json_differences(section, &original[section], &again[section], tolerance, &mut differences);
     }
     let how = if on_gpu { "within 1e-3 (GPU)" } else { "exactly (CPU)" };

@@ -1,0 +1,159 @@
+//! Real data on the command line: `backtest`, the bootstrap market in shards, and
+//! `run --history` (its percentile against the per-path file, in shards and merged).
+
+use std::path::Path;
+
+use crate::{json, scratch, sptlab, write};
+
+const PRICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_20_stocks_1990_2022.csv");
+const INDEX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_index_1990_2022.csv");
+
+/// The shipped prices of the first `stocks` tickers from `from` on, written to `dir/name`.
+fn prices(dir: &Path, name: &str, stocks: usize, from: &str) -> String {
+    let text = std::fs::read_to_string(PRICES).unwrap();
+    let keep = |line: &str| line.split(',').take(stocks + 1).collect::<Vec<_>>().join(",") + "\n";
+    let mut lines = text.lines();
+    let mut out = keep(lines.next().unwrap());
+    out.extend(lines.filter(|line| &line[..10] >= from).map(keep));
+    write(dir, name, &out)
+}
+
+const STRATEGIES: &str = "[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nrebalance_every = 21\n\
+                          [[strategies]]\nname = \"diversity-0.5\"\nweighting = \"diversity\"\np = 0.5\n";
+
+#[test]
+fn a_backtest_writes_its_files_and_its_numbers_are_the_library_s() {
+    let dir = scratch("backtest");
+    let out = dir.join("out");
+    let output = sptlab(&[
+        "backtest",
+        PRICES,
+        "--from",
+        "2012-01-03",
+        "--benchmark",
+        INDEX,
+        "--out",
+        out.to_str().unwrap(),
+        "--png",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for fragment in ["2012-01-03 to 2022-12-28", "generating", "against SP500 (price index)", "survivorship"] {
+        assert!(stdout.contains(fragment), "{fragment}: {stdout}");
+    }
+    for file in ["summary.json", "backtest.csv", "relative_value.svg", "weights.svg", "weights.png", "report.html"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let summary = json(&out.join("summary.json"));
+    let equal = &summary["strategies"]["equal"];
+    // One path: each statistic is its value alone.
+    assert_eq!(equal["relative_log_return"].as_object().unwrap().len(), 1);
+    assert!(equal["decomposition"]["largest_period_residual"].as_f64().unwrap() < 1e-9);
+    assert!(equal["vs_index"]["tracking_error"].as_f64().unwrap() > 0.0);
+    assert_eq!(summary["index"]["kind"], "price index (no dividends)");
+    assert_eq!(summary["data"]["rows"], 2766);
+    // The last line of backtest.csv holds each strategy's L, which summary.json reports.
+    let csv = std::fs::read_to_string(out.join("backtest.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    let column = header.iter().position(|c| *c == "equal.log_relative_value").unwrap();
+    let l: f64 = last[column].parse().unwrap();
+    assert_eq!(l, equal["relative_log_return"]["mean"].as_f64().unwrap());
+    assert_eq!(csv.lines().count(), 2767);
+    // Asked again into the same folder: refused, nothing replaced, unless --force.
+    let again = sptlab(&["backtest", PRICES, "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    let forced = sptlab(&["backtest", PRICES, "--out", out.to_str().unwrap(), "--force", "--quiet"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert!(!out.join("weights.png").exists(), "the earlier run's PNG, not asked for now, went");
+}
+
+/// summary.json without its run facts (timings, adapter), which differ between runs.
+fn without_run(path: &Path) -> serde_json::Value {
+    let mut summary = json(path);
+    summary.as_object_mut().unwrap().remove("run");
+    summary
+}
+
+#[test]
+fn history_percentiles_count_the_paths_and_survive_shards_and_the_data_is_checked() {
+    let dir = scratch("history");
+    let data = prices(&dir, "prices.csv", 10, "2008-01-01");
+    // The scenario names its data relative to itself; recorded absolute with its hash.
+    let scenario = write(
+        &dir,
+        "bootstrap.toml",
+        &format!(
+            "seed = 3\npaths = 600\nyears = 3.0\n[market]\nmodel = \"bootstrap\"\ndata = \"prices.csv\"\n\
+             mean_block = 15\ninitial_weights = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n{STRATEGIES}"
+        ),
+    );
+    let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--backend", "cpu", "--quiet", "--history", data.as_str()];
+    let whole = sptlab(
+        &[&["run", &scenario, "--out", &at("whole"), "--per-path", "--per-path-format", "csv"][..], &common].concat(),
+    );
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let summary = without_run(&dir.join("whole/summary.json"));
+    let market = &summary["scenario"]["market"];
+    assert_eq!(market["data"], Path::new(&data).canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(market["data_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(market["n"], 10);
+
+    // The percentile is a direct count over the per-path file's relative log returns.
+    let csv = std::fs::read_to_string(dir.join("whole/paths.csv")).unwrap();
+    for strategy in ["equal", "diversity-0.5"] {
+        let history = &summary["strategies"][strategy]["history"];
+        let historical = history["relative_log_return"].as_f64().unwrap();
+        let paths: Vec<f64> = csv
+            .lines()
+            .skip(1)
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .filter(|cells| cells[1] == strategy)
+            .map(|cells| cells[3].parse().unwrap())
+            .collect();
+        assert_eq!(paths.len(), 600);
+        let below = paths.iter().filter(|l| **l < historical).count() as f64;
+        let ties = paths.iter().filter(|l| **l == historical).count() as f64;
+        let expected = 100.0 * (below + 0.5 * ties) / 600.0;
+        assert_eq!(history["percentile"].as_f64().unwrap(), expected, "{strategy}");
+        assert!(expected > 0.0 && expected < 100.0, "{strategy}: history inside the paths' range here");
+        let years = summary["history"]["years"].as_f64().unwrap();
+        assert!((years - 3.0).abs() < 0.02, "the last 3 years of the file: {years}");
+        assert_eq!(history["relative_growth_rate"].as_f64().unwrap(), historical / years);
+    }
+
+    // Shards: each carries the history; the merge reproduces every number.
+    crate::run_four_shards(&scenario, &at, &common);
+    let merged = sptlab(&["merge", &at("s0"), &at("s1"), &at("s2"), &at("s3"), "--out", &at("merged")]);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(without_run(&dir.join("merged/summary.json")), summary);
+    // A shard of another history is not part of the same run.
+    let other = prices(&dir, "other.csv", 10, "2010-01-01");
+    let odd = sptlab(&[
+        "run",
+        &scenario,
+        "--shard",
+        "1/4",
+        "--out",
+        &at("odd"),
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--history",
+        &other,
+    ]);
+    assert!(odd.status.success(), "{}", String::from_utf8_lossy(&odd.stderr));
+    let refused = sptlab(&["merge", &at("s0"), &at("odd"), &at("s2"), &at("s3"), "--out", &at("refused")]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--history"));
+
+    // The data changed since the run: its recorded SHA-256 no longer matches.
+    let reproduced = sptlab(&["run", "--reproduce", &at("whole/summary.json"), "--backend", "cpu", "--quiet"]);
+    assert!(reproduced.status.success(), "{}", String::from_utf8_lossy(&reproduced.stderr));
+    prices(&dir, "prices.csv", 10, "2008-01-03");
+    let reproduce = sptlab(&["run", "--reproduce", &at("whole/summary.json"), "--backend", "cpu"]);
+    assert_eq!(reproduce.status.code(), Some(2), "{}", String::from_utf8_lossy(&reproduce.stderr));
+    let stderr = String::from_utf8_lossy(&reproduce.stderr);
+    assert!(stderr.contains("market.data_sha256") && stderr.contains("the data changed"), "{stderr}");
+}
