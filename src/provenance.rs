@@ -21,6 +21,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// FNV-1a of the scenario's JSON: a quick identity check (summary.json, shard.json).
 pub fn scenario_hash(scenario: &Scenario) -> String {
-    let json = serde_json::to_string(scenario).expect("a scenario serialises");
+    json_hash(&serde_json::to_value(scenario).expect("a scenario serialises"))
+}
+
+/// The same hash of a scenario as written in a file (its fields in the file's order,
+/// those it has and no others), so that one written by an older sptlab, whose scenario
+/// had fewer fields, checks against the hash that sptlab recorded.
+pub fn json_hash(scenario: &serde_json::Value) -> String {
+    let json = serde_json::to_string(scenario).expect("JSON serialises");
     format!("{:016x}", fnv1a(json.as_bytes()))
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use sptlab::engine::{BackendKind, Precision};
-use sptlab::provenance::{scenario_hash, RNG_CONTRACT, SPTLAB_VERSION};
+use sptlab::provenance::{json_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use sptlab::summary::history::HistoricalOutcome;
 use sptlab::Scenario;
 
@@ -50,7 +50,7 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     let scenario: Scenario =
         serde_json::from_value(original["scenario"].clone()).map_err(|e| bad(format!("scenario: {e}")))?;
     let plan = scenario.validate().map_err(|e| bad(format!("scenario: {e}")))?;
-    let (backend, precision) = match manifest_problems(manifest, &scenario) {
+    let (backend, precision) = match manifest_problems(manifest, &original["scenario"], &scenario) {
         Ok(recorded) => recorded,
         Err(problems) => {
             let lines: Vec<String> = problems.iter().map(|p| format!("{}: {p}", summary_path.display())).collect();
@@ -86,9 +86,26 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     let again: serde_json::Value =
         serde_json::from_str(&sptlab::output::data_files::summary_json(&report)).context("re-reading the summary")?;
     let tolerance = if on_gpu { GPU_TOLERANCE } else { 0.0 };
-    let mut differences = Vec::new();
+    let (mut differences, mut new) = (Vec::new(), Vec::new());
     for section in ["scenario", "market", "strategies", "comparisons", "history"] {
-        json_differences(section, &original[section], &again[section], tolerance, &mut differences);
+        json_differences(section, &original[section], &again[section], tolerance, (&mut differences, &mut new));
+    }
+    // The same build reports the same figures; another may add some (a newer sptlab's
+    // controlled means, say), which the file cannot confirm.
+    let same_build = manifest["sptlab_version"] == SPTLAB_VERSION
+        && manifest["git_commit"].as_str().zip(GIT_COMMIT).is_none_or(|(theirs, ours)| theirs == ours);
+    if same_build {
+        differences.extend(new.iter().map(|at| format!("{at}: new")));
+    } else if !new.is_empty() && !config.quiet {
+        note!(
+            "note: {} figures this build reports are not in {} (written by sptlab {} at commit {}), so not \
+             compared; first: {}",
+            new.len(),
+            summary_path.display(),
+            text_of(&manifest["sptlab_version"]),
+            text_of(&manifest["git_commit"]),
+            new.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     let how = if on_gpu { "within 1e-3 (GPU)" } else { "exactly (CPU)" };
     if differences.is_empty() {
@@ -122,10 +139,13 @@ fn text_of(value: &serde_json::Value) -> String {
 /// "confirm" another run); else every disagreement.
 fn manifest_problems(
     manifest: &serde_json::Value,
+    written: &serde_json::Value,
     scenario: &Scenario,
 ) -> Result<(BackendKind, Precision), Vec<String>> {
     let mut problems = Vec::new();
-    let hash = scenario_hash(scenario);
+    // The scenario as the file has it: an older sptlab's has fewer fields than this
+    // one's, and hashed those.
+    let hash = json_hash(written);
     if manifest["scenario_hash"] != hash.as_str() {
         problems.push(format!(
             "manifest.scenario_hash: {} is not the hash of the scenario written beside it ({hash}); \
@@ -165,20 +185,27 @@ fn manifest_problems(
 }
 
 /// Where `a` and `b` differ (numbers by more than `tolerance`, relative), as JSON paths.
-fn json_differences(at: &str, a: &serde_json::Value, b: &serde_json::Value, tolerance: f64, out: &mut Vec<String>) {
+/// Where `b` (the run again) differs from `a` (the file): into `out`, and the keys only
+/// `b` has into `new` (figures a newer sptlab adds: differences only for the same version).
+fn json_differences(
+    at: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    tolerance: f64,
+    (out, new): (&mut Vec<String>, &mut Vec<String>),
+) {
     use serde_json::Value;
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for (key, value) in x {
-                json_differences(&format!("{at}.{key}"), value, y.get(key).unwrap_or(&Value::Null), tolerance, out);
+                let next = y.get(key).unwrap_or(&Value::Null);
+                json_differences(&format!("{at}.{key}"), value, next, tolerance, (&mut *out, &mut *new));
             }
-            if let Some(extra) = y.keys().find(|key| !x.contains_key(*key)) {
-                out.push(format!("{at}.{extra}: new"));
-            }
+            new.extend(y.keys().filter(|key| !x.contains_key(*key)).map(|extra| format!("{at}.{extra}")));
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
             for (index, (p, q)) in x.iter().zip(y).enumerate() {
-                json_differences(&format!("{at}[{index}]"), p, q, tolerance, out);
+                json_differences(&format!("{at}[{index}]"), p, q, tolerance, (&mut *out, &mut *new));
             }
         }
         (Value::Number(x), Value::Number(y)) => {
