@@ -11,7 +11,7 @@ use crate::backtest::Backtest;
 use crate::data::parse_date;
 use crate::output::backtest::{backtest_csv, backtest_summary_json, backtest_table, price_data_caveats};
 use crate::output::html::{escape, STYLE};
-use crate::output::plots::{colour, err, figure, padded_range, Draw, Figure};
+use crate::output::plots::{colour, err, figure, padded_range, zero_line_and_legend, Draw, Figure};
 
 /// The figures' names (files NAME.svg, NAME.png).
 pub const BACKTEST_FIGURES: [&str; 2] = ["relative_value", "weights"];
@@ -82,15 +82,7 @@ impl Draw for RelativeValue {
                 chart.draw_series(LineSeries::new(line(generating), colour.mix(0.4).stroke_width(1))).map_err(err)?;
             }
         }
-        chart.draw_series(LineSeries::new(vec![(start, 0.0), (end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        zero_line_and_legend(&mut chart, start..end)
     }
 }
 

@@ -3,6 +3,7 @@
 //! tracking error against excess return with 95 % intervals. Each is written whole or
 //! not at all.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -431,16 +432,25 @@ impl Draw for DecompositionOverTime {
                 .label(format!("{name}: generating"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.mix(0.6).stroke_width(1)));
         }
-        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        zero_line_and_legend(&mut chart, 0.0..end)
     }
+}
+
+/// A chart over time's last strokes: the zero line from `years.start` to `years.end`,
+/// and the series' legend in the upper left.
+pub(super) fn zero_line_and_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    years: std::ops::Range<f64>,
+) -> Result<(), String> {
+    chart.draw_series(LineSeries::new(vec![(years.start, 0.0), (years.end, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
 }
 
 /// One figure: its file name (without extension), a caption for the report, the SVG,
