@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::{DataRecord, Table, Window};
-use crate::market::{initial_weights as checked_weights, BootstrapMarket, Market};
+use crate::market::spec::{MarketSpec, ModelKind};
+use crate::market::{initial_weights as checked_weights, BootstrapMarket, Market, MAX_STOCKS};
 use crate::problems::{invalid, Problems, ScenarioError};
 use crate::scenario::{ControlVariate, Plan, Scenario};
 
@@ -79,6 +80,9 @@ pub fn initial_weights(scenario: &Scenario, history: &History) -> Result<Vec<f64
 /// checked against the data's market (a max_growth strategy that needs a model's
 /// covariance is refused, as on any market without one), in f64 and without controls.
 pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -> Result<Plan, ScenarioError> {
+    if history.n() > MAX_STOCKS {
+        return Err(invalid("market.n", format!("the data has {} stocks; at most {MAX_STOCKS}", history.n())));
+    }
     let returns = history.table.log_returns();
     let steps = returns.len() as u32;
     let steps_per_year = history.periods_per_year.round().max(1.0) as u32;
@@ -89,6 +93,18 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
         return Err(problems.into_error());
     }
     let mut effective = scenario.clone();
+    // The market the path ran on: the data's days in order, as read.
+    let record = history.record();
+    effective.market = MarketSpec {
+        n: history.n(),
+        initial_weights: scenario.market.initial_weights.clone(),
+        data: Some(record.path),
+        data_sha256: Some(record.sha256),
+        from: Some(record.from),
+        to: Some(record.to),
+        caps: Some(history.caps),
+        ..MarketSpec::new(ModelKind::Bootstrap, history.n())
+    };
     effective.paths = 1;
     effective.years = steps as f64 / history.periods_per_year;
     effective.steps_per_year = steps_per_year;

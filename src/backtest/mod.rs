@@ -18,6 +18,7 @@ pub use trace::{replay, Trace};
 
 use crate::data::{Bound, DataRecord, Window};
 use crate::engine::{BackendInfo, BackendKind, Precision};
+use crate::market::BootstrapMarket;
 use crate::problems::ScenarioError;
 use crate::scenario::{Plan, Scenario};
 use crate::summary::history::HistoricalOutcome;
@@ -139,6 +140,26 @@ pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Re
             table.dates[0],
             table.dates[table.dates.len() - 1]
         )));
+    }
+    let per_year = history.periods_per_year;
+    if ((plan.steps_per_year as f64 - per_year) / per_year).abs() > 0.05 {
+        return Err(refused(format!(
+            "{} has {per_year:.1} rows a year, but the run takes {} steps a year (steps_per_year): rebalancing \
+             intervals and lookbacks count steps, so the two must agree within 5 %",
+            path.display(),
+            plan.steps_per_year
+        )));
+    }
+    if let crate::market::Market::Bootstrap(BootstrapMarket { source: Some(source), .. }) = &plan.market {
+        if source.tickers != table.tickers {
+            return Err(refused(format!(
+                "{} has the stocks {}, but the run's bootstrap market those of {} ({}), in that order",
+                path.display(),
+                table.tickers.join(", "),
+                source.path.display(),
+                source.tickers.join(", ")
+            )));
+        }
     }
     if history.n() != plan.n() {
         return Err(refused(format!(

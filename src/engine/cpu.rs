@@ -489,6 +489,25 @@ impl<R: Real> PathBlock<R> {
         }
     }
 
+    /// Trailing max_growth strategies hold the market until their window has two
+    /// returns; a replay whose window warmed up on earlier data forms their portfolios
+    /// from it at the start instead (as a rebalance would, without a cost: every
+    /// strategy starts at its target).
+    fn form_trailing_portfolios(&mut self, params: &KernelParams<R>) {
+        for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
+            let KernelWeighting::MaxGrowth { belief, max_turnover } = &strategy.weighting else { continue };
+            if !matches!(belief, CovarianceBelief::Trailing(_)) {
+                continue;
+            }
+            let held = (&state.holdings[..], *max_turnover);
+            max_growth_block(belief, &self.mu, held, self.window.as_ref(), &mut state.warm, &mut self.target);
+            state.holdings.copy_from_slice(&self.target);
+            let value = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
+            state.slots[slot::HOLDINGS_VALUE] = value;
+            state.slots[slot::LOG_Z_ANCHOR] = -value.ln();
+        }
+    }
+
     /// Lane `lane`'s log Z(t) - log Z(0): the market portfolio's log return so far.
     pub fn market_log_return(&self, lane: usize) -> f64 {
         self.log_total.0[lane].to_f64()
@@ -683,6 +702,9 @@ pub fn replay_path<R: Real>(
         for returns in warm_up {
             let lanes: Vec<Lanes<R>> = returns.iter().map(|r| Lanes::splat(R::from_f64(*r))).collect();
             window.push(&lanes);
+        }
+        if !warm_up.is_empty() {
+            state.form_trailing_portfolios(params);
         }
     }
     on_step(0, &state);

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::data::{Bound, DataError, Table, Window};
-use crate::market::initial_weights;
 use crate::market::spec::MarketSpec;
+use crate::market::{initial_weights, MAX_STOCKS};
 use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::philox::{philox4x32_10_simd, STREAM_BOOTSTRAP};
 use crate::problems::{invalid, Problems, ScenarioError};
@@ -90,7 +90,8 @@ impl BootstrapMarket {
                 problems.push(invalid(
                     "market.data_sha256",
                     format!(
-                        "{} has SHA-256 {}, but the scenario records {recorded}: the data changed since the run                          that wrote it",
+                        "{} has SHA-256 {}, but the scenario records {recorded}: the data changed since the run \
+                         that wrote it",
                         path.display(),
                         table.sha256
                     ),
@@ -98,6 +99,9 @@ impl BootstrapMarket {
             }
         }
         let n = table.tickers.len();
+        if n > MAX_STOCKS {
+            problems.push(invalid("market.data", format!("{} has {n} stocks; at most {MAX_STOCKS}", path.display())));
+        }
         if spec.n != 0 && spec.n != n {
             problems.push(invalid("market.n", format!("is {}, but {} has {n} stocks", spec.n, path.display())));
         }

@@ -182,6 +182,9 @@ fn single_path(value: &mut Value) {
 pub fn backtest_summary_json(backtest: &Backtest) -> String {
     let mut summary = serde_json::to_value(&backtest.report).expect("reports contain only serialisable values");
     single_path(&mut summary);
+    // Not a simulation: `run --reproduce` refuses it (its scenario's market is the data's
+    // path in order, which `run` would resample).
+    summary["kind"] = json!("backtest");
     summary["data"] = serde_json::to_value(&backtest.data).expect("serialisable");
     summary["notes"] = json!(price_data_caveats(backtest));
     let names: Vec<String> = backtest.report.strategies.iter().map(|(name, _)| name.clone()).collect();

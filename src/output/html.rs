@@ -59,7 +59,8 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     let (market_mean, market_se) = market.estimate();
     let _ = writeln!(
         out,
-        "<p>Market (cap-weighted) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
+        "<p>Market ({}) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
+        crate::output::table::market_kind(report),
         market_mean,
         Z_95 * market_se,
         market.sd
@@ -119,7 +120,11 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
                 );
             }
         }
-        out.push_str("</table>\n");
+        out.push_str("</table>\n<ul>\n");
+        for note in crate::output::table::history_caveats(report, history) {
+            let _ = writeln!(out, "<li>{}.</li>", escape(&note));
+        }
+        out.push_str("</ul>\n");
     }
 
     for (caption, svg) in figures {

@@ -132,6 +132,18 @@ impl ShardManifest {
     }
 }
 
+/// Whether two shards' histories are the same: the same data (by content, wherever each
+/// shard found it) and the same outcome.
+fn same_history(a: &Option<HistoricalOutcome>, b: &Option<HistoricalOutcome>) -> bool {
+    let without_path = |history: &Option<HistoricalOutcome>| {
+        history.clone().map(|mut history| {
+            history.data.path.clear();
+            history
+        })
+    };
+    without_path(a) == without_path(b)
+}
+
 /// A shard read back: its manifest and its paths' statistics.
 pub struct Shard {
     pub directory: PathBuf,
@@ -348,7 +360,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
             ),
             (
                 "--history",
-                m.history != reference.history,
+                !same_history(&m.history, &reference.history),
                 m.history.as_ref().map_or("none".into(), |h| format!("{} ({})", h.data.path, h.data.sha256)),
                 reference.history.as_ref().map_or("none".into(), |h| format!("{} ({})", h.data.path, h.data.sha256)),
             ),

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::market::spec::ModelKind;
 use crate::summary::report::{HistorySource, Report};
 use crate::summary::stats::Z_95;
 
@@ -27,7 +28,8 @@ pub fn table(report: &Report) -> String {
     let (market_mean, market_se) = market.estimate();
     let _ = writeln!(
         out,
-        "market (cap-weighted) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
+        "market ({}) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
+        market_kind(report),
         market_mean,
         Z_95 * market_se,
         market.sd
@@ -101,6 +103,33 @@ pub fn estimation_note(report: &Report) -> String {
     note
 }
 
+/// What the run's market portfolio is: cap-weighted, or (a bootstrap of prices, whose
+/// shares are constant) buy-and-hold from the initial weights.
+pub fn market_kind(report: &Report) -> &'static str {
+    let market = &report.scenario.market;
+    if market.model == ModelKind::Bootstrap && market.caps != Some(true) {
+        "buy-and-hold from the initial weights"
+    } else {
+        "cap-weighted"
+    }
+}
+
+/// What a historical path from prices cannot show (SPT.md section 10), for the notes of
+/// `--history`'s table and report.
+pub fn history_caveats(report: &Report, history: &HistorySource) -> Vec<String> {
+    let mut notes = Vec::new();
+    if history.data.values == "prices" {
+        notes
+            .push("prices, not caps: the historical market is buy-and-hold from the run's initial weights".to_string());
+    }
+    let equal = report.scenario.market.initial_weights.as_ref().is_some_and(|w| w.windows(2).all(|p| p[0] == p[1]));
+    if equal {
+        notes.push("equal initial weights: diversity and equal weighting start identical".to_string());
+    }
+    notes.push("survivorship: the file's stocks were chosen after the fact".to_string());
+    notes
+}
+
 /// `run --history`: each strategy on the data's own path, and its percentile among the paths.
 fn history_lines(report: &Report, history: &HistorySource) -> String {
     let data = &history.data;
@@ -129,5 +158,8 @@ fn history_lines(report: &Report, history: &HistorySource) -> String {
         }
     }
     out.push_str("percentile: share of simulated paths with a lower relative log return (ties half), in %.\n");
+    for note in history_caveats(report, history) {
+        let _ = writeln!(out, "note: {note}.");
+    }
     out
 }

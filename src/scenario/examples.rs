@@ -21,9 +21,17 @@ pub const EXAMPLE_SCENARIOS: [(&str, &str); 9] = [
 pub const SHIPPED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data");
 
 /// Example `name` as `sptlab example` prints it: a data file named relative to
-/// examples/scenarios/ is given by the shipped data's absolute path, so the printed
-/// scenario runs from any folder.
+/// examples/scenarios/ is given by the shipped data's absolute path when this build's
+/// source tree is there, so the printed scenario runs from any folder; otherwise the
+/// path stays relative, with a comment saying where the file comes from.
 pub fn example_text(name: &str) -> Option<String> {
     let (_, text) = EXAMPLE_SCENARIOS.iter().find(|(example, _)| *example == name)?;
-    Some(text.replace("\"../data/", &format!("\"{SHIPPED_DATA}/")).replace("   # relative to this file", ""))
+    if !text.contains("\"../data/") {
+        return Some(text.to_string());
+    }
+    Some(if std::path::Path::new(SHIPPED_DATA).is_dir() {
+        text.replace("\"../data/", &format!("\"{SHIPPED_DATA}/")).replace("   # relative to this file", "")
+    } else {
+        text.replace("   # relative to this file", "   # relative to this file: examples/data/ of sptlab's source")
+    })
 }

@@ -101,6 +101,16 @@ pub struct Manifest {
     pub precision: Precision,
     /// The random-number contract (SPT.md section 7) the paths were drawn under.
     pub rng_contract: &'static str,
+    /// The bootstrap market's data: its absolute path and SHA-256 (also in the scenario).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataFile>,
+}
+
+/// A data file a run read, by path and content.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataFile {
+    pub path: String,
+    pub sha256: String,
 }
 
 impl Manifest {
@@ -114,6 +124,13 @@ impl Manifest {
             adapter: run.backend.adapter.clone(),
             precision: run.backend.precision,
             rng_contract: RNG_CONTRACT,
+            data: plan
+                .scenario
+                .market
+                .data
+                .clone()
+                .zip(plan.scenario.market.data_sha256.clone())
+                .map(|(path, sha256)| DataFile { path, sha256 }),
         }
     }
 }

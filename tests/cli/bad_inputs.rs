@@ -90,7 +90,7 @@ fn bootstrap(name: &'static str, top: &str, lines: &str, expect: Vec<&'static st
 
 /// A 2-stock GBM run of `years` with `extra` options (`--history DIR/prices.csv` ...).
 fn history(name: &'static str, years: &str, extra: Vec<&'static str>, expect: Vec<&'static str>) -> Case {
-    let text = format!("paths = 10\nyears = {years}\n[market]\nn = 2\nvol = 0.2\n{EQUAL}");
+    let text = format!("paths = 10\nyears = {years}\nsteps_per_year = 341\n[market]\nn = 2\nvol = 0.2\n{EQUAL}");
     Case { name, input: Input::ScenarioWithData(text), extra, expect }
 }
 
@@ -666,7 +666,9 @@ fn cases() -> Vec<Case> {
         // History beside simulation.
         Case {
             name: "history of another stock count",
-            input: Input::ScenarioWithData(format!("paths = 10\nyears = 0.1\n[market]\nn = 3\nvol = 0.2\n{EQUAL}")),
+            input: Input::ScenarioWithData(format!(
+                "paths = 10\nyears = 0.1\nsteps_per_year = 341\n[market]\nn = 3\nvol = 0.2\n{EQUAL}"
+            )),
             extra: vec!["--history", "{dir}/prices.csv"],
             expect: vec!["--history:", "prices.csv has 2 stocks, but the run's market has 3 (market.n)"],
         },
@@ -683,6 +685,14 @@ fn cases() -> Vec<Case> {
             vec!["--history:", "give other initial weights than the run's market"],
         ),
         history("caps without history", "0.1", vec!["--caps"], vec!["--history"]),
+        Case {
+            name: "history of days against monthly steps",
+            input: Input::ScenarioWithData(format!(
+                "paths = 10\nyears = 0.1\nsteps_per_year = 12\n[market]\nn = 2\nvol = 0.2\n{EQUAL}"
+            )),
+            extra: vec!["--history", "{dir}/prices.csv"],
+            expect: vec!["--history:", "rows a year, but the run takes 12 steps a year (steps_per_year)"],
+        },
         // Calibration CSVs.
         csv(
             "missing values",

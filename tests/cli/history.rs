@@ -60,6 +60,12 @@ fn a_backtest_writes_its_files_and_its_numbers_are_the_library_s() {
     let l: f64 = last[column].parse().unwrap();
     assert_eq!(l, equal["relative_log_return"]["mean"].as_f64().unwrap());
     assert_eq!(csv.lines().count(), 2767);
+    // Not a simulation to reproduce.
+    let reproduce = sptlab(&["run", "--reproduce", out.join("summary.json").to_str().unwrap()]);
+    assert_eq!(reproduce.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&reproduce.stderr).contains("is a backtest's summary"));
+    assert_eq!(summary["scenario"]["market"]["model"], "bootstrap");
+    assert_eq!(summary["scenario"]["market"]["from"], "2012-01-03");
     // Asked again into the same folder: refused, nothing replaced, unless --force.
     let again = sptlab(&["backtest", PRICES, "--out", out.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
@@ -99,6 +105,8 @@ fn history_percentiles_count_the_paths_and_survive_shards_and_the_data_is_checke
     assert_eq!(market["data"], Path::new(&data).canonicalize().unwrap().to_str().unwrap());
     assert_eq!(market["data_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(market["n"], 10);
+    assert_eq!(summary["manifest"]["data"]["sha256"], market["data_sha256"]);
+    assert_eq!(summary["manifest"]["data"]["path"], market["data"]);
 
     // The percentile is a direct count over the per-path file's relative log returns.
     let csv = std::fs::read_to_string(dir.join("whole/paths.csv")).unwrap();

@@ -45,6 +45,9 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     let text = sptlab::files::read_text_limited(summary_path, sptlab::files::MAX_TEXT_INPUT)
         .map_err(|e| bad(format!("cannot read: {e}")))?;
     let original: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if original["kind"] == "backtest" {
+        return Err(bad("is a backtest's summary (sptlab backtest): run the backtest again to check it".into()));
+    }
     let manifest =
         original.get("manifest").ok_or_else(|| bad("has no manifest (written before sptlab recorded one)".into()))?;
     let scenario: Scenario =
