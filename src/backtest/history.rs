@@ -26,7 +26,7 @@ pub struct History {
 pub fn read_history(path: &Path, caps: bool, window: &Window) -> Result<History, ScenarioError> {
     let table = Table::read(path, window, if caps { "market cap" } else { "price" })?;
     let periods_per_year = table.periods_per_year();
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     Ok(History { table, path, caps, periods_per_year })
 }
 

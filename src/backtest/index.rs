@@ -70,7 +70,7 @@ pub fn read_index(path: &Path, data: &Table) -> Result<IndexBenchmark, ScenarioE
     let start = index.values[0][0];
     Ok(IndexBenchmark {
         name: index.tickers[0].clone(),
-        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+        path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
         sha256: index.sha256,
         log_value: index.values.iter().map(|row| (row[0] / start).ln()).collect(),
     })

@@ -84,6 +84,8 @@ impl BootstrapMarket {
         };
         let path = std::path::absolute(Path::new(data)).unwrap_or_else(|_| PathBuf::from(data));
         let table = Table::read(&path, &window, if caps { "market cap" } else { "price" }).map_err(data_problem)?;
+        // Read, so it exists: recorded without `..` or links.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         let mut problems = Problems::default();
         if let Some(recorded) = &spec.data_sha256 {
             if *recorded != table.sha256 {
