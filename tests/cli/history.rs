@@ -165,3 +165,47 @@ fn history_percentiles_count_the_paths_and_survive_shards_and_the_data_is_checke
     let stderr = String::from_utf8_lossy(&reproduce.stderr);
     assert!(stderr.contains("market.data_sha256") && stderr.contains("the data changed"), "{stderr}");
 }
+
+#[test]
+fn a_killed_bootstrap_run_with_history_resumes_to_the_same_results() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("history-resume");
+    prices(&dir, "prices.csv", 10, "2008-01-01");
+    let scenario = write(
+        &dir,
+        "bootstrap.toml",
+        &format!(
+            "seed = 5\npaths = 40000\nyears = 3.0\n[market]\nmodel = \"bootstrap\"\ndata = \"prices.csv\"\n\
+             initial_weights = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n{STRATEGIES}"
+        ),
+    );
+    let data = dir.join("prices.csv").to_str().unwrap().to_string();
+    let (whole, killed) = (dir.join("whole"), dir.join("killed"));
+    let common = ["--backend", "cpu", "--quiet", "--history", data.as_str()];
+    let output = sptlab(&[&["run", &scenario, "--out", whole.to_str().unwrap()][..], &common].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut child = std::process::Command::new(crate::binary())
+        .args([&["run", &scenario, "--out", killed.to_str().unwrap()][..], &common].concat())
+        .args(["--batch-paths", "500", "--checkpoint-every", "0"])
+        .spawn()
+        .unwrap();
+    let latest = killed.join("checkpoint/latest");
+    let waited = Instant::now();
+    while !latest.exists() {
+        assert!(waited.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if killed.join("summary.json").exists() {
+        eprintln!("the run finished before the kill: nothing resumed");
+    } else {
+        // The checkpoint carries the history: --resume needs no --history.
+        let resumed = sptlab(&["run", "--resume", killed.to_str().unwrap(), "--quiet"]);
+        assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    }
+    assert_eq!(without_run(&killed.join("summary.json")), without_run(&whole.join("summary.json")));
+    let fan = |dir: &Path| std::fs::read(dir.join("fan_chart.svg")).unwrap();
+    assert!(fan(&killed) == fan(&whole), "the fan chart with the historical paths");
+    assert!(json(&killed.join("summary.json"))["strategies"]["equal"]["history"]["percentile"].is_number());
+}
