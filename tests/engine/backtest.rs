@@ -187,3 +187,37 @@ fn an_index_benchmark_is_joined_on_dates_and_compared_by_definition() {
     let market_log = result.trace.market_log_value.last().unwrap();
     assert!((versus[1].relative_log_return - (market_log - index_log)).abs() < 1e-12);
 }
+
+#[test]
+fn caps_with_constant_shares_are_prices_from_their_first_weights() {
+    // SPT.md section 10: from prices, caps are w(0) P(t) / P(0). So a caps file made of
+    // prices times constant share counts backtests exactly as the prices do from the
+    // first row's cap weights.
+    let (from, to) = ("2015-01-02", "2015-12-31");
+    let (dates, prices) = csv_rows(from, to);
+    let shares: Vec<f64> = (0..prices[0].len()).map(|i| 1.0 + (i * 7 % 11) as f64).collect();
+    let mut text = String::from(std::fs::read_to_string(DATA).unwrap().lines().next().unwrap());
+    text.push('\n');
+    for (date, row) in dates.iter().zip(&prices) {
+        let caps: Vec<String> = row.iter().zip(&shares).map(|(p, s)| format!("{:e}", p * s)).collect();
+        text.push_str(&format!("{date},{}\n", caps.join(",")));
+    }
+    let caps_file = std::env::temp_dir().join(format!("sptlab-test-caps-{}.csv", std::process::id()));
+    std::fs::write(&caps_file, text).unwrap();
+    let strategies = "[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nrebalance_every = 5\ncost_bps = 10.0\n\
+                      [[strategies]]\nname = \"entropy\"\nweighting = \"entropy\"\n";
+    let by_caps = backtest(
+        &Scenario::from_toml(&format!("[market]\nn = 20\n{strategies}")).unwrap(),
+        &BacktestOptions { data: caps_file.clone(), caps: true, from: None, to: None, benchmark: None },
+    )
+    .unwrap();
+    let first: Vec<String> = prices[0].iter().zip(&shares).map(|(p, s)| format!("{:e}", p * s)).collect();
+    let by_prices = run(&format!("initial_weights = [{}]\n{strategies}", first.join(", ")), Some(from), Some(to));
+    assert_eq!(by_caps.data.values, "caps");
+    for s in 0..2 {
+        for (row, (a, b)) in by_caps.trace.terms[s].iter().zip(&by_prices.trace.terms[s]).enumerate() {
+            assert!((a[0] - b[0]).abs() < 1e-12, "strategy {s}, {}: {} vs {}", dates[row], a[0], b[0]);
+        }
+    }
+    let _ = std::fs::remove_file(caps_file);
+}
