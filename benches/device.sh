@@ -25,6 +25,10 @@ prepare() {
     cp "$tests" "$carry/bin/engine-tests"
     strip "$carry/bin/sptlab" "$carry/bin/engine-tests" 2>/dev/null || true
     cp ../shared/peers/jax_peer.py "$carry/peers/"
+    # The bootstrap market's example and its data (the scenario names the data relatively).
+    mkdir -p "$carry/data" "$carry/scenarios"
+    cp examples/data/sp500_20_stocks_1990_2022.csv "$carry/data/"
+    cp examples/scenarios/bootstrap_sp500_20.toml "$carry/scenarios/"
     if ! ls "$carry"/gl/libglvnd0_*.deb >/dev/null 2>&1; then
         local lists=/tmp/amd64-lists
         mkdir -p "$lists/partial"
@@ -108,6 +112,13 @@ run() {
     echo "== rank workload: Atlas markets of 100 and 1,000 stocks on the per-path kernel (its arrays in storage"
     echo "   buffers past 512 stocks; private arrays of 850 stocks lost the device)"
     timeout 120 "$sptlab" bench --workload rank --backend gpu --repeat 2 --no-efficiency --json "$json/rank.json"
+    echo "== the bootstrap market (20 stocks, real days in blocks; per-path kernel): GPU 200,000 paths, CPU 20,000"
+    for backend in gpu cpu; do
+        local paths=200000
+        [ "$backend" = cpu ] && paths=20000
+        timeout 90 "$sptlab" run "$carry/scenarios/bootstrap_sp500_20.toml" --backend "$backend" --paths "$paths" \
+            2>/dev/null | head -2
+    done
     # One file of every measurement, keyed by run (the device tool returns few files).
     python3 - "$json" "$out/measurements.json" <<'PY'
 import json, os, sys
