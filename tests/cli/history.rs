@@ -168,7 +168,6 @@ fn history_percentiles_count_the_paths_and_survive_shards_and_the_data_is_checke
 
 #[test]
 fn a_killed_bootstrap_run_with_history_resumes_to_the_same_results() {
-    use std::time::{Duration, Instant};
     let dir = scratch("history-resume");
     prices(&dir, "prices.csv", 10, "2008-01-01");
     let scenario = write(
@@ -184,17 +183,7 @@ fn a_killed_bootstrap_run_with_history_resumes_to_the_same_results() {
     let common = ["--backend", "cpu", "--quiet", "--history", data.as_str()];
     let output = sptlab(&[&["run", &scenario, "--out", whole.to_str().unwrap()][..], &common].concat());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let mut child = std::process::Command::new(crate::binary())
-        .args([&["run", &scenario, "--out", killed.to_str().unwrap()][..], &common].concat())
-        .args(["--batch-paths", "500", "--checkpoint-every", "0"])
-        .spawn()
-        .unwrap();
-    let latest = killed.join("checkpoint/latest");
-    let waited = Instant::now();
-    while !latest.exists() {
-        assert!(waited.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (mut child, _) = crate::resume::run_until_checkpointed(&[&["run", &scenario][..], &common].concat(), &killed);
     child.kill().unwrap();
     child.wait().unwrap();
     if killed.join("summary.json").exists() {

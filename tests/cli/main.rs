@@ -6,7 +6,7 @@ mod fuzz;
 mod fuzz_args;
 mod history;
 mod hostile;
-mod resume;
+pub(crate) mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,10 +1,28 @@
 //! Kill a real run with SIGKILL at a random moment, resume it, and get the numbers of
 //! a run that was never stopped.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::{binary, json, scratch, sptlab, write, SMALL};
+
+/// Starts `sptlab ARGS --out OUT --batch-paths 500 --checkpoint-every 0` and returns it
+/// once its first checkpoint is written, with the checkpoint's `latest` file.
+pub fn run_until_checkpointed(args: &[&str], out: &Path) -> (Child, PathBuf) {
+    let child = Command::new(binary())
+        .args(args)
+        .args(["--out", out.to_str().unwrap(), "--batch-paths", "500", "--checkpoint-every", "0"])
+        .spawn()
+        .unwrap();
+    let latest = out.join("checkpoint/latest");
+    let waited = Instant::now();
+    while !latest.exists() {
+        assert!(waited.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (child, latest)
+}
 
 /// Long enough (about 4 s on two cores) for a kill to land mid-run.
 fn long_scenario() -> String {
@@ -24,17 +42,7 @@ fn a_run_killed_at_a_random_point_and_resumed_equals_an_uninterrupted_run() {
     // A pseudo-random moment (reported on failure): after the first checkpoint, before the end.
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
     let delay = Duration::from_millis(u64::from(nanos % 800));
-    let mut child = Command::new(binary())
-        .args([&["run", &scenario, "--out", killed.to_str().unwrap()][..], &common].concat())
-        .args(["--batch-paths", "500", "--checkpoint-every", "0"])
-        .spawn()
-        .unwrap();
-    let latest = killed.join("checkpoint/latest");
-    let waited = Instant::now();
-    while !latest.exists() {
-        assert!(waited.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (mut child, latest) = run_until_checkpointed(&[&["run", &scenario][..], &common].concat(), &killed);
     std::thread::sleep(delay);
     assert!(
         child.try_wait().unwrap().is_none(),
