@@ -37,12 +37,14 @@ fn calendar_year(date: &str) -> f64 {
     1970.0 + days as f64 / 365.2425
 }
 
+/// One strategy's lines: its name, L per sampled row, and its (drift, generating)
+/// terms, None when the weighting is not functionally generated.
+type RelativeSeries = (String, Vec<f64>, Option<(Vec<f64>, Vec<f64>)>);
+
 /// Each strategy's L(t) (thick), drift term (thin) and generating term (faint), in %.
 struct RelativeValue {
     years: Vec<f64>,
-    /// (name, L, drift, generating) per sampled row, or None for the two terms when the
-    /// weighting is not functionally generated.
-    series: Vec<(String, Vec<f64>, Option<(Vec<f64>, Vec<f64>)>)>,
+    series: Vec<RelativeSeries>,
 }
 
 impl Draw for RelativeValue {

@@ -41,13 +41,13 @@ pub fn fresh(
             plan.years()
         );
     }
-    execute(config, plan.clone(), source, shard, Start::Fresh(history))
+    execute(config, plan.clone(), source, shard, Start::Fresh(history.map(Box::new)))
 }
 
 /// Where a run starts: from its first path (with the data's own path, under
 /// `--history`), or from a checkpoint (which carries that path).
 pub enum Start {
-    Fresh(Option<HistoricalOutcome>),
+    Fresh(Option<Box<HistoricalOutcome>>),
     Resumed(Box<(Resumed, OutDir)>),
 }
 
@@ -81,7 +81,7 @@ pub fn execute(
         }
         Start::Fresh(history) => {
             let existing = if config.outputs.force { Existing::Replace } else { Existing::Refuse };
-            (None, config.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?, history)
+            (None, config.out.as_deref().map(|out| OutDir::open(out, existing)).transpose()?, history.map(|h| *h))
         }
     };
     if let Some(out_dir) = out_dir.as_mut() {

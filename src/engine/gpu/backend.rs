@@ -399,7 +399,7 @@ impl Backend for GpuBackend {
             // The days' changes go to one storage binding: (days + 1) x ceil(n / 4) vec4s.
             let bytes = (bootstrap.days() as u64 + 1) * bootstrap.n().div_ceil(4) as u64 * 16;
             let limits = &self.context.limits;
-            let most = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
+            let most = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
             if bytes > most {
                 return Err(DoesNotFit::TooSmall(format!(
                     "market.data: the GPU adapter {} is too small for this data: its {} days of {} stocks take {bytes} \
