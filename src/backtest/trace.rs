@@ -43,7 +43,7 @@ impl Trace {
 fn warm_up_returns(history: &History) -> Vec<Vec<f64>> {
     let table = &history.table;
     let rows: Vec<&Vec<f64>> = table.earlier.iter().chain(std::iter::once(&table.values[0])).collect();
-    rows.windows(2).map(|pair| pair[1].iter().zip(pair[0]).map(|(b, a)| (b / a).ln()).collect()).collect()
+    crate::data::log_changes(&rows)
 }
 
 /// Replays `plan`'s one path (the data of `history`) in f64: its accumulators and its trace.

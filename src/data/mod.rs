@@ -3,7 +3,7 @@
 
 mod table;
 
-pub use table::{parse_date, Bound, DataRecord, Table, Window};
+pub use table::{log_changes, parse_date, Bound, DataRecord, Table, Window};
 
 /// A problem with the input data: where (file, line, column, or option) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

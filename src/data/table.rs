@@ -74,6 +74,11 @@ impl Bound {
     }
 }
 
+/// The log changes between consecutive rows, `changes[t][stock] = ln(rows[t + 1] / rows[t])`.
+pub fn log_changes(rows: &[&Vec<f64>]) -> Vec<Vec<f64>> {
+    rows.windows(2).map(|pair| pair[1].iter().zip(pair[0]).map(|(b, a)| (b / a).ln()).collect()).collect()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -314,7 +319,7 @@ impl Table {
 
     /// Daily log returns, `returns[t][stock]` between rows t and t + 1.
     pub fn log_returns(&self) -> Vec<Vec<f64>> {
-        self.values.windows(2).map(|pair| pair[1].iter().zip(&pair[0]).map(|(b, a)| (b / a).ln()).collect()).collect()
+        log_changes(&self.values.iter().collect::<Vec<_>>())
     }
 
     /// Rows per year, from the number of returns over the calendar span.

@@ -105,9 +105,7 @@ fn quiet_mesa_probe() {
 /// `sptlab run` in its three forms.
 fn run_mode(config: &RunConfig) -> Result<(), Failure> {
     match &config.mode {
-        RunMode::Fresh { plan, source, shard, history } => {
-            run::fresh(config, plan, source, *shard, history.as_deref().cloned())
-        }
+        RunMode::Fresh { plan, source, shard, history } => run::fresh(config, plan, source, *shard, history.clone()),
         RunMode::Resume(out) => resume::resume(out, config),
         RunMode::Reproduce(summary) => reproduce::reproduce(summary, config),
     }

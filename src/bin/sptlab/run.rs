@@ -29,7 +29,7 @@ pub fn fresh(
     plan: &Plan,
     source: &str,
     shard: Option<ShardSpec>,
-    history: Option<HistoricalOutcome>,
+    history: Option<Box<HistoricalOutcome>>,
 ) -> Result<(), Failure> {
     if let (Some(asked), false) = (plan.asked_years, config.quiet) {
         note!(
@@ -41,7 +41,7 @@ pub fn fresh(
             plan.years()
         );
     }
-    execute(config, plan.clone(), source, shard, Start::Fresh(history.map(Box::new)))
+    execute(config, plan.clone(), source, shard, Start::Fresh(history))
 }
 
 /// Where a run starts: from its first path (with the data's own path, under
