@@ -12,6 +12,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod calibrate;
+pub mod capacity;
 pub mod data;
 pub mod engine;
 pub mod files;

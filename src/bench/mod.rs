@@ -4,6 +4,7 @@
 //! per path against CPU f64 on the same paths.
 
 pub mod efficiency;
+pub mod suite;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,6 +5,7 @@
 //! result does not depend on how paths are split.
 
 pub mod accumulators;
+pub mod choice;
 pub mod cpu;
 pub mod gpu;
 pub mod time_grid;

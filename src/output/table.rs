@@ -47,21 +47,19 @@ pub fn table(report: &Report) -> String {
         "turn/yr",
         "b/e cost"
     );
-    for (name, strategy) in &report.strategies {
-        let (growth, growth_se) = strategy.relative_growth_rate.estimate();
-        let p = &strategy.p_outperform;
+    for row in table_rows(report) {
         let _ = writeln!(
             out,
             "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
-            name,
-            format!("{:+.3}% +/- {:.3}%", 100.0 * growth, 100.0 * Z_95 * growth_se),
-            100.0 * strategy.excess_return.estimate().0,
-            100.0 * strategy.tracking_error.mean,
-            strategy.information_ratio.mean,
-            format!("{:.3} [{:.3}, {:.3}]", p.estimate, p.low, p.high),
-            100.0 * strategy.max_relative_drawdown.mean,
-            100.0 * strategy.turnover.mean,
-            strategy.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{bps:.0} bp")),
+            row.strategy,
+            format!("{:+.3}% +/- {:.3}%", 100.0 * row.relative_growth_rate, 100.0 * row.relative_growth_rate_pm95),
+            100.0 * row.excess_return,
+            100.0 * row.tracking_error,
+            row.information_ratio,
+            format!("{:.3} [{:.3}, {:.3}]", row.p_outperform, row.p_outperform_low, row.p_outperform_high),
+            100.0 * row.max_relative_drawdown,
+            100.0 * row.turnover,
+            row.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{bps:.0} bp")),
         );
     }
     let _ = writeln!(out, "\nranking (paired, 95%): {}", report.ranking());
@@ -77,6 +75,62 @@ pub fn table(report: &Report) -> String {
     );
     let _ = writeln!(out, "{}", estimation_note(report));
     out
+}
+
+/// One row of the table, in the units of summary.json (fractions, not percent): the
+/// figures the printed table shows and Python's `Result.table()` holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableRow {
+    pub strategy: String,
+    /// Mean relative growth rate a year (controlled when the run has the control).
+    pub relative_growth_rate: f64,
+    /// Half-width of its 95 % interval.
+    pub relative_growth_rate_pm95: f64,
+    /// Mean annualised excess return (controlled when the run has the control).
+    pub excess_return: f64,
+    pub tracking_error: f64,
+    pub information_ratio: f64,
+    pub p_outperform: f64,
+    pub p_outperform_low: f64,
+    pub p_outperform_high: f64,
+    pub max_relative_drawdown: f64,
+    pub turnover: f64,
+    /// Cost per unit traded, in basis points, at which mean relative growth is zero.
+    pub break_even_cost_bps: Option<f64>,
+    /// `run --history`: where the data's own path falls among the paths (percent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_percentile: Option<f64>,
+    /// `run --history`: the data's own relative growth rate a year.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_relative_growth_rate: Option<f64>,
+}
+
+/// The table's rows, one per strategy in scenario order.
+pub fn table_rows(report: &Report) -> Vec<TableRow> {
+    report
+        .strategies
+        .iter()
+        .map(|(name, strategy)| {
+            let (growth, growth_se) = strategy.relative_growth_rate.estimate();
+            let p = &strategy.p_outperform;
+            TableRow {
+                strategy: name.clone(),
+                relative_growth_rate: growth,
+                relative_growth_rate_pm95: Z_95 * growth_se,
+                excess_return: strategy.excess_return.estimate().0,
+                tracking_error: strategy.tracking_error.mean,
+                information_ratio: strategy.information_ratio.mean,
+                p_outperform: p.estimate,
+                p_outperform_low: p.low,
+                p_outperform_high: p.high,
+                max_relative_drawdown: strategy.max_relative_drawdown.mean,
+                turnover: strategy.turnover.mean,
+                break_even_cost_bps: strategy.break_even_cost_bps,
+                history_percentile: strategy.history.as_ref().map(|h| h.percentile),
+                history_relative_growth_rate: strategy.history.as_ref().map(|h| h.relative_growth_rate),
+            }
+        })
+        .collect()
 }
 
 /// What the means and intervals are: controlled (with the range of variance ratios of

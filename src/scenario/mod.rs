@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod examples;
 pub mod plan;
+pub mod source;
 pub mod toml_read;
 pub mod workloads;
 
@@ -18,6 +19,7 @@ use crate::problems::Problems;
 pub use crate::problems::ScenarioError;
 pub use examples::{DEFAULT_SCENARIO, EXAMPLE_SCENARIOS};
 pub use plan::Plan;
+pub use source::{scenario_problems, ScenarioSource};
 pub use workloads::{large_workload, rank_workload, scaled_workload, standard_workload};
 
 /// Largest number of paths: the path index is one 32-bit word of the Philox counter.

@@ -9,17 +9,20 @@ use sptlab::output::backtest_plots::backtest_files;
 use sptlab::output::out_dir::{not_a_folder, Existing, OutDir};
 
 use crate::args::BacktestArgs;
-use crate::config::{load_scenario, scenario_problems};
+use sptlab::scenario::scenario_problems;
+
+use crate::config::scenario_source;
 use crate::failure::{out, outln, Failure};
 
 pub fn backtest(args: BacktestArgs) -> Result<(), Failure> {
-    let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
+    let scenario_source = scenario_source(&args.scenario);
+    let source = scenario_source.name();
     let mut problems = Vec::new();
     problems.extend(args.out.as_deref().and_then(|out| not_a_folder(out, "--out")));
-    let scenario = match load_scenario(&args.scenario) {
+    let scenario = match scenario_source.load() {
         Ok(scenario) => Some(scenario),
-        Err(scenario_problems) => {
-            problems.extend(scenario_problems);
+        Err(found) => {
+            problems.extend(found);
             None
         }
     };

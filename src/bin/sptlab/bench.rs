@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 
-use sptlab::bench::efficiency::{efficiency_table, measure_efficiency};
+use sptlab::bench::efficiency::efficiency_table;
+use sptlab::bench::suite::{run_suite, Suite};
 use sptlab::bench::Workload;
 use sptlab::engine::gpu::{GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
@@ -55,44 +56,15 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     if args.workload == WorkloadChoice::Scaling {
         return bench_scaling(&args, with_cpu, gpu.as_mut());
     }
-    let mut measurements = Vec::new();
-    for &workload in &workloads {
-        let paths = args.paths.unwrap_or(workload.default_paths());
-        if with_cpu {
-            for (precision, cpu_paths) in [(Precision::F32, paths), (Precision::F64, (paths / 4).max(1))] {
-                let mut cpu = CpuBackend::new(precision, None);
-                note!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name());
-                let size = sptlab::bench::RunSize { paths: cpu_paths, years: None };
-                measurements.push(
-                    sptlab::bench::measure_backend(&mut cpu, workload, size, args.repeat).context("CPU backend")?,
-                );
-                if precision == Precision::F32 && !args.no_efficiency {
-                    note!("timing {} on CPU f32 with and without the control and antithetic pairs...", workload.name());
-                    let rows = measure_efficiency(&mut cpu, workload, size, args.repeat).context("CPU backend")?;
-                    measurements.last_mut().expect("just measured").efficiency = Some(rows);
-                }
-            }
-        }
-        if let Some(gpu) = gpu.as_mut() {
-            // A software adapter is slow: fewer paths, and one year of the larger workloads.
-            let size = match (gpu.is_software(), workload) {
-                (false, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(paths), years: None },
-                (true, Workload::Standard) => {
-                    sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: None }
-                }
-                (true, _) => sptlab::bench::RunSize { paths: args.gpu_paths.unwrap_or(128), years: Some(1.0) },
-            };
-            note!("timing {} on the GPU backend ({}), {} paths...", workload.name(), gpu.info().adapter, size.paths);
-            measurements.push(sptlab::bench::measure_backend(gpu, workload, size, args.repeat).context("GPU backend")?);
-            if gpu.is_software() && !args.no_efficiency {
-                note!("efficiency: not run on a software adapter (four more kernels to compile; CPU f32 shows it)");
-            } else if !args.no_efficiency {
-                note!("timing {} on the GPU with and without the control and antithetic pairs...", workload.name());
-                let rows = measure_efficiency(gpu, workload, size, args.repeat).context("GPU backend")?;
-                measurements.last_mut().expect("just measured").efficiency = Some(rows);
-            }
-        }
-    }
+    let suite = Suite {
+        workloads: workloads.clone(),
+        cpu: with_cpu,
+        paths: args.paths,
+        gpu_paths: args.gpu_paths,
+        repeat: args.repeat,
+        efficiency: !args.no_efficiency,
+    };
+    let mut measurements = run_suite(&suite, gpu.as_mut(), &mut |line| note!("{line}")).map_err(anyhow::Error::new)?;
     if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
         let paths = args.paths.unwrap_or(Workload::Standard.default_paths());
         for script in ["numpy_peer.py", "jax_peer.py"] {

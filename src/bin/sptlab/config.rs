@@ -9,15 +9,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sptlab::capacity::memory_problems;
+use sptlab::engine::choice::BackendRequest;
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::output::out_dir::not_a_folder;
 use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::ShardSpec;
-use sptlab::scenario::{Overrides, Plan, Scenario, ScenarioError};
+use sptlab::scenario::{scenario_problems, Overrides, Plan, ScenarioSource};
 use sptlab::summary::history::HistoricalOutcome;
 
 use crate::args::{BackendChoice, ControlVariateChoice, PrecisionChoice, RunArgs};
-use crate::checks::memory_problems;
 use crate::failure::Failure;
 
 /// Most CPU threads a run may ask for: more only add overhead (and creating a
@@ -25,14 +26,6 @@ use crate::failure::Failure;
 const MAX_THREADS: usize = 1024;
 /// Longest interval between checkpoints, in seconds (about 11.6 days).
 const MAX_CHECKPOINT_EVERY: f64 = 1e6;
-
-/// Which backend a run asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendRequest {
-    /// A hardware GPU when one exists, else the CPU (and the CPU when the GPU fails).
-    Auto,
-    Only(BackendKind),
-}
 
 /// What `--out DIR` receives besides summary.json, the SVG figures and report.html.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +130,9 @@ fn option_problems(args: &RunArgs) -> Vec<String> {
 /// A fresh run's scenario, shard and output options checked, adding every problem to
 /// `problems`; the run when the scenario at least validated.
 fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
-    let source = args.scenario.as_ref().map_or("default scenario".to_string(), |p| p.display().to_string());
-    let plan = match load_scenario(&args.scenario) {
+    let scenario_source = scenario_source(&args.scenario);
+    let source = scenario_source.name();
+    let plan = match scenario_source.load() {
         Ok(mut scenario) => {
             scenario.apply(&Overrides {
                 paths: args.paths,
@@ -195,21 +189,7 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     Some(RunMode::Fresh { plan: Box::new(plan), source, shard, history })
 }
 
-/// Every problem of a scenario, one per line, each prefixed with where it came from.
-pub fn scenario_problems(source: &str, error: &ScenarioError) -> Vec<String> {
-    error.problems().iter().map(|problem| format!("{source}: {problem}")).collect()
-}
-
-pub fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario, Vec<String>> {
-    match path {
-        None => Ok(Scenario::default_scenario()),
-        Some(path) => {
-            let text = sptlab::files::read_text_limited(path, sptlab::files::MAX_TEXT_INPUT)
-                .map_err(|error| vec![format!("{}: cannot read the scenario: {error}", path.display())])?;
-            let mut scenario =
-                Scenario::from_toml(&text).map_err(|error| scenario_problems(&path.display().to_string(), &error))?;
-            scenario.resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
-            Ok(scenario)
-        }
-    }
+/// The scenario `--scenario` names (the default scenario without one).
+pub fn scenario_source(path: &Option<PathBuf>) -> ScenarioSource {
+    path.clone().map_or(ScenarioSource::Default, ScenarioSource::File)
 }

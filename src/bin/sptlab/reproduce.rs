@@ -6,14 +6,16 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use sptlab::capacity::memory_problems;
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::provenance::{json_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
 use sptlab::summary::history::HistoricalOutcome;
 use sptlab::Scenario;
 
 use crate::backends::choose_backend;
-use crate::checks::memory_problems;
-use crate::config::{BackendRequest, RunConfig, RunMode};
+use sptlab::engine::choice::BackendRequest;
+
+use crate::config::{RunConfig, RunMode};
 use crate::failure::{note, outln, Failure};
 
 /// Relative tolerance of a GPU run's numbers (f32 kernels, another order of operations).

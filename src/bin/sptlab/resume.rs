@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
+use sptlab::capacity::memory_problems;
 use sptlab::output::checkpoint;
 use sptlab::output::out_dir::{Existing, OutDir};
 
-use crate::checks::memory_problems;
-use crate::config::{BackendRequest, Outputs, RunConfig, RunMode};
+use sptlab::engine::choice::BackendRequest;
+
+use crate::config::{Outputs, RunConfig, RunMode};
 use crate::failure::{note, Failure};
 
 pub fn resume(out: &Path, config: &RunConfig) -> Result<(), Failure> {

@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 
-use sptlab::engine::{BackendKind, EngineError, Precision};
+use sptlab::engine::{EngineError, Precision};
 use sptlab::output::checkpoint::{self, Checkpointer, Resumed, RunOptions};
-use sptlab::output::data_files;
+use sptlab::output::run_files::run_files;
 use sptlab::output::out_dir::{Existing, OutDir};
 use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::{self, ShardSpec};
@@ -14,8 +14,8 @@ use sptlab::output::table;
 use sptlab::summary::history::HistoricalOutcome;
 use sptlab::{Plan, Report, Results};
 
-use crate::backends::{choose_backend, cpu_backend};
-use crate::config::{BackendRequest, RunConfig};
+use crate::backends::{choose_backend, notes};
+use crate::config::RunConfig;
 use crate::failure::{note, out, outln, Failure};
 use crate::progress::Progress;
 
@@ -60,17 +60,11 @@ pub fn execute(
     shard: Option<ShardSpec>,
     start: Start,
 ) -> Result<(), Failure> {
-    let mut backend = choose_backend(config)?;
-    if let Err(reason) = backend.check_fits(&plan) {
-        // `auto` may fall back to the CPU, which runs every plan; an explicit choice may not.
-        if config.backend != BackendRequest::Auto || backend.info().backend == BackendKind::Cpu {
-            return Err(Failure::BadInput(format!("{source}: {reason}")));
-        }
-        if !config.quiet {
-            note!("note: using the CPU backend: {reason}");
-        }
-        backend = cpu_backend(config, Precision::F32);
-    }
+    let backend_options = config.backend_options();
+    // `auto` may fall back to the CPU, which runs every plan; an explicit choice may not.
+    let mut backend = backend_options
+        .fitting(choose_backend(config)?, &plan, &mut notes(config))
+        .map_err(|reason| Failure::BadInput(format!("{source}: {reason}")))?;
     // The output folder is opened (created, locked, checked) only now that nothing
     // else can refuse the run.
     let (resumed, mut out_dir, history) = match start {
@@ -135,20 +129,20 @@ pub fn execute(
         };
         let outcome =
             sptlab::simulate_from(&plan, backend.as_mut(), start, seconds_before, &progress, &mut after_batch);
-        match outcome {
-            // A GPU that fails mid-run under `auto` (a kernel the driver cannot build, a
-            // buffer it cannot allocate, a lost device): nothing was written but
-            // checkpoints, which the CPU run replaces, so running again on the CPU is safe.
-            Err(EngineError::Gpu(error))
-                if config.backend == BackendRequest::Auto
-                    && seconds_before == 0.0
-                    && backend.info().backend == BackendKind::Gpu =>
-            {
-                if !config.quiet {
-                    note!("note: the GPU run failed ({error}); running on the CPU backend instead");
-                }
-                backend = cpu_backend(config, Precision::F32);
+        // A GPU that fails mid-run under `auto`: nothing was written but checkpoints,
+        // which the CPU run replaces, so running again on the CPU is safe.
+        let takeover = match &outcome {
+            Err(error) => backend_options.takeover(backend.as_ref(), error, seconds_before == 0.0).map(|cpu| (cpu, error)),
+            Ok(_) => None,
+        };
+        if let Some((cpu, error)) = takeover {
+            if !config.quiet {
+                note!("note: the GPU run failed ({error}); running on the CPU backend instead");
             }
+            backend = cpu;
+            continue;
+        }
+        match outcome {
             Ok((results, run)) => break (results, run, checkpointer),
             Err(error) => {
                 bar.finish_and_clear();
@@ -240,12 +234,7 @@ pub fn write_results(
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
-    let mut files =
-        data_files::output_files(report, results, per_path).with_context(|| format!("writing results to {out}"))?;
-    files.extend(
-        sptlab::output::plots::figure_files(plan, report, results, png)
-            .map_err(|reason| anyhow::anyhow!("drawing the figures for {out}: {reason}"))?,
-    );
+    let files = run_files((plan, report, results), per_path, png).with_context(|| format!("writing results to {out}"))?;
     out_dir.publish(files, &["summary.json"]).with_context(|| format!("writing results to {out}"))?;
     Ok(())
 }
