@@ -84,6 +84,9 @@ impl std::fmt::Display for Runner {
     }
 }
 
+/// Most timed repetitions `bench` takes (each can take minutes).
+pub const MAX_REPEAT: usize = 1000;
+
 /// The JAX peer's script name, against which every throughput is also compared.
 const JAX_PEER: &str = "jax_peer";
 

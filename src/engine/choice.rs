@@ -7,6 +7,10 @@ use crate::engine::gpu::{GpuBackend, GpuContext, GpuError};
 use crate::engine::{Backend, BackendKind, CpuBackend, DoesNotFit, EngineError, Precision};
 use crate::scenario::Plan;
 
+/// Most CPU threads a run may ask for: more only add overhead (and creating a
+/// hundred thousand takes the machine down).
+pub const MAX_THREADS: usize = 1024;
+
 /// Which backend a run asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendRequest {
@@ -38,6 +42,26 @@ pub enum ChoiceError {
 }
 
 impl BackendOptions {
+    /// The options' range problems, one per entry; `option` spells an option's name
+    /// the caller's way (`--threads` on the command line, `threads` in Python).
+    pub fn problems(&self, option: &dyn Fn(&str) -> String) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.batch_paths == Some(0) {
+            problems.push(format!("{}: must be at least 1", option("batch_paths")));
+        }
+        match self.threads {
+            Some(0) => problems.push(format!("{}: must be at least 1", option("threads"))),
+            Some(threads) if threads > MAX_THREADS => problems.push(format!(
+                "{} {threads}: at most {MAX_THREADS}; this machine has {} cores, and more threads than cores \
+                 only add overhead",
+                option("threads"),
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            )),
+            _ => {}
+        }
+        problems
+    }
+
     /// The CPU backend with these options, in `precision`.
     pub fn cpu(&self, precision: Precision) -> Box<dyn Backend> {
         let backend = CpuBackend::new(precision, self.threads);

@@ -115,6 +115,9 @@ pub enum EngineError {
     },
     #[error("writing the checkpoint: {0}")]
     Checkpoint(std::io::Error),
+    /// The caller stopped the run between batches (Ctrl-C in Python).
+    #[error("the run was interrupted")]
+    Interrupted,
 }
 
 fn where_it_went(step: Option<u32>, first: &Option<String>) -> String {

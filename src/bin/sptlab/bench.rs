@@ -6,16 +6,13 @@ use anyhow::Context;
 
 use sptlab::bench::efficiency::efficiency_table;
 use sptlab::bench::suite::{run_suite, Suite};
-use sptlab::bench::Workload;
+use sptlab::bench::{Workload, MAX_REPEAT};
 use sptlab::engine::gpu::{GpuBackend, GpuContext};
 use sptlab::engine::{Backend, CpuBackend, Precision};
 
 use crate::args::{BenchArgs, BenchBackendChoice, WorkloadChoice};
 use crate::checks::output_file_problem;
 use crate::failure::{note, out, outln, Failure};
-
-/// Most timed repetitions `bench` takes (each can take minutes).
-const MAX_REPEAT: usize = 1000;
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let valid = |paths: u64| (1..=sptlab::scenario::MAX_PATHS).contains(&paths);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sptlab::capacity::memory_problems;
-use sptlab::engine::choice::BackendRequest;
+use sptlab::engine::choice::{BackendOptions, BackendRequest};
 use sptlab::engine::{BackendKind, Precision};
 use sptlab::output::out_dir::not_a_folder;
 use sptlab::output::per_path::PerPathFormat;
@@ -21,9 +21,6 @@ use sptlab::summary::history::HistoricalOutcome;
 use crate::args::{BackendChoice, ControlVariateChoice, PrecisionChoice, RunArgs};
 use crate::failure::Failure;
 
-/// Most CPU threads a run may ask for: more only add overhead (and creating a
-/// hundred thousand takes the machine down).
-const MAX_THREADS: usize = 1024;
 /// Longest interval between checkpoints, in seconds (about 11.6 days).
 const MAX_CHECKPOINT_EVERY: f64 = 1e6;
 
@@ -105,18 +102,13 @@ impl RunConfig {
 /// form of `run` passes through them): each problem as one line.
 fn option_problems(args: &RunArgs) -> Vec<String> {
     let mut problems = Vec::new();
-    if args.batch_paths == Some(0) {
-        problems.push("--batch-paths: must be at least 1".into());
-    }
-    match args.threads {
-        Some(0) => problems.push("--threads: must be at least 1".into()),
-        Some(threads) if threads > MAX_THREADS => problems.push(format!(
-            "--threads {threads}: at most {MAX_THREADS}; this machine has {} cores, and more threads than cores \
-             only add overhead",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        )),
-        _ => {}
-    }
+    let backend = BackendOptions {
+        request: BackendRequest::Auto,
+        precision: Precision::F32,
+        threads: args.threads,
+        batch_paths: args.batch_paths,
+    };
+    problems.extend(backend.problems(&|option| format!("--{}", option.replace('_', "-"))));
     let every = args.checkpoint_every;
     if !every.is_finite() || every.is_sign_negative() || every > MAX_CHECKPOINT_EVERY {
         problems.push(format!(
