@@ -171,7 +171,7 @@ class Result:
         run = summary["run"]
         return (
             f"<sptlab.Result {summary['scenario']['name']}: {run['paths']} paths x {run['steps']} steps, "
-            f"{len(summary['strategies'])} strategies, {run['backend']['backend']} backend>"
+            f"{len(summary['strategies'])} strategies, {run['backend']} backend>"
         )
 
 

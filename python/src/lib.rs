@@ -145,12 +145,18 @@ impl NativeBacktest {
 fn publish(dir: &std::path::Path, files: Vec<(String, Vec<u8>)>, force: bool) -> PyResult<()> {
     let existing = if force { Existing::Replace } else { Existing::Refuse };
     let mut out_dir = OutDir::open(dir, existing).map_err(|error| match error {
-        OutDirError::Refused(reason) => PyValueError::new_err(reason),
+        OutDirError::Refused(reason) => PyValueError::new_err(in_python_terms(&reason)),
         error => PyOSError::new_err(error.to_string()),
     })?;
     out_dir
         .publish(files, &["summary.json"])
         .map_err(|error| PyOSError::new_err(format!("writing results to {}: {error}", dir.display())))
+}
+
+/// An output-folder refusal as Python spells its options: `OutDir` names the command
+/// line's (`--out DIR`, `--force`).
+fn in_python_terms(reason: &str) -> String {
+    reason.replacen("--out ", "save: ", 1).replace("--force", "force=True")
 }
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {

@@ -1,0 +1,102 @@
+"""The Python summary is the command line's summary.json for the same scenario and seed:
+every number but the run's timings and the adapter's text (the CPU backend, both)."""
+
+import copy
+import json
+
+import pytest
+
+import sptlab
+
+from conftest import PRICES, cli_summary, differences
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("default", ["--paths", "300", "--years", "2", "--seed", "7"]),
+        ("atlas", ["--paths", "200", "--years", "1"]),
+        ("costs", ["--paths", "200", "--years", "1", "--antithetic"]),
+        ("te_budget", ["--paths", "100", "--years", "1", "--control-variate", "none"]),
+        ("bootstrap_sp500_20", ["--paths", "200", "--years", "1"]),
+    ],
+)
+def test_the_summary_equals_the_cli_summary(cli, tmp_path, name, args):
+    scenario = tmp_path / f"{name}.toml"
+    scenario.write_text(sptlab.example(name))
+    expected = cli_summary(cli, tmp_path, scenario, *args)
+    options = dict(zip(args[::2], args[1::2]))
+    result = sptlab.run(
+        scenario,
+        backend="cpu",
+        paths=int(options["--paths"]),
+        years=float(options["--years"]),
+        seed=int(options["--seed"]) if "--seed" in options else None,
+        antithetic=True if "--antithetic" in args else None,
+        control_variate=options.get("--control-variate"),
+    )
+    assert differences(result.summary, expected) == []
+    assert result.summary["run"]["backend"] == "cpu"
+
+
+def test_a_dict_text_and_file_give_the_same_summary(cli, tmp_path):
+    text = sptlab.example("default")
+    path = tmp_path / "default.toml"
+    path.write_text(text)
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        pytest.skip("tomllib (Python 3.11+) reads the TOML into a dict")
+    as_dict = tomllib.loads(text)
+    runs = [sptlab.run(source, backend="cpu", paths=100, years=1) for source in (text, path, str(path), as_dict)]
+    for other in runs[1:]:
+        assert differences(other.summary, runs[0].summary) == []
+    assert differences(runs[0].summary, cli_summary(cli, tmp_path, "--paths", "100", "--years", "1")) == []
+
+
+def test_history_beside_the_paths_equals_the_cli(cli, tmp_path):
+    scenario = tmp_path / "b.toml"
+    scenario.write_text(sptlab.example("bootstrap_sp500_20"))
+    args = [scenario, "--paths", "200", "--years", "2", "--history", PRICES]
+    expected = cli_summary(cli, tmp_path, *args)
+    result = sptlab.run(scenario, backend="cpu", paths=200, years=2, history=PRICES)
+    assert differences(result.summary, expected) == []
+    assert result.table()["history_percentile"].between(0, 100).all()
+
+
+def test_the_comparison_catches_one_changed_number(cli, tmp_path):
+    """The mutation check: one number of the CLI's summary moved by one unit in the last
+    place is found, and only it."""
+    expected = cli_summary(cli, tmp_path, "--paths", "100", "--years", "1")
+    result = sptlab.run(None, backend="cpu", paths=100, years=1)
+    assert differences(result.summary, expected) == []
+    mutated = copy.deepcopy(result.summary)
+    stats = mutated["strategies"]["diversity-0.5"]["tracking_error"]
+    import math
+
+    stats["q75"] = math.nextafter(stats["q75"], math.inf)
+    found = differences(mutated, expected)
+    assert [place for place, _, _ in found] == [("strategies", "diversity-0.5", "tracking_error", "q75")]
+    # A timing is not a difference; a changed seed is.
+    mutated = copy.deepcopy(result.summary)
+    mutated["run"]["seconds"] += 1.0
+    assert differences(mutated, expected) == []
+    mutated["manifest"]["seed"] += 1
+    assert len(differences(mutated, expected)) == 1
+
+
+def test_the_table_holds_the_printed_figures(tmp_path):
+    result = sptlab.run(None, backend="cpu", paths=200, years=1)
+    table = result.table()
+    assert list(table.index) == list(result.summary["strategies"])
+    for name, row in table.iterrows():
+        growth = result.summary["strategies"][name]["relative_growth_rate"]
+        assert row["relative_growth_rate"] == growth["controlled"]["mean"]
+        assert row["relative_growth_rate_pm95"] == pytest.approx(1.959963984540054 * growth["controlled"]["se"], rel=1e-15)
+        assert row["tracking_error"] == result.summary["strategies"][name]["tracking_error"]["mean"]
+        p = result.summary["strategies"][name]["p_outperform"]
+        assert (row["p_outperform_low"], row["p_outperform"], row["p_outperform_high"]) == (p["low"], p["estimate"], p["high"])
+    # The printed table is the CLI's, with the same rows.
+    text = str(result)
+    assert all(name in text for name in table.index)
+    assert "ranking (paired, 95%)" in text
