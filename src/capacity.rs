@@ -52,4 +52,3 @@ pub fn memory_problems(batch_paths: Option<u64>, source: &str, plan: &Plan, path
     }
     problems
 }
-

@@ -276,7 +276,7 @@ fn simulate(
     let mut notes = Vec::new();
     let backend = options.choose(&mut |line| notes.push(line)).map_err(|error| match error {
         ChoiceError::F64OnGpu(error) => Stopped::BadInput(error.to_string()),
-        error @ ChoiceError::NoGpu(_) => Stopped::Failed(error.to_string()),
+        ChoiceError::NoGpu(cause) => Stopped::Failed(format!("backend=\"gpu\": {cause}")),
     })?;
     let mut backend = options
         .fitting(backend, plan, &mut |line| notes.push(line))
@@ -500,8 +500,8 @@ fn bench_json(
             }
             (true, Err(_)) => None,
         };
-        let mut measurements = run_suite(&suite, gpu.as_mut(), &mut |_| {})
-            .map_err(|error| PyRuntimeError::new_err(error.to_string()))?;
+        let mut measurements =
+            run_suite(&suite, gpu.as_mut(), &mut |_| {}).map_err(|error| PyRuntimeError::new_err(error.to_string()))?;
         sptlab::bench::add_ratios(&mut measurements);
         Ok(json(&measurements))
     })

@@ -202,3 +202,35 @@ def test_the_sweep_example_runs(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.startswith("p = ")]
     assert len(lines) == 11
     assert figure.read_text().startswith("<?xml")
+
+
+def test_a_gpu_run_matches_the_cpu_path_by_path():
+    """The GPU backend from Python (its device driven from the worker thread): each
+    path's relative log return within the engine tests' 2e-3 of CPU f64's. Needs a GPU
+    adapter (lavapipe in CI, where SPTLAB_REQUIRE_GPU=1 makes its absence a failure)."""
+    if not sptlab.info()["gpu_adapters"]:
+        if os.environ.get("SPTLAB_REQUIRE_GPU") == "1":
+            pytest.fail("no GPU adapter, and SPTLAB_REQUIRE_GPU=1")
+        pytest.skip("no GPU adapter")
+    scenario = {
+        "name": "small",
+        "seed": 5,
+        "paths": 64,
+        "years": 0.5,
+        "market": {"n": 10, "zipf": 1.0, "growth": 0.07, "vol": {"from": 0.2, "to": 0.45}, "correlation": 0.3},
+        "strategies": [
+            {"name": "equal", "weighting": "equal", "rebalance_every": 21, "cost_bps": 10.0},
+            {"name": "diversity-0.5", "weighting": "diversity", "p": 0.5},
+        ],
+    }
+    gpu = sptlab.run(scenario, backend="gpu")
+    assert gpu.summary["run"]["backend"] == "gpu"
+    cpu = sptlab.run(scenario, backend="cpu", precision="f64")
+    key = ["path", "strategy"]
+    a = gpu.paths.to_pandas().sort_values(key).reset_index(drop=True)
+    b = cpu.paths.to_pandas().sort_values(key).reset_index(drop=True)
+    assert (a[key] == b[key]).all().all()
+    gap = (a["relative_log_return"] - b["relative_log_return"]).abs().max()
+    assert gap < 2e-3, gap
+    with pytest.raises(ValueError, match="f64"):
+        sptlab.run(None, backend="gpu", precision="f64", paths=10, years=0.1)

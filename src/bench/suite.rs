@@ -73,7 +73,9 @@ pub fn run_suite(
             ));
             measurements.push(measure_backend(gpu, workload, size, suite.repeat).map_err(SuiteError::Gpu)?);
             if gpu.is_software() && suite.efficiency {
-                note("efficiency: not run on a software adapter (four more kernels to compile; CPU f32 shows it)".into());
+                note(
+                    "efficiency: not run on a software adapter (four more kernels to compile; CPU f32 shows it)".into(),
+                );
             } else if suite.efficiency {
                 note(format!(
                     "timing {} on the GPU with and without the control and antithetic pairs...",

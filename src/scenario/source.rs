@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn a_bad_dict_names_every_bad_key_without_lines() {
-        let json = r#"{"paths": 1.5, "market": {"n": 3, "sigmaa": 0.2}, "strategies": [{"name": "e", "weighting": "equal"}]}"#;
+        let json =
+            r#"{"paths": 1.5, "market": {"n": 3, "sigmaa": 0.2}, "strategies": [{"name": "e", "weighting": "equal"}]}"#;
         let problems = ScenarioSource::Json(json.into()).load().unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("scenario dict: paths: "), "{problems:?}");

@@ -6,9 +6,9 @@ use anyhow::Context;
 
 use sptlab::engine::{EngineError, Precision};
 use sptlab::output::checkpoint::{self, Checkpointer, Resumed, RunOptions};
-use sptlab::output::run_files::run_files;
 use sptlab::output::out_dir::{Existing, OutDir};
 use sptlab::output::per_path::PerPathFormat;
+use sptlab::output::run_files::run_files;
 use sptlab::output::shard::{self, ShardSpec};
 use sptlab::output::table;
 use sptlab::summary::history::HistoricalOutcome;
@@ -132,7 +132,9 @@ pub fn execute(
         // A GPU that fails mid-run under `auto`: nothing was written but checkpoints,
         // which the CPU run replaces, so running again on the CPU is safe.
         let takeover = match &outcome {
-            Err(error) => backend_options.takeover(backend.as_ref(), error, seconds_before == 0.0).map(|cpu| (cpu, error)),
+            Err(error) => {
+                backend_options.takeover(backend.as_ref(), error, seconds_before == 0.0).map(|cpu| (cpu, error))
+            }
             Ok(_) => None,
         };
         if let Some((cpu, error)) = takeover {
@@ -234,7 +236,8 @@ pub fn write_results(
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
-    let files = run_files((plan, report, results), per_path, png).with_context(|| format!("writing results to {out}"))?;
+    let files =
+        run_files((plan, report, results), per_path, png).with_context(|| format!("writing results to {out}"))?;
     out_dir.publish(files, &["summary.json"]).with_context(|| format!("writing results to {out}"))?;
     Ok(())
 }
