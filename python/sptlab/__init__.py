@@ -13,8 +13,9 @@ its JSON and Parquet into dicts, pandas DataFrames and Arrow tables::
 
 Scenarios are a path (a scenario file), TOML text, or a dict of the file's keys.
 Bad input raises ``ValueError`` with the command line's messages, one problem per
-line; a GPU that fails raises ``RuntimeError``; Ctrl-C stops a run at the end of the
-batch in progress and raises ``KeyboardInterrupt``.
+line; a GPU that fails raises ``RuntimeError``; Ctrl-C stops a run (on the CPU within
+the blocks of 16 paths in progress, on a GPU between batches) and raises
+``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from __future__ import annotations
 import datetime as _datetime
 import io as _io
 import json as _json
+import logging as _logging
+import math as _math
 import os as _os
+import warnings as _warnings
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _native
@@ -40,14 +44,25 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+_logger = _logging.getLogger("sptlab")
+
 ScenarioLike = Union[None, str, "_os.PathLike[str]", Dict[str, Any]]
 ProgressLike = Union[bool, str, Callable[[int, int], Any]]
 
 
+def _date_text(value: Any) -> Any:
+    """A date (or a datetime's date) as YYYY-MM-DD, as the scenario file writes dates."""
+    if isinstance(value, _datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _datetime.date):
+        return value.isoformat()
+    return value
+
+
 def _json_default(value: Any) -> Any:
     """JSON for values a scenario dict may hold besides plain Python ones."""
-    if isinstance(value, (_datetime.date, _datetime.datetime)):
-        return value.isoformat()
+    if isinstance(value, _datetime.date):
+        return _date_text(value)
     if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
     if isinstance(value, _os.PathLike):
@@ -55,19 +70,40 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"scenario dict: a {type(value).__name__} is not a scenario value")
 
 
+def _non_finite(value: Any, at: str) -> Optional[str]:
+    """The key path of the first NaN or infinite float in a scenario dict (JSON, which
+    carries the dict to the engine, has no such numbers)."""
+    if isinstance(value, float) and not _math.isfinite(value):
+        return at
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{at}.{key}" if at else str(key))
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{at}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def _source(scenario: ScenarioLike) -> "tuple[str, str]":
     """(kind, text) of a scenario argument, as ``_native`` takes it."""
     if scenario is None:
         return "default", ""
     if isinstance(scenario, dict):
-        return "json", _json.dumps(scenario, default=_json_default)
+        key = _non_finite(scenario, "")
+        if key is not None:
+            raise ValueError(f"scenario dict: {key}: must be a finite number")
+        return "json", _json.dumps(scenario, default=_json_default, allow_nan=False)
     if isinstance(scenario, _os.PathLike):
         return "file", _os.fspath(scenario)
     if isinstance(scenario, str):
         # A string naming an existing file is a scenario file; so is a one-line string
         # ending in .toml (a missing file is then reported as such, not as bad TOML).
         one_line = "\n" not in scenario and "=" not in scenario
-        if _os.path.isfile(scenario) or (one_line and scenario.endswith(".toml")):
+        if _os.path.exists(scenario) or (one_line and scenario.endswith(".toml")):
             return "file", scenario
         return "toml", scenario
     raise TypeError(
@@ -94,15 +130,35 @@ def _progress_callback(progress: ProgressLike) -> "tuple[Optional[Callable[[int,
             from tqdm.auto import tqdm
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError("progress=True shows a tqdm bar: pip install tqdm") from error
-        bar = tqdm(total=None, unit="paths", desc="sptlab")
+        bars = []  # made at the first report, so bad input shows no bar
 
         def advance(done: int, total: int) -> None:
-            if bar.total != total:
-                bar.total = total
-            bar.update(done - bar.n)
+            if not bars:
+                bars.append(tqdm(total=total, unit="paths", desc="sptlab"))
+            bars[0].update(done - bars[0].n)
 
-        return advance, bar
+        return advance, bars
     raise ValueError(f"progress={progress!r}: must be False, True, 'tqdm' or a callable(done, total)")
+
+
+def _per_path_format(per_path: Union[bool, str, None]) -> Optional[str]:
+    """The per-path file's format: True is Parquet, False or None none."""
+    if per_path is True:
+        return "parquet"
+    if per_path is False or per_path is None:
+        return None
+    if per_path in ("csv", "parquet"):
+        return per_path
+    raise ValueError(f"per_path={per_path!r}: must be False, True, 'csv' or 'parquet'")
+
+
+def _check_count(name: str, value: Any) -> None:
+    """A whole-number option: negative or beyond 64 bits is bad input naming it (the
+    engine checks the range that matters, such as paths >= 1)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return  # None is the default; a wrong type is the extension's TypeError naming the argument
+    if not 0 <= value < 2**64:
+        raise ValueError(f"{name}={value}: must be a whole number from 0 to 2**64 - 1")
 
 
 class Result:
@@ -160,7 +216,7 @@ class Result:
         a new or empty folder, or one holding an earlier sptlab run's files with
         ``force=True``; nothing sptlab did not write is replaced. ``per_path``: "csv" or
         "parquet" (default: the run's ``per_path`` option)."""
-        per_path = per_path if per_path is not None else self._per_path
+        per_path = _per_path_format(per_path) if per_path is not None else self._per_path
         self._native.save(_path(dir, "dir"), per_path=per_path, png=png, force=force)
 
     def __str__(self) -> str:
@@ -245,12 +301,9 @@ def run(
     callable(done, total). The GIL is released while the paths are simulated.
     """
     kind, text = _source(scenario)
-    if per_path is True:
-        per_path = "parquet"
-    elif per_path is False:
-        per_path = None
-    elif per_path not in ("csv", "parquet"):
-        raise ValueError(f"per_path={per_path!r}: must be False, True, 'csv' or 'parquet'")
+    per_path = _per_path_format(per_path)
+    for name, value in (("paths", paths), ("seed", seed), ("threads", threads), ("batch_paths", batch_paths)):
+        _check_count(name, value)
     callback, bar = _progress_callback(progress)
     try:
         native = _native.run(
@@ -270,9 +323,17 @@ def run(
             progress=callback,
         )
     finally:
-        if bar is not None:
-            bar.close()
-    return Result(native, per_path)
+        for opened in bar or []:
+            opened.close()
+    result = Result(native, per_path)
+    # What the command line prints on stderr: a GPU that failed and gave way to the CPU
+    # is a warning; the rest (auto choosing the CPU, say) goes to the "sptlab" logger.
+    for note in result.notes:
+        if "the GPU run failed" in note:
+            _warnings.warn(note, RuntimeWarning, stacklevel=2)
+        else:
+            _logger.info(note)
+    return result
 
 
 def backtest(
@@ -288,10 +349,7 @@ def backtest(
     does: ``start``/``end`` are its ``--from``/``--to`` (YYYY-MM-DD), ``benchmark`` a price
     index CSV, ``caps=True`` when the data are capitalisations."""
     kind, text = _source(scenario)
-    if isinstance(start, _datetime.date):
-        start = start.isoformat()
-    if isinstance(end, _datetime.date):
-        end = end.isoformat()
+    start, end = _date_text(start), _date_text(end)
     native = _native.backtest(
         _path(data, "data"), kind, text, caps=caps, start=start, end=end, benchmark=_path(benchmark, "benchmark")
     )
@@ -328,6 +386,8 @@ def bench(
     "all", "cpu" or "gpu"."""
     import pandas as pd
 
+    for name, value in (("paths", paths), ("gpu_paths", gpu_paths), ("repeat", repeat)):
+        _check_count(name, value)
     rows = _json.loads(
         _native.bench_json(workload, backend, paths, gpu_paths, repeat, efficiency)
     )

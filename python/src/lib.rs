@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -30,9 +31,26 @@ use sptlab::{Report, Results};
 /// How often the waiting thread reports progress and looks for Ctrl-C.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Bad input: every problem, one per line.
+/// Bad input: every problem, one per line, in Python's terms.
 fn bad_input(problems: &[String]) -> PyErr {
-    PyValueError::new_err(problems.join("\n"))
+    PyValueError::new_err(in_python_terms(&problems.join("\n")))
+}
+
+/// A message of the crate's as Python spells its arguments: the crate's messages name
+/// the command line's options, which these calls take as keyword arguments.
+fn in_python_terms(message: &str) -> String {
+    const NAMES: [(&str, &str); 9] = [
+        ("--out ", "save: "),
+        ("--force", "force=True"),
+        ("--batch-paths", "batch_paths"),
+        ("--precision f64", "precision=\"f64\""),
+        ("--history", "history"),
+        ("--caps", "caps=True"),
+        ("--benchmark", "benchmark"),
+        ("--from", "start"),
+        ("--to", "end"),
+    ];
+    NAMES.iter().fold(message.to_string(), |message, (option, argument)| message.replace(option, argument))
 }
 
 /// The scenario a Python call names: `kind` is "default", "file", "toml" or "json".
@@ -145,18 +163,12 @@ impl NativeBacktest {
 fn publish(dir: &std::path::Path, files: Vec<(String, Vec<u8>)>, force: bool) -> PyResult<()> {
     let existing = if force { Existing::Replace } else { Existing::Refuse };
     let mut out_dir = OutDir::open(dir, existing).map_err(|error| match error {
-        OutDirError::Refused(reason) => PyValueError::new_err(in_python_terms(&reason)),
+        OutDirError::Refused(reason) => bad_input(&[reason]),
         error => PyOSError::new_err(error.to_string()),
     })?;
     out_dir
         .publish(files, &["summary.json"])
         .map_err(|error| PyOSError::new_err(format!("writing results to {}: {error}", dir.display())))
-}
-
-/// An output-folder refusal as Python spells its options: `OutDir` names the command
-/// line's (`--out DIR`, `--force`).
-fn in_python_terms(reason: &str) -> String {
-    reason.replacen("--out ", "save: ", 1).replace("--force", "force=True")
 }
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
@@ -215,6 +227,7 @@ fn checked(
         precision: precision.unwrap_or(Precision::F32),
         threads: options.threads,
         batch_paths: options.batch_paths,
+        cancel: None,
     };
     problems.extend(backend.problems(&|option| option.to_string()));
     let name = source.name();
@@ -267,7 +280,7 @@ enum Stopped {
 /// Builds the backend and simulates `plan` in full (the CPU taking over from a GPU
 /// that fails under `auto`), stopping at the next batch once `interrupted` is set.
 fn simulate(
-    plan: &Plan,
+    (plan, source): (&Plan, &str),
     options: &BackendOptions,
     history: Option<HistoricalOutcome>,
     done: &AtomicU64,
@@ -280,7 +293,7 @@ fn simulate(
     })?;
     let mut backend = options
         .fitting(backend, plan, &mut |line| notes.push(line))
-        .map_err(|reason| Stopped::BadInput(format!("{}: {reason}", plan.scenario.name)))?;
+        .map_err(|reason| Stopped::BadInput(format!("{source}: {reason}")))?;
     let progress = |paths: u64| {
         done.fetch_add(paths, Ordering::Relaxed);
     };
@@ -349,34 +362,48 @@ fn run(
         history,
         caps,
     };
-    let (plan, backend, history) = py.detach(|| checked(&source, &options)).map_err(|problems| bad_input(&problems))?;
+    let (plan, mut backend, history) =
+        py.detach(|| checked(&source, &options)).map_err(|problems| bad_input(&problems))?;
+    let name = source.name();
     let done = AtomicU64::new(0);
-    let interrupted = AtomicBool::new(false);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    backend.cancel = Some(interrupted.clone());
     // The simulation runs on a worker thread; this one, with the GIL released, reports
-    // progress and looks for Ctrl-C (which Python delivers to its main thread only).
+    // progress and looks for Ctrl-C (which Python delivers to its main thread only),
+    // woken by the worker when it finishes.
     let outcome = py.detach(|| {
+        let caller = std::thread::current();
         std::thread::scope(|scope| {
-            let worker = scope.spawn(|| simulate(&plan, &backend, history, &done, &interrupted));
-            let mut reported = u64::MAX;
-            let mut callback_error = None;
+            let worker = scope.spawn(|| {
+                let outcome = simulate((&plan, &name), &backend, history, &done, &interrupted);
+                caller.unpark();
+                outcome
+            });
+            let mut reported = None;
+            let mut stopped_by = None;
             while !worker.is_finished() {
-                std::thread::sleep(POLL);
+                std::thread::park_timeout(POLL);
+                if stopped_by.is_some() || worker.is_finished() {
+                    continue;
+                }
                 let now = done.load(Ordering::Relaxed).min(plan.paths);
-                let stop = Python::attach(|py| -> PyResult<()> {
+                let polled = Python::attach(|py| -> PyResult<()> {
                     py.check_signals()?;
-                    if let (Some(callback), true) = (&progress, now != reported) {
-                        callback.call1(py, (now, plan.paths))?;
+                    match &progress {
+                        Some(callback) if reported != Some(now) => callback.call1(py, (now, plan.paths)).map(drop),
+                        _ => Ok(()),
                     }
-                    Ok(())
                 });
-                reported = now;
-                if let Err(error) = stop {
+                reported = Some(now);
+                if let Err(error) = polled {
+                    // Ctrl-C or a failing callback: the worker stops after the blocks of
+                    // paths it has started, and nothing more is called meanwhile.
                     interrupted.store(true, Ordering::Relaxed);
-                    callback_error.get_or_insert(error);
+                    stopped_by = Some(error);
                 }
             }
             let outcome = worker.join().unwrap_or_else(|_| Err(Stopped::Failed("the simulation panicked".into())));
-            (outcome, callback_error)
+            (outcome, stopped_by)
         })
     });
     match outcome {
@@ -387,7 +414,7 @@ fn run(
             Ok(NativeRun { plan, report, results, notes })
         }
         (_, Some(error)) => Err(error),
-        (Err(Stopped::BadInput(message)), None) => Err(PyValueError::new_err(message)),
+        (Err(Stopped::BadInput(message)), None) => Err(bad_input(&[message])),
         (Err(Stopped::Failed(message)), None) => Err(PyRuntimeError::new_err(message)),
         (Err(Stopped::Interrupted), None) => Err(PyRuntimeError::new_err("the run was interrupted")),
     }
@@ -413,7 +440,7 @@ fn backtest(
     let options = BacktestOptions { data, caps, from: start, to: end, benchmark };
     let backtest = py.detach(|| sptlab::backtest::backtest(&scenario, &options)).map_err(|error| match error {
         BacktestError::Scenario(error) => bad_input(&scenario_problems(&name, &error)),
-        BacktestError::Data(error) => PyValueError::new_err(error.to_string()),
+        BacktestError::Data(error) => bad_input(&[error.to_string()]),
     })?;
     Ok(NativeBacktest { backtest })
 }

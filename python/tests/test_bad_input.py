@@ -50,7 +50,11 @@ def test_a_none_value_in_a_dict_is_named():
         ({"market": {"n": 2, "vol": 0.2, "correlation": 0.3, "initial_weights": [0.7, -0.3]},
           "strategies": [{"name": "e", "weighting": "equal"}]}, {}, "initial_weights"),
         ({"market": {"n": 2, "vol": 0.2, "correlation": 0.3},
-          "strategies": [{"name": "d", "weighting": "diversity", "p": float("inf")}]}, {}, "p"),
+          "strategies": [{"name": "d", "weighting": "diversity", "p": float("inf")}]}, {}, "strategies[0].p: must be a finite number"),
+        (None, {"paths": -1}, "paths=-1"),
+        (None, {"seed": 2**64}, "seed="),
+        (None, {"batch_paths": 10**30}, "batch_paths="),
+        (None, {"precision": "f64", "backend": "gpu", "paths": 10}, 'precision="f64" is available on the CPU backend only'),
         ("[market]\nn = 3\nsigma = ", {}, "line 3"),
         ("missing.toml", {}, "cannot read the scenario"),
     ],
@@ -83,8 +87,12 @@ def test_the_messages_are_the_cli_messages(cli, tmp_path):
 
 
 def test_bad_backtest_input_raises_value_error(tmp_path):
-    with pytest.raises(ValueError, match="--from"):
+    with pytest.raises(ValueError, match="^start: 1980-01-01 is outside the data"):
         sptlab.backtest(PRICES, start="1980-01-01")
+    import datetime
+
+    with pytest.raises(ValueError, match="^start: 1980-01-01 is outside the data"):
+        sptlab.backtest(PRICES, start=datetime.datetime(1980, 1, 1, 12, 30))
     empty = tmp_path / "empty.csv"
     empty.write_text("Date,A\n")
     with pytest.raises(ValueError):

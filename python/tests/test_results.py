@@ -97,23 +97,33 @@ def test_save_writes_the_cli_files_under_its_rules(default_run, tmp_path):
     assert (foreign / "notes.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="per_path"):
         default_run.save(tmp_path / "x", per_path="xlsx")
+    default_run.save(tmp_path / "parquet", per_path=True)
+    assert (tmp_path / "parquet" / "paths.parquet").is_file()
 
 
 def test_progress_reaches_every_path():
     seen = []
-    sptlab.run(None, backend="cpu", paths=2000, years=2, batch_paths=250, progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (2000, 2000)
-    assert all(total == 2000 for _, total in seen)
+    sptlab.run(None, backend="cpu", paths=4000, years=3, threads=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (4000, 4000)
+    assert all(total == 4000 for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    assert len(seen) >= 2
+    # Within one batch (the CPU's default is 16,384 paths) the count moves block by block.
+    assert any(0 < done < 4000 for done, _ in seen), seen
 
 
 def test_a_failing_progress_callback_stops_the_run():
+    calls = []
+
     def fail(done, total):
+        calls.append(done)
         raise ZeroDivisionError("from the callback")
 
+    started = time.perf_counter()
     with pytest.raises(ZeroDivisionError, match="from the callback"):
-        sptlab.run(None, backend="cpu", paths=4000, years=2, batch_paths=250, progress=fail)
+        # Minutes of work at full length; stopped within a block of 16 paths.
+        sptlab.run(None, backend="cpu", paths=200_000, years=10, progress=fail)
+    assert time.perf_counter() - started < 20
+    assert len(calls) == 1
 
 
 def test_the_gil_is_released_while_simulating():
@@ -151,8 +161,12 @@ def test_ctrl_c_interrupts_a_run():
     timer.start()
     started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        sptlab.run(None, backend="cpu", paths=200_000, years=10, batch_paths=200, threads=1)
-    assert time.perf_counter() - started < 30
+        # One default batch of 16,384 paths would take minutes here: the run stops within
+        # the blocks of 16 paths in progress, not at the end of the batch.
+        sptlab.run(None, backend="cpu", paths=200_000, years=10, threads=1)
+    assert time.perf_counter() - started < 20
+    # The interpreter and the engine go on working after the interruption.
+    assert sptlab.run(None, backend="cpu", paths=20, years=0.1).summary["run"]["paths"] == 20
 
 
 def test_a_backtest_equals_the_cli_backtest(cli, tmp_path):
@@ -234,3 +248,49 @@ def test_a_gpu_run_matches_the_cpu_path_by_path():
     assert gap < 2e-3, gap
     with pytest.raises(ValueError, match="f64"):
         sptlab.run(None, backend="gpu", precision="f64", paths=10, years=0.1)
+
+
+GPU_FAULT_SCRIPT = r"""
+import json, sys
+import sptlab
+scenario = {
+    "name": "small", "seed": 9, "paths": 32, "years": 0.1,
+    "market": {"n": 5, "zipf": 1.0, "growth": 0.07, "vol": 0.3, "correlation": 0.3},
+    "strategies": [{"name": "equal", "weighting": "equal"}],
+}
+out = {}
+try:
+    sptlab.run(scenario, backend="gpu")
+    out["gpu"] = "ran"
+except RuntimeError as error:
+    out["gpu"] = "RuntimeError: " + str(error)
+auto = sptlab.run(scenario, backend="auto")
+cpu = sptlab.run(scenario, backend="cpu")
+out["auto_backend"] = auto.summary["run"]["backend"]
+out["auto_notes"] = auto.notes
+out["same_strategies"] = auto.summary["strategies"] == cpu.summary["strategies"]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("fault, cause", [("shader", "parsing error"), ("lost", "the GPU device was lost")])
+def test_a_gpu_failure_raises_runtime_error_and_auto_falls_back(fault, cause):
+    """Real wgpu failures, provoked by SPTLAB_GPU_FAULT (read once per process, so in a
+    child): backend="gpu" raises RuntimeError with the cause; "auto" (allowed the software
+    adapter) runs on the CPU instead, with a note, and gives the CPU's numbers."""
+    import subprocess
+    import sys
+
+    if not sptlab.info()["gpu_adapters"]:
+        if os.environ.get("SPTLAB_REQUIRE_GPU") == "1":
+            pytest.fail("no GPU adapter, and SPTLAB_REQUIRE_GPU=1")
+        pytest.skip("no GPU adapter")
+    env = dict(os.environ, SPTLAB_GPU_FAULT=fault, SPTLAB_AUTO_SOFTWARE_GPU="1")
+    done = subprocess.run([sys.executable, "-c", GPU_FAULT_SCRIPT], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["gpu"].startswith("RuntimeError: ") and cause in out["gpu"], out["gpu"]
+    assert "panicked" not in out["gpu"]
+    assert out["auto_backend"] == "cpu"
+    assert any("the GPU run failed" in note and cause in note for note in out["auto_notes"]), out["auto_notes"]
+    assert out["same_strategies"]

@@ -3,6 +3,9 @@
 //! GPU cannot fit the plan or fails before anything was kept. The one place that
 //! decides, for the command line and the Python package alike.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use crate::engine::gpu::{GpuBackend, GpuContext, GpuError};
 use crate::engine::{Backend, BackendKind, CpuBackend, DoesNotFit, EngineError, Precision};
 use crate::scenario::Plan;
@@ -20,7 +23,7 @@ pub enum BackendRequest {
 }
 
 /// A run's backend options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BackendOptions {
     pub request: BackendRequest,
     pub precision: Precision,
@@ -28,6 +31,9 @@ pub struct BackendOptions {
     pub threads: Option<usize>,
     /// Paths per batch (default: the backend's own choice).
     pub batch_paths: Option<u64>,
+    /// Set by another thread to stop the run: a CPU backend abandons its batch after the
+    /// blocks already started (the driver checks it between batches for any backend).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Why the asked-for backend cannot be built.
@@ -64,11 +70,14 @@ impl BackendOptions {
 
     /// The CPU backend with these options, in `precision`.
     pub fn cpu(&self, precision: Precision) -> Box<dyn Backend> {
-        let backend = CpuBackend::new(precision, self.threads);
-        Box::new(match self.batch_paths {
-            Some(paths) => backend.with_batch_paths(paths),
-            None => backend,
-        })
+        let mut backend = CpuBackend::new(precision, self.threads);
+        if let Some(paths) = self.batch_paths {
+            backend = backend.with_batch_paths(paths);
+        }
+        if let Some(cancel) = &self.cancel {
+            backend = backend.with_cancel(cancel.clone());
+        }
+        Box::new(backend)
     }
 
     fn gpu(&self, context: GpuContext) -> Box<dyn Backend> {

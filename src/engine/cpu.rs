@@ -8,6 +8,7 @@
 //! or lane position.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -731,6 +732,19 @@ pub fn simulate_batch<R: Real>(
     strategies: usize,
     on_block_done: &(dyn Fn(u64) + Sync),
 ) -> BatchAccumulators {
+    simulate_batch_until(params, paths, strategies, on_block_done, &AtomicBool::new(false))
+        .expect("a batch nobody cancels completes")
+}
+
+/// [`simulate_batch`], abandoned (`None`) once `cancelled` is set: blocks of paths not
+/// yet started are skipped, so a caller (Ctrl-C in Python) waits one block, not a batch.
+pub fn simulate_batch_until<R: Real>(
+    params: &KernelParams<R>,
+    paths: Range<u64>,
+    strategies: usize,
+    on_block_done: &(dyn Fn(u64) + Sync),
+    cancelled: &AtomicBool,
+) -> Option<BatchAccumulators> {
     let n = params.n;
     let count = (paths.end - paths.start) as usize;
     let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
@@ -744,6 +758,9 @@ pub fn simulate_batch<R: Real>(
         .enumerate()
         // One grid per rayon job, not per block: a grid is megabytes of histogram.
         .fold(new_grid, |mut grid, (block, (((log_caps, log_total), market_control), strategy_slots))| {
+            if cancelled.load(Ordering::Relaxed) {
+                return grid;
+            }
             let lanes_used = log_total.len();
             let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64, lanes_used);
             state.advance_paths(params, 0..params.total_steps);
@@ -760,8 +777,11 @@ pub fn simulate_batch<R: Real>(
             total.add(&part).expect("the jobs of one batch share the grid");
             total
         });
+    if cancelled.load(Ordering::Relaxed) {
+        return None;
+    }
     out.grid = Some(grid);
-    out
+    Some(out)
 }
 
 #[cfg(test)]

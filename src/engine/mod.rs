@@ -11,6 +11,8 @@ pub mod gpu;
 pub mod time_grid;
 
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::scenario::Plan;
 pub use accumulators::{BatchAccumulators, PathStatistics};
@@ -227,6 +229,8 @@ pub struct CpuBackend {
     precision: Precision,
     pool: rayon::ThreadPool,
     batch_paths: u64,
+    /// Set by another thread to abandon the batch in progress (`EngineError::Interrupted`).
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl CpuBackend {
@@ -239,12 +243,19 @@ impl CpuBackend {
         let pool = builder.build().unwrap_or_else(|_| {
             rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool always builds")
         });
-        CpuBackend { precision, pool, batch_paths: 16_384 }
+        CpuBackend { precision, pool, batch_paths: 16_384, cancel: None }
     }
 
     /// Paths per batch (results do not depend on it; memory does).
     pub fn with_batch_paths(mut self, batch_paths: u64) -> CpuBackend {
         self.batch_paths = batch_paths.max(1);
+        self
+    }
+
+    /// A flag another thread sets to stop the run: the batch in progress is abandoned
+    /// after the blocks of paths already started, and the run ends `Interrupted`.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> CpuBackend {
+        self.cancel = Some(cancel);
         self
     }
 }
@@ -269,9 +280,16 @@ impl Backend for CpuBackend {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<BatchAccumulators, EngineError> {
         let strategies = plan.strategies.len();
-        Ok(self.pool.install(|| match self.precision {
-            Precision::F32 => cpu::simulate_batch(&cpu::KernelParams::<f32>::new(plan), paths, strategies, progress),
-            Precision::F64 => cpu::simulate_batch(&cpu::KernelParams::<f64>::new(plan), paths, strategies, progress),
-        }))
+        let never = AtomicBool::new(false);
+        let cancelled = self.cancel.as_deref().unwrap_or(&never);
+        let batch = self.pool.install(|| match self.precision {
+            Precision::F32 => {
+                cpu::simulate_batch_until(&cpu::KernelParams::<f32>::new(plan), paths, strategies, progress, cancelled)
+            }
+            Precision::F64 => {
+                cpu::simulate_batch_until(&cpu::KernelParams::<f64>::new(plan), paths, strategies, progress, cancelled)
+            }
+        });
+        batch.ok_or(EngineError::Interrupted)
     }
 }

@@ -12,9 +12,10 @@ use crate::summary::results::Results;
 /// Why the files could not be made (nothing was written).
 #[derive(Debug, thiserror::Error)]
 pub enum RunFilesError {
-    #[error("encoding the data files: {0}")]
+    #[error(transparent)]
     Data(std::io::Error),
-    #[error("drawing the figures: {0}")]
+    /// The figures: plotters' reason.
+    #[error("{0}")]
     Figures(String),
 }
 

@@ -499,7 +499,10 @@ mod tests {
                 let range = ShardSpec { index, count }.paths(paths, antithetic);
                 assert_eq!(range.start, next);
                 // Antithetic pairs (2k, 2k + 1) are never split.
-                assert!(!antithetic || range.start.is_multiple_of(2), "{paths} paths, shard {index}/{count}: {range:?}");
+                assert!(
+                    !antithetic || range.start.is_multiple_of(2),
+                    "{paths} paths, shard {index}/{count}: {range:?}"
+                );
                 next = range.end;
             }
             assert_eq!(next, paths);

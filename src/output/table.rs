@@ -52,7 +52,7 @@ pub fn table(report: &Report) -> String {
             out,
             "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
             row.strategy,
-            format!("{:+.3}% +/- {:.3}%", 100.0 * row.relative_growth_rate, 100.0 * row.relative_growth_rate_pm95),
+            format!("{:+.3}% +/- {:.3}%", 100.0 * row.relative_growth_rate, 100.0 * Z_95 * row.relative_growth_rate_se),
             100.0 * row.excess_return,
             100.0 * row.tracking_error,
             row.information_ratio,
@@ -84,7 +84,8 @@ pub struct TableRow {
     pub strategy: String,
     /// Mean relative growth rate a year (controlled when the run has the control).
     pub relative_growth_rate: f64,
-    /// Half-width of its 95 % interval.
+    /// Its standard error, and the half-width of its 95 % interval (`Z_95` x se).
+    pub relative_growth_rate_se: f64,
     pub relative_growth_rate_pm95: f64,
     /// Mean annualised excess return (controlled when the run has the control).
     pub excess_return: f64,
@@ -116,6 +117,7 @@ pub fn table_rows(report: &Report) -> Vec<TableRow> {
             TableRow {
                 strategy: name.clone(),
                 relative_growth_rate: growth,
+                relative_growth_rate_se: growth_se,
                 relative_growth_rate_pm95: Z_95 * growth_se,
                 excess_return: strategy.excess_return.estimate().0,
                 tracking_error: strategy.tracking_error.mean,

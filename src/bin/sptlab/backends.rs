@@ -32,6 +32,7 @@ impl RunConfig {
             precision: self.precision,
             threads: self.threads,
             batch_paths: self.batch_paths,
+            cancel: None,
         }
     }
 }

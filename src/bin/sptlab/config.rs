@@ -107,6 +107,7 @@ fn option_problems(args: &RunArgs) -> Vec<String> {
         precision: Precision::F32,
         threads: args.threads,
         batch_paths: args.batch_paths,
+        cancel: None,
     };
     problems.extend(backend.problems(&|option| format!("--{}", option.replace('_', "-"))));
     let every = args.checkpoint_every;

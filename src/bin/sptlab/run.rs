@@ -8,7 +8,7 @@ use sptlab::engine::{EngineError, Precision};
 use sptlab::output::checkpoint::{self, Checkpointer, Resumed, RunOptions};
 use sptlab::output::out_dir::{Existing, OutDir};
 use sptlab::output::per_path::PerPathFormat;
-use sptlab::output::run_files::run_files;
+use sptlab::output::run_files::{run_files, RunFilesError};
 use sptlab::output::shard::{self, ShardSpec};
 use sptlab::output::table;
 use sptlab::summary::history::HistoricalOutcome;
@@ -236,8 +236,10 @@ pub fn write_results(
     png: bool,
 ) -> Result<(), Failure> {
     let out = out_dir.path().display().to_string();
-    let files =
-        run_files((plan, report, results), per_path, png).with_context(|| format!("writing results to {out}"))?;
+    let files = run_files((plan, report, results), per_path, png).map_err(|error| match error {
+        RunFilesError::Data(error) => anyhow::Error::new(error).context(format!("writing results to {out}")),
+        RunFilesError::Figures(reason) => anyhow::anyhow!("drawing the figures for {out}: {reason}"),
+    })?;
     out_dir.publish(files, &["summary.json"]).with_context(|| format!("writing results to {out}"))?;
     Ok(())
 }
