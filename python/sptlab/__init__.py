@@ -161,15 +161,13 @@ def _check_count(name: str, value: Any) -> None:
         raise ValueError(f"{name}={value}: must be a whole number from 0 to 2**64 - 1")
 
 
-class Result:
-    """A finished simulation: the same figures ``sptlab run`` prints and writes."""
+class _Finished:
+    """What a run and a backtest share: the native result, its summary.json as a dict
+    (read once), and the table as the command line prints it."""
 
-    def __init__(self, native: "_native.NativeRun", per_path: Optional[str]) -> None:
+    def __init__(self, native: Any) -> None:
         self._native = native
-        self._per_path = per_path
         self._summary: Optional[Dict[str, Any]] = None
-        self._paths = None
-        self._grid = None
 
     @property
     def summary(self) -> Dict[str, Any]:
@@ -177,6 +175,19 @@ class Result:
         if self._summary is None:
             self._summary = _json.loads(self._native.summary_json())
         return self._summary
+
+    def __str__(self) -> str:
+        return self._native.table_text()
+
+
+class Result(_Finished):
+    """A finished simulation: the same figures ``sptlab run`` prints and writes."""
+
+    def __init__(self, native: "_native.NativeRun", per_path: Optional[str]) -> None:
+        super().__init__(native)
+        self._per_path = per_path
+        self._paths = None
+        self._grid = None
 
     def table(self):
         """The terminal table as a pandas DataFrame, one row per strategy (fractions, not %)."""
@@ -219,9 +230,6 @@ class Result:
         per_path = _per_path_format(per_path) if per_path is not None else self._per_path
         self._native.save(_path(dir, "dir"), per_path=per_path, png=png, force=force)
 
-    def __str__(self) -> str:
-        return self._native.table_text()
-
     def __repr__(self) -> str:
         summary = self.summary
         run = summary["run"]
@@ -231,19 +239,9 @@ class Result:
         )
 
 
-class BacktestResult:
-    """A backtest: the strategies on the data's one historical path."""
-
-    def __init__(self, native: "_native.NativeBacktest") -> None:
-        self._native = native
-        self._summary: Optional[Dict[str, Any]] = None
-
-    @property
-    def summary(self) -> Dict[str, Any]:
-        """summary.json of ``sptlab backtest --out`` as a dict."""
-        if self._summary is None:
-            self._summary = _json.loads(self._native.summary_json())
-        return self._summary
+class BacktestResult(_Finished):
+    """A backtest: the strategies on the data's one historical path (``.summary`` is
+    summary.json of ``sptlab backtest --out``)."""
 
     def table(self):
         """Each strategy's statistics on the path (summary.json's values) as a DataFrame."""
@@ -266,9 +264,6 @@ class BacktestResult:
     def save(self, dir: Union[str, "_os.PathLike[str]"], *, png: bool = False, force: bool = False) -> None:
         """Writes the files of ``sptlab backtest --out DIR`` into ``dir``."""
         self._native.save(_path(dir, "dir"), png=png, force=force)
-
-    def __str__(self) -> str:
-        return self._native.table_text()
 
 
 def run(

@@ -231,22 +231,14 @@ fn checked(
     };
     problems.extend(backend.problems(&|option| option.to_string()));
     let name = source.name();
-    let plan = match source.load() {
-        Ok(mut scenario) => {
-            scenario.apply(&Overrides {
-                paths: options.paths,
-                years: options.years,
-                seed: options.seed,
-                control_variate,
-                antithetic: options.antithetic,
-            });
-            scenario.validate().map_err(|error| problems.extend(scenario_problems(&name, &error))).ok()
-        }
-        Err(found) => {
-            problems.extend(found);
-            None
-        }
+    let overrides = Overrides {
+        paths: options.paths,
+        years: options.years,
+        seed: options.seed,
+        control_variate,
+        antithetic: options.antithetic,
     };
+    let plan = source.plan(&overrides).map_err(|found| problems.extend(found)).ok();
     let Some(plan) = plan else { return Err(problems) };
     problems.extend(sptlab::capacity::memory_problems(options.batch_paths, &name, &plan, plan.paths));
     let history = match &options.history {

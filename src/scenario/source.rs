@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::problems::ScenarioError;
-use crate::scenario::Scenario;
+use crate::scenario::{Overrides, Plan, Scenario};
 
 /// A scenario before it is read.
 #[derive(Debug, Clone)]
@@ -52,6 +52,16 @@ impl ScenarioSource {
         };
         scenario.resolve_paths(&base);
         Ok(scenario)
+    }
+}
+
+impl ScenarioSource {
+    /// The validated plan of the scenario with `overrides` applied, or every problem,
+    /// each prefixed with the source's name.
+    pub fn plan(&self, overrides: &Overrides) -> Result<Plan, Vec<String>> {
+        let mut scenario = self.load()?;
+        scenario.apply(overrides);
+        scenario.validate().map_err(|error| scenario_problems(&self.name(), &error))
     }
 }
 

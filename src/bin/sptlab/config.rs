@@ -125,22 +125,14 @@ fn option_problems(args: &RunArgs) -> Vec<String> {
 fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
     let scenario_source = scenario_source(&args.scenario);
     let source = scenario_source.name();
-    let plan = match scenario_source.load() {
-        Ok(mut scenario) => {
-            scenario.apply(&Overrides {
-                paths: args.paths,
-                years: args.years,
-                seed: args.seed,
-                control_variate: args.control_variate.map(ControlVariateChoice::chosen),
-                antithetic: args.antithetic.then_some(true),
-            });
-            scenario.validate().map_err(|error| problems.extend(scenario_problems(&source, &error))).ok()
-        }
-        Err(found) => {
-            problems.extend(found);
-            None
-        }
+    let overrides = Overrides {
+        paths: args.paths,
+        years: args.years,
+        seed: args.seed,
+        control_variate: args.control_variate.map(ControlVariateChoice::chosen),
+        antithetic: args.antithetic.then_some(true),
     };
+    let plan = scenario_source.plan(&overrides).map_err(|found| problems.extend(found)).ok();
     let shard = match args.shard.as_deref().map(ShardSpec::parse).transpose() {
         Ok(shard) => shard,
         Err(reason) => {
