@@ -130,7 +130,7 @@ def _progress_callback(progress: ProgressLike) -> "tuple[Optional[Callable[[int,
             from tqdm.auto import tqdm
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError("progress=True shows a tqdm bar: pip install tqdm") from error
-        bars = []  # made at the first report, so bad input shows no bar
+        bars: List[Any] = []  # made at the first report, so bad input shows no bar
 
         def advance(done: int, total: int) -> None:
             if not bars:
@@ -296,7 +296,7 @@ def run(
     callable(done, total). The GIL is released while the paths are simulated.
     """
     kind, text = _source(scenario)
-    per_path = _per_path_format(per_path)
+    per_path_format = _per_path_format(per_path)
     for name, value in (("paths", paths), ("seed", seed), ("threads", threads), ("batch_paths", batch_paths)):
         _check_count(name, value)
     callback, bar = _progress_callback(progress)
@@ -320,7 +320,7 @@ def run(
     finally:
         for opened in bar or []:
             opened.close()
-    result = Result(native, per_path)
+    result = Result(native, per_path_format)
     # What the command line prints on stderr: a GPU that failed and gave way to the CPU
     # is a warning; the rest (auto choosing the CPU, say) goes to the "sptlab" logger.
     for note in result.notes:
@@ -345,8 +345,11 @@ def backtest(
     index CSV, ``caps=True`` when the data are capitalisations."""
     kind, text = _source(scenario)
     start, end = _date_text(start), _date_text(end)
+    data_path = _path(data, "data")
+    if data_path is None:
+        raise TypeError("data: a path to a daily CSV, not None")
     native = _native.backtest(
-        _path(data, "data"), kind, text, caps=caps, start=start, end=end, benchmark=_path(benchmark, "benchmark")
+        data_path, kind, text, caps=caps, start=start, end=end, benchmark=_path(benchmark, "benchmark")
     )
     return BacktestResult(native)
 

@@ -1,0 +1,56 @@
+# Type stubs of the extension module (python/src/lib.rs); sptlab/__init__.py wraps it.
+from typing import Callable, List, Optional
+
+class NativeRun:
+    def summary_json(self) -> str: ...
+    def table_json(self) -> str: ...
+    def table_text(self) -> str: ...
+    def grid_json(self) -> str: ...
+    def paths_parquet(self) -> bytes: ...
+    def notes(self) -> List[str]: ...
+    def save(self, dir: str, per_path: Optional[str] = None, png: bool = False, force: bool = False) -> None: ...
+
+class NativeBacktest:
+    def summary_json(self) -> str: ...
+    def table_text(self) -> str: ...
+    def series_csv(self) -> str: ...
+    def save(self, dir: str, png: bool = False, force: bool = False) -> None: ...
+
+def run(
+    scenario_kind: str,
+    scenario: str,
+    *,
+    paths: Optional[int] = None,
+    years: Optional[float] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    precision: str = "f32",
+    threads: Optional[int] = None,
+    batch_paths: Optional[int] = None,
+    control_variate: Optional[str] = None,
+    antithetic: Optional[bool] = None,
+    history: Optional[str] = None,
+    caps: bool = False,
+    progress: Optional[Callable[[int, int], object]] = None,
+) -> NativeRun: ...
+def backtest(
+    data: str,
+    scenario_kind: str,
+    scenario: str,
+    *,
+    caps: bool = False,
+    start: Optional[str] = None,
+    end: Optional[str] = None,
+    benchmark: Optional[str] = None,
+) -> NativeBacktest: ...
+def example(name: str) -> str: ...
+def example_names() -> List[str]: ...
+def info_json() -> str: ...
+def bench_json(
+    workload: str = "standard",
+    backend: str = "all",
+    paths: Optional[int] = None,
+    gpu_paths: Optional[int] = None,
+    repeat: int = 3,
+    efficiency: bool = False,
+) -> str: ...
