@@ -363,41 +363,21 @@ fn run(
     // The simulation runs on a worker thread; this one, with the GIL released, reports
     // progress and looks for Ctrl-C (which Python delivers to its main thread only),
     // woken by the worker when it finishes.
-    let outcome = py.detach(|| {
-        let caller = std::thread::current();
-        std::thread::scope(|scope| {
-            let worker = scope.spawn(|| {
-                let outcome = simulate((&plan, &name), &backend, history, &done, &interrupted);
-                caller.unpark();
-                outcome
-            });
-            let mut reported = None;
-            let mut stopped_by = None;
-            while !worker.is_finished() {
-                std::thread::park_timeout(POLL);
-                if stopped_by.is_some() || worker.is_finished() {
-                    continue;
-                }
-                let now = done.load(Ordering::Relaxed).min(plan.paths);
-                let polled = Python::attach(|py| -> PyResult<()> {
-                    py.check_signals()?;
-                    match &progress {
-                        Some(callback) if reported != Some(now) => callback.call1(py, (now, plan.paths)).map(drop),
-                        _ => Ok(()),
-                    }
-                });
-                reported = Some(now);
-                if let Err(error) = polled {
-                    // Ctrl-C or a failing callback: the worker stops after the blocks of
-                    // paths it has started, and nothing more is called meanwhile.
-                    interrupted.store(true, Ordering::Relaxed);
-                    stopped_by = Some(error);
-                }
+    let mut reported = None;
+    let outcome = on_worker(
+        py,
+        &interrupted,
+        || simulate((&plan, &name), &backend, history, &done, &interrupted),
+        |py| {
+            let now = done.load(Ordering::Relaxed).min(plan.paths);
+            let changed = reported.replace(now) != Some(now);
+            match &progress {
+                Some(callback) if changed => callback.call1(py, (now, plan.paths)).map(drop),
+                _ => Ok(()),
             }
-            let outcome = worker.join().unwrap_or_else(|_| Err(Stopped::Failed("the simulation panicked".into())));
-            (outcome, stopped_by)
-        })
-    });
+        },
+    );
+    let outcome = (outcome.0.unwrap_or_else(|| Err(Stopped::Failed("the simulation panicked".into()))), outcome.1);
     match outcome {
         (Ok((report, results, notes)), None) => {
             if let Some(callback) = &progress {
@@ -410,6 +390,41 @@ fn run(
         (Err(Stopped::Failed(message)), None) => Err(PyRuntimeError::new_err(message)),
         (Err(Stopped::Interrupted), None) => Err(PyRuntimeError::new_err("the run was interrupted")),
     }
+}
+
+/// Runs `work` on a worker thread with the GIL released, while this thread wakes every
+/// [`POLL`] (and when the work ends) to look for Ctrl-C (which Python delivers to its
+/// main thread only) and call `report`. The first error of either sets `interrupted`
+/// (which the work watches) and is returned beside the work's outcome (`None` if it
+/// panicked); nothing more is called after it.
+fn on_worker<T: Send>(
+    py: Python<'_>,
+    interrupted: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+    mut report: impl FnMut(Python<'_>) -> PyResult<()> + Send,
+) -> (Option<T>, Option<PyErr>) {
+    py.detach(|| {
+        let caller = std::thread::current();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                let outcome = work();
+                caller.unpark();
+                outcome
+            });
+            let mut stopped_by = None;
+            while !worker.is_finished() {
+                std::thread::park_timeout(POLL);
+                if stopped_by.is_some() || worker.is_finished() {
+                    continue;
+                }
+                if let Err(error) = Python::attach(|py| py.check_signals().and_then(|()| report(py))) {
+                    interrupted.store(true, Ordering::Relaxed);
+                    stopped_by = Some(error);
+                }
+            }
+            (worker.join().ok(), stopped_by)
+        })
+    })
 }
 
 /// `sptlab.backtest`: see `sptlab/__init__.py`.
@@ -509,13 +524,14 @@ fn bench_json(
     if !(1..=sptlab::bench::MAX_REPEAT).contains(&repeat) {
         return Err(PyValueError::new_err(format!("repeat={repeat}: must be from 1 to {}", sptlab::bench::MAX_REPEAT)));
     }
-    let suite = Suite { workloads, cpu, paths, gpu_paths, repeat, efficiency };
-    py.detach(|| {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let suite = Suite { workloads, cpu, paths, gpu_paths, repeat, efficiency, cancel: Some(interrupted.clone()) };
+    let measure = || -> PyResult<String> {
         let mut gpu = match (want_gpu, GpuContext::new(true)) {
             (false, _) => None,
             (true, Ok(context)) => Some(GpuBackend::new(context)),
             (true, Err(reason)) if backend == "gpu" => {
-                return Err(PyRuntimeError::new_err(format!("no GPU backend: {reason}")))
+                return Err(PyRuntimeError::new_err(format!("backend=\"gpu\": no GPU backend: {reason}")))
             }
             (true, Err(_)) => None,
         };
@@ -523,7 +539,12 @@ fn bench_json(
             run_suite(&suite, gpu.as_mut(), &mut |_| {}).map_err(|error| PyRuntimeError::new_err(error.to_string()))?;
         sptlab::bench::add_ratios(&mut measurements);
         Ok(json(&measurements))
-    })
+    };
+    match on_worker(py, &interrupted, measure, |_| Ok(())) {
+        (_, Some(error)) => Err(error),
+        (Some(outcome), None) => outcome,
+        (None, None) => Err(PyRuntimeError::new_err("the benchmark panicked")),
+    }
 }
 
 #[pymodule]

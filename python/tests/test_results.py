@@ -294,3 +294,13 @@ def test_a_gpu_failure_raises_runtime_error_and_auto_falls_back(fault, cause):
     assert out["auto_backend"] == "cpu"
     assert any("the GPU run failed" in note and cause in note for note in out["auto_notes"]), out["auto_notes"]
     assert out["same_strategies"]
+
+
+def test_ctrl_c_interrupts_a_benchmark():
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        # Many minutes at full length (five timed runs of 200,000 paths on CPU f32, then f64).
+        sptlab.bench("standard", backend="cpu", paths=200_000, repeat=5)
+    assert time.perf_counter() - started < 20

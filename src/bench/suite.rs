@@ -2,6 +2,9 @@
 //! Python package's `sptlab.bench` run the same suite): CPU f32 and f64, and the GPU
 //! when one is given, each with its efficiency rows when asked.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use crate::bench::efficiency::measure_efficiency;
 use crate::bench::{measure_backend, Measurement, RunSize, Workload};
 use crate::engine::gpu::GpuBackend;
@@ -22,6 +25,9 @@ pub struct Suite {
     /// Each sptlab backend again under every estimator (plain, control, antithetic,
     /// both): not on a software adapter.
     pub efficiency: bool,
+    /// Set by another thread to stop: the CPU's runs stop within their blocks of paths
+    /// in progress, the GPU's at the end of the measurement (`SuiteError::Interrupted`).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// A measurement that failed, and on which backend.
@@ -31,6 +37,8 @@ pub enum SuiteError {
     Cpu(EngineError),
     #[error("GPU backend: {0}")]
     Gpu(EngineError),
+    #[error("the benchmark was interrupted")]
+    Interrupted,
 }
 
 /// Measures `suite`, saying what it times through `note`.
@@ -40,25 +48,40 @@ pub fn run_suite(
     note: &mut dyn FnMut(String),
 ) -> Result<Vec<Measurement>, SuiteError> {
     let mut measurements: Vec<Measurement> = Vec::new();
+    let cancelled = || suite.cancel.as_ref().is_some_and(|cancel| cancel.load(Ordering::Relaxed));
+    // An interrupted CPU run, or a cancel seen between measurements, ends the suite.
+    let cpu_failed = |error| match error {
+        EngineError::Interrupted => SuiteError::Interrupted,
+        error => SuiteError::Cpu(error),
+    };
     for &workload in &suite.workloads {
         let paths = suite.paths.unwrap_or(workload.default_paths());
         if suite.cpu {
             for (precision, cpu_paths) in [(Precision::F32, paths), (Precision::F64, (paths / 4).max(1))] {
+                if cancelled() {
+                    return Err(SuiteError::Interrupted);
+                }
                 let mut cpu = CpuBackend::new(precision, None);
+                if let Some(cancel) = &suite.cancel {
+                    cpu = cpu.with_cancel(cancel.clone());
+                }
                 note(format!("timing {} on CPU {}, {cpu_paths} paths...", workload.name(), precision.name()));
                 let size = RunSize { paths: cpu_paths, years: None };
-                measurements.push(measure_backend(&mut cpu, workload, size, suite.repeat).map_err(SuiteError::Cpu)?);
+                measurements.push(measure_backend(&mut cpu, workload, size, suite.repeat).map_err(cpu_failed)?);
                 if precision == Precision::F32 && suite.efficiency {
                     note(format!(
                         "timing {} on CPU f32 with and without the control and antithetic pairs...",
                         workload.name()
                     ));
-                    let rows = measure_efficiency(&mut cpu, workload, size, suite.repeat).map_err(SuiteError::Cpu)?;
+                    let rows = measure_efficiency(&mut cpu, workload, size, suite.repeat).map_err(cpu_failed)?;
                     measurements.last_mut().expect("just measured").efficiency = Some(rows);
                 }
             }
         }
         if let Some(gpu) = gpu.as_deref_mut() {
+            if cancelled() {
+                return Err(SuiteError::Interrupted);
+            }
             // A software adapter is slow: fewer paths, and one year of the larger workloads.
             let size = match (gpu.is_software(), workload) {
                 (false, _) => RunSize { paths: suite.gpu_paths.unwrap_or(paths), years: None },

@@ -60,6 +60,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         gpu_paths: args.gpu_paths,
         repeat: args.repeat,
         efficiency: !args.no_efficiency,
+        cancel: None,
     };
     let mut measurements = run_suite(&suite, gpu.as_mut(), &mut |line| note!("{line}")).map_err(anyhow::Error::new)?;
     if let Some(peers) = args.peers.as_ref().filter(|_| workloads.contains(&Workload::Standard)) {
