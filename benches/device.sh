@@ -24,7 +24,7 @@ prepare() {
     cp target/release/sptlab "$carry/bin/sptlab"
     cp "$tests" "$carry/bin/engine-tests"
     strip "$carry/bin/sptlab" "$carry/bin/engine-tests" 2>/dev/null || true
-    cp ../shared/peers/jax_peer.py "$carry/peers/"
+    cp benches/peers/jax_peer.py "$carry/peers/"
     # The bootstrap market's example and its data (the scenario names the data relatively).
     mkdir -p "$carry/data" "$carry/scenarios"
     cp examples/data/sp500_20_stocks_1990_2022.csv "$carry/data/"

@@ -1,7 +1,7 @@
 //! Criterion benchmarks of `sptlab bench`'s workloads. Throughput is in asset-steps
 //! (stocks x paths x steps).
 //!
-//! * standard_workload: ../shared/peers/'s: 100 stocks, 2520 daily steps, full Cholesky
+//! * standard_workload: benches/peers/'s: 100 stocks, 2520 daily steps, full Cholesky
 //!   with correlation 0.3, equal and diversity 0.5 against the market, every step.
 //! * rank_workload: an Atlas market of 100 and of 1,000 stocks (ranks repaired by
 //!   insertion sort every step), the same strategies.

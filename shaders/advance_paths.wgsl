@@ -58,7 +58,7 @@ fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
     return block == N4;
 }
 
-// The controls' sums of a step (SPT.md section 9): the market's weights and each
+// The controls' sums of a step (docs/control-variates.md): the market's weights and each
 // strategy's holdings at the start of the step against the step's noise terms.
 var<private> market_noise: f32;
 var<private> held_noise: array<f32, S>;

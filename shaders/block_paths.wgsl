@@ -35,8 +35,9 @@
 
 // Per-path partial sums of each row: [quantity][row][column].
 // A: market gross, largest and smallest log cap, each strategy's holdings' value, then
-// the controls' noise sums (the market's weights', each strategy's holdings'; SPT.md
-// section 9); reused for the turnover of a rebalance. B: each strategy's weight setup sum.
+// the controls' noise sums (the market's weights', each strategy's holdings';
+// docs/control-variates.md); reused for the turnover of a rebalance. B: each strategy's
+// weight setup sum.
 var<workgroup> sums_a: array<f32, SUMS_A_WORDS>;
 var<workgroup> sums_b: array<f32, SUMS_B_WORDS>;
 // Factor normals of the block ([factor][column]).

@@ -1,4 +1,4 @@
-// Market stage: the bootstrap market (SPT.md section 10). CPU twin:
+// Market stage: the bootstrap market (docs/real-data.md). CPU twin:
 // `bootstrap_log_steps` in src/market/bootstrap.rs.
 //
 // market_data holds the days' log changes, day by day in groups of four stocks

@@ -6,7 +6,7 @@
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-// Antithetic pairs (SPT.md section 9; CPU twin: `Draws` in src/market/mod.rs): path
+// Antithetic pairs (docs/control-variates.md; CPU twin: `Draws` in src/market/mod.rs): path
 // 2k + 1 draws the normals of path 2k, negated. The sign of this invocation's normals.
 var<private> draw_sign: f32 = 1.0;
 

@@ -10,7 +10,7 @@ pub const SPTLAB_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git commit sptlab was built from, when the build could tell (build.rs).
 pub const GIT_COMMIT: Option<&str> = option_env!("SPTLAB_GIT_COMMIT");
 
-/// The random-number contract (SPT.md section 7) a run's paths are drawn under;
+/// The random-number contract (docs/reproducibility.md) a run's paths are drawn under;
 /// shards of different contracts never merge.
 pub const RNG_CONTRACT: &str = "philox4x32-10/box-muller/v1";
 

@@ -5,7 +5,7 @@ and the differences between them are not Monte Carlo noise between runs. The mar
 the default scenario's (100 stocks, correlated GBM, volatility rising from the largest
 stock to the smallest); each strategy rebalances every day without costs. The figure
 plots the mean relative growth rate log(V/V_market)/T a year with its 95 % interval
-(controlled by the martingale control variate, SPT.md section 9) against p.
+(controlled by the martingale control variate, docs/control-variates.md) against p.
 
     python examples/sweep_p.py [--paths 2000] [--years 10] [--out sweep_p.svg]
 """
@@ -73,7 +73,7 @@ def main() -> None:
     )
     axes.grid(alpha=0.3)
     axes.text(
-        0.98, 0.95, f"95 % intervals: at most +/- {interval.max():.3f} %\n(controlled means, SPT.md section 9)",
+        0.98, 0.95, f"95 % intervals: at most +/- {interval.max():.3f} %\n(controlled means, docs/control-variates.md)",
         transform=axes.transAxes, ha="right", va="top", fontsize=9,
     )
     figure.tight_layout()

@@ -171,7 +171,7 @@ class _Finished:
 
     @property
     def summary(self) -> Dict[str, Any]:
-        """summary.json as a dict (SPT.md defines every number in it)."""
+        """summary.json as a dict (docs/statistics.md defines every number in it)."""
         if self._summary is None:
             self._summary = _json.loads(self._native.summary_json())
         return self._summary

@@ -1,4 +1,4 @@
-//! `sptlab._native`: the crate's pipeline called from Python (DESIGN.md section 7,
+//! `sptlab._native`: the crate's pipeline called from Python (docs/python.md,
 //! "Python"). Nothing is computed here: scenarios are read by `ScenarioSource`, the
 //! backend chosen by `engine::choice`, the run driven by `simulate_from`, and every
 //! table, file and figure made by the crate's own `output` code. Values cross as JSON

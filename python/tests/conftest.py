@@ -15,7 +15,7 @@ PRICES = REPO / "examples" / "data" / "sp500_20_stocks_1990_2022.csv"
 INDEX = REPO / "examples" / "data" / "sp500_index_1990_2022.csv"
 
 # What differs between two runs of the same scenario and seed by design: the time they
-# took and the text naming the machine (DESIGN.md section 7; the exceptions).
+# took and the text naming the machine (docs/python.md; the exceptions).
 VOLATILE = {
     ("run", "seconds"),
     ("run", "asset_steps_per_second"),

@@ -14,7 +14,7 @@ import sptlab
 
 from conftest import INDEX, PRICES, differences, run_cli
 
-# DESIGN.md sections 3 and 7: paths.csv's (and paths.parquet's) columns.
+# docs/statistics.md: paths.csv's (and paths.parquet's) columns.
 DOCUMENTED_COLUMNS = [
     "path", "strategy", "log_return", "relative_log_return", "excess_return", "tracking_error",
     "information_ratio", "max_relative_drawdown", "turnover", "generating_term", "drift_term",

@@ -1,6 +1,6 @@
-//! The data as a market: a daily table read and windowed, the initial weights (SPT.md
-//! section 10: with prices, shares are constant, so the market is buy-and-hold from
-//! w(0)), and the plan whose one path is the data's.
+//! The data as a market: a daily table read and windowed, the initial weights
+//! (docs/real-data.md: with prices, shares are constant, so the market is buy-and-hold
+//! from w(0)), and the plan whose one path is the data's.
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
-//! An index as a second benchmark (SPT.md section 10): its level per date, joined on the
-//! data's dates, and each strategy's figures of SPT.md section 6 against it instead of
+//! An index as a second benchmark (docs/real-data.md): its level per date, joined on the
+//! data's dates, and each strategy's figures of docs/statistics.md against it instead of
 //! the market. The shipped S&P 500 series is a price index (no dividends), while the
 //! stock prices are adjusted closes: against it every strategy carries the dividends.
 
@@ -24,7 +24,7 @@ pub struct IndexBenchmark {
     pub log_value: Vec<f64>,
 }
 
-/// A strategy's (or the market's) figures against the index: SPT.md section 6's
+/// A strategy's (or the market's) figures against the index: docs/statistics.md's
 /// definitions with the index's one-period returns in place of the market's.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct VsIndex {

@@ -1,4 +1,4 @@
-//! `sptlab backtest` (SPT.md section 10, DESIGN.md section 7): a scenario's strategies on
+//! `sptlab backtest` (docs/real-data.md, docs/real-data.md): a scenario's strategies on
 //! the one historical path of a daily table, in f64. The path runs through the CPU
 //! kernel itself (the bootstrap market with its days taken in order), so every
 //! statistic, the decomposition and the rebalancing rules are those of `run`; this
@@ -25,7 +25,7 @@ use crate::summary::history::HistoricalOutcome;
 use crate::summary::report::{Report, RunInfo};
 use crate::summary::results::Results;
 
-/// What `sptlab backtest` was asked (DESIGN.md section 7).
+/// What `sptlab backtest` was asked (docs/real-data.md).
 #[derive(Debug, Clone)]
 pub struct BacktestOptions {
     pub data: PathBuf,

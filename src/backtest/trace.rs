@@ -19,7 +19,7 @@ pub struct Trace {
     /// log(V_market(t) / V_market(0)) = log Z(t) - log Z(0).
     pub market_log_value: Vec<f64>,
     /// `terms[strategy][row]`: L = log(V/V_market) to date, then the generating (as of
-    /// the last rebalance), drift and cost terms to date (SPT.md section 3).
+    /// the last rebalance), drift and cost terms to date (docs/theory.md).
     pub terms: Vec<Vec<[f64; 4]>>,
     /// The stocks whose weights are kept: all, or the largest `MOST_STOCKS_SHOWN` at the start.
     pub shown_stocks: Vec<usize>,

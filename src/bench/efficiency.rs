@@ -1,4 +1,4 @@
-//! Work-normalised efficiency (SPT.md section 9): for each way of estimating the mean
+//! Work-normalised efficiency (docs/control-variates.md): for each way of estimating the mean
 //! relative growth (plain, with the martingale control, antithetic pairs, both), the
 //! squared standard error times the seconds the run took. A smaller SE² x seconds is
 //! less work for the same precision; its ratio to the plain estimate's is the gain a

@@ -1,5 +1,5 @@
 //! `sptlab bench`: named workloads on each backend (and the standard workload on the
-//! numpy and JAX peers of ../shared/peers/), measured in the same run: a warm-up, then
+//! numpy and JAX peers of benches/peers/), measured in the same run: a warm-up, then
 //! several timed repetitions (median and minimum), with every backend's answers checked
 //! per path against CPU f64 on the same paths.
 
@@ -18,7 +18,7 @@ use crate::scenario::{large_workload, rank_workload, scaled_workload, standard_w
 /// A named benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
-    /// ../shared/peers/: 100 stocks, full Cholesky, 2000 paths, 2520 steps.
+    /// benches/peers/: 100 stocks, full Cholesky, 2000 paths, 2520 steps.
     Standard,
     /// 500 stocks, a 10-factor covariance, 20,000 paths, 10 years.
     Large,

@@ -7,9 +7,9 @@
 //!   is the volatility of the log returns of whichever stock holds rank k, gamma the
 //!   mean log return of all stocks, and the rank growth rates come from the mean gaps
 //!   Y_k between consecutive ranked log caps through the product-form relation
-//!   lambda_k = 1 / E[Y_k] = -4 (g_1 + ... + g_k) / (sigma_k^2 + sigma_(k+1)^2) (SPT.md
-//!   section 4). That fit reproduces the observed capital distribution curve and
-//!   satisfies the stability conditions by construction.
+//!   lambda_k = 1 / E[Y_k] = -4 (g_1 + ... + g_k) / (sigma_k^2 + sigma_(k+1)^2)
+//!   (docs/models.md). That fit reproduces the observed capital distribution curve
+//!   and satisfies the stability conditions by construction.
 //!
 //! Periods a year are counted from the data (returns over the calendar span), so the
 //! written `steps_per_year` matches the data's frequency.
@@ -200,7 +200,7 @@ fn gbm_section(
     );
     let _ = writeln!(text, "# Prices carry no share counts, so the market starts equally weighted (zipf = 0):");
     let _ = writeln!(text, "# set initial_weights to the stocks' market caps for a cap-weighted start. Unequal");
-    let _ = writeln!(text, "# growth rates let the fastest stock take over in the long run (SPT.md section 4).");
+    let _ = writeln!(text, "# growth rates let the fastest stock take over in the long run (docs/models.md).");
     let _ = writeln!(text, "\n[market]\nmodel = \"gbm\"\nn = {n}\nzipf = 0.0");
     let _ = writeln!(text, "growth = {}", list(&growth));
     let _ = writeln!(text, "vol = {}", list(&vol));

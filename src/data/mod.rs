@@ -1,4 +1,4 @@
-//! Real daily data (SPT.md section 10): the wide CSV tables `calibrate`, `backtest` and
+//! Real daily data (docs/real-data.md): the wide CSV tables `calibrate`, `backtest` and
 //! the bootstrap market read, every problem reported by file, line and column.
 
 mod table;

@@ -1,5 +1,5 @@
 //! The per-path accumulators every backend produces, and the per-path statistics
-//! of SPT.md section 6 derived from them on the host.
+//! of docs/statistics.md derived from them on the host.
 //!
 //! Slot numbers are shared with the WGSL kernel (`shaders/advance_paths.wgsl`
 //! receives them as composed constants), so both backends fill the same layout.
@@ -42,7 +42,7 @@ pub mod slot {
     /// L-divergence of a period is log(value) plus this less its log G growth
     /// (working state, not a statistic).
     pub const LOG_Z_ANCHOR: usize = 17;
-    /// The control M = sum over steps of sum_i (pi_i - mu_i) eps_i (SPT.md section 9):
+    /// The control M = sum over steps of sum_i (pi_i - mu_i) eps_i (docs/control-variates.md):
     /// the weights held at the start of each step against the step's noise term.
     pub const CONTROL: usize = 18;
     pub const CONTROL_COMP: usize = 19;
@@ -102,7 +102,7 @@ impl BatchAccumulators {
     }
 }
 
-/// The per-path statistics of one strategy (SPT.md section 6; `paths.csv` columns).
+/// The per-path statistics of one strategy (docs/statistics.md; `paths.csv` columns).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PathStatistics {
     pub log_return: f64,
@@ -122,7 +122,7 @@ pub struct PathStatistics {
     pub traded: f64,
     /// Sum over rebalances of t_r^2.
     pub traded_squares: f64,
-    /// The control M_pi of the relative log return (SPT.md section 9): mean zero.
+    /// The control M_pi of the relative log return (docs/control-variates.md): mean zero.
     pub control_term: f64,
 }
 
@@ -208,7 +208,7 @@ impl PathStatistics {
         self.relative_log_return - self.cost_term
     }
 
-    /// L - (generating + drift + cost): zero up to rounding (SPT.md section 3).
+    /// L - (generating + drift + cost): zero up to rounding (docs/theory.md).
     pub fn master_equation_residual(&self) -> f64 {
         self.relative_log_return - (self.generating_term + self.drift_term + self.cost_term)
     }

@@ -60,7 +60,7 @@ pub struct KernelParams<R> {
     pub strategies: Vec<StrategyKernel<R>>,
     /// Where each path's strategies are recorded through time.
     pub grid: GridSpec,
-    /// Paths 2k + 1 draw the negated normals of paths 2k (SPT.md section 9).
+    /// Paths 2k + 1 draw the negated normals of paths 2k (docs/control-variates.md).
     pub antithetic: bool,
     /// Whether the controls M are accumulated (not when the run's control is off, so
     /// that `bench` can measure what they cost).
@@ -131,7 +131,7 @@ pub struct PathBlock<R> {
     /// log Z(t) - log Z(0), with its Kahan compensation.
     log_total: Lanes<R>,
     log_total_comp: Lanes<R>,
-    /// The market's control M_mu (SPT.md section 9), with its Kahan compensation.
+    /// The market's control M_mu (docs/control-variates.md), with its Kahan compensation.
     market_control: Lanes<R>,
     market_control_comp: Lanes<R>,
     strategies: Vec<StrategyBlock<R>>,
@@ -356,7 +356,7 @@ impl<R: Real> PathBlock<R> {
             ),
         }
 
-        // The controls (SPT.md section 9): the weights at the start of the step (mu here,
+        // The controls (docs/control-variates.md): the weights at the start of the step (mu here,
         // each strategy's holdings below) against the step's noise terms.
         let mut market_noise = Lanes::zero();
         if params.control {
@@ -515,7 +515,7 @@ impl<R: Real> PathBlock<R> {
     }
 
     /// Lane `lane`'s strategy `strategy` so far: L, then the generating (as of the last
-    /// rebalance), drift and cost terms (SPT.md section 3).
+    /// rebalance), drift and cost terms (docs/theory.md).
     pub fn terms_to_date(&self, lane: usize, strategy: usize) -> [f64; QUANTITIES] {
         self.strategies[strategy].terms_to_date().map(|values| values.0[lane].to_f64())
     }

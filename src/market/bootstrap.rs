@@ -1,4 +1,4 @@
-//! The bootstrap market (SPT.md section 10): each path's steps are whole days of the
+//! The bootstrap market (docs/real-data.md): each path's steps are whole days of the
 //! data's log changes, all stocks moving by the same day's, taken in blocks (the
 //! stationary bootstrap of Politis and Romano, 1994). A backtest is the same market
 //! with the days taken in order: the data's one path.
@@ -223,7 +223,7 @@ pub struct BootstrapKernel<R> {
     pub in_order: bool,
     pub jump_at_most: u32,
     /// 1 - 1/b and 1/b: the weights of the next day's change and of r-bar in a step's
-    /// conditional mean (the control's drift, SPT.md section 10).
+    /// conditional mean (the control's drift, docs/real-data.md).
     pub continue_weight: R,
     pub jump_weight: R,
 }

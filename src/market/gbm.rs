@@ -1,4 +1,4 @@
-//! Correlated geometric Brownian motion (SPT.md section 4), exact on the grid:
+//! Correlated geometric Brownian motion (docs/models.md), exact on the grid:
 //! `log X(k+1) = log X(k) + gamma * dt + sqrt(dt) * L z`, with `L L^T = Sigma`.
 
 use nalgebra::DMatrix;
@@ -76,7 +76,7 @@ impl GbmMarket {
         self.growth.iter().map(|g| g * dt).collect()
     }
 
-    /// Excess growth rate gamma*_pi = 1/2 (sum pi_i s_ii - pi^T Sigma pi) of fixed weights (SPT.md section 3).
+    /// Excess growth rate gamma*_pi = 1/2 (sum pi_i s_ii - pi^T Sigma pi) of fixed weights (docs/theory.md).
     pub fn excess_growth_rate(&self, weights: &[f64]) -> f64 {
         let w = nalgebra::DVector::from_column_slice(weights);
         let own: f64 = (0..self.n()).map(|i| weights[i] * self.covariance[(i, i)]).sum();
@@ -405,7 +405,7 @@ pub fn cholesky_log_steps<R: Real, const L: usize, const FUSED: bool>(
 /// `gamma_i dt + sqrt(dt) (L z)_i`: each row the chain of multiply-adds j = 0, 1, ..., i
 /// (the GPU's block kernel sums in the same order; its stage test compares them bit
 /// for bit). `noise` receives each step's noise term `sqrt(dt) (L z)_i` before the
-/// drift is added (the control variate's epsilon, SPT.md section 9).
+/// drift is added (the control variate's epsilon, docs/control-variates.md).
 #[inline(always)]
 pub fn correlate_in_place<R: Real, const L: usize, const FUSED: bool>(
     params: &CholeskyKernel<R>,

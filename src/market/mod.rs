@@ -1,4 +1,4 @@
-//! Market models (SPT.md section 4): one file per model, with its parameters,
+//! Market models (docs/models.md): one file per model, with its parameters,
 //! validation and CPU step. [`Market`] is the validated model of a plan;
 //! [`MarketKernel`] is the same model in a kernel's precision.
 
@@ -184,7 +184,7 @@ pub fn initial_weights(spec: &MarketSpec) -> Result<Vec<f64>, ScenarioError> {
 
 /// Whose normals a block of `L` lanes draws: each lane's Philox path counter and the
 /// sign its normals take. Without antithetic pairs a lane draws its own path's normals;
-/// with them (SPT.md section 9) path 2k + 1 draws path 2k's, negated.
+/// with them (docs/control-variates.md) path 2k + 1 draws path 2k's, negated.
 #[derive(Debug, Clone, Copy)]
 pub struct Draws<R, const L: usize> {
     pub counters: [u32; L],

@@ -1,4 +1,4 @@
-//! Rank-based first-order models, Atlas included (SPT.md section 4): the stock at
+//! Rank-based first-order models, Atlas included (docs/models.md): the stock at
 //! rank k (1 = largest cap, ties by index) gets growth gamma + g_k and volatility
 //! sigma_k, with independent noise. Euler steps, ranks re-evaluated every step.
 //!
@@ -6,7 +6,7 @@
 //! by insertion sort, which costs O(n + swaps). Ranks change little between steps
 //! (a handful of neighbouring swaps per step), so this is O(n) per step in practice,
 //! on the CPU and in each GPU invocation alike, without the O(n^2) of counting ranks
-//! or the barriers of a workgroup sort (costly on llvmpipe, see DESIGN.md section 5).
+//! or the barriers of a workgroup sort (costly on llvmpipe, see docs/testing.md).
 
 use crate::market::spec::{MarketSpec, ModelKind, PerStock};
 use crate::market::{fill_normals, initial_weights, Draws};
@@ -99,7 +99,7 @@ impl RankMarket {
     }
 
     /// lambda_k = -4 (g_1 + ... + g_k) / (sigma_k^2 + sigma_(k+1)^2), k = 1 .. n - 1: the
-    /// rates of the stationary exponential gaps when sigma_k^2 is linear in k (SPT.md section 4).
+    /// rates of the stationary exponential gaps when sigma_k^2 is linear in k (docs/models.md).
     pub fn product_form_gap_rates(&self) -> Vec<f64> {
         let mut partial = 0.0;
         (0..self.n() - 1)

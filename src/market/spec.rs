@@ -1,4 +1,4 @@
-//! The `[market]` table of a scenario file as written (DESIGN.md section 2): the
+//! The `[market]` table of a scenario file as written (docs/guide.md): the
 //! model and its parameters before validation.
 
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,7 @@ pub enum ModelKind {
     Atlas,
     FirstOrder,
     Vsm,
-    /// Days of real data resampled in blocks (SPT.md section 10).
+    /// Days of real data resampled in blocks (docs/real-data.md).
     Bootstrap,
 }
 

@@ -1,4 +1,4 @@
-//! The volatility-stabilised model (SPT.md section 4):
+//! The volatility-stabilised model (docs/models.md):
 //! `d log X_i = alpha / (2 mu_i) dt + dW_i / sqrt(mu_i)`, independent W_i, Euler steps.
 //!
 //! Tiny weights: the coefficients use max(mu_i, dt) in place of mu_i, so no step has a

@@ -1,6 +1,6 @@
 //! Philox4x32-10 and the normal transform: the CPU twin of `shaders/philox.wgsl`.
 //!
-//! The reproducibility contract (SPT.md section 7): the standard normal used for
+//! The reproducibility contract (docs/reproducibility.md): the standard normal used for
 //! `(seed, path, step, asset)` is a pure function of those four numbers.
 //!
 //! * key     = the 64-bit seed, `[low 32 bits, high 32 bits]`;
@@ -30,7 +30,7 @@ pub const PHILOX_W1: u32 = 0xBB67_AE85;
 pub const STREAM_MARKET: u32 = 0;
 /// Factor normals of a GBM factor model (one per factor, four per Philox call).
 pub const STREAM_FACTORS: u32 = 1;
-/// The bootstrap market's day choices (SPT.md section 10): counter `[path, step, 0, 2]`,
+/// The bootstrap market's day choices (docs/real-data.md): counter `[path, step, 0, 2]`,
 /// word 0 decides a jump, word 1 the day jumped to.
 pub const STREAM_BOOTSTRAP: u32 = 2;
 
@@ -248,7 +248,7 @@ pub fn normals4(seed: u64, path: u32, step: u32, asset_block: u32) -> [f64; 4] {
 mod tests {
     use super::*;
 
-    /// Known answers from Random123 (SPT.md section 7).
+    /// Known answers from Random123 (docs/reproducibility.md).
     #[test]
     fn philox_known_answers() {
         let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [

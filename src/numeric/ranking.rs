@@ -1,4 +1,4 @@
-//! Rank order: larger cap first, ties by stock index (the tie rule of SPT.md and of
+//! Rank order: larger cap first, ties by stock index (the tie rule of docs/models.md and of
 //! `shaders/market_rank.wgsl`), and the insertion sorts that repair an order that
 //! changed little since it was last sorted.
 

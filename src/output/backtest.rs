@@ -1,4 +1,4 @@
-//! What `sptlab backtest` prints and writes (DESIGN.md section 7): the table, summary.json
+//! What `sptlab backtest` prints and writes (docs/real-data.md): the table, summary.json
 //! (the schema of a run's, each statistic only its `mean`: the path's value) and
 //! backtest.csv (per date, each strategy's L and its decomposition to date).
 
@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::backtest::Backtest;
 
-/// What price data cannot show (SPT.md section 10), said wherever results are shown.
+/// What price data cannot show (docs/real-data.md), said wherever results are shown.
 pub fn price_data_caveats(backtest: &Backtest) -> Vec<String> {
     let mut notes = Vec::new();
     if backtest.data.values == "prices" {
@@ -147,7 +147,7 @@ pub fn backtest_table(backtest: &Backtest) -> String {
         "\none path, no intervals. rel. growth: log(V/V_market)/T; excess, track.err, IR: annualised active returns \
          against the market;\nmax RDD: largest relative drawdown; turn/yr: share of value traded per year; b/e cost: \
          cost per unit traded at which rel. growth is zero;\ngenerating, drift, cost: the master equation's terms \
-         (log units, SPT.md section 3){}.",
+         (log units, docs/theory.md){}.",
         residual.map_or(String::new(), |r| format!("; it holds at the end of every rebalancing period to {r:.1e}"))
     );
     for note in price_data_caveats(backtest) {

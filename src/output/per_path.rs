@@ -1,4 +1,4 @@
-//! Every path's statistics as a table (DESIGN.md section 3): one row per path and
+//! Every path's statistics as a table (docs/statistics.md): one row per path and
 //! strategy, plus the market's row per path. The columns are listed once, here, for
 //! both files: `paths.csv` (below) and `paths.parquet` (`paths_parquet.rs`).
 
@@ -54,7 +54,7 @@ const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated
     Column { name, value, market: |_| 0.0, generated_only, control_only: false }
 }
 
-/// The value columns, in file order (SPT.md sections 6 and 9 define each).
+/// The value columns, in file order (docs/statistics.md defines each).
 pub const COLUMNS: [Column; 11] = [
     Column {
         name: "log_return",

@@ -75,7 +75,7 @@ impl ShardSpec {
     }
 
     /// The global path indices of this shard in a run of `paths`; with antithetic pairs
-    /// the pairs are shared out instead, so that no pair is split (SPT.md section 9).
+    /// the pairs are shared out instead, so that no pair is split (docs/control-variates.md).
     pub fn paths(self, paths: u64, antithetic: bool) -> Range<u64> {
         let (units, per_unit) = if antithetic { (paths / 2, 2) } else { (paths, 1) };
         let bound = |i: u64| per_unit * (i as u128 * units as u128 / self.count as u128) as u64;

@@ -150,7 +150,7 @@ pub fn estimation_note(report: &Report) -> String {
         let high = ratios.iter().copied().fold(0.0, f64::max);
         format!(
             "means of rel. growth, excess and the market's log return: controlled by the martingale control \
-             variate (SPT.md section 9; variance ratio {low:.0} to {high:.0}; --control-variate none for plain means)"
+             variate (docs/control-variates.md; variance ratio {low:.0} to {high:.0}; --control-variate none for plain means)"
         )
     };
     if report.scenario.antithetic {
@@ -170,7 +170,7 @@ pub fn market_kind(report: &Report) -> &'static str {
     }
 }
 
-/// What a historical path from prices cannot show (SPT.md section 10), for the notes of
+/// What a historical path from prices cannot show (docs/real-data.md), for the notes of
 /// `--history`'s table and report.
 pub fn history_caveats(report: &Report, history: &HistorySource) -> Vec<String> {
     let mut notes = Vec::new();

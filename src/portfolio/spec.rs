@@ -1,4 +1,4 @@
-//! A `[[strategies]]` entry of a scenario file as written (DESIGN.md section 2):
+//! A `[[strategies]]` entry of a scenario file as written (docs/guide.md):
 //! the weighting and its parameters before validation.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Weightings, their generating functions and the L-divergence (SPT.md sections 3 and 5).
+//! Weightings, their generating functions and the L-divergence (docs/theory.md and docs/strategies.md).
 //!
 //! [`target_weights`] is the one implementation of every weighting rule: the CPU
 //! kernel calls it on blocks of `LANES` paths, the f64 helpers below on one path
@@ -8,7 +8,7 @@ use crate::numeric::lanes::{Lanes, Real};
 use crate::numeric::ranking::sort_keyed;
 use crate::portfolio::optimize::CovarianceBelief;
 
-/// A weighting rule. Every rule here is functionally generated (SPT.md section 3 table).
+/// A weighting rule. Every rule here is functionally generated (the table of docs/theory.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Weighting {
     Market,
@@ -78,7 +78,7 @@ impl Weighting {
     }
 }
 
-/// A weighting rule plus how it trades (SPT.md section 5).
+/// A weighting rule plus how it trades (docs/strategies.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Strategy {
     pub name: String,
@@ -339,7 +339,7 @@ pub fn weights_and_log_g(weighting: &Weighting, mu: &[f64]) -> (Vec<f64>, f64) {
 }
 
 /// The L-divergence T(q | p) = log(1 + <grad log G(p), q - p>) - log(G(q) / G(p)),
-/// with 1 + <grad log G(p), q - p> = sum_i pi_i(p) q_i / p_i (SPT.md section 3).
+/// with 1 + <grad log G(p), q - p> = sum_i pi_i(p) q_i / p_i (docs/theory.md).
 pub fn l_divergence(weighting: &Weighting, p: &[f64], q: &[f64]) -> f64 {
     let (pi, log_g_p) = weights_and_log_g(weighting, p);
     let (_, log_g_q) = weights_and_log_g(weighting, q);

@@ -1,4 +1,4 @@
-//! The scenario file (DESIGN.md section 2): its TOML schema, defaults, overrides,
+//! The scenario file (docs/guide.md): its TOML schema, defaults, overrides,
 //! and validation into a [`Plan`] that the backends can trust.
 //!
 //! Raw input is parsed once into [`Scenario`] (serde, unknown fields rejected),
@@ -42,10 +42,10 @@ pub struct Scenario {
     pub years: f64,
     #[serde(default = "default_steps_per_year")]
     pub steps_per_year: u32,
-    /// The control variate of the controlled means (SPT.md section 9).
+    /// The control variate of the controlled means (docs/control-variates.md).
     #[serde(default)]
     pub control_variate: ControlVariate,
-    /// Paths 2k and 2k + 1 draw opposite normals (SPT.md section 9).
+    /// Paths 2k and 2k + 1 draw opposite normals (docs/control-variates.md).
     #[serde(default)]
     pub antithetic: bool,
     pub market: MarketSpec,
@@ -53,11 +53,11 @@ pub struct Scenario {
     pub strategies: Vec<StrategySpec>,
 }
 
-/// Which control variate the report's controlled means use (DESIGN.md section 7).
+/// Which control variate the report's controlled means use (docs/control-variates.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ControlVariate {
-    /// The active-weight martingale M of SPT.md section 9.
+    /// The active-weight martingale M of docs/control-variates.md.
     #[default]
     Martingale,
     /// No control: plain means only.

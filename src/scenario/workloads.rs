@@ -1,11 +1,11 @@
-//! The benchmark workloads: the standard one of `../shared/peers/`, its scaled
+//! The benchmark workloads: the standard one of `benches/peers/`, its scaled
 //! variants, the large factor market and Atlas markets.
 
 use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 use crate::portfolio::spec::{StrategySpec, WeightingKind};
 use crate::scenario::{ControlVariate, Scenario, EXAMPLE_SCENARIOS};
 
-/// The standard benchmark workload of `../shared/peers/`: 100 stocks with initial caps
+/// The standard benchmark workload of `benches/peers/`: 100 stocks with initial caps
 /// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3, arithmetic
 /// drift 0.08, 10 years daily; equal and diversity 0.5 rebalanced every step against
 /// the market.

@@ -1,6 +1,6 @@
 //! Comparisons between strategies on the same paths, and the break-even cost.
 //!
-//! * A paired comparison of strategies A and B (SPT.md section 6: paired differences
+//! * A paired comparison of strategies A and B (docs/statistics.md: paired differences
 //!   use the same definitions on the per-path differences) summarises, over paths,
 //!   L_A - L_B (relative log returns) and IR_A - IR_B: mean, standard error and the
 //!   95 % normal interval mean +/- z se (z = `stats::Z_95`); and the share of paths where A's relative
@@ -28,7 +28,7 @@ pub const MARKET: &str = "market";
 pub const MAX_COST_BPS: f64 = 5_000.0;
 
 /// Mean, standard error and 95 % interval of a per-path difference; with a control,
-/// also its controlled estimate (SPT.md section 9: the control of A - B is M_A - M_B).
+/// also its controlled estimate (docs/control-variates.md: the control of A - B is M_A - M_B).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PairedDifference {
     pub mean: f64,

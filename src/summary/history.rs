@@ -1,4 +1,4 @@
-//! History beside simulation (`run --history`, DESIGN.md section 7): the strategies'
+//! History beside simulation (`run --history`, docs/real-data.md): the strategies'
 //! outcome on the data's own path over the run's horizon, and where it falls among the
 //! simulated paths.
 

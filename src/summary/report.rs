@@ -1,5 +1,5 @@
-//! The report of a run (`summary.json`, DESIGN.md section 3): every statistic of
-//! SPT.md section 6 summarised across paths, the comparisons, and the run's manifest.
+//! The report of a run (`summary.json`, docs/statistics.md): every statistic of
+//! docs/statistics.md summarised across paths, the comparisons, and the run's manifest.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -69,7 +69,7 @@ pub struct HistorySource {
     pub years: f64,
 }
 
-/// `summary.json` (DESIGN.md section 3).
+/// `summary.json` (docs/statistics.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub sptlab_version: &'static str,
@@ -99,7 +99,7 @@ pub struct Manifest {
     pub backend: BackendKind,
     pub adapter: String,
     pub precision: Precision,
-    /// The random-number contract (SPT.md section 7) the paths were drawn under.
+    /// The random-number contract (docs/reproducibility.md) the paths were drawn under.
     pub rng_contract: &'static str,
     /// The bootstrap market's data: its absolute path and SHA-256 (also in the scenario).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,7 +145,7 @@ fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], ser
 }
 
 /// How `plan`'s results are summarised: pairs as units under antithetic sampling, and
-/// controlled means unless the control is off (SPT.md section 9).
+/// controlled means unless the control is off (docs/control-variates.md).
 pub fn estimation_of(plan: &Plan) -> Estimation {
     Estimation { units: Units::of(plan.antithetic), controlled: plan.control_variate == ControlVariate::Martingale }
 }

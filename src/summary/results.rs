@@ -18,7 +18,7 @@ pub struct Results {
     pub per_path: Vec<Vec<PathStatistics>>,
     /// log Z(T) - log Z(0) per path: the market portfolio's log return.
     pub market_log_return: Vec<f64>,
-    /// The market's control M_mu per path (SPT.md section 9).
+    /// The market's control M_mu per path (docs/control-variates.md).
     pub market_control: Vec<f64>,
     /// Whether the controls were accumulated (zero throughout when not).
     pub control: bool,
@@ -72,7 +72,7 @@ impl Results {
     }
 
     /// The results of a plan whose steps are rows of data, `periods_per_year` a year
-    /// (SPT.md section 10: annualised figures use the data's own frequency).
+    /// (docs/real-data.md: annualised figures use the data's own frequency).
     pub fn for_history(plan: &Plan, periods_per_year: f64) -> Results {
         Results { steps_per_year: periods_per_year, ..Results::new(plan) }
     }
@@ -102,7 +102,7 @@ impl Results {
     }
 
     /// The largest |master-equation residual| over every path and strategy, with the
-    /// strategy and path: a check on the decomposition's accuracy (SPT.md section 3).
+    /// strategy and path: a check on the decomposition's accuracy (docs/theory.md).
     pub fn largest_master_equation_residual(&self) -> Option<(f64, String, u64)> {
         let mut largest: Option<(f64, String, u64)> = None;
         for (name, paths) in self.strategy_names.iter().zip(&self.per_path) {

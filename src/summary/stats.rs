@@ -1,4 +1,4 @@
-//! Cross-path summaries of per-path statistics (SPT.md section 6; `S` in DESIGN.md section 3).
+//! Cross-path summaries of per-path statistics (docs/statistics.md; `S` in docs/statistics.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ pub struct Summary {
     pub q50: f64,
     pub q75: f64,
     pub q95: f64,
-    /// The mean estimated with its control variate (SPT.md section 9), for the statistics
+    /// The mean estimated with its control variate (docs/control-variates.md), for the statistics
     /// that have one when the run uses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlled: Option<Controlled>,
@@ -31,7 +31,7 @@ impl Summary {
     }
 }
 
-/// The independent units of a run's paths (SPT.md section 9): each path, or each
+/// The independent units of a run's paths (docs/control-variates.md): each path, or each
 /// antithetic pair (paths 2k and 2k + 1, which draw opposite normals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Units {
@@ -194,7 +194,7 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
 }
 
 /// A mean estimated with a control variate whose own mean is known to be zero
-/// (SPT.md section 9: the active-weight martingale).
+/// (docs/control-variates.md: the active-weight martingale).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Controlled {
     /// Ȳ − β̂ M̄.

@@ -1,4 +1,4 @@
-//! Backtests (SPT.md section 10) against plain loops over the CSV, and the master
+//! Backtests (docs/real-data.md) against plain loops over the CSV, and the master
 //! equation on the whole shipped data set.
 
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ fn a_backtest_matches_a_plain_loop_over_the_csv() {
             let got = result.trace.terms[s][t + 1][0];
             assert!((got - relative).abs() < 1e-10, "{name} on {}: L {got} vs {relative} from the CSV", dates[t + 1]);
         }
-        // SPT.md section 6 on the path: excess return and tracking error.
+        // docs/statistics.md on the path: excess return and tracking error.
         let mean = active.iter().sum::<f64>() / steps as f64;
         let sd = (active.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (steps - 1) as f64).sqrt();
         let report = &result.report.strategies[s].1;
@@ -137,7 +137,7 @@ fn the_master_equation_holds_per_period_on_the_whole_data_for_every_generated_we
         }
         assert!(largest <= 1e-9, "{}: the master equation misses by {largest:e}", strategy.name);
         assert_eq!(result.trace.largest_residual[s], Some(largest), "{}", strategy.name);
-        // The drift term is a sum of L-divergences: never negative for concave G (SPT.md section 3).
+        // The drift term is a sum of L-divergences: never negative for concave G (docs/theory.md).
         let terms = result.trace.terms[s].last().unwrap();
         assert!(terms[2] >= -1e-12, "{}: drift term {}", strategy.name, terms[2]);
         if strategy.name.ends_with("-monthly") && !strategy.name.starts_with("market") {
@@ -190,7 +190,7 @@ fn an_index_benchmark_is_joined_on_dates_and_compared_by_definition() {
 
 #[test]
 fn caps_with_constant_shares_are_prices_from_their_first_weights() {
-    // SPT.md section 10: from prices, caps are w(0) P(t) / P(0). So a caps file made of
+    // docs/real-data.md: from prices, caps are w(0) P(t) / P(0). So a caps file made of
     // prices times constant share counts backtests exactly as the prices do from the
     // first row's cap weights.
     let (from, to) = ("2015-01-02", "2015-12-31");

@@ -1,4 +1,4 @@
-//! The bootstrap market (SPT.md section 10): the days a path takes (the contract's
+//! The bootstrap market (docs/real-data.md): the days a path takes (the contract's
 //! integer rule, recomputed here from Philox words), the moments of the simulated
 //! changes, the block lengths, and de-meaning.
 

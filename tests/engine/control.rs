@@ -1,4 +1,4 @@
-//! The martingale control variate and antithetic pairs (SPT.md section 9): the control
+//! The martingale control variate and antithetic pairs (docs/control-variates.md): the control
 //! has mean zero in every model, controlled and plain estimates agree, and the 95 %
 //! intervals of the plain, controlled and antithetic estimates are honest.
 
@@ -75,7 +75,7 @@ fn standard_scores(values: &[f64]) -> (f64, f64) {
 
 #[test]
 fn the_control_has_mean_zero_in_every_model_and_weighting() {
-    // The pass rule of DESIGN.md section 6 without a bias allowance (the control has
+    // The pass rule of docs/testing.md without a bias allowance (the control has
     // none): |mean M| < 4 se over 2,000 paths. A control whose drift were not the step's
     // own (a log step in place of its noise term, a rank drift of the other tie order)
     // has a mean of the order of the relative log return's, which the same rule finds:

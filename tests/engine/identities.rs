@@ -1,4 +1,4 @@
-//! Identities that hold on every path (SPT.md section 3).
+//! Identities that hold on every path (docs/theory.md).
 
 use sptlab::engine::Precision;
 

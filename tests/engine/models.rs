@@ -1,5 +1,5 @@
-//! The models of SPT.md section 4 against their closed forms, with fixed seeds and the
-//! pass rule of DESIGN.md section 6: |estimate - theory| < 4 standard errors + the
+//! The models of docs/models.md against their closed forms, with fixed seeds and the
+//! pass rule of docs/testing.md: |estimate - theory| < 4 standard errors + the
 //! time-step bias allowance each test derives (Euler models carry O(dt) or O(sqrt(dt))
 //! bias, so each test picks a step small enough that the allowance stays below a
 //! tenth of the quantity tested, and says so).

@@ -1,5 +1,5 @@
-//! The CPU kernel against a literal, one-path-at-a-time f64 transcription of SPT.md
-//! sections 4-6: prices, weights, rebalancing with costs and every per-path statistic.
+//! The CPU kernel against a literal, one-path-at-a-time f64 transcription of docs/models.md,
+//! docs/strategies.md and docs/statistics.md: prices, weights, rebalancing with costs and every per-path statistic.
 //! The reference shares only the random numbers (rng::normals4) and the weight
 //! formulas (portfolio::weights_and_log_g, tested against hand values) with the engine.
 //! (Its top-k strategy has no buffer, so its members are the k largest at every
@@ -168,7 +168,7 @@ fn the_kernel_matches_the_definitions_path_by_path() {
             }
             assert!(got.turnover > 0.0 && got.tracking_error > 0.0);
             // The engine takes each period's L-divergence from the holdings' value and
-            // log Z; the reference from the weights alone, as SPT.md defines it, so the
+            // log Z; the reference from the weights alone, as docs/statistics.md defines it, so the
             // master equation checks the value accounting.
             if results.functionally_generated[s] {
                 let (engine, reference) = (got.drift_term, expected.drift_term);
@@ -179,7 +179,7 @@ fn the_kernel_matches_the_definitions_path_by_path() {
 }
 
 /// One path's terminal log caps under a rank-based or volatility-stabilised model,
-/// straight from SPT.md section 4: Euler steps, coefficients from the state at the
+/// straight from docs/models.md: Euler steps, coefficients from the state at the
 /// start of each step (ranks by cap, ties by index; VSM weights floored at dt as
 /// src/market/vsm.rs documents).
 fn reference_euler_log_caps(plan: &sptlab::Plan, path: u32) -> Vec<f64> {

@@ -1,4 +1,4 @@
-//! Closed forms from SPT.md, with fixed seeds and the pass rule of DESIGN.md section 6:
+//! Closed forms of docs/models.md and docs/theory.md, with fixed seeds and the pass rule of docs/testing.md:
 //! |estimate - theory| < 4 standard errors + the time-step bias allowance.
 
 use sptlab::engine::Precision;
@@ -53,7 +53,7 @@ fn equal_weight_excess_growth_matches_the_closed_form() {
     // The same claim through the strategy's own log return, log V(T) = (1/n) sum_i
     // log(X_i(T) / X_i(0)) + drift term, whose mean is (mean growth + gamma*) T. Its
     // plain standard error (about 0.014 here) would drown gamma* T; the controlled mean
-    // (SPT.md section 9, control M_pi + M_mu) removes the stocks' noise, and the
+    // (docs/control-variates.md, control M_pi + M_mu) removes the stocks' noise, and the
     // tolerance shrinks to 4 controlled se (6.3e-5 against 1.4e-2: 222 times smaller)
     // plus the allowance.
     let estimation = sptlab::summary::report::estimation_of(&plan);

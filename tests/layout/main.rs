@@ -11,6 +11,8 @@
 //!   declares and re-exports its children, which may use what it defines);
 //! - the files of the command line.
 
+mod standalone;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

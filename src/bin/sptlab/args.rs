@@ -23,7 +23,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print an example scenario, commented, as a starting point.
     Example {
-        /// Which one: default, atlas, first_order, vsm, gbm_factor_500, calibrated_sp500_20.
+        /// Which one: default, atlas, first_order, vsm, gbm_factor_500, calibrated_sp500_20,
+        /// costs, te_budget, bootstrap_sp500_20.
         #[arg(default_value = "default")]
         name: String,
     },
@@ -31,7 +32,8 @@ pub enum Command {
     Info,
     /// Time benchmark workloads on the CPU and GPU backends in one run: the standard
     /// workload (100 stocks, full Cholesky, 2520 steps; optionally also on the numpy
-    /// and JAX peers) and Atlas markets of 100 and 1,000 stocks.
+    /// and JAX peers), a 500-stock factor market and an Atlas market of 100 stocks, or the
+    /// scaling sweep.
     Bench(BenchArgs),
     /// Merge the shards of a run (`run --shard I/N`) into the whole run's results.
     Merge(MergeArgs),
@@ -157,7 +159,7 @@ pub struct BenchArgs {
     /// Also write the measurements as JSON (one object per workload and backend).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Directory holding numpy_peer.py and jax_peer.py (e.g. ../shared/peers).
+    /// Directory holding numpy_peer.py and jax_peer.py (e.g. benches/peers).
     #[arg(long)]
     pub peers: Option<PathBuf>,
     /// Python interpreter with numpy and jax for the peers.
@@ -186,7 +188,7 @@ pub enum PerPathFormatChoice {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ControlVariateChoice {
-    /// The active-weight martingale of SPT.md section 9.
+    /// The active-weight martingale of docs/control-variates.md.
     Martingale,
     /// Plain means only.
     None,

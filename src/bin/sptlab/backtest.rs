@@ -1,5 +1,5 @@
 //! `sptlab backtest`: the scenario's strategies on the data's one path; the table
-//! printed, and with --out the files of DESIGN.md section 7 published as one set.
+//! printed, and with --out the files of docs/real-data.md published as one set.
 
 use anyhow::Context;
 

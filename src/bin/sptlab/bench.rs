@@ -88,7 +88,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     if !efficiency.is_empty() {
         outln!(
             "\nwork for a given precision: se of the mean relative growth (controlled where the estimator is) \
-             squared, times the median seconds; gain: the plain estimate's work over this one's (SPT.md section 9)"
+             squared, times the median seconds; gain: the plain estimate's work over this one's (docs/control-variates.md)"
         );
         out!("{}", efficiency_table(&efficiency));
     }

@@ -74,7 +74,7 @@ impl StateLayout {
     pub fn log_total(&self) -> u32 {
         self.n
     }
-    /// The market's control M_mu (SPT.md section 9) and its Kahan compensation.
+    /// The market's control M_mu (docs/control-variates.md) and its Kahan compensation.
     pub fn market_control(&self) -> u32 {
         self.n + 2
     }

@@ -416,5 +416,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "a0c406f2b6725f7545eaa5023d58f9617bccb12f6f803e6ac3a13e0cb946680b";
+    const COMPOSED_KERNELS_SHA256: &str = "26584f3cd7e0f035aa58ef4c13a4fd8ba3eb2678a6261688246a9c6366ca745b";
 }
