@@ -97,7 +97,8 @@ impl NativeRun {
 
     /// paths.parquet's bytes: every path's statistics.
     fn paths_parquet<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = sptlab::output::paths_parquet::paths_parquet(&self.results)
+        let rounding = self.results.rounding(self.report.run.backend.precision);
+        let bytes = sptlab::output::paths_parquet::paths_parquet(&self.results, &rounding)
             .map_err(|error| PyRuntimeError::new_err(format!("encoding the per-path table: {error}")))?;
         Ok(PyBytes::new(py, &bytes))
     }

@@ -129,7 +129,8 @@ pub fn measure_efficiency(
             .map(|(name, per_path)| {
                 let growth: Vec<f64> = per_path.iter().map(|p| p.relative_log_return / years).collect();
                 let controls: Vec<f64> = per_path.iter().map(|p| p.control_term).collect();
-                let se = estimation.summary_with_control(&growth, &controls).estimate().1;
+                // NaN where there is no standard error (fewer than two units).
+                let se = estimation.summary_with_control(&growth, &controls).estimate().se.unwrap_or(f64::NAN);
                 StrategyEfficiency { strategy: name.clone(), se, work: se * se * median, gain_vs_plain: None }
             })
             .collect();

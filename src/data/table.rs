@@ -181,6 +181,14 @@ impl Table {
             if ticker.is_empty() {
                 return Err(error(format!("{file}:1, column {}", column + 2), "empty ticker name".into()));
             }
+            // A name is printed in tables and reports: no escape sequences, NULs or
+            // line breaks that would rewrite the terminal.
+            if ticker.chars().any(char::is_control) {
+                return Err(error(
+                    format!("{file}:1, column {}", column + 2),
+                    format!("ticker name {:?} holds a control character", ticker),
+                ));
+            }
             if tickers[..column].contains(ticker) {
                 return Err(error(
                     format!("{file}:1, column {}", column + 2),

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use crate::backtest::Backtest;
+use crate::output::table;
 
 /// What price data cannot show (docs/real-data.md), said wherever results are shown.
 pub fn price_data_caveats(backtest: &Backtest) -> Vec<String> {
@@ -42,7 +43,7 @@ pub fn price_data_caveats(backtest: &Backtest) -> Vec<String> {
 }
 
 fn percent(value: f64) -> String {
-    format!("{:+.3}%", 100.0 * value)
+    crate::output::table::percent(value, 3, true)
 }
 
 /// The table `sptlab backtest` prints: the run's columns without intervals (one path),
@@ -70,16 +71,18 @@ pub fn backtest_table(backtest: &Backtest) -> String {
     let market = report.market.log_return.mean;
     let _ = writeln!(
         out,
-        "market ({}): log return {market:.4}, growth {}/yr",
+        "market ({}): log return {}, growth {}/yr",
         if data.values == "prices" { "buy-and-hold from the initial weights" } else { "cap-weighted" },
+        table::number(market, 4),
         percent(market / years)
     );
     if let Some((index, _)) = &backtest.index {
         let log_return = index.log_value[index.log_value.len() - 1];
         let _ = writeln!(
             out,
-            "index {} (price index, no dividends): log return {log_return:.4}, growth {}/yr",
+            "index {} (price index, no dividends): log return {}, growth {}/yr",
             index.name,
+            table::number(log_return, 4),
             percent(log_return / years)
         );
     }
@@ -101,19 +104,23 @@ pub fn backtest_table(backtest: &Backtest) -> String {
     for (name, strategy) in &report.strategies {
         let decomposition = strategy.decomposition.as_ref().map_or_else(
             || format!("{:>10} {:>10} {:>10}", "-", "-", "-"),
-            |d| format!("{:>10.4} {:>10.4} {:>10.4}", d.generating_term.mean, d.drift_term.mean, d.cost_term.mean),
+            |d| {
+                let term = |s: &crate::summary::stats::Summary| table::number(s.mean, 4);
+                format!("{:>10} {:>10} {:>10}", term(&d.generating_term), term(&d.drift_term), term(&d.cost_term))
+            },
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>8.2}% {:>8.2}% {:>7.3} {:>7.2}% {:>7.1}% {:>9} {decomposition}",
+            "{:<16} {:>14} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {decomposition}",
             name,
             percent(strategy.relative_growth_rate.mean),
-            100.0 * strategy.excess_return.mean,
-            100.0 * strategy.tracking_error.mean,
-            strategy.information_ratio.mean,
-            100.0 * strategy.max_relative_drawdown.mean,
-            100.0 * strategy.turnover.mean,
-            strategy.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{bps:.0} bp")),
+            table::percent(strategy.excess_return.mean, 2, false),
+            table::percent(strategy.tracking_error.mean, 2, false),
+            // None: a tracking error at rounding level, whose ratio would mean nothing.
+            strategy.information_ratio.map_or("-".to_string(), |ir| table::number(ir.mean, 3)),
+            table::percent(strategy.max_relative_drawdown.mean, 2, false),
+            table::percent(strategy.turnover.mean, 1, false),
+            strategy.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{} bp", table::number(bps, 0))),
         );
     }
     if let Some((index, versus)) = &backtest.index {
@@ -126,12 +133,12 @@ pub fn backtest_table(backtest: &Backtest) -> String {
         for (name, figures) in names.zip(versus) {
             let _ = writeln!(
                 out,
-                "{:<16} {:>14} {:>8.2}% {:>8.2}% {:>7.3}",
+                "{:<16} {:>14} {:>9} {:>9} {:>7}",
                 name,
                 percent(figures.relative_log_return / years),
-                100.0 * figures.excess_return,
-                100.0 * figures.tracking_error,
-                figures.information_ratio
+                table::percent(figures.excess_return, 2, false),
+                table::percent(figures.tracking_error, 2, false),
+                table::number(figures.information_ratio, 3)
             );
         }
     }

@@ -19,11 +19,14 @@ pub fn output_files(
     per_path: Option<PerPathFormat>,
 ) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut files = vec![("summary.json".to_string(), summary_json(report).into_bytes())];
+    let rounding = results.rounding(report.run.backend.precision);
     match per_path {
-        Some(PerPathFormat::Csv) => files.push(("paths.csv".to_string(), per_path::paths_csv(results).into_bytes())),
+        Some(PerPathFormat::Csv) => {
+            files.push(("paths.csv".to_string(), per_path::paths_csv(results, &rounding).into_bytes()))
+        }
         Some(PerPathFormat::Parquet) => files.push((
             "paths.parquet".to_string(),
-            crate::output::paths_parquet::paths_parquet(results).map_err(io::Error::other)?,
+            crate::output::paths_parquet::paths_parquet(results, &rounding).map_err(io::Error::other)?,
         )),
         None => {}
     }

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::output::table::{number, optional};
 use crate::summary::report::Report;
-use crate::summary::stats::Z_95;
 
 /// `text` with the five HTML-special characters escaped.
 pub fn escape(text: &str) -> String {
@@ -56,14 +56,14 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     out.push_str("</table>\n");
 
     let market = &report.market.log_return;
-    let (market_mean, market_se) = market.estimate();
+    let market_estimate = market.estimate();
     let _ = writeln!(
         out,
-        "<p>Market ({}) log return over the run: mean {:.4} &plusmn; {:.4} (95 %), sd {:.4}.</p>",
+        "<p>Market ({}) log return over the run: mean {} &plusmn; {} (95 %), sd {}.</p>",
         crate::output::table::market_kind(report),
-        market_mean,
-        Z_95 * market_se,
-        market.sd
+        number(market_estimate.mean, 4),
+        optional(market_estimate.half_width(), |w| number(w, 4)),
+        optional(market.sd, |sd| number(sd, 4)),
     );
     out.push_str(
         "<table class=\"summary\"><caption>Strategies against the market (means over paths, 95 % intervals)</caption>\n\
@@ -71,25 +71,24 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
          <th>information ratio</th><th>P(outperform)</th><th>max relative drawdown</th><th>turnover, %/yr</th>\
          <th>break-even cost</th></tr>\n",
     );
-    for (name, strategy) in &report.strategies {
-        let (growth, growth_se) = strategy.relative_growth_rate.estimate();
-        let p = &strategy.p_outperform;
+    for row in crate::output::table::table_rows(report) {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{:+.3} &plusmn; {:.3}</td><td>{:.2}</td><td>{:.2}</td><td>{:.3}</td>\
-             <td>{:.3} [{:.3}, {:.3}]</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
-            escape(name),
-            100.0 * growth,
-            100.0 * Z_95 * growth_se,
-            100.0 * strategy.excess_return.estimate().0,
-            100.0 * strategy.tracking_error.mean,
-            strategy.information_ratio.mean,
-            p.estimate,
-            p.low,
-            p.high,
-            100.0 * strategy.max_relative_drawdown.mean,
-            100.0 * strategy.turnover.mean,
-            strategy.break_even_cost_bps.map_or("&ndash;".to_string(), |bps| format!("{bps:.0} bp")),
+            "<tr><td>{}</td><td>{:+.3} &plusmn; {}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td>\
+             <td>{}</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
+            escape(&row.strategy),
+            100.0 * row.relative_growth_rate,
+            optional(row.relative_growth_rate_pm95, |w| format!("{:.3}", 100.0 * w)),
+            100.0 * row.excess_return,
+            100.0 * row.tracking_error,
+            optional(row.information_ratio, |ir| format!("{ir:.3}")),
+            match (row.p_outperform, row.p_outperform_low, row.p_outperform_high) {
+                (Some(p), Some(low), Some(high)) => format!("{p:.3} [{low:.3}, {high:.3}]"),
+                _ => "&ndash;".to_string(),
+            },
+            100.0 * row.max_relative_drawdown,
+            100.0 * row.turnover,
+            row.break_even_cost_bps.map_or("&ndash;".to_string(), |bps| format!("{bps:.0} bp")),
         );
     }
     out.push_str("</table>\n");

@@ -13,6 +13,7 @@ use parquet::schema::parser::parse_message_type;
 
 use crate::output::per_path::{MarketRow, COLUMNS};
 use crate::summary::results::Results;
+use crate::summary::stats::Rounding;
 
 /// Paths per row group (each path gives one row per strategy and one for the market).
 const ROW_GROUP_PATHS: usize = 1 << 18;
@@ -57,8 +58,8 @@ impl RowGroup {
     }
 }
 
-/// The bytes of `paths.parquet` for `results`.
-pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
+/// The bytes of `paths.parquet` for `results`, computed with `rounding`.
+pub fn paths_parquet(results: &Results, rounding: &Rounding) -> Result<Vec<u8>, ParquetError> {
     let schema = Arc::new(parse_message_type(&schema())?);
     let properties =
         Arc::new(WriterProperties::builder().set_created_by(format!("sptlab {}", env!("CARGO_PKG_VERSION"))).build());
@@ -78,7 +79,7 @@ pub fn paths_parquet(results: &Results) -> Result<Vec<u8>, ParquetError> {
                 let generated = results.functionally_generated[strategy];
                 rows.push(index, name, |column| {
                     let column = &COLUMNS[column];
-                    column.defined(results, generated).then(|| (column.value)(statistics))
+                    column.value_on(statistics, rounding).filter(|_| column.defined(results, generated))
                 });
             }
         }

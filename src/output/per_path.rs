@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::engine::PathStatistics;
 use crate::summary::results::Results;
+use crate::summary::stats::Rounding;
 
 /// A value column of the per-path files, after `path` and `strategy`.
 pub struct Column {
@@ -21,18 +22,30 @@ pub struct Column {
     /// Defined only when the run accumulated the controls (not with
     /// `control_variate = "none"`): empty or null otherwise, on every row.
     pub control_only: bool,
+    /// Undefined on a path whose tracking error is rounding (the information ratio):
+    /// empty or null there.
+    pub needs_tracking_error: bool,
 }
 
 impl Column {
     /// Whether some rows of some runs have no value in this column (null in Parquet).
     pub fn optional(&self) -> bool {
-        self.generated_only || self.control_only
+        self.generated_only || self.control_only || self.needs_tracking_error
     }
 
     /// Whether the column has a value on a row of a strategy that is (or is not)
     /// functionally generated, in `results`.
     pub fn defined(&self, results: &Results, generated: bool) -> bool {
         (generated || !self.generated_only) && (results.control || !self.control_only)
+    }
+
+    /// The column's value on a strategy's row, if it has one there.
+    pub fn value_on(&self, statistics: &PathStatistics, rounding: &Rounding) -> Option<f64> {
+        if self.needs_tracking_error {
+            rounding.information_ratio(statistics)
+        } else {
+            Some((self.value)(statistics))
+        }
     }
 }
 
@@ -51,7 +64,7 @@ impl MarketRow {
 }
 
 const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
-    Column { name, value, market: |_| 0.0, generated_only, control_only: false }
+    Column { name, value, market: |_| 0.0, generated_only, control_only: false, needs_tracking_error: false }
 }
 
 /// The value columns, in file order (docs/statistics.md defines each).
@@ -62,11 +75,20 @@ pub const COLUMNS: [Column; 11] = [
         market: |m| m.log_return,
         generated_only: false,
         control_only: false,
+        needs_tracking_error: false,
     },
     column("relative_log_return", |s| s.relative_log_return, false),
     column("excess_return", |s| s.excess_return, false),
     column("tracking_error", |s| s.tracking_error, false),
-    column("information_ratio", |s| s.information_ratio, false),
+    // The market's row: 0, its own benchmark's ratio by convention.
+    Column {
+        name: "information_ratio",
+        value: |s| s.information_ratio,
+        market: |_| 0.0,
+        generated_only: false,
+        control_only: false,
+        needs_tracking_error: true,
+    },
     column("max_relative_drawdown", |s| s.max_relative_drawdown, false),
     column("turnover", |s| s.turnover, false),
     column("generating_term", |s| s.generating_term, true),
@@ -79,6 +101,7 @@ pub const COLUMNS: [Column; 11] = [
         market: |m| m.control,
         generated_only: false,
         control_only: true,
+        needs_tracking_error: false,
     },
 ];
 
@@ -107,8 +130,8 @@ pub fn csv_header() -> String {
     format!("path,strategy,{}", names.join(","))
 }
 
-/// `paths.csv`.
-pub fn paths_csv(results: &Results) -> String {
+/// `paths.csv`, from results computed with `rounding`.
+pub fn paths_csv(results: &Results, rounding: &Rounding) -> String {
     let mut out = String::with_capacity(results.paths() * (results.strategy_names.len() + 1) * 160);
     out.push_str(&csv_header());
     out.push('\n');
@@ -128,10 +151,11 @@ pub fn paths_csv(results: &Results) -> String {
             let generated = results.functionally_generated[strategy];
             let _ = write!(out, "{path},{name}");
             for column in &COLUMNS {
-                if !column.defined(results, generated) {
-                    out.push(',');
-                } else {
-                    let _ = write!(out, ",{}", (column.value)(statistics));
+                match column.value_on(statistics, rounding).filter(|_| column.defined(results, generated)) {
+                    Some(value) => {
+                        let _ = write!(out, ",{value}");
+                    }
+                    None => out.push(','),
                 }
             }
             out.push('\n');

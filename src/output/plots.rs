@@ -11,7 +11,6 @@ use crate::engine::time_grid::TimeGrid;
 use crate::scenario::Plan;
 use crate::summary::report::Report;
 use crate::summary::results::Results;
-use crate::summary::stats::Z_95;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
@@ -237,10 +236,11 @@ impl<'a> RiskAndReturn<'a> {
             .map(|(name, s)| {
                 (
                     name.as_str(),
+                    // No interval (one path, or a tie with the market): no error bar.
                     100.0 * s.tracking_error.mean,
-                    100.0 * Z_95 * s.tracking_error.se,
-                    100.0 * s.excess_return.estimate().0,
-                    100.0 * Z_95 * s.excess_return.estimate().1,
+                    100.0 * s.tracking_error.estimate().half_width().unwrap_or(0.0),
+                    100.0 * s.excess_return.estimate().mean,
+                    100.0 * s.excess_return.estimate().half_width().unwrap_or(0.0),
                 )
             })
             .collect();

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use crate::market::spec::ModelKind;
 use crate::summary::report::{HistorySource, Report};
-use crate::summary::stats::Z_95;
 
 /// The table printed by `sptlab run`: one row per strategy.
 pub fn table(report: &Report) -> String {
@@ -25,14 +24,14 @@ pub fn table(report: &Report) -> String {
         run.asset_steps_per_second,
     );
     let market = &report.market.log_return;
-    let (market_mean, market_se) = market.estimate();
+    let market_estimate = market.estimate();
     let _ = writeln!(
         out,
-        "market ({}) log return: mean {:.4} +/- {:.4} (95%), sd {:.4}\n",
+        "market ({}) log return: mean {} +/- {} (95%), sd {}\n",
         market_kind(report),
-        market_mean,
-        Z_95 * market_se,
-        market.sd
+        number(market_estimate.mean, 4),
+        optional(market_estimate.half_width(), |w| number(w, 4)),
+        optional(market.sd, |sd| number(sd, 4)),
     );
     let _ = writeln!(
         out,
@@ -50,16 +49,23 @@ pub fn table(report: &Report) -> String {
     for row in table_rows(report) {
         let _ = writeln!(
             out,
-            "{:<16} {:>22} {:>8.2}% {:>8.2}% {:>7.3} {:>22} {:>8.2}% {:>8.1}% {:>9}",
+            "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9} {:>9}",
             row.strategy,
-            format!("{:+.3}% +/- {:.3}%", 100.0 * row.relative_growth_rate, 100.0 * Z_95 * row.relative_growth_rate_se),
-            100.0 * row.excess_return,
-            100.0 * row.tracking_error,
-            row.information_ratio,
-            format!("{:.3} [{:.3}, {:.3}]", row.p_outperform, row.p_outperform_low, row.p_outperform_high),
-            100.0 * row.max_relative_drawdown,
-            100.0 * row.turnover,
-            row.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{bps:.0} bp")),
+            format!(
+                "{} +/- {}",
+                percent(row.relative_growth_rate, 3, true),
+                optional(row.relative_growth_rate_pm95, |w| percent(w, 3, false))
+            ),
+            percent(row.excess_return, 2, false),
+            percent(row.tracking_error, 2, false),
+            optional(row.information_ratio, |ir| number(ir, 3)),
+            match (row.p_outperform, row.p_outperform_low, row.p_outperform_high) {
+                (Some(p), Some(low), Some(high)) => format!("{p:.3} [{low:.3}, {high:.3}]"),
+                _ => "-".to_string(),
+            },
+            percent(row.max_relative_drawdown, 2, false),
+            percent(row.turnover, 1, false),
+            row.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{} bp", number(bps, 0))),
         );
     }
     let _ = writeln!(out, "\nranking (paired, 95%): {}", report.ranking());
@@ -71,7 +77,8 @@ pub fn table(report: &Report) -> String {
         "\nrel. growth: log(V/V_market)/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
          max RDD: largest relative drawdown; turn/yr: share of value traded per year;\n\
          b/e cost: cost per unit traded at which mean rel. growth is zero (- if none);\n\
-         ranking: by mean relative log return; '>' a significant paired difference, '~' not."
+         ranking: by mean relative log return; '>' a significant paired difference, '~' not, '=' equal to rounding;\n\
+         - : none (no interval below two paths or pairs; no IR or P(outperform) for a portfolio equal to the market)."
     );
     let _ = writeln!(out, "{}", estimation_note(report));
     out
@@ -84,16 +91,19 @@ pub struct TableRow {
     pub strategy: String,
     /// Mean relative growth rate a year (controlled when the run has the control).
     pub relative_growth_rate: f64,
-    /// Its standard error, and the half-width of its 95 % interval (`Z_95` x se).
-    pub relative_growth_rate_se: f64,
-    pub relative_growth_rate_pm95: f64,
+    /// Its standard error, and the half-width of its 95 % interval (Student's t); none
+    /// below two units, and no interval for a tie with the market.
+    pub relative_growth_rate_se: Option<f64>,
+    pub relative_growth_rate_pm95: Option<f64>,
     /// Mean annualised excess return (controlled when the run has the control).
     pub excess_return: f64,
     pub tracking_error: f64,
-    pub information_ratio: f64,
-    pub p_outperform: f64,
-    pub p_outperform_low: f64,
-    pub p_outperform_high: f64,
+    /// None where no path's tracking error is more than rounding.
+    pub information_ratio: Option<f64>,
+    /// None for a strategy equal to the market to rounding.
+    pub p_outperform: Option<f64>,
+    pub p_outperform_low: Option<f64>,
+    pub p_outperform_high: Option<f64>,
     pub max_relative_drawdown: f64,
     pub turnover: f64,
     /// Cost per unit traded, in basis points, at which mean relative growth is zero.
@@ -112,19 +122,19 @@ pub fn table_rows(report: &Report) -> Vec<TableRow> {
         .strategies
         .iter()
         .map(|(name, strategy)| {
-            let (growth, growth_se) = strategy.relative_growth_rate.estimate();
-            let p = &strategy.p_outperform;
+            let growth = strategy.relative_growth_rate.estimate();
+            let p = strategy.p_outperform.as_ref();
             TableRow {
                 strategy: name.clone(),
-                relative_growth_rate: growth,
-                relative_growth_rate_se: growth_se,
-                relative_growth_rate_pm95: Z_95 * growth_se,
-                excess_return: strategy.excess_return.estimate().0,
+                relative_growth_rate: growth.mean,
+                relative_growth_rate_se: growth.se,
+                relative_growth_rate_pm95: growth.half_width(),
+                excess_return: strategy.excess_return.estimate().mean,
                 tracking_error: strategy.tracking_error.mean,
-                information_ratio: strategy.information_ratio.mean,
-                p_outperform: p.estimate,
-                p_outperform_low: p.low,
-                p_outperform_high: p.high,
+                information_ratio: strategy.information_ratio.map(|ir| ir.mean),
+                p_outperform: p.map(|p| p.estimate),
+                p_outperform_low: p.map(|p| p.low),
+                p_outperform_high: p.map(|p| p.high),
                 max_relative_drawdown: strategy.max_relative_drawdown.mean,
                 turnover: strategy.turnover.mean,
                 break_even_cost_bps: strategy.break_even_cost_bps,
@@ -133,6 +143,36 @@ pub fn table_rows(report: &Report) -> Vec<TableRow> {
             }
         })
         .collect()
+}
+
+/// `value` with `decimals` decimals, or in scientific notation when that would be wider
+/// than a table column (a figure of 1e150 is not printed as 150 digits).
+pub fn number(value: f64, decimals: usize) -> String {
+    let fixed = format!("{value:.decimals$}");
+    if fixed.len() > 9 {
+        format!("{value:.2e}")
+    } else {
+        fixed
+    }
+}
+
+/// A fraction as a percentage with `decimals` decimals (and a sign when `signed`), in
+/// scientific notation past a table column's width.
+pub fn percent(fraction: f64, decimals: usize, signed: bool) -> String {
+    let value = 100.0 * fraction;
+    let fixed = if signed { format!("{value:+.decimals$}") } else { format!("{value:.decimals$}") };
+    if fixed.len() <= 8 {
+        format!("{fixed}%")
+    } else if signed {
+        format!("{value:+.2e}%")
+    } else {
+        format!("{value:.2e}%")
+    }
+}
+
+/// `value` formatted, or "-" where there is none.
+pub fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "-".to_string(), format)
 }
 
 /// What the means and intervals are: controlled (with the range of variance ratios of
@@ -205,10 +245,10 @@ fn history_lines(report: &Report, history: &HistorySource) -> String {
         if let Some(h) = &strategy.history {
             let _ = writeln!(
                 out,
-                "{:<16} {:>13.3}% {:>14.4} {:>12.1}",
+                "{:<16} {:>14} {:>14} {:>12.1}",
                 name,
-                100.0 * h.relative_growth_rate,
-                h.relative_log_return,
+                percent(h.relative_growth_rate, 3, false),
+                number(h.relative_log_return, 4),
                 h.percentile
             );
         }

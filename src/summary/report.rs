@@ -12,6 +12,7 @@ use crate::scenario::{Plan, Scenario};
 use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
 use crate::summary::history::HistoryReport;
 use crate::summary::results::Results;
+use crate::summary::stats::Rounding;
 use crate::summary::stats::{Estimation, Proportion, Summary, Units};
 
 /// Run facts for the report (`run` in summary.json).
@@ -48,10 +49,12 @@ pub struct StrategyReport {
     pub relative_growth_rate: Summary,
     pub excess_return: Summary,
     pub tracking_error: Summary,
-    pub information_ratio: Summary,
+    /// Over the paths whose tracking error is more than rounding; null when none is.
+    pub information_ratio: Option<Summary>,
     pub max_relative_drawdown: Summary,
     pub turnover: Summary,
-    pub p_outperform: Proportion,
+    /// Null when the strategy is the market to rounding on every path (a tie).
+    pub p_outperform: Option<Proportion>,
     pub decomposition: Option<Decomposition>,
     /// The cost (bp of traded value) at which the mean relative log return is zero;
     /// null when there is none (see `compare::break_even_cost_bps`).
@@ -144,6 +147,18 @@ fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], ser
     map.end()
 }
 
+/// A strategy's information ratio over the paths where it is defined (tracking error
+/// above rounding): null when it is nowhere; the paths left count as paths, not pairs,
+/// when some of a paired run's paths have none.
+fn information_ratio(paths: &[PathStatistics], estimation: Estimation, rounding: Rounding) -> Option<Summary> {
+    let defined: Vec<f64> = paths.iter().filter_map(|p| rounding.information_ratio(p)).collect();
+    match defined.len() {
+        0 => None,
+        all if all == paths.len() => Some(estimation.summary(&defined)),
+        _ => Some(Estimation { units: Units::Paths, ..estimation }.summary(&defined)),
+    }
+}
+
 /// How `plan`'s results are summarised: pairs as units under antithetic sampling, and
 /// controlled means unless the control is off (docs/control-variates.md).
 pub fn estimation_of(plan: &Plan) -> Estimation {
@@ -154,6 +169,7 @@ impl Report {
     pub fn new(plan: &Plan, results: &Results, run: RunInfo) -> Report {
         let years = results.years();
         let estimation = estimation_of(plan);
+        let rounding = results.rounding(run.backend.precision);
         let market_log_return = estimation.summary_with_control(&results.market_log_return, &results.market_control);
         let strategies = results
             .strategy_names
@@ -169,16 +185,27 @@ impl Report {
                 let own_control: Vec<f64> = control.iter().zip(&results.market_control).map(|(a, b)| a + b).collect();
                 let relative = values(|p| p.relative_log_return);
                 let growth: Vec<f64> = relative.iter().map(|l| l / years).collect();
+                // The market itself to rounding on every path: no interval, share or IR
+                // may claim a difference.
+                let tie = relative.iter().all(|l| rounding.is_tie(*l, 0.0));
+                let relative_figure = |values: &[f64]| {
+                    let summary = estimation.summary_with_control(values, &control);
+                    if tie {
+                        summary.without_interval()
+                    } else {
+                        summary
+                    }
+                };
                 let report = StrategyReport {
                     log_return: estimation.summary_with_control(&values(|p| p.log_return), &own_control),
-                    relative_log_return: estimation.summary_with_control(&relative, &control),
-                    relative_growth_rate: estimation.summary_with_control(&growth, &control),
-                    excess_return: estimation.summary_with_control(&values(|p| p.excess_return), &control),
+                    relative_log_return: relative_figure(&relative),
+                    relative_growth_rate: relative_figure(&growth),
+                    excess_return: relative_figure(&values(|p| p.excess_return)),
                     tracking_error: of(|p| p.tracking_error),
-                    information_ratio: of(|p| p.information_ratio),
+                    information_ratio: information_ratio(paths, estimation, rounding),
                     max_relative_drawdown: of(|p| p.max_relative_drawdown),
                     turnover: of(|p| p.turnover),
-                    p_outperform: estimation.p_outperform(&relative),
+                    p_outperform: (!tie).then(|| estimation.p_outperform(&relative)),
                     decomposition: generated.then(|| Decomposition {
                         generating_term: of(|p| p.generating_term),
                         drift_term: of(|p| p.drift_term),
@@ -202,7 +229,7 @@ impl Report {
                 gap_by_rank: results.gap_by_rank(),
             },
             strategies,
-            comparisons: comparisons(results, estimation),
+            comparisons: comparisons(results, estimation, rounding),
             history: results
                 .history
                 .as_ref()
@@ -215,7 +242,7 @@ impl Report {
     /// significant at 95 % and "~" where not.
     pub fn ranking(&self) -> String {
         let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
-        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.estimate().0).collect();
+        let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.estimate().mean).collect();
         crate::summary::compare::ranking(&names, &means, &self.comparisons)
     }
 }

@@ -14,6 +14,9 @@ use crate::summary::ordered_sums::OrderedSums;
 pub struct Results {
     pub strategy_names: Vec<String>,
     pub functionally_generated: Vec<bool>,
+    /// Strategies that hold the market without costs: the benchmark itself, whose every
+    /// relative figure is zero by construction (the arithmetic would leave rounding).
+    the_market: Vec<bool>,
     /// `per_path[strategy][path]`.
     pub per_path: Vec<Vec<PathStatistics>>,
     /// log Z(T) - log Z(0) per path: the market portfolio's log return.
@@ -57,6 +60,11 @@ impl Results {
         Results {
             strategy_names: plan.strategies.iter().map(|s| s.name.clone()).collect(),
             functionally_generated: plan.strategies.iter().map(|s| s.weighting.is_functionally_generated()).collect(),
+            the_market: plan
+                .strategies
+                .iter()
+                .map(|s| s.weighting == crate::portfolio::Weighting::Market && s.cost_rate == 0.0)
+                .collect(),
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
             market_control: Vec::with_capacity(capacity),
@@ -79,6 +87,11 @@ impl Results {
 
     pub fn paths(&self) -> usize {
         self.market_log_return.len()
+    }
+
+    /// The rounding these results may carry when computed in `precision`.
+    pub fn rounding(&self, precision: crate::engine::Precision) -> crate::summary::stats::Rounding {
+        crate::summary::stats::Rounding::new(precision, self.steps, self.steps_per_year)
     }
 
     /// The paths `path_range.start ..` (in order) already simulated, to be continued:
@@ -170,12 +183,16 @@ impl Results {
             self.market_log_return.push(market_log_return);
             self.market_control.push(batch.market_control[path]);
             for (strategy, per_path) in self.per_path.iter_mut().enumerate() {
-                per_path.push(PathStatistics::from_slots(
-                    batch.slots(path, strategy),
-                    market_log_return,
-                    self.steps,
-                    self.steps_per_year,
-                ));
+                per_path.push(if self.the_market[strategy] {
+                    PathStatistics { log_return: market_log_return, ..PathStatistics::default() }
+                } else {
+                    PathStatistics::from_slots(
+                        batch.slots(path, strategy),
+                        market_log_return,
+                        self.steps,
+                        self.steps_per_year,
+                    )
+                });
             }
             ranked.copy_from_slice(batch.path_log_caps(path));
             ranked.sort_unstable_by(|a, b| b.total_cmp(a));

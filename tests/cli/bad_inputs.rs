@@ -720,6 +720,18 @@ fn cases() -> Vec<Case> {
         ),
         csv("unsorted dates", format!("{header}2021-01-01,1.0,1.0\n{rows}"), vec!["rows must be sorted"]),
         csv("duplicate ticker", format!("Date,AAA,AAA\n{rows}"), vec!["csv:1, column 3: ticker AAA appears twice"]),
+        // A name that would rewrite the terminal when printed (an escape sequence, a NUL).
+        csv(
+            "ticker with an escape sequence",
+            format!("Date,AAA,\u{1b}[2J\n{rows}"),
+            vec!["csv:1, column 3: ticker name \"\\u{1b}[2J\" holds a control character"],
+        ),
+        backtest(
+            "ticker with a NUL",
+            format!("Date,AAA,B\u{0}B\n{rows}"),
+            vec![],
+            vec!["column 3: ticker name \"B\\0B\" holds a control character"],
+        ),
         csv("bad header", format!("Day,AAA,BBB\n{rows}"), vec!["csv:1: the header must be"]),
         csv("ragged row", format!("{header}{rows}2020-04-20,1.0\n"), vec!["csv:102"]),
         csv("too short", format!("{header}{}", &rows[..rows.find("2020-02-").unwrap()]), vec!["too short"]),

@@ -2,6 +2,7 @@
 
 pub(crate) mod bad_inputs;
 mod calibrate;
+mod claims;
 mod documented;
 mod fuzz;
 mod fuzz_args;

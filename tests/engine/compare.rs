@@ -21,22 +21,40 @@ fn comparisons_are_consistent_with_the_strategies_they_compare() {
     let strategy = |name: &str| &report.strategies.iter().find(|(n, _)| n == name).unwrap().1;
     for comparison in &report.comparisons {
         let first = strategy(&comparison.first);
-        let (second_mean, second_ir) = if comparison.second == MARKET {
-            assert_eq!(comparison.first_wins, first.p_outperform, "against the market, wins are p_outperform");
-            (0.0, 0.0)
-        } else {
-            let second = strategy(&comparison.second);
-            (second.relative_log_return.mean, second.information_ratio.mean)
-        };
+        let second = (comparison.second != MARKET).then(|| strategy(&comparison.second));
         let d = &comparison.relative_log_return;
+        let second_mean = second.map_or(0.0, |s| s.relative_log_return.mean);
         assert!((d.mean - (first.relative_log_return.mean - second_mean)).abs() < 1e-12);
-        assert!((comparison.information_ratio.mean - (first.information_ratio.mean - second_ir)).abs() < 1e-12);
-        assert!(d.low < d.mean && d.mean < d.high && d.se > 0.0);
+        if comparison.tie {
+            // The cap-weighted strategy against the market: the same portfolio.
+            assert!(comparison.information_ratio.is_none() && comparison.first_wins.is_none());
+            assert!(d.low.is_none() && d.controlled.is_none_or(|c| c.low.is_none()));
+            continue;
+        }
+        let second_ir = match second {
+            None => {
+                assert_eq!(comparison.first_wins, first.p_outperform, "against the market, wins are p_outperform");
+                0.0
+            }
+            Some(second) => match second.information_ratio {
+                Some(ir) => ir.mean,
+                None => {
+                    // Against the cap-weighted strategy, whose IR is nowhere defined.
+                    assert!(comparison.information_ratio.is_none(), "{} vs {}", comparison.first, comparison.second);
+                    continue;
+                }
+            },
+        };
+        let information = comparison.information_ratio.unwrap().mean;
+        assert!((information - (first.information_ratio.unwrap().mean - second_ir)).abs() < 1e-12);
+        assert!(d.low.unwrap() < d.mean && d.mean < d.high.unwrap() && d.se.unwrap() > 0.0);
     }
+    let ties: Vec<_> = report.comparisons.iter().filter(|c| c.tie).map(|c| (&c.first, &c.second)).collect();
+    assert_eq!(ties, [(&"cap-weighted".to_string(), &MARKET.to_string())]);
     // Pairing removes the common market noise: equal against equal-with-costs differs by
     // the costs alone, known far more precisely than either against the market.
     let pair = report.comparisons.iter().find(|c| c.first == "equal" && c.second == "equal-monthly-costly").unwrap();
-    assert!(pair.relative_log_return.se < 0.2 * strategy("equal").relative_log_return.se);
+    assert!(pair.relative_log_return.se.unwrap() < 0.2 * strategy("equal").relative_log_return.se.unwrap());
     assert!(pair.relative_log_return.is_significant());
 }
 

@@ -8,7 +8,7 @@ use sptlab::market::Market;
 use sptlab::scenario::examples::example_text;
 use sptlab::scenario::{ControlVariate, EXAMPLE_SCENARIOS};
 use sptlab::summary::report::estimation_of;
-use sptlab::summary::stats::{summarize, Estimation, Units, Z_95};
+use sptlab::summary::stats::{summarize, t_95, Estimation, Units, Z_95};
 use sptlab::{Plan, Scenario};
 
 use crate::common::{plan, simulate, simulate_cpu};
@@ -69,7 +69,7 @@ fn control_scenarios() -> Vec<(&'static str, String)> {
 /// cap-weighted strategy's control, whose weights are the market's).
 fn standard_scores(values: &[f64]) -> (f64, f64) {
     let summary = summarize(values).unwrap();
-    let score = if summary.mean == 0.0 { 0.0 } else { summary.mean.abs() / summary.se };
+    let score = if summary.mean == 0.0 { 0.0 } else { summary.mean.abs() / summary.se.unwrap() };
     (summary.mean, score)
 }
 
@@ -164,7 +164,7 @@ fn controlled_and_plain_estimates_agree_on_every_example_scenario() {
             checked += 1;
         };
         let market = &report.market.log_return;
-        check("market log return".into(), market.mean, market.se, market.controlled);
+        check("market log return".into(), market.mean, market.se.unwrap(), market.controlled);
         for (strategy, s) in &report.strategies {
             for (what, summary) in [
                 ("log_return", &s.log_return),
@@ -172,12 +172,12 @@ fn controlled_and_plain_estimates_agree_on_every_example_scenario() {
                 ("relative_growth_rate", &s.relative_growth_rate),
                 ("excess_return", &s.excess_return),
             ] {
-                check(format!("{strategy} {what}"), summary.mean, summary.se, summary.controlled);
+                check(format!("{strategy} {what}"), summary.mean, summary.se.unwrap(), summary.controlled);
             }
         }
         for c in &report.comparisons {
             let d = &c.relative_log_return;
-            check(format!("{} - {}", c.first, c.second), d.mean, d.se, d.controlled);
+            check(format!("{} - {}", c.first, c.second), d.mean, d.se.unwrap(), d.controlled);
         }
         assert!(checked > 5, "{name}");
     }
@@ -302,14 +302,27 @@ fn equal_weight_step_expectation(plan: &Plan, points: usize) -> f64 {
 }
 
 /// The coverage test's market: 4 correlated stocks, equal weight rebalanced every step,
-/// a quarter year of daily steps; `paths` paths from `seed`, paired or not.
+/// a quarter year of daily steps; 1,000 paths from `seed`, paired or not.
 fn coverage_plan(seed: u64, antithetic: bool) -> Plan {
+    coverage_plan_of(seed, antithetic, 1000)
+}
+
+fn coverage_plan_of(seed: u64, antithetic: bool, paths: u64) -> Plan {
     plan(&format!(
-        "seed = {seed}\npaths = 1000\nyears = 0.25\nantithetic = {antithetic}\n[market]\nn = 4\n\
+        "seed = {seed}\npaths = {paths}\nyears = 0.25\nantithetic = {antithetic}\n[market]\nn = 4\n\
          initial_weights = [0.4, 0.3, 0.2, 0.1]\ngrowth = [0.02, 0.05, 0.08, 0.11]\n\
          vol = [0.15, 0.25, 0.35, 0.45]\ncorrelation = 0.4\n\
          [[strategies]]\nname = \"equal\"\nweighting = \"equal\""
     ))
+}
+
+/// The first strategy's log return per path in f64, and its control M_pi + M_mu.
+fn log_values_and_controls(plan: &Plan) -> (Vec<f64>, Vec<f64>) {
+    let results = simulate(plan, &mut CpuBackend::new(Precision::F64, None));
+    let log_values = results.per_path[0].iter().map(|p| p.log_return).collect();
+    let controls =
+        results.per_path[0].iter().zip(&results.market_control).map(|(p, market)| p.control_term + market).collect();
+    (log_values, controls)
 }
 
 #[test]
@@ -336,26 +349,21 @@ fn the_95_percent_intervals_cover_the_known_mean_95_percent_of_the_time() {
     for seed in 1..=runs {
         for antithetic in [false, true] {
             let plan = coverage_plan(seed, antithetic);
-            let results = simulate(&plan, &mut CpuBackend::new(Precision::F64, None));
-            let log_values: Vec<f64> = results.per_path[0].iter().map(|p| p.log_return).collect();
-            let controls: Vec<f64> = results.per_path[0]
-                .iter()
-                .zip(&results.market_control)
-                .map(|(p, market)| p.control_term + market)
-                .collect();
+            let (log_values, controls) = log_values_and_controls(&plan);
             let estimation = estimation_of(&plan);
             let summary = estimation.summary_with_control(&log_values, &controls);
             let controlled = summary.controlled.unwrap();
             let offset = if antithetic { 2 } else { 0 };
-            counts[offset] += usize::from(covers(summary.mean, summary.se));
+            let se = summary.se.unwrap();
+            counts[offset] += usize::from(covers(summary.mean, se));
             counts[offset + 1] += usize::from(covers(controlled.mean, controlled.se));
-            half_widths[offset] += Z_95 * summary.se / runs as f64;
+            half_widths[offset] += Z_95 * se / runs as f64;
             half_widths[offset + 1] += Z_95 * controlled.se / runs as f64;
             if antithetic {
                 let over_paths = Estimation { units: Units::Paths, controlled: false }.summary(&log_values);
-                counts[4] += usize::from(covers(summary.mean, over_paths.se));
+                counts[4] += usize::from(covers(summary.mean, over_paths.se.unwrap()));
             } else {
-                counts[5] += usize::from(covers(controlled.mean, summary.se));
+                counts[5] += usize::from(covers(controlled.mean, se));
             }
         }
     }
@@ -369,4 +377,64 @@ fn the_95_percent_intervals_cover_the_known_mean_95_percent_of_the_time() {
     // And the intervals are as narrow as promised: the control at least 8x narrower.
     assert!(half_widths[1] * 8.0 < half_widths[0], "{half_widths:?}");
     println!("coverage of {runs}: {counts:?}; mean half-widths {half_widths:?}");
+}
+
+#[test]
+fn intervals_from_three_to_five_units_cover_the_known_mean_95_percent_of_the_time() {
+    // The market and the known mean of the test above, at 3, 4 and 5 units: paths, and
+    // antithetic pairs, each plain and controlled (2,000 seeds; a path's numbers depend
+    // only on the seed and its index, so the first U paths of a 5-path run are a U-path
+    // run). An honest interval covers Binomial(2,000, 0.95) times: mean 1,900, sd 9.7;
+    // 1,900 +/- 30 (3.1 sd) holds each of the 12 counts with probability 0.998. At these
+    // counts the normal quantile (1.96 for t(0.975, 2) = 4.30) and the controlled se
+    // without its M̄² term must fall outside the band.
+    let steps = coverage_plan_of(1, false, 5).steps as f64;
+    let truth = steps * equal_weight_step_expectation(&coverage_plan_of(1, false, 5), 16);
+    let seeds = 2000u64;
+    let band = 1870..=1930;
+    let covers = |low: f64, high: f64| low <= truth && truth <= high;
+    // [units - 3][plain, controlled, antithetic plain, antithetic controlled]
+    let mut counts = [[0usize; 4]; 3];
+    // [units - 3][plain with the normal quantile, controlled without the M̄² term]
+    let mut mutations = [[0usize; 2]; 3];
+    for seed in 1..=seeds {
+        for antithetic in [false, true] {
+            let plan = coverage_plan_of(seed, antithetic, if antithetic { 10 } else { 5 });
+            let (log_values, controls) = log_values_and_controls(&plan);
+            let estimation = estimation_of(&plan);
+            for units in 3..=5usize {
+                let paths = if antithetic { 2 * units } else { units };
+                let summary = estimation.summary_with_control(&log_values[..paths], &controls[..paths]);
+                let controlled = summary.controlled.expect("three units or more");
+                let column = if antithetic { 2 } else { 0 };
+                counts[units - 3][column] += usize::from(covers(summary.low.unwrap(), summary.high.unwrap()));
+                counts[units - 3][column + 1] += usize::from(covers(controlled.low.unwrap(), controlled.high.unwrap()));
+                if !antithetic {
+                    let se = summary.se.unwrap();
+                    let normal = covers(summary.mean - Z_95 * se, summary.mean + Z_95 * se);
+                    mutations[units - 3][0] += usize::from(normal);
+                    // The residual's sd over sqrt(U), as before the M̄² term.
+                    let (y, m) = (&log_values[..paths], &controls[..paths]);
+                    let (y_mean, m_mean) = (y.iter().sum::<f64>() / units as f64, m.iter().sum::<f64>() / units as f64);
+                    let residuals: f64 =
+                        y.iter().zip(m).map(|(y, m)| ((y - y_mean) - controlled.beta * (m - m_mean)).powi(2)).sum();
+                    let short_se = (residuals / (units as f64 - 2.0) / units as f64).sqrt();
+                    let half_width = t_95(units - 2) * short_se;
+                    mutations[units - 3][1] +=
+                        usize::from(covers(controlled.mean - half_width, controlled.mean + half_width));
+                }
+            }
+        }
+    }
+    println!("coverage of {seeds} at 3, 4, 5 units: {counts:?}; mutations {mutations:?}");
+    let names = ["plain", "controlled", "antithetic", "antithetic controlled"];
+    for (units, row) in (3..).zip(&counts) {
+        for (name, count) in names.iter().zip(row) {
+            assert!(band.contains(count), "{units} units, {name}: {count} of {seeds} cover (band {band:?})");
+        }
+    }
+    for (units, row) in (3..).zip(&mutations) {
+        assert!(!band.contains(&row[0]), "{units} units: the normal quantile covered {} of {seeds}", row[0]);
+    }
+    assert!(!band.contains(&mutations[0][1]), "3 units: the se without M̄² covered {} of {seeds}", mutations[0][1]);
 }

@@ -14,5 +14,6 @@ mod models;
 mod reference;
 mod reproducibility;
 mod theory;
+mod ties;
 mod time_grid;
 mod weightings;

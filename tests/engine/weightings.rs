@@ -111,7 +111,12 @@ fn max_growth_spends_its_tracking_error_budget_and_out_grows_equal_weight() {
         .map(|(wide, equal)| wide.relative_log_return - equal.relative_log_return)
         .collect();
     let summary = sptlab::summary::stats::summarize(&differences).unwrap();
-    assert!(summary.mean > -2.0 * summary.se, "max_growth behind equal weight: {} (se {})", summary.mean, summary.se);
+    assert!(
+        summary.mean > -2.0 * summary.se.unwrap(),
+        "max_growth behind equal weight: {} (se {})",
+        summary.mean,
+        summary.se.unwrap()
+    );
 }
 
 #[test]
