@@ -116,20 +116,21 @@ impl Window {
         let (Some(&first_day), Some(&last_day)) = (days.first(), days.last()) else {
             return Err(DataError::new(file, "has no rows"));
         };
-        let span = format!("{file} runs from {} to {}", dates[0], dates[dates.len() - 1]);
+        // Names the file the date is not in: the data, or (for --benchmark) the index.
+        let span = format!("{file}, which runs from {} to {}", dates[0], dates[dates.len() - 1]);
         let mut first = 0;
         let mut end = days.len();
         if let Some(from) = &self.from {
             let day = from.day()?;
             if day < first_day || day > last_day {
-                return Err(DataError::new(&from.field, format!("{} is outside the data: {span}", from.date)));
+                return Err(DataError::new(&from.field, format!("{} is outside {span}", from.date)));
             }
             first = days.partition_point(|&d| d < day);
         }
         if let Some(to) = &self.to {
             let day = to.day()?;
             if day < first_day || day > last_day {
-                return Err(DataError::new(&to.field, format!("{} is outside the data: {span}", to.date)));
+                return Err(DataError::new(&to.field, format!("{} is outside {span}", to.date)));
             }
             end = days.partition_point(|&d| d <= day);
         }
@@ -251,8 +252,9 @@ impl Table {
                             problems.push(error(
                                 at(stock + 2),
                                 format!(
-                                    "{} on {date}: a {what} must be positive and finite, got {cell}",
-                                    tickers[stock]
+                                    "{} on {date}: {} {what} must be positive and finite, got {cell}",
+                                    tickers[stock],
+                                    if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
                                 ),
                             ));
                             Some(f64::NAN)
@@ -285,11 +287,19 @@ impl Table {
                     Some(value) => filled.push(*value),
                     None => problems.push(error(
                         format!("{file}:{line}, column {}", stock + 2),
-                        format!(
-                            "missing {what} for {} on {date}; every stock needs a value on every day of the window \
-                             (start the window after it)",
-                            tickers[stock],
-                        ),
+                        if least == 1 {
+                            // An index file: its window is the data's, which no option of its own moves.
+                            format!(
+                                "missing {what} for {} on {date}; the index needs one on every date of the data",
+                                tickers[stock]
+                            )
+                        } else {
+                            format!(
+                                "missing {what} for {} on {date}; every stock needs a value on every day of the \
+                                 window (start the window after it)",
+                                tickers[stock],
+                            )
+                        },
                     )),
                 }
             }

@@ -575,7 +575,7 @@ fn cases() -> Vec<Case> {
             "backtest from before the data",
             format!("{header}{rows}"),
             vec!["--from", "1999-01-04"],
-            vec!["--from: 1999-01-04 is outside the data", "runs from 2020-01-01 to 2020-04-16"],
+            vec!["--from: 1999-01-04 is outside", "which runs from 2020-01-01 to 2020-04-16"],
         ),
         backtest(
             "backtest from a bad date",
@@ -588,6 +588,26 @@ fn cases() -> Vec<Case> {
             format!("{header}{rows}"),
             vec!["--benchmark", "{dir}/index-gap.csv"],
             vec!["--benchmark", "has no row for 2020-02-01, a date of the data"],
+        ),
+        // The index's own problems name the index, not the data, and suggest nothing
+        // --benchmark cannot do.
+        backtest(
+            "backtest against an index that starts after the data",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/index-late.csv"],
+            vec!["--benchmark: 2020-01-01 is outside", "index-late.csv, which runs from 2020-01-10"],
+        ),
+        backtest(
+            "backtest against an index with a blank level",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/index-blank.csv"],
+            vec!["missing index level for INDEX on 2020-02-01; the index needs one on every date of the data"],
+        ),
+        backtest(
+            "backtest against an index with a level of zero",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/index-zero.csv"],
+            vec!["INDEX on 2020-02-01: an index level must be positive and finite, got 0"],
         ),
         backtest(
             "backtest against a file of two columns as the index",
@@ -650,7 +670,7 @@ fn cases() -> Vec<Case> {
             "bootstrap from before its data",
             "",
             "data = \"prices.csv\"\nfrom = \"1980-01-02\"",
-            vec!["market.from: 1980-01-02 is outside the data"],
+            vec!["market.from: 1980-01-02 is outside"],
         ),
         bootstrap(
             "bootstrap of data that changed",
@@ -953,6 +973,11 @@ fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
                 };
                 write(&dir, "index.csv", &index(""));
                 write(&dir, "index-gap.csv", &index("2020-02-01"));
+                let late: String =
+                    index("").lines().filter(|line| !line.starts_with("2020-01-0")).map(|l| format!("{l}\n")).collect();
+                write(&dir, "index-late.csv", &late);
+                write(&dir, "index-blank.csv", &index("").replace("2020-02-01,100.0", "2020-02-01,"));
+                write(&dir, "index-zero.csv", &index("").replace("2020-02-01,100.0", "2020-02-01,0"));
                 args.extend(["backtest".into(), file, "--scenario".into(), scenario]);
                 args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
             }
