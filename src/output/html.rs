@@ -82,10 +82,7 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
             100.0 * row.excess_return,
             100.0 * row.tracking_error,
             optional(row.information_ratio, |ir| format!("{ir:.3}")),
-            match (row.p_outperform, row.p_outperform_low, row.p_outperform_high) {
-                (Some(p), Some(low), Some(high)) => format!("{p:.3} [{low:.3}, {high:.3}]"),
-                _ => "&ndash;".to_string(),
-            },
+            row.p_outperform_with_interval().unwrap_or_else(|| "&ndash;".to_string()),
             100.0 * row.max_relative_drawdown,
             100.0 * row.turnover,
             row.break_even_cost_bps.map_or("&ndash;".to_string(), |bps| format!("{bps:.0} bp")),

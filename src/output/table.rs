@@ -59,10 +59,7 @@ pub fn table(report: &Report) -> String {
             percent(row.excess_return, 2, false),
             percent(row.tracking_error, 2, false),
             optional(row.information_ratio, |ir| number(ir, 3)),
-            match (row.p_outperform, row.p_outperform_low, row.p_outperform_high) {
-                (Some(p), Some(low), Some(high)) => format!("{p:.3} [{low:.3}, {high:.3}]"),
-                _ => "-".to_string(),
-            },
+            optional(row.p_outperform_with_interval(), |text| text),
             percent(row.max_relative_drawdown, 2, false),
             percent(row.turnover, 1, false),
             row.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{} bp", number(bps, 0))),
@@ -114,6 +111,16 @@ pub struct TableRow {
     /// `run --history`: the data's own relative growth rate a year.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_relative_growth_rate: Option<f64>,
+}
+
+impl TableRow {
+    /// "p [low, high]", as the table and the report print it; none for a tie with the market.
+    pub fn p_outperform_with_interval(&self) -> Option<String> {
+        match (self.p_outperform, self.p_outperform_low, self.p_outperform_high) {
+            (Some(p), Some(low), Some(high)) => Some(format!("{p:.3} [{low:.3}, {high:.3}]")),
+            _ => None,
+        }
+    }
 }
 
 /// The table's rows, one per strategy in scenario order.
