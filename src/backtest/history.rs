@@ -39,7 +39,41 @@ impl History {
     pub fn first_row_weights(&self) -> Vec<f64> {
         let first = &self.table.values[0];
         let total: f64 = first.iter().sum();
-        first.iter().map(|value| value / total).collect()
+        if total.is_finite() {
+            return first.iter().map(|value| value / total).collect();
+        }
+        // Caps near f64's largest overflow their total: sum them relative to the largest.
+        let largest = first.iter().copied().fold(0.0, f64::max);
+        let relative_total: f64 = first.iter().map(|value| value / largest).sum();
+        first.iter().map(|value| value / largest / relative_total).collect()
+    }
+
+    /// The data's values, in words, for messages.
+    pub fn what(&self) -> &'static str {
+        if self.caps {
+            "market cap"
+        } else {
+            "price"
+        }
+    }
+
+    /// Refuses data whose frequency disagrees with `steps_per_year` (the option or
+    /// field `field` gave it) by more than 5 %, when the data is long enough to say:
+    /// rebalancing intervals and lookbacks count steps, and a step is one row.
+    pub fn check_frequency(&self, steps_per_year: u32, field: &str, fix: &str) -> Result<(), ScenarioError> {
+        match self.table.frequency() {
+            Some(frequency) if !crate::data::frequencies_agree(steps_per_year, frequency.rows_per_year) => {
+                Err(invalid(
+                    field,
+                    format!(
+                        "{} has {frequency}, but steps_per_year is {steps_per_year}: rebalancing intervals and \
+                         lookbacks count steps, and a step is one row, so the two must agree within 5 %; {fix}",
+                        self.path.display(),
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn record(&self) -> DataRecord {

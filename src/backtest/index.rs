@@ -72,7 +72,7 @@ pub fn read_index(path: &Path, data: &Table) -> Result<IndexBenchmark, ScenarioE
         name: index.tickers[0].clone(),
         path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
         sha256: index.sha256,
-        log_value: index.values.iter().map(|row| (row[0] / start).ln()).collect(),
+        log_value: index.values.iter().map(|row| crate::data::log_ratio(row[0], start)).collect(),
     })
 }
 

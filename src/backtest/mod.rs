@@ -5,6 +5,7 @@
 //! folder reads the data and watches the path step by step; `output/backtest.rs`
 //! renders what it finds.
 
+mod finite;
 mod history;
 mod index;
 mod trace;
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 pub use history::{history_plan, initial_weights, read_history, History};
 pub use index::{read_index, vs_index, IndexBenchmark, VsIndex};
-pub use trace::{replay, Trace};
+pub use trace::{replay, sampled_rows, Trace};
 
 use crate::data::{Bound, DataRecord, Window};
 use crate::engine::{BackendInfo, BackendKind, Precision};
@@ -86,6 +87,14 @@ pub fn backtest(scenario: &Scenario, options: &BacktestOptions) -> Result<Backte
         last_years: None,
     };
     let history = read_history(&options.data, options.caps, &window).map_err(BacktestError::Data)?;
+    history
+        .check_frequency(
+            scenario.steps_per_year,
+            "steps_per_year",
+            "give the backtest a scenario (--scenario) with the data's steps_per_year, its intervals and lookbacks \
+             counted in rows",
+        )
+        .map_err(BacktestError::Scenario)?;
     let weights = initial_weights(scenario, &history).map_err(BacktestError::Scenario)?;
     let plan = history_plan(scenario, &history, weights).map_err(BacktestError::Scenario)?;
     let index = match &options.benchmark {
@@ -106,18 +115,42 @@ pub fn backtest(scenario: &Scenario, options: &BacktestOptions) -> Result<Backte
     };
     let report = Report::new(&plan, &results, run);
     let index = index.map(|index| {
-        let versus = (0..plan.strategies.len())
+        let versus: Vec<VsIndex> = (0..plan.strategies.len())
             .map(|s| trace.log_values(s))
             .chain(std::iter::once(trace.market_log_value.clone()))
             .map(|values| vs_index(&values, &index.log_value, history.periods_per_year))
             .collect();
         (index, versus)
     });
+    let data_file = options.data.display().to_string();
+    finite::check_finite(
+        (&data_file, &history.table, history.what()),
+        &trace,
+        &results,
+        index.as_ref().map(|(index, versus)| (index, &versus[..])),
+    )
+    .map_err(BacktestError::Data)?;
     Ok(Backtest { plan, data: history.record(), results, report, trace, index })
 }
 
 /// The option that names the data of [`historical_outcome`], in messages.
 const HISTORY_OPTION: &str = "--history";
+
+/// The problems of [`historical_outcome`], one line each, every one under `--history`:
+/// they are the data's (the file, or the strategies on its path), not the scenario's.
+pub fn history_problems(error: &BacktestError) -> Vec<String> {
+    error
+        .problem()
+        .problems()
+        .iter()
+        .map(|problem| match problem {
+            ScenarioError::Invalid { field, reason } if field == HISTORY_OPTION => {
+                format!("{HISTORY_OPTION}: {reason}")
+            }
+            other => format!("{HISTORY_OPTION}: {other}"),
+        })
+        .collect()
+}
 
 /// Rows between the points of a historical path kept for the fan chart (about a month).
 const HISTORY_STRIDE: usize = 21;
@@ -141,15 +174,13 @@ pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Re
             table.dates[table.dates.len() - 1]
         )));
     }
-    let per_year = history.periods_per_year;
-    if ((plan.steps_per_year as f64 - per_year) / per_year).abs() > 0.05 {
-        return Err(refused(format!(
-            "{} has {per_year:.1} rows a year, but the run takes {} steps a year (steps_per_year): rebalancing \
-             intervals and lookbacks count steps, so the two must agree within 5 %",
-            path.display(),
-            plan.steps_per_year
-        )));
-    }
+    history
+        .check_frequency(
+            plan.steps_per_year,
+            HISTORY_OPTION,
+            "give --history data of the run's frequency, or the run the data's steps_per_year",
+        )
+        .map_err(BacktestError::Data)?;
     if let crate::market::Market::Bootstrap(BootstrapMarket { source: Some(source), .. }) = &plan.market {
         if source.tickers != table.tickers {
             return Err(refused(format!(
@@ -188,7 +219,12 @@ pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Re
             format!("the strategies cannot run on the data's path: {error}"),
         ))
     })?;
-    let (_, trace) = replay(&history_plan, &history);
+    let (batch, trace) = replay(&history_plan, &history);
+    let mut results = Results::for_history(&history_plan, history.periods_per_year);
+    results.absorb(&batch);
+    let data_file = path.display().to_string();
+    finite::check_finite((&data_file, &history.table, history.what()), &trace, &results, None)
+        .map_err(BacktestError::Data)?;
     let rows = trace.dates.len();
     let sampled: Vec<usize> =
         (0..rows).step_by(HISTORY_STRIDE).chain((rows % HISTORY_STRIDE != 1).then_some(rows - 1)).collect();

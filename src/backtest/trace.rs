@@ -3,7 +3,7 @@
 //! value, each strategy's L and decomposition to date, the weights held, and the
 //! master equation's residual at the end of every rebalancing period.
 
-use crate::engine::cpu::{replay_path, KernelParams};
+use crate::engine::cpu::{replay_path, warm_up_needed, KernelParams};
 use crate::engine::BatchAccumulators;
 use crate::scenario::Plan;
 
@@ -11,6 +11,20 @@ use super::history::History;
 
 /// Most stocks whose weights the trace keeps (the weights figure's lines).
 pub const MOST_STOCKS_SHOWN: usize = 20;
+
+/// Most rows whose weights the trace keeps (the weights figure's points): a weight
+/// per stock, strategy and row of a long file would be the backtest's largest memory.
+pub const MOST_WEIGHT_POINTS: usize = 250;
+
+/// Rows kept for a figure: at most about `most`, evenly spaced, always the first and the last.
+pub fn sampled_rows(rows: usize, most: usize) -> Vec<usize> {
+    let stride = rows.div_ceil(most).max(1);
+    let mut kept: Vec<usize> = (0..rows).step_by(stride).collect();
+    if kept.last() != Some(&(rows - 1)) {
+        kept.push(rows - 1);
+    }
+    kept
+}
 
 /// A backtest's path, one entry per row of the data (the first: the start).
 #[derive(Debug, Clone)]
@@ -23,8 +37,10 @@ pub struct Trace {
     pub terms: Vec<Vec<[f64; 4]>>,
     /// The stocks whose weights are kept: all, or the largest `MOST_STOCKS_SHOWN` at the start.
     pub shown_stocks: Vec<usize>,
-    /// `weights[strategy][row][k]`: the weight of stock `shown_stocks[k]` held after the
-    /// row's step (and rebalance); the market's last.
+    /// The rows whose weights are kept ([`MOST_WEIGHT_POINTS`] of them, evenly spaced).
+    pub weight_rows: Vec<usize>,
+    /// `weights[strategy][j][k]`: the weight of stock `shown_stocks[k]` held after the
+    /// step (and rebalance) of row `weight_rows[j]`; the market's last.
     pub weights: Vec<Vec<Vec<f64>>>,
     /// Per strategy: the largest |L - (generating + drift + cost)| at the end of a
     /// rebalancing period (None for weightings that are not functionally generated).
@@ -39,10 +55,13 @@ impl Trace {
 }
 
 /// The log returns a trailing estimate may warm up on: the complete rows before the
-/// window, and the step from the last of them into the window.
-fn warm_up_returns(history: &History) -> Vec<Vec<f64>> {
+/// window, and the step from the last of them into the window; of those, the last
+/// `needed` (a function of the number available).
+fn warm_up_returns(history: &History, needed: impl Fn(usize) -> usize) -> crate::data::Rows {
     let table = &history.table;
-    let rows: Vec<&Vec<f64>> = table.earlier.iter().chain(std::iter::once(&table.values[0])).collect();
+    let available = table.earlier.len();
+    let rows: Vec<&[f64]> =
+        table.earlier.iter().skip(available - needed(available)).chain(std::iter::once(&table.values[0])).collect();
     crate::data::log_changes(&rows)
 }
 
@@ -61,7 +80,8 @@ pub fn replay(plan: &Plan, history: &History) -> (BatchAccumulators, Trace) {
         market_log_value: Vec::with_capacity(rows),
         terms: vec![Vec::with_capacity(rows); strategies],
         shown_stocks,
-        weights: vec![Vec::with_capacity(rows); strategies + 1],
+        weight_rows: sampled_rows(rows, MOST_WEIGHT_POINTS),
+        weights: vec![Vec::new(); strategies + 1],
         largest_residual: plan
             .strategies
             .iter()
@@ -69,12 +89,17 @@ pub fn replay(plan: &Plan, history: &History) -> (BatchAccumulators, Trace) {
             .collect(),
     };
     let pick = |weights: Vec<f64>, shown: &[usize]| shown.iter().map(|&i| weights[i]).collect::<Vec<f64>>();
-    let batch = replay_path(&params, &warm_up_returns(history), |completed, block| {
+    let warm_up = warm_up_returns(history, |available| warm_up_needed(&params, available));
+    let batch = replay_path(&params, &warm_up, |completed, block| {
         trace.market_log_value.push(block.market_log_return(0));
+        // The weights of the sampled rows only: the next one not yet kept is this one.
+        let weights_kept = trace.weight_rows.get(trace.weights[strategies].len()) == Some(&(completed as usize));
         for (s, strategy) in plan.strategies.iter().enumerate() {
             let terms = block.terms_to_date(0, s);
             trace.terms[s].push(terms);
-            trace.weights[s].push(pick(block.held_weights(0, s), &trace.shown_stocks));
+            if weights_kept {
+                trace.weights[s].push(pick(block.held_weights(0, s), &trace.shown_stocks));
+            }
             let period_ends =
                 completed > 0 && (completed.is_multiple_of(strategy.rebalance_every) || completed == plan.steps);
             if let (true, Some(largest)) = (period_ends, trace.largest_residual[s].as_mut()) {
@@ -82,7 +107,9 @@ pub fn replay(plan: &Plan, history: &History) -> (BatchAccumulators, Trace) {
                 *largest = largest.max(residual);
             }
         }
-        trace.weights[strategies].push(pick(block.market_weights(0), &trace.shown_stocks));
+        if weights_kept {
+            trace.weights[strategies].push(pick(block.market_weights(0), &trace.shown_stocks));
+        }
     });
     (batch, trace)
 }

@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::data::{DataError, Table, Window};
+use crate::data::{DataError, Rows, Table, Window};
 
 use crate::numeric::shrinkage::{shrunk_correlation, Shrinkage};
 use crate::scenario::Scenario;
@@ -171,7 +171,7 @@ pub fn calibrate(path: &Path, options: &CalibrationOptions) -> Result<Calibratio
 
 fn gbm_section(
     table: &Table,
-    returns: &[Vec<f64>],
+    returns: &Rows,
     periods_per_year: f64,
     shrinkage: Shrinkage,
     text: &mut String,
@@ -180,7 +180,7 @@ fn gbm_section(
     let column = |stock: usize| returns.iter().map(|r| r[stock]).collect::<Vec<f64>>();
     let growth: Vec<f64> = (0..n).map(|i| mean(column(i).into_iter()) * periods_per_year).collect();
     let vol: Vec<f64> = (0..n).map(|i| sample_sd(&column(i)) * periods_per_year.sqrt()).collect();
-    let (correlation, intensity) = shrunk_correlation(returns, shrinkage);
+    let (correlation, intensity) = shrunk_correlation(&returns.iter().collect::<Vec<&[f64]>>(), shrinkage);
     if correlation.clone().cholesky().is_none() {
         return Err(DataError {
             location: "--shrinkage".into(),
@@ -216,7 +216,7 @@ fn gbm_section(
 
 fn first_order_section(
     table: &Table,
-    returns: &[Vec<f64>],
+    returns: &Rows,
     periods_per_year: f64,
     text: &mut String,
 ) -> Result<String, DataError> {

@@ -1,9 +1,21 @@
 //! Real daily data (docs/real-data.md): the wide CSV tables `calibrate`, `backtest` and
 //! the bootstrap market read, every problem reported by file, line and column.
 
+mod rows;
 mod table;
 
-pub use table::{log_changes, parse_date, Bound, DataRecord, Table, Window};
+pub use rows::Rows;
+
+pub use table::{format_date, log_changes, log_ratio, parse_date, Bound, DataRecord, Frequency, Span, Table, Window};
+
+/// Largest relative gap between a scenario's `steps_per_year` and its data's rows a
+/// year: rebalancing intervals and lookbacks count steps, and a step is one row.
+pub const MOST_FREQUENCY_GAP: f64 = 0.05;
+
+/// Whether `steps_per_year` agrees with `rows_per_year` within [`MOST_FREQUENCY_GAP`].
+pub fn frequencies_agree(steps_per_year: u32, rows_per_year: f64) -> bool {
+    ((steps_per_year as f64 - rows_per_year) / rows_per_year).abs() <= MOST_FREQUENCY_GAP
+}
 
 /// A problem with the input data: where (file, line, column, or option) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -255,22 +255,12 @@ impl<R: Real> PathBlock<R> {
                 _ => Vec::new(),
             },
             days: [0; LANES],
-            window: params
-                .strategies
-                .iter()
-                .filter_map(|s| match &s.weighting {
-                    KernelWeighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => {
-                        Some(estimate.lookback)
-                    }
-                    _ => None,
-                })
-                .max()
-                .map(|capacity| ReturnWindow {
-                    capacity,
-                    returns: vec![Lanes::zero(); capacity * n],
-                    next: 0,
-                    filled: 0,
-                }),
+            window: trailing_window(params).map(|capacity| ReturnWindow {
+                capacity,
+                returns: vec![Lanes::zero(); capacity * n],
+                next: 0,
+                filled: 0,
+            }),
             top_k: params.strategies.iter().any(|s| matches!(s.weighting, KernelWeighting::TopK { .. })).then(|| {
                 TopKScratch {
                     order: params.initial_order.repeat(LANES),
@@ -687,20 +677,45 @@ pub fn first_non_finite_step<R: Real>(params: &KernelParams<R>, path: u64) -> Op
     None
 }
 
+/// The rows of returns a path keeps for its trailing estimates: the longest lookback,
+/// if any strategy has one.
+fn trailing_window<R: Real>(params: &KernelParams<R>) -> Option<usize> {
+    params
+        .strategies
+        .iter()
+        .filter_map(|s| match &s.weighting {
+            KernelWeighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => Some(estimate.lookback),
+            _ => None,
+        })
+        .max()
+}
+
+/// How many of `available` warm-up returns [`replay_path`] needs: none without a
+/// trailing estimate, else the last ones that fill its window to the same state as
+/// all `available` would (a whole number of windows fewer, so that its ring of
+/// returns ends at the same place).
+pub fn warm_up_needed<R: Real>(params: &KernelParams<R>, available: usize) -> usize {
+    match trailing_window(params) {
+        None => 0,
+        Some(capacity) if available <= capacity => available,
+        Some(capacity) => available - (available - capacity) / capacity * capacity,
+    }
+}
+
 /// Path 0 of `params` alone (a backtest's one path: lane 0 of a block), with its
 /// trailing-estimate window first filled with `warm_up` (log returns before the first
 /// step, oldest first), calling `on_step(completed steps, block)` at the start (0) and
 /// after every step.
 pub fn replay_path<R: Real>(
     params: &KernelParams<R>,
-    warm_up: &[Vec<f64>],
+    warm_up: &crate::data::Rows,
     mut on_step: impl FnMut(u32, &PathBlock<R>),
 ) -> BatchAccumulators {
     let n = params.n;
     let strategies = params.strategies.len();
     let mut state = PathBlock::init_paths(params, 0, 1);
     if let Some(window) = state.window.as_mut() {
-        for returns in warm_up {
+        for returns in warm_up.iter() {
             let lanes: Vec<Lanes<R>> = returns.iter().map(|r| Lanes::splat(R::from_f64(*r))).collect();
             window.push(&lanes);
         }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::data::{Bound, DataError, Table, Window};
+use crate::data::{Bound, DataError, Rows, Table, Window};
 use crate::market::spec::MarketSpec;
 use crate::market::{initial_weights, MAX_STOCKS};
 use crate::numeric::lanes::{Lanes, Real};
@@ -134,7 +134,7 @@ impl BootstrapMarket {
         if spec.demean.unwrap_or(false) {
             let mean: Vec<f64> =
                 (0..n).map(|i| log_changes.iter().map(|day| day[i]).sum::<f64>() / days as f64).collect();
-            for day in &mut log_changes {
+            for day in log_changes.iter_mut() {
                 day.iter_mut().zip(&mean).for_each(|(change, m)| *change -= m);
             }
         }
@@ -148,17 +148,17 @@ impl BootstrapMarket {
         };
         Ok(BootstrapMarket {
             initial_weights: weights.expect("checked above"),
-            log_changes: log_changes.iter().flatten().copied().collect(),
+            log_changes: Arc::from(log_changes.cells()),
             schedule: DaySchedule::Resampled { mean_block },
             source: Some(source),
         })
     }
 
     /// The market whose steps are the rows of `log_changes` (`[day][stock]`), in order.
-    pub fn in_order(initial_weights: Vec<f64>, log_changes: &[Vec<f64>]) -> BootstrapMarket {
+    pub fn in_order(initial_weights: Vec<f64>, log_changes: &Rows) -> BootstrapMarket {
         BootstrapMarket {
             initial_weights,
-            log_changes: log_changes.iter().flatten().copied().collect(),
+            log_changes: Arc::from(log_changes.cells()),
             schedule: DaySchedule::InOrder,
             source: None,
         }

@@ -14,17 +14,17 @@ pub enum Shrinkage {
 
 /// Sample correlation of `returns[t][stock]` shrunk toward the identity; returns the
 /// matrix and the intensity used.
-pub fn shrunk_correlation(returns: &[Vec<f64>], shrinkage: Shrinkage) -> (DMatrix<f64>, f64) {
+pub fn shrunk_correlation(returns: &[impl AsRef<[f64]>], shrinkage: Shrinkage) -> (DMatrix<f64>, f64) {
     let periods = returns.len();
-    let n = returns[0].len();
+    let n = returns[0].as_ref().len();
     // Standardise each column (divisor T, so the sample matrix has a unit diagonal).
     let mut standardised = DMatrix::zeros(periods, n);
     for stock in 0..n {
-        let mean = returns.iter().map(|r| r[stock]).sum::<f64>() / periods as f64;
-        let variance = returns.iter().map(|r| (r[stock] - mean).powi(2)).sum::<f64>() / periods as f64;
+        let mean = returns.iter().map(|r| r.as_ref()[stock]).sum::<f64>() / periods as f64;
+        let variance = returns.iter().map(|r| (r.as_ref()[stock] - mean).powi(2)).sum::<f64>() / periods as f64;
         let sd = variance.sqrt().max(f64::MIN_POSITIVE);
         for (t, r) in returns.iter().enumerate() {
-            standardised[(t, stock)] = (r[stock] - mean) / sd;
+            standardised[(t, stock)] = (r.as_ref()[stock] - mean) / sd;
         }
     }
     let sample = standardised.transpose() * &standardised / periods as f64;

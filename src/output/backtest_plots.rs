@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::backtest::Backtest;
+use crate::backtest::{sampled_rows, Backtest};
 use crate::data::parse_date;
 use crate::output::backtest::{backtest_csv, backtest_summary_json, backtest_table, price_data_caveats};
 use crate::output::html::{escape, STYLE};
@@ -17,19 +17,8 @@ use crate::output::plots::{colour, err, figure, padded_range, zero_line_and_lege
 pub const BACKTEST_FIGURES: [&str; 2] = ["relative_value", "weights"];
 
 /// Most points a relative-value line is drawn with (8,000 daily points a line are
-/// megabytes of SVG and no clearer), and a weight's (up to 100 lines).
+/// megabytes of SVG and no clearer; a weight's are the trace's, up to 100 lines).
 const MOST_POINTS: usize = 1_000;
-const MOST_WEIGHT_POINTS: usize = 250;
-
-/// Rows kept for a figure: at most about `most`, evenly spaced, always the first and the last.
-fn sampled_rows(rows: usize, most: usize) -> Vec<usize> {
-    let stride = rows.div_ceil(most).max(1);
-    let mut kept: Vec<usize> = (0..rows).step_by(stride).collect();
-    if kept.last() != Some(&(rows - 1)) {
-        kept.push(rows - 1);
-    }
-    kept
-}
 
 /// A date as a fractional calendar year (1990-07-02 is about 1990.5).
 fn calendar_year(date: &str) -> f64 {
@@ -175,15 +164,14 @@ pub fn backtest_figures(backtest: &Backtest, with_png: bool) -> Result<Vec<Figur
     let relative = RelativeValue { years, series };
     let tickers: Vec<String> = trace.shown_stocks.iter().map(|&i| backtest.data.tickers[i].clone()).collect();
     let strategies = backtest.strategies();
-    let weight_rows = sampled_rows(trace.dates.len(), MOST_WEIGHT_POINTS);
-    let weights_of = |panel: usize| {
-        weight_rows.iter().map(|&row| trace.weights[panel][row].iter().map(|w| 100.0 * w).collect()).collect()
-    };
+    let weight_rows = &trace.weight_rows;
+    let weights_of =
+        |panel: usize| trace.weights[panel].iter().map(|row| row.iter().map(|w| 100.0 * w).collect()).collect();
     let mut panels = vec![("market".to_string(), weights_of(strategies))];
     for (s, (name, _)) in backtest.report.strategies.iter().enumerate().take(MOST_PANELS - 1) {
         panels.push((name.clone(), weights_of(s)));
     }
-    let weights = Weights { years: years_of(&weight_rows), tickers, panels };
+    let weights = Weights { years: years_of(weight_rows), tickers, panels };
     let shown =
         if trace.shown_stocks.len() < backtest.plan.n() { "the 20 largest stocks at the start" } else { "every stock" };
     Ok(vec![

@@ -1,8 +1,10 @@
 //! `paths.parquet`: every path's statistics, the columns and rows of `paths.csv` (one row
 //! per path and strategy, plus the market's row per path), for pandas, polars, pyarrow
 //! and the other tools that read Parquet. Written with the `parquet` crate's column
-//! writers (no Arrow), uncompressed, in row groups of bounded size.
+//! writers (no Arrow), uncompressed, in row groups of bounded size, to any writer: a
+//! file is streamed, one row group in memory at a time.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
@@ -18,6 +20,11 @@ use crate::summary::stats::Rounding;
 /// Paths per row group (each path gives one row per strategy and one for the market).
 const ROW_GROUP_PATHS: usize = 1 << 18;
 
+/// Memory the encoders take beside a row group's columns (pages and dictionaries of a
+/// megabyte or so per column, with room to spare): reserved and released before each
+/// row group, so that a table that does not fit is an error, not an abort mid-write.
+const ENCODER_HEADROOM: usize = 64 << 20;
+
 /// The schema: the columns of `per_path.rs`, those not defined on every row optional.
 fn schema() -> String {
     let mut schema =
@@ -28,6 +35,16 @@ fn schema() -> String {
     }
     schema.push('}');
     schema
+}
+
+/// Why the table could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PathsTableError {
+    /// A row group's columns did not fit in memory (reported, not aborted on).
+    #[error("not enough memory for a row group of the per-path table ({rows} rows)")]
+    OutOfMemory { rows: usize },
+    #[error(transparent)]
+    Parquet(#[from] ParquetError),
 }
 
 /// One row group's columns.
@@ -42,10 +59,28 @@ struct RowGroup {
 }
 
 impl RowGroup {
-    /// A row; `value(index)` is the value of column `index`, `None` for null.
-    fn push(&mut self, path: i64, strategy: &str, value: impl Fn(usize) -> Option<f64>) {
+    /// Room for `rows` rows, or the error that says there is not enough memory for them
+    /// and the encoders.
+    fn with_capacity(rows: usize) -> Result<RowGroup, PathsTableError> {
+        let out_of_memory = |_| PathsTableError::OutOfMemory { rows };
+        Vec::<u8>::new().try_reserve_exact(ENCODER_HEADROOM).map_err(out_of_memory)?;
+        let mut group = RowGroup::default();
+        group.path.try_reserve_exact(rows).map_err(out_of_memory)?;
+        group.strategy.try_reserve_exact(rows).map_err(out_of_memory)?;
+        for (index, column) in COLUMNS.iter().enumerate() {
+            group.values[index].try_reserve_exact(rows).map_err(out_of_memory)?;
+            if column.optional() {
+                group.levels[index].try_reserve_exact(rows).map_err(out_of_memory)?;
+            }
+        }
+        Ok(group)
+    }
+
+    /// A row; `value(index)` is the value of column `index`, `None` for null. The
+    /// strategy's name is shared, not copied, by its rows.
+    fn push(&mut self, path: i64, strategy: &ByteArray, value: impl Fn(usize) -> Option<f64>) {
         self.path.push(path);
-        self.strategy.push(ByteArray::from(strategy));
+        self.strategy.push(strategy.clone());
         for (index, column) in COLUMNS.iter().enumerate() {
             let present = value(index);
             if let Some(present) = present {
@@ -59,24 +94,37 @@ impl RowGroup {
 }
 
 /// The bytes of `paths.parquet` for `results`, computed with `rounding`.
-pub fn paths_parquet(results: &Results, rounding: &Rounding) -> Result<Vec<u8>, ParquetError> {
+pub fn paths_parquet(results: &Results, rounding: &Rounding) -> Result<Vec<u8>, PathsTableError> {
+    write_paths_parquet(results, rounding, Vec::new())
+}
+
+/// `paths.parquet` for `results`, computed with `rounding`, written to `out` (returned).
+pub fn write_paths_parquet<W: Write + Send>(
+    results: &Results,
+    rounding: &Rounding,
+    out: W,
+) -> Result<W, PathsTableError> {
     let schema = Arc::new(parse_message_type(&schema())?);
     let properties =
         Arc::new(WriterProperties::builder().set_created_by(format!("sptlab {}", env!("CARGO_PKG_VERSION"))).build());
-    let mut writer = SerializedFileWriter::new(Vec::new(), schema, properties)?;
+    let mut writer = SerializedFileWriter::new(out, schema, properties)?;
     let first_path = results.path_range.start as i64;
+    let market_name = ByteArray::from("market");
+    let names: Vec<ByteArray> = results.strategy_names.iter().map(|name| ByteArray::from(name.as_str())).collect();
     for group_start in (0..results.paths()).step_by(ROW_GROUP_PATHS) {
-        let mut rows = RowGroup::default();
-        for path in group_start..(group_start + ROW_GROUP_PATHS).min(results.paths()) {
+        let group_end = (group_start + ROW_GROUP_PATHS).min(results.paths());
+        let mut rows = RowGroup::with_capacity((group_end - group_start) * (results.strategy_names.len() + 1))?;
+        for path in group_start..group_end {
             let index = first_path + path as i64;
             let market = MarketRow::of(results, path);
-            rows.push(index, "market", |column| {
+            rows.push(index, &market_name, |column| {
                 let column = &COLUMNS[column];
                 column.defined(results, true).then(|| (column.market)(market))
             });
-            for (strategy, name) in results.strategy_names.iter().enumerate() {
-                let statistics = &results.per_path[strategy][path];
-                let generated = results.functionally_generated[strategy];
+            for ((name, per_path), &generated) in
+                names.iter().zip(&results.per_path).zip(&results.functionally_generated)
+            {
+                let statistics = &per_path[path];
                 rows.push(index, name, |column| {
                     let column = &COLUMNS[column];
                     column.value_on(statistics, rounding).filter(|_| column.defined(results, generated))
@@ -100,5 +148,5 @@ pub fn paths_parquet(results: &Results, rounding: &Rounding) -> Result<Vec<u8>, 
         }
         group.close()?;
     }
-    writer.into_inner()
+    Ok(writer.into_inner()?)
 }

@@ -156,15 +156,12 @@ impl Scenario {
     }
 }
 
-/// Largest relative gap between `steps_per_year` and the bootstrap data's rows a year.
-const MOST_FREQUENCY_GAP: f64 = 0.05;
-
 /// What the bootstrap market asks of the rest of the scenario: steps as long as the
 /// data's days, and no antithetic pairs (its randomness is days, not normals).
 fn bootstrap_problems(scenario: &Scenario, bootstrap: &BootstrapMarket, problems: &mut Problems) {
     if let Some(source) = &bootstrap.source {
         let per_year = source.periods_per_year;
-        if ((scenario.steps_per_year as f64 - per_year) / per_year).abs() > MOST_FREQUENCY_GAP {
+        if !crate::data::frequencies_agree(scenario.steps_per_year, per_year) {
             problems.push(invalid(
                 "steps_per_year",
                 format!(

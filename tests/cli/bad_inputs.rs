@@ -615,6 +615,36 @@ fn cases() -> Vec<Case> {
             vec!["--benchmark", "{dir}/prices.csv"],
             vec!["--benchmark", "has 2 value columns; an index file has one"],
         ),
+        // Weekly data with the default scenario's 252 steps a year: rebalance_every = 21
+        // would mean every 21 weeks. Refused as `run --history` refuses it.
+        Case {
+            name: "backtest of weekly data with daily steps",
+            input: Input::Backtest {
+                csv: format!(
+                    "Date,AAA,BBB\n{}",
+                    (0..30).map(|w| format!("2019-{:02}-{:02},{},20\n", 1 + w / 4, 1 + 7 * (w % 4), 10 + w)).collect::<String>()
+                ),
+                scenario: Some(format!("steps_per_year = 252\n[market]\nn = 2{EQUAL}")),
+            },
+            extra: vec![],
+            expect: vec!["steps_per_year: ", "prices.csv has 48.4 rows a year (2019-01-01 to 2019-08-08), but steps_per_year is 252"],
+        },
+        // Finite, positive prices whose one-row move (a factor of 1e600) no f64 growth
+        // follows: the backtest stops naming the date and stock instead of printing NaN.
+        backtest(
+            "backtest of prices that leap from 1e-300 to 1e300",
+            format!("{header}{}", rows.replacen(",10.1,20", ",1e-300,20", 1).replacen(",10.2,20", ",1e300,20", 1)),
+            vec![],
+            vec!["prices.csv: the backtest's numbers overflow on 2020-01-03: AAA's price moves from 1e-300 on 2020-01-02 \
+                  to 1e300 on 2020-01-03 (a factor of 1e600)"],
+        ),
+        backtest(
+            "backtest against an index that leaps from 1e-300 to 1e300",
+            format!("{header}{rows}"),
+            vec!["--benchmark", "{dir}/index-leap.csv"],
+            vec!["index-leap.csv: the backtest's numbers overflow on 2020-01-03: the index INDEX's level moves by a \
+                  factor of 1e600 from 2020-01-02"],
+        ),
         backtest_scenario(
             "backtest of a strategy that needs a model's covariance",
             "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n",
@@ -711,7 +741,7 @@ fn cases() -> Vec<Case> {
                 "paths = 10\nyears = 0.1\nsteps_per_year = 12\n[market]\nn = 2\nvol = 0.2\n{EQUAL}"
             )),
             extra: vec!["--history", "{dir}/prices.csv"],
-            expect: vec!["--history:", "rows a year, but the run takes 12 steps a year (steps_per_year)"],
+            expect: vec!["--history:", "prices.csv has 341.1 rows a year (2020-01-01 to 2020-04-16), but steps_per_year is 12"],
         },
         // Calibration CSVs.
         csv(
@@ -965,7 +995,14 @@ fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
             }
             Input::Backtest { csv, scenario } => {
                 let file = write(&dir, "prices.csv", csv);
-                let scenario = write(&dir, "scenario.toml", scenario.as_deref().unwrap_or(SMALL));
+                // The data has 341 rows a year: the scenario's steps must agree with it.
+                let text = scenario.as_deref().unwrap_or(SMALL);
+                let text = if text.contains("steps_per_year") {
+                    text.to_string()
+                } else {
+                    format!("steps_per_year = 341\n{text}")
+                };
+                let scenario = write(&dir, "scenario.toml", &text);
                 let dates: Vec<&str> = csv.lines().skip(1).filter_map(|line| line.split(',').next()).collect();
                 let index = |skip: &str| -> String {
                     let rows = dates.iter().filter(|date| **date != skip).map(|date| format!("{date},100.0\n"));
@@ -978,6 +1015,8 @@ fn every_bad_input_exits_with_2_says_where_and_why_and_leaves_nothing() {
                 write(&dir, "index-late.csv", &late);
                 write(&dir, "index-blank.csv", &index("").replace("2020-02-01,100.0", "2020-02-01,"));
                 write(&dir, "index-zero.csv", &index("").replace("2020-02-01,100.0", "2020-02-01,0"));
+                let leap = index("").replacen("2020-01-02,100.0", "2020-01-02,1e-300", 1);
+                write(&dir, "index-leap.csv", &leap.replacen("2020-01-03,100.0", "2020-01-03,1e300", 1));
                 args.extend(["backtest".into(), file, "--scenario".into(), scenario]);
                 args.extend(["--out".into(), out.to_string_lossy().into_owned()]);
             }

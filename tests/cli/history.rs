@@ -198,3 +198,101 @@ fn a_killed_bootstrap_run_with_history_resumes_to_the_same_results() {
     assert!(fan(&killed) == fan(&whole), "the fan chart with the historical paths");
     assert!(json(&killed.join("summary.json"))["strategies"]["equal"]["history"]["percentile"].is_number());
 }
+
+#[test]
+fn a_short_horizon_measures_the_data_s_frequency_over_the_file_not_its_window() {
+    // --years 0.01 leaves a window of two rows one day apart, which alone would count
+    // 365 rows a year and refuse daily data (before: "has 365.2 rows a year"). The
+    // file's frequency, over all of it, is that of daily trading days.
+    let dir = scratch("history-short");
+    let data = prices(&dir, "prices.csv", 10, "2020-01-01");
+    let scenario = write(
+        &dir,
+        "gbm.toml",
+        &format!("seed = 3\npaths = 20\n[market]\nn = 10\nvol = 0.2\ncorrelation = 0.3\n{STRATEGIES}"),
+    );
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--years", "0.01", "--history", &data]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("rows a year"), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("history: "));
+    // Weekly rows over the same file are still refused, and the message says over which dates.
+    let text = std::fs::read_to_string(&data).unwrap();
+    let weekly: String =
+        text.lines().enumerate().filter(|(row, _)| row % 5 == 0).map(|(_, l)| format!("{l}\n")).collect();
+    let weekly_file = write(&dir, "weekly.csv", &weekly);
+    let output = sptlab(&["run", &scenario, "--backend", "cpu", "--years", "0.1", "--history", &weekly_file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rows a year (2020-01"), "{stderr}");
+    assert!(stderr.contains("but steps_per_year is 252"), "{stderr}");
+}
+
+#[test]
+fn the_csv_reader_holds_about_the_file_s_size() {
+    // 250,000 weekdays of 20 stocks (about 42 MB), of which the backtest keeps the last
+    // quarter: reading the file must fit in twice its size plus 32 MB of address space
+    // (before: the whole file in memory, then two more copies of it as vectors per row,
+    // then the rows' log returns: over 200 MB for this file).
+    let dir = scratch("reader-memory");
+    let mut text = String::from("Date");
+    for stock in 0..20 {
+        text.push_str(&format!(",S{stock}"));
+    }
+    text.push('\n');
+    let start: i64 = 20_000; // days since 1970-01-01 (2024-10-04); weekends are skipped below
+    let mut day = start;
+    let mut last = String::new();
+    for row in 0..250_000u64 {
+        if (day - 4).rem_euclid(7) >= 5 {
+            day += 7 - (day - 4).rem_euclid(7);
+        }
+        last = format_date(day);
+        text.push_str(&last);
+        for stock in 0..20u64 {
+            text.push_str(&format!(",{}.{:04}", 50 + (row * 7 + stock * 13) % 50, (row * 31 + stock) % 10_000));
+        }
+        text.push('\n');
+        day += 1;
+    }
+    let file = write(&dir, "long.csv", &text);
+    let size = std::fs::metadata(&file).unwrap().len();
+    let from = format_date(day - 90);
+    let limit = format!("--as={}", 2 * size + (32 << 20));
+    let output = std::process::Command::new("prlimit")
+        .args([limit.as_str(), &crate::binary(), "backtest", &file, "--from", &from, "--quiet"])
+        .output()
+        .expect("prlimit (util-linux) runs");
+    assert!(output.status.success(), "{:?} {}", output.status, String::from_utf8_lossy(&output.stderr));
+    assert!(last > from);
+}
+
+/// YYYY-MM-DD of days since 1970-01-01 (Howard Hinnant's civil_from_days).
+fn format_date(days: i64) -> String {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[test]
+fn caps_whose_total_overflows_backtest_to_finite_numbers() {
+    // Two caps of 1e308: their total is infinite, their weights one half each (before:
+    // every figure NaN, exit 0).
+    let dir = scratch("huge-caps");
+    let rows: String = (1..=20).map(|day| format!("2020-01-{day:02},1e308,{}e307\n", 10 - day % 3)).collect();
+    let file = write(&dir, "caps.csv", &format!("Date,A,B\n{rows}"));
+    let output = sptlab(&["backtest", &file, "--caps", "--out", dir.join("out").to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!stdout.contains("NaN") && !stdout.contains("inf"), "{stdout}");
+    let summary = json(&dir.join("out/summary.json"));
+    let market = summary["market"]["log_return"]["mean"].as_f64().unwrap();
+    assert!(market.is_finite(), "{summary}");
+}

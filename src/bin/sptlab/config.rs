@@ -15,7 +15,7 @@ use sptlab::engine::{BackendKind, Precision};
 use sptlab::output::out_dir::not_a_folder;
 use sptlab::output::per_path::PerPathFormat;
 use sptlab::output::shard::ShardSpec;
-use sptlab::scenario::{scenario_problems, Overrides, Plan, ScenarioSource};
+use sptlab::scenario::{Overrides, Plan, ScenarioSource};
 use sptlab::summary::history::HistoricalOutcome;
 
 use crate::args::{BackendChoice, ControlVariateChoice, PrecisionChoice, RunArgs};
@@ -165,7 +165,7 @@ fn fresh_run(args: &RunArgs, problems: &mut Vec<String>) -> Option<RunMode> {
         Some(data) => match sptlab::backtest::historical_outcome(&plan, data, args.caps) {
             Ok(history) => Some(Box::new(history)),
             Err(error) => {
-                problems.extend(scenario_problems(&source, error.problem()));
+                problems.extend(sptlab::backtest::history_problems(&error));
                 None
             }
         },
