@@ -88,6 +88,28 @@ def _non_finite(value: Any, at: str) -> Optional[str]:
     return None
 
 
+_TOML_INTEGERS = range(-(2**63), 2**63)
+
+
+def _out_of_range(value: Any, at: str) -> Optional[str]:
+    """The key path of the first integer in a scenario dict that no scenario value can
+    hold (a scenario's integers are 64-bit, as TOML's are; JSON would carry a larger
+    one to the engine as a float and lose it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _TOML_INTEGERS:
+        return at
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _out_of_range(item, f"{at}.{key}" if at else str(key))
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _out_of_range(item, f"{at}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def _source(scenario: ScenarioLike) -> "tuple[str, str]":
     """(kind, text) of a scenario argument, as ``_native`` takes it."""
     if scenario is None:
@@ -96,6 +118,9 @@ def _source(scenario: ScenarioLike) -> "tuple[str, str]":
         key = _non_finite(scenario, "")
         if key is not None:
             raise ValueError(f"scenario dict: {key}: must be a finite number")
+        key = _out_of_range(scenario, "")
+        if key is not None:
+            raise ValueError(f"scenario dict: {key}: must be a whole number from -2**63 to 2**63 - 1")
         return "json", _json.dumps(scenario, default=_json_default, allow_nan=False)
     if isinstance(scenario, _os.PathLike):
         return "file", _os.fspath(scenario)
@@ -155,7 +180,10 @@ def _per_path_format(per_path: Union[bool, str, None]) -> Optional[str]:
 def _check_count(name: str, value: Any) -> None:
     """A whole-number option: negative or beyond 64 bits is bad input naming it (the
     engine checks the range that matters, such as paths >= 1)."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool):
+        # A bool is an int to Python (True == 1): paths=True would run one path.
+        raise TypeError(f"{name}={value}: must be a whole number, not a bool")
+    if value is None or not isinstance(value, int):
         return  # None is the default; a wrong type is the extension's TypeError naming the argument
     if not 0 <= value < 2**64:
         raise ValueError(f"{name}={value}: must be a whole number from 0 to 2**64 - 1")
@@ -199,11 +227,29 @@ class Result(_Finished):
     @property
     def paths(self):
         """Every path's statistics as a pyarrow Table (``.to_pandas()`` for pandas):
-        the columns of paths.parquet, one row per path and strategy plus the market's."""
+        the columns of paths.parquet, one row per path and strategy plus the market's.
+
+        The engine writes the table to a temporary file one row group at a time and
+        pyarrow reads it from there, so memory holds one copy of it, not three; when
+        that does not fit, MemoryError. It is read with the system allocator, on this
+        thread, without pre-buffering: under an address-space limit (ulimit -v)
+        pyarrow's default allocator and its threads hang where malloc fails cleanly."""
         if self._paths is None:
+            import tempfile
+
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._paths = pq.read_table(_io.BytesIO(self._native.paths_parquet()))
+            with tempfile.TemporaryDirectory(prefix="sptlab-") as folder:
+                file = _os.path.join(folder, "paths.parquet")
+                self._native.write_paths_parquet(file)
+                previous = pa.default_memory_pool()
+                pa.set_memory_pool(pa.system_memory_pool())
+                try:
+                    reader = pq.ParquetFile(file, memory_map=False, pre_buffer=False)
+                    self._paths = reader.read(use_threads=False)
+                finally:
+                    pa.set_memory_pool(previous)
         return self._paths
 
     @property
@@ -299,6 +345,8 @@ def run(
     per_path_format = _per_path_format(per_path)
     for name, value in (("paths", paths), ("seed", seed), ("threads", threads), ("batch_paths", batch_paths)):
         _check_count(name, value)
+    if isinstance(years, bool):
+        raise TypeError(f"years={years}: must be a number of years, not a bool")
     callback, bar = _progress_callback(progress)
     try:
         native = _native.run(

@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
 use sptlab::backtest::{Backtest, BacktestError, BacktestOptions};
 use sptlab::bench::suite::{run_suite, Suite};
@@ -95,12 +94,23 @@ impl NativeRun {
         json(&sptlab::output::grid_table::grid_rows(&self.results, self.plan.steps_per_year))
     }
 
-    /// paths.parquet's bytes: every path's statistics.
-    fn paths_parquet<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    /// paths.parquet, every path's statistics, written to `path` one row group at a
+    /// time (no copy of the whole table in memory); MemoryError when a row group
+    /// does not fit.
+    fn write_paths_parquet(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        use sptlab::output::paths_parquet::{write_paths_parquet, PathsTableError};
         let rounding = self.results.rounding(self.report.run.backend.precision);
-        let bytes = sptlab::output::paths_parquet::paths_parquet(&self.results, &rounding)
-            .map_err(|error| PyRuntimeError::new_err(format!("encoding the per-path table: {error}")))?;
-        Ok(PyBytes::new(py, &bytes))
+        py.detach(|| {
+            let file = std::fs::File::create(&path)
+                .map_err(|error| PyRuntimeError::new_err(format!("writing {}: {error}", path.display())))?;
+            let written = write_paths_parquet(&self.results, &rounding, std::io::BufWriter::new(file));
+            match written {
+                Ok(mut out) => std::io::Write::flush(&mut out)
+                    .map_err(|error| PyRuntimeError::new_err(format!("writing {}: {error}", path.display()))),
+                Err(error @ PathsTableError::OutOfMemory { .. }) => Err(PyMemoryError::new_err(error.to_string())),
+                Err(error) => Err(PyRuntimeError::new_err(format!("encoding the per-path table: {error}"))),
+            }
+        })
     }
 
     /// What the run said on the way (a fall-back to the CPU, say).
@@ -246,7 +256,7 @@ fn checked(
         Some(data) => match sptlab::backtest::historical_outcome(&plan, data, options.caps) {
             Ok(history) => Some(history),
             Err(error) => {
-                problems.extend(scenario_problems(&name, error.problem()));
+                problems.extend(sptlab::backtest::history_problems(&error));
                 None
             }
         },

@@ -99,3 +99,26 @@ def test_bad_backtest_input_raises_value_error(tmp_path):
         sptlab.backtest(empty)
     with pytest.raises(TypeError):
         sptlab.run(42)
+
+
+def test_a_missing_history_file_is_the_history_arguments_problem():
+    with pytest.raises(ValueError) as excinfo:
+        sptlab.run({"market": {"n": 2, "vol": 0.2, "correlation": 0.3},
+                    "strategies": [{"name": "e", "weighting": "equal"}]}, history="/nonexistent/prices.csv")
+    lines = problems(excinfo)
+    assert lines == ["history: /nonexistent/prices.csv: cannot read: No such file or directory (os error 2)"], lines
+
+
+def test_an_integer_beyond_64_bits_in_a_dict_is_named_as_such():
+    with pytest.raises(ValueError) as excinfo:
+        sptlab.run({"paths": 10**30, "market": {"n": 2, "vol": 0.2, "correlation": 0.3}})
+    message = str(excinfo.value)
+    assert message == "scenario dict: paths: must be a whole number from -2**63 to 2**63 - 1", message
+    assert "floating point" not in message
+
+
+@pytest.mark.parametrize("options", [{"paths": True}, {"seed": False}, {"threads": True}, {"years": True}])
+def test_a_bool_is_not_a_count(options):
+    # True == 1 to Python: paths=True would run one path.
+    with pytest.raises(TypeError, match=f"^{next(iter(options))}=(True|False): must be a"):
+        sptlab.run(None, **options)

@@ -4,6 +4,8 @@ the small functions."""
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -167,6 +169,30 @@ def test_ctrl_c_interrupts_a_run():
     assert time.perf_counter() - started < 20
     # The interpreter and the engine go on working after the interruption.
     assert sptlab.run(None, backend="cpu", paths=20, years=0.1).summary["run"]["paths"] == 20
+
+
+def test_paths_that_do_not_fit_raise_memory_error_not_an_abort():
+    # Under an address-space limit just above what the finished run holds, the per-path
+    # table (2 million rows) cannot be built: MemoryError, and the interpreter goes on.
+    # (Before: the engine built the whole Parquet file in memory and aborted, SIGABRT.)
+    script = """
+import resource, sptlab, pyarrow.parquet
+result = sptlab.run(None, backend="cpu", paths=400_000, years=0.02)
+size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize"))
+limit = size * 1024 + (150 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    result.paths
+    print("built")
+except MemoryError as error:
+    print("MemoryError", error)
+print("alive", sptlab.run(None, backend="cpu", paths=20, years=0.1, threads=1).summary["run"]["paths"])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("MemoryError"), lines
+    assert lines[-1] == "alive 20", lines
 
 
 def test_a_backtest_equals_the_cli_backtest(cli, tmp_path):
