@@ -428,7 +428,7 @@ def bench(
 ):
     """``sptlab bench``'s measurements as a DataFrame, one row per workload and backend:
     seconds, asset-steps per second, ratios measured in this run, and the largest gap
-    from CPU f64. ``workload``: "standard", "large", "rank" or "all"; ``backend``:
+    from CPU f64. ``workload``: "standard", "large", "rank", "max_growth" or "all"; ``backend``:
     "all", "cpu" or "gpu"."""
     import pandas as pd
 

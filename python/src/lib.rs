@@ -512,10 +512,11 @@ fn bench_json(
         "standard" => vec![Workload::Standard],
         "large" => vec![Workload::Large],
         "rank" => vec![Workload::Rank(100)],
+        "max_growth" => vec![Workload::MaxGrowth],
         "all" => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
         other => {
             return Err(PyValueError::new_err(format!(
-                "workload={other:?}: must be \"standard\", \"large\", \"rank\" or \"all\""
+                "workload={other:?}: must be \"standard\", \"large\", \"rank\", \"max_growth\" or \"all\""
             )))
         }
     };

@@ -1,7 +1,9 @@
 //! Strategies: the weightings and their rules (`weighting`), the max-growth
 //! optimiser (`optimize`), a strategy entry as written (`spec`) and checked (`validate`).
 
+mod factor_solver;
 pub mod optimize;
+mod projection;
 pub mod spec;
 pub mod validate;
 pub mod weighting;

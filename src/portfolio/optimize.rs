@@ -19,11 +19,14 @@
 //! is made exactly feasible at the end: z satisfies P, and is scaled toward d = 0
 //! (the market, which satisfies every constraint) until it meets the budget.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::numeric::shrinkage::{shrunk_correlation, Shrinkage};
+
+use super::factor_solver::{FactorForm, FactorWarm};
+use super::projection::project_onto_box_and_sum;
 
 /// The covariance a max_growth strategy believes.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,28 +80,45 @@ const EIGENVALUE_FLOOR: f64 = 1e-12;
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaxGrowthProblem {
     n: usize,
+    /// Sigma, and gamma when the strategy is told the growth rates.
+    covariance: DMatrix<f64>,
+    growth: Option<Vec<f64>>,
+    /// The eigenbasis of Sigma, for the ADMM method and the GPU kernel's words: made
+    /// when first needed (a factor form that solves alone never needs it; at 1,000
+    /// stocks it costs about a second).
+    eigen: OnceLock<EigenForm>,
+    /// Sigma = B B' + D, when the belief has that structure: solved in O(nK^2).
+    factor: Option<FactorForm>,
+    te_budget: f64,
+    max_active: Option<f64>,
+    pub max_iterations: usize,
+    pub tolerance: f64,
+}
+
+/// Sigma in its eigenbasis, with the unconstrained optimum there.
+#[derive(Debug, Clone, PartialEq)]
+struct EigenForm {
+    n: usize,
     /// Q, row-major (Q[i][k] at i * n + k): column k is eigenvector k of Sigma.
     eigenvectors: Vec<f64>,
     /// Lambda, the eigenvalues of Sigma (positive).
     eigenvalues: Vec<f64>,
     /// Lambda^-1 Q' (diag(Sigma) / 2 + gamma): the unconstrained optimum in the eigenbasis.
     unconstrained: Vec<f64>,
-    te_budget: f64,
-    max_active: Option<f64>,
     /// The ADMM penalty: the geometric mean of the extreme eigenvalues.
     rho: f64,
-    pub max_iterations: usize,
-    pub tolerance: f64,
 }
 
 /// What a path carries from one solve to the next: ADMM's z and scaled dual u, and the
-/// last shift of the box projection. Starting from the last rebalance's solution cuts
-/// the iterations several fold, since weights move little between rebalances.
+/// last shift of the box projection; or the factor solver's multipliers. Starting from
+/// the last rebalance's solution cuts the iterations several fold, since weights move
+/// little between rebalances.
 #[derive(Debug, Clone, Default)]
 pub struct WarmStart {
     z: Vec<f64>,
     u: Vec<f64>,
     theta: f64,
+    factor: FactorWarm,
 }
 
 /// A solution with what it took.
@@ -117,71 +137,63 @@ impl MaxGrowthProblem {
         te_budget: f64,
         max_active: Option<f64>,
     ) -> MaxGrowthProblem {
-        let n = covariance.nrows();
-        let eigen = SymmetricEigen::new(covariance.clone());
-        // A singular estimate (two returns of many stocks: rank one, and Ledoit–Wolf
-        // then finds nothing to shrink) has zero eigenvalues, whose inverses are
-        // infinite: floor them relative to the largest (the GPU's f32 twin floors at
-        // 1e-7 of it). A well-conditioned Sigma is untouched.
-        let largest = eigen.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
-        let eigenvalues: Vec<f64> =
-            eigen.eigenvalues.iter().map(|lambda| lambda.max(EIGENVALUE_FLOOR * largest)).collect();
-        let q = &eigen.eigenvectors;
-        let mut linear = DVector::from_fn(n, |i, _| 0.5 * covariance[(i, i)]);
-        if let Some(growth) = growth {
-            linear += DVector::from_column_slice(growth);
-        }
-        let rotated = q.transpose() * linear;
-        let unconstrained = (0..n).map(|k| rotated[k] / eigenvalues[k]).collect();
-        let smallest = eigenvalues.iter().copied().fold(f64::MAX, f64::min);
         MaxGrowthProblem {
-            n,
-            eigenvectors: (0..n * n).map(|index| q[(index / n, index % n)]).collect(),
-            eigenvalues,
-            unconstrained,
+            n: covariance.nrows(),
+            covariance: covariance.clone(),
+            growth: growth.map(<[f64]>::to_vec),
+            eigen: OnceLock::new(),
+            factor: None,
             te_budget,
             max_active,
-            rho: (largest * smallest).sqrt(),
             max_iterations: 2000,
             tolerance: 1e-8,
         }
+    }
+
+    /// As [`MaxGrowthProblem::new`] for `covariance` = B B' + diag(s^2), B =
+    /// `loadings` (n x K) and s = `idiosyncratic_vol`: solved in the factor form.
+    pub fn with_factors(
+        covariance: &DMatrix<f64>,
+        (loadings, idiosyncratic_vol): (&DMatrix<f64>, &[f64]),
+        growth: Option<&[f64]>,
+        te_budget: f64,
+        max_active: Option<f64>,
+    ) -> MaxGrowthProblem {
+        let form = FactorForm::new(loadings, idiosyncratic_vol, growth);
+        let factor = form.is_definite().then_some(form);
+        MaxGrowthProblem { factor, ..MaxGrowthProblem::new(covariance, growth, te_budget, max_active) }
+    }
+
+    /// The same problem solved by the eigenbasis ADMM whatever its structure (the
+    /// reference the factor form is tested against).
+    pub fn without_factors(&self) -> MaxGrowthProblem {
+        MaxGrowthProblem { factor: None, ..self.clone() }
+    }
+
+    /// Whether the factor form solves it.
+    pub fn has_factor_form(&self) -> bool {
+        self.factor.is_some()
+    }
+
+    fn eigen(&self) -> &EigenForm {
+        self.eigen.get_or_init(|| EigenForm::new(&self.covariance, self.growth.as_deref()))
     }
 
     /// The problem in the GPU kernel's layout (shaders/max_growth.wgsl, `MG_*` offsets):
     /// Q row-major, Lambda, the unconstrained optimum, then the budget, the bound on
     /// each active weight (-1 for none) and rho.
     pub fn kernel_words(&self) -> Vec<f64> {
-        let mut words = self.eigenvectors.clone();
-        words.extend(&self.eigenvalues);
-        words.extend(&self.unconstrained);
-        words.extend([self.te_budget, self.max_active.unwrap_or(-1.0), self.rho]);
+        let eigen = self.eigen();
+        let mut words = eigen.eigenvectors.clone();
+        words.extend(&eigen.eigenvalues);
+        words.extend(&eigen.unconstrained);
+        words.extend([self.te_budget, self.max_active.unwrap_or(-1.0), eigen.rho]);
         words
-    }
-
-    /// Q' x.
-    fn rotate_in(&self, x: &[f64], out: &mut [f64]) {
-        out.fill(0.0);
-        for (i, xi) in x.iter().enumerate() {
-            let row = &self.eigenvectors[i * self.n..(i + 1) * self.n];
-            for (o, q) in out.iter_mut().zip(row) {
-                *o += q * xi;
-            }
-        }
-    }
-
-    /// Q y.
-    fn rotate_out(&self, y: &[f64], out: &mut [f64]) {
-        for (i, o) in out.iter_mut().enumerate() {
-            let row = &self.eigenvectors[i * self.n..(i + 1) * self.n];
-            *o = row.iter().zip(y).map(|(q, yk)| q * yk).sum();
-        }
     }
 
     /// ||x||_Sigma = sqrt(x' Sigma x).
     pub fn sigma_norm(&self, x: &[f64]) -> f64 {
-        let mut rotated = vec![0.0; self.n];
-        self.rotate_in(x, &mut rotated);
-        rotated.iter().zip(&self.eigenvalues).map(|(r, l)| l * r * r).sum::<f64>().sqrt()
+        self.sigma_inner(x, x).sqrt()
     }
 
     /// The weights for market weights `mu`, from a cold start.
@@ -192,9 +204,6 @@ impl MaxGrowthProblem {
     /// The weights for market weights `mu`, starting from (and updating) `warm`.
     pub fn solve_from(&self, mu: &[f64], warm: &mut WarmStart) -> MaxGrowthSolution {
         let n = self.n;
-        if warm.z.len() != n {
-            *warm = WarmStart { z: vec![0.0; n], u: vec![0.0; n], theta: 0.0 };
-        }
         let budget = self.te_budget;
         let (lo, hi): (Vec<f64>, Vec<f64>) = (0..n)
             .map(|i| match self.max_active {
@@ -202,13 +211,21 @@ impl MaxGrowthProblem {
                 None => (-mu[i], 1.0 - mu[i]),
             })
             .unzip();
+        if let Some(form) = &self.factor {
+            let (d, iterations) = form.solve(mu, (&lo, &hi), budget, &mut warm.factor);
+            return MaxGrowthSolution { weights: mu.iter().zip(&d).map(|(m, di)| m + di).collect(), iterations };
+        }
+        if warm.z.len() != n {
+            *warm = WarmStart { z: vec![0.0; n], u: vec![0.0; n], theta: 0.0, factor: FactorWarm::default() };
+        }
+        let eigen = self.eigen();
         // The target in the eigenbasis: a = Lambda^-1 Q' (...) - Q' mu.
         let mut target = vec![0.0; n];
-        self.rotate_in(mu, &mut target);
-        for (t, u) in target.iter_mut().zip(&self.unconstrained) {
+        eigen.rotate_in(mu, &mut target);
+        for (t, u) in target.iter_mut().zip(&eigen.unconstrained) {
             *t = u - *t;
         }
-        let rho = self.rho;
+        let rho = eigen.rho;
         let mut d = vec![0.0; n];
         let (z, u) = (&mut warm.z, &mut warm.u);
         let (mut rotated, mut y, mut shifted) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -219,12 +236,12 @@ impl MaxGrowthProblem {
             for ((s, zi), ui) in shifted.iter_mut().zip(z.iter()).zip(u.iter()) {
                 *s = zi - ui;
             }
-            self.rotate_in(&shifted, &mut rotated);
+            eigen.rotate_in(&shifted, &mut rotated);
             let y_at = |eta: f64, k: usize| {
-                let l = self.eigenvalues[k];
+                let l = eigen.eigenvalues[k];
                 (l * target[k] + rho * rotated[k]) / (l * (1.0 + 2.0 * eta) + rho)
             };
-            let te2 = |eta: f64| (0..n).map(|k| self.eigenvalues[k] * y_at(eta, k).powi(2)).sum::<f64>();
+            let te2 = |eta: f64| (0..n).map(|k| eigen.eigenvalues[k] * y_at(eta, k).powi(2)).sum::<f64>();
             let eta = if te2(0.0) <= budget * budget {
                 0.0
             } else {
@@ -233,14 +250,14 @@ impl MaxGrowthProblem {
                 // inside a bracket [low, high] that bisection narrows when a step leaves it.
                 // At the bracket's top every y_k is within the budget's bound.
                 let spread: f64 = (0..n)
-                    .map(|k| (self.eigenvalues[k] * target[k] + rho * rotated[k]).powi(2) / self.eigenvalues[k])
+                    .map(|k| (eigen.eigenvalues[k] * target[k] + rho * rotated[k]).powi(2) / eigen.eigenvalues[k])
                     .sum();
                 let (mut low, mut high) = (0.0, spread.sqrt() / (2.0 * budget) + 1.0);
                 let mut eta = 0.0;
                 for _ in 0..100 {
                     let (mut value, mut slope) = (0.0, 0.0);
                     for k in 0..n {
-                        let l = self.eigenvalues[k];
+                        let l = eigen.eigenvalues[k];
                         let denominator = l * (1.0 + 2.0 * eta) + rho;
                         let yk = (l * target[k] + rho * rotated[k]) / denominator;
                         value += l * yk * yk;
@@ -271,7 +288,7 @@ impl MaxGrowthProblem {
             for (k, yk) in y.iter_mut().enumerate() {
                 *yk = y_at(eta, k);
             }
-            self.rotate_out(&y, &mut d);
+            eigen.rotate_out(&y, &mut d);
             // z-step: the Euclidean projection of d + u onto P: clip(x - theta, lo, hi), sum 0.
             let previous_z = z.clone();
             for ((s, di), ui) in shifted.iter_mut().zip(&d).zip(u.iter()) {
@@ -298,10 +315,14 @@ impl MaxGrowthProblem {
 
     /// x' Sigma v.
     pub fn sigma_inner(&self, x: &[f64], v: &[f64]) -> f64 {
+        if let Some(form) = &self.factor {
+            return form.sigma_inner(x, v);
+        }
+        let eigen = self.eigen();
         let (mut rx, mut rv) = (vec![0.0; self.n], vec![0.0; self.n]);
-        self.rotate_in(x, &mut rx);
-        self.rotate_in(v, &mut rv);
-        rx.iter().zip(&rv).zip(&self.eigenvalues).map(|((a, b), l)| l * a * b).sum()
+        eigen.rotate_in(x, &mut rx);
+        eigen.rotate_in(v, &mut rv);
+        rx.iter().zip(&rv).zip(&eigen.eigenvalues).map(|((a, b), l)| l * a * b).sum()
     }
 
     /// Turnover control: from the weights held, `held`, move toward `optimum` only as far
@@ -344,42 +365,52 @@ impl MaxGrowthProblem {
     }
 }
 
-/// z_i = clip(x_i - theta, lo_i, hi_i) with sum z = 0 (needs sum lo <= 0 <= sum hi);
-/// returns theta. The sum is piecewise linear and falling in theta: Newton steps
-/// from `guess` (exact once the right piece is found), kept inside a bracket that
-/// bisection narrows whenever a step would leave it.
-fn project_onto_box_and_sum(x: &[f64], lo: &[f64], hi: &[f64], guess: f64, z: &mut [f64]) -> f64 {
-    let mut low = x.iter().zip(hi).map(|(xi, h)| xi - h).fold(f64::MAX, f64::min);
-    let mut high = x.iter().zip(lo).map(|(xi, l)| xi - l).fold(f64::MIN, f64::max);
-    let mut theta = guess.clamp(low, high);
-    for _ in 0..200 {
-        let (mut total, mut free) = (0.0, 0usize);
-        for ((xi, l), h) in x.iter().zip(lo).zip(hi) {
-            let value = xi - theta;
-            if value <= *l {
-                total += l;
-            } else if value >= *h {
-                total += h;
-            } else {
-                total += value;
-                free += 1;
+impl EigenForm {
+    fn new(covariance: &DMatrix<f64>, growth: Option<&[f64]>) -> EigenForm {
+        let n = covariance.nrows();
+        let eigen = SymmetricEigen::new(covariance.clone());
+        // A singular estimate (two returns of many stocks: rank one, and Ledoit–Wolf
+        // then finds nothing to shrink) has zero eigenvalues, whose inverses are
+        // infinite: floor them relative to the largest (the GPU's f32 twin floors at
+        // 1e-7 of it). A well-conditioned Sigma is untouched.
+        let largest = eigen.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
+        let eigenvalues: Vec<f64> =
+            eigen.eigenvalues.iter().map(|lambda| lambda.max(EIGENVALUE_FLOOR * largest)).collect();
+        let q = &eigen.eigenvectors;
+        let mut linear = DVector::from_fn(n, |i, _| 0.5 * covariance[(i, i)]);
+        if let Some(growth) = growth {
+            linear += DVector::from_column_slice(growth);
+        }
+        let rotated = q.transpose() * linear;
+        let unconstrained = (0..n).map(|k| rotated[k] / eigenvalues[k]).collect();
+        let smallest = eigenvalues.iter().copied().fold(f64::MAX, f64::min);
+        EigenForm {
+            n,
+            eigenvectors: (0..n * n).map(|index| q[(index / n, index % n)]).collect(),
+            eigenvalues,
+            unconstrained,
+            rho: (largest * smallest).sqrt(),
+        }
+    }
+
+    /// Q' x.
+    fn rotate_in(&self, x: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (i, xi) in x.iter().enumerate() {
+            let row = &self.eigenvectors[i * self.n..(i + 1) * self.n];
+            for (o, q) in out.iter_mut().zip(row) {
+                *o += q * xi;
             }
         }
-        if total == 0.0 || high - low <= f64::EPSILON * (1.0 + low.abs().max(high.abs())) {
-            break;
-        }
-        if total > 0.0 {
-            low = theta;
-        } else {
-            high = theta;
-        }
-        let step = if free > 0 { theta + total / free as f64 } else { f64::NAN };
-        theta = if step > low && step < high { step } else { 0.5 * (low + high) };
     }
-    for (((zi, xi), l), h) in z.iter_mut().zip(x).zip(lo).zip(hi) {
-        *zi = (xi - theta).clamp(*l, *h);
+
+    /// Q y.
+    fn rotate_out(&self, y: &[f64], out: &mut [f64]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            let row = &self.eigenvectors[i * self.n..(i + 1) * self.n];
+            *o = row.iter().zip(y).map(|(q, yk)| q * yk).sum();
+        }
     }
-    theta
 }
 
 #[cfg(test)]

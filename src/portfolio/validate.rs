@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::market::gbm::GbmNoise;
 use crate::market::Market;
 use crate::numeric::shrinkage::Shrinkage;
 use crate::portfolio::optimize::{CovarianceBelief, MaxGrowthProblem, TrailingEstimate};
@@ -174,8 +175,19 @@ impl Weighting {
                                 "the model's covariance is stated by a gbm market only; use estimate = \"trailing\"",
                             ));
                         };
-                        let problem =
-                            MaxGrowthProblem::new(&gbm.covariance, growth.as_deref(), te_budget, spec.max_active);
+                        // A factor model's covariance is solved in its factor form.
+                        let problem = match &gbm.noise {
+                            GbmNoise::Factor { loadings, idiosyncratic_vol } => MaxGrowthProblem::with_factors(
+                                &gbm.covariance,
+                                (loadings, idiosyncratic_vol),
+                                growth.as_deref(),
+                                te_budget,
+                                spec.max_active,
+                            ),
+                            GbmNoise::Cholesky(_) => {
+                                MaxGrowthProblem::new(&gbm.covariance, growth.as_deref(), te_budget, spec.max_active)
+                            }
+                        };
                         CovarianceBelief::Model(Arc::new(problem))
                     }
                     Estimate::Trailing => {

@@ -20,7 +20,9 @@ pub use crate::problems::ScenarioError;
 pub use examples::{DEFAULT_SCENARIO, EXAMPLE_SCENARIOS};
 pub use plan::Plan;
 pub use source::{scenario_problems, ScenarioSource};
-pub use workloads::{large_workload, rank_workload, scaled_workload, standard_workload};
+pub use workloads::{
+    large_workload, max_growth_workload, rank_workload, scaled_workload, standard_workload, MAX_GROWTH_STOCKS,
+};
 
 /// Largest number of paths: the path index is one 32-bit word of the Philox counter.
 pub const MAX_PATHS: u64 = u32::MAX as u64;

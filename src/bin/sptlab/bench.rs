@@ -35,6 +35,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         WorkloadChoice::Standard => vec![Workload::Standard],
         WorkloadChoice::Large => vec![Workload::Large],
         WorkloadChoice::Rank => vec![Workload::Rank(100)],
+        WorkloadChoice::MaxGrowth => vec![Workload::MaxGrowth],
         WorkloadChoice::All => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
         WorkloadChoice::Scaling => Vec::new(),
     };
@@ -77,13 +78,28 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     for workload in &workloads {
         outln!("{}: {}", workload.name(), workload.description());
     }
-    outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
+    if workloads.iter().any(|workload| workload.solves_per_path().is_none()) {
+        outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
+    }
     out!("{}", sptlab::bench::table(&measurements));
     outln!(
         "median and min of {} timed runs after a warm-up; vs: throughput ratios in this run; \
          max |dL|: largest per-path gap in relative log return from CPU f64 on the first paths",
         args.repeat
     );
+    for measurement in &measurements {
+        let workload = workloads.iter().find(|workload| workload.name() == measurement.workload);
+        if let Some(solves) = workload.and_then(|workload| workload.solves_per_path()) {
+            outln!(
+                "{} on {} {}: {solves} max_growth solves a path, {:.0} solves/s, {:.1} ms a path (wall)",
+                measurement.workload,
+                measurement.backend,
+                measurement.precision.name(),
+                (solves * measurement.paths) as f64 / measurement.seconds,
+                1e3 * measurement.seconds / measurement.paths as f64
+            );
+        }
+    }
     let efficiency: Vec<_> = measurements.iter().filter_map(|m| m.efficiency.clone()).flatten().collect();
     if !efficiency.is_empty() {
         outln!(
