@@ -29,10 +29,14 @@ use super::projection::restore_sum;
 pub struct FactorForm {
     n: usize,
     k: usize,
-    /// B row-major: B_i at i * k.
+    /// B row-major: B_i at i * k (for the Hessian's rank-one updates).
     loadings: Vec<f64>,
-    /// D_i, the idiosyncratic variances (positive).
+    /// B column-major: factor f's loadings at f * n (for B x and B'x, which then run
+    /// along the stocks in vector registers).
+    columns: Vec<f64>,
+    /// D_i, the idiosyncratic variances (positive), and their inverses.
     idiosyncratic: Vec<f64>,
+    inverse_idiosyncratic: Vec<f64>,
     /// a = diag(Sigma) / 2 + gamma.
     linear: Vec<f64>,
 }
@@ -51,6 +55,10 @@ const BUDGET_TOLERANCE: f64 = 1e-10;
 
 /// The Newton decrement at which an inner solve stops (see `project`).
 const NEWTON_DECREMENT: f64 = 1e-26;
+
+/// Most halvings of a Newton step (when the set of free weights changes much, the
+/// full step can overshoot by orders of magnitude).
+const MOST_HALVINGS: usize = 60;
 
 /// Most semismooth Newton steps of one inner solve, and most evaluations of h(eta).
 const MOST_NEWTON_STEPS: usize = 100;
@@ -72,6 +80,8 @@ impl FactorForm {
             n,
             k,
             loadings: (0..n * k).map(|index| loadings[(index / k, index % k)]).collect(),
+            columns: loadings.as_slice().to_vec(),
+            inverse_idiosyncratic: idiosyncratic.iter().map(|v| 1.0 / v).collect(),
             idiosyncratic,
             linear,
         }
@@ -86,21 +96,31 @@ impl FactorForm {
         &self.loadings[i * self.k..(i + 1) * self.k]
     }
 
+    fn column(&self, f: usize) -> &[f64] {
+        &self.columns[f * self.n..(f + 1) * self.n]
+    }
+
     /// B'x.
     fn exposures(&self, x: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.k];
-        for (i, xi) in x.iter().enumerate() {
-            for (o, b) in out.iter_mut().zip(self.row(i)) {
-                *o += b * xi;
+        (0..self.k).map(|f| dot(self.column(f), x)).collect()
+    }
+
+    /// B y into `out`.
+    fn loadings_times(&self, y: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (f, yf) in y.iter().enumerate() {
+            for (o, b) in out.iter_mut().zip(self.column(f)) {
+                *o += b * yf;
             }
         }
-        out
     }
 
     /// Sigma x = D x + B (B'x).
     pub fn sigma_times(&self, x: &[f64]) -> Vec<f64> {
-        let exposures = self.exposures(x);
-        (0..self.n).map(|i| self.idiosyncratic[i] * x[i] + dot(self.row(i), &exposures)).collect()
+        let mut out = vec![0.0; self.n];
+        self.loadings_times(&self.exposures(x), &mut out);
+        out.iter_mut().zip(&self.idiosyncratic).zip(x).for_each(|((o, v), xi)| *o += v * xi);
+        out
     }
 
     /// x' Sigma v.
@@ -207,15 +227,17 @@ impl FactorForm {
         let size = k + 1;
         // d(lambda, theta), which weights are free (strictly inside their bounds), and
         // the dual's value g there.
-        let primal = |lambda: &[f64], theta: f64, d: &mut [f64], free: &mut [bool]| -> f64 {
+        let mut pulls = vec![0.0; n];
+        let mut primal = |lambda: &[f64], theta: f64, d: &mut [f64], free: &mut [bool]| -> f64 {
+            self.loadings_times(lambda, &mut pulls);
             let mut value = -0.5 * dot(lambda, lambda);
             for i in 0..n {
-                let pull = q[i] + dot(self.row(i), lambda) - theta;
-                let unclipped = pull / self.idiosyncratic[i];
+                let pull = q[i] + pulls[i] - theta;
+                let unclipped = pull * self.inverse_idiosyncratic[i];
                 let di = unclipped.clamp(lo[i], hi[i]);
                 d[i] = di;
                 free[i] = unclipped > lo[i] && unclipped < hi[i];
-                value += 0.5 * self.idiosyncratic[i] * di * di - pull * di;
+                value += (0.5 * self.idiosyncratic[i] * di - pull) * di;
             }
             value
         };
@@ -272,7 +294,7 @@ impl FactorForm {
             let mut t = 1.0;
             let mut accepted = false;
             let mut next_lambda = vec![0.0; k];
-            for _ in 0..60 {
+            for _ in 0..MOST_HALVINGS {
                 next_lambda.iter_mut().enumerate().for_each(|(f, l)| *l = lambda[f] + t * direction[f]);
                 let next_theta = *theta + t * direction[k];
                 let next_value = primal(&next_lambda, next_theta, &mut trial, &mut trial_free);
@@ -304,8 +326,17 @@ impl FactorForm {
     }
 }
 
+/// a'b in eight running sums, so that it runs in vector registers.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut sums = [0.0; 8];
+    let (a_blocks, b_blocks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a_blocks.remainder().iter().zip(b_blocks.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a_blocks.zip(b_blocks) {
+        for lane in 0..8 {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+    sums.iter().sum::<f64>() + tail
 }
 
 #[cfg(test)]
