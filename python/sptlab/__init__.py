@@ -70,44 +70,36 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"scenario dict: a {type(value).__name__} is not a scenario value")
 
 
-def _non_finite(value: Any, at: str) -> Optional[str]:
-    """The key path of the first NaN or infinite float in a scenario dict (JSON, which
-    carries the dict to the engine, has no such numbers)."""
-    if isinstance(value, float) and not _math.isfinite(value):
+def _first_key(value: Any, at: str, bad: Callable[[Any], bool]) -> Optional[str]:
+    """The key path (``market.vol``, ``strategies[0].p``) of the first value in a
+    scenario dict for which ``bad`` holds."""
+    if bad(value):
         return at
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _non_finite(item, f"{at}.{key}" if at else str(key))
+            found = _first_key(item, f"{at}.{key}" if at else str(key), bad)
             if found:
                 return found
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _non_finite(item, f"{at}[{index}]")
+            found = _first_key(item, f"{at}[{index}]", bad)
             if found:
                 return found
     return None
+
+
+def _non_finite(value: Any) -> bool:
+    """A NaN or infinite float (JSON, which carries a dict to the engine, has none)."""
+    return isinstance(value, float) and not _math.isfinite(value)
 
 
 _TOML_INTEGERS = range(-(2**63), 2**63)
 
 
-def _out_of_range(value: Any, at: str) -> Optional[str]:
-    """The key path of the first integer in a scenario dict that no scenario value can
-    hold (a scenario's integers are 64-bit, as TOML's are; JSON would carry a larger
-    one to the engine as a float and lose it)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value not in _TOML_INTEGERS:
-        return at
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _out_of_range(item, f"{at}.{key}" if at else str(key))
-            if found:
-                return found
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _out_of_range(item, f"{at}[{index}]")
-            if found:
-                return found
-    return None
+def _out_of_range(value: Any) -> bool:
+    """An integer no scenario value can hold (a scenario's integers are 64-bit, as
+    TOML's are; JSON would carry a larger one to the engine as a float and lose it)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value not in _TOML_INTEGERS
 
 
 def _source(scenario: ScenarioLike) -> "tuple[str, str]":
@@ -115,10 +107,10 @@ def _source(scenario: ScenarioLike) -> "tuple[str, str]":
     if scenario is None:
         return "default", ""
     if isinstance(scenario, dict):
-        key = _non_finite(scenario, "")
+        key = _first_key(scenario, "", _non_finite)
         if key is not None:
             raise ValueError(f"scenario dict: {key}: must be a finite number")
-        key = _out_of_range(scenario, "")
+        key = _first_key(scenario, "", _out_of_range)
         if key is not None:
             raise ValueError(f"scenario dict: {key}: must be a whole number from -2**63 to 2**63 - 1")
         return "json", _json.dumps(scenario, default=_json_default, allow_nan=False)

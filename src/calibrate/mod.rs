@@ -283,23 +283,9 @@ fn first_order_section(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::parse_date;
+    use crate::data::{format_date, parse_date};
     use crate::market::Market;
     use crate::numeric::philox::normals4;
-
-    /// Days since 1970-01-01 back to an ISO date (inverse of Hinnant's days_from_civil).
-    fn civil_from_days(days: i64) -> String {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let day_of_era = z - era * 146_097;
-        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let mp = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        format!("{year:04}-{month:02}-{day:02}")
-    }
 
     #[test]
     fn first_order_calibration_recovers_an_atlas_market() {
@@ -316,7 +302,7 @@ mod tests {
         let first_day = parse_date("1800-01-01").unwrap();
         for day in 0..days {
             let caps: Vec<String> = log_caps.iter().map(|c: &f64| format!("{}", c.exp())).collect();
-            text.push_str(&format!("{},{}\n", civil_from_days(first_day + day as i64), caps.join(",")));
+            text.push_str(&format!("{},{}\n", format_date(first_day + day as i64), caps.join(",")));
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| log_caps[b].total_cmp(&log_caps[a]));
             let z = normals4(7, 0, day as u32, 0);

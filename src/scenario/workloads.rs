@@ -5,6 +5,29 @@ use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 use crate::portfolio::spec::{StrategySpec, WeightingKind};
 use crate::scenario::{ControlVariate, Scenario, EXAMPLE_SCENARIOS};
 
+/// A strategy of `weighting` rebalanced every `rebalance_every` steps without costs,
+/// every other option at its default.
+fn strategy_spec(name: &str, weighting: WeightingKind, rebalance_every: u32) -> StrategySpec {
+    StrategySpec {
+        name: name.to_string(),
+        weighting,
+        p: None,
+        weights: None,
+        cap: None,
+        k: None,
+        buffer: None,
+        te_budget: None,
+        use_growth: None,
+        max_active: None,
+        max_turnover: None,
+        estimate: None,
+        lookback: None,
+        shrinkage: None,
+        rebalance_every,
+        cost_bps: 0.0,
+    }
+}
+
 /// The standard benchmark workload of `benches/peers/`: 100 stocks with initial caps
 /// geometric from 100 to 1, vols evenly 0.20 to 0.40, correlation 0.3, arithmetic
 /// drift 0.08, 10 years daily; equal and diversity 0.5 rebalanced every step against
@@ -18,24 +41,7 @@ pub fn standard_workload(paths: u64) -> Scenario {
 /// steps. The benchmark's scaling sweep.
 pub fn scaled_workload(n: usize, paths: u64, steps: u32) -> Scenario {
     let initial_caps: Vec<f64> = (0..n).map(|i| 100f64.powf(1.0 - i as f64 / (n - 1) as f64)).collect();
-    let strategy = |name: &str, weighting, p| StrategySpec {
-        name: name.to_string(),
-        weighting,
-        p,
-        weights: None,
-        cap: None,
-        k: None,
-        buffer: None,
-        te_budget: None,
-        use_growth: None,
-        max_active: None,
-        max_turnover: None,
-        estimate: None,
-        lookback: None,
-        shrinkage: None,
-        rebalance_every: 1,
-        cost_bps: 0.0,
-    };
+    let strategy = |name: &str, weighting, p| StrategySpec { p, ..strategy_spec(name, weighting, 1) };
     Scenario {
         name: if (n, steps) == (100, 2520) { "standard-workload".to_string() } else { format!("scaled-workload-{n}") },
         seed: 7,
@@ -95,24 +101,7 @@ pub fn max_growth_workload(paths: u64) -> Scenario {
         })
         .collect();
     let idiosyncratic: Vec<f64> = (0..n).map(|i| 0.15 + 0.20 * ((i * 37) % n) as f64 / (n - 1) as f64).collect();
-    let strategy = |name: &str, weighting, rebalance_every| StrategySpec {
-        name: name.to_string(),
-        weighting,
-        p: None,
-        weights: None,
-        cap: None,
-        k: None,
-        buffer: None,
-        te_budget: None,
-        use_growth: None,
-        max_active: None,
-        max_turnover: None,
-        estimate: None,
-        lookback: None,
-        shrinkage: None,
-        rebalance_every,
-        cost_bps: 0.0,
-    };
+    let strategy = strategy_spec;
     Scenario {
         name: "max-growth-workload".to_string(),
         seed: 11,

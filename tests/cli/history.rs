@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use sptlab::data::format_date;
+
 use crate::{json, scratch, sptlab, write};
 
 const PRICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sp500_20_stocks_1990_2022.csv");
@@ -265,20 +267,6 @@ fn the_csv_reader_holds_about_the_file_s_size() {
         .expect("prlimit (util-linux) runs");
     assert!(output.status.success(), "{:?} {}", output.status, String::from_utf8_lossy(&output.stderr));
     assert!(last > from);
-}
-
-/// YYYY-MM-DD of days since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn format_date(days: i64) -> String {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[test]
