@@ -41,6 +41,12 @@ pub struct FactorForm {
     linear: Vec<f64>,
 }
 
+/// The inner solves' M (lower triangle, row-major, (K+1)^2) for the free set `free`.
+struct Hessian {
+    m_lower: Vec<f64>,
+    free: Vec<bool>,
+}
+
 /// What a path carries between solves: the dual multipliers and the budget's eta.
 #[derive(Debug, Clone, Default)]
 pub struct FactorWarm {
@@ -145,10 +151,12 @@ impl FactorForm {
         let sigma_mu = self.sigma_times(mu);
         let q0: Vec<f64> = self.linear.iter().zip(&sigma_mu).map(|(a, s)| a - s).collect();
         let mut steps = 0;
+        // M of the inner solves, carried from one eta to the next within this solve.
+        let mut hessian = None;
         // The minimiser over P at eta, and its Sigma-norm h(eta).
         let mut at = |eta: f64, warm: &mut FactorWarm| {
             let q: Vec<f64> = q0.iter().map(|v| v / (1.0 + 2.0 * eta)).collect();
-            let (d, taken) = self.project(&q, lo, hi, &mut warm.lambda, &mut warm.theta);
+            let (d, taken) = self.project(&q, (lo, hi), (&mut warm.lambda, &mut warm.theta), &mut hessian);
             steps += taken;
             let norm = self.sigma_inner(&d, &d).sqrt();
             (d, norm)
@@ -222,17 +230,24 @@ impl FactorForm {
 
     /// argmin 1/2 d'Sigma d - q'd over lo <= d <= hi, sum d = 0, through the dual in
     /// (`lambda`, `theta`), updated in place; the Newton steps taken.
-    fn project(&self, q: &[f64], lo: &[f64], hi: &[f64], lambda: &mut [f64], theta: &mut f64) -> (Vec<f64>, usize) {
+    fn project(
+        &self,
+        q: &[f64],
+        (lo, hi): (&[f64], &[f64]),
+        (lambda, theta): (&mut [f64], &mut f64),
+        hessian: &mut Option<Hessian>,
+    ) -> (Vec<f64>, usize) {
         let (n, k) = (self.n, self.k);
         let size = k + 1;
-        // d(lambda, theta), which weights are free (strictly inside their bounds), and
-        // the dual's value g there.
-        let mut pulls = vec![0.0; n];
-        let mut primal = |lambda: &[f64], theta: f64, d: &mut [f64], free: &mut [bool]| -> f64 {
-            self.loadings_times(lambda, &mut pulls);
+        // d(lambda, theta), which weights are free (strictly inside their bounds), the
+        // reach q + B lambda (d_i is the reach less theta, over D_i, clipped), and the
+        // dual's value g there.
+        let primal = |lambda: &[f64], theta: f64, d: &mut [f64], free: &mut [bool], reach: &mut [f64]| -> f64 {
+            self.loadings_times(lambda, reach);
             let mut value = -0.5 * dot(lambda, lambda);
             for i in 0..n {
-                let pull = q[i] + pulls[i] - theta;
+                reach[i] += q[i];
+                let pull = reach[i] - theta;
                 let unclipped = pull * self.inverse_idiosyncratic[i];
                 let di = unclipped.clamp(lo[i], hi[i]);
                 d[i] = di;
@@ -244,7 +259,7 @@ impl FactorForm {
         // M = I (+) 0 + sum over free i of v v' / D_i, v_i = (B_i, -1): the dual's
         // Hessian is -M. Kept (lower triangle, row-major) for the current free set and
         // updated by the weights that change sides only, O(K^2) each, not O(nK^2).
-        let mut m_lower = vec![0.0; size * size];
+        let previous = hessian.take();
         let update = |m: &mut [f64], i: usize, sign: f64| {
             let weight = sign / self.idiosyncratic[i];
             let row = self.row(i);
@@ -256,15 +271,28 @@ impl FactorForm {
             }
             m[k * size + k] += weight;
         };
-        let (mut d, mut free) = (vec![0.0; n], vec![false; n]);
-        let mut value = primal(lambda, *theta, &mut d, &mut free);
-        for f in 0..k {
-            m_lower[f * size + f] = 1.0;
-        }
-        for i in (0..n).filter(|&i| free[i]) {
-            update(&mut m_lower, i, 1.0);
-        }
-        let (mut trial, mut trial_free) = (vec![0.0; n], vec![false; n]);
+        let (mut d, mut free, mut reach) = (vec![0.0; n], vec![false; n], vec![0.0; n]);
+        let mut value = primal(lambda, *theta, &mut d, &mut free, &mut reach);
+        // From the last inner solve's M, the weights that changed sides since; else anew.
+        let mut m_lower = match previous {
+            Some(Hessian { mut m_lower, free: was_free }) => {
+                for i in (0..n).filter(|&i| free[i] != was_free[i]) {
+                    update(&mut m_lower, i, if free[i] { 1.0 } else { -1.0 });
+                }
+                m_lower
+            }
+            None => {
+                let mut m_lower = vec![0.0; size * size];
+                for f in 0..k {
+                    m_lower[f * size + f] = 1.0;
+                }
+                for i in (0..n).filter(|&i| free[i]) {
+                    update(&mut m_lower, i, 1.0);
+                }
+                m_lower
+            }
+        };
+        let (mut trial, mut trial_free, mut trial_reach) = (vec![0.0; n], vec![false; n], vec![0.0; n]);
         let mut steps = 0;
         for _ in 0..MOST_NEWTON_STEPS {
             steps += 1;
@@ -272,6 +300,18 @@ impl FactorForm {
             let exposures = self.exposures(&d);
             let mut gradient: Vec<f64> = exposures.iter().zip(lambda.iter()).map(|(e, l)| -e - l).collect();
             gradient.push(d.iter().sum());
+            // The theta row exactly, each step: kept by updates, its sum of 1/D_i over a
+            // few free weights would be the difference of large sums, and rounding there
+            // can leave M indefinite when no weight is free.
+            let mut theta_row = vec![0.0; size];
+            for i in (0..n).filter(|&i| free[i]) {
+                let weight = self.inverse_idiosyncratic[i];
+                for (entry, b) in theta_row.iter_mut().zip(self.row(i)) {
+                    *entry -= weight * b;
+                }
+                theta_row[k] += weight;
+            }
+            m_lower[k * size..(k + 1) * size].copy_from_slice(&theta_row);
             let m = DMatrix::from_fn(size, size, |a, b| m_lower[a.max(b) * size + a.min(b)]);
             // No free weight leaves theta's row empty: a tiny ridge keeps M definite,
             // and the line search tames the long step it gives.
@@ -291,13 +331,25 @@ impl FactorForm {
             if slope <= NEWTON_DECREMENT {
                 break;
             }
-            let mut t = 1.0;
+            // Beyond [theta_lo, theta_hi] every weight sits at the same bound and the dual
+            // is linear in theta: a step of theta past them (long when few weights are
+            // free and M's theta row is nearly empty) starts shortened to reach them.
+            let step_theta = direction[k];
+            let (theta_lo, theta_hi) = (0..n).fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), i| {
+                (low.min(reach[i] - hi[i] * self.idiosyncratic[i]), high.max(reach[i] - lo[i] * self.idiosyncratic[i]))
+            });
+            let edge = if step_theta > 0.0 { theta_hi } else { theta_lo };
+            let mut t: f64 = if step_theta != 0.0 && (*theta + step_theta - edge) * step_theta.signum() > 0.0 {
+                ((edge - *theta) / step_theta).clamp(f64::MIN_POSITIVE, 1.0)
+            } else {
+                1.0
+            };
             let mut accepted = false;
             let mut next_lambda = vec![0.0; k];
             for _ in 0..MOST_HALVINGS {
                 next_lambda.iter_mut().enumerate().for_each(|(f, l)| *l = lambda[f] + t * direction[f]);
                 let next_theta = *theta + t * direction[k];
-                let next_value = primal(&next_lambda, next_theta, &mut trial, &mut trial_free);
+                let next_value = primal(&next_lambda, next_theta, &mut trial, &mut trial_free, &mut trial_reach);
                 if next_value >= value + 1e-4 * t * slope {
                     // A step that gains nothing over rounding: as far as f64 goes.
                     accepted = next_value > value;
@@ -311,6 +363,7 @@ impl FactorForm {
                     }
                     std::mem::swap(&mut d, &mut trial);
                     std::mem::swap(&mut free, &mut trial_free);
+                    std::mem::swap(&mut reach, &mut trial_reach);
                     break;
                 }
                 t *= 0.5;
@@ -321,6 +374,7 @@ impl FactorForm {
         }
         // The sum exactly zero: the Euclidean shift that restores it moves d by the
         // dual's last rounding only.
+        *hessian = Some(Hessian { m_lower, free });
         restore_sum(&mut d, lo, hi);
         (d, steps)
     }

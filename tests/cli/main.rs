@@ -231,6 +231,7 @@ fn every_named_example_prints_and_runs() {
         "costs",
         "te_budget",
         "bootstrap_sp500_20",
+        "max_growth_1000",
     ] {
         let output = sptlab(&["example", name]);
         assert!(output.status.success(), "{name}");

@@ -24,7 +24,7 @@ pub enum Command {
     /// Print an example scenario, commented, as a starting point.
     Example {
         /// Which one: default, atlas, first_order, vsm, gbm_factor_500, calibrated_sp500_20,
-        /// costs, te_budget, bootstrap_sp500_20.
+        /// costs, te_budget, bootstrap_sp500_20, max_growth_1000 (the max_growth workload).
         #[arg(default_value = "default")]
         name: String,
     },

@@ -25,14 +25,31 @@ pub fn info() -> Result<(), Failure> {
     Ok(())
 }
 
+/// The example printed from `sptlab bench`'s max_growth workload (not a shipped file:
+/// its 10,000 loadings are made by a rule).
+const MAX_GROWTH_EXAMPLE: &str = "max_growth_1000";
+
 pub fn example(name: &str) -> Result<(), Failure> {
+    if name == MAX_GROWTH_EXAMPLE {
+        let scenario = sptlab::scenario::max_growth_workload(384);
+        let text =
+            toml::to_string(&scenario).map_err(|e| Failure::Other(anyhow::anyhow!("writing the example: {e}")))?;
+        out!(
+            "# The max_growth benchmark workload (`sptlab bench --workload max_growth`) as a scenario:\n\
+             # a 10-factor GBM of 1,000 stocks, with diversity 0.76 and equal weight rebalanced\n\
+             # monthly and a 2 % tracking-error max_growth rebalanced quarterly at 10 bp. 384\n\
+             # paths bring all three to a 95 % half-width of 0.01 %/yr on relative growth.\n{text}"
+        );
+        return Ok(());
+    }
     match example_text(name) {
         Some(text) => {
             out!("{text}");
             Ok(())
         }
         None => {
-            let names: Vec<&str> = EXAMPLE_SCENARIOS.iter().map(|(example, _)| *example).collect();
+            let names: Vec<&str> =
+                EXAMPLE_SCENARIOS.iter().map(|(example, _)| *example).chain([MAX_GROWTH_EXAMPLE]).collect();
             Err(Failure::BadInput(format!("no example scenario named {name}; there are: {}", names.join(", "))))
         }
     }
