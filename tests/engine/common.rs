@@ -80,6 +80,12 @@ pub fn data_file(stocks: usize, from: &str) -> String {
         out.push('\n');
     }
     let path = std::env::temp_dir().join(format!("sptlab-test-prices-{stocks}-{from}-{}.csv", std::process::id()));
-    std::fs::write(&path, out).unwrap();
+    // Tests in other threads read the same file: write a private copy and rename it
+    // over, so that no reader (the engine now streams the file) sees it half-written.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let private = path.with_extension(format!("csv.{write}"));
+    std::fs::write(&private, out).unwrap();
+    std::fs::rename(&private, &path).unwrap();
     path.display().to_string()
 }
