@@ -258,8 +258,10 @@ impl FactorForm {
         };
         // M = I (+) 0 + sum over free i of v v' / D_i, v_i = (B_i, -1): the dual's
         // Hessian is -M. Kept (lower triangle, row-major) for the current free set and
-        // updated by the weights that change sides only, O(K^2) each, not O(nK^2).
+        // updated by the weights that change sides only, O(K^2) each, not O(nK^2); its
+        // theta row is recomputed at every step (see below).
         let previous = hessian.take();
+        // Only the lambda block: the theta row is recomputed exactly at every step.
         let update = |m: &mut [f64], i: usize, sign: f64| {
             let weight = sign / self.idiosyncratic[i];
             let row = self.row(i);
@@ -267,9 +269,7 @@ impl FactorForm {
                 for b in 0..=a {
                     m[a * size + b] += weight * row[a] * row[b];
                 }
-                m[k * size + a] -= weight * row[a];
             }
-            m[k * size + k] += weight;
         };
         let (mut d, mut free, mut reach) = (vec![0.0; n], vec![false; n], vec![0.0; n]);
         let mut value = primal(lambda, *theta, &mut d, &mut free, &mut reach);
