@@ -17,7 +17,7 @@
 // STRATEGY_COST; the strategy state accessors (`holding`, `slot_value`,
 // their setters, `load_strategy` and `store_strategy`: shaders.rs, private arrays or
 // the state buffer); the top-k functions (shaders/top_k.wgsl, or empty stand-ins
-// when no strategy is top_k); and `defer_max_growth` (shaders/max_growth.wgsl, which
+// when no strategy is top_k); and `defer_max_growth` (shaders/max_growth_common.wgsl, which
 // adds the max_growth entry points, or a stand-in).
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring

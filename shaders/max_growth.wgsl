@@ -1,41 +1,38 @@
-// The max_growth weighting on the GPU: the ADMM solver of src/portfolio/optimize.rs
-// (`MaxGrowthProblem::solve_from`, `limit_turnover`), step for step, in f32.
+// The max_growth weighting on the GPU in Sigma's eigenbasis: the ADMM solver of
+// src/portfolio/optimize.rs (`MaxGrowthProblem::solve_from`, `limit_turnover`), step
+// for step, in f32, for full and estimated covariances (a factor covariance is solved
+// by shaders/max_growth_factor.wgsl instead, in O(N K^2) a pass).
 //
 // A solve takes tens to hundreds of iterations of two n x n products each, far more
 // than fits in the simulation step loop (llvmpipe cuts any loop past 65,535
 // iterations; a real GPU's watchdog is the same concern at larger n). So it runs
 // in its own dispatches. The host ends an `advance_paths` dispatch at every step on
 // which a max_growth strategy rebalances; that step defers the strategy's rebalance
-// and returns (`defer_max_growth`). Then, per such strategy (`params.strategy`):
-// `solve_max_growth` dispatches of `params.iterations` ADMM iterations each, until no
-// path has iterations left (`solver_flags[0]`), warm-started from the path's last
-// solve (z, u and theta in its state); then one `finish_max_growth`, which makes the
-// answer exactly feasible, applies the turnover limit, trades and books the step.
+// and returns (`defer_max_growth`, shaders/max_growth_common.wgsl). Then, per such
+// strategy (`params.strategy`): `solve_max_growth` dispatches of `params.iterations`
+// ADMM iterations each, until no path has iterations left (solver flag 0),
+// warm-started from the path's last solve (z, u and theta in its state); then one
+// `finish_max_growth`, which makes the answer exactly feasible, applies the turnover
+// limit, trades and books the step.
 //
-// Composed after advance_paths.wgsl, with the constants MG_DATA_BASE (per strategy:
-// its problem's offset in the model buffer, laid out by `MaxGrowthProblem::kernel_words`,
-// or with a trailing estimate, MG_IN_STATE, the first slot of the same layout in each
-// path's state),
-// MG_STATE_BASE (per strategy: its block of 2N + 5 state slots), MG_TURNOVER (per
-// strategy: the turnover limit, -1 for none), MG_MARKET_GROSS (the deferred step's
-// market gross return), MG_MAX_ITERATIONS and MG_TOLERANCE.
+// Composed after advance_paths.wgsl and max_growth_common.wgsl, with the constants
+// MG_DATA_BASE (per strategy: its problem's offset in the model buffer, laid out by
+// `MaxGrowthProblem::kernel_words`, or with a trailing estimate, MG_IN_STATE, the first
+// slot of the same layout in each path's state), MG_STATE_BASE (per strategy: its
+// block of 2N + 5 state slots), MG_TURNOVER (per strategy: the turnover limit, -1 for
+// none), MG_MARKET_GROSS (the deferred step's market gross return), MG_MAX_ITERATIONS
+// and MG_TOLERANCE.
 
-// A strategy's state block: z, u (ADMM's scaled dual), theta (the box projection's
-// last shift), iterations of the current solve, whether it is done, the deferred
-// step's gross return of the holdings, and the largest constraint residual of the
-// path's rebalances so far (read back for tests: `GpuBackend::max_growth_residual`).
-// (MG_Z, MG_U, MG_THETA, MG_ITERATIONS, MG_DONE, MG_GROSS, MG_RESIDUAL: the offsets of
-// that block; MG_Q, MG_LAMBDA, MG_UNCONSTRAINED, MG_BUDGET, MG_ACTIVE, MG_RHO: a
-// problem's words, Q row-major, Lambda, the unconstrained optimum, budget, bound, rho;
-// MG_TRADE, MG_HOLD_MARKET: `params.phase` of a `finish_max_growth` dispatch, trade to
-// the solution or, a trailing estimate with fewer than two returns so far, hold the
-// market. All composed from src/engine/gpu/max_growth.rs.)
+// A strategy's state block: the common slots (max_growth_common.wgsl), then z, u
+// (ADMM's scaled dual) and theta (the box projection's last shift).
+// (MG_Z, MG_U, MG_THETA: their offsets; MG_Q, MG_LAMBDA, MG_UNCONSTRAINED, MG_BUDGET,
+// MG_ACTIVE, MG_RHO: a problem's words, Q row-major, Lambda, the unconstrained optimum,
+// budget, bound, rho; MG_TRADE, MG_HOLD_MARKET: `params.phase` of a `finish_max_growth`
+// dispatch, trade to the solution or, a trailing estimate with fewer than two returns
+// so far, hold the market. All composed from src/engine/gpu/max_growth.rs.)
 // Bounds on the inner searches (the f64 CPU solver allows 100 and 200; f32 settles sooner).
 const MG_BALL_ROUNDS = 40u;
 const MG_PROJECTION_ROUNDS = 64u;
-
-// [0]: some path's solve has iterations left; [1]: some loop was cut short.
-@group(0) @binding(5) var<storage, read_write> solver_flags: array<atomic<u32>, 2>;
 
 // a = Lambda^-1 Q' (diag(Sigma) / 2 + gamma) - Q' mu, the target in the eigenbasis.
 var<private> mg_target: array<f32, N>;
@@ -56,12 +53,6 @@ fn mg_word(index: u32) -> f32 {
         return state[at(index, current_lane)];
     }
     return model[index];
-}
-
-// Called by `advance_paths` on a max_growth rebalance step, the last of its dispatch.
-fn defer_max_growth(s: u32, lane: u32, gross: f32, market_gross: f32) {
-    state[at(MG_STATE_BASE[s] + MG_GROSS, lane)] = gross;
-    state[at(MG_MARKET_GROSS, lane)] = market_gross;
 }
 
 // out = Q' x. Every invocation reads the same entry of Q at once.
@@ -334,10 +325,10 @@ fn solve_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     state[at(base + MG_ITERATIONS, lane)] = f32(iterations);
     state[at(base + MG_DONE, lane)] = select(0.0, 1.0, finished);
     if (!finished) {
-        atomicStore(&solver_flags[0], 1u);
+        raise_solver_flag(0u);
     }
     if (mg_cut) {
-        atomicStore(&solver_flags[1], 1u);
+        raise_solver_flag(1u);
     }
 }
 
@@ -460,6 +451,6 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     state[at(base + MG_ITERATIONS, lane)] = 0.0;
     state[at(base + MG_DONE, lane)] = 0.0;
     if (cut || mg_cut) {
-        atomicStore(&solver_flags[1], 1u);
+        raise_solver_flag(1u);
     }
 }

@@ -300,6 +300,6 @@ fn estimate_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
     if (mg_cut) {
-        atomicStore(&solver_flags[1], 1u);
+        raise_solver_flag(1u);
     }
 }

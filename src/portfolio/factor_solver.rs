@@ -93,6 +93,20 @@ impl FactorForm {
         }
     }
 
+    /// K, the number of factors.
+    pub fn factors(&self) -> usize {
+        self.k
+    }
+
+    /// The form in the GPU kernel's layout (shaders/max_growth_factor.wgsl, `MGF_*`
+    /// offsets): B row-major (B_i at i K), D, then a = diag(Sigma) / 2 + gamma.
+    pub fn kernel_words(&self) -> Vec<f64> {
+        let mut words = self.loadings.clone();
+        words.extend(&self.idiosyncratic);
+        words.extend(&self.linear);
+        words
+    }
+
     /// Whether the form is solvable: every idiosyncratic variance positive.
     pub fn is_definite(&self) -> bool {
         self.idiosyncratic.iter().all(|&v| v > 0.0 && v.is_finite())

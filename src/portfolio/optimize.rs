@@ -175,6 +175,20 @@ impl MaxGrowthProblem {
         self.factor.is_some()
     }
 
+    /// K, when the factor form solves it.
+    pub fn factor_count(&self) -> Option<usize> {
+        self.factor.as_ref().map(FactorForm::factors)
+    }
+
+    /// The factor form in the GPU kernel's layout (shaders/max_growth_factor.wgsl):
+    /// `FactorForm::kernel_words`, then the budget and the bound on each active weight
+    /// (-1 for none); `None` without a factor form.
+    pub fn factor_kernel_words(&self) -> Option<Vec<f64>> {
+        let mut words = self.factor.as_ref()?.kernel_words();
+        words.extend([self.te_budget, self.max_active.unwrap_or(-1.0)]);
+        Some(words)
+    }
+
     fn eigen(&self) -> &EigenForm {
         self.eigen.get_or_init(|| EigenForm::new(&self.covariance, self.growth.as_deref()))
     }

@@ -103,12 +103,15 @@ impl KernelChoice {
     }
 }
 
-/// The max_growth entry points (shaders/max_growth.wgsl, max_growth_estimate.wgsl).
+/// The max_growth entry points (shaders/max_growth.wgsl, max_growth_estimate.wgsl,
+/// max_growth_factor.wgsl).
 struct MaxGrowthPipelines {
     /// With a trailing estimate.
     estimate: Option<wgpu::ComputePipeline>,
-    solve: wgpu::ComputePipeline,
-    finish: wgpu::ComputePipeline,
+    /// The eigenbasis solver's solve and finish, with a strategy that takes it.
+    eigen: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
+    /// The factor form's, likewise.
+    factor: Option<(wgpu::ComputePipeline, wgpu::ComputePipeline)>,
 }
 
 pub struct GpuBackend {
@@ -243,6 +246,16 @@ impl GpuBackend {
             .div_euclid(max_growth::iteration_trips(n)) as u32
     }
 
+    /// Loop iterations a factor-form solve dispatch may run on this adapter (the shader
+    /// takes Newton steps while the worst case of one more fits).
+    fn factor_trips_per_dispatch(&self) -> u32 {
+        if self.context.is_software() {
+            SOFTWARE_LOOP_BUDGET
+        } else {
+            max_growth::HARDWARE_FACTOR_TRIPS
+        }
+    }
+
     /// Loop iterations a max_growth estimate dispatch may run on this adapter.
     fn estimate_budget(&self) -> u64 {
         if self.context.is_software() {
@@ -261,7 +274,8 @@ impl GpuBackend {
         // The scratch buffer has the same per-path size limit.
         let scratch_slots = shape.map_or(layout.path_scratch_slots(), |shape| shape.scratch_slots());
         let per_path = 4 * layout.state_slots().max(scratch_slots) as u64;
-        let by_memory = bytes / per_path / WORKGROUP as u64 * WORKGROUP as u64;
+        // (The scratch binding starts with the 8 bytes of the solver flags.)
+        let by_memory = bytes.saturating_sub(8) / per_path / WORKGROUP as u64 * WORKGROUP as u64;
         let per_workgroup = shape.map_or(WORKGROUP, |shape| shape.paths);
         let by_dispatch = limits.max_compute_workgroups_per_dimension as u64 * per_workgroup as u64;
         by_memory.min(by_dispatch / WORKGROUP as u64 * WORKGROUP as u64)
@@ -355,8 +369,10 @@ impl GpuBackend {
                     record_grid: pipeline("record_grid"),
                     max_growth: (layout.max_growth_strategies > 0).then(|| MaxGrowthPipelines {
                         estimate: (layout.trailing_strategies > 0).then(|| pipeline("estimate_max_growth")),
-                        solve: pipeline("solve_max_growth"),
-                        finish: pipeline("finish_max_growth"),
+                        eigen: (layout.eigen_strategies > 0)
+                            .then(|| (pipeline("solve_max_growth"), pipeline("finish_max_growth"))),
+                        factor: max_growth::factors(plan)
+                            .map(|_| (pipeline("solve_max_growth_factor"), pipeline("finish_max_growth_factor"))),
                     }),
                 },
             ),
@@ -459,7 +475,9 @@ impl Backend for GpuBackend {
             return Err(DoesNotFit::Unsupported(reason));
         }
         if self.context.is_software() {
-            if let Some(reason) = max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64) {
+            if let Some(reason) =
+                max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64, !layout.path_arrays_in_scratch())
+            {
                 return Err(DoesNotFit::LoopBudget(reason));
             }
         }
@@ -619,8 +637,9 @@ impl GpuBackend {
         // chip; laid out as the state buffer.)
         let (solver_flags_bytes, block_shape, max_growth, record_grid) = match &kernels.kind {
             KernelKind::PerPath { record_grid, max_growth } => {
+                // The solver flags (8 bytes), then the path arrays' scratch.
                 let scratch_bytes = 4 * layout.path_scratch_slots() as u64 * stride as u64;
-                (scratch_bytes.max(8), None, max_growth.as_ref(), Some(record_grid))
+                (8 + scratch_bytes, None, max_growth.as_ref(), Some(record_grid))
             }
             KernelKind::Block(shape) => {
                 (4 * (shape.scratch_slots() as u64 * stride as u64).max(1), Some(*shape), None, None)
@@ -720,17 +739,32 @@ impl GpuBackend {
                             }
                         }
                     }
+                    // Solver rounds until every path's solve has converged or used its
+                    // iterations (the eigenbasis shader stops each at MG_MAX_ITERATIONS; the
+                    // factor form takes a Newton step at least per round, and at most
+                    // FACTOR_MAX_EVALUATIONS x FACTOR_MAX_NEWTON).
+                    let (pipelines, iterations, rounds) = match max_growth::solver(plan, strategy as usize) {
+                        Some(max_growth::Solver::Factor { .. }) => (
+                            pipelines.factor.as_ref().expect("built with a factor-form strategy"),
+                            self.factor_trips_per_dispatch(),
+                            max_growth::FACTOR_MAX_EVALUATIONS * max_growth::FACTOR_MAX_NEWTON,
+                        ),
+                        _ => (
+                            pipelines.eigen.as_ref().expect("built with an eigenbasis strategy"),
+                            solver_iterations,
+                            max_growth::MAX_ITERATIONS.div_ceil(solver_iterations.max(1)),
+                        ),
+                    };
+                    let (solve, finish) = pipelines;
                     if finish_phase == max_growth::phase::TRADE {
-                        // Solver rounds until every path's solve has converged or used
-                        // its iterations (the shader stops each at MG_MAX_ITERATIONS).
-                        let solver_params = DispatchParams { iterations: solver_iterations, ..strategy_params };
-                        for _ in 0..max_growth::MAX_ITERATIONS.div_ceil(solver_iterations) + 1 {
-                            if !run_checked(&pipelines.solve, solver_params)? {
+                        let solver_params = DispatchParams { iterations, ..strategy_params };
+                        for _ in 0..rounds + 1 {
+                            if !run_checked(solve, solver_params)? {
                                 break;
                             }
                         }
                     }
-                    run_checked(&pipelines.finish, DispatchParams { phase: finish_phase, ..strategy_params })?;
+                    run_checked(finish, DispatchParams { phase: finish_phase, ..strategy_params })?;
                 }
             }
             // The kernel records grid points as it passes them; one whose step a max_growth
@@ -758,7 +792,7 @@ impl GpuBackend {
         let residual_slots = max_growth_state_bases(plan, &layout)
             .into_iter()
             .filter(|&base| base > 0)
-            .map(|base| (base + max_growth::residual_offset(layout.n)) as u64)
+            .map(|base| (base + max_growth::RESIDUAL_OFFSET) as u64)
             .collect();
         let readback = Readback::queue(&self.context, &layout, count, stride, &state, &steps_done, residual_slots);
         // A buffer or dispatch the device refused fails the batch now.

@@ -254,11 +254,7 @@ pub fn kernel_source(
     let layout = StateLayout::of(plan);
     let has_top_k = layout.top_k_strategies > 0;
     let top_k = if has_top_k { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
-    let max_growth = match (layout.max_growth_strategies, layout.trailing_strategies) {
-        (0, _) => shaders::MAX_GROWTH_ABSENT.to_string(),
-        (_, 0) => shaders::MAX_GROWTH.to_string(),
-        _ => format!("{}\n{}", shaders::MAX_GROWTH, shaders::MAX_GROWTH_ESTIMATE),
-    };
+    let max_growth = max_growth_source(plan, &layout);
     let ranking = if has_top_k || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
     let strategy_state = if layout.strategy_state_is_private() {
         shaders::STRATEGY_STATE_PRIVATE
@@ -281,6 +277,31 @@ pub fn kernel_source(
     } else {
         source
     }
+}
+
+/// The max_growth solvers `plan` needs (a stand-in for `defer_max_growth` without
+/// any): the shared part, the flags' binding where the path arrays are private (the
+/// scratch binding carries them otherwise), the eigenbasis solver and its trailing
+/// estimate, the factor-form solver with its loops over factors unrolled.
+fn max_growth_source(plan: &Plan, layout: &StateLayout) -> String {
+    if layout.max_growth_strategies == 0 {
+        return shaders::MAX_GROWTH_ABSENT.to_string();
+    }
+    let mut source = shaders::MAX_GROWTH_COMMON.to_string();
+    if !layout.path_arrays_in_scratch() {
+        source.push_str(shaders::MAX_GROWTH_FLAGS);
+    }
+    if layout.eigen_strategies > 0 {
+        source.push_str(shaders::MAX_GROWTH);
+    }
+    if layout.trailing_strategies > 0 {
+        source.push_str(shaders::MAX_GROWTH_ESTIMATE);
+    }
+    if let Some(factors) = max_growth::factors(plan) {
+        let bounds = [("KF", factors), ("KF1", factors + 1)];
+        source.push_str(&shaders::unroll_marked_loops_with_literals(shaders::MAX_GROWTH_FACTOR, &bounds));
+    }
+    source
 }
 
 /// Whether kernels for `plan` are unrolled over stocks and strategies: on software
@@ -342,8 +363,11 @@ fn max_growth_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str,
         |element: &str, values: Vec<String>| format!("array<{element}, {}>({})", values.len(), values.join(", "));
     let (data, parameters) = max_growth_data_bases(plan, layout);
     let n = layout.n;
+    let factors = max_growth::factors(plan).unwrap_or(1);
+    let private_arrays = !layout.path_arrays_in_scratch();
     let offsets = max_growth::solver_offsets(n)
-        .into_iter()
+        .chain(max_growth::FACTOR_OFFSETS)
+        .chain(max_growth::factor_problem_offsets(n, factors))
         .chain(max_growth::problem_offsets(n))
         .chain(max_growth::trailing_parameter_offsets(n))
         .chain(max_growth::PHASES)
@@ -375,6 +399,18 @@ fn max_growth_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str,
             ),
         ),
         ("MG_MAX_ITERATIONS", u(max_growth::MAX_ITERATIONS)),
+        ("KF", u(factors)),
+        ("KF1", u(factors + 1)),
+        ("KF1SQ", u((factors + 1) * (factors + 1))),
+        ("MGF_MAX_HALVINGS", u(max_growth::FACTOR_MAX_HALVINGS)),
+        ("MGF_MAX_NEWTON", u(max_growth::FACTOR_MAX_NEWTON)),
+        ("MGF_MAX_EVALUATIONS", u(max_growth::FACTOR_MAX_EVALUATIONS)),
+        ("MGF_BUDGET_TOLERANCE", f32_literal(max_growth::FACTOR_BUDGET_TOLERANCE)),
+        ("MGF_BRACKET_TOLERANCE", f32_literal(max_growth::FACTOR_BRACKET_TOLERANCE)),
+        ("MGF_PASS_TRIPS", u(max_growth::factor_pass_trips(n))),
+        ("MGF_CHOLESKY_TRIPS", u(max_growth::factor_cholesky_trips(factors))),
+        ("MGF_STEP_TRIPS", u(max_growth::factor_step_trips(n, factors))),
+        ("MGF_LOAD_TRIPS", u(max_growth::factor_load_trips(n, private_arrays))),
         ("MG_TOLERANCE", f32_literal(max_growth::TOLERANCE)),
         ("HAS_WINDOW", (layout.window_length > 0).to_string()),
         ("WINDOW_BASE", u(layout.window_base())),

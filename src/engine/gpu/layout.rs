@@ -35,6 +35,10 @@ pub struct StateLayout {
     pub top_k_strategies: u32,
     /// max_growth strategies (each keeps its solver's state: `max_growth::solver_block`).
     pub max_growth_strategies: u32,
+    /// Those that take the eigenbasis solver, whose private arrays grow with n.
+    pub eigen_strategies: u32,
+    /// The slots of all their solver blocks.
+    pub solver_block_slots: u32,
     /// max_growth strategies with a trailing estimate (each keeps a per-path problem
     /// and its estimate's scratch: `max_growth::trailing_block`).
     pub trailing_strategies: u32,
@@ -62,6 +66,13 @@ impl StateLayout {
                 as u32,
             max_growth_strategies: plan.strategies.iter().filter(|s| max_growth::is_max_growth(&s.weighting)).count()
                 as u32,
+            eigen_strategies: (0..plan.strategies.len())
+                .filter(|&s| max_growth::solver(plan, s) == Some(max_growth::Solver::Eigen))
+                .count() as u32,
+            solver_block_slots: (0..plan.strategies.len())
+                .filter_map(|s| max_growth::solver(plan, s))
+                .map(|solver| max_growth::solver_block(solver, plan.n() as u32))
+                .sum(),
             trailing_strategies: (0..plan.strategies.len()).filter(|&s| max_growth::trailing(plan, s).is_some()).count()
                 as u32,
             window_length: max_growth::window_length(plan),
@@ -102,14 +113,14 @@ impl StateLayout {
         }
     }
     /// The max_growth solvers' state: the deferred step's market gross return, then a
-    /// block per max_growth strategy (z, u, theta, iterations, done, gross: `MG_*` in
-    /// shaders/max_growth.wgsl).
+    /// block per max_growth strategy (`max_growth::solver_block`: `MG_*` in
+    /// shaders/max_growth_common.wgsl, then the solver's own).
     pub fn max_growth_base(&self) -> u32 {
         self.top_k_order_base() + self.top_k_slots()
     }
     pub fn max_growth_slots(&self) -> u32 {
         if self.max_growth_strategies > 0 {
-            1 + self.max_growth_strategies * max_growth::solver_block(self.n)
+            1 + self.solver_block_slots
         } else {
             0
         }
@@ -146,10 +157,11 @@ impl StateLayout {
         self.strategies * self.n <= MAX_PRIVATE_STRATEGY_WORDS
     }
     /// Whether the per-path kernel keeps a path's per-stock arrays in storage buffers
-    /// (`shaders/path_arrays_scratch.wgsl`): for many stocks, unless a strategy is
-    /// max_growth, whose solver keeps private arrays of its own.
+    /// (`shaders/path_arrays_scratch.wgsl`): for many stocks, unless a max_growth
+    /// strategy takes the eigenbasis solver, which keeps private arrays of its own (the
+    /// factor form keeps none that grow with n).
     pub fn path_arrays_in_scratch(&self) -> bool {
-        self.n > MAX_PRIVATE_PATH_STOCKS && self.max_growth_strategies == 0
+        self.n > MAX_PRIVATE_PATH_STOCKS && self.eigen_strategies == 0
     }
     /// Where the scratch buffer keeps the step's z (4 N4 slots, padded), a rebalance's
     /// targets (N) and top-k's ranks (N, with a top-k strategy), when the arrays are in
@@ -201,17 +213,14 @@ impl StateLayout {
 
 /// Per max_growth strategy, the first slot of its solver block (0 for other strategies).
 pub fn max_growth_state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
-    let block = max_growth::solver_block(layout.n);
     let mut next = layout.max_growth_base() + 1;
-    plan.strategies
-        .iter()
-        .map(|s| {
-            if max_growth::is_max_growth(&s.weighting) {
-                next += block;
-                next - block
-            } else {
-                0
+    (0..plan.strategies.len())
+        .map(|s| match max_growth::solver(plan, s) {
+            Some(solver) => {
+                next += max_growth::solver_block(solver, layout.n);
+                next - max_growth::solver_block(solver, layout.n)
             }
+            None => 0,
         })
         .collect()
 }
@@ -225,14 +234,14 @@ pub fn max_growth_data_bases(plan: &Plan, layout: &StateLayout) -> (Vec<u32>, Ve
     let mut next_block = layout.trailing_base();
     let mut data = Vec::new();
     let mut parameters = Vec::new();
-    for strategy in &plan.strategies {
-        match &strategy.weighting {
-            Weighting::MaxGrowth { belief: CovarianceBelief::Model(_), .. } => {
+    for (s, strategy) in plan.strategies.iter().enumerate() {
+        match (&strategy.weighting, max_growth::solver(plan, s)) {
+            (Weighting::MaxGrowth { belief: CovarianceBelief::Model(_), .. }, Some(solver)) => {
                 data.push(next_model);
                 parameters.push(0);
-                next_model += max_growth::problem_words(n);
+                next_model += max_growth::problem_words(solver, n);
             }
-            Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. } => {
+            (Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(_), .. }, _) => {
                 data.push(next_block);
                 parameters.push(next_model);
                 next_block += max_growth::trailing_block(n);

@@ -51,32 +51,154 @@ pub fn is_max_growth(weighting: &Weighting) -> bool {
     matches!(weighting, Weighting::MaxGrowth { .. })
 }
 
-/// Slots of a strategy's solver block: z, u, theta, iterations, done, gross, residual.
-pub fn solver_block(n: u32) -> u32 {
-    2 * n + 5
+/// How a max_growth strategy's problem is solved on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Solver {
+    /// `shaders/max_growth.wgsl`: ADMM in Sigma's eigenbasis, N x N products and
+    /// N-sized private arrays (full and trailing covariances).
+    Eigen,
+    /// `shaders/max_growth_factor.wgsl`: the factor form Sigma = B B' + D of the model's
+    /// covariance, O(N K^2) a pass and nothing private that grows with N.
+    Factor { factors: u32 },
 }
 
-/// Offsets in a path's solver block (`MG_*` in shaders/max_growth.wgsl): z, u (ADMM's
-/// scaled dual), theta (the box projection's last shift), iterations of the current
-/// solve, whether it is done, the deferred step's gross return of the holdings, and the
-/// largest constraint residual of the path's rebalances so far.
-pub fn solver_offsets(n: u32) -> [(&'static str, u32); 7] {
+/// Most factors the GPU solves in the factor form: its per-stock code is unrolled over
+/// the (K + 1)^2 entries of the dual's Hessian. More take the eigenbasis solver.
+pub const MAX_GPU_FACTORS: usize = 16;
+
+/// The solver of strategy `s`, if it is max_growth.
+pub fn solver(plan: &Plan, s: usize) -> Option<Solver> {
+    match &plan.strategies[s].weighting {
+        Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } => match problem.factor_count() {
+            Some(factors) if factors <= MAX_GPU_FACTORS => Some(Solver::Factor { factors: factors as u32 }),
+            _ => Some(Solver::Eigen),
+        },
+        Weighting::MaxGrowth { .. } => Some(Solver::Eigen),
+        _ => None,
+    }
+}
+
+/// K of the plan's factor-form strategies (all share the market's loadings), if any.
+pub fn factors(plan: &Plan) -> Option<u32> {
+    (0..plan.strategies.len()).find_map(|s| match solver(plan, s) {
+        Some(Solver::Factor { factors }) => Some(factors),
+        _ => None,
+    })
+}
+
+/// Whether some max_growth strategy of `plan` takes the eigenbasis solver.
+pub fn has_eigen(plan: &Plan) -> bool {
+    (0..plan.strategies.len()).any(|s| solver(plan, s) == Some(Solver::Eigen))
+}
+
+/// The slots every solver block starts with (shaders/max_growth_common.wgsl): the
+/// deferred step's gross return of the holdings, the largest constraint residual of
+/// the path's rebalances so far, whether the current solve is done, its iterations.
+pub const COMMON_OFFSETS: [(&str, u32); 4] =
+    [("MG_GROSS", 0), ("MG_RESIDUAL", 1), ("MG_DONE", 2), ("MG_ITERATIONS", 3)];
+const COMMON_SLOTS: u32 = COMMON_OFFSETS.len() as u32;
+
+/// The residual's offset in a solver block (read back by the host).
+pub const RESIDUAL_OFFSET: u32 = COMMON_OFFSETS[1].1;
+
+/// The eigenbasis solver's slots after the common ones (`MG_*` in
+/// shaders/max_growth.wgsl): z, u (ADMM's scaled dual), theta (the box projection's
+/// last shift).
+pub fn eigen_offsets(n: u32) -> [(&'static str, u32); 3] {
+    [("MG_Z", COMMON_SLOTS), ("MG_U", COMMON_SLOTS + n), ("MG_THETA", COMMON_SLOTS + 2 * n)]
+}
+
+/// The factor solver's slots after the common ones (`MGF_*` in
+/// shaders/max_growth_factor.wgsl): theta, eta, the budget search's bracket (low and
+/// its phi, high or -1 and its phi), its last point, its stage, the Newton steps at
+/// this eta, whether the last was exact, the etas evaluated, then lambda (K).
+pub const FACTOR_OFFSETS: [(&str, u32); 13] = [
+    ("MGF_THETA", COMMON_SLOTS),
+    ("MGF_ETA", COMMON_SLOTS + 1),
+    ("MGF_LOW", COMMON_SLOTS + 2),
+    ("MGF_PHI_LOW", COMMON_SLOTS + 3),
+    ("MGF_HIGH", COMMON_SLOTS + 4),
+    ("MGF_PHI_HIGH", COMMON_SLOTS + 5),
+    ("MGF_LAST_ETA", COMMON_SLOTS + 6),
+    ("MGF_LAST_PHI", COMMON_SLOTS + 7),
+    ("MGF_STAGE", COMMON_SLOTS + 8),
+    ("MGF_NEWTON", COMMON_SLOTS + 9),
+    ("MGF_EXACT", COMMON_SLOTS + 10),
+    ("MGF_EVALUATIONS", COMMON_SLOTS + 11),
+    ("MGF_LAMBDA", COMMON_SLOTS + 12),
+];
+
+/// Slots of a strategy's solver block.
+pub fn solver_block(solver: Solver, n: u32) -> u32 {
+    match solver {
+        Solver::Eigen => eigen_offsets(n)[2].1 + 1,
+        Solver::Factor { factors } => FACTOR_OFFSETS[FACTOR_OFFSETS.len() - 1].1 + factors,
+    }
+}
+
+/// Offsets of a factor problem's words (`MaxGrowthProblem::factor_kernel_words`):
+/// B row-major, D, a = diag(Sigma) / 2 + gamma, budget, bound.
+pub fn factor_problem_offsets(n: u32, factors: u32) -> [(&'static str, u32); 5] {
     [
-        ("MG_Z", 0),
-        ("MG_U", n),
-        ("MG_THETA", 2 * n),
-        ("MG_ITERATIONS", 2 * n + 1),
-        ("MG_DONE", 2 * n + 2),
-        ("MG_GROSS", 2 * n + 3),
-        (RESIDUAL, 2 * n + 4),
+        ("MGF_LOADINGS", 0),
+        ("MGF_IDIO", n * factors),
+        ("MGF_LINEAR", n * factors + n),
+        ("MGF_BUDGET", n * factors + 2 * n),
+        ("MGF_ACTIVE", n * factors + 2 * n + 1),
     ]
 }
 
-const RESIDUAL: &str = "MG_RESIDUAL";
+/// The factor solver's limits (f32; the f64 CPU solver allows 60 halvings, 100 Newton
+/// steps and 100 etas, and stops closer: 1e-10 of the budget).
+pub const FACTOR_MAX_HALVINGS: u32 = 30;
+pub const FACTOR_MAX_NEWTON: u32 = 40;
+pub const FACTOR_MAX_EVALUATIONS: u32 = 40;
+/// How near the budget the tracking error is brought, relative (the finish scales any
+/// excess away), and the bracket's relative width at which the search for eta stops.
+pub const FACTOR_BUDGET_TOLERANCE: f64 = 1e-5;
+pub const FACTOR_BRACKET_TOLERANCE: f64 = 1e-6;
+/// Loop iterations a factor solve dispatch may run on hardware adapters (thousands
+/// of passes over 1,000 stocks: a solve from a warm start in one dispatch).
+pub const HARDWARE_FACTOR_TRIPS: u32 = 1 << 22;
 
-/// The residual's offset in a solver block (read back by the host).
-pub fn residual_offset(n: u32) -> u32 {
-    solver_offsets(n).iter().find(|(name, _)| *name == RESIDUAL).map_or(0, |(_, offset)| *offset)
+/// Loop iterations of one pass over the stocks (the loops over factors are unrolled).
+pub fn factor_pass_trips(n: u32) -> u32 {
+    n + 4
+}
+/// Loop iterations of one Newton direction: the scaled Cholesky of (K + 1)^2 and its
+/// two triangular solves, at most.
+pub fn factor_cholesky_trips(factors: u32) -> u32 {
+    let size = factors + 1;
+    size * size * size + 4 * size * size + 8
+}
+/// Loop iterations of one Newton step at most: its line search's passes and a pass at
+/// the next eta.
+pub fn factor_step_trips(n: u32, factors: u32) -> u32 {
+    (FACTOR_MAX_HALVINGS + 1) * factor_pass_trips(n) + factor_cholesky_trips(factors) + FACTOR_MAX_HALVINGS + 8
+}
+/// Loop iterations of loading a path's arrays (private ones are copied in).
+pub fn factor_load_trips(n: u32, private_arrays: bool) -> u32 {
+    if private_arrays {
+        2 * n + 2
+    } else {
+        0
+    }
+}
+/// Loop iterations before a solve dispatch's first Newton step: the loads, B' mu and
+/// the first point.
+pub fn factor_setup_trips(n: u32, private_arrays: bool) -> u32 {
+    factor_load_trips(n, private_arrays) + 2 * factor_pass_trips(n)
+}
+/// Loop iterations of `finish_max_growth_factor` at most: the loads (and the strategy's
+/// holdings), B' mu, three passes for the solution, three for the turnover limit, one
+/// for the residual and the trade.
+pub fn factor_finish_trips(n: u32, private_arrays: bool) -> u32 {
+    factor_load_trips(n, private_arrays) + 2 * n + 64 + 9 * factor_pass_trips(n)
+}
+
+/// Offsets in a path's eigenbasis solver block: the common slots, then z, u, theta.
+pub fn solver_offsets(n: u32) -> impl Iterator<Item = (&'static str, u32)> {
+    COMMON_OFFSETS.into_iter().chain(eigen_offsets(n))
 }
 
 /// Offsets of a problem's words (`MaxGrowthProblem::kernel_words`): Q row-major,
@@ -115,15 +237,19 @@ pub const PHASES: [(&str, u32); 8] = [
     ("MG_HOLD_MARKET", phase::HOLD_MARKET),
 ];
 
-/// Words of a problem: Q, Lambda, the unconstrained optimum, budget, bound, rho.
-pub(super) fn problem_words(n: u32) -> u32 {
-    n * n + 2 * n + 3
+/// Words of a problem: Q, Lambda, the unconstrained optimum, budget, bound, rho; or in
+/// the factor form B, D, a, budget, bound.
+pub(super) fn problem_words(solver: Solver, n: u32) -> u32 {
+    match solver {
+        Solver::Eigen => n * n + 2 * n + 3,
+        Solver::Factor { factors } => n * factors + 2 * n + 2,
+    }
 }
 
 /// Slots of a trailing estimate's per-path block: the problem, then A, means, sds,
 /// vols and the spread.
 pub fn trailing_block(n: u32) -> u32 {
-    problem_words(n) + n * n + 3 * n + 1
+    problem_words(Solver::Eigen, n) + n * n + 3 * n + 1
 }
 
 /// Words of a trailing estimate's parameters: gamma, budget, bound, steps per year,
@@ -212,9 +338,20 @@ pub fn estimate_dispatches(
 
 /// Why a software adapter cannot run `plan`'s max_growth strategies within its loop
 /// budget, if it cannot.
-pub fn software_misfit(plan: &Plan, budget: u64) -> Option<String> {
+pub fn software_misfit(plan: &Plan, budget: u64, private_arrays: bool) -> Option<String> {
     let n = plan.n() as u32;
-    if !plan.strategies.iter().any(|s| is_max_growth(&s.weighting)) {
+    if let Some(factors) = factors(plan) {
+        let one_step = (factor_setup_trips(n, private_arrays) + factor_step_trips(n, factors)) as u64;
+        let finish = factor_finish_trips(n, private_arrays) as u64;
+        if one_step > budget || finish > budget {
+            return Some(format!(
+                "market.n: max_growth over {n} stocks needs more loop iterations per dispatch ({one_step} for \
+                 one Newton step of its factor-form solver, {finish} to finish) than a software adapter runs \
+                 correctly ({budget}); use the CPU backend"
+            ));
+        }
+    }
+    if !has_eigen(plan) {
         return None;
     }
     let one_iteration = setup_trips(n) + iteration_trips(n);
@@ -242,11 +379,14 @@ pub fn software_misfit(plan: &Plan, budget: u64) -> Option<String> {
 /// problem with the model's covariance, each trailing estimate's parameters.
 pub fn model_words(plan: &Plan) -> Vec<f64> {
     let mut words = Vec::new();
-    for strategy in &plan.strategies {
+    for (s, strategy) in plan.strategies.iter().enumerate() {
         match &strategy.weighting {
-            Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } => {
-                words.extend(problem.kernel_words())
-            }
+            Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } => match solver(plan, s) {
+                Some(Solver::Factor { .. }) => {
+                    words.extend(problem.factor_kernel_words().expect("the factor solver has a factor form"))
+                }
+                _ => words.extend(problem.kernel_words()),
+            },
             Weighting::MaxGrowth { belief: CovarianceBelief::Trailing(estimate), .. } => {
                 match &estimate.growth {
                     Some(growth) => words.extend(growth),

@@ -32,9 +32,22 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     return 0.0;
 }
 ";
-/// The max_growth solver's entry points and `defer_max_growth`, composed when a
-/// strategy is max_growth.
+/// What both max_growth solvers share (`defer_max_growth`), composed when a strategy
+/// is max_growth.
+pub const MAX_GROWTH_COMMON: &str = include_str!("../../../shaders/max_growth_common.wgsl");
+/// The solvers' flags where the path arrays are private (path_arrays_scratch.wgsl
+/// puts them at the start of the same binding otherwise).
+pub const MAX_GROWTH_FLAGS: &str = "@group(0) @binding(5) var<storage, read_write> solver_flags: array<atomic<u32>, 2>;
+fn raise_solver_flag(k: u32) {
+    atomicStore(&solver_flags[k], 1u);
+}
+";
+/// The eigenbasis solver's entry points, composed when a max_growth strategy's
+/// covariance is full or estimated.
 pub const MAX_GROWTH: &str = include_str!("../../../shaders/max_growth.wgsl");
+/// The factor-form solver's entry points, composed when a max_growth strategy
+/// believes a factor model's covariance.
+pub const MAX_GROWTH_FACTOR: &str = include_str!("../../../shaders/max_growth_factor.wgsl");
 /// The trailing estimate's entry point, composed after it when a max_growth strategy
 /// estimates its covariance from each path's returns.
 pub const MAX_GROWTH_ESTIMATE: &str = include_str!("../../../shaders/max_growth_estimate.wgsl");
@@ -364,7 +377,17 @@ mod tests {
                     format!("[market]\nn = 3\n{market}\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"");
                 Scenario::from_toml(&text).unwrap().validate().unwrap()
             }))
-            .chain([Scenario::from_toml(&bootstrap).unwrap().validate().unwrap()]);
+            .chain([Scenario::from_toml(&bootstrap).unwrap().validate().unwrap()])
+            // max_growth in the factor form (max_growth_factor.wgsl), beside equal weight.
+            .chain([Scenario::from_toml(
+                "name = \"factor-form\"\n[market]\nn = 3\nfactor_loadings = [[0.1, 0.2], [0.2, 0.1], [0.0, 0.3]]\n\
+                 idiosyncratic_vol = 0.1\ngrowth = [0.01, 0.02, 0.03]\n[[strategies]]\nname = \"equal\"\n\
+                 weighting = \"equal\"\n[[strategies]]\nname = \"optimised\"\nweighting = \"max_growth\"\n\
+                 te_budget = 0.02\nuse_growth = true\nmax_active = 0.1\nmax_turnover = 0.05\n",
+            )
+            .unwrap()
+            .validate()
+            .unwrap()]);
         let mut variants = Vec::new();
         for plan in plans {
             // Every way of reading the market data.
@@ -402,7 +425,10 @@ mod tests {
     /// the per-path kernel's arrays behind accessor functions, private or in storage;
     /// both kernels' initialisation in one `init_path`, their grid cells in one
     /// `record_grid_cells`; issue 19: a bootstrap-market variant added, every earlier
-    /// variant checked unchanged).
+    /// variant checked unchanged; issue 30: the max_growth solvers' common slots first in
+    /// each block, their flags behind `raise_solver_flag` (at the start of the scratch
+    /// binding when the path arrays live there), the factor-form solver and its
+    /// constants, and a factor-form variant added).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -416,5 +442,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "26584f3cd7e0f035aa58ef4c13a4fd8ba3eb2678a6261688246a9c6366ca745b";
+    const COMPOSED_KERNELS_SHA256: &str = "0be3bd36d2abea2d3d7ebc65fe788ad2dd73dde80c6ab2a26fc4d503d86ac4aa";
 }
