@@ -6,7 +6,8 @@
 # run `bash benches/device.sh run [OUT]` from the repository root there. It runs the
 # GPU tests on the hardware adapter, `sptlab bench --backend gpu` beside the JAX peer
 # at 2,000, 20,000 and 200,000 paths (and the per-path kernel at the same sizes, for
-# the comparison), and the scaling sweep's 1,000- and 2,000-stock points, and writes
+# the comparison), the scaling sweep's 1,000- and 2,000-stock points and the max_growth
+# workload, and writes
 # device.log and measurements.json (every measurement, keyed by run) into OUT (default $OUT, else ./device-out).
 # Budget: about seven minutes on an NVIDIA H200.
 set -uo pipefail
@@ -112,6 +113,10 @@ run() {
     echo "== rank workload: Atlas markets of 100 and 1,000 stocks on the per-path kernel (its arrays in storage"
     echo "   buffers past 512 stocks; private arrays of 850 stocks lost the device)"
     timeout 120 "$sptlab" bench --workload rank --backend gpu --repeat 2 --no-efficiency --json "$json/rank.json"
+    echo "== max_growth workload: 1,000 stocks, 10 factors, the optimiser in the factor form (no stock limit;"
+    echo "   the eigenbasis solver stops at 700): solves per second and time per path"
+    timeout 120 "$sptlab" bench --workload max_growth --backend gpu --repeat 2 --no-efficiency \
+        --json "$json/max_growth.json"
     echo "== the bootstrap market (20 stocks, real days in blocks; per-path kernel): GPU 200,000 paths, CPU 20,000"
     for backend in gpu cpu; do
         local paths=200000

@@ -3,6 +3,7 @@
 //! several timed repetitions (median and minimum), with every backend's answers checked
 //! per path against CPU f64 on the same paths.
 
+pub mod baseline;
 pub mod efficiency;
 pub mod suite;
 
@@ -55,17 +56,17 @@ impl Workload {
         }
     }
 
-    /// The max_growth solves of each path, for a workload whose cost they are: one per
-    /// rebalance of its max_growth strategy (the start's cold solve aside).
-    pub fn solves_per_path(self) -> Option<u64> {
+    /// The max_growth solves of each path over `steps` steps, for a workload whose cost
+    /// they are: the start's, then one per rebalance of its max_growth strategy (every
+    /// `rebalance_every` steps, never at the last).
+    pub fn solves_per_path(self, steps: u64) -> Option<u64> {
         let scenario = match self {
             Workload::MaxGrowth => self.scenario(1),
             _ => return None,
         };
-        let steps = (scenario.years * scenario.steps_per_year as f64).round() as u64;
         let strategy =
             scenario.strategies.iter().find(|s| s.weighting == crate::portfolio::spec::WeightingKind::MaxGrowth)?;
-        Some(steps / strategy.rebalance_every as u64)
+        Some(steps.saturating_sub(1) / strategy.rebalance_every as u64 + 1)
     }
 
     /// The paths the workload is defined with.
@@ -98,13 +99,16 @@ impl Workload {
 pub enum Runner {
     Backend(BackendKind),
     Peer(String),
+    /// A whole `sptlab run` process of a binary (`bench --baseline`): `baseline` or
+    /// `this binary`.
+    Process(String),
 }
 
 impl std::fmt::Display for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Runner::Backend(kind) => kind.fmt(f),
-            Runner::Peer(name) => f.write_str(name),
+            Runner::Peer(name) | Runner::Process(name) => f.write_str(name),
         }
     }
 }

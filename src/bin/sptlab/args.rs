@@ -174,6 +174,12 @@ pub struct BenchArgs {
     /// pairs, both), with se² x seconds of the mean relative growth.
     #[arg(long)]
     pub no_efficiency: bool,
+    /// Another sptlab binary (an earlier build) to time against this one: each runs
+    /// the workload's scenario file as a whole `sptlab run` process on the CPU backend
+    /// (f32, --paths paths, every core), one after the other, and the speed-up is
+    /// printed (not with --workload scaling).
+    #[arg(long, value_name = "BINARY")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -31,6 +31,14 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     if let Some(problem) = args.json.as_deref().and_then(|json| output_file_problem("--json", json)) {
         return Err(Failure::BadInput(problem));
     }
+    if let Some(baseline) = &args.baseline {
+        if args.workload == WorkloadChoice::Scaling {
+            return Err(Failure::BadInput("--baseline: not with --workload scaling (one size at a time)".into()));
+        }
+        if !baseline.is_file() {
+            return Err(Failure::BadInput(format!("--baseline {}: not a file", baseline.display())));
+        }
+    }
     let workloads: Vec<Workload> = match args.workload {
         WorkloadChoice::Standard => vec![Workload::Standard],
         WorkloadChoice::Large => vec![Workload::Large],
@@ -74,11 +82,29 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             }
         }
     }
+    // This binary and the baseline, each as whole `run` processes, one after the other.
+    let mut speedups = Vec::new();
+    if let Some(baseline) = &args.baseline {
+        let current = std::env::current_exe().context("finding this binary for --baseline")?;
+        for &workload in &workloads {
+            let paths = args.paths.unwrap_or(workload.default_paths());
+            let mut pair = Vec::new();
+            for (binary, label) in [(&current, "this binary"), (baseline, "baseline")] {
+                note!("timing `{} run` on {} ({paths} paths, CPU f32)...", binary.display(), workload.name());
+                let measurement =
+                    sptlab::bench::baseline::measure_run_process(binary, label, workload, paths, args.repeat)
+                        .map_err(|reason| Failure::Other(anyhow::anyhow!("--baseline: {reason}")))?;
+                pair.push(measurement.seconds);
+                measurements.push(measurement);
+            }
+            speedups.push((workload.name(), paths, pair[0], pair[1]));
+        }
+    }
     sptlab::bench::add_ratios(&mut measurements);
     for workload in &workloads {
         outln!("{}: {}", workload.name(), workload.description());
     }
-    if workloads.iter().any(|workload| workload.solves_per_path().is_none()) {
+    if workloads.iter().any(|workload| workload.solves_per_path(1).is_none()) {
         outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
     }
     out!("{}", sptlab::bench::table(&measurements));
@@ -89,7 +115,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     );
     for measurement in &measurements {
         let workload = workloads.iter().find(|workload| workload.name() == measurement.workload);
-        if let Some(solves) = workload.and_then(|workload| workload.solves_per_path()) {
+        if let Some(solves) = workload.and_then(|workload| workload.solves_per_path(measurement.steps as u64)) {
             outln!(
                 "{} on {} {}: {solves} max_growth solves a path, {:.0} solves/s, {:.1} ms a path (wall)",
                 measurement.workload,
@@ -99,6 +125,14 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
                 1e3 * measurement.seconds / measurement.paths as f64
             );
         }
+    }
+    for (workload, paths, this_binary, baseline) in &speedups {
+        outln!(
+            "{workload}: this binary {this_binary:.2} s, the baseline {baseline:.2} s: {:.1}x faster (whole `run` \
+             processes, CPU f32, {paths} paths, median of {})",
+            baseline / this_binary,
+            args.repeat
+        );
     }
     let efficiency: Vec<_> = measurements.iter().filter_map(|m| m.efficiency.clone()).flatten().collect();
     if !efficiency.is_empty() {
