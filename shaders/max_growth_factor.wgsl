@@ -9,8 +9,9 @@
 // Outer: the budget's multiplier eta (q = q0 / (1 + 2 eta)) by safeguarded secant
 // steps on 1 / ||d||_Sigma - 1 / b inside a bracket. Inner: for each eta, semismooth
 // Newton on the concave dual in (lambda, theta), with a backtracking line search;
-// a step is exact once the free weights stop changing sides, and the inner solve ends
-// after two exact full steps in a row. The multipliers and eta carry over from the
+// a step is exact once no weight changes region (below, inside or above its bounds),
+// and the inner solve ends after two exact full steps in a row, or when the step's
+// predicted gain is below what the f32 dual value can show. The multipliers and eta carry over from the
 // path's last rebalance (a warm start). One Newton step (with its line search) never
 // spans dispatches: `solve_max_growth_factor` takes steps while the worst case of one
 // more fits `params.iterations` loop iterations (llvmpipe's cap on software adapters).
@@ -21,8 +22,9 @@
 // MGF_ACTIVE (a problem's words: B row-major, D, a = diag(Sigma) / 2 + gamma, budget,
 // bound or -1); MGF_THETA ... MGF_LAMBDA (a path's solver block after MG_ITERATIONS);
 // MGF_MAX_HALVINGS, MGF_MAX_NEWTON, MGF_MAX_EVALUATIONS, MGF_BUDGET_TOLERANCE,
-// MGF_BRACKET_TOLERANCE; MGF_PASS_TRIPS, MGF_CHOLESKY_TRIPS, MGF_STEP_TRIPS (loop
-// iterations of a pass, a Newton direction, a Newton step at most).
+// MGF_BRACKET_TOLERANCE, MGF_DECREMENT, MGF_SUM_ROUNDS; MGF_PASS_TRIPS,
+// MGF_CHOLESKY_TRIPS, MGF_STEP_TRIPS, MGF_LOAD_TRIPS (loop iterations of a pass, a
+// Newton direction, a Newton step at most, loading the path's arrays).
 
 // The outer search's stages: at the last rebalance's eta, at eta = 0 (the last eta
 // met the budget), and the bracketed search.
@@ -39,7 +41,8 @@ struct MgfPoint {
     norm2: f32,
     theta_low: f32,
     theta_high: f32,
-    // Weights free here but not at the current point, or the reverse.
+    // Weights in another region (below, inside or above their bounds) here than at the
+    // current point.
     changed: u32,
     // B'd, and M = I (+) 0 + sum over free i of (B_i, -1)(B_i, -1)' / D_i, the dual's
     // Hessian negated (lower triangle, row-major, KF1 x KF1).
@@ -79,6 +82,11 @@ fn mgf_upper(weight: f32) -> f32 {
         return mgf_bound;
     }
     return 1.0 - weight;
+}
+
+// 0 below the bounds (at lo), 1 inside (free), 2 above (at hi).
+fn mgf_region(unclipped: f32, lo: f32, hi: f32) -> u32 {
+    return select(select(1u, 2u, unclipped >= hi), 0u, unclipped <= lo);
 }
 
 fn mgf_load_row(i: u32) {
@@ -157,7 +165,7 @@ fn mgf_evaluate(lambda: ptr<private, array<f32, KF>>, theta: f32, scale: f32) {
         let d = clamp(unclipped, lo, hi);
         let free = unclipped > lo && unclipped < hi;
         let current = (q + mgf_row_dot(&mgf_lambda) - mgf_theta) / variance;
-        if (free != (current > lo && current < hi)) {
+        if (mgf_region(unclipped, lo, hi) != mgf_region(current, lo, hi)) {
             mgf_trial.changed += 1u;
         }
         mgf_trial.value += (0.5 * variance * d - pull) * d;
@@ -295,7 +303,8 @@ fn mgf_newton_step(scale: f32) -> u32 {
     for (; kd < KF1; kd++) { // unroll
         slope += mgf_gradient(kd) * mgf_direction[kd];
     }
-    if (!(slope > 0.0)) {
+    // No ascent, or a gain the dual's f32 value could not show: as far as f32 goes.
+    if (!(slope > MGF_DECREMENT * abs(mgf_current.value))) {
         return 0u;
     }
     // A step of theta past its free range (long when few weights are free) starts
@@ -316,6 +325,15 @@ fn mgf_newton_step(scale: f32) -> u32 {
             mgf_trial_lambda[kt] = mgf_lambda[kt] + t * mgf_direction[kt];
         }
         let trial_theta = mgf_theta + t * step_theta;
+        // A step that rounds to nothing moves nothing.
+        var moved = trial_theta != mgf_theta;
+        var km = 0u;
+        for (; km < KF; km++) { // unroll
+            moved = moved || mgf_trial_lambda[km] != mgf_lambda[km];
+        }
+        if (!moved) {
+            return 0u;
+        }
         mgf_evaluate(&mgf_trial_lambda, trial_theta, scale);
         let exact = t == 1.0 && mgf_trial.changed == 0u;
         // The dual is concave: a trial whose slope along the direction is still
@@ -337,6 +355,16 @@ fn mgf_newton_step(scale: f32) -> u32 {
         t *= 0.5;
     }
     return 0u;
+}
+
+// Whether eta and the current multipliers are all finite (NaN fails every comparison).
+fn mgf_is_finite_point(eta: f32) -> bool {
+    var finite = abs(eta) <= 3.4028235e38 && abs(mgf_theta) <= 3.4028235e38;
+    var kf = 0u;
+    for (; kf < KF; kf++) { // unroll
+        finite = finite && abs(mgf_lambda[kf]) <= 3.4028235e38;
+    }
+    return finite;
 }
 
 // The start of both entry points: strategy s's problem, the path's market weights and
@@ -363,6 +391,7 @@ fn mgf_begin(s: u32, lane: u32) {
 fn mgf_next_eta(base: u32, lane: u32, eta: f32, norm: f32, budget: f32) -> f32 {
     let stage = u32(state[at(base + MGF_STAGE, lane)]);
     let phi = 1.0 / norm - 1.0 / budget;
+    // (A norm that is not a number counts as over the budget: eta grows.)
     if (stage != MGF_STAGE_SEARCH && norm <= budget) {
         if (stage == MGF_STAGE_FIRST && eta > 0.0) {
             // The last rebalance's eta meets the budget: so may eta = 0.
@@ -384,7 +413,7 @@ fn mgf_next_eta(base: u32, lane: u32, eta: f32, norm: f32, budget: f32) -> f32 {
     // No upper end yet: -1.
     var high = state[at(base + MGF_HIGH, lane)];
     var phi_high = state[at(base + MGF_PHI_HIGH, lane)];
-    if (norm > budget) {
+    if (!(norm <= budget)) {
         low = eta;
         phi_low = phi;
     } else {
@@ -448,6 +477,16 @@ fn solve_max_growth_factor(@builtin(global_invocation_id) id: vec3<u32>) {
         state[at(base + MGF_LAST_PHI, lane)] = 0.0;
     }
     var eta = state[at(base + MGF_ETA, lane)];
+    if (iterations == 0u && !mgf_is_finite_point(eta)) {
+        // A start that is not a number (f32 overflow on an earlier rebalance) is dropped,
+        // so one bad solve cannot spoil the path's later ones.
+        eta = 0.0;
+        mgf_theta = 0.0;
+        var kr = 0u;
+        for (; kr < KF; kr++) { // unroll
+            mgf_lambda[kr] = 0.0;
+        }
+    }
     var newton = u32(state[at(base + MGF_NEWTON, lane)]);
     var exact_before = state[at(base + MGF_EXACT, lane)] != 0.0;
     var evaluations = u32(state[at(base + MGF_EVALUATIONS, lane)]);
@@ -616,6 +655,61 @@ fn mgf_record_residual(base: u32, lane: u32, budget: f32) {
     state[at(base + MG_RESIDUAL, lane)] = max(state[at(base + MG_RESIDUAL, lane)], worst);
 }
 
+// The shift s with sum clip(d_i - s, lo_i, hi_i) = 0 for the active weights d in the
+// targets (`project_onto_box_and_sum` in src/portfolio/projection.rs, as mg_project):
+// Newton steps from 0, exact once on the right piece, inside a bracket that bisection
+// narrows when a step would leave it; at most MGF_SUM_ROUNDS passes.
+fn mgf_restore_sum() -> f32 {
+    var low = 3.4028235e38;
+    var high = -3.4028235e38;
+    var i = 0u;
+    for (; i < N; i++) {
+        let weight = market_weight(i);
+        let d = rebalance_target(i);
+        low = min(low, d - mgf_upper(weight));
+        high = max(high, d - mgf_lower(weight));
+    }
+    mgf_cut = mgf_cut || i != N;
+    var shift = clamp(0.0, low, high);
+    for (var rounds = 0u; rounds < MGF_SUM_ROUNDS; rounds++) {
+        var total = 0.0;
+        var free = 0.0;
+        var j = 0u;
+        for (; j < N; j++) {
+            let weight = market_weight(j);
+            let lo = mgf_lower(weight);
+            let hi = mgf_upper(weight);
+            let value = rebalance_target(j) - shift;
+            total += clamp(value, lo, hi);
+            if (value > lo && value < hi) {
+                free += 1.0;
+            }
+        }
+        mgf_cut = mgf_cut || j != N;
+        if (total == 0.0 || high - low <= 1.2e-7 * (1.0 + max(abs(low), abs(high)))) {
+            break;
+        }
+        if (total > 0.0) {
+            low = shift;
+        } else {
+            high = shift;
+        }
+        var next = 0.5 * (low + high);
+        if (free > 0.0) {
+            let step = shift + total / free;
+            // A step that no longer moves the shift: the sum is zero to f32 precision.
+            if (step == shift) {
+                break;
+            }
+            if (step > low && step < high) {
+                next = step;
+            }
+        }
+        shift = next;
+    }
+    return shift;
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn finish_max_growth_factor(@builtin(global_invocation_id) id: vec3<u32>) {
     let lane = id.x;
@@ -629,37 +723,22 @@ fn finish_max_growth_factor(@builtin(global_invocation_id) id: vec3<u32>) {
     let value = slot_value(s, SLOT_HOLDINGS_VALUE);
     let budget = model[mgf_data + MGF_BUDGET];
     let scale = 1.0 / (1.0 + 2.0 * state[at(base + MGF_ETA, lane)]);
-    // The solution's active weights (in the targets for now), and their sum made zero
-    // by one shift of the free ones (the dual leaves it within f32 rounding of zero).
-    var sum = 0.0;
-    var free = 0.0;
+    // The solution's active weights (in the targets for now), their sum made zero by
+    // the Euclidean shift of `restore_sum` (the dual leaves it near zero, exactly so
+    // only to f32 rounding), and their Sigma-norm.
     var i = 0u;
     for (; i < N; i++) {
-        let d = mgf_solution(i, scale);
-        set_rebalance_target(i, d);
-        sum += d;
-        let weight = market_weight(i);
-        if (d > mgf_lower(weight) && d < mgf_upper(weight)) {
-            free += 1.0;
-        }
+        set_rebalance_target(i, mgf_solution(i, scale));
     }
     mgf_cut = mgf_cut || i != N;
-    var shift = 0.0;
-    if (free > 0.0) {
-        shift = sum / free;
-    }
+    let shift = mgf_restore_sum();
     var sums = vec3<f32>(0.0);
     mgf_start_inner();
     var j = 0u;
     for (; j < N; j++) {
         mgf_load_row(j);
         let weight = market_weight(j);
-        let lo = mgf_lower(weight);
-        let hi = mgf_upper(weight);
-        var d = rebalance_target(j);
-        if (d > lo && d < hi) {
-            d = clamp(d - shift, lo, hi);
-        }
+        let d = clamp(rebalance_target(j) - shift, mgf_lower(weight), mgf_upper(weight));
         set_rebalance_target(j, d);
         mgf_add_inner(j, d, 0.0, &sums);
     }

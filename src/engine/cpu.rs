@@ -412,14 +412,8 @@ impl<R: Real> PathBlock<R> {
                     }
                     (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
                         let held = (&state.holdings[..], *max_turnover);
-                        max_growth_block(
-                            belief,
-                            &self.mu,
-                            held,
-                            self.window.as_ref(),
-                            &mut state.warm,
-                            &mut self.target,
-                        );
+                        let warm = &mut state.warm[..self.live_lanes];
+                        max_growth_block(belief, &self.mu, held, self.window.as_ref(), warm, &mut self.target);
                         Lanes::zero()
                     }
                     (weighting, _) => {
@@ -491,7 +485,8 @@ impl<R: Real> PathBlock<R> {
                 continue;
             }
             let held = (&state.holdings[..], *max_turnover);
-            max_growth_block(belief, &self.mu, held, self.window.as_ref(), &mut state.warm, &mut self.target);
+            let warm = &mut state.warm[..self.live_lanes];
+            max_growth_block(belief, &self.mu, held, self.window.as_ref(), warm, &mut self.target);
             state.holdings.copy_from_slice(&self.target);
             let value = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
             state.slots[slot::HOLDINGS_VALUE] = value;
@@ -610,10 +605,12 @@ fn top_k_block<R: Real>(
     }
 }
 
-/// max_growth targets for every lane of a block, each solve warm-started from the
-/// lane's last. With a trailing estimate each lane builds its own problem from its
-/// window of returns, and holds the market until it has two. With a turnover limit,
-/// the move from the weights held toward the optimum is cut to the limit.
+/// max_growth targets for the live lanes of a block (those `warm` holds: a block's last
+/// lanes may carry no path, and a solve costs far more than a step), each solve
+/// warm-started from the lane's last; the rest hold the market. With a trailing
+/// estimate each lane builds its own problem from its window of returns, and holds the
+/// market until it has two. With a turnover limit, the move from the weights held
+/// toward the optimum is cut to the limit.
 fn max_growth_block<R: Real>(
     belief: &CovarianceBelief,
     mu: &[Lanes<R>],
@@ -623,6 +620,7 @@ fn max_growth_block<R: Real>(
     target: &mut [Lanes<R>],
 ) {
     let n = mu.len();
+    target.copy_from_slice(mu);
     let mut lane_mu = vec![0.0; n];
     for (lane, warm) in warm.iter_mut().enumerate() {
         for (value, m) in lane_mu.iter_mut().zip(mu) {

@@ -107,6 +107,11 @@ impl FactorForm {
         words
     }
 
+    /// Whether every idiosyncratic variance and its inverse are positive normal f32s.
+    pub fn fits_f32(&self) -> bool {
+        self.idiosyncratic.iter().all(|&v| (v as f32).is_normal() && (1.0 / v as f32).is_normal())
+    }
+
     /// Whether the form is solvable: every idiosyncratic variance positive.
     pub fn is_definite(&self) -> bool {
         self.idiosyncratic.iter().all(|&v| v > 0.0 && v.is_finite())

@@ -180,6 +180,12 @@ impl MaxGrowthProblem {
         self.factor.as_ref().map(FactorForm::factors)
     }
 
+    /// Whether the factor form's words hold in f32 (the GPU's): every idiosyncratic
+    /// variance and its inverse a positive normal f32.
+    pub fn factor_form_fits_f32(&self) -> bool {
+        self.factor.as_ref().is_some_and(FactorForm::fits_f32)
+    }
+
     /// The factor form in the GPU kernel's layout (shaders/max_growth_factor.wgsl):
     /// `FactorForm::kernel_words`, then the budget and the bound on each active weight
     /// (-1 for none); `None` without a factor form.

@@ -535,6 +535,12 @@ fn cases() -> Vec<Case> {
             expect: vec!["--json", "is a directory; sptlab writes only regular files"],
         },
         Case {
+            name: "bench against a folder as its baseline",
+            input: Input::Command,
+            extra: vec!["bench", "--backend", "cpu", "--baseline", "{dir}"],
+            expect: vec!["--baseline", "not an executable file"],
+        },
+        Case {
             name: "force without out",
             input: Input::ScenarioWithoutOut(SMALL.to_string()),
             extra: vec!["--force"],

@@ -350,6 +350,42 @@ fn bench_times_each_backend_checks_its_answers_and_writes_json() {
     assert_eq!(lines[1]["speedup_vs_cpu_f64"], 1.0);
     assert_eq!(lines[1]["max_difference_vs_cpu_f64"], 0.0);
 
+    // --baseline: another binary (here this one) timed the same way, as whole `run`
+    // processes, beside this binary; its rows in the table and the JSON, and the ratio.
+    let binary = binary();
+    let out = dir.join("baseline.json");
+    let output = sptlab(&[
+        "bench",
+        "--workload",
+        "standard",
+        "--backend",
+        "cpu",
+        "--paths",
+        "8",
+        "--repeat",
+        "1",
+        "--no-efficiency",
+        "--baseline",
+        &binary,
+        "--json",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("| standard | this binary f32 |") && table.contains("| standard | baseline f32 |"),
+        "{table}"
+    );
+    assert!(table.contains("standard: this binary ") && table.contains("x faster (whole `run` processes"), "{table}");
+    let lines = json(&out);
+    let processes: Vec<_> =
+        lines.as_array().unwrap().iter().filter(|line| line["adapter"].as_str().unwrap().contains(" run`")).collect();
+    assert_eq!(processes.len(), 2);
+    for line in processes {
+        assert_eq!(line["paths"], 8);
+        assert!(line["seconds"].as_f64().unwrap() > 0.0, "{line}");
+    }
+
     let refused = sptlab(&["bench", "--repeat", "0"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--repeat"));

@@ -35,8 +35,13 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         if args.workload == WorkloadChoice::Scaling {
             return Err(Failure::BadInput("--baseline: not with --workload scaling (one size at a time)".into()));
         }
-        if !baseline.is_file() {
-            return Err(Failure::BadInput(format!("--baseline {}: not a file", baseline.display())));
+        use std::os::unix::fs::PermissionsExt;
+        let executable = std::fs::metadata(baseline).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if !executable {
+            return Err(Failure::BadInput(format!(
+                "--baseline {}: not an executable file (an sptlab binary, e.g. an earlier build's target/release/sptlab)",
+                baseline.display()
+            )));
         }
     }
     let workloads: Vec<Workload> = match args.workload {

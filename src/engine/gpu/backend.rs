@@ -474,6 +474,14 @@ impl Backend for GpuBackend {
         if let Some(reason) = self.ranking_refused(plan) {
             return Err(DoesNotFit::Unsupported(reason));
         }
+        if !self.context.is_software() && self.block_shape(plan).is_none() {
+            // The factor form's dispatches are sized on hardware too (past about 130,000
+            // stocks one Newton step would not fit one).
+            let budget = self.factor_trips_per_dispatch() as u64;
+            if let Some(reason) = max_growth::factor_misfit(plan, budget, !layout.path_arrays_in_scratch()) {
+                return Err(DoesNotFit::LoopBudget(reason));
+            }
+        }
         if self.context.is_software() {
             if let Some(reason) =
                 max_growth::software_misfit(plan, SOFTWARE_LOOP_BUDGET as u64, !layout.path_arrays_in_scratch())

@@ -70,7 +70,9 @@ pub const MAX_GPU_FACTORS: usize = 16;
 pub fn solver(plan: &Plan, s: usize) -> Option<Solver> {
     match &plan.strategies[s].weighting {
         Weighting::MaxGrowth { belief: CovarianceBelief::Model(problem), .. } => match problem.factor_count() {
-            Some(factors) if factors <= MAX_GPU_FACTORS => Some(Solver::Factor { factors: factors as u32 }),
+            Some(factors) if factors <= MAX_GPU_FACTORS && problem.factor_form_fits_f32() => {
+                Some(Solver::Factor { factors: factors as u32 })
+            }
             _ => Some(Solver::Eigen),
         },
         Weighting::MaxGrowth { .. } => Some(Solver::Eigen),
@@ -151,8 +153,15 @@ pub fn factor_problem_offsets(n: u32, factors: u32) -> [(&'static str, u32); 5] 
 /// The factor solver's limits (f32; the f64 CPU solver allows 60 halvings, 100 Newton
 /// steps and 100 etas, and stops closer: 1e-10 of the budget).
 pub const FACTOR_MAX_HALVINGS: u32 = 30;
-pub const FACTOR_MAX_NEWTON: u32 = 40;
-pub const FACTOR_MAX_EVALUATIONS: u32 = 40;
+pub const FACTOR_MAX_NEWTON: u32 = 50;
+pub const FACTOR_MAX_EVALUATIONS: u32 = 50;
+/// An inner solve stops when a Newton step's predicted gain (the decrement g'M^-1 g) is
+/// below this share of the dual's value: less than its f32 rounding shows (the
+/// weights are then exact to about 1e-7).
+pub const FACTOR_DECREMENT: f64 = 1e-10;
+/// Most passes of the finish's projection that makes the weights' sum exactly 1
+/// (Newton inside a bracket: one to three in practice).
+pub const FACTOR_SUM_ROUNDS: u32 = 16;
 /// How near the budget the tracking error is brought, relative (the finish scales any
 /// excess away), and the bracket's relative width at which the search for eta stops.
 pub const FACTOR_BUDGET_TOLERANCE: f64 = 1e-5;
@@ -190,10 +199,26 @@ pub fn factor_setup_trips(n: u32, private_arrays: bool) -> u32 {
     factor_load_trips(n, private_arrays) + 2 * factor_pass_trips(n)
 }
 /// Loop iterations of `finish_max_growth_factor` at most: the loads (and the strategy's
-/// holdings), B' mu, three passes for the solution, three for the turnover limit, one
-/// for the residual and the trade.
+/// holdings), B' mu, the solution, its sum's bracket and rounds, its norm and the
+/// targets, three passes for the turnover limit, one for the residual and the trade.
 pub fn factor_finish_trips(n: u32, private_arrays: bool) -> u32 {
-    factor_load_trips(n, private_arrays) + 2 * n + 64 + 9 * factor_pass_trips(n)
+    factor_load_trips(n, private_arrays) + 2 * n + 64 + (10 + FACTOR_SUM_ROUNDS) * factor_pass_trips(n)
+}
+
+/// Why one dispatch of the factor-form solver does not fit `budget` loop iterations,
+/// if it does not (software adapters: llvmpipe's cap; hardware: the dispatch size).
+pub fn factor_misfit(plan: &Plan, budget: u64, private_arrays: bool) -> Option<String> {
+    let n = plan.n() as u32;
+    let factors = factors(plan)?;
+    let one_step = factor_setup_trips(n, private_arrays) as u64 + factor_step_trips(n, factors) as u64;
+    let finish = factor_finish_trips(n, private_arrays) as u64;
+    (one_step > budget || finish > budget).then(|| {
+        format!(
+            "market.n: max_growth over {n} stocks needs more loop iterations per dispatch ({one_step} for one \
+             Newton step of its factor-form solver, {finish} to finish) than this adapter runs in one dispatch \
+             ({budget}); use the CPU backend"
+        )
+    })
 }
 
 /// Offsets in a path's eigenbasis solver block: the common slots, then z, u, theta.
@@ -340,16 +365,8 @@ pub fn estimate_dispatches(
 /// budget, if it cannot.
 pub fn software_misfit(plan: &Plan, budget: u64, private_arrays: bool) -> Option<String> {
     let n = plan.n() as u32;
-    if let Some(factors) = factors(plan) {
-        let one_step = (factor_setup_trips(n, private_arrays) + factor_step_trips(n, factors)) as u64;
-        let finish = factor_finish_trips(n, private_arrays) as u64;
-        if one_step > budget || finish > budget {
-            return Some(format!(
-                "market.n: max_growth over {n} stocks needs more loop iterations per dispatch ({one_step} for \
-                 one Newton step of its factor-form solver, {finish} to finish) than a software adapter runs \
-                 correctly ({budget}); use the CPU backend"
-            ));
-        }
+    if let Some(reason) = factor_misfit(plan, budget, private_arrays) {
+        return Some(reason);
     }
     if !has_eigen(plan) {
         return None;

@@ -442,5 +442,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "0be3bd36d2abea2d3d7ebc65fe788ad2dd73dde80c6ab2a26fc4d503d86ac4aa";
+    const COMPOSED_KERNELS_SHA256: &str = "efd464dec694e5c71cd3dc4849daf33f5cebe239e6059bc0b70812bd0c32f9dc";
 }
