@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::{median_and_min, Measurement, Runner, Workload};
-use crate::engine::Precision;
+use super::{Measurement, Runner, Workload};
 
 /// A scratch folder for the scenario file and the runs' outputs, removed when dropped.
 struct Scratch(PathBuf);
@@ -52,28 +51,8 @@ pub fn measure_run_process(
             return Err(format!("{} run failed ({}): {}", binary.display(), output.status, last.join(" / ")));
         }
     }
-    let (median, min) = median_and_min(&mut seconds);
     let steps = (scenario.years * scenario.steps_per_year as f64).round() as u32;
-    let stocks = scenario.market.n;
-    Ok(Measurement {
-        workload: workload.name(),
-        backend: Runner::Process(label.to_string()),
-        adapter: format!("`{} run`, CPU", binary.display()),
-        precision: Precision::F32,
-        stocks,
-        paths,
-        steps,
-        repetitions: seconds.len(),
-        seconds: median,
-        seconds_min: min,
-        asset_steps_per_second: stocks as f64 * paths as f64 * steps as f64 / median,
-        speedup_vs_cpu_f64: None,
-        ratio_to_jax: None,
-        max_difference_vs_cpu_f64: None,
-        compared_paths: 0,
-        axis: None,
-        peak_rss_bytes: None,
-        gpu_buffer_bytes: None,
-        efficiency: None,
-    })
+    let adapter = format!("`{} run`, CPU", binary.display());
+    let size = (scenario.market.n, paths, steps);
+    Ok(Measurement::of_process(workload.name(), Runner::Process(label.to_string()), adapter, size, seconds))
 }

@@ -337,28 +337,49 @@ pub fn measure_peer(python: &Path, script: &Path, paths: u64, repetitions: usize
             serde_json::from_slice(&output.stdout).map_err(|e| format!("{} printed no JSON: {e}", script.display()))?;
         seconds.push(report["seconds"].as_f64().ok_or_else(|| format!("{} printed no `seconds`", script.display()))?);
     }
-    let (median, min) = median_and_min(&mut seconds);
-    Ok(Measurement {
-        workload: Workload::Standard.name(),
-        backend: Runner::Peer(script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned())),
-        adapter: peer_device(python, script),
-        precision: Precision::F32,
-        stocks: 100,
-        paths,
-        steps: 2520,
-        repetitions: seconds.len(),
-        seconds: median,
-        seconds_min: min,
-        asset_steps_per_second: 100.0 * paths as f64 * 2520.0 / median,
-        speedup_vs_cpu_f64: None,
-        ratio_to_jax: None,
-        max_difference_vs_cpu_f64: None,
-        compared_paths: 0,
-        axis: None,
-        peak_rss_bytes: None,
-        gpu_buffer_bytes: None,
-        efficiency: None,
-    })
+    let runner = Runner::Peer(script.file_stem().map_or("peer".into(), |s| s.to_string_lossy().into_owned()));
+    Ok(Measurement::of_process(
+        Workload::Standard.name(),
+        runner,
+        peer_device(python, script),
+        (100, paths, 2520),
+        seconds,
+    ))
+}
+
+impl Measurement {
+    /// A measurement of another process (a peer script, an sptlab binary's `run`) from
+    /// its timed repetitions (not empty): f32, no answers compared.
+    pub(crate) fn of_process(
+        workload: String,
+        backend: Runner,
+        adapter: String,
+        (stocks, paths, steps): (usize, u64, u32),
+        mut seconds: Vec<f64>,
+    ) -> Measurement {
+        let (median, min) = median_and_min(&mut seconds);
+        Measurement {
+            workload,
+            backend,
+            adapter,
+            precision: Precision::F32,
+            stocks,
+            paths,
+            steps,
+            repetitions: seconds.len(),
+            seconds: median,
+            seconds_min: min,
+            asset_steps_per_second: stocks as f64 * paths as f64 * steps as f64 / median,
+            speedup_vs_cpu_f64: None,
+            ratio_to_jax: None,
+            max_difference_vs_cpu_f64: None,
+            compared_paths: 0,
+            axis: None,
+            peak_rss_bytes: None,
+            gpu_buffer_bytes: None,
+            efficiency: None,
+        }
+    }
 }
 
 /// Where a peer script computes: JAX runs on its default device (a GPU when it has
@@ -441,25 +462,15 @@ mod tests {
     #[test]
     fn ratios_are_taken_within_a_workload() {
         let line = |workload: &str, backend: &str, precision: &str, rate: f64| Measurement {
-            workload: workload.into(),
-            backend: BackendKind::from_name(backend).map_or(Runner::Peer(backend.into()), Runner::Backend),
-            adapter: String::new(),
             precision: Precision::from_name(precision).unwrap(),
-            stocks: 100,
-            paths: 1,
-            steps: 1,
-            repetitions: 5,
-            seconds: 1.0,
-            seconds_min: 1.0,
             asset_steps_per_second: rate,
-            speedup_vs_cpu_f64: None,
-            ratio_to_jax: None,
-            max_difference_vs_cpu_f64: None,
-            compared_paths: 0,
-            axis: None,
-            peak_rss_bytes: None,
-            gpu_buffer_bytes: None,
-            efficiency: None,
+            ..Measurement::of_process(
+                workload.into(),
+                BackendKind::from_name(backend).map_or(Runner::Peer(backend.into()), Runner::Backend),
+                String::new(),
+                (100, 1, 1),
+                vec![1.0; 5],
+            )
         };
         let mut lines = vec![
             line("standard", "cpu", "f32", 300.0),
