@@ -598,7 +598,7 @@ fn top_k_block<R: Real>(
             scratch.held[i] = holdings[i].0[lane] > R::ZERO;
         }
         let order = &mut scratch.order[lane * n..(lane + 1) * n];
-        top_k_targets(k, buffer, p, &scratch.log_mu, &scratch.held, order, &mut scratch.keyed, &mut scratch.target);
+        top_k_targets(k, buffer, p, &scratch.log_mu, &mut scratch.held, order, &mut scratch.keyed, &mut scratch.target);
         for (t, value) in target.iter_mut().zip(&scratch.target) {
             t.0[lane] = *value;
         }

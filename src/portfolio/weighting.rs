@@ -5,7 +5,7 @@
 //! (`L = 1`). Quantities are laid out `[stock]` of `Lanes`.
 
 use crate::numeric::lanes::{Lanes, Real};
-use crate::numeric::ranking::sort_keyed;
+use crate::numeric::ranking::{choose_members, sort_keyed};
 use crate::portfolio::optimize::CovarianceBelief;
 
 /// A weighting rule. Every rule here is functionally generated (the table of docs/theory.md).
@@ -180,8 +180,8 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
                     *value = lm.0[lane];
                 }
                 let mut order: Vec<u32> = (0..n as u32).collect();
-                let held = vec![false; n];
-                top_k_targets(*k, *buffer, *p, &lane_log_mu, &held, &mut order, &mut keyed, &mut lane_target);
+                let mut held = vec![false; n];
+                top_k_targets(*k, *buffer, *p, &lane_log_mu, &mut held, &mut order, &mut keyed, &mut lane_target);
                 for (t, value) in target.iter_mut().zip(&lane_target) {
                     t.0[lane] = *value;
                 }
@@ -219,7 +219,7 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
 }
 
 /// Top-k targets of one path (see [`Weighting::TopK`]): `held` says which stocks the
-/// strategy holds now, `order` is the path's order of stocks by cap from the last
+/// strategy holds now (overwritten with the new members: `choose_members`), `order` is the path's order of stocks by cap from the last
 /// rebalance (repaired here by insertion sort and kept for the next), `keyed` is
 /// scratch of n pairs. Writes every stock's target weight.
 #[allow(clippy::too_many_arguments)]
@@ -228,7 +228,7 @@ pub fn top_k_targets<R: Real>(
     buffer: usize,
     p: R,
     log_mu: &[R],
-    held: &[bool],
+    held: &mut [bool],
     order: &mut [u32],
     keyed: &mut [(R, u32)],
     target: &mut [R],
@@ -240,24 +240,10 @@ pub fn top_k_targets<R: Real>(
     for (slot, (_, stock)) in order.iter_mut().zip(keyed.iter()) {
         *slot = *stock;
     }
-    // Membership as 1 / 0 in `target`: first the stocks kept, then the largest others.
-    target.fill(R::ZERO);
-    let mut members = 0;
-    // (At most k stocks are held: non-members hold exactly zero.)
-    for (rank, &stock) in order.iter().enumerate() {
-        if held[stock as usize] && rank < k + buffer {
-            target[stock as usize] = R::ONE;
-            members += 1;
-        }
-    }
-    for &stock in order.iter() {
-        if members == k {
-            break;
-        }
-        if target[stock as usize] == R::ZERO {
-            target[stock as usize] = R::ONE;
-            members += 1;
-        }
+    // Membership: the stocks held were the members (non-members hold exactly zero).
+    choose_members(k, buffer, order, held);
+    for (t, &member) in target.iter_mut().zip(held.iter()) {
+        *t = if member { R::ONE } else { R::ZERO };
     }
     // Diversity(p) among the members, the largest exponent subtracted first.
     let mut largest = R::from_f64(f64::MIN);
@@ -414,17 +400,17 @@ mod tests {
         let mut keyed = vec![(0.0, 0); 6];
         let mut target = vec![0.0; 6];
         // Nothing held: the 3 largest, by cap (p = 1).
-        top_k_targets(3, 1, 1.0, &log_mu, &[false; 6], &mut order, &mut keyed, &mut target);
+        top_k_targets(3, 1, 1.0, &log_mu, &mut [false; 6], &mut order, &mut keyed, &mut target);
         assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
         assert!(close(&target, &[0.3 / 0.75, 0.25 / 0.75, 0.2 / 0.75, 0.0, 0.0, 0.0]), "{target:?}");
         // Stock 3 held at rank 4 (within k + buffer = 4) stays; stock 4 held at rank 5
         // leaves; the place left goes to the largest not kept (stock 0).
-        let held = [false, false, true, true, true, false];
-        top_k_targets(3, 1, 1.0, &log_mu, &held, &mut order, &mut keyed, &mut target);
+        let mut held = [false, false, true, true, true, false];
+        top_k_targets(3, 1, 1.0, &log_mu, &mut held, &mut order, &mut keyed, &mut target);
         let members: Vec<usize> = (0..6).filter(|&i| target[i] > 0.0).collect();
         assert_eq!(members, vec![0, 2, 3]);
         // Diversity among members: p = 0.5.
-        top_k_targets(3, 0, 0.5, &log_mu, &[false; 6], &mut order, &mut keyed, &mut target);
+        top_k_targets(3, 0, 0.5, &log_mu, &mut [false; 6], &mut order, &mut keyed, &mut target);
         let roots = [0.3f64.sqrt(), 0.25f64.sqrt(), 0.2f64.sqrt()];
         let total: f64 = roots.iter().sum();
         assert!(close(&target[..3], &roots.map(|r| r / total)) && target[3..].iter().all(|t| *t == 0.0));
