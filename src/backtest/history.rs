@@ -155,5 +155,6 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
         control_variate: ControlVariate::None,
         antithetic: false,
         asked_years: None,
+        index: None,
     })
 }

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod benchmark;
 pub mod examples;
 pub mod plan;
 pub mod source;
@@ -17,6 +18,7 @@ pub use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 pub use crate::portfolio::spec::{Estimate, ShrinkageSpec, StrategySpec, WeightingKind};
 use crate::problems::Problems;
 pub use crate::problems::ScenarioError;
+pub use benchmark::{BenchmarkSpec, IndexRule};
 pub use examples::{DEFAULT_SCENARIO, EXAMPLE_SCENARIOS};
 pub use plan::Plan;
 pub use source::{scenario_problems, ScenarioSource};
@@ -51,6 +53,10 @@ pub struct Scenario {
     #[serde(default)]
     pub antithetic: bool,
     pub market: MarketSpec,
+    /// An index of the largest stocks as the benchmark (`[benchmark]`); the whole
+    /// market without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<BenchmarkSpec>,
     #[serde(default)]
     pub strategies: Vec<StrategySpec>,
 }

@@ -4,7 +4,7 @@
 use crate::market::{BootstrapMarket, Market};
 use crate::portfolio::Strategy;
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::scenario::{ControlVariate, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
+use crate::scenario::{ControlVariate, IndexRule, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
 
 /// A validated run: everything a backend needs, in model units.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct Plan {
     /// The horizon asked for, when it was not a whole number of steps: the run
     /// simulates the nearest whole number, and its scenario records that horizon.
     pub asked_years: Option<f64>,
+    /// The index that is the benchmark (`[benchmark]`); the whole market when `None`.
+    pub index: Option<IndexRule>,
 }
 
 impl Plan {
@@ -122,6 +124,12 @@ impl Scenario {
         if let Some(Market::Bootstrap(bootstrap)) = &market {
             bootstrap_problems(self, bootstrap, &mut problems);
         }
+        let index = self.benchmark.as_ref().and_then(|benchmark| benchmark.rule(self.market.n, &mut problems));
+        if index.is_some() {
+            // WORK IN PROGRESS: the engine does not apply an index yet.
+            problems
+                .push(invalid("benchmark", "an index benchmark is not implemented yet (branch wip/index-benchmark)"));
+        }
         match (market, steps) {
             (Some(market), Some(steps)) if problems.is_empty() => {
                 // The horizon the run simulates is the one it reports.
@@ -149,6 +157,7 @@ impl Scenario {
                     control_variate: self.control_variate,
                     antithetic: self.antithetic,
                     asked_years,
+                    index,
                 })
             }
             _ => Err(problems.into_error()),

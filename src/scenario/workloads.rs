@@ -59,6 +59,7 @@ pub fn scaled_workload(n: usize, paths: u64, steps: u32) -> Scenario {
             ..MarketSpec::new(ModelKind::Gbm, n)
         },
         // The market portfolio is always simulated as the benchmark.
+        benchmark: None,
         strategies: vec![
             strategy("equal", WeightingKind::Equal, None),
             strategy("diversity-0.5", WeightingKind::Diversity, Some(0.5)),
@@ -117,6 +118,7 @@ pub fn max_growth_workload(paths: u64) -> Scenario {
             idiosyncratic_vol: Some(PerStock::List(idiosyncratic)),
             ..MarketSpec::new(ModelKind::Gbm, n)
         },
+        benchmark: None,
         strategies: vec![
             StrategySpec { p: Some(0.76), ..strategy("diversity-0.76", WeightingKind::Diversity, 21) },
             strategy("equal", WeightingKind::Equal, 21),
