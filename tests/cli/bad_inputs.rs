@@ -282,6 +282,17 @@ fn cases() -> Vec<Case> {
             vec!["market.rank_growth", "stab"],
         ),
         market("negative vsm alpha", "model = \"vsm\"\nalpha = -1.0", vec!["market.alpha: must be in [0,"]),
+        // The index benchmark (issue 31, in progress): each field checked and named.
+        market("an index of 0", "vol = 0.2\n[benchmark]\nindex = 0", vec!["benchmark.index: must be 1 to the market's 2 stocks, got 0"]),
+        market("an index past n", "vol = 0.2\n[benchmark]\nindex = 3", vec!["benchmark.index: must be 1 to the market's 2 stocks, got 3"]),
+        market("a benchmark without its index", "vol = 0.2\n[benchmark]\nbuffer = 1", vec!["benchmark.index: is required"]),
+        market(
+            "reconstitution every 0 steps",
+            "vol = 0.2\n[benchmark]\nindex = 1\nreconstitute_every = 0",
+            vec!["benchmark.reconstitute_every: must be at least 1 step"],
+        ),
+        market("a buffer past n - index", "vol = 0.2\n[benchmark]\nindex = 1\nbuffer = 2", vec!["benchmark.buffer: must be at most n - index = 1"]),
+        market("an unknown benchmark field", "vol = 0.2\n[benchmark]\nindex = 1\nbufer = 1", vec!["benchmark.bufer", "unknown field"]),
         // Strategies.
         scenario(
             "no strategies",
