@@ -122,7 +122,13 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
     let steps_per_year = history.periods_per_year.round().max(1.0) as u32;
     let market = Market::Bootstrap(BootstrapMarket::in_order(weights, &returns));
     let mut problems = Problems::default();
-    let strategies = scenario.validate_strategies(Some(&market), steps_per_year, &mut problems);
+    let index = scenario.benchmark.as_ref().and_then(|benchmark| benchmark.rule(history.n(), &mut problems));
+    let strategies = scenario.validate_strategies(
+        (Some(&market), Some(&history.table.tickers)),
+        index,
+        steps_per_year,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(problems.into_error());
     }
@@ -155,6 +161,6 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
         control_variate: ControlVariate::None,
         antithetic: false,
         asked_years: None,
-        index: None,
+        index,
     })
 }

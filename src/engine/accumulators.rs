@@ -49,6 +49,27 @@ pub mod slot {
     pub const COUNT: usize = 20;
 }
 
+/// A strategy's terms of an open market (docs/open-markets.md), kept beside its slots
+/// (not in them: the GPU kernels share the slot layout, and run no open market yet).
+pub mod open_term {
+    /// Sum over reconstitutions of log G(rho^E before) - log G(rho^E after).
+    pub const LEAKAGE: usize = 0;
+    /// log(V_rho^E(T) / V_rho(T)): the screened index against the index.
+    pub const SCREEN: usize = 1;
+    pub const COUNT: usize = 2;
+}
+
+/// The index benchmark's values per path.
+pub mod index_field {
+    /// log V_rho(T) - log V_rho(0).
+    pub const LOG_RETURN: usize = 0;
+    /// The index's control M_rho.
+    pub const CONTROL: usize = 1;
+    /// Sum over reconstitutions of 1/2 sum_i |rho_after - rho_before|.
+    pub const TURNOVER: usize = 2;
+    pub const COUNT: usize = 3;
+}
+
 /// What a backend returns for a batch of consecutive paths, in f64 whatever the
 /// precision it computed in.
 #[derive(Debug, Clone)]
@@ -65,6 +86,11 @@ pub struct BatchAccumulators {
     pub market_control: Vec<f64>,
     /// `paths x strategies x slot::COUNT`.
     pub strategy_slots: Vec<f64>,
+    /// With an index benchmark, `paths x index_field::COUNT`; empty without.
+    pub index: Vec<f64>,
+    /// In an open market (an index, or a screen), `paths x strategies x open_term::COUNT`
+    /// (zero for strategies that are neither); empty otherwise.
+    pub open_terms: Vec<f64>,
     /// The batch's strategies through time (None where the backend does not record it).
     pub grid: Option<crate::engine::time_grid::TimeGrid>,
 }
@@ -74,7 +100,8 @@ impl BatchAccumulators {
     /// every stock, the total cap change and every strategy's slots), counted twice for
     /// the copy that results are made from.
     pub fn bytes_needed(paths: u64, n: usize, strategies: usize) -> u64 {
-        let per_path = (n + 2 + strategies * slot::COUNT) * std::mem::size_of::<f64>();
+        let open = index_field::COUNT + strategies * open_term::COUNT;
+        let per_path = (n + 2 + strategies * slot::COUNT + open) * std::mem::size_of::<f64>();
         paths.saturating_mul(2 * per_path as u64)
     }
 
@@ -89,7 +116,30 @@ impl BatchAccumulators {
             log_total_cap_change: vec![0.0; paths],
             market_control: vec![0.0; paths],
             strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
+            index: Vec::new(),
+            open_terms: Vec::new(),
             grid: None,
+        }
+    }
+
+    /// Room for an index's values (`index`) and open-market terms (`open`).
+    pub fn with_open_market(mut self, index: bool, open: bool) -> BatchAccumulators {
+        self.index = vec![0.0; if index { self.paths * index_field::COUNT } else { 0 }];
+        self.open_terms = vec![0.0; if open { self.paths * self.strategies * open_term::COUNT } else { 0 }];
+        self
+    }
+
+    /// A path's index values, when the batch has an index.
+    pub fn index_values(&self, path: usize) -> Option<&[f64]> {
+        self.index.get(path * index_field::COUNT..(path + 1) * index_field::COUNT)
+    }
+
+    /// A path's leakage and screen terms of a strategy ([0, 0] in a closed market).
+    pub fn open_terms(&self, path: usize, strategy: usize) -> [f64; open_term::COUNT] {
+        let start = (path * self.strategies + strategy) * open_term::COUNT;
+        match self.open_terms.get(start..start + open_term::COUNT) {
+            Some(terms) => [terms[open_term::LEAKAGE], terms[open_term::SCREEN]],
+            None => [0.0; open_term::COUNT],
         }
     }
 
@@ -124,11 +174,15 @@ pub struct PathStatistics {
     pub traded_squares: f64,
     /// The control M_pi of the relative log return (docs/control-variates.md): mean zero.
     pub control_term: f64,
+    /// Sum over reconstitutions of log G(rho^E before) - log G(rho^E after) (0 without an index).
+    pub leakage_term: f64,
+    /// log(V_rho^E(T) / V_rho(T)), the screened index against the index (0 without a screen).
+    pub screen_term: f64,
 }
 
 impl PathStatistics {
     /// Fields, in the order of [`PathStatistics::to_array`].
-    pub const FIELDS: usize = 14;
+    pub const FIELDS: usize = 16;
 
     pub fn to_array(&self) -> [f64; Self::FIELDS] {
         [
@@ -146,11 +200,13 @@ impl PathStatistics {
             self.traded,
             self.traded_squares,
             self.control_term,
+            self.leakage_term,
+            self.screen_term,
         ]
     }
 
     pub fn from_array(values: [f64; Self::FIELDS]) -> PathStatistics {
-        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares, control_term] =
+        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares, control_term, leakage_term, screen_term] =
             values;
         PathStatistics {
             log_return,
@@ -167,12 +223,20 @@ impl PathStatistics {
             traded,
             traded_squares,
             control_term,
+            leakage_term,
+            screen_term,
         }
     }
 
-    /// Statistics of one path from its accumulators, `steps` steps of `1 / per_year` years
-    /// (a whole number for a simulation; rows a year counted from the dates for history).
-    pub fn from_slots(slots: &[f64], market_log_return: f64, steps: u32, per_year: f64) -> PathStatistics {
+    /// Statistics of one path from its accumulators and open-market terms, `steps` steps
+    /// of `1 / per_year` years (a whole number for a simulation; rows a year counted from
+    /// the dates for history), against a benchmark of log return `benchmark_log_return`.
+    pub fn from_slots(
+        (slots, [leakage_term, screen_term]): (&[f64], [f64; open_term::COUNT]),
+        benchmark_log_return: f64,
+        steps: u32,
+        per_year: f64,
+    ) -> PathStatistics {
         let count = steps as f64;
         let mean_active = slots[slot::ACTIVE_SUM] / count;
         // Sample variance with divisor N - 1 from the two sums; a_k is small, so the
@@ -186,7 +250,7 @@ impl PathStatistics {
         let tracking_error = (variance * per_year).sqrt();
         let information_ratio = if tracking_error > 0.0 { excess_return / tracking_error } else { 0.0 };
         PathStatistics {
-            log_return: market_log_return + slots[slot::RELATIVE],
+            log_return: benchmark_log_return + slots[slot::RELATIVE],
             relative_log_return: slots[slot::RELATIVE],
             excess_return,
             tracking_error,
@@ -200,6 +264,8 @@ impl PathStatistics {
             traded: 2.0 * slots[slot::TURNOVER],
             traded_squares: slots[slot::TRADED_SQUARES],
             control_term: slots[slot::CONTROL],
+            leakage_term,
+            screen_term,
         }
     }
 
@@ -208,9 +274,11 @@ impl PathStatistics {
         self.relative_log_return - self.cost_term
     }
 
-    /// L - (generating + drift + cost): zero up to rounding (docs/theory.md).
+    /// L - (screen + generating + drift + leakage + cost): zero up to rounding
+    /// (docs/theory.md, docs/open-markets.md).
     pub fn master_equation_residual(&self) -> f64 {
-        self.relative_log_return - (self.generating_term + self.drift_term + self.cost_term)
+        self.relative_log_return
+            - (self.screen_term + self.generating_term + self.drift_term + self.leakage_term + self.cost_term)
     }
 }
 
@@ -232,7 +300,7 @@ mod tests {
         slots[slot::LOG_G_ANCHOR] = -0.99;
         slots[slot::DRIFT] = 0.025;
         slots[slot::COST] = -0.005;
-        let stats = PathStatistics::from_slots(&slots, 0.2, 4, 4.0);
+        let stats = PathStatistics::from_slots((&slots, [0.0; open_term::COUNT]), 0.2, 4, 4.0);
         let mean = 0.005;
         let sd = (active.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 3.0).sqrt();
         assert!((stats.excess_return - mean * 4.0).abs() < 1e-15);

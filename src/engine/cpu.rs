@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::engine::accumulators::{slot, BatchAccumulators};
+use crate::engine::accumulators::{index_field, open_term, slot, BatchAccumulators};
+use crate::engine::open_market::{allowed_set_changed, allowed_stocks, restricted_weights, IndexBlock};
 use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::market::bootstrap::bootstrap_log_steps;
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
@@ -23,8 +24,8 @@ use crate::numeric::lanes::{self, Real, LANES};
 use crate::numeric::philox::seed_key;
 use crate::numeric::ranking::sort_by_rank;
 use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
-use crate::portfolio::{target_weights, top_k_targets, KernelWeighting};
-use crate::scenario::{ControlVariate, Plan};
+use crate::portfolio::{member_target_weights, target_weights, top_k_targets, KernelWeighting};
+use crate::scenario::{ControlVariate, IndexRule, Plan};
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
 
@@ -65,12 +66,19 @@ pub struct KernelParams<R> {
     /// Whether the controls M are accumulated (not when the run's control is off, so
     /// that `bench` can measure what they cost).
     pub control: bool,
+    /// The index that is the benchmark (docs/open-markets.md); the market when `None`.
+    pub index: Option<IndexRule>,
 }
 
 pub struct StrategyKernel<R> {
     pub weighting: KernelWeighting<R>,
     pub rebalance_every: u32,
     pub cost_rate: R,
+    /// The stocks its screen excludes, ascending.
+    pub exclude: Vec<usize>,
+    /// Whether it holds index members or is screened: its weights are the rule applied
+    /// to the allowed stocks' weights, and its leakage and screen terms are kept.
+    pub open: bool,
 }
 
 impl<R: Real> KernelParams<R> {
@@ -95,12 +103,20 @@ impl<R: Real> KernelParams<R> {
                     weighting: s.weighting.in_precision(n),
                     rebalance_every: s.rebalance_every,
                     cost_rate: R::from_f64(s.cost_rate),
+                    exclude: s.exclude.clone(),
+                    open: plan.index.is_some() || !s.exclude.is_empty(),
                 })
                 .collect(),
             grid: GridSpec::of(plan.steps, plan.steps_per_year),
             antithetic: plan.antithetic,
             control: plan.control_variate == ControlVariate::Martingale,
+            index: plan.index,
         }
+    }
+
+    /// Whether any strategy holds index members or is screened.
+    pub fn is_open(&self) -> bool {
+        self.strategies.iter().any(|s| s.open)
     }
 }
 
@@ -112,6 +128,28 @@ struct StrategyBlock<R> {
     slots: [Lanes<R>; slot::COUNT],
     /// max_growth: each lane's solver state from its last rebalance.
     warm: Vec<WarmStart>,
+    /// A strategy on index members or under a screen: its leakage and screen terms.
+    open: Option<OpenTerms<R>>,
+}
+
+/// What a strategy in an open market keeps beside its slots (docs/open-markets.md).
+#[derive(Clone, Copy)]
+struct OpenTerms<R> {
+    /// Sum over reconstitutions of log G(rho^E before) - log G(rho^E after), with Kahan.
+    leakage: Lanes<R>,
+    leakage_comp: Lanes<R>,
+    /// log(V_rho^E / V_rho) at the last index period's start, and summed over the periods closed.
+    screen_anchor: Lanes<R>,
+    screen: Lanes<R>,
+    /// log A at the holding period's start: the allowed stocks' share of the market.
+    log_share_anchor: Lanes<R>,
+}
+
+/// Scratch of the open market's strategies: allowed stocks, rho^E and its logs.
+struct OpenScratch<R> {
+    allowed: Vec<Lanes<R>>,
+    rho: Vec<Lanes<R>>,
+    log_rho: Vec<Lanes<R>>,
 }
 
 impl<R: Real> StrategyBlock<R> {
@@ -154,6 +192,10 @@ pub struct PathBlock<R> {
     top_k: Option<TopKScratch<R>>,
     /// max_growth with a trailing estimate: the last log returns of every lane.
     window: Option<ReturnWindow<R>>,
+    /// The index that is the benchmark, when there is one.
+    index: Option<IndexBlock<R>>,
+    /// Scratch of strategies on index members or under a screen.
+    open: Option<OpenScratch<R>>,
     /// The lanes that are paths of the batch (the last block may have fewer).
     live_lanes: usize,
     /// The block's strategies at each grid point: `[point][strategy][quantity][lane]`
@@ -223,10 +265,11 @@ impl<R: Real> PathBlock<R> {
                     KernelWeighting::MaxGrowth { .. } => vec![WarmStart::default(); LANES],
                     _ => Vec::new(),
                 };
-                StrategyBlock { holdings: target, slots, warm }
+                StrategyBlock { holdings: target, slots, warm, open: None }
             })
             .collect();
-        PathBlock {
+        let index = params.index.map(|rule| IndexBlock::new(rule, &params.initial_order, &mu));
+        let mut block = PathBlock {
             live_lanes,
             grid_values: vec![0.0; params.grid.points as usize * params.strategies.len() * QUANTITIES * LANES],
             draws: Draws::of(&std::array::from_fn(|l| (first_path as u32).wrapping_add(l as u32)), params.antithetic),
@@ -270,6 +313,53 @@ impl<R: Real> PathBlock<R> {
                     target: vec![R::ZERO; n],
                 }
             }),
+            index,
+            open: params.is_open().then(|| OpenScratch {
+                allowed: vec![Lanes::zero(); n],
+                rho: vec![Lanes::zero(); n],
+                log_rho: vec![Lanes::zero(); n],
+            }),
+        };
+        block.form_open_strategies(params);
+        block
+    }
+
+    /// Strategies on index members or under a screen start at their rule applied to
+    /// the allowed stocks' weights (replacing the closed market's start).
+    fn form_open_strategies(&mut self, params: &KernelParams<R>) {
+        let Some(scratch) = self.open.as_mut() else { return };
+        let log_index_share = self.index.as_ref().map_or(Lanes::zero(), |index| index.share.ln());
+        for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
+            if !strategy.open {
+                continue;
+            }
+            let members = self.index.as_ref().map(|index| &index.member[..]);
+            allowed_stocks(members, &strategy.exclude, &mut scratch.allowed);
+            let (log_share, count) = restricted_weights(
+                (&self.mu, &self.log_mu),
+                &scratch.allowed,
+                (&mut scratch.rho, &mut scratch.log_rho),
+            );
+            let log_g = open_targets::<R, false>(
+                &strategy.weighting,
+                (scratch, count),
+                &self.log_mu,
+                &state.holdings,
+                self.top_k.as_mut(),
+                &mut self.target,
+            );
+            state.holdings.copy_from_slice(&self.target);
+            state.slots[slot::LOG_G_START] = log_g;
+            state.slots[slot::LOG_G_ANCHOR] = log_g;
+            state.slots[slot::HOLDINGS_VALUE] = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
+            state.slots[slot::LOG_Z_ANCHOR] = -state.slots[slot::HOLDINGS_VALUE].ln();
+            state.open = Some(OpenTerms {
+                leakage: Lanes::zero(),
+                leakage_comp: Lanes::zero(),
+                screen_anchor: log_share - log_index_share,
+                screen: Lanes::zero(),
+                log_share_anchor: log_share,
+            });
         }
     }
 
@@ -355,6 +445,12 @@ impl<R: Real> PathBlock<R> {
             }
             kahan_add(&mut self.market_control, &mut self.market_control_comp, market_noise);
         }
+        // The benchmark's noise term: the index's, or the market's.
+        let mut benchmark_noise = market_noise;
+        if let (Some(index), true) = (self.index.as_mut(), params.control) {
+            benchmark_noise = index.noise(&self.mu, &self.noise);
+            kahan_add(&mut index.control, &mut index.control_comp, benchmark_noise);
+        }
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
         let mut market_gross = Lanes::zero();
@@ -380,6 +476,23 @@ impl<R: Real> PathBlock<R> {
 
         let completed = step + 1;
         let is_last = completed == params.total_steps;
+        // The benchmark's gross return: the index's (cap weighted over its members), or the market's.
+        let (benchmark_gross, reconstituted) = match self.index.as_mut() {
+            Some(index) => {
+                let gross = index.grow(&self.mu) * market_gross;
+                kahan_add(&mut index.log_value, &mut index.log_value_comp, gross.ln());
+                let reconstitutes = index.reconstitutes_at(completed, params.total_steps);
+                if reconstitutes {
+                    index.reconstitute(&self.log_caps, &self.mu);
+                }
+                (gross, reconstitutes)
+            }
+            None => (market_gross, false),
+        };
+        let inverse_benchmark_gross = match self.index {
+            Some(_) => benchmark_gross.recip(),
+            None => inverse_market_gross,
+        };
         let mut log_mu_ready = false;
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
             // Shares are held through the step: each holding's value grows with its price.
@@ -387,7 +500,7 @@ impl<R: Real> PathBlock<R> {
             let value = if params.control {
                 let (value, held_noise) =
                     grow_holdings::<R, FUSED, true>(&mut state.holdings, &self.growth, &self.noise);
-                let control = held_noise / state.slots[slot::HOLDINGS_VALUE] - market_noise;
+                let control = held_noise / state.slots[slot::HOLDINGS_VALUE] - benchmark_noise;
                 kahan_add_slot(&mut state.slots, slot::CONTROL, slot::CONTROL_COMP, control);
                 value
             } else {
@@ -398,7 +511,34 @@ impl<R: Real> PathBlock<R> {
 
             let rebalance = completed.is_multiple_of(strategy.rebalance_every) && !is_last;
             let mut cost_factor = Lanes::splat(R::ONE);
-            if rebalance || is_last {
+            if let (Some(terms), Some(scratch)) = (state.open.as_mut(), self.open.as_mut()) {
+                let changed = match (&self.index, reconstituted) {
+                    (Some(index), true) => allowed_set_changed(&index.member_before, &index.member, &strategy.exclude),
+                    _ => Lanes::zero(),
+                };
+                if rebalance || is_last || reconstituted || changed.any_positive() {
+                    if !log_mu_ready {
+                        for (log_mu, log_cap) in self.log_mu.iter_mut().zip(&self.log_caps) {
+                            *log_mu = *log_cap - self.log_total;
+                        }
+                        log_mu_ready = true;
+                    }
+                    let schedule = OpenSchedule { rebalance, is_last, reconstituted, changed };
+                    let market = MarketView { mu: &self.mu, log_mu: &self.log_mu, index: self.index.as_ref() };
+                    let open = OpenStrategy {
+                        kernel: strategy,
+                        holdings: &mut state.holdings,
+                        slots: &mut state.slots,
+                        terms,
+                    };
+                    cost_factor = open_rebalance::<R, FUSED>(
+                        open,
+                        market,
+                        (value, schedule),
+                        (scratch, self.top_k.as_mut(), &mut self.target),
+                    );
+                }
+            } else if rebalance || is_last {
                 if !log_mu_ready {
                     for (log_mu, log_cap) in self.log_mu.iter_mut().zip(&self.log_caps) {
                         *log_mu = *log_cap - self.log_total;
@@ -407,7 +547,8 @@ impl<R: Real> PathBlock<R> {
                 }
                 let log_g = match (&strategy.weighting, self.top_k.as_mut()) {
                     (KernelWeighting::TopK { k, buffer, p }, Some(scratch)) => {
-                        top_k_block(*k, *buffer, *p, &self.log_mu, &state.holdings, scratch, &mut self.target);
+                        let band = (*k, *buffer, *p);
+                        top_k_block(band, &self.log_mu, None, &state.holdings, scratch, &mut self.target);
                         Lanes::zero()
                     }
                     (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
@@ -445,11 +586,11 @@ impl<R: Real> PathBlock<R> {
                 }
             }
 
-            // Per-step returns against the market.
+            // Per-step returns against the benchmark.
             let strategy_gross = gross * cost_factor;
-            let active = strategy_gross - market_gross;
+            let active = strategy_gross - benchmark_gross;
             let slots = &mut state.slots;
-            kahan_add_slot(slots, slot::RELATIVE, slot::RELATIVE_COMP, (strategy_gross * inverse_market_gross).ln());
+            kahan_add_slot(slots, slot::RELATIVE, slot::RELATIVE_COMP, (strategy_gross * inverse_benchmark_gross).ln());
             kahan_add_slot(slots, slot::ACTIVE_SUM, slot::ACTIVE_SUM_COMP, active);
             kahan_add_slot(slots, slot::ACTIVE_SQUARES, slot::ACTIVE_SQUARES_COMP, active * active);
             slots[slot::PEAK] = slots[slot::PEAK].max(slots[slot::RELATIVE]);
@@ -549,6 +690,17 @@ impl<R: Real> PathBlock<R> {
             for k in 0..slot::COUNT {
                 strategy_slots[start + k] = state.slots[k].0[lane].to_f64();
             }
+            if let Some(terms) = &state.open {
+                let start = (lane * strategies + s) * open_term::COUNT;
+                out.open_terms[start + open_term::LEAKAGE] = terms.leakage.0[lane].to_f64();
+                out.open_terms[start + open_term::SCREEN] = terms.screen.0[lane].to_f64();
+            }
+        }
+        if let Some(index) = &self.index {
+            let row = &mut out.index[lane * index_field::COUNT..(lane + 1) * index_field::COUNT];
+            row[index_field::LOG_RETURN] = index.log_value.0[lane].to_f64();
+            row[index_field::CONTROL] = index.control.0[lane].to_f64();
+            row[index_field::TURNOVER] = index.turnover.0[lane].to_f64();
         }
     }
 }
@@ -573,29 +725,201 @@ fn grow_holdings<R: Real, const FUSED: bool, const CONTROL: bool>(
     (value, held_noise)
 }
 
+/// Why an open-market strategy closes its holding period at a step.
+struct OpenSchedule<R> {
+    /// Its own rebalancing falls here.
+    rebalance: bool,
+    /// The run's last step: the period closes without a trade.
+    is_last: bool,
+    /// The index reconstituted here.
+    reconstituted: bool,
+    /// 1 in the lanes where the reconstitution changed the strategy's allowed stocks.
+    changed: Lanes<R>,
+}
+
+/// A strategy on index members or under a screen, at a step where its period may close.
+struct OpenStrategy<'a, R> {
+    kernel: &'a StrategyKernel<R>,
+    holdings: &'a mut [Lanes<R>],
+    slots: &'a mut [Lanes<R>; slot::COUNT],
+    terms: &'a mut OpenTerms<R>,
+}
+
+/// The block's market as such a strategy sees it: the market weights, their logs and the index.
+struct MarketView<'a, R> {
+    mu: &'a [Lanes<R>],
+    log_mu: &'a [Lanes<R>],
+    index: Option<&'a IndexBlock<R>>,
+}
+
+/// An open-market strategy's targets: its rule on the allowed stocks (`scratch`: the
+/// allowed mask, rho^E and its logs; `count` of them allowed; the market's log weights
+/// `log_mu` for top-k's ranking) into `target`; returns log G(rho^E) (0 for rules that
+/// are not functionally generated).
+fn open_targets<R: Real, const FUSED: bool>(
+    weighting: &KernelWeighting<R>,
+    (scratch, count): (&OpenScratch<R>, Lanes<R>),
+    log_mu: &[Lanes<R>],
+    holdings: &[Lanes<R>],
+    top_k: Option<&mut TopKScratch<R>>,
+    target: &mut [Lanes<R>],
+) -> Lanes<R> {
+    let (allowed, rho, log_rho) = (&scratch.allowed[..], &scratch.rho[..], &scratch.log_rho[..]);
+    match (weighting, top_k) {
+        (KernelWeighting::TopK { k, buffer, p }, Some(top_k)) => {
+            top_k_block((*k, *buffer, *p), log_mu, Some(allowed), holdings, top_k, target);
+            Lanes::zero()
+        }
+        (KernelWeighting::Capped { .. }, _) => target_weights::<R, LANES, FUSED>(weighting, rho, log_rho, target),
+        _ => member_target_weights::<R, LANES, FUSED>(weighting, (rho, log_rho), (allowed, count), target),
+    }
+}
+
+/// An open-market strategy at a step where its period may close (docs/open-markets.md):
+/// the period closes on the old allowed stocks (its drift term against rho^E), the
+/// leakage term takes log G(rho^E before) - log G(rho^E after) where the
+/// reconstitution changed the allowed stocks, the screen term closes at every
+/// reconstitution and at the end, and the strategy trades where its own schedule falls
+/// or its allowed stocks changed. Returns the step's cost factor.
+fn open_rebalance<R: Real, const FUSED: bool>(
+    OpenStrategy { kernel: strategy, holdings, slots, terms }: OpenStrategy<'_, R>,
+    MarketView { mu, log_mu, index }: MarketView<'_, R>,
+    (value, schedule): (Lanes<R>, OpenSchedule<R>),
+    (scratch, mut top_k, target): (&mut OpenScratch<R>, Option<&mut TopKScratch<R>>, &mut [Lanes<R>]),
+) -> Lanes<R> {
+    let ones = Lanes::splat(R::ONE);
+    let every_lane = schedule.rebalance || schedule.is_last;
+    let closes = if every_lane { ones } else { schedule.changed };
+    let any_changed = schedule.changed.any_positive();
+    let generated = !matches!(strategy.weighting, KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. });
+    // The period's end on the old allowed stocks (the members before a reconstitution).
+    let before = index.map(|index| if schedule.reconstituted { &index.member_before[..] } else { &index.member[..] });
+    allowed_stocks(before, &strategy.exclude, &mut scratch.allowed);
+    let (log_share_before, count) =
+        restricted_weights((mu, log_mu), &scratch.allowed, (&mut scratch.rho, &mut scratch.log_rho));
+    if schedule.reconstituted || schedule.is_last {
+        // log(V_rho^E / V_rho) over the index period just ended: log(A / S) at its end less at its start.
+        let log_index_share = index.map_or(Lanes::zero(), |index| {
+            if schedule.reconstituted {
+                index.share_before.ln()
+            } else {
+                index.share.ln()
+            }
+        });
+        if !strategy.exclude.is_empty() {
+            terms.screen = terms.screen + (log_share_before - log_index_share - terms.screen_anchor);
+        }
+    }
+    let mut log_g = Lanes::zero();
+    let reforms = schedule.reconstituted && any_changed;
+    if generated || !reforms {
+        log_g = open_targets::<R, FUSED>(
+            &strategy.weighting,
+            (scratch, count),
+            log_mu,
+            holdings,
+            top_k.as_deref_mut(),
+            target,
+        );
+    }
+    // T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)) with p, q = rho^E: the
+    // holdings grew with their caps relative to the market's, and rho^E_i = mu_i / A.
+    let log_period_ratio = value.ln() + slots[slot::LOG_Z_ANCHOR] + terms.log_share_anchor - log_share_before;
+    let divergence = (log_period_ratio - (log_g - slots[slot::LOG_G_ANCHOR])) * closes;
+    kahan_add_slot(slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
+    slots[slot::MIN_DIVERGENCE] =
+        closes.select(slots[slot::MIN_DIVERGENCE].min(divergence), slots[slot::MIN_DIVERGENCE]);
+    let mut log_share = log_share_before;
+    if schedule.reconstituted {
+        // The new allowed stocks (the same where they did not change).
+        allowed_stocks(index.map(|index| &index.member[..]), &strategy.exclude, &mut scratch.allowed);
+        let (log_share_after, count) =
+            restricted_weights((mu, log_mu), &scratch.allowed, (&mut scratch.rho, &mut scratch.log_rho));
+        let log_index_share = index.map_or(Lanes::zero(), |index| index.share.ln());
+        terms.screen_anchor = log_share_after - log_index_share;
+        if reforms {
+            let log_g_after =
+                open_targets::<R, FUSED>(&strategy.weighting, (scratch, count), log_mu, holdings, top_k, target);
+            kahan_add(&mut terms.leakage, &mut terms.leakage_comp, (log_g - log_g_after) * schedule.changed);
+            log_g = schedule.changed.select(log_g_after, log_g);
+            log_share = schedule.changed.select(log_share_after, log_share);
+        }
+    }
+    slots[slot::LOG_G_ANCHOR] = closes.select(log_g, slots[slot::LOG_G_ANCHOR]);
+    terms.log_share_anchor = closes.select(log_share, terms.log_share_anchor);
+    if schedule.is_last {
+        return ones;
+    }
+    // Trade where the schedule falls, or where the allowed stocks changed.
+    let trades = if schedule.rebalance { ones } else { schedule.changed };
+    let inverse_value = value.recip();
+    let mut traded = Lanes::zero();
+    for (target, holding) in target.iter().zip(holdings.iter_mut()) {
+        traded = traded + (*target - *holding * inverse_value).abs();
+        *holding = trades.select(*target, *holding);
+    }
+    let traded = traded * trades;
+    slots[slot::HOLDINGS_VALUE] = trades.select(ones, value);
+    slots[slot::LOG_Z_ANCHOR] = trades.select(Lanes::zero(), slots[slot::LOG_Z_ANCHOR]);
+    let cost_factor = ones - traded * strategy.cost_rate;
+    slots[slot::TURNOVER] = slots[slot::TURNOVER] + traded * R::from_f64(0.5);
+    slots[slot::TRADED_SQUARES] = slots[slot::TRADED_SQUARES] + traded * traded;
+    slots[slot::COST] = slots[slot::COST] + cost_factor.ln();
+    cost_factor
+}
+
 /// A block's rows of the batch's output (`BatchAccumulators`' fields).
 struct BlockOutput<'a> {
     log_caps: &'a mut [f64],
     log_total: &'a mut [f64],
     market_control: &'a mut [f64],
     strategy_slots: &'a mut [f64],
+    /// Empty without an index, or in a closed market.
+    index: &'a mut [f64],
+    open_terms: &'a mut [f64],
 }
 
-/// Top-k targets for every lane of a block, from each lane's holdings (held = positive).
+impl BatchAccumulators {
+    /// The rows of each block of `LANES` paths.
+    fn block_rows(&mut self) -> Vec<BlockOutput<'_>> {
+        let (n, strategies) = (self.n, self.strategies);
+        let mut index = self.index.chunks_mut(LANES * index_field::COUNT);
+        let mut open_terms = self.open_terms.chunks_mut(LANES * strategies * open_term::COUNT);
+        self.log_caps
+            .chunks_mut(LANES * n)
+            .zip(self.log_total_cap_change.chunks_mut(LANES))
+            .zip(self.market_control.chunks_mut(LANES))
+            .zip(self.strategy_slots.chunks_mut(LANES * strategies * slot::COUNT))
+            .map(|(((log_caps, log_total), market_control), strategy_slots)| BlockOutput {
+                log_caps,
+                log_total,
+                market_control,
+                strategy_slots,
+                index: index.next().unwrap_or_default(),
+                open_terms: open_terms.next().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// Top-k targets for every lane of a block, from each lane's holdings (held = positive);
+/// with `allowed` (a mask of 1 and 0), among the allowed stocks only.
 fn top_k_block<R: Real>(
-    k: usize,
-    buffer: usize,
-    p: R,
+    (k, buffer, p): (usize, usize, R),
     log_mu: &[Lanes<R>],
+    allowed: Option<&[Lanes<R>]>,
     holdings: &[Lanes<R>],
     scratch: &mut TopKScratch<R>,
     target: &mut [Lanes<R>],
 ) {
     let n = log_mu.len();
+    // Stocks not allowed rank below every allowed one (k is at most the allowed count).
+    let outside = R::from_f64(-1e30);
     for lane in 0..LANES {
         for i in 0..n {
-            scratch.log_mu[i] = log_mu[i].0[lane];
-            scratch.held[i] = holdings[i].0[lane] > R::ZERO;
+            let allowed = allowed.is_none_or(|a| a[i].0[lane] > R::ZERO);
+            scratch.log_mu[i] = if allowed { log_mu[i].0[lane] } else { outside };
+            scratch.held[i] = allowed && holdings[i].0[lane] > R::ZERO;
         }
         let order = &mut scratch.order[lane * n..(lane + 1) * n];
         top_k_targets(k, buffer, p, &scratch.log_mu, &mut scratch.held, order, &mut scratch.keyed, &mut scratch.target);
@@ -726,14 +1050,10 @@ pub fn replay_path<R: Real>(
         state.advance_paths(params, step..step + 1);
         on_step(step + 1, &state);
     }
-    let mut out = BatchAccumulators::zeroed(0, 1, n, strategies);
-    let mut rows = BlockOutput {
-        log_caps: &mut out.log_caps,
-        log_total: &mut out.log_total_cap_change,
-        market_control: &mut out.market_control,
-        strategy_slots: &mut out.strategy_slots,
-    };
-    state.write_lane(0, &mut rows);
+    let mut out =
+        BatchAccumulators::zeroed(0, 1, n, strategies).with_open_market(params.index.is_some(), params.is_open());
+    let mut rows = out.block_rows();
+    state.write_lane(0, &mut rows[0]);
     out
 }
 
@@ -760,26 +1080,23 @@ pub fn simulate_batch_until<R: Real>(
 ) -> Option<BatchAccumulators> {
     let n = params.n;
     let count = (paths.end - paths.start) as usize;
-    let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies);
+    let mut out = BatchAccumulators::zeroed(paths.start, count, n, strategies)
+        .with_open_market(params.index.is_some(), params.is_open());
     let new_grid = || TimeGrid::new(params.grid, params.strategies.len());
     let grid = out
-        .log_caps
-        .par_chunks_mut(LANES * n)
-        .zip(out.log_total_cap_change.par_chunks_mut(LANES))
-        .zip(out.market_control.par_chunks_mut(LANES))
-        .zip(out.strategy_slots.par_chunks_mut(LANES * strategies * slot::COUNT))
+        .block_rows()
+        .into_par_iter()
         .enumerate()
         // One grid per rayon job, not per block: a grid is megabytes of histogram.
-        .fold(new_grid, |mut grid, (block, (((log_caps, log_total), market_control), strategy_slots))| {
+        .fold(new_grid, |mut grid, (block, mut rows)| {
             if cancelled.load(Ordering::Relaxed) {
                 return grid;
             }
-            let lanes_used = log_total.len();
+            let lanes_used = rows.log_total.len();
             let mut state = PathBlock::init_paths(params, paths.start + (block * LANES) as u64, lanes_used);
             state.advance_paths(params, 0..params.total_steps);
-            let mut out = BlockOutput { log_caps, log_total, market_control, strategy_slots };
             for lane in 0..lanes_used {
-                state.write_lane(lane, &mut out);
+                state.write_lane(lane, &mut rows);
             }
             state.record_grid(&mut grid);
             on_block_done(lanes_used as u64);

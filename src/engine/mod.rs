@@ -8,6 +8,7 @@ pub mod accumulators;
 pub mod choice;
 pub mod cpu;
 pub mod gpu;
+mod open_market;
 pub mod time_grid;
 
 use std::ops::Range;

@@ -128,6 +128,18 @@ impl Real for f64 {
 pub struct Lanes<R, const L: usize>(pub [R; L]);
 
 impl<R: Real, const L: usize> Lanes<R, L> {
+    /// `if_set` in the lanes where `self` (a mask of 0 and 1) is positive, else `otherwise`: exact, unlike a blend.
+    #[inline(always)]
+    pub fn select(self, if_set: Self, otherwise: Self) -> Self {
+        Lanes(std::array::from_fn(|l| if self.0[l] > R::ZERO { if_set.0[l] } else { otherwise.0[l] }))
+    }
+
+    /// Whether any lane is positive (of a mask of 0 and 1: whether any is set).
+    #[inline(always)]
+    pub fn any_positive(self) -> bool {
+        self.0.iter().any(|v| *v > R::ZERO)
+    }
+
     #[inline(always)]
     pub fn splat(value: R) -> Self {
         Lanes([value; L])

@@ -13,7 +13,8 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
-use crate::output::per_path::{MarketRow, COLUMNS};
+use crate::output::per_path::{benchmark_rows, COLUMNS};
+use crate::summary::compare::{INDEX, MARKET};
 use crate::summary::results::Results;
 use crate::summary::stats::Rounding;
 
@@ -109,18 +110,21 @@ pub fn write_paths_parquet<W: Write + Send>(
         Arc::new(WriterProperties::builder().set_created_by(format!("sptlab {}", env!("CARGO_PKG_VERSION"))).build());
     let mut writer = SerializedFileWriter::new(out, schema, properties)?;
     let first_path = results.path_range.start as i64;
-    let market_name = ByteArray::from("market");
+    let benchmark_names = [ByteArray::from(MARKET), ByteArray::from(INDEX)];
     let names: Vec<ByteArray> = results.strategy_names.iter().map(|name| ByteArray::from(name.as_str())).collect();
     for group_start in (0..results.paths()).step_by(ROW_GROUP_PATHS) {
         let group_end = (group_start + ROW_GROUP_PATHS).min(results.paths());
-        let mut rows = RowGroup::with_capacity((group_end - group_start) * (results.strategy_names.len() + 1))?;
+        let benchmarks = 1 + usize::from(results.index.is_some());
+        let mut rows =
+            RowGroup::with_capacity((group_end - group_start) * (results.strategy_names.len() + benchmarks))?;
         for path in group_start..group_end {
             let index = first_path + path as i64;
-            let market = MarketRow::of(results, path);
-            rows.push(index, &market_name, |column| {
-                let column = &COLUMNS[column];
-                column.defined(results, true).then(|| (column.market)(market))
-            });
+            for ((_, benchmark), name) in benchmark_rows(results, path).zip(&benchmark_names) {
+                rows.push(index, name, |column| {
+                    let column = &COLUMNS[column];
+                    column.defined(results, true).then(|| (column.market)(benchmark))
+                });
+            }
             for ((name, per_path), &generated) in
                 names.iter().zip(&results.per_path).zip(&results.functionally_generated)
             {

@@ -1,5 +1,5 @@
 //! Every path's statistics as a table (docs/statistics.md): one row per path and
-//! strategy, plus the market's row per path. The columns are listed once, here, for
+//! strategy, plus the market's row per path (and the index's, when it is the benchmark). The columns are listed once, here, for
 //! both files: `paths.csv` (below) and `paths.parquet` (`paths_parquet.rs`).
 
 use std::fmt::Write as _;
@@ -49,18 +49,36 @@ impl Column {
     }
 }
 
-/// The market's per-path figures, for its row.
+/// The market's (or the index's) per-path figures, for its row.
 #[derive(Debug, Clone, Copy)]
 pub struct MarketRow {
     pub log_return: f64,
     pub control: f64,
+    /// Half the weight traded a year (the index's at reconstitutions; 0 for the market).
+    pub turnover: f64,
 }
 
 impl MarketRow {
     /// Path `path` (an index into `results`' paths).
     pub fn of(results: &Results, path: usize) -> MarketRow {
-        MarketRow { log_return: results.market_log_return[path], control: results.market_control[path] }
+        MarketRow { log_return: results.market_log_return[path], control: results.market_control[path], turnover: 0.0 }
     }
+
+    /// The index's row of path `path`, when the benchmark is an index.
+    pub fn index_of(results: &Results, path: usize) -> Option<MarketRow> {
+        results.index.as_ref().map(|index| MarketRow {
+            log_return: index.log_return[path],
+            control: index.control[path],
+            turnover: index.traded[path] / results.years(),
+        })
+    }
+}
+
+/// The rows of the benchmarks of path `path`: the market's, then the index's when there
+/// is one (named as comparisons name it).
+pub fn benchmark_rows(results: &Results, path: usize) -> impl Iterator<Item = (&'static str, MarketRow)> {
+    std::iter::once((crate::summary::compare::MARKET, MarketRow::of(results, path)))
+        .chain(MarketRow::index_of(results, path).map(|row| (crate::summary::compare::INDEX, row)))
 }
 
 const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
@@ -68,7 +86,7 @@ const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated
 }
 
 /// The value columns, in file order (docs/statistics.md defines each).
-pub const COLUMNS: [Column; 11] = [
+pub const COLUMNS: [Column; 13] = [
     Column {
         name: "log_return",
         value: |s| s.log_return,
@@ -90,7 +108,14 @@ pub const COLUMNS: [Column; 11] = [
         needs_tracking_error: true,
     },
     column("max_relative_drawdown", |s| s.max_relative_drawdown, false),
-    column("turnover", |s| s.turnover, false),
+    Column {
+        name: "turnover",
+        value: |s| s.turnover,
+        market: |m| m.turnover,
+        generated_only: false,
+        control_only: false,
+        needs_tracking_error: false,
+    },
     column("generating_term", |s| s.generating_term, true),
     column("drift_term", |s| s.drift_term, true),
     column("cost_term", |s| s.cost_term, false),
@@ -103,6 +128,9 @@ pub const COLUMNS: [Column; 11] = [
         control_only: true,
         needs_tracking_error: false,
     },
+    // docs/open-markets.md: 0 without an index, and without a screen.
+    column("leakage_term", |s| s.leakage_term, true),
+    column("screen_term", |s| s.screen_term, false),
 ];
 
 /// The file every path's statistics go to; "parquet" or "csv" in files.
@@ -136,16 +164,17 @@ pub fn paths_csv(results: &Results, rounding: &Rounding) -> String {
     out.push_str(&csv_header());
     out.push('\n');
     for path in 0..results.paths() {
-        let market = MarketRow::of(results, path);
-        let _ = write!(out, "{path},market");
-        for column in &COLUMNS {
-            if column.defined(results, true) {
-                let _ = write!(out, ",{}", (column.market)(market));
-            } else {
-                out.push(',');
+        for (name, benchmark) in benchmark_rows(results, path) {
+            let _ = write!(out, "{path},{name}");
+            for column in &COLUMNS {
+                if column.defined(results, true) {
+                    let _ = write!(out, ",{}", (column.market)(benchmark));
+                } else {
+                    out.push(',');
+                }
             }
+            out.push('\n');
         }
-        out.push('\n');
         for (strategy, name) in results.strategy_names.iter().enumerate() {
             let statistics = &results.per_path[strategy][path];
             let generated = results.functionally_generated[strategy];

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::engine::accumulators::index_field;
 use crate::engine::time_grid::TimeGrid;
 use crate::engine::{BackendInfo, BackendKind, PathStatistics, Precision};
 use crate::provenance::{scenario_hash, GIT_COMMIT, RNG_CONTRACT, SPTLAB_VERSION};
@@ -26,7 +27,7 @@ use crate::scenario::{Plan, Scenario};
 use crate::summary::history::HistoricalOutcome;
 use crate::summary::ordered_sums::OrderedSums;
 use crate::summary::report::RunInfo;
-use crate::summary::results::Results;
+use crate::summary::results::{IndexPaths, Results};
 
 /// Why shards cannot be read or merged; each message names the shard directory or file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -150,33 +151,47 @@ pub struct Shard {
     pub manifest: ShardManifest,
     pub market_log_return: Vec<f64>,
     pub market_control: Vec<f64>,
+    /// The index's values per path, when the scenario's benchmark is an index.
+    pub index: Option<IndexPaths>,
     /// `per_path[strategy][path]`.
     pub per_path: Vec<Vec<PathStatistics>>,
 }
 
 /// The layout of `paths.bin` this sptlab writes and reads: 2 added the market's control
-/// after its log return, and each strategy's control after its other statistics.
-pub const PATHS_FORMAT: u32 = 2;
+/// after its log return, and each strategy's control after its other statistics; 3 added
+/// the index's log return, control and traded weight after the market's (with an index
+/// only), and each strategy's leakage and screen terms after its control.
+pub const PATHS_FORMAT: u32 = 3;
 
 /// Manifests from before `paths_format` existed hold format 1.
 fn first_paths_format() -> u32 {
     1
 }
 
-/// f64 values per path in `paths.bin`: the market's log return and control, then each
-/// strategy's statistics.
-fn words_per_path(strategies: usize) -> usize {
-    2 + strategies * PathStatistics::FIELDS
+/// f64 values per path in `paths.bin`: the market's log return and control, the index's
+/// values (with an index), then each strategy's statistics.
+fn words_per_path(strategies: usize, index: bool) -> usize {
+    2 + if index { index_field::COUNT } else { 0 } + strategies * PathStatistics::FIELDS
+}
+
+/// Whether a scenario's benchmark is an index.
+fn has_index(scenario: &Scenario) -> bool {
+    scenario.benchmark.as_ref().is_some_and(|benchmark| benchmark.index.is_some())
 }
 
 /// A shard's files, `paths.bin` then `shard.json` (a directory with shard.json is a
 /// finished shard, so it is written last).
 pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunInfo) -> Vec<(String, Vec<u8>)> {
     let strategies = results.strategy_names.len();
-    let mut bytes = Vec::with_capacity(results.paths() * words_per_path(strategies) * 8);
+    let mut bytes = Vec::with_capacity(results.paths() * words_per_path(strategies, results.index.is_some()) * 8);
     for path in 0..results.paths() {
         bytes.extend_from_slice(&results.market_log_return[path].to_le_bytes());
         bytes.extend_from_slice(&results.market_control[path].to_le_bytes());
+        if let Some(index) = &results.index {
+            for value in [index.log_return[path], index.control[path], index.traded[path]] {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+        }
         for per_path in &results.per_path {
             for value in per_path[path].to_array() {
                 bytes.extend_from_slice(&value.to_le_bytes());
@@ -264,7 +279,8 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
             ShardError::Damaged(format!("{}: end_path is before first_path", at("shard.json").display()))
         })? as usize;
     let strategies = manifest.strategies.len();
-    let width = words_per_path(strategies);
+    let index = has_index(&manifest.scenario);
+    let width = words_per_path(strategies, index);
     let expected_bytes = paths.checked_mul(width * 8);
     let size = std::fs::metadata(at("paths.bin"))
         .map_err(|e| ShardError::Unreadable(format!("{}: cannot read ({e})", at("paths.bin").display())))?
@@ -290,6 +306,7 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
         bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
     let mut market_log_return = Vec::with_capacity(paths);
     let mut market_control = Vec::with_capacity(paths);
+    let mut index_paths = index.then(IndexPaths::default);
     let mut per_path = vec![Vec::with_capacity(paths); strategies];
     if let Some(at_word) = words.iter().position(|word| !word.is_finite()) {
         return Err(ShardError::Damaged(format!(
@@ -301,11 +318,26 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     for row in words.chunks_exact(width) {
         market_log_return.push(row[0]);
         market_control.push(row[1]);
-        for (strategy, fields) in per_path.iter_mut().zip(row[2..].chunks_exact(PathStatistics::FIELDS)) {
+        let mut rest = &row[2..];
+        if let Some(index) = index_paths.as_mut() {
+            let (values, strategies) = rest.split_at(index_field::COUNT);
+            index.log_return.push(values[index_field::LOG_RETURN]);
+            index.control.push(values[index_field::CONTROL]);
+            index.traded.push(values[index_field::TURNOVER]);
+            rest = strategies;
+        }
+        for (strategy, fields) in per_path.iter_mut().zip(rest.chunks_exact(PathStatistics::FIELDS)) {
             strategy.push(PathStatistics::from_array(fields.try_into().expect("chunks of FIELDS")));
         }
     }
-    Ok(Shard { directory: directory.to_path_buf(), manifest, market_log_return, market_control, per_path })
+    Ok(Shard {
+        directory: directory.to_path_buf(),
+        manifest,
+        market_log_return,
+        market_control,
+        index: index_paths,
+        per_path,
+    })
 }
 
 /// The merged run: its plan, results and run facts (seconds: the shards' sum).
@@ -458,6 +490,11 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     for shard in &mut shards {
         results.market_log_return.append(&mut shard.market_log_return);
         results.market_control.append(&mut shard.market_control);
+        if let (Some(merged), Some(part)) = (results.index.as_mut(), shard.index.as_mut()) {
+            merged.log_return.append(&mut part.log_return);
+            merged.control.append(&mut part.control);
+            merged.traded.append(&mut part.traded);
+        }
         for (merged, part) in results.per_path.iter_mut().zip(&mut shard.per_path) {
             merged.append(part);
         }

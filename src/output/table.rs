@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::market::spec::ModelKind;
-use crate::summary::report::{HistorySource, Report};
+use crate::summary::report::{BenchmarkKind, HistorySource, Report};
 
 /// The table printed by `sptlab run`: one row per strategy.
 pub fn table(report: &Report) -> String {
@@ -33,6 +33,22 @@ pub fn table(report: &Report) -> String {
         optional(market_estimate.half_width(), |w| number(w, 4)),
         optional(market.sd, |sd| number(sd, 4)),
     );
+    let benchmark = &report.benchmark;
+    if let (Some(k), Some(every), Some(buffer)) = (benchmark.index, benchmark.reconstitute_every, benchmark.buffer) {
+        let estimate = benchmark.log_return.estimate();
+        // Over the market's blank line, the index's before the strategies.
+        out.pop();
+        let _ = writeln!(
+            out,
+            "index (the largest {k} of {} by cap, reconstituted every {every} steps, buffer {buffer}) log return: mean {} \
+             +/- {} (95%), sd {}; turnover {}/yr\n",
+            run.stocks,
+            number(estimate.mean, 4),
+            optional(estimate.half_width(), |w| number(w, 4)),
+            optional(benchmark.log_return.sd, |sd| number(sd, 4)),
+            percent(benchmark.turnover.mean, 1, false),
+        );
+    }
     let _ = writeln!(
         out,
         "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9} {:>9}",
@@ -66,18 +82,68 @@ pub fn table(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "\nranking (paired, 95%): {}", report.ranking());
+    out.push_str(&open_market_lines(report));
     if let Some(history) = &report.history {
         out.push_str(&history_lines(report, history));
     }
     let _ = writeln!(
         out,
-        "\nrel. growth: log(V/V_market)/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
+        "\nrel. growth: log(V/V_{})/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
          max RDD: largest relative drawdown; turn/yr: share of value traded per year;\n\
          b/e cost: cost per unit traded at which mean rel. growth is zero (- if none);\n\
          ranking: by mean relative log return; '>' a significant paired difference, '~' not, '=' equal to rounding;\n\
-         - : none (no interval below two paths or pairs; no IR or P(outperform) for a portfolio equal to the market)."
+         - : none (no interval below two paths or pairs; no IR or P(outperform) for a portfolio equal to the {}).",
+        benchmark_name(report),
+        benchmark_name(report),
     );
     let _ = writeln!(out, "{}", estimation_note(report));
+    out
+}
+
+/// The benchmark's name: `index` or `market`.
+fn benchmark_name(report: &Report) -> &'static str {
+    match report.benchmark.kind {
+        BenchmarkKind::Index => crate::summary::compare::INDEX,
+        BenchmarkKind::Market => crate::summary::compare::MARKET,
+    }
+}
+
+/// With an index or a screen, each strategy's decomposition (docs/open-markets.md):
+/// the leakage and screen terms beside the generating, drift and cost terms.
+fn open_market_lines(report: &Report) -> String {
+    let open = report.benchmark.kind == BenchmarkKind::Index
+        || report.scenario.strategies.iter().any(|s| s.exclude.as_ref().is_some_and(|e| !e.is_empty()));
+    if !open {
+        return String::new();
+    }
+    let mut out = format!(
+        "\ndecomposition of the relative log return (means over paths, whole run):\n{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+        "strategy", "rel. log", "screen", "generating", "drift", "leakage", "cost"
+    );
+    for (name, strategy) in &report.strategies {
+        let relative = number(strategy.relative_log_return.estimate().mean, 4);
+        match &strategy.decomposition {
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "{name:<16} {relative:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    number(d.screen_term.mean, 4),
+                    number(d.generating_term.mean, 4),
+                    number(d.drift_term.mean, 4),
+                    number(d.leakage_term.mean, 4),
+                    number(d.cost_term.mean, 4),
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{name:<16} {relative:>10}  (not functionally generated: no decomposition)");
+            }
+        }
+    }
+    out.push_str(
+        "rel. log = screen + generating + drift + leakage + cost on every path; leakage: log G lost when members \
+         leave and enter;\nscreen: the screened index against the index. The index is \"largest K by cap\", a model \
+         of an index, not a committee's rules.\n",
+    );
     out
 }
 

@@ -8,4 +8,6 @@ pub mod spec;
 pub mod validate;
 pub mod weighting;
 
-pub use weighting::{target_weights, top_k_targets, weights_and_log_g, KernelWeighting, Strategy, Weighting};
+pub use weighting::{
+    member_target_weights, target_weights, top_k_targets, weights_and_log_g, KernelWeighting, Strategy, Weighting,
+};

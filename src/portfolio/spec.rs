@@ -56,10 +56,22 @@ pub struct StrategySpec {
     /// identity, "auto" (Ledoit-Wolf) or an intensity in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrinkage: Option<ShrinkageSpec>,
+    /// An ethical screen: stocks the strategy may not hold, by index (0-based, in the
+    /// scenario's stock order) or by ticker where the market has tickers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<ScreenEntry>>,
     #[serde(default = "default_rebalance_every")]
     pub rebalance_every: u32,
     #[serde(default)]
     pub cost_bps: f64,
+}
+
+/// One stock of a screen, as written: its index or its ticker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ScreenEntry {
+    Stock(usize),
+    Ticker(String),
 }
 
 /// The covariance a max_growth strategy believes.

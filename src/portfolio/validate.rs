@@ -276,6 +276,8 @@ impl Strategy {
             weighting,
             rebalance_every: spec.rebalance_every,
             cost_rate: spec.cost_bps * 1e-4,
+            // Checked against the market's tickers and the index by `Scenario::validate`.
+            exclude: Vec::new(),
         })
     }
 }

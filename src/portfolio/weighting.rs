@@ -87,6 +87,8 @@ pub struct Strategy {
     pub rebalance_every: u32,
     /// Proportional cost per unit of traded value (`cost_bps * 1e-4`).
     pub cost_rate: f64,
+    /// The stocks its screen excludes, ascending (empty: none; docs/open-markets.md).
+    pub exclude: Vec<usize>,
 }
 
 /// [`Weighting`] with parameters converted once, outside the step loop.
@@ -215,6 +217,46 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
             }
             Lanes::zero()
         }
+    }
+}
+
+/// [`target_weights`] applied to index members (docs/open-markets.md): `rho` are the
+/// weights of the allowed stocks among themselves (0 elsewhere), `log_rho` their logs (0
+/// elsewhere), `allowed` 1 for the stocks the strategy may hold and 0 for the rest,
+/// `count` how many it may hold. Writes pi(rho), 0 outside, and returns log G(rho) of
+/// the rule on the allowed stocks alone. For the functionally generated rules only
+/// (market, equal, diversity, entropy); the others take the market weights `rho` as
+/// they are (`target_weights`).
+#[inline(always)]
+pub fn member_target_weights<R: Real, const L: usize, const FUSED: bool>(
+    weighting: &KernelWeighting<R>,
+    (rho, log_rho): (&[Lanes<R, L>], &[Lanes<R, L>]),
+    (allowed, count): (&[Lanes<R, L>], Lanes<R, L>),
+    target: &mut [Lanes<R, L>],
+) -> Lanes<R, L> {
+    match weighting {
+        KernelWeighting::Equal { .. } => {
+            let inverse = count.recip();
+            for (t, a) in target.iter_mut().zip(allowed) {
+                *t = *a * inverse;
+            }
+            sum(log_rho.iter().copied()) * inverse
+        }
+        KernelWeighting::Diversity { p, inverse_p } => {
+            // Stocks outside take the lowest exponent, so that they never set the largest.
+            let lowest = Lanes::splat(R::from_f64(f64::from(f32::MIN)));
+            let exponent = |lr: Lanes<R, L>, a: Lanes<R, L>| a.select(lr * *p, lowest);
+            let largest = log_rho.iter().zip(allowed).fold(lowest, |m, (lr, a)| m.max(exponent(*lr, *a)));
+            let mut total = Lanes::zero();
+            for ((t, lr), a) in target.iter_mut().zip(log_rho).zip(allowed) {
+                *t = (exponent(*lr, *a) - largest).exp_with::<FUSED>() * *a;
+                total = total + *t;
+            }
+            normalise(target, total);
+            (largest + total.ln()) * *inverse_p
+        }
+        // rho and log rho are 0 outside, so these are the closed market's rules as they are.
+        _ => target_weights::<R, L, FUSED>(weighting, rho, log_rho, target),
     }
 }
 

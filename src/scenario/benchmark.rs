@@ -1,9 +1,6 @@
 //! The `[benchmark]` table: an index of the largest K stocks by cap (an open market's
 //! benchmark, docs/open-markets.md) instead of the whole market, as written and as
 //! checked into the `IndexRule` the engine applies.
-//!
-//! WORK IN PROGRESS (branch wip/index-benchmark): parsed and checked only; the engine
-//! does not apply it yet, so `Scenario::validate` refuses it.
 
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 pub const DEFAULT_SCENARIO: &str = include_str!("../../examples/scenarios/default.toml");
 
 /// The example scenarios shipped in examples/scenarios/, by name, for `sptlab example NAME`.
-pub const EXAMPLE_SCENARIOS: [(&str, &str); 9] = [
+pub const EXAMPLE_SCENARIOS: [(&str, &str); 10] = [
     ("default", DEFAULT_SCENARIO),
     ("atlas", include_str!("../../examples/scenarios/atlas.toml")),
     ("first_order", include_str!("../../examples/scenarios/first_order.toml")),
@@ -15,6 +15,7 @@ pub const EXAMPLE_SCENARIOS: [(&str, &str); 9] = [
     ("costs", include_str!("../../examples/scenarios/costs.toml")),
     ("te_budget", include_str!("../../examples/scenarios/te_budget.toml")),
     ("bootstrap_sp500_20", include_str!("../../examples/scenarios/bootstrap_sp500_20.toml")),
+    ("open_market", include_str!("../../examples/scenarios/open_market.toml")),
 ];
 
 /// The shipped data's folder as this build knows it (the source tree's examples/data).

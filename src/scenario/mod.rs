@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 pub mod benchmark;
 pub mod examples;
 pub mod plan;
+mod screens;
 pub mod source;
 pub mod toml_read;
 pub mod workloads;
 
 pub use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
-pub use crate::portfolio::spec::{Estimate, ShrinkageSpec, StrategySpec, WeightingKind};
+pub use crate::portfolio::spec::{Estimate, ScreenEntry, ShrinkageSpec, StrategySpec, WeightingKind};
 use crate::problems::Problems;
 pub use crate::problems::ScenarioError;
 pub use benchmark::{BenchmarkSpec, IndexRule};

@@ -4,7 +4,7 @@
 use crate::market::{BootstrapMarket, Market};
 use crate::portfolio::Strategy;
 use crate::problems::{invalid, Problems, ScenarioError};
-use crate::scenario::{ControlVariate, IndexRule, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
+use crate::scenario::{screens, ControlVariate, IndexRule, Scenario, MAX_PATHS, MAX_STEPS, MAX_STRATEGIES};
 
 /// A validated run: everything a backend needs, in model units.
 #[derive(Debug, Clone)]
@@ -45,9 +45,12 @@ impl Plan {
 impl Scenario {
     /// The strategies checked against `market` (names only when there is none), their
     /// problems added to `problems`.
+    /// `tickers` are the market's stock names where it has them; `index` the benchmark's
+    /// rule, which the strategies' screens and weightings are checked against.
     pub(crate) fn validate_strategies(
         &self,
-        market: Option<&Market>,
+        (market, tickers): (Option<&Market>, Option<&[String]>),
+        index_rule: Option<IndexRule>,
         steps_per_year: u32,
         problems: &mut Problems,
     ) -> Vec<Strategy> {
@@ -60,8 +63,17 @@ impl Scenario {
             if self.strategies[..index].iter().any(|earlier| earlier.name == spec.name) {
                 problems.push(invalid(format!("{field}.name"), format!("\"{}\" is used twice", spec.name)));
             }
+            if index_rule.is_some() && spec.name == "index" {
+                problems.push(invalid(
+                    format!("{field}.name"),
+                    "\"index\" is reserved for the benchmark when [benchmark] has an index",
+                ));
+            }
             if let Some(market) = market {
-                if let Some(strategy) = problems.check(Strategy::from_spec(spec, market, steps_per_year, &field)) {
+                let exclude = screens::resolve_screen(spec, market.n(), tickers, index_rule, &field, problems);
+                if let Some(mut strategy) = problems.check(Strategy::from_spec(spec, market, steps_per_year, &field)) {
+                    strategy.exclude = exclude;
+                    screens::open_market_problems(&strategy, market.n(), index_rule, &field, problems);
                     strategies.push(strategy);
                 }
             }
@@ -119,16 +131,20 @@ impl Scenario {
             }
             _ => None,
         };
-        let strategies =
-            self.validate_strategies(market.as_ref().or(stand_in.as_ref()), self.steps_per_year, &mut problems);
+        let n = market.as_ref().map_or(self.market.n, Market::n);
+        let index = self.benchmark.as_ref().and_then(|benchmark| benchmark.rule(n, &mut problems));
+        let tickers = match &market {
+            Some(Market::Bootstrap(BootstrapMarket { source: Some(source), .. })) => Some(&source.tickers[..]),
+            _ => None,
+        };
+        let strategies = self.validate_strategies(
+            (market.as_ref().or(stand_in.as_ref()), tickers),
+            index,
+            self.steps_per_year,
+            &mut problems,
+        );
         if let Some(Market::Bootstrap(bootstrap)) = &market {
             bootstrap_problems(self, bootstrap, &mut problems);
-        }
-        let index = self.benchmark.as_ref().and_then(|benchmark| benchmark.rule(self.market.n, &mut problems));
-        if index.is_some() {
-            // WORK IN PROGRESS: the engine does not apply an index yet.
-            problems
-                .push(invalid("benchmark", "an index benchmark is not implemented yet (branch wip/index-benchmark)"));
         }
         match (market, steps) {
             (Some(market), Some(steps)) if problems.is_empty() => {

@@ -23,6 +23,7 @@ fn strategy_spec(name: &str, weighting: WeightingKind, rebalance_every: u32) -> 
         estimate: None,
         lookback: None,
         shrinkage: None,
+        exclude: None,
         rebalance_every,
         cost_bps: 0.0,
     }

@@ -23,8 +23,7 @@ use crate::engine::PathStatistics;
 use crate::summary::results::Results;
 use crate::summary::stats::{controlled_mean, Controlled, Estimation, Proportion, Rounding};
 
-/// The benchmark's name in comparisons.
-pub const MARKET: &str = "market";
+pub use crate::summary::results::{INDEX, MARKET};
 
 /// Costs at or above this (the scenario file's limit) are not reported as break-even.
 pub const MAX_COST_BPS: f64 = 5_000.0;
@@ -133,7 +132,7 @@ fn compare(
     };
     Comparison {
         first: results.strategy_names[first].clone(),
-        second: second.map_or(MARKET.to_string(), |s| results.strategy_names[s].clone()),
+        second: second.map_or(results.benchmark_name().to_string(), |s| results.strategy_names[s].clone()),
         tie,
         relative_log_return,
         information_ratio,
@@ -173,12 +172,12 @@ pub fn break_even_cost_bps(paths: &[PathStatistics]) -> Option<f64> {
     (bps < MAX_COST_BPS).then_some(bps)
 }
 
-/// Names from best to worst mean relative log return (the market at 0), each joined to
-/// the next by "=" when the two differ by rounding only on every path, ">" when their
-/// paired difference is significant at 95 % and "~" when not.
-pub fn ranking(names: &[String], means: &[f64], comparisons: &[Comparison]) -> String {
+/// Names from best to worst mean relative log return (the benchmark `benchmark` at 0),
+/// each joined to the next by "=" when the two differ by rounding only on every path,
+/// ">" when their paired difference is significant at 95 % and "~" when not.
+pub fn ranking(names: &[String], means: &[f64], benchmark: &str, comparisons: &[Comparison]) -> String {
     let mut entries: Vec<(&str, f64)> = names.iter().map(String::as_str).zip(means.iter().copied()).collect();
-    entries.push((MARKET, 0.0));
+    entries.push((benchmark, 0.0));
     entries.sort_by(|a, b| b.1.total_cmp(&a.1));
     let mut out = entries[0].0.to_string();
     for pair in entries.windows(2) {
@@ -272,14 +271,14 @@ mod tests {
             comparison("a", MARKET, significant, false),
             comparison("b", MARKET, not, false),
         ];
-        assert_eq!(ranking(&names, &[0.3, 0.01], &comparisons), "a > b ~ market");
-        assert_eq!(ranking(&names, &[-0.3, 0.01], &comparisons), "b ~ market > a");
+        assert_eq!(ranking(&names, &[0.3, 0.01], MARKET, &comparisons), "a > b ~ market");
+        assert_eq!(ranking(&names, &[-0.3, 0.01], MARKET, &comparisons), "b ~ market > a");
         // A tie is '=', whatever its interval says.
         let tied = [
             comparisons[0].clone(),
             comparisons[1].clone(),
             comparison("b", MARKET, significant.without_interval(), true),
         ];
-        assert_eq!(ranking(&names, &[0.3, 1e-15], &tied), "a > b = market");
+        assert_eq!(ranking(&names, &[0.3, 1e-15], MARKET, &tied), "a > b = market");
     }
 }

@@ -40,6 +40,32 @@ pub struct Decomposition {
     pub generating_term: Summary,
     pub drift_term: Summary,
     pub cost_term: Summary,
+    /// 0 without an index (docs/open-markets.md).
+    pub leakage_term: Summary,
+    /// 0 without a screen.
+    pub screen_term: Summary,
+}
+
+/// Whether the benchmark is the whole market or an index of its largest stocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchmarkKind {
+    Market,
+    Index,
+}
+
+/// The benchmark's own figures (`benchmark` in summary.json, docs/open-markets.md): the
+/// whole market's without an index (the index's fields null then).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchmarkReport {
+    pub kind: BenchmarkKind,
+    /// K: the index holds the K largest stocks.
+    pub index: Option<usize>,
+    pub reconstitute_every: Option<u32>,
+    pub buffer: Option<usize>,
+    pub log_return: Summary,
+    /// Half the traded weight per year at reconstitutions (0 for the market: never traded).
+    pub turnover: Summary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +107,7 @@ pub struct Report {
     pub manifest: Manifest,
     pub run: RunInfo,
     pub market: MarketReport,
+    pub benchmark: BenchmarkReport,
     #[serde(serialize_with = "in_scenario_order")]
     pub strategies: Vec<(String, StrategyReport)>,
     /// Every pair of strategies, then each against the market (`compare.rs`).
@@ -165,6 +192,37 @@ pub fn estimation_of(plan: &Plan) -> Estimation {
     Estimation { units: Units::of(plan.antithetic), controlled: plan.control_variate == ControlVariate::Martingale }
 }
 
+/// The benchmark's figures: the index's, or (`market_log_return` summarised) the market's.
+fn benchmark_report(
+    plan: &Plan,
+    results: &Results,
+    estimation: Estimation,
+    market_log_return: Summary,
+) -> BenchmarkReport {
+    let per_year = 1.0 / results.years();
+    match (&results.index, plan.index) {
+        (Some(index), Some(rule)) => {
+            let turnover: Vec<f64> = index.traded.iter().map(|t| t * per_year).collect();
+            BenchmarkReport {
+                kind: BenchmarkKind::Index,
+                index: Some(rule.k),
+                reconstitute_every: Some(rule.every),
+                buffer: Some(rule.buffer),
+                log_return: estimation.summary_with_control(&index.log_return, &index.control),
+                turnover: estimation.summary(&turnover),
+            }
+        }
+        _ => BenchmarkReport {
+            kind: BenchmarkKind::Market,
+            index: None,
+            reconstitute_every: None,
+            buffer: None,
+            log_return: market_log_return,
+            turnover: estimation.summary(&vec![0.0; results.paths()]),
+        },
+    }
+}
+
 impl Report {
     pub fn new(plan: &Plan, results: &Results, run: RunInfo) -> Report {
         let years = results.years();
@@ -182,7 +240,8 @@ impl Report {
                 let of = |field: fn(&PathStatistics) -> f64| estimation.summary(&values(field));
                 // M_pi for the relative statistics, M_pi + M_mu for the strategy's own log return.
                 let control = values(|p| p.control_term);
-                let own_control: Vec<f64> = control.iter().zip(&results.market_control).map(|(a, b)| a + b).collect();
+                let own_control: Vec<f64> =
+                    control.iter().zip(results.benchmark_control()).map(|(a, b)| a + b).collect();
                 let relative = values(|p| p.relative_log_return);
                 let growth: Vec<f64> = relative.iter().map(|l| l / years).collect();
                 // The market itself to rounding on every path: no interval, share or IR
@@ -210,6 +269,8 @@ impl Report {
                         generating_term: of(|p| p.generating_term),
                         drift_term: of(|p| p.drift_term),
                         cost_term: of(|p| p.cost_term),
+                        leakage_term: of(|p| p.leakage_term),
+                        screen_term: of(|p| p.screen_term),
                     }),
                     break_even_cost_bps: break_even_cost_bps(paths),
                     history: results.history.as_ref().map(|history| history.report(index, &relative)),
@@ -228,6 +289,7 @@ impl Report {
                 capital_distribution: results.capital_distribution(),
                 gap_by_rank: results.gap_by_rank(),
             },
+            benchmark: benchmark_report(plan, results, estimation, market_log_return),
             strategies,
             comparisons: comparisons(results, estimation, rounding),
             history: results
@@ -243,6 +305,10 @@ impl Report {
     pub fn ranking(&self) -> String {
         let names: Vec<String> = self.strategies.iter().map(|(name, _)| name.clone()).collect();
         let means: Vec<f64> = self.strategies.iter().map(|(_, s)| s.relative_log_return.estimate().mean).collect();
-        crate::summary::compare::ranking(&names, &means, &self.comparisons)
+        let benchmark = match self.benchmark.kind {
+            BenchmarkKind::Market => crate::summary::compare::MARKET,
+            BenchmarkKind::Index => crate::summary::compare::INDEX,
+        };
+        crate::summary::compare::ranking(&names, &means, benchmark, &self.comparisons)
     }
 }

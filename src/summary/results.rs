@@ -23,6 +23,8 @@ pub struct Results {
     pub market_log_return: Vec<f64>,
     /// The market's control M_mu per path (docs/control-variates.md).
     pub market_control: Vec<f64>,
+    /// The index benchmark's values per path, when the benchmark is an index.
+    pub index: Option<IndexPaths>,
     /// Whether the controls were accumulated (zero throughout when not).
     pub control: bool,
     /// The global indices of the paths held (the whole run, or one shard's share).
@@ -39,6 +41,31 @@ pub struct Results {
     steps: u32,
     /// Steps a year: the plan's, or for history the rows a year counted from the dates.
     steps_per_year: f64,
+}
+
+/// The benchmark's name in comparisons, the ranking and the per-path files: the
+/// market's, or with an index benchmark [`INDEX`].
+pub const MARKET: &str = "market";
+pub const INDEX: &str = "index";
+
+/// An index benchmark's values per path (docs/open-markets.md).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexPaths {
+    /// log V_rho(T) - log V_rho(0).
+    pub log_return: Vec<f64>,
+    /// The index's control M_rho.
+    pub control: Vec<f64>,
+    /// Sum over reconstitutions of 1/2 sum_i |rho_after - rho_before|.
+    pub traded: Vec<f64>,
+}
+
+impl IndexPaths {
+    fn push(&mut self, values: &[f64]) {
+        use crate::engine::accumulators::index_field;
+        self.log_return.push(values[index_field::LOG_RETURN]);
+        self.control.push(values[index_field::CONTROL]);
+        self.traded.push(values[index_field::TURNOVER]);
+    }
 }
 
 impl Results {
@@ -63,11 +90,14 @@ impl Results {
             the_market: plan
                 .strategies
                 .iter()
-                .map(|s| s.weighting == crate::portfolio::Weighting::Market && s.cost_rate == 0.0)
+                .map(|s| {
+                    s.weighting == crate::portfolio::Weighting::Market && s.cost_rate == 0.0 && s.exclude.is_empty()
+                })
                 .collect(),
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
             market_control: Vec::with_capacity(capacity),
+            index: plan.index.map(|_| IndexPaths::default()),
             control: plan.control_variate == ControlVariate::Martingale,
             path_range,
             terminal_sums: OrderedSums::new(2 * n - 1, plan.paths),
@@ -95,12 +125,13 @@ impl Results {
     }
 
     /// The paths `path_range.start ..` (in order) already simulated, to be continued:
-    /// their statistics, the market's log returns and controls, cross-path sums and time grid.
+    /// their statistics, the market's log returns and controls, the index's values
+    /// (with an index), cross-path sums and time grid.
     pub fn resumed(
         plan: &Plan,
         path_range: Range<u64>,
         per_path: Vec<Vec<PathStatistics>>,
-        (market_log_return, market_control): (Vec<f64>, Vec<f64>),
+        (market_log_return, market_control, index): (Vec<f64>, Vec<f64>, Option<IndexPaths>),
         terminal_sums: OrderedSums,
         grid: Option<TimeGrid>,
     ) -> Results {
@@ -109,6 +140,7 @@ impl Results {
         results.per_path = per_path;
         results.market_log_return = market_log_return;
         results.market_control = market_control;
+        results.index = index;
         results.terminal_sums = terminal_sums;
         results.grid = grid;
         results
@@ -182,13 +214,19 @@ impl Results {
             let market_log_return = batch.log_total_cap_change[path];
             self.market_log_return.push(market_log_return);
             self.market_control.push(batch.market_control[path]);
+            let mut benchmark_log_return = market_log_return;
+            if let Some(index) = self.index.as_mut() {
+                let values = batch.index_values(path).expect("a batch of an index plan carries the index");
+                index.push(values);
+                benchmark_log_return = values[crate::engine::accumulators::index_field::LOG_RETURN];
+            }
             for (strategy, per_path) in self.per_path.iter_mut().enumerate() {
                 per_path.push(if self.the_market[strategy] {
-                    PathStatistics { log_return: market_log_return, ..PathStatistics::default() }
+                    PathStatistics { log_return: benchmark_log_return, ..PathStatistics::default() }
                 } else {
                     PathStatistics::from_slots(
-                        batch.slots(path, strategy),
-                        market_log_return,
+                        (batch.slots(path, strategy), batch.open_terms(path, strategy)),
+                        benchmark_log_return,
                         self.steps,
                         self.steps_per_year,
                     )
@@ -218,6 +256,24 @@ impl Results {
     pub fn gap_by_rank(&self) -> Vec<f64> {
         let n = self.terminal_sums.width.div_ceil(2);
         self.terminal_sums.total()[n..].iter().map(|s| s / self.paths() as f64).collect()
+    }
+
+    /// The benchmark's name: `index`, or `market`.
+    pub fn benchmark_name(&self) -> &'static str {
+        match self.index {
+            Some(_) => INDEX,
+            None => MARKET,
+        }
+    }
+
+    /// The benchmark's log return per path: the index's, or the market's.
+    pub fn benchmark_log_return(&self) -> &[f64] {
+        self.index.as_ref().map_or(&self.market_log_return, |index| &index.log_return)
+    }
+
+    /// The benchmark's control per path: the index's M_rho, or the market's M_mu.
+    pub fn benchmark_control(&self) -> &[f64] {
+        self.index.as_ref().map_or(&self.market_control, |index| &index.control)
     }
 
     pub fn years(&self) -> f64 {

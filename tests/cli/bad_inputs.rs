@@ -61,6 +61,13 @@ fn market(name: &'static str, lines: &str, expect: Vec<&'static str>) -> Case {
     Case { name, input: Input::Scenario(format!("{TWO_STOCKS}{lines}{EQUAL}")), extra: vec![], expect }
 }
 
+const FOUR_STOCKS: &str = "paths = 10\nyears = 1.0\n[market]\nn = 4\nvol = 0.2\n";
+
+/// A four-stock scenario with `lines` after its market: a `[benchmark]` and strategies.
+fn open_market(name: &'static str, lines: &str, expect: Vec<&'static str>) -> Case {
+    Case { name, input: Input::Scenario(format!("{FOUR_STOCKS}{lines}")), extra: vec![], expect }
+}
+
 fn csv_rows() -> String {
     (0..100)
         .map(|day| format!("2020-{:02}-{:02},{},{}\n", 1 + day / 28, 1 + day % 28, 10.0 + day as f64 * 0.1, 20.0))
@@ -293,6 +300,57 @@ fn cases() -> Vec<Case> {
         ),
         market("a buffer past n - index", "vol = 0.2\n[benchmark]\nindex = 1\nbuffer = 2", vec!["benchmark.buffer: must be at most n - index = 1"]),
         market("an unknown benchmark field", "vol = 0.2\n[benchmark]\nindex = 1\nbufer = 1", vec!["benchmark.bufer", "unknown field"]),
+        // Screens, and what an index asks of a strategy.
+        open_market(
+            "constant weights with an index",
+            "[benchmark]\nindex = 2\n[[strategies]]\nname = \"c\"\nweighting = \"constant\"\nweights = [0.25, 0.25, 0.25, 0.25]",
+            vec!["strategies[0].weighting: constant weights name stocks, which may leave the index"],
+        ),
+        open_market(
+            "a screen naming a missing stock",
+            &format!("{EQUAL}exclude = [4]"),
+            vec!["strategies[0].exclude[0]: stock 4 does not exist: the market's stocks are 0 to 3"],
+        ),
+        open_market(
+            "a screen naming a stock twice",
+            &format!("{EQUAL}exclude = [1, 1]"),
+            vec!["strategies[0].exclude[1]: stock 1 is excluded twice"],
+        ),
+        open_market(
+            "a screen that can leave nothing",
+            &format!("[benchmark]\nindex = 2\n{EQUAL}exclude = [0, 1]"),
+            vec!["strategies[0].exclude: excludes 2 stocks, but the index holds 2 stocks"],
+        ),
+        open_market(
+            "a screen of every stock",
+            &format!("{EQUAL}exclude = [0, 1, 2, 3]"),
+            vec!["strategies[0].exclude: excludes 4 stocks, but the market has 4 stocks"],
+        ),
+        open_market(
+            "a ticker screen on a market without tickers",
+            &format!("{EQUAL}exclude = [\"AAPL\"]"),
+            vec!["strategies[0].exclude[0]: \"AAPL\" is a ticker, but this market's stocks have none"],
+        ),
+        open_market(
+            "top-k past the screened index",
+            "[benchmark]\nindex = 3\n[[strategies]]\nname = \"t\"\nweighting = \"top_k\"\nk = 3\nexclude = [0]",
+            vec!["strategies[0].k: must be at most the 2 stocks the strategy may hold"],
+        ),
+        open_market(
+            "a cap too low for the index",
+            "[benchmark]\nindex = 3\n[[strategies]]\nname = \"c\"\nweighting = \"capped\"\ncap = 0.3",
+            vec!["strategies[0].cap: times the 3 stocks the strategy may hold"],
+        ),
+        open_market(
+            "a strategy named index beside an index",
+            "[benchmark]\nindex = 3\n[[strategies]]\nname = \"index\"\nweighting = \"equal\"",
+            vec!["strategies[0].name: \"index\" is reserved for the benchmark"],
+        ),
+        open_market(
+            "max_growth on index members (not yet)",
+            "[benchmark]\nindex = 3\n[[strategies]]\nname = \"m\"\nweighting = \"max_growth\"\nte_budget = 0.02",
+            vec!["strategies[0].weighting: max_growth does not run on index members or under a screen yet"],
+        ),
         // Strategies.
         scenario(
             "no strategies",

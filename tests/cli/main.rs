@@ -8,6 +8,7 @@ mod fuzz;
 mod fuzz_args;
 mod history;
 mod hostile;
+mod open_market;
 pub(crate) mod resume;
 
 use std::path::{Path, PathBuf};
@@ -305,11 +306,13 @@ fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
     let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
     let capped_row = csv.lines().find(|line| line.starts_with("0,capped,")).unwrap();
     let fields: Vec<&str> = capped_row.split(',').collect();
-    assert_eq!(fields.len(), 13);
-    // generating_term and drift_term empty; the cost term and the control are still there.
-    assert_eq!((fields[9], fields[10]), ("", ""));
+    assert_eq!(fields.len(), 15);
+    // generating_term, drift_term and leakage_term empty; the cost term, the control and
+    // the screen term (0: no screen) are still there.
+    assert_eq!((fields[9], fields[10], fields[13]), ("", "", ""));
     assert!(fields[11].parse::<f64>().unwrap() < 0.0);
     assert!(fields[12].parse::<f64>().unwrap().abs() > 0.0);
+    assert_eq!(fields[14], "0");
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod gpu;
 mod horizons;
 mod identities;
 mod models;
+mod open_market;
 mod reference;
 mod reproducibility;
 mod theory;

@@ -92,7 +92,7 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
         serde_json::from_str(&sptlab::output::data_files::summary_json(&report)).context("re-reading the summary")?;
     let tolerance = if on_gpu { GPU_TOLERANCE } else { 0.0 };
     let (mut differences, mut new) = (Vec::new(), Vec::new());
-    for section in ["scenario", "market", "strategies", "comparisons", "history"] {
+    for section in ["scenario", "market", "benchmark", "strategies", "comparisons", "history"] {
         json_differences(section, &original[section], &again[section], tolerance, (&mut differences, &mut new));
     }
     // The same build reports the same figures; another may add some (a newer sptlab's

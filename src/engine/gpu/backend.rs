@@ -406,6 +406,13 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
+        if plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty()) {
+            return Err(DoesNotFit::Unsupported(
+                "benchmark.index and exclude: an index benchmark and screens run on the CPU backend only, for now \
+                 (docs/open-markets.md)"
+                    .into(),
+            ));
+        }
         if let crate::market::Market::Bootstrap(bootstrap) = &plan.market {
             if bootstrap.schedule == crate::market::bootstrap::DaySchedule::InOrder {
                 return Err(DoesNotFit::Unsupported(
