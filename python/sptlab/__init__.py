@@ -219,7 +219,8 @@ class Result(_Finished):
     @property
     def paths(self):
         """Every path's statistics as a pyarrow Table (``.to_pandas()`` for pandas):
-        the columns of paths.parquet, one row per path and strategy plus the market's.
+        the columns of paths.parquet, one row per path and strategy plus the market's
+        (and the index's, with an index benchmark).
 
         The engine writes the table to a temporary file one row group at a time and
         pyarrow reads it from there, so memory holds one copy of it, not three; when

@@ -20,7 +20,7 @@ from conftest import INDEX, PRICES, differences, run_cli
 DOCUMENTED_COLUMNS = [
     "path", "strategy", "log_return", "relative_log_return", "excess_return", "tracking_error",
     "information_ratio", "max_relative_drawdown", "turnover", "generating_term", "drift_term",
-    "cost_term", "control_term",
+    "cost_term", "control_term", "leakage_term", "screen_term",
 ]
 
 

@@ -103,3 +103,55 @@ def test_the_table_holds_the_printed_figures(tmp_path):
     text = str(result)
     assert all(name in text for name in table.index)
     assert "ranking (paired, 95%)" in text
+
+
+# An index of the largest 10 of 20 stocks with a buffer, a screened strategy and costs
+# (docs/open-markets.md), as a dict and as the TOML file the CLI reads.
+OPEN_MARKET = {
+    "name": "open", "seed": 3, "paths": 200, "years": 1.0,
+    "market": {"model": "gbm", "n": 20, "zipf": 1.0, "vol": {"from": 0.2, "to": 0.5}, "correlation": 0.2},
+    "benchmark": {"index": 10, "reconstitute_every": 21, "buffer": 2},
+    "strategies": [
+        {"name": "equal", "weighting": "equal", "rebalance_every": 21, "exclude": [0, 4]},
+        {"name": "diversity", "weighting": "diversity", "p": 0.5, "cost_bps": 5.0},
+    ],
+}
+OPEN_MARKET_TOML = """name = "open"
+seed = 3
+paths = 200
+years = 1.0
+[market]
+model = "gbm"
+n = 20
+zipf = 1.0
+vol = { from = 0.2, to = 0.5 }
+correlation = 0.2
+[benchmark]
+index = 10
+reconstitute_every = 21
+buffer = 2
+[[strategies]]
+name = "equal"
+weighting = "equal"
+rebalance_every = 21
+exclude = [0, 4]
+[[strategies]]
+name = "diversity"
+weighting = "diversity"
+p = 0.5
+cost_bps = 5.0
+"""
+
+
+def test_an_index_scenario_as_a_dict_equals_the_cli(cli, tmp_path):
+    scenario = tmp_path / "open.toml"
+    scenario.write_text(OPEN_MARKET_TOML)
+    expected = cli_summary(cli, tmp_path, scenario)
+    result = sptlab.run(OPEN_MARKET, backend="cpu")
+    assert differences(result.summary, expected) == []
+    assert result.summary["benchmark"]["kind"] == "index"
+    assert result.summary["strategies"]["equal"]["decomposition"]["leakage_term"]["mean"] < 0
+    assert result.summary["strategies"]["equal"]["decomposition"]["screen_term"]["mean"] != 0
+    # The per-path table has the index's row beside the market's.
+    strategies = set(result.paths.column("strategy").to_pylist())
+    assert strategies == {"market", "index", "equal", "diversity"}

@@ -122,13 +122,30 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
     let steps_per_year = history.periods_per_year.round().max(1.0) as u32;
     let market = Market::Bootstrap(BootstrapMarket::in_order(weights, &returns));
     let mut problems = Problems::default();
-    let index = scenario.benchmark.as_ref().and_then(|benchmark| benchmark.rule(history.n(), &mut problems));
+    // The one path's report (backtest.csv, its identity check, the figures) follows the
+    // market and the closed decomposition: an index and screens are simulated only, for now.
+    if scenario.benchmark.is_some() {
+        problems.push(invalid(
+            "benchmark",
+            "a backtest's benchmark is the data's market: an index benchmark runs in simulation only, for now \
+             (docs/open-markets.md)",
+        ));
+    }
     let strategies = scenario.validate_strategies(
         (Some(&market), Some(&history.table.tickers)),
-        index,
+        None,
         steps_per_year,
         &mut problems,
     );
+    for (position, spec) in scenario.strategies.iter().enumerate() {
+        if spec.exclude.is_some() {
+            problems.push(invalid(
+                format!("strategies[{position}].exclude"),
+                "screens run in simulation only, for now: a backtest's report has no screen term yet \
+                 (docs/open-markets.md)",
+            ));
+        }
+    }
     if !problems.is_empty() {
         return Err(problems.into_error());
     }
@@ -161,6 +178,6 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
         control_variate: ControlVariate::None,
         antithetic: false,
         asked_years: None,
-        index,
+        index: None,
     })
 }

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::engine::{Backend, BackendKind, CpuBackend, EngineError, Precision};
 use crate::scenario::{
-    large_workload, max_growth_workload, rank_workload, scaled_workload, standard_workload, Plan, Scenario,
+    index_workload, large_workload, max_growth_workload, rank_workload, scaled_workload, standard_workload, Plan,
+    Scenario,
 };
 
 /// A named benchmark workload.
@@ -33,6 +34,10 @@ pub enum Workload {
     /// 1,000 stocks, a 10-factor covariance, 64 paths, with a 2 % tracking-error
     /// max_growth strategy (40 solves a path) beside diversity and equal weight.
     MaxGrowth,
+    /// The max_growth workload's market with diversity and equal weight against an index
+    /// of its largest 500 (`index: true`), or against the whole market (`false`): what
+    /// the index costs, measured in the same run.
+    Index { index: bool },
 }
 
 impl Workload {
@@ -43,6 +48,8 @@ impl Workload {
             Workload::Rank(n) => format!("rank-{n}"),
             Workload::Scaled { .. } => "scaling".into(),
             Workload::MaxGrowth => "max_growth".into(),
+            Workload::Index { index: true } => "index".into(),
+            Workload::Index { index: false } => "index-off".into(),
         }
     }
 
@@ -53,7 +60,13 @@ impl Workload {
             Workload::Rank(n) => rank_workload(n, paths),
             Workload::Scaled { stocks, steps } => scaled_workload(stocks, paths, steps),
             Workload::MaxGrowth => max_growth_workload(paths),
+            Workload::Index { index } => index_workload(paths, index),
         }
+    }
+
+    /// Whether the GPU backend runs the workload (it runs no index yet).
+    pub fn runs_on_gpu(self) -> bool {
+        !matches!(self, Workload::Index { index: true })
     }
 
     /// The max_growth solves of each path over `steps` steps, for a workload whose cost
@@ -74,6 +87,7 @@ impl Workload {
         match self {
             Workload::Large => 20_000,
             Workload::MaxGrowth => 64,
+            Workload::Index { .. } => 256,
             _ => 2000,
         }
     }
@@ -88,6 +102,10 @@ impl Workload {
                 "1000 stocks, 10-factor covariance, 2% TE max_growth quarterly (40 solves a path), 2520 daily steps"
                     .into()
             }
+            Workload::Index { index: true } => "the max_growth market, diversity 0.76 and equal monthly, diversity \
+                 0.5 daily, against an index of the largest 500 (quarterly, buffer 50), 2520 daily steps"
+                .into(),
+            Workload::Index { index: false } => "the same strategies against the whole market".into(),
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn run_suite(
                 }
             }
         }
-        if let Some(gpu) = gpu.as_deref_mut() {
+        if let Some(gpu) = gpu.as_deref_mut().filter(|_| workload.runs_on_gpu()) {
             if cancelled() {
                 return Err(SuiteError::Interrupted);
             }

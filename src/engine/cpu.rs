@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::engine::accumulators::{index_field, open_term, slot, BatchAccumulators};
-use crate::engine::open_market::{allowed_set_changed, allowed_stocks, restricted_weights, IndexBlock};
+use crate::engine::open_market::{allowed_set_changed, allowed_share, allowed_stocks, AllowedShare, IndexBlock};
 use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::market::bootstrap::bootstrap_log_steps;
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
@@ -24,7 +24,7 @@ use crate::numeric::lanes::{self, Real, LANES};
 use crate::numeric::philox::seed_key;
 use crate::numeric::ranking::sort_by_rank;
 use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
-use crate::portfolio::{member_target_weights, target_weights, top_k_targets, KernelWeighting};
+use crate::portfolio::{member_target_weights, target_weights, top_k_targets, AllowedStocks, KernelWeighting};
 use crate::scenario::{ControlVariate, IndexRule, Plan};
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
@@ -133,8 +133,9 @@ struct StrategyBlock<R> {
 }
 
 /// What a strategy in an open market keeps beside its slots (docs/open-markets.md).
-#[derive(Clone, Copy)]
 struct OpenTerms<R> {
+    /// 1 for the stocks it may hold now (the index's members less its screen), 0 elsewhere.
+    allowed: Vec<Lanes<R>>,
     /// Sum over reconstitutions of log G(rho^E before) - log G(rho^E after), with Kahan.
     leakage: Lanes<R>,
     leakage_comp: Lanes<R>,
@@ -145,11 +146,11 @@ struct OpenTerms<R> {
     log_share_anchor: Lanes<R>,
 }
 
-/// Scratch of the open market's strategies: allowed stocks, rho^E and its logs.
+/// Scratch of the open market's strategies: the allowed stocks after a reconstitution,
+/// and rho^E (for capped).
 struct OpenScratch<R> {
     allowed: Vec<Lanes<R>>,
     rho: Vec<Lanes<R>>,
-    log_rho: Vec<Lanes<R>>,
 }
 
 impl<R: Real> StrategyBlock<R> {
@@ -314,11 +315,9 @@ impl<R: Real> PathBlock<R> {
                 }
             }),
             index,
-            open: params.is_open().then(|| OpenScratch {
-                allowed: vec![Lanes::zero(); n],
-                rho: vec![Lanes::zero(); n],
-                log_rho: vec![Lanes::zero(); n],
-            }),
+            open: params
+                .is_open()
+                .then(|| OpenScratch { allowed: vec![Lanes::zero(); n], rho: vec![Lanes::zero(); n] }),
         };
         block.form_open_strategies(params);
         block
@@ -334,16 +333,13 @@ impl<R: Real> PathBlock<R> {
                 continue;
             }
             let members = self.index.as_ref().map(|index| &index.member[..]);
-            allowed_stocks(members, &strategy.exclude, &mut scratch.allowed);
-            let (log_share, count) = restricted_weights(
-                (&self.mu, &self.log_mu),
-                &scratch.allowed,
-                (&mut scratch.rho, &mut scratch.log_rho),
-            );
+            let mut allowed = vec![Lanes::zero(); self.mu.len()];
+            allowed_stocks(members, &strategy.exclude, &mut allowed);
+            let share = allowed_share(&self.mu, &allowed);
             let log_g = open_targets::<R, false>(
                 &strategy.weighting,
-                (scratch, count),
-                &self.log_mu,
+                (&allowed, &mut scratch.rho, share),
+                (&self.mu, &self.log_mu),
                 &state.holdings,
                 self.top_k.as_mut(),
                 &mut self.target,
@@ -354,11 +350,12 @@ impl<R: Real> PathBlock<R> {
             state.slots[slot::HOLDINGS_VALUE] = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
             state.slots[slot::LOG_Z_ANCHOR] = -state.slots[slot::HOLDINGS_VALUE].ln();
             state.open = Some(OpenTerms {
+                allowed,
                 leakage: Lanes::zero(),
                 leakage_comp: Lanes::zero(),
-                screen_anchor: log_share - log_index_share,
+                screen_anchor: share.log - log_index_share,
                 screen: Lanes::zero(),
-                log_share_anchor: log_share,
+                log_share_anchor: share.log,
             });
         }
     }
@@ -438,18 +435,30 @@ impl<R: Real> PathBlock<R> {
 
         // The controls (docs/control-variates.md): the weights at the start of the step (mu here,
         // each strategy's holdings below) against the step's noise terms.
+        // The benchmark's noise term is the index's where there is one, else the market's.
         let mut market_noise = Lanes::zero();
+        let mut benchmark_noise = Lanes::zero();
         if params.control {
-            for (mu, noise) in self.mu.iter().zip(&self.noise) {
-                market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
+            match self.index.as_mut() {
+                None => {
+                    for (mu, noise) in self.mu.iter().zip(&self.noise) {
+                        market_noise = mu.mul_add_lanes::<FUSED>(*noise, market_noise);
+                    }
+                    benchmark_noise = market_noise;
+                }
+                Some(index) => {
+                    // One pass for both: the index's weights are mu on its members over their share.
+                    let mut member_noise = Lanes::zero();
+                    for ((mu, noise), member) in self.mu.iter().zip(&self.noise).zip(&index.member) {
+                        let term = *mu * *noise;
+                        market_noise = market_noise + term;
+                        member_noise = member_noise + term * *member;
+                    }
+                    benchmark_noise = member_noise / index.share;
+                    kahan_add(&mut index.control, &mut index.control_comp, benchmark_noise);
+                }
             }
             kahan_add(&mut self.market_control, &mut self.market_control_comp, market_noise);
-        }
-        // The benchmark's noise term: the index's, or the market's.
-        let mut benchmark_noise = market_noise;
-        if let (Some(index), true) = (self.index.as_mut(), params.control) {
-            benchmark_noise = index.noise(&self.mu, &self.noise);
-            kahan_add(&mut index.control, &mut index.control_comp, benchmark_noise);
         }
 
         // Market: caps, gross returns g_i = X_i(t+1) / X_i(t), weights, log Z.
@@ -462,12 +471,25 @@ impl<R: Real> PathBlock<R> {
             market_gross = market_gross + *mu * *growth;
         }
         let inverse_market_gross = market_gross.recip();
-        for (mu, growth) in self.mu.iter_mut().zip(self.growth.iter_mut()) {
-            // growth becomes each cap's growth relative to the market's: holdings kept in
-            // these units stay within a few orders of 1 over any horizon (absolute ones
-            // overflow f32 within a century of fast growth).
-            *growth = *growth * inverse_market_gross;
-            *mu = *mu * *growth;
+        // growth becomes each cap's growth relative to the market's: holdings kept in
+        // these units stay within a few orders of 1 over any horizon (absolute ones
+        // overflow f32 within a century of fast growth).
+        let mut member_share = Lanes::zero();
+        match &self.index {
+            None => {
+                for (mu, growth) in self.mu.iter_mut().zip(self.growth.iter_mut()) {
+                    *growth = *growth * inverse_market_gross;
+                    *mu = *mu * *growth;
+                }
+            }
+            Some(index) => {
+                // With the index's new share of the market in the same pass.
+                for ((mu, growth), member) in self.mu.iter_mut().zip(self.growth.iter_mut()).zip(&index.member) {
+                    *growth = *growth * inverse_market_gross;
+                    *mu = *mu * *growth;
+                    member_share = member_share + *mu * *member;
+                }
+            }
         }
         if let Some(window) = self.window.as_mut() {
             window.push(&self.log_steps);
@@ -479,7 +501,7 @@ impl<R: Real> PathBlock<R> {
         // The benchmark's gross return: the index's (cap weighted over its members), or the market's.
         let (benchmark_gross, reconstituted) = match self.index.as_mut() {
             Some(index) => {
-                let gross = index.grow(&self.mu) * market_gross;
+                let gross = index.grow(member_share) * market_gross;
                 kahan_add(&mut index.log_value, &mut index.log_value_comp, gross.ln());
                 let reconstitutes = index.reconstitutes_at(completed, params.total_steps);
                 if reconstitutes {
@@ -512,8 +534,13 @@ impl<R: Real> PathBlock<R> {
             let rebalance = completed.is_multiple_of(strategy.rebalance_every) && !is_last;
             let mut cost_factor = Lanes::splat(R::ONE);
             if let (Some(terms), Some(scratch)) = (state.open.as_mut(), self.open.as_mut()) {
+                // After a reconstitution, the stocks it may hold from now (into the scratch),
+                // and the lanes where they changed.
                 let changed = match (&self.index, reconstituted) {
-                    (Some(index), true) => allowed_set_changed(&index.member_before, &index.member, &strategy.exclude),
+                    (Some(index), true) => {
+                        allowed_stocks(Some(&index.member), &strategy.exclude, &mut scratch.allowed);
+                        allowed_set_changed(&terms.allowed, &scratch.allowed)
+                    }
                     _ => Lanes::zero(),
                 };
                 if rebalance || is_last || reconstituted || changed.any_positive() {
@@ -752,26 +779,35 @@ struct MarketView<'a, R> {
     index: Option<&'a IndexBlock<R>>,
 }
 
-/// An open-market strategy's targets: its rule on the allowed stocks (`scratch`: the
-/// allowed mask, rho^E and its logs; `count` of them allowed; the market's log weights
-/// `log_mu` for top-k's ranking) into `target`; returns log G(rho^E) (0 for rules that
-/// are not functionally generated).
+/// An open-market strategy's targets: its rule on the allowed stocks (`allowed`, their
+/// `share` of the market; `rho_scratch` for rho^E; the market's weights and logs) into `target`;
+/// returns log G(rho^E) (0 for rules that are not functionally generated).
+#[inline(always)]
 fn open_targets<R: Real, const FUSED: bool>(
     weighting: &KernelWeighting<R>,
-    (scratch, count): (&OpenScratch<R>, Lanes<R>),
-    log_mu: &[Lanes<R>],
+    (allowed, rho_scratch, share): (&[Lanes<R>], &mut [Lanes<R>], AllowedShare<R>),
+    (mu, log_mu): (&[Lanes<R>], &[Lanes<R>]),
     holdings: &[Lanes<R>],
     top_k: Option<&mut TopKScratch<R>>,
     target: &mut [Lanes<R>],
 ) -> Lanes<R> {
-    let (allowed, rho, log_rho) = (&scratch.allowed[..], &scratch.rho[..], &scratch.log_rho[..]);
     match (weighting, top_k) {
         (KernelWeighting::TopK { k, buffer, p }, Some(top_k)) => {
             top_k_block((*k, *buffer, *p), log_mu, Some(allowed), holdings, top_k, target);
             Lanes::zero()
         }
-        (KernelWeighting::Capped { .. }, _) => target_weights::<R, LANES, FUSED>(weighting, rho, log_rho, target),
-        _ => member_target_weights::<R, LANES, FUSED>(weighting, (rho, log_rho), (allowed, count), target),
+        (KernelWeighting::Capped { .. }, _) => {
+            // Capped takes rho^E as its market weights (stocks outside stay at 0).
+            for ((rho, m), a) in rho_scratch.iter_mut().zip(mu).zip(allowed) {
+                *rho = *m * *a * share.inverse;
+            }
+            target_weights::<R, LANES, FUSED>(weighting, rho_scratch, rho_scratch, target)
+        }
+        _ => {
+            let allowed =
+                AllowedStocks { mask: allowed, count: share.count, log_share: share.log, inverse_share: share.inverse };
+            member_target_weights::<R, LANES, FUSED>(weighting, (mu, log_mu), allowed, target)
+        }
     }
 }
 
@@ -781,6 +817,7 @@ fn open_targets<R: Real, const FUSED: bool>(
 /// reconstitution changed the allowed stocks, the screen term closes at every
 /// reconstitution and at the end, and the strategy trades where its own schedule falls
 /// or its allowed stocks changed. Returns the step's cost factor.
+#[inline(always)]
 fn open_rebalance<R: Real, const FUSED: bool>(
     OpenStrategy { kernel: strategy, holdings, slots, terms }: OpenStrategy<'_, R>,
     MarketView { mu, log_mu, index }: MarketView<'_, R>,
@@ -792,11 +829,9 @@ fn open_rebalance<R: Real, const FUSED: bool>(
     let closes = if every_lane { ones } else { schedule.changed };
     let any_changed = schedule.changed.any_positive();
     let generated = !matches!(strategy.weighting, KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. });
-    // The period's end on the old allowed stocks (the members before a reconstitution).
-    let before = index.map(|index| if schedule.reconstituted { &index.member_before[..] } else { &index.member[..] });
-    allowed_stocks(before, &strategy.exclude, &mut scratch.allowed);
-    let (log_share_before, count) =
-        restricted_weights((mu, log_mu), &scratch.allowed, (&mut scratch.rho, &mut scratch.log_rho));
+    // The period's end on the old allowed stocks (those before a reconstitution).
+    let share_before = allowed_share(mu, &terms.allowed);
+    let log_share_before = share_before.log;
     if schedule.reconstituted || schedule.is_last {
         // log(V_rho^E / V_rho) over the index period just ended: log(A / S) at its end less at its start.
         let log_index_share = index.map_or(Lanes::zero(), |index| {
@@ -815,8 +850,8 @@ fn open_rebalance<R: Real, const FUSED: bool>(
     if generated || !reforms {
         log_g = open_targets::<R, FUSED>(
             &strategy.weighting,
-            (scratch, count),
-            log_mu,
+            (&terms.allowed, &mut scratch.rho, share_before),
+            (mu, log_mu),
             holdings,
             top_k.as_deref_mut(),
             target,
@@ -831,15 +866,21 @@ fn open_rebalance<R: Real, const FUSED: bool>(
         closes.select(slots[slot::MIN_DIVERGENCE].min(divergence), slots[slot::MIN_DIVERGENCE]);
     let mut log_share = log_share_before;
     if schedule.reconstituted {
-        // The new allowed stocks (the same where they did not change).
-        allowed_stocks(index.map(|index| &index.member[..]), &strategy.exclude, &mut scratch.allowed);
-        let (log_share_after, count) =
-            restricted_weights((mu, log_mu), &scratch.allowed, (&mut scratch.rho, &mut scratch.log_rho));
+        // The new allowed stocks (the same where they did not change), from the scratch.
+        std::mem::swap(&mut terms.allowed, &mut scratch.allowed);
+        let share_after = allowed_share(mu, &terms.allowed);
+        let log_share_after = share_after.log;
         let log_index_share = index.map_or(Lanes::zero(), |index| index.share.ln());
         terms.screen_anchor = log_share_after - log_index_share;
         if reforms {
-            let log_g_after =
-                open_targets::<R, FUSED>(&strategy.weighting, (scratch, count), log_mu, holdings, top_k, target);
+            let log_g_after = open_targets::<R, FUSED>(
+                &strategy.weighting,
+                (&terms.allowed, &mut scratch.rho, share_after),
+                (mu, log_mu),
+                holdings,
+                top_k,
+                target,
+            );
             kahan_add(&mut terms.leakage, &mut terms.leakage_comp, (log_g - log_g_after) * schedule.changed);
             log_g = schedule.changed.select(log_g_after, log_g);
             log_share = schedule.changed.select(log_share_after, log_share);
@@ -854,9 +895,16 @@ fn open_rebalance<R: Real, const FUSED: bool>(
     let trades = if schedule.rebalance { ones } else { schedule.changed };
     let inverse_value = value.recip();
     let mut traded = Lanes::zero();
-    for (target, holding) in target.iter().zip(holdings.iter_mut()) {
-        traded = traded + (*target - *holding * inverse_value).abs();
-        *holding = trades.select(*target, *holding);
+    if schedule.rebalance {
+        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
+            traded = traded + (*target - *holding * inverse_value).abs();
+            *holding = *target;
+        }
+    } else {
+        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
+            traded = traded + (*target - *holding * inverse_value).abs();
+            *holding = trades.select(*target, *holding);
+        }
     }
     let traded = traded * trades;
     slots[slot::HOLDINGS_VALUE] = trades.select(ones, value);

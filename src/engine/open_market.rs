@@ -9,7 +9,7 @@
 //! against the market, so one pass over the stocks a step is its whole cost.
 
 use crate::numeric::lanes::{self, Real, LANES};
-use crate::numeric::ranking::{choose_members, sort_keyed};
+use crate::numeric::ranking::choose_members;
 use crate::scenario::IndexRule;
 
 type Lanes<R> = lanes::Lanes<R, LANES>;
@@ -37,7 +37,7 @@ pub(crate) struct IndexBlock<R> {
     /// Each lane's stocks by rank at the last reconstitution (`lane * n + rank`), and
     /// one lane's scratch.
     order: Vec<u32>,
-    keyed: Vec<(R, u32)>,
+    keyed: Vec<u128>,
     chosen: Vec<bool>,
 }
 
@@ -63,24 +63,16 @@ impl<R: Real> IndexBlock<R> {
             turnover: Lanes::zero(),
             changed: Lanes::zero(),
             order: initial_order.repeat(LANES),
-            keyed: vec![(R::ZERO, 0); n],
+            keyed: vec![0; n],
             chosen,
         }
     }
 
-    /// sum_i rho_i eps_i: the index's weights at the start of the step against its noise.
-    pub fn noise(&self, mu: &[Lanes<R>], noise: &[Lanes<R>]) -> Lanes<R> {
-        let mut total = Lanes::zero();
-        for ((m, e), member) in mu.iter().zip(noise).zip(&self.member) {
-            total = total + *m * *e * *member;
-        }
-        total / self.share
-    }
-
-    /// After the market's step (`mu` the new weights): the index's gross return
-    /// relative to the market's, S(t+1) / S(t).
-    pub fn grow(&mut self, mu: &[Lanes<R>]) -> Lanes<R> {
-        let share = masked_sum(mu, &self.member);
+    /// After the market's step: the members' new share of the market `share` (summed in
+    /// the kernel's pass over the weights) in place of the old; returns the index's gross
+    /// return relative to the market's, S(t+1) / S(t).
+    #[inline(always)]
+    pub fn grow(&mut self, share: Lanes<R>) -> Lanes<R> {
         let relative_gross = share / self.share;
         self.share = share;
         relative_gross
@@ -102,12 +94,19 @@ impl<R: Real> IndexBlock<R> {
         let mut changed = Lanes::zero();
         for lane in 0..LANES {
             let order = &mut self.order[lane * n..(lane + 1) * n];
-            for (pair, &stock) in self.keyed.iter_mut().zip(order.iter()) {
-                *pair = (log_caps[stock as usize].0[lane], stock);
+            for (key, &stock) in self.keyed.iter_mut().zip(order.iter()) {
+                *key = rank_key(log_caps[stock as usize].0[lane], stock);
             }
-            sort_keyed(&mut self.keyed);
-            for (slot, (_, stock)) in order.iter_mut().zip(&self.keyed) {
-                *slot = *stock;
+            // Only the best K + B ranks decide membership: members stay within them, and
+            // they hold at least B + (K - those staying) non-members to fill the places
+            // left. So those are put first (O(n)) and sorted; the rest stay unordered.
+            let decisive = (self.rule.k + self.rule.buffer).min(n);
+            if decisive < n {
+                self.keyed.select_nth_unstable(decisive);
+            }
+            self.keyed[..decisive].sort_unstable();
+            for (slot, key) in order.iter_mut().zip(&self.keyed) {
+                *slot = *key as u32;
             }
             for (chosen, member) in self.chosen.iter_mut().zip(&self.member) {
                 *chosen = member.0[lane] > R::ZERO;
@@ -132,13 +131,22 @@ impl<R: Real> IndexBlock<R> {
     }
 }
 
+/// A stock's place in rank order as one integer: larger cap first, ties by the lower
+/// stock (`ranking::ranks_before`), so that the sort compares integers.
+#[inline(always)]
+fn rank_key<R: Real>(log_cap: R, stock: u32) -> u128 {
+    (u128::from(!log_cap.order_bits()) << 32) | u128::from(stock)
+}
+
 /// sum_i values_i mask_i.
+#[inline(always)]
 pub(crate) fn masked_sum<R: Real>(values: &[Lanes<R>], mask: &[Lanes<R>]) -> Lanes<R> {
     values.iter().zip(mask).fold(Lanes::zero(), |total, (v, m)| total + *v * *m)
 }
 
 /// A strategy's allowed stocks: `member` (every stock without an index) less `exclude`,
 /// as a mask of 1 and 0 in `allowed`.
+#[inline(always)]
 pub(crate) fn allowed_stocks<R: Real>(member: Option<&[Lanes<R>]>, exclude: &[usize], allowed: &mut [Lanes<R>]) {
     match member {
         Some(member) => allowed.copy_from_slice(member),
@@ -149,31 +157,29 @@ pub(crate) fn allowed_stocks<R: Real>(member: Option<&[Lanes<R>]>, exclude: &[us
     }
 }
 
-/// The market weights restricted to `allowed` and renormalised (rho^E), with their logs
-/// (0 outside); returns log A, A = sum over allowed of mu_i, and how many are allowed.
-pub(crate) fn restricted_weights<R: Real>(
-    (mu, log_mu): (&[Lanes<R>], &[Lanes<R>]),
-    allowed: &[Lanes<R>],
-    (rho, log_rho): (&mut [Lanes<R>], &mut [Lanes<R>]),
-) -> (Lanes<R>, Lanes<R>) {
-    let share = masked_sum(mu, allowed);
-    let count = allowed.iter().fold(Lanes::zero(), |total, a| total + *a);
-    let (log_share, inverse) = (share.ln(), share.recip());
-    for ((((r, lr), m), lm), a) in rho.iter_mut().zip(log_rho.iter_mut()).zip(mu).zip(log_mu).zip(allowed) {
-        *r = *m * *a * inverse;
-        *lr = (*lm - log_share) * *a;
-    }
-    (log_share, count)
+/// The allowed stocks' share of the market's cap, A = sum over them of mu_i (rho^E_i =
+/// mu_i / A on them), and how many there are.
+#[derive(Clone, Copy)]
+pub(crate) struct AllowedShare<R> {
+    pub log: Lanes<R>,
+    pub inverse: Lanes<R>,
+    pub count: Lanes<R>,
 }
 
-/// 1 in the lanes where the allowed stocks of a strategy screening out `exclude`
-/// changed from `before` to `after`.
-pub(crate) fn allowed_set_changed<R: Real>(before: &[Lanes<R>], after: &[Lanes<R>], exclude: &[usize]) -> Lanes<R> {
-    let mut moved = Lanes::zero();
-    for (stock, (old, new)) in before.iter().zip(after).enumerate() {
-        if exclude.binary_search(&stock).is_err() {
-            moved = moved + (*new - *old).abs();
-        }
+/// The share of the market's cap the `allowed` stocks hold (a mask of 1 and 0), in one pass.
+#[inline(always)]
+pub(crate) fn allowed_share<R: Real>(mu: &[Lanes<R>], allowed: &[Lanes<R>]) -> AllowedShare<R> {
+    let (mut share, mut count) = (Lanes::zero(), Lanes::zero());
+    for (m, a) in mu.iter().zip(allowed) {
+        share = share + *m * *a;
+        count = count + *a;
     }
+    AllowedShare { log: share.ln(), inverse: share.recip(), count }
+}
+
+/// 1 in the lanes where the masks `before` and `after` (of 1 and 0) differ.
+#[inline(always)]
+pub(crate) fn allowed_set_changed<R: Real>(before: &[Lanes<R>], after: &[Lanes<R>]) -> Lanes<R> {
+    let moved = before.iter().zip(after).fold(Lanes::zero(), |moved, (old, new)| moved + (*new - *old).abs());
     moved.map(|m| if m > R::ZERO { R::ONE } else { R::ZERO })
 }

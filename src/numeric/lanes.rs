@@ -58,6 +58,9 @@ pub trait Real:
     }
     /// The uniform of a Philox word (`philox::uniform_bits` times 2^-24, exact).
     fn uniform(word: u32) -> Self;
+    /// An unsigned integer in the order of the values (for sorting by integer keys;
+    /// NaN anywhere): larger values, larger integers.
+    fn order_bits(self) -> u64;
     #[inline(always)]
     fn max(self, other: Self) -> Self {
         if other > self {
@@ -111,6 +114,15 @@ impl Real for f64 {
     #[inline(always)]
     fn sin_cos_turns(u: f64) -> (f64, f64) {
         (std::f64::consts::TAU * u).sin_cos()
+    }
+    #[inline(always)]
+    fn order_bits(self) -> u64 {
+        let bits = self.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        }
     }
     #[inline(always)]
     fn uniform(word: u32) -> f64 {
@@ -408,6 +420,11 @@ impl Real for f32 {
     #[inline(always)]
     fn sin_cos_turns_fused(u: f32) -> (f32, f32) {
         sin_cos_turns_f32_with::<true>(u)
+    }
+    #[inline(always)]
+    fn order_bits(self) -> u64 {
+        let bits = self.to_bits();
+        u64::from(if bits >> 31 == 1 { !bits } else { bits | (1 << 31) })
     }
     #[inline(always)]
     fn uniform(word: u32) -> f32 {

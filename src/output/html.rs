@@ -65,11 +65,31 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
         optional(market_estimate.half_width(), |w| number(w, 4)),
         optional(market.sd, |sd| number(sd, 4)),
     );
-    out.push_str(
-        "<table class=\"summary\"><caption>Strategies against the market (means over paths, 95 % intervals)</caption>\n\
+    let benchmark = &report.benchmark;
+    if let (Some(k), Some(every), Some(buffer)) = (benchmark.index, benchmark.reconstitute_every, benchmark.buffer) {
+        let estimate = benchmark.log_return.estimate();
+        let _ = writeln!(
+            out,
+            "<p>Benchmark: the index of the largest {k} of {} stocks by cap, reconstituted every {every} steps with a \
+             buffer of {buffer} (a model of an index, not a committee's rules). Its log return over the run: mean {} \
+             &plusmn; {} (95 %), sd {}; turnover {:.1} %/yr.</p>",
+            report.run.stocks,
+            number(estimate.mean, 4),
+            optional(estimate.half_width(), |w| number(w, 4)),
+            optional(benchmark.log_return.sd, |sd| number(sd, 4)),
+            100.0 * benchmark.turnover.mean,
+        );
+    }
+    let against = match benchmark.kind {
+        crate::summary::report::BenchmarkKind::Index => "the index",
+        crate::summary::report::BenchmarkKind::Market => "the market",
+    };
+    let _ = write!(
+        out,
+        "<table class=\"summary\"><caption>Strategies against {against} (means over paths, 95 % intervals)</caption>\n\
          <tr><th>strategy</th><th>relative growth, %/yr</th><th>excess return, %/yr</th><th>tracking error, %/yr</th>\
          <th>information ratio</th><th>P(outperform)</th><th>max relative drawdown</th><th>turnover, %/yr</th>\
-         <th>break-even cost</th></tr>\n",
+         <th>break-even cost</th></tr>\n"
     );
     for row in crate::output::table::table_rows(report) {
         let _ = writeln!(
@@ -91,6 +111,7 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     out.push_str("</table>\n");
     let _ = writeln!(out, "<p>{}.</p>", escape(&crate::output::table::estimation_note(report)));
     let _ = writeln!(out, "<p>Ranking (paired, 95 %): {}</p>", escape(&report.ranking()));
+    out.push_str(&open_market_table(report));
     if let Some(history) = &report.history {
         let data = &history.data;
         let _ = writeln!(
@@ -142,4 +163,46 @@ mod tests {
     fn escaping_leaves_no_markup() {
         assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
     }
+}
+
+/// With an index or a screen, each strategy's decomposition with its leakage and screen
+/// terms (docs/open-markets.md); nothing otherwise.
+fn open_market_table(report: &Report) -> String {
+    let open = report.benchmark.kind == crate::summary::report::BenchmarkKind::Index
+        || report.scenario.strategies.iter().any(|s| s.exclude.as_ref().is_some_and(|e| !e.is_empty()));
+    if !open {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<table class=\"decomposition\"><caption>The relative log return, term by term (means over paths): \
+         screen + generating + drift + leakage + cost</caption>\n<tr><th>strategy</th><th>relative log return</th>\
+         <th>screen</th><th>generating</th><th>drift</th><th>leakage</th><th>cost</th></tr>\n",
+    );
+    for (name, strategy) in &report.strategies {
+        let relative = number(strategy.relative_log_return.estimate().mean, 4);
+        match &strategy.decomposition {
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{relative}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(name),
+                    number(d.screen_term.mean, 4),
+                    number(d.generating_term.mean, 4),
+                    number(d.drift_term.mean, 4),
+                    number(d.leakage_term.mean, 4),
+                    number(d.cost_term.mean, 4),
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{relative}</td><td colspan=\"5\">not functionally generated: no \
+                     decomposition</td></tr>",
+                    escape(name)
+                );
+            }
+        }
+    }
+    out.push_str("</table>\n");
+    out
 }

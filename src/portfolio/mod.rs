@@ -9,5 +9,6 @@ pub mod validate;
 pub mod weighting;
 
 pub use weighting::{
-    member_target_weights, target_weights, top_k_targets, weights_and_log_g, KernelWeighting, Strategy, Weighting,
+    member_target_weights, target_weights, top_k_targets, weights_and_log_g, AllowedStocks, KernelWeighting, Strategy,
+    Weighting,
 };

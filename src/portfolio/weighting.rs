@@ -220,43 +220,78 @@ pub fn target_weights<R: Real, const L: usize, const FUSED: bool>(
     }
 }
 
-/// [`target_weights`] applied to index members (docs/open-markets.md): `rho` are the
-/// weights of the allowed stocks among themselves (0 elsewhere), `log_rho` their logs (0
-/// elsewhere), `allowed` 1 for the stocks the strategy may hold and 0 for the rest,
-/// `count` how many it may hold. Writes pi(rho), 0 outside, and returns log G(rho) of
-/// the rule on the allowed stocks alone. For the functionally generated rules only
-/// (market, equal, diversity, entropy); the others take the market weights `rho` as
-/// they are (`target_weights`).
+/// The stocks an open-market strategy may hold (docs/open-markets.md), per lane.
+#[derive(Clone, Copy)]
+pub struct AllowedStocks<'a, R, const L: usize> {
+    /// 1 for a stock it may hold, 0 for the rest.
+    pub mask: &'a [Lanes<R, L>],
+    pub count: Lanes<R, L>,
+    /// log A and 1 / A for A, their share of the market's cap.
+    pub log_share: Lanes<R, L>,
+    pub inverse_share: Lanes<R, L>,
+}
+
+/// [`target_weights`] applied to index members or under a screen (docs/open-markets.md):
+/// the rule on the allowed stocks' own weights rho^E_i = mu_i / A, with A their share
+/// of the market's cap (`AllowedStocks`).
+/// Writes pi(rho^E), 0 outside, and returns log G(rho^E) of the rule on the allowed
+/// stocks alone. For the functionally generated rules (market, equal, diversity,
+/// entropy); a scenario with an index or a screen refuses constant weights, and the
+/// others are computed apart (the CPU kernel's `open_targets`).
 #[inline(always)]
 pub fn member_target_weights<R: Real, const L: usize, const FUSED: bool>(
     weighting: &KernelWeighting<R>,
-    (rho, log_rho): (&[Lanes<R, L>], &[Lanes<R, L>]),
-    (allowed, count): (&[Lanes<R, L>], Lanes<R, L>),
+    (mu, log_mu): (&[Lanes<R, L>], &[Lanes<R, L>]),
+    allowed: AllowedStocks<'_, R, L>,
     target: &mut [Lanes<R, L>],
 ) -> Lanes<R, L> {
+    let AllowedStocks { mask: allowed, count, log_share, inverse_share } = allowed;
+    let one = Lanes::splat(R::ONE);
     match weighting {
         KernelWeighting::Equal { .. } => {
             let inverse = count.recip();
-            for (t, a) in target.iter_mut().zip(allowed) {
+            let mut log_sum = Lanes::zero();
+            for ((t, a), lm) in target.iter_mut().zip(allowed).zip(log_mu) {
                 *t = *a * inverse;
+                log_sum = log_sum + *lm * *a;
             }
-            sum(log_rho.iter().copied()) * inverse
+            // The mean log weight among themselves: log rho^E = log mu - log A.
+            log_sum * inverse - log_share
         }
         KernelWeighting::Diversity { p, inverse_p } => {
-            // Stocks outside take the lowest exponent, so that they never set the largest.
+            // (rho^E)^p is mu^p up to the factor A^-p, which the normalisation removes;
+            // stocks outside take the lowest exponent, so that they never set the largest.
             let lowest = Lanes::splat(R::from_f64(f64::from(f32::MIN)));
-            let exponent = |lr: Lanes<R, L>, a: Lanes<R, L>| a.select(lr * *p, lowest);
-            let largest = log_rho.iter().zip(allowed).fold(lowest, |m, (lr, a)| m.max(exponent(*lr, *a)));
+            let mut largest = lowest;
+            for ((t, lm), a) in target.iter_mut().zip(log_mu).zip(allowed) {
+                *t = *lm * *p * *a + (one - *a) * lowest;
+                largest = largest.max(*t);
+            }
             let mut total = Lanes::zero();
-            for ((t, lr), a) in target.iter_mut().zip(log_rho).zip(allowed) {
-                *t = (exponent(*lr, *a) - largest).exp_with::<FUSED>() * *a;
+            for (t, a) in target.iter_mut().zip(allowed) {
+                *t = (*t - largest).exp_with::<FUSED>() * *a;
                 total = total + *t;
             }
             normalise(target, total);
-            (largest + total.ln()) * *inverse_p
+            (largest + total.ln()) * *inverse_p - log_share
         }
-        // rho and log rho are 0 outside, so these are the closed market's rules as they are.
-        _ => target_weights::<R, L, FUSED>(weighting, rho, log_rho, target),
+        KernelWeighting::Entropy => {
+            let mut total = Lanes::zero();
+            for (((t, m), lm), a) in target.iter_mut().zip(mu).zip(log_mu).zip(allowed) {
+                *t = -(*m * *a * inverse_share * (*lm - log_share));
+                total = total + *t;
+            }
+            normalise(target, total);
+            total.ln()
+        }
+        KernelWeighting::Market => {
+            for ((t, m), a) in target.iter_mut().zip(mu).zip(allowed) {
+                *t = *m * *a * inverse_share;
+            }
+            Lanes::zero()
+        }
+        // Not reached (see above): the rule on every stock.
+        _ => target_weights::<R, L, FUSED>(weighting, mu, log_mu, target),
     }
 }
 

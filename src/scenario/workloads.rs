@@ -3,7 +3,7 @@
 
 use crate::market::spec::{Correlation, MarketSpec, ModelKind, PerStock};
 use crate::portfolio::spec::{StrategySpec, WeightingKind};
-use crate::scenario::{ControlVariate, Scenario, EXAMPLE_SCENARIOS};
+use crate::scenario::{BenchmarkSpec, ControlVariate, Scenario, EXAMPLE_SCENARIOS};
 
 /// A strategy of `weighting` rebalanced every `rebalance_every` steps without costs,
 /// every other option at its default.
@@ -130,6 +130,21 @@ pub fn max_growth_workload(paths: u64) -> Scenario {
             },
         ],
     }
+}
+
+/// The index benchmark workload: the max_growth workload's market (1,000 stocks, 10
+/// factors) with diversity 0.76 and equal weight monthly and diversity 0.5 daily,
+/// against an index of its largest 500 reconstituted quarterly with a buffer of 50
+/// (`index`), or against the whole market: the pair `bench` compares in one run.
+pub fn index_workload(paths: u64, index: bool) -> Scenario {
+    let mut scenario = max_growth_workload(paths);
+    scenario.name = if index { "index-workload" } else { "index-off-workload" }.to_string();
+    scenario.strategies.retain(|s| s.weighting != WeightingKind::MaxGrowth);
+    scenario
+        .strategies
+        .push(StrategySpec { p: Some(0.5), ..strategy_spec("diversity-0.5", WeightingKind::Diversity, 1) });
+    scenario.benchmark = index.then_some(BenchmarkSpec { index: Some(500), reconstitute_every: 63, buffer: 50 });
+    scenario
 }
 
 /// The rank-based benchmark workload: an Atlas market of `n` stocks (vol 0.2, g = 0.02,

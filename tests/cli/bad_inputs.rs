@@ -721,6 +721,25 @@ fn cases() -> Vec<Case> {
                   factor of 1e600 from 2020-01-02"],
         ),
         backtest_scenario(
+            "backtest with an index benchmark (not yet)",
+            "[market]\nn = 2\n[benchmark]\nindex = 1\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n",
+            vec!["scenario.toml: benchmark: a backtest's benchmark is the data's market"],
+        ),
+        backtest_scenario(
+            "backtest with a screen (not yet)",
+            "[market]\nn = 2\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nexclude = [\"AAA\"]\n",
+            vec!["scenario.toml: strategies[0].exclude: screens run in simulation only"],
+        ),
+        Case {
+            name: "a screen naming a ticker the data lacks",
+            input: Input::ScenarioWithData(format!(
+                "paths = 10\nyears = 0.1\nsteps_per_year = 341\n[market]\nmodel = \"bootstrap\"\ndata = \"prices.csv\"\n\
+                 {EQUAL}exclude = [\"ZZZ\"]\n"
+            )),
+            extra: vec![],
+            expect: vec!["strategies[0].exclude[0]: no stock has the ticker \"ZZZ\" (the data has AAA, BBB)"],
+        },
+        backtest_scenario(
             "backtest of a strategy that needs a model's covariance",
             "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n",
             vec!["scenario.toml: strategies[0]", "covariance", "estimate = \"trailing\""],

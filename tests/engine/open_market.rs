@@ -6,7 +6,7 @@ use sptlab::engine::cpu::{KernelParams, PathBlock};
 use sptlab::engine::{PathStatistics, Precision};
 use sptlab::summary::results::Results;
 
-use crate::common::{plan, simulate_cpu};
+use crate::common::{data_file, plan, simulate_cpu};
 
 /// 30 stocks ten years daily; every weighting an index takes, rebalancing intervals that
 /// do not divide the index's 21 steps, costs and screens.
@@ -230,5 +230,26 @@ fn the_controls_have_mean_zero_with_an_index_a_screen_and_costs() {
         if name != "screened-index" || paths.iter().any(|p| p.control_term != 0.0) {
             check(name, &paths.iter().map(|p| p.control_term).collect::<Vec<f64>>());
         }
+    }
+}
+
+#[test]
+fn a_screen_names_stocks_by_ticker_where_the_market_has_tickers() {
+    // A bootstrap market of the shipped data's first four stocks (AAPL, AMD, BAC, BBY).
+    let data = data_file(4, "2015-01-01");
+    let text = format!(
+        "paths = 8\nyears = 1.0\n[market]\nmodel = \"bootstrap\"\ndata = \"{data}\"\n[[strategies]]\n\
+         name = \"equal-screened\"\nweighting = \"equal\"\nrebalance_every = 21\nexclude = [\"BAC\", \"AAPL\"]\n"
+    );
+    let plan = plan(&text);
+    assert_eq!(plan.strategies[0].exclude, [0, 2], "tickers resolved to stock indices, in order");
+    let results = simulate_cpu(&plan, Precision::F64);
+    let params = KernelParams::<f64>::new(&plan);
+    let mut block = PathBlock::init_paths(&params, 0, 1);
+    block.advance_paths(&params, 0..params.total_steps);
+    let held = block.held_weights(0, 0);
+    assert_eq!((held[0], held[2]), (0.0, 0.0), "the screened stocks are never held: {held:?}");
+    for stats in &results.per_path[0] {
+        assert!(stats.screen_term != 0.0 && stats.master_equation_residual().abs() < 1e-9);
     }
 }

@@ -127,6 +127,9 @@ pub enum WorkloadChoice {
     /// max_growth strategy: the optimiser's cost (solves per second, time per path).
     #[value(name = "max_growth")]
     MaxGrowth,
+    /// That market against an index of its largest 500 and against the whole market,
+    /// 256 paths: what the index costs (CPU; the GPU runs no index yet).
+    Index,
     /// standard, large and rank.
     All,
     /// Throughput and memory against paths (10^2..10^6), stocks (10..2,000) and steps,

@@ -49,6 +49,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         WorkloadChoice::Large => vec![Workload::Large],
         WorkloadChoice::Rank => vec![Workload::Rank(100)],
         WorkloadChoice::MaxGrowth => vec![Workload::MaxGrowth],
+        WorkloadChoice::Index => vec![Workload::Index { index: true }, Workload::Index { index: false }],
         WorkloadChoice::All => vec![Workload::Standard, Workload::Large, Workload::Rank(100)],
         WorkloadChoice::Scaling => Vec::new(),
     };
@@ -109,7 +110,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     for workload in &workloads {
         outln!("{}: {}", workload.name(), workload.description());
     }
-    if workloads.iter().any(|workload| workload.solves_per_path(1).is_none()) {
+    if workloads.iter().any(|workload| matches!(workload, Workload::Standard | Workload::Large | Workload::Rank(_))) {
         outln!("strategies: equal and diversity 0.5 against the market, rebalanced every step");
     }
     out!("{}", sptlab::bench::table(&measurements));
@@ -128,6 +129,23 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
                 measurement.precision.name(),
                 (solves * measurement.paths) as f64 / measurement.seconds,
                 1e3 * measurement.seconds / measurement.paths as f64
+            );
+        }
+    }
+    // What the index costs: its workload's throughput against the same run without it.
+    for with_index in measurements.iter().filter(|m| m.workload == Workload::Index { index: true }.name()) {
+        let closed = measurements.iter().find(|m| {
+            m.workload == Workload::Index { index: false }.name()
+                && (m.backend == with_index.backend && m.precision == with_index.precision)
+        });
+        if let Some(closed) = closed {
+            let ratio = with_index.asset_steps_per_second / closed.asset_steps_per_second;
+            outln!(
+                "index on {} {}: {:.3} of the throughput without it ({:+.1} %)",
+                with_index.backend,
+                with_index.precision.name(),
+                ratio,
+                100.0 * (ratio - 1.0)
             );
         }
     }
