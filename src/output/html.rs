@@ -155,6 +155,28 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
     out
 }
 
+/// With an index or a screen, each strategy's decomposition with its leakage and screen
+/// terms (docs/open-markets.md); nothing otherwise.
+fn open_market_table(report: &Report) -> String {
+    if !report.is_open_market() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<table class=\"decomposition\"><caption>The relative log return, term by term (means over paths): \
+         screen + generating + drift + leakage + cost</caption>\n<tr><th>strategy</th><th>relative log return</th>\
+         <th>screen</th><th>generating</th><th>drift</th><th>leakage</th><th>cost</th></tr>\n",
+    );
+    for (name, relative, terms) in crate::output::table::decomposition_rows(report) {
+        let cells = match terms {
+            Some(terms) => terms.map(|t| format!("<td>{t}</td>")).concat(),
+            None => "<td colspan=\"5\">not functionally generated: no decomposition</td>".to_string(),
+        };
+        let _ = writeln!(out, "<tr><td>{}</td><td>{relative}</td>{cells}</tr>", escape(&name));
+    }
+    out.push_str("</table>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,46 +185,4 @@ mod tests {
     fn escaping_leaves_no_markup() {
         assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
     }
-}
-
-/// With an index or a screen, each strategy's decomposition with its leakage and screen
-/// terms (docs/open-markets.md); nothing otherwise.
-fn open_market_table(report: &Report) -> String {
-    let open = report.benchmark.kind == crate::summary::report::BenchmarkKind::Index
-        || report.scenario.strategies.iter().any(|s| s.exclude.as_ref().is_some_and(|e| !e.is_empty()));
-    if !open {
-        return String::new();
-    }
-    let mut out = String::from(
-        "<table class=\"decomposition\"><caption>The relative log return, term by term (means over paths): \
-         screen + generating + drift + leakage + cost</caption>\n<tr><th>strategy</th><th>relative log return</th>\
-         <th>screen</th><th>generating</th><th>drift</th><th>leakage</th><th>cost</th></tr>\n",
-    );
-    for (name, strategy) in &report.strategies {
-        let relative = number(strategy.relative_log_return.estimate().mean, 4);
-        match &strategy.decomposition {
-            Some(d) => {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{relative}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(name),
-                    number(d.screen_term.mean, 4),
-                    number(d.generating_term.mean, 4),
-                    number(d.drift_term.mean, 4),
-                    number(d.leakage_term.mean, 4),
-                    number(d.cost_term.mean, 4),
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{relative}</td><td colspan=\"5\">not functionally generated: no \
-                     decomposition</td></tr>",
-                    escape(name)
-                );
-            }
-        }
-    }
-    out.push_str("</table>\n");
-    out
 }

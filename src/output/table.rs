@@ -108,31 +108,37 @@ fn benchmark_name(report: &Report) -> &'static str {
     }
 }
 
-/// With an index or a screen, each strategy's decomposition (docs/open-markets.md):
-/// the leakage and screen terms beside the generating, drift and cost terms.
+/// Each strategy's mean relative log return and, for functionally generated ones, its
+/// terms (screen, generating, drift, leakage, cost), formatted for the table and
+/// report.html (docs/open-markets.md).
+pub fn decomposition_rows(report: &Report) -> Vec<(String, String, Option<[String; 5]>)> {
+    report
+        .strategies
+        .iter()
+        .map(|(name, strategy)| {
+            let terms = strategy.decomposition.as_ref().map(|d| {
+                [d.screen_term.mean, d.generating_term.mean, d.drift_term.mean, d.leakage_term.mean, d.cost_term.mean]
+                    .map(|mean| number(mean, 4))
+            });
+            (name.clone(), number(strategy.relative_log_return.estimate().mean, 4), terms)
+        })
+        .collect()
+}
+
+/// With an index or a screen, each strategy's decomposition with its leakage and screen
+/// terms beside the generating, drift and cost terms.
 fn open_market_lines(report: &Report) -> String {
-    let open = report.benchmark.kind == BenchmarkKind::Index
-        || report.scenario.strategies.iter().any(|s| s.exclude.as_ref().is_some_and(|e| !e.is_empty()));
-    if !open {
+    if !report.is_open_market() {
         return String::new();
     }
     let mut out = format!(
         "\ndecomposition of the relative log return (means over paths, whole run):\n{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
         "strategy", "rel. log", "screen", "generating", "drift", "leakage", "cost"
     );
-    for (name, strategy) in &report.strategies {
-        let relative = number(strategy.relative_log_return.estimate().mean, 4);
-        match &strategy.decomposition {
-            Some(d) => {
-                let _ = writeln!(
-                    out,
-                    "{name:<16} {relative:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                    number(d.screen_term.mean, 4),
-                    number(d.generating_term.mean, 4),
-                    number(d.drift_term.mean, 4),
-                    number(d.leakage_term.mean, 4),
-                    number(d.cost_term.mean, 4),
-                );
+    for (name, relative, terms) in decomposition_rows(report) {
+        match terms {
+            Some(terms) => {
+                let _ = writeln!(out, "{name:<16} {relative:>10} {}", terms.map(|t| format!("{t:>10}")).join(" "));
             }
             None => {
                 let _ = writeln!(out, "{name:<16} {relative:>10}  (not functionally generated: no decomposition)");

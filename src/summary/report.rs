@@ -299,6 +299,13 @@ impl Report {
         }
     }
 
+    /// Whether the run is an open market (docs/open-markets.md): an index benchmark, or
+    /// a strategy under a screen.
+    pub fn is_open_market(&self) -> bool {
+        self.benchmark.kind == BenchmarkKind::Index
+            || self.scenario.strategies.iter().any(|s| s.exclude.as_ref().is_some_and(|e| !e.is_empty()))
+    }
+
     /// Strategies and the market from best to worst mean relative log return (controlled
     /// when the run has the control), joined by ">" where the paired difference is
     /// significant at 95 % and "~" where not.
