@@ -336,14 +336,26 @@ impl<R: Real> PathBlock<R> {
             let mut allowed = vec![Lanes::zero(); self.mu.len()];
             allowed_stocks(members, &strategy.exclude, &mut allowed);
             let share = allowed_share(&self.mu, &allowed);
-            let log_g = open_targets::<R, false>(
-                &strategy.weighting,
-                (&allowed, &mut scratch.rho, share),
-                (&self.mu, &self.log_mu),
-                &state.holdings,
-                self.top_k.as_mut(),
-                &mut self.target,
-            );
+            // Only max_growth keeps solver states.
+            let solvers = self.live_lanes.min(state.warm.len());
+            let warm = &mut state.warm[..solvers];
+            let log_g = match &strategy.weighting {
+                // It starts at its optimum: no turnover limit from the closed market's start.
+                KernelWeighting::MaxGrowth { belief, .. } => {
+                    let market = (&self.mu[..], Some((&allowed[..], share.inverse)));
+                    let held = (&state.holdings[..], None);
+                    max_growth_block(belief, market, held, self.window.as_ref(), warm, &mut self.target);
+                    Lanes::zero()
+                }
+                weighting => open_targets::<R, false>(
+                    weighting,
+                    (&allowed, &mut scratch.rho, share),
+                    (&self.mu, &self.log_mu),
+                    &state.holdings,
+                    (self.top_k.as_mut(), warm, self.window.as_ref()),
+                    &mut self.target,
+                ),
+            };
             state.holdings.copy_from_slice(&self.target);
             state.slots[slot::LOG_G_START] = log_g;
             state.slots[slot::LOG_G_ANCHOR] = log_g;
@@ -551,10 +563,17 @@ impl<R: Real> PathBlock<R> {
                         log_mu_ready = true;
                     }
                     let schedule = OpenSchedule { rebalance, is_last, reconstituted, changed };
-                    let market = MarketView { mu: &self.mu, log_mu: &self.log_mu, index: self.index.as_ref() };
+                    let market = MarketView {
+                        mu: &self.mu,
+                        log_mu: &self.log_mu,
+                        index: self.index.as_ref(),
+                        window: self.window.as_ref(),
+                    };
+                    let solvers = self.live_lanes.min(state.warm.len());
                     let open = OpenStrategy {
                         kernel: strategy,
                         holdings: &mut state.holdings,
+                        warm: &mut state.warm[..solvers],
                         slots: &mut state.slots,
                         terms,
                     };
@@ -581,7 +600,8 @@ impl<R: Real> PathBlock<R> {
                     (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
                         let held = (&state.holdings[..], *max_turnover);
                         let warm = &mut state.warm[..self.live_lanes];
-                        max_growth_block(belief, &self.mu, held, self.window.as_ref(), warm, &mut self.target);
+                        let market = (&self.mu[..], None);
+                        max_growth_block(belief, market, held, self.window.as_ref(), warm, &mut self.target);
                         Lanes::zero()
                     }
                     (weighting, _) => {
@@ -654,7 +674,7 @@ impl<R: Real> PathBlock<R> {
             }
             let held = (&state.holdings[..], *max_turnover);
             let warm = &mut state.warm[..self.live_lanes];
-            max_growth_block(belief, &self.mu, held, self.window.as_ref(), warm, &mut self.target);
+            max_growth_block(belief, (&self.mu, None), held, self.window.as_ref(), warm, &mut self.target);
             state.holdings.copy_from_slice(&self.target);
             let value = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
             state.slots[slot::HOLDINGS_VALUE] = value;
@@ -752,6 +772,10 @@ fn grow_holdings<R: Real, const FUSED: bool, const CONTROL: bool>(
     (value, held_noise)
 }
 
+/// With an index or a screen: the allowed stocks (1 and 0) and the inverse of their
+/// share of the market's cap.
+type AllowedMask<'a, R> = Option<(&'a [Lanes<R>], Lanes<R>)>;
+
 /// Why an open-market strategy closes its holding period at a step.
 struct OpenSchedule<R> {
     /// Its own rebalancing falls here.
@@ -768,6 +792,8 @@ struct OpenSchedule<R> {
 struct OpenStrategy<'a, R> {
     kernel: &'a StrategyKernel<R>,
     holdings: &'a mut [Lanes<R>],
+    /// max_growth: the live lanes' solver states.
+    warm: &'a mut [WarmStart],
     slots: &'a mut [Lanes<R>; slot::COUNT],
     terms: &'a mut OpenTerms<R>,
 }
@@ -777,6 +803,8 @@ struct MarketView<'a, R> {
     mu: &'a [Lanes<R>],
     log_mu: &'a [Lanes<R>],
     index: Option<&'a IndexBlock<R>>,
+    /// max_growth with a trailing estimate: the lanes' recent returns.
+    window: Option<&'a ReturnWindow<R>>,
 }
 
 /// An open-market strategy's targets: its rule on the allowed stocks (`allowed`, their
@@ -788,10 +816,15 @@ fn open_targets<R: Real, const FUSED: bool>(
     (allowed, rho_scratch, share): (&[Lanes<R>], &mut [Lanes<R>], AllowedShare<R>),
     (mu, log_mu): (&[Lanes<R>], &[Lanes<R>]),
     holdings: &[Lanes<R>],
-    top_k: Option<&mut TopKScratch<R>>,
+    (top_k, warm, window): (Option<&mut TopKScratch<R>>, &mut [WarmStart], Option<&ReturnWindow<R>>),
     target: &mut [Lanes<R>],
 ) -> Lanes<R> {
     match (weighting, top_k) {
+        (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
+            let held = (holdings, *max_turnover);
+            max_growth_block(belief, (mu, Some((allowed, share.inverse))), held, window, warm, target);
+            Lanes::zero()
+        }
         (KernelWeighting::TopK { k, buffer, p }, Some(top_k)) => {
             top_k_block((*k, *buffer, *p), log_mu, Some(allowed), holdings, top_k, target);
             Lanes::zero()
@@ -819,8 +852,8 @@ fn open_targets<R: Real, const FUSED: bool>(
 /// or its allowed stocks changed. Returns the step's cost factor.
 #[inline(always)]
 fn open_rebalance<R: Real, const FUSED: bool>(
-    OpenStrategy { kernel: strategy, holdings, slots, terms }: OpenStrategy<'_, R>,
-    MarketView { mu, log_mu, index }: MarketView<'_, R>,
+    OpenStrategy { kernel: strategy, holdings, warm, slots, terms }: OpenStrategy<'_, R>,
+    MarketView { mu, log_mu, index, window }: MarketView<'_, R>,
     (value, schedule): (Lanes<R>, OpenSchedule<R>),
     (scratch, mut top_k, target): (&mut OpenScratch<R>, Option<&mut TopKScratch<R>>, &mut [Lanes<R>]),
 ) -> Lanes<R> {
@@ -828,7 +861,10 @@ fn open_rebalance<R: Real, const FUSED: bool>(
     let every_lane = schedule.rebalance || schedule.is_last;
     let closes = if every_lane { ones } else { schedule.changed };
     let any_changed = schedule.changed.any_positive();
-    let generated = !matches!(strategy.weighting, KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. });
+    let generated = !matches!(
+        strategy.weighting,
+        KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. } | KernelWeighting::MaxGrowth { .. }
+    );
     // The period's end on the old allowed stocks (those before a reconstitution).
     let share_before = allowed_share(mu, &terms.allowed);
     let log_share_before = share_before.log;
@@ -847,13 +883,14 @@ fn open_rebalance<R: Real, const FUSED: bool>(
     }
     let mut log_g = Lanes::zero();
     let reforms = schedule.reconstituted && any_changed;
-    if generated || !reforms {
+    // Targets only where a period closes (a solve costs far more than a step).
+    if (generated || !reforms) && (every_lane || any_changed) {
         log_g = open_targets::<R, FUSED>(
             &strategy.weighting,
             (&terms.allowed, &mut scratch.rho, share_before),
             (mu, log_mu),
             holdings,
-            top_k.as_deref_mut(),
+            (top_k.as_deref_mut(), &mut *warm, window),
             target,
         );
     }
@@ -878,7 +915,7 @@ fn open_rebalance<R: Real, const FUSED: bool>(
                 (&terms.allowed, &mut scratch.rho, share_after),
                 (mu, log_mu),
                 holdings,
-                top_k,
+                (top_k, warm, window),
                 target,
             );
             kahan_add(&mut terms.leakage, &mut terms.leakage_comp, (log_g - log_g_after) * schedule.changed);
@@ -979,24 +1016,41 @@ fn top_k_block<R: Real>(
 
 /// max_growth targets for the live lanes of a block (those `warm` holds: a block's last
 /// lanes may carry no path, and a solve costs far more than a step), each solve
-/// warm-started from the lane's last; the rest hold the market. With a trailing
+/// warm-started from the lane's last; the rest hold the market. With `allowed` (a mask
+/// of 1 and 0 and the inverse of the allowed stocks' share of the market), the
+/// benchmark is the allowed members among themselves and every other weight is 0. With a trailing
 /// estimate each lane builds its own problem from its window of returns, and holds the
 /// market until it has two. With a turnover limit, the move from the weights held
 /// toward the optimum is cut to the limit.
 fn max_growth_block<R: Real>(
     belief: &CovarianceBelief,
-    mu: &[Lanes<R>],
+    (mu, allowed): (&[Lanes<R>], AllowedMask<'_, R>),
     (holdings, max_turnover): (&[Lanes<R>], Option<f64>),
     window: Option<&ReturnWindow<R>>,
     warm: &mut [WarmStart],
     target: &mut [Lanes<R>],
 ) {
     let n = mu.len();
-    target.copy_from_slice(mu);
     let mut lane_mu = vec![0.0; n];
+    let mut lane_allowed = vec![true; n];
+    for lane in 0..LANES {
+        for ((t, m), i) in target.iter_mut().zip(mu).zip(0..n) {
+            // Lanes without a path hold the (screened) market.
+            t.0[lane] = match allowed {
+                Some((mask, inverse_share)) => m.0[lane] * mask[i].0[lane] * inverse_share.0[lane],
+                None => m.0[lane],
+            };
+        }
+    }
     for (lane, warm) in warm.iter_mut().enumerate() {
-        for (value, m) in lane_mu.iter_mut().zip(mu) {
-            *value = m.0[lane].to_f64();
+        // The benchmark's weights: the market's, or the allowed members' among themselves.
+        for (i, value) in lane_mu.iter_mut().enumerate() {
+            *value = target[i].0[lane].to_f64();
+        }
+        if let Some((mask, _)) = allowed {
+            for (a, m) in lane_allowed.iter_mut().zip(mask) {
+                *a = m.0[lane] > R::ZERO;
+            }
         }
         let estimated;
         let problem = match belief {
@@ -1007,13 +1061,21 @@ fn max_growth_block<R: Real>(
                 estimated.as_ref()
             }
         };
+        let within = allowed.map(|_| &lane_allowed[..]);
         let weights = match problem {
             Some(problem) => {
-                let optimum = problem.solve_from(&lane_mu, warm).weights;
+                let optimum = problem.solve_within(&lane_mu, within, warm).weights;
                 match max_turnover {
                     Some(limit) => {
-                        let value: f64 = holdings.iter().map(|h| h.0[lane].to_f64()).sum();
-                        let held: Vec<f64> = holdings.iter().map(|h| h.0[lane].to_f64() / value).collect();
+                        // Leavers are sold whatever the limit: the held weights of the
+                        // stocks it may still hold, among themselves, are where it starts.
+                        let held: Vec<f64> = holdings
+                            .iter()
+                            .zip(0..n)
+                            .map(|(h, i)| if lane_allowed[i] { h.0[lane].to_f64() } else { 0.0 })
+                            .collect();
+                        let value: f64 = held.iter().sum();
+                        let held: Vec<f64> = held.iter().map(|h| h / value).collect();
                         problem.limit_turnover(&lane_mu, &held, &optimum, limit)
                     }
                     None => optimum,

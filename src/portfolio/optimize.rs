@@ -223,12 +223,21 @@ impl MaxGrowthProblem {
 
     /// The weights for market weights `mu`, starting from (and updating) `warm`.
     pub fn solve_from(&self, mu: &[f64], warm: &mut WarmStart) -> MaxGrowthSolution {
+        self.solve_within(mu, None, warm)
+    }
+
+    /// As [`MaxGrowthProblem::solve_from`], holding only the stocks `allowed` marks (an
+    /// index's members less a screen, docs/open-markets.md), whose weights among
+    /// themselves `mu` then is: every other weight is bound at 0, so the full
+    /// covariance serves every set of members.
+    pub fn solve_within(&self, mu: &[f64], allowed: Option<&[bool]>, warm: &mut WarmStart) -> MaxGrowthSolution {
         let n = self.n;
         let budget = self.te_budget;
         let (lo, hi): (Vec<f64>, Vec<f64>) = (0..n)
-            .map(|i| match self.max_active {
-                Some(m) => (-mu[i].min(m), m),
-                None => (-mu[i], 1.0 - mu[i]),
+            .map(|i| match (allowed.is_none_or(|a| a[i]), self.max_active) {
+                (false, _) => (0.0, 0.0),
+                (true, Some(m)) => (-mu[i].min(m), m),
+                (true, None) => (-mu[i], 1.0 - mu[i]),
             })
             .unzip();
         if let Some(form) = &self.factor {

@@ -24,8 +24,8 @@ pub use examples::{DEFAULT_SCENARIO, EXAMPLE_SCENARIOS};
 pub use plan::Plan;
 pub use source::{scenario_problems, ScenarioSource};
 pub use workloads::{
-    index_workload, large_workload, max_growth_workload, rank_workload, scaled_workload, standard_workload,
-    MAX_GROWTH_STOCKS,
+    index_workload, large_workload, max_growth_workload, rank_workload, scaled_workload, sp500_mandate,
+    standard_workload, MAX_GROWTH_STOCKS,
 };
 
 /// Largest number of paths: the path index is one 32-bit word of the Philox counter.

@@ -104,10 +104,6 @@ pub(crate) fn open_market_problems(
             format!("{field}.exclude"),
             "constant weights name their stocks already: give the screened ones a weight of 0 instead",
         )),
-        Weighting::MaxGrowth { .. } => problems.push(invalid(
-            format!("{field}.weighting"),
-            "max_growth does not run on index members or under a screen yet (docs/open-markets.md)",
-        )),
         Weighting::TopK { k, .. } if *k > allowed => problems.push(invalid(
             format!("{field}.k"),
             format!("must be at most the {allowed} stocks the strategy may hold (the index's or market's, less its screen), got {k}"),

@@ -346,11 +346,6 @@ fn cases() -> Vec<Case> {
             "[benchmark]\nindex = 3\n[[strategies]]\nname = \"index\"\nweighting = \"equal\"",
             vec!["strategies[0].name: \"index\" is reserved for the benchmark"],
         ),
-        open_market(
-            "max_growth on index members (not yet)",
-            "[benchmark]\nindex = 3\n[[strategies]]\nname = \"m\"\nweighting = \"max_growth\"\nte_budget = 0.02",
-            vec!["strategies[0].weighting: max_growth does not run on index members or under a screen yet"],
-        ),
         // Strategies.
         scenario(
             "no strategies",

@@ -92,3 +92,38 @@ fn an_index_with_screens_shards_merges_resumes_and_reproduces_exactly() {
     assert!(stderr.contains("its paths.bin has format 2") && stderr.contains("reads format 3"), "{stderr}");
     assert!(!dir.join("old").exists());
 }
+
+#[test]
+fn the_sp500_mandate_example_runs_and_its_controls_keep_their_power() {
+    // The mandate's example, shortened: every strategy on the index's members, the
+    // screened one without its 25 stocks; the control's variance ratio for equal and
+    // diversity weights at least 64 (docs/control-variates.md).
+    let dir = scratch("mandate");
+    let example = sptlab(&["example", "sp500_mandate"]);
+    assert!(example.status.success());
+    let scenario = write(&dir, "mandate.toml", &String::from_utf8_lossy(&example.stdout));
+    let out = dir.join("out");
+    let run = sptlab(&[
+        "run",
+        &scenario,
+        "--paths",
+        "64",
+        "--years",
+        "2",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["benchmark"]["index"], 500);
+    for name in ["equal", "diversity-0.76"] {
+        let ratio =
+            summary["strategies"][name]["relative_log_return"]["controlled"]["variance_ratio"].as_f64().unwrap();
+        assert!(ratio >= 64.0, "{name}: variance ratio {ratio}");
+    }
+    let screen = summary["strategies"]["diversity-screen"]["decomposition"]["screen_term"]["mean"].as_f64().unwrap();
+    assert!(screen != 0.0);
+}
