@@ -314,6 +314,16 @@ fn reproduce_refuses_a_manifest_that_disagrees_with_its_scenario_and_warns_on_an
     let output = sptlab(&["run", "--reproduce", at(&other_version)]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("warning: ") && stderr(&output).contains("sptlab 0.0.1"), "{}", stderr(&output));
+    // A summary an older sptlab wrote, without the benchmark section: what it holds is
+    // confirmed, and the section is new, not a difference.
+    let mut older = summary.clone();
+    older.as_object_mut().unwrap().remove("benchmark");
+    older["manifest"]["sptlab_version"] = serde_json::json!("0.0.1");
+    let path = dir.join("older.json");
+    std::fs::write(&path, older.to_string()).unwrap();
+    let output = sptlab(&["run", "--reproduce", at(&path)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not compared; first: benchmark"), "{}", stderr(&output));
 }
 
 #[test]

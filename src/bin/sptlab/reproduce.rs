@@ -93,7 +93,14 @@ pub fn reproduce(summary_path: &Path, config: &RunConfig) -> Result<(), Failure>
     let tolerance = if on_gpu { GPU_TOLERANCE } else { 0.0 };
     let (mut differences, mut new) = (Vec::new(), Vec::new());
     for section in ["scenario", "market", "benchmark", "strategies", "comparisons", "history"] {
-        json_differences(section, &original[section], &again[section], tolerance, (&mut differences, &mut new));
+        match original.get(section) {
+            Some(recorded) => {
+                json_differences(section, recorded, &again[section], tolerance, (&mut differences, &mut new))
+            }
+            // A section an older sptlab did not write is new, like any other new key.
+            None if !again[section].is_null() => new.push(section.to_string()),
+            None => {}
+        }
     }
     // The same build reports the same figures; another may add some (a newer sptlab's
     // controlled means, say), which the file cannot confirm.
