@@ -213,13 +213,16 @@ fn close_period(s: u32, log_g: f32, log_total: f32, value: f32, rebalance: bool,
     var traded = 0.0;
     if (rebalance) {
         let inverse_value = 1.0 / value;
+        var tilt = 0.0;
         var w = 0u;
         for (; w < N; w++) { // unroll
             traded += abs(rebalance_target(w) - holding(s, w) * inverse_value);
+            tilt += (rebalance_target(w) - market_weight(w)) * (log_cap(w) - log_total);
             set_holding(s, w, rebalance_target(w));
         }
         *cut = *cut || w != N;
         set_slot(s, SLOT_LOG_Z_ANCHOR, 0.0);
+        record_size_tilt(s, tilt);
     }
     kahan_add(s, SLOT_DRIFT, SLOT_DRIFT_COMP, divergence);
     set_slot(s, SLOT_LOG_G_ANCHOR, log_g);
@@ -262,6 +265,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     var log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
     var market_control = state[at(MARKET_CONTROL, lane)];
     var market_control_comp = state[at(MARKET_CONTROL_COMP, lane)];
+    var benchmark_moments = vec2<f32>(state[at(BENCHMARK_RETURNS, lane)], state[at(BENCHMARK_SQUARES, lane)]);
     for (var s0 = 0u; s0 < S; s0++) {
         load_strategy(s0, lane);
     }
@@ -319,6 +323,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         let next_log_total = log_total + corrected;
         log_total_comp = (next_log_total - log_total) - corrected;
         log_total = next_log_total;
+        add_benchmark_return(&benchmark_moments, market_gross - 1.0);
 
         let completed_steps = step + 1u;
         let is_last = completed_steps == params.total_steps;
@@ -378,6 +383,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
     state[at(MARKET_CONTROL, lane)] = market_control;
     state[at(MARKET_CONTROL_COMP, lane)] = market_control_comp;
+    state[at(BENCHMARK_RETURNS, lane)] = benchmark_moments.x;
+    state[at(BENCHMARK_SQUARES, lane)] = benchmark_moments.y;
     for (var s1 = 0u; s1 < S; s1++) {
         store_strategy(s1, lane);
     }

@@ -260,7 +260,9 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
     var log_total_comp = model[LOG_TOTAL_COMP];
     var market_control = model[MARKET_CONTROL];
     var market_control_comp = model[MARKET_CONTROL_COMP];
+    var benchmark_moments = vec2<f32>(model[BENCHMARK_RETURNS], model[BENCHMARK_SQUARES]);
     if (in_batch) {
+        benchmark_moments = vec2<f32>(state[at(BENCHMARK_RETURNS, lane)], state[at(BENCHMARK_SQUARES, lane)]);
         log_total = state[at(LOG_TOTAL, lane)];
         log_total_comp = state[at(LOG_TOTAL_COMP, lane)];
         market_control = state[at(MARKET_CONTROL, lane)];
@@ -388,6 +390,7 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         let next_control = market_control + corrected_control;
         market_control_comp = (next_control - market_control) - corrected_control;
         market_control = next_control;
+        add_benchmark_return(&benchmark_moments, market_gross - 1.0);
 
         // Each strategy's holdings' value (V_pi / V_mu since its last rebalance) and gross return.
         var values: array<f32, S>;
@@ -459,24 +462,29 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
                 log_g[s2] = log_g_of(s2, largest[s2], total);
             }
             if (any_rebalance) {
-                // sums_a was read by every row before the barrier above: free for the turnover.
+                // sums_a was read by every row before the barrier above: free for the
+                // turnover (quantities 0 .. S) and the size tilt (S .. 2S).
                 var s3 = 0u;
                 for (; s3 < S; s3++) { // unroll
                     let rebalance = (completed_steps % STRATEGY_REBALANCE[s3]) == 0u;
                     var traded_part = 0.0;
+                    var tilt_part = 0.0;
                     if (rebalance) {
                         let inverse_value = 1.0 / values[s3];
                         var k3 = 0u;
                         for (; k3 < R; k3++) { // unroll
                             let stock = stock_of(k3);
                             if (stock < N) {
-                                let weight = target_of(s3, k3, stock, my_cap(k3) - log_total, largest[s3], totals[s3]);
+                                let log_mu = my_cap(k3) - log_total;
+                                let weight = target_of(s3, k3, stock, log_mu, largest[s3], totals[s3]);
                                 traded_part += abs(weight - my_held(s3, k3) * inverse_value);
+                                tilt_part += (weight - my_mu(k3)) * log_mu;
                                 set_my_held(s3, k3, weight);
                             }
                         }
                     }
                     sums_a[sum_a(s3, row)] = traded_part;
+                    sums_a[sum_a(S + s3, row)] = tilt_part;
                 }
                 workgroupBarrier();
             }
@@ -489,12 +497,15 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
                     let divergence = log_period_ratio - (log_g[s4] - slot_value(s4, SLOT_LOG_G_ANCHOR));
                     var traded = 0.0;
                     if (rebalance) {
+                        var tilt = 0.0;
                         var r4 = 0u;
                         for (; r4 < W; r4++) {
                             traded += sums_a[sum_a(s4, r4)];
+                            tilt += sums_a[sum_a(S + s4, r4)];
                         }
                         ok = ok && r4 == W;
                         set_slot(s4, SLOT_LOG_Z_ANCHOR, 0.0);
+                        record_size_tilt(s4, tilt);
                     }
                     kahan_add(s4, SLOT_DRIFT, SLOT_DRIFT_COMP, divergence);
                     set_slot(s4, SLOT_LOG_G_ANCHOR, log_g[s4]);
@@ -540,6 +551,8 @@ fn advance_block(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocat
         state[at(LOG_TOTAL_COMP, lane)] = log_total_comp;
         state[at(MARKET_CONTROL, lane)] = market_control;
         state[at(MARKET_CONTROL_COMP, lane)] = market_control_comp;
+        state[at(BENCHMARK_RETURNS, lane)] = benchmark_moments.x;
+        state[at(BENCHMARK_SQUARES, lane)] = benchmark_moments.y;
         var s7 = 0u;
         for (; s7 < S; s7++) { // unroll
             var w7 = 0u;

@@ -416,6 +416,12 @@ fn finish_max_growth(@builtin(global_invocation_id) id: vec3<u32>) {
     let data = MG_DATA_BASE[s];
     mg_begin(s, lane);
     load_strategy(s, lane);
+    // The log caps, for the size tilt of the rebalance (close_period).
+    var c = 0u;
+    for (; c < N; c++) {
+        set_log_cap(c, state[at(LOG_CAPS_BASE + c, lane)]);
+    }
+    mg_cut = mg_cut || c != N;
     let value = slot_value(s, SLOT_HOLDINGS_VALUE);
     if (params.phase == MG_HOLD_MARKET) {
         // A trailing estimate with fewer than two returns: the strategy holds the market.

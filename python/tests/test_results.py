@@ -20,7 +20,8 @@ from conftest import INDEX, PRICES, differences, run_cli
 DOCUMENTED_COLUMNS = [
     "path", "strategy", "log_return", "relative_log_return", "excess_return", "tracking_error",
     "information_ratio", "max_relative_drawdown", "turnover", "generating_term", "drift_term",
-    "cost_term", "control_term", "leakage_term", "screen_term",
+    "cost_term", "control_term", "leakage_term", "screen_term", "volatility", "beta", "size_tilt",
+    "size_tilt_drift",
 ]
 
 
@@ -53,6 +54,13 @@ def test_per_path_tables_have_the_documented_columns_and_rows(default_run, cli, 
     equal_rows = frame[frame["strategy"] == "equal"]
     assert equal_rows["tracking_error"].mean() == pytest.approx(
         default_run.summary["strategies"]["equal"]["tracking_error"]["mean"], rel=1e-12)
+    # Risk beside return: the strategy's volatility and the market's on its row.
+    assert equal_rows["volatility"].mean() == pytest.approx(
+        default_run.summary["strategies"]["equal"]["volatility"]["mean"], rel=1e-12)
+    market_rows = frame[frame["strategy"] == "market"]
+    assert market_rows["volatility"].mean() == pytest.approx(
+        default_run.summary["benchmark"]["volatility"]["mean"], rel=1e-12)
+    assert (market_rows["beta"] == 1.0).all()
 
 
 def test_the_grid_has_every_strategy_and_point(default_run):

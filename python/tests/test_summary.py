@@ -99,6 +99,10 @@ def test_the_table_holds_the_printed_figures(tmp_path):
         assert row["tracking_error"] == result.summary["strategies"][name]["tracking_error"]["mean"]
         p = result.summary["strategies"][name]["p_outperform"]
         assert (row["p_outperform_low"], row["p_outperform"], row["p_outperform_high"]) == (p["low"], p["estimate"], p["high"])
+        risk = result.summary["strategies"][name]
+        assert row["volatility"] == risk["volatility"]["mean"]
+        assert row["beta"] == risk["beta"]["mean"]
+        assert row["p_outperform_less_risk"] == risk["p_outperform_less_risk"]["estimate"]
     # The printed table is the CLI's, with the same rows.
     text = str(result)
     assert all(name in text for name in table.index)
@@ -155,3 +159,10 @@ def test_an_index_scenario_as_a_dict_equals_the_cli(cli, tmp_path):
     # The per-path table has the index's row beside the market's.
     strategies = set(result.paths.column("strategy").to_pylist())
     assert strategies == {"market", "index", "equal", "diversity"}
+    # The time grid's last point carries the leakage and screen terms' means.
+    grid = result.grid
+    last = grid[grid["step"] == grid["step"].max()].set_index("strategy")
+    for name in ("equal", "diversity"):
+        decomposition = result.summary["strategies"][name]["decomposition"]
+        for term in ("leakage_term", "screen_term"):
+            assert last.loc[name, term] == pytest.approx(decomposition[term]["mean"], abs=1e-9)

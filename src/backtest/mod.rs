@@ -235,5 +235,6 @@ pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Re
         relative_log_return: trace.terms.iter().map(|terms| terms[rows - 1][0]).collect(),
         times: sampled.iter().map(|&row| row as f64 / per_year).collect(),
         relative_path: trace.terms.iter().map(|terms| sampled.iter().map(|&row| terms[row][0]).collect()).collect(),
+        volatility_difference: results.per_path.iter().map(|paths| paths[0].volatility_difference).collect(),
     })
 }

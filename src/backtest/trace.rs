@@ -95,7 +95,9 @@ pub fn replay(plan: &Plan, history: &History) -> (BatchAccumulators, Trace) {
         // The weights of the sampled rows only: the next one not yet kept is this one.
         let weights_kept = trace.weight_rows.get(trace.weights[strategies].len()) == Some(&(completed as usize));
         for (s, strategy) in plan.strategies.iter().enumerate() {
-            let terms = block.terms_to_date(0, s);
+            // A backtest's market is closed: its leakage and screen terms are 0.
+            let [relative, generating, drift, cost, ..] = block.terms_to_date(0, s);
+            let terms = [relative, generating, drift, cost];
             trace.terms[s].push(terms);
             if weights_kept {
                 trace.weights[s].push(pick(block.held_weights(0, s), &trace.shown_stocks));

@@ -46,7 +46,26 @@ pub mod slot {
     /// the weights held at the start of each step against the step's noise term.
     pub const CONTROL: usize = 18;
     pub const CONTROL_COMP: usize = 19;
-    pub const COUNT: usize = 20;
+    /// Sum of a_k R_rho,k (the active return times the benchmark's return): with the
+    /// benchmark's moments, the strategy's volatility and beta (docs/statistics.md).
+    pub const ACTIVE_CROSS: usize = 20;
+    pub const ACTIVE_CROSS_COMP: usize = 21;
+    /// The size tilt s = sum_i (pi_i - rho_i) log mu_i at the start (step 0).
+    pub const TILT_FIRST: usize = 22;
+    /// Sums over rebalances of s - s(0) and its square (shifted by the first, so that
+    /// f32 keeps the spread of a tilt far from zero).
+    pub const TILT_SUM: usize = 23;
+    pub const TILT_SQUARES: usize = 24;
+    /// Rebalances the tilt was taken at, step 0 included.
+    pub const REBALANCES: usize = 25;
+    pub const COUNT: usize = 26;
+}
+
+/// The benchmark's moments per path: its one-step simple returns' sum and sum of squares.
+pub mod benchmark_moment {
+    pub const RETURN_SUM: usize = 0;
+    pub const RETURN_SQUARES: usize = 1;
+    pub const COUNT: usize = 2;
 }
 
 /// A strategy's terms of an open market (docs/open-markets.md), kept beside its slots
@@ -84,6 +103,8 @@ pub struct BatchAccumulators {
     pub log_total_cap_change: Vec<f64>,
     /// The market's control M_mu = sum over steps of sum_i mu_i eps_i per path.
     pub market_control: Vec<f64>,
+    /// The benchmark's return moments, `paths x benchmark_moment::COUNT`.
+    pub benchmark_moments: Vec<f64>,
     /// `paths x strategies x slot::COUNT`.
     pub strategy_slots: Vec<f64>,
     /// With an index benchmark, `paths x index_field::COUNT`; empty without.
@@ -101,7 +122,7 @@ impl BatchAccumulators {
     /// the copy that results are made from.
     pub fn bytes_needed(paths: u64, n: usize, strategies: usize) -> u64 {
         let open = index_field::COUNT + strategies * open_term::COUNT;
-        let per_path = (n + 2 + strategies * slot::COUNT + open) * std::mem::size_of::<f64>();
+        let per_path = (n + 2 + benchmark_moment::COUNT + strategies * slot::COUNT + open) * std::mem::size_of::<f64>();
         paths.saturating_mul(2 * per_path as u64)
     }
 
@@ -115,6 +136,7 @@ impl BatchAccumulators {
             log_caps: vec![0.0; paths * n],
             log_total_cap_change: vec![0.0; paths],
             market_control: vec![0.0; paths],
+            benchmark_moments: vec![0.0; paths * benchmark_moment::COUNT],
             strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
             index: Vec::new(),
             open_terms: Vec::new(),
@@ -141,6 +163,12 @@ impl BatchAccumulators {
             Some(terms) => [terms[open_term::LEAKAGE], terms[open_term::SCREEN]],
             None => [0.0; open_term::COUNT],
         }
+    }
+
+    /// A path's benchmark return moments (`benchmark_moment`).
+    pub fn benchmark_moments(&self, path: usize) -> [f64; benchmark_moment::COUNT] {
+        let start = path * benchmark_moment::COUNT;
+        [self.benchmark_moments[start], self.benchmark_moments[start + 1]]
     }
 
     pub fn path_log_caps(&self, path: usize) -> &[f64] {
@@ -178,11 +206,23 @@ pub struct PathStatistics {
     pub leakage_term: f64,
     /// log(V_rho^E(T) / V_rho(T)), the screened index against the index (0 without a screen).
     pub screen_term: f64,
+    /// Sample sd of the one-step simple returns R_pi,k, annualised (docs/statistics.md).
+    pub volatility: f64,
+    /// volatility - the benchmark's volatility on the same path.
+    pub volatility_difference: f64,
+    /// cov(R_pi, R_rho) / var(R_rho) (0 when the benchmark's returns do not vary).
+    pub beta: f64,
+    /// Mean over rebalances (step 0 included) of s = sum_i (pi_i - rho_i) log mu_i.
+    pub size_tilt: f64,
+    /// The sd of s over rebalances (divisor count - 1); NaN below two rebalances.
+    pub size_tilt_drift: f64,
 }
 
 impl PathStatistics {
     /// Fields, in the order of [`PathStatistics::to_array`].
-    pub const FIELDS: usize = 16;
+    pub const FIELDS: usize = 21;
+    /// Where `size_tilt_drift` is in [`PathStatistics::to_array`].
+    pub const SIZE_TILT_DRIFT: usize = 20;
 
     pub fn to_array(&self) -> [f64; Self::FIELDS] {
         [
@@ -202,11 +242,16 @@ impl PathStatistics {
             self.control_term,
             self.leakage_term,
             self.screen_term,
+            self.volatility,
+            self.volatility_difference,
+            self.beta,
+            self.size_tilt,
+            self.size_tilt_drift,
         ]
     }
 
     pub fn from_array(values: [f64; Self::FIELDS]) -> PathStatistics {
-        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares, control_term, leakage_term, screen_term] =
+        let [log_return, relative_log_return, excess_return, tracking_error, information_ratio, max_relative_drawdown, turnover, generating_term, drift_term, cost_term, min_divergence, traded, traded_squares, control_term, leakage_term, screen_term, volatility, volatility_difference, beta, size_tilt, size_tilt_drift] =
             values;
         PathStatistics {
             log_return,
@@ -225,26 +270,59 @@ impl PathStatistics {
             control_term,
             leakage_term,
             screen_term,
+            volatility,
+            volatility_difference,
+            beta,
+            size_tilt,
+            size_tilt_drift,
         }
     }
 
     /// Statistics of one path from its accumulators and open-market terms, `steps` steps
     /// of `1 / per_year` years (a whole number for a simulation; rows a year counted from
-    /// the dates for history), against a benchmark of log return `benchmark_log_return`.
+    /// the dates for history), against a benchmark of log return `benchmark_log_return`
+    /// and return moments `benchmark_moments`.
     pub fn from_slots(
         (slots, [leakage_term, screen_term]): (&[f64], [f64; open_term::COUNT]),
-        benchmark_log_return: f64,
+        (benchmark_log_return, benchmark_moments): (f64, [f64; benchmark_moment::COUNT]),
         steps: u32,
         per_year: f64,
     ) -> PathStatistics {
         let count = steps as f64;
         let mean_active = slots[slot::ACTIVE_SUM] / count;
-        // Sample variance with divisor N - 1 from the two sums; a_k is small, so the
-        // cancellation costs little, and the sums carry Kahan compensation.
-        let variance = if steps > 1 {
-            ((slots[slot::ACTIVE_SQUARES] - count * mean_active * mean_active) / (count - 1.0)).max(0.0)
+        // Sample (co)variances with divisor N - 1 from the sums; a_k and R_rho,k are small
+        // against 1, so the cancellation costs little, and the sums carry Kahan compensation.
+        // (The tracking error's variance in exactly its earlier form, so no number moves.)
+        let covariance = |xy: f64, x: f64, y: f64| {
+            if steps > 1 {
+                (xy - count * (x / count) * (y / count)) / (count - 1.0)
+            } else {
+                0.0
+            }
+        };
+        let variance =
+            covariance(slots[slot::ACTIVE_SQUARES], slots[slot::ACTIVE_SUM], slots[slot::ACTIVE_SUM]).max(0.0);
+        let [benchmark_sum, benchmark_squares] = benchmark_moments;
+        let benchmark_variance = covariance(benchmark_squares, benchmark_sum, benchmark_sum).max(0.0);
+        let active_covariance = covariance(slots[slot::ACTIVE_CROSS], slots[slot::ACTIVE_SUM], benchmark_sum);
+        // R_pi = a + R_rho: var(R_pi) = var(a) + 2 cov(a, R_rho) + var(R_rho), and the
+        // difference of the volatilities is taken from var(a) + 2 cov(a, R_rho), exactly
+        // 0 where the strategy is the benchmark.
+        let own_variance = (variance + 2.0 * active_covariance + benchmark_variance).max(0.0);
+        let volatility = (own_variance * per_year).sqrt();
+        let benchmark_volatility = (benchmark_variance * per_year).sqrt();
+        let volatility_difference = if volatility + benchmark_volatility > 0.0 {
+            (own_variance - benchmark_variance) * per_year / (volatility + benchmark_volatility)
         } else {
             0.0
+        };
+        let beta = if benchmark_variance > 0.0 { 1.0 + active_covariance / benchmark_variance } else { 0.0 };
+        let rebalances = slots[slot::REBALANCES];
+        let tilt_shift = slots[slot::TILT_SUM] / rebalances.max(1.0);
+        let size_tilt_drift = if rebalances >= 2.0 {
+            ((slots[slot::TILT_SQUARES] - rebalances * tilt_shift * tilt_shift) / (rebalances - 1.0)).max(0.0).sqrt()
+        } else {
+            f64::NAN
         };
         let excess_return = mean_active * per_year;
         let tracking_error = (variance * per_year).sqrt();
@@ -266,7 +344,27 @@ impl PathStatistics {
             control_term: slots[slot::CONTROL],
             leakage_term,
             screen_term,
+            volatility,
+            volatility_difference,
+            beta,
+            size_tilt: slots[slot::TILT_FIRST] + tilt_shift,
+            size_tilt_drift,
         }
+    }
+
+    /// The benchmark's volatility on a path of return moments `moments` (as
+    /// [`PathStatistics::volatility`]).
+    pub fn benchmark_volatility(moments: [f64; benchmark_moment::COUNT], steps: u32, per_year: f64) -> f64 {
+        let mut slots = [0.0; slot::COUNT];
+        slots[slot::REBALANCES] = 1.0;
+        PathStatistics::from_slots((&slots, [0.0; open_term::COUNT]), (0.0, moments), steps, per_year).volatility
+    }
+
+    /// The statistics of a strategy that is the benchmark (held without costs or screens)
+    /// on a path of log return `log_return` and volatility `volatility`: every relative
+    /// figure 0, its beta 1.
+    pub fn of_the_benchmark(log_return: f64, volatility: f64) -> PathStatistics {
+        PathStatistics { log_return, volatility, beta: 1.0, ..PathStatistics::default() }
     }
 
     /// The relative log return before costs: L - cost term.
@@ -300,7 +398,35 @@ mod tests {
         slots[slot::LOG_G_ANCHOR] = -0.99;
         slots[slot::DRIFT] = 0.025;
         slots[slot::COST] = -0.005;
-        let stats = PathStatistics::from_slots((&slots, [0.0; open_term::COUNT]), 0.2, 4, 4.0);
+        // The benchmark's returns, and size tilts at three rebalances.
+        let benchmark = [0.02, -0.03, 0.01, 0.005];
+        slots[slot::ACTIVE_CROSS] = active.iter().zip(&benchmark).map(|(a, r)| a * r).sum();
+        let tilts = [-0.5, -0.4, -0.45];
+        slots[slot::TILT_FIRST] = tilts[0];
+        slots[slot::TILT_SUM] = tilts.iter().map(|t| t - tilts[0]).sum();
+        slots[slot::TILT_SQUARES] = tilts.iter().map(|t| (t - tilts[0]) * (t - tilts[0])).sum();
+        slots[slot::REBALANCES] = 3.0;
+        let moments = [benchmark.iter().sum(), benchmark.iter().map(|r| r * r).sum()];
+        let stats = PathStatistics::from_slots((&slots, [0.0; open_term::COUNT]), (0.2, moments), 4, 4.0);
+        let sd_of = |values: &[f64]| {
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (values.len() - 1) as f64).sqrt()
+        };
+        let own: Vec<f64> = active.iter().zip(&benchmark).map(|(a, r)| a + r).collect();
+        assert!((stats.volatility - sd_of(&own) * 2.0).abs() < 1e-15);
+        let benchmark_volatility = PathStatistics::benchmark_volatility(moments, 4, 4.0);
+        assert!((benchmark_volatility - sd_of(&benchmark) * 2.0).abs() < 1e-15);
+        assert!((stats.volatility_difference - (stats.volatility - benchmark_volatility)).abs() < 1e-15);
+        let mean_own = own.iter().sum::<f64>() / 4.0;
+        let mean_benchmark = benchmark.iter().sum::<f64>() / 4.0;
+        let covariance =
+            own.iter().zip(&benchmark).map(|(x, y)| (x - mean_own) * (y - mean_benchmark)).sum::<f64>() / 3.0;
+        assert!((stats.beta - covariance / sd_of(&benchmark).powi(2)).abs() < 1e-12);
+        assert!((stats.size_tilt - (-0.45)).abs() < 1e-15);
+        assert!((stats.size_tilt_drift - sd_of(&tilts)).abs() < 1e-15);
+        slots[slot::REBALANCES] = 1.0;
+        let once = PathStatistics::from_slots((&slots, [0.0; open_term::COUNT]), (0.2, moments), 4, 4.0);
+        assert!(once.size_tilt_drift.is_nan(), "no drift below two rebalances");
         let mean = 0.005;
         let sd = (active.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 3.0).sqrt();
         assert!((stats.excess_return - mean * 4.0).abs() < 1e-15);

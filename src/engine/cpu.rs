@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::engine::accumulators::{index_field, open_term, slot, BatchAccumulators};
+use crate::engine::accumulators::{benchmark_moment, index_field, open_term, slot, BatchAccumulators};
 use crate::engine::open_market::{allowed_set_changed, allowed_share, allowed_stocks, AllowedShare, IndexBlock};
 use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
 use crate::market::bootstrap::bootstrap_log_steps;
@@ -154,10 +154,12 @@ struct OpenScratch<R> {
 }
 
 impl<R: Real> StrategyBlock<R> {
-    /// L so far, and the generating (as of the last rebalance), drift and cost terms so far.
+    /// L so far, and the generating (as of the last rebalance), drift and cost terms so
+    /// far; the leakage term so far, and the screen term as of the last reconstitution.
     fn terms_to_date(&self) -> [Lanes<R>; QUANTITIES] {
         let generating = self.slots[slot::LOG_G_ANCHOR] - self.slots[slot::LOG_G_START];
-        [self.slots[slot::RELATIVE], generating, self.slots[slot::DRIFT], self.slots[slot::COST]]
+        let (leakage, screen) = self.open.as_ref().map_or((Lanes::zero(), Lanes::zero()), |t| (t.leakage, t.screen));
+        [self.slots[slot::RELATIVE], generating, self.slots[slot::DRIFT], self.slots[slot::COST], leakage, screen]
     }
 }
 
@@ -173,6 +175,9 @@ pub struct PathBlock<R> {
     /// The market's control M_mu (docs/control-variates.md), with its Kahan compensation.
     market_control: Lanes<R>,
     market_control_comp: Lanes<R>,
+    /// The benchmark's one-step simple returns: their sum and sum of squares, each
+    /// with its Kahan compensation (docs/statistics.md: volatility and beta).
+    benchmark_moments: [Lanes<R>; 2 * benchmark_moment::COUNT],
     strategies: Vec<StrategyBlock<R>>,
     // Scratch, kept to avoid allocating per step.
     log_steps: Vec<Lanes<R>>,
@@ -262,6 +267,8 @@ impl<R: Real> PathBlock<R> {
                 slots[slot::MIN_DIVERGENCE] = Lanes::splat(R::from_f64(f32::MAX as f64));
                 slots[slot::HOLDINGS_VALUE] = target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
                 slots[slot::LOG_Z_ANCHOR] = -slots[slot::HOLDINGS_VALUE].ln();
+                slots[slot::TILT_FIRST] = size_tilt::<R, false>(&target, &mu, &log_mu, None);
+                slots[slot::REBALANCES] = Lanes::splat(R::ONE);
                 let warm = match strategy.weighting {
                     KernelWeighting::MaxGrowth { .. } => vec![WarmStart::default(); LANES],
                     _ => Vec::new(),
@@ -280,6 +287,7 @@ impl<R: Real> PathBlock<R> {
             log_total_comp: Lanes::zero(),
             market_control: Lanes::zero(),
             market_control_comp: Lanes::zero(),
+            benchmark_moments: [Lanes::zero(); 2 * benchmark_moment::COUNT],
             strategies,
             log_steps: vec![Lanes::zero(); n],
             noise: vec![Lanes::zero(); n],
@@ -361,6 +369,8 @@ impl<R: Real> PathBlock<R> {
             state.slots[slot::LOG_G_ANCHOR] = log_g;
             state.slots[slot::HOLDINGS_VALUE] = self.target.iter().fold(Lanes::zero(), |sum, t| sum + *t);
             state.slots[slot::LOG_Z_ANCHOR] = -state.slots[slot::HOLDINGS_VALUE].ln();
+            state.slots[slot::TILT_FIRST] =
+                size_tilt::<R, false>(&self.target, &self.mu, &self.log_mu, self.index.as_ref());
             state.open = Some(OpenTerms {
                 allowed,
                 leakage: Lanes::zero(),
@@ -527,6 +537,10 @@ impl<R: Real> PathBlock<R> {
             Some(_) => benchmark_gross.recip(),
             None => inverse_market_gross,
         };
+        let benchmark_return = benchmark_gross - Lanes::splat(R::ONE);
+        let [sum, sum_comp, squares, squares_comp] = &mut self.benchmark_moments;
+        kahan_add(sum, sum_comp, benchmark_return);
+        kahan_add(squares, squares_comp, benchmark_return * benchmark_return);
         let mut log_mu_ready = false;
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
             // Shares are held through the step: each holding's value grows with its price.
@@ -618,12 +632,18 @@ impl<R: Real> PathBlock<R> {
 
                 if rebalance {
                     // Weights before trading are holdings / value; after, the target (value 1).
+                    // The size tilt after trading: sum_i (pi_i - mu_i) log mu_i.
                     let inverse_value = value.recip();
                     let mut traded = Lanes::zero();
-                    for (target, holding) in self.target.iter().zip(state.holdings.iter_mut()) {
+                    let mut tilt = Lanes::zero();
+                    for ((target, holding), (mu, log_mu)) in
+                        self.target.iter().zip(state.holdings.iter_mut()).zip(self.mu.iter().zip(&self.log_mu))
+                    {
                         traded = traded + (*target - *holding * inverse_value).abs();
+                        tilt = (*target - *mu).mul_add_lanes::<FUSED>(*log_mu, tilt);
                         *holding = *target;
                     }
+                    record_size_tilt(&mut state.slots, tilt, Lanes::splat(R::ONE));
                     state.slots[slot::HOLDINGS_VALUE] = Lanes::splat(R::ONE);
                     state.slots[slot::LOG_Z_ANCHOR] = Lanes::zero();
                     cost_factor = Lanes::splat(R::ONE) - traded * strategy.cost_rate;
@@ -640,6 +660,7 @@ impl<R: Real> PathBlock<R> {
             kahan_add_slot(slots, slot::RELATIVE, slot::RELATIVE_COMP, (strategy_gross * inverse_benchmark_gross).ln());
             kahan_add_slot(slots, slot::ACTIVE_SUM, slot::ACTIVE_SUM_COMP, active);
             kahan_add_slot(slots, slot::ACTIVE_SQUARES, slot::ACTIVE_SQUARES_COMP, active * active);
+            kahan_add_slot(slots, slot::ACTIVE_CROSS, slot::ACTIVE_CROSS_COMP, active * benchmark_return);
             slots[slot::PEAK] = slots[slot::PEAK].max(slots[slot::RELATIVE]);
             slots[slot::DRAWDOWN] = slots[slot::DRAWDOWN].max(slots[slot::PEAK] - slots[slot::RELATIVE]);
         }
@@ -648,8 +669,7 @@ impl<R: Real> PathBlock<R> {
         }
     }
 
-    /// Keeps every lane's strategies at grid point `point`: L so far, and the
-    /// generating (as of the last rebalance), drift and cost terms so far.
+    /// Keeps every lane's strategies at grid point `point` (`StrategyBlock::terms_to_date`).
     fn record_grid_point(&mut self, point: u32) {
         let strategies = self.strategies.len();
         for (s, state) in self.strategies.iter().enumerate() {
@@ -687,8 +707,13 @@ impl<R: Real> PathBlock<R> {
         self.log_total.0[lane].to_f64()
     }
 
+    /// Lane `lane`'s benchmark log value so far: the index's, or the market's log Z(t) - log Z(0).
+    pub fn benchmark_log_value(&self, lane: usize) -> f64 {
+        self.index.as_ref().map_or(self.log_total, |index| index.log_value).0[lane].to_f64()
+    }
+
     /// Lane `lane`'s strategy `strategy` so far: L, then the generating (as of the last
-    /// rebalance), drift and cost terms (docs/theory.md).
+    /// rebalance), drift, cost, leakage and screen terms (docs/theory.md, docs/open-markets.md).
     pub fn terms_to_date(&self, lane: usize, strategy: usize) -> [f64; QUANTITIES] {
         self.strategies[strategy].terms_to_date().map(|values| values.0[lane].to_f64())
     }
@@ -713,7 +738,7 @@ impl<R: Real> PathBlock<R> {
                 let base = (point as usize * strategies + s) * QUANTITIES * LANES;
                 for lane in 0..self.live_lanes {
                     let value = |q: usize| self.grid_values[base + q * LANES + lane];
-                    grid.record(s, point, [value(0), value(1), value(2), value(3)]);
+                    grid.record(s, point, std::array::from_fn(value));
                 }
             }
         }
@@ -730,6 +755,11 @@ impl<R: Real> PathBlock<R> {
         }
         out.log_total[lane] = self.log_total.0[lane].to_f64();
         out.market_control[lane] = self.market_control.0[lane].to_f64();
+        let moments = &self.benchmark_moments;
+        out.benchmark_moments[lane * benchmark_moment::COUNT + benchmark_moment::RETURN_SUM] =
+            moments[0].0[lane].to_f64();
+        out.benchmark_moments[lane * benchmark_moment::COUNT + benchmark_moment::RETURN_SQUARES] =
+            moments[2].0[lane].to_f64();
         let strategy_slots = &mut *out.strategy_slots;
         let strategies = self.strategies.len();
         for (s, state) in self.strategies.iter().enumerate() {
@@ -770,6 +800,45 @@ fn grow_holdings<R: Real, const FUSED: bool, const CONTROL: bool>(
         value = value + *holding;
     }
     (value, held_noise)
+}
+
+/// The size tilt of `weights` (summing to 1) against the benchmark's weights:
+/// s = sum_i (pi_i - rho_i) log mu_i, with rho the market's weights or the index's
+/// (mu on its members over their share).
+#[inline(always)]
+fn size_tilt<R: Real, const FUSED: bool>(
+    weights: &[Lanes<R>],
+    mu: &[Lanes<R>],
+    log_mu: &[Lanes<R>],
+    index: Option<&IndexBlock<R>>,
+) -> Lanes<R> {
+    let mut tilt = Lanes::zero();
+    match index {
+        None => {
+            for ((weight, mu), log_mu) in weights.iter().zip(mu).zip(log_mu) {
+                tilt = (*weight - *mu).mul_add_lanes::<FUSED>(*log_mu, tilt);
+            }
+        }
+        Some(index) => {
+            let inverse_share = index.share.recip();
+            let mut member_tilt = Lanes::zero();
+            for (((weight, mu), log_mu), member) in weights.iter().zip(mu).zip(log_mu).zip(&index.member) {
+                tilt = weight.mul_add_lanes::<FUSED>(*log_mu, tilt);
+                member_tilt = (*mu * *member).mul_add_lanes::<FUSED>(*log_mu, member_tilt);
+            }
+            tilt = tilt - member_tilt * inverse_share;
+        }
+    }
+    tilt
+}
+
+/// Counts a rebalance's size tilt `tilt` in the lanes where `taken` is 1.
+#[inline(always)]
+fn record_size_tilt<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], tilt: Lanes<R>, taken: Lanes<R>) {
+    let shifted = (tilt - slots[slot::TILT_FIRST]) * taken;
+    slots[slot::TILT_SUM] = slots[slot::TILT_SUM] + shifted;
+    slots[slot::TILT_SQUARES] = slots[slot::TILT_SQUARES] + shifted * shifted;
+    slots[slot::REBALANCES] = slots[slot::REBALANCES] + taken;
 }
 
 /// With an index or a screen: the allowed stocks (1 and 0) and the inverse of their
@@ -944,6 +1013,8 @@ fn open_rebalance<R: Real, const FUSED: bool>(
         }
     }
     let traded = traded * trades;
+    // Where it traded, its holdings are its weights (worth 1).
+    record_size_tilt(slots, size_tilt::<R, FUSED>(holdings, mu, log_mu, index), trades);
     slots[slot::HOLDINGS_VALUE] = trades.select(ones, value);
     slots[slot::LOG_Z_ANCHOR] = trades.select(Lanes::zero(), slots[slot::LOG_Z_ANCHOR]);
     let cost_factor = ones - traded * strategy.cost_rate;
@@ -958,6 +1029,7 @@ struct BlockOutput<'a> {
     log_caps: &'a mut [f64],
     log_total: &'a mut [f64],
     market_control: &'a mut [f64],
+    benchmark_moments: &'a mut [f64],
     strategy_slots: &'a mut [f64],
     /// Empty without an index, or in a closed market.
     index: &'a mut [f64],
@@ -974,11 +1046,13 @@ impl BatchAccumulators {
             .chunks_mut(LANES * n)
             .zip(self.log_total_cap_change.chunks_mut(LANES))
             .zip(self.market_control.chunks_mut(LANES))
+            .zip(self.benchmark_moments.chunks_mut(LANES * benchmark_moment::COUNT))
             .zip(self.strategy_slots.chunks_mut(LANES * strategies * slot::COUNT))
-            .map(|(((log_caps, log_total), market_control), strategy_slots)| BlockOutput {
+            .map(|((((log_caps, log_total), market_control), benchmark_moments), strategy_slots)| BlockOutput {
                 log_caps,
                 log_total,
                 market_control,
+                benchmark_moments,
                 strategy_slots,
                 index: index.next().unwrap_or_default(),
                 open_terms: open_terms.next().unwrap_or_default(),

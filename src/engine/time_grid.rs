@@ -1,8 +1,8 @@
 //! Each strategy's path through time on a coarse grid (about monthly), in memory that
 //! does not grow with the number of paths: at every grid point, a histogram of the
 //! relative log return L(t) = log(V_pi / V_mu) over paths (for the fan chart's
-//! quantiles) and sums over paths of L and of the decomposition's generating, drift
-//! and cost terms so far (for their means over time).
+//! quantiles) and sums over paths of L and of the decomposition's generating, drift,
+//! cost, leakage and screen terms so far (for their means over time).
 //!
 //! Histogram counts and sums are integers (the sums in units of 2^-40), so grids of
 //! batches, blocks or shards add up exactly in any order: a merge gives the unsharded
@@ -16,8 +16,12 @@ pub const MAX_POINTS: u32 = 240;
 /// e^3) in `BINS` bins of 0.003, with one more bin at each end for what falls outside.
 pub const L_RANGE: f64 = 3.0;
 pub const BINS: usize = 2000;
-/// Quantities summed per point: L, generating term, drift term, cost term.
-pub const QUANTITIES: usize = 4;
+/// Quantities summed per point: L, generating term, drift term, cost term, leakage
+/// term, screen term (docs/open-markets.md).
+pub const QUANTITIES: usize = 6;
+/// The first four, all a closed market has: the GPU kernels, which run no open market,
+/// record only these (their leakage and screen terms are 0).
+pub const CLOSED_QUANTITIES: usize = 4;
 /// The sums' unit: 2^-40 (about 1e-12).
 const SCALE: f64 = (1u64 << 40) as f64;
 
@@ -115,7 +119,7 @@ impl TimeGrid {
         strategy * self.spec.points as usize + point as usize
     }
 
-    /// Records one path's values at `point`: L, generating, drift and cost terms.
+    /// Records one path's values at `point`: L, generating, drift, cost, leakage and screen terms.
     pub fn record(&mut self, strategy: usize, point: u32, values: [f64; QUANTITIES]) {
         let cell = self.cell(strategy, point);
         record_in_cell(
@@ -126,9 +130,14 @@ impl TimeGrid {
     }
 
     /// Records `count` paths at every point and strategy from rows of f32 values
-    /// (`rows(strategy, point)`: the four quantities, a row each, path by path), the
-    /// cells in parallel: the same counts and integer sums as `record` path by path.
-    pub fn record_rows<'a>(&mut self, count: usize, rows: impl Fn(usize, u32) -> [&'a [f32]; QUANTITIES] + Sync) {
+    /// (`rows(strategy, point)`: the closed market's four quantities, a row each, path by
+    /// path; the leakage and screen terms 0), the cells in parallel: the same counts and
+    /// integer sums as `record` path by path.
+    pub fn record_rows<'a>(
+        &mut self,
+        count: usize,
+        rows: impl Fn(usize, u32) -> [&'a [f32]; CLOSED_QUANTITIES] + Sync,
+    ) {
         use rayon::prelude::*;
         let points = self.spec.points;
         self.counts.par_chunks_mut(BINS + 2).zip(self.sums.par_chunks_mut(QUANTITIES)).enumerate().for_each(
@@ -137,7 +146,7 @@ impl TimeGrid {
                 let [relative, generating, drift, cost] = rows(strategy, point);
                 let paths = relative[..count].iter().zip(generating).zip(drift).zip(cost);
                 for (((&relative, &generating), &drift), &cost) in paths {
-                    record_in_cell(counts, sums, [relative, generating, drift, cost].map(f64::from));
+                    record_in_cell(counts, sums, [relative, generating, drift, cost, 0.0, 0.0].map(f64::from));
                 }
             },
         );
@@ -164,7 +173,8 @@ impl TimeGrid {
         Ok(())
     }
 
-    /// The mean over paths of quantity `quantity` (0 L, 1 generating, 2 drift, 3 cost).
+    /// The mean over paths of quantity `quantity` (0 L, 1 generating, 2 drift, 3 cost,
+    /// 4 leakage, 5 screen).
     pub fn mean(&self, strategy: usize, point: u32, quantity: usize) -> f64 {
         let sum = self.sums[self.cell(strategy, point) * QUANTITIES + quantity];
         sum as f64 / SCALE / self.paths.max(1) as f64
@@ -220,7 +230,7 @@ mod tests {
         let paths = 10_001;
         for i in 0..paths {
             let relative = -0.5 + i as f64 / (paths - 1) as f64;
-            grid.record(0, 0, [relative, 0.25, -0.125, 0.0]);
+            grid.record(0, 0, [relative, 0.25, -0.125, 0.0, -0.5, 0.0625]);
             grid.count_path();
         }
         let bin = 2.0 * L_RANGE / BINS as f64;
@@ -229,6 +239,7 @@ mod tests {
         }
         assert!(grid.mean(0, 0, 0).abs() < 1e-9);
         assert!((grid.mean(0, 0, 1) - 0.25).abs() < 1e-12 && (grid.mean(0, 0, 2) + 0.125).abs() < 1e-12);
+        assert!((grid.mean(0, 0, 4) + 0.5).abs() < 1e-12 && (grid.mean(0, 0, 5) - 0.0625).abs() < 1e-12);
     }
 
     #[test]
@@ -239,7 +250,7 @@ mod tests {
             for i in range {
                 let x = (i as f64 * 0.618_033_988_749_895).fract() - 0.5;
                 for s in 0..2 {
-                    grid.record(s, 1, [x, x * 1e-3, x * x, -1e-7 * x]);
+                    grid.record(s, 1, [x, x * 1e-3, x * x, -1e-7 * x, -x * x, 1e-5 * x]);
                 }
                 grid.count_path();
             }

@@ -71,10 +71,11 @@ pub fn backtest_table(backtest: &Backtest) -> String {
     let market = report.market.log_return.mean;
     let _ = writeln!(
         out,
-        "market ({}): log return {}, growth {}/yr",
+        "market ({}): log return {}, growth {}/yr, volatility {}/yr",
         if data.values == "prices" { "buy-and-hold from the initial weights" } else { "cap-weighted" },
         table::number(market, 4),
-        percent(market / years)
+        percent(market / years),
+        table::percent(report.benchmark.volatility.mean, 2, false)
     );
     if let Some((index, _)) = &backtest.index {
         let log_return = index.log_value[index.log_value.len() - 1];
@@ -88,12 +89,15 @@ pub fn backtest_table(backtest: &Backtest) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<16} {:>14} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>10} {:>10} {:>10}",
+        "\n{:<16} {:>14} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8} {:>8} {:>9} {:>10} {:>10} {:>10}",
         "strategy",
         "rel. growth/yr",
         "excess",
         "track.err",
         "IR",
+        "vol/yr",
+        "beta",
+        "tilt",
         "max RDD",
         "turn/yr",
         "b/e cost",
@@ -111,13 +115,16 @@ pub fn backtest_table(backtest: &Backtest) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {decomposition}",
+            "{:<16} {:>14} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8} {:>8} {:>9} {decomposition}",
             name,
             percent(strategy.relative_growth_rate.mean),
             table::percent(strategy.excess_return.mean, 2, false),
             table::percent(strategy.tracking_error.mean, 2, false),
             // None: a tracking error at rounding level, whose ratio would mean nothing.
             strategy.information_ratio.map_or("-".to_string(), |ir| table::number(ir.mean, 3)),
+            table::percent(strategy.volatility.mean, 2, false),
+            table::number(strategy.beta.mean, 2),
+            table::number(strategy.size_tilt.mean, 3),
             table::percent(strategy.max_relative_drawdown.mean, 2, false),
             table::percent(strategy.turnover.mean, 1, false),
             strategy.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{} bp", table::number(bps, 0))),
@@ -152,7 +159,8 @@ pub fn backtest_table(backtest: &Backtest) -> String {
     let _ = writeln!(
         out,
         "\none path, no intervals. rel. growth: log(V/V_market)/T; excess, track.err, IR: annualised active returns \
-         against the market;\nmax RDD: largest relative drawdown; turn/yr: share of value traded per year; b/e cost: \
+         against the market;\nvol/yr: volatility of one-period returns, annualised; beta: against the market's; \
+         tilt: size tilt, mean over rebalances of sum (w - mu) log mu (docs/statistics.md);\nmax RDD: largest relative drawdown; turn/yr: share of value traded per year; b/e cost: \
          cost per unit traded at which rel. growth is zero;\ngenerating, drift, cost: the master equation's terms \
          (log units, docs/theory.md){}.",
         residual.map_or(String::new(), |r| format!("; it holds at the end of every rebalancing period to {r:.1e}"))
@@ -174,8 +182,9 @@ fn single_path(value: &mut Value) {
                 *map = Map::from_iter([("mean".to_string(), mean)]);
                 return;
             }
-            map.remove("p_outperform");
-            map.remove("first_wins");
+            for share in ["p_outperform", "p_less_risk", "p_outperform_less_risk", "first_wins"] {
+                map.remove(share);
+            }
             map.values_mut().for_each(single_path);
         }
         Value::Array(items) => items.iter_mut().for_each(single_path),

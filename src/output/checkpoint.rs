@@ -304,7 +304,7 @@ pub fn resume(out: &Path) -> Result<Resumed, ResumeError> {
         &plan,
         range,
         shard.per_path,
-        (shard.market_log_return, shard.market_control, shard.index),
+        (shard.market_log_return, shard.market_control, shard.benchmark_volatility, shard.index),
         manifest.terminal_sums.clone(),
         manifest.time_grid.clone(),
     );

@@ -29,6 +29,11 @@ pub struct GridRow {
     pub generating_term: Option<f64>,
     pub drift_term: Option<f64>,
     pub cost_term: f64,
+    /// Means of the leakage term so far (functionally generated strategies only) and of
+    /// the screen term as of the last reconstitution (docs/open-markets.md); 0 in a
+    /// closed market without screens.
+    pub leakage_term: Option<f64>,
+    pub screen_term: f64,
 }
 
 /// Every strategy's rows in scenario order, points in time order; none when the run
@@ -56,6 +61,8 @@ pub fn grid_rows(results: &Results, steps_per_year: u32) -> Vec<GridRow> {
                 generating_term: generated.then(|| mean(1)),
                 drift_term: generated.then(|| mean(2)),
                 cost_term: mean(3),
+                leakage_term: generated.then(|| mean(4)),
+                screen_term: mean(5),
             });
         }
     }

@@ -88,14 +88,16 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
         out,
         "<table class=\"summary\"><caption>Strategies against {against} (means over paths, 95 % intervals)</caption>\n\
          <tr><th>strategy</th><th>relative growth, %/yr</th><th>excess return, %/yr</th><th>tracking error, %/yr</th>\
-         <th>information ratio</th><th>P(outperform)</th><th>max relative drawdown</th><th>turnover, %/yr</th>\
-         <th>break-even cost</th></tr>\n"
+         <th>information ratio</th><th>P(outperform)</th><th>volatility, %/yr (the benchmark's: {:.2})</th>\
+         <th>beta</th><th>size tilt</th><th>P(outperform with equal or less risk)</th>\
+         <th>max relative drawdown</th><th>turnover, %/yr</th><th>break-even cost</th></tr>\n",
+        100.0 * benchmark.volatility.mean
     );
     for row in crate::output::table::table_rows(report) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{:+.3} &plusmn; {}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td>\
-             <td>{}</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
+             <td>{}</td><td>{:.2}</td><td>{:.3}</td><td>{:+.3}</td><td>{}</td><td>{:.2} %</td><td>{:.1}</td><td>{}</td></tr>",
             escape(&row.strategy),
             100.0 * row.relative_growth_rate,
             optional(row.relative_growth_rate_pm95, |w| format!("{:.3}", 100.0 * w)),
@@ -103,6 +105,10 @@ pub fn report_html(report: &Report, figures: &[(&str, String)]) -> String {
             100.0 * row.tracking_error,
             optional(row.information_ratio, |ir| format!("{ir:.3}")),
             row.p_outperform_with_interval().unwrap_or_else(|| "&ndash;".to_string()),
+            100.0 * row.volatility,
+            row.beta,
+            row.size_tilt,
+            optional(row.p_outperform_less_risk, |p| format!("{p:.3}")),
             100.0 * row.max_relative_drawdown,
             100.0 * row.turnover,
             row.break_even_cost_bps.map_or("&ndash;".to_string(), |bps| format!("{bps:.0} bp")),

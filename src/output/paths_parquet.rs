@@ -122,7 +122,7 @@ pub fn write_paths_parquet<W: Write + Send>(
             for ((_, benchmark), name) in benchmark_rows(results, path).zip(&benchmark_names) {
                 rows.push(index, name, |column| {
                     let column = &COLUMNS[column];
-                    column.defined(results, true).then(|| (column.market)(benchmark))
+                    column.market_value(benchmark).filter(|_| column.defined(results, true))
                 });
             }
             for ((name, per_path), &generated) in

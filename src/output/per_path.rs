@@ -25,12 +25,21 @@ pub struct Column {
     /// Undefined on a path whose tracking error is rounding (the information ratio):
     /// empty or null there.
     pub needs_tracking_error: bool,
+    /// NaN where the figure is undefined on a row (a size tilt drift below two
+    /// rebalances; the whole market's volatility when an index is the benchmark):
+    /// empty or null there.
+    pub nan_is_undefined: bool,
 }
 
 impl Column {
     /// Whether some rows of some runs have no value in this column (null in Parquet).
     pub fn optional(&self) -> bool {
-        self.generated_only || self.control_only || self.needs_tracking_error
+        self.generated_only || self.control_only || self.needs_tracking_error || self.nan_is_undefined
+    }
+
+    /// The column's value on a benchmark's row, if it has one there.
+    pub fn market_value(&self, row: MarketRow) -> Option<f64> {
+        Some((self.market)(row)).filter(|value| !(self.nan_is_undefined && value.is_nan()))
     }
 
     /// Whether the column has a value on a row of a strategy that is (or is not)
@@ -44,7 +53,7 @@ impl Column {
         if self.needs_tracking_error {
             rounding.information_ratio(statistics)
         } else {
-            Some((self.value)(statistics))
+            Some((self.value)(statistics)).filter(|value| !(self.nan_is_undefined && value.is_nan()))
         }
     }
 }
@@ -56,12 +65,21 @@ pub struct MarketRow {
     pub control: f64,
     /// Half the weight traded a year (the index's at reconstitutions; 0 for the market).
     pub turnover: f64,
+    /// Its volatility; NaN for the whole market's row when an index is the benchmark
+    /// (only the benchmark's returns are accumulated).
+    pub volatility: f64,
 }
 
 impl MarketRow {
     /// Path `path` (an index into `results`' paths).
     pub fn of(results: &Results, path: usize) -> MarketRow {
-        MarketRow { log_return: results.market_log_return[path], control: results.market_control[path], turnover: 0.0 }
+        let volatility = if results.index.is_some() { f64::NAN } else { results.benchmark_volatility[path] };
+        MarketRow {
+            log_return: results.market_log_return[path],
+            control: results.market_control[path],
+            turnover: 0.0,
+            volatility,
+        }
     }
 
     /// The index's row of path `path`, when the benchmark is an index.
@@ -70,6 +88,7 @@ impl MarketRow {
             log_return: index.log_return[path],
             control: index.control[path],
             turnover: index.traded[path] / results.years(),
+            volatility: results.benchmark_volatility[path],
         })
     }
 }
@@ -82,11 +101,19 @@ pub fn benchmark_rows(results: &Results, path: usize) -> impl Iterator<Item = (&
 }
 
 const fn column(name: &'static str, value: fn(&PathStatistics) -> f64, generated_only: bool) -> Column {
-    Column { name, value, market: |_| 0.0, generated_only, control_only: false, needs_tracking_error: false }
+    Column {
+        name,
+        value,
+        market: |_| 0.0,
+        generated_only,
+        control_only: false,
+        needs_tracking_error: false,
+        nan_is_undefined: false,
+    }
 }
 
 /// The value columns, in file order (docs/statistics.md defines each).
-pub const COLUMNS: [Column; 13] = [
+pub const COLUMNS: [Column; 17] = [
     Column {
         name: "log_return",
         value: |s| s.log_return,
@@ -94,6 +121,7 @@ pub const COLUMNS: [Column; 13] = [
         generated_only: false,
         control_only: false,
         needs_tracking_error: false,
+        nan_is_undefined: false,
     },
     column("relative_log_return", |s| s.relative_log_return, false),
     column("excess_return", |s| s.excess_return, false),
@@ -106,6 +134,7 @@ pub const COLUMNS: [Column; 13] = [
         generated_only: false,
         control_only: false,
         needs_tracking_error: true,
+        nan_is_undefined: false,
     },
     column("max_relative_drawdown", |s| s.max_relative_drawdown, false),
     Column {
@@ -115,6 +144,7 @@ pub const COLUMNS: [Column; 13] = [
         generated_only: false,
         control_only: false,
         needs_tracking_error: false,
+        nan_is_undefined: false,
     },
     column("generating_term", |s| s.generating_term, true),
     column("drift_term", |s| s.drift_term, true),
@@ -127,10 +157,24 @@ pub const COLUMNS: [Column; 13] = [
         generated_only: false,
         control_only: true,
         needs_tracking_error: false,
+        nan_is_undefined: false,
     },
     // docs/open-markets.md: 0 without an index, and without a screen.
     column("leakage_term", |s| s.leakage_term, true),
     column("screen_term", |s| s.screen_term, false),
+    // Risk beside return; a benchmark's beta is 1 and its size tilt 0, by definition.
+    Column {
+        name: "volatility",
+        value: |s| s.volatility,
+        market: |m| m.volatility,
+        generated_only: false,
+        control_only: false,
+        needs_tracking_error: false,
+        nan_is_undefined: true,
+    },
+    Column { market: |_| 1.0, ..column("beta", |s| s.beta, false) },
+    column("size_tilt", |s| s.size_tilt, false),
+    Column { nan_is_undefined: true, ..column("size_tilt_drift", |s| s.size_tilt_drift, false) },
 ];
 
 /// The file every path's statistics go to; "parquet" or "csv" in files.
@@ -167,10 +211,11 @@ pub fn paths_csv(results: &Results, rounding: &Rounding) -> String {
         for (name, benchmark) in benchmark_rows(results, path) {
             let _ = write!(out, "{path},{name}");
             for column in &COLUMNS {
-                if column.defined(results, true) {
-                    let _ = write!(out, ",{}", (column.market)(benchmark));
-                } else {
-                    out.push(',');
+                match column.market_value(benchmark).filter(|_| column.defined(results, true)) {
+                    Some(value) => {
+                        let _ = write!(out, ",{value}");
+                    }
+                    None => out.push(','),
                 }
             }
             out.push('\n');

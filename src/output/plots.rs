@@ -376,11 +376,11 @@ impl Draw for FanChart<'_> {
 
 /// The master equation over time for the functionally generated strategies: the mean
 /// over paths of the generating term log(G(mu(t)) / G(mu(0))) (as of the last
-/// rebalance) and of the drift term so far.
+/// rebalance) and of the drift term so far; with an index, of the leakage term so far.
 struct DecompositionOverTime {
     years: Vec<f64>,
-    /// (name, generating term %, drift term %) per point.
-    series: Vec<(String, Vec<f64>, Vec<f64>)>,
+    /// (name, generating term %, drift term %, leakage term % with an index) per point.
+    series: Vec<(String, Vec<f64>, Vec<f64>, Option<Vec<f64>>)>,
 }
 
 impl DecompositionOverTime {
@@ -394,7 +394,8 @@ impl DecompositionOverTime {
                         .chain((0..grid.spec.points).map(|p| 100.0 * grid.mean(s, p, quantity)))
                         .collect()
                 };
-                (results.strategy_names[s].clone(), mean(1), mean(2))
+                let leakage = results.index.is_some().then(|| mean(4));
+                (results.strategy_names[s].clone(), mean(1), mean(2), leakage)
             })
             .collect();
         (!series.is_empty()).then_some(DecompositionOverTime { years, series })
@@ -404,16 +405,23 @@ impl DecompositionOverTime {
 impl Draw for DecompositionOverTime {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let end = self.years.last().copied().unwrap_or(1.0).max(1e-9);
-        let (low, high) = padded_range(self.series.iter().flat_map(|(_, g, d)| g.iter().chain(d).copied()));
+        let (low, high) = padded_range(
+            self.series.iter().flat_map(|(_, g, d, l)| g.iter().chain(d).chain(l.iter().flatten()).copied()),
+        );
+        let caption = if self.series.iter().any(|(_, _, _, leakage)| leakage.is_some()) {
+            "Decomposition over time: drift (solid), generating (thin) and leakage (faint) terms"
+        } else {
+            "Decomposition over time: drift term (solid) and generating term (thin)"
+        };
         let mut chart = ChartBuilder::on(root)
-            .caption("Decomposition over time: drift term (solid) and generating term (thin)", ("sans-serif", 20))
+            .caption(caption, ("sans-serif", 20))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..end, low..high)
             .map_err(err)?;
         chart.configure_mesh().x_desc("years").y_desc("mean over paths, % (log units)").draw().map_err(err)?;
-        for (index, (name, generating, drift)) in self.series.iter().enumerate() {
+        for (index, (name, generating, drift, leakage)) in self.series.iter().enumerate() {
             let colour = colour(index);
             chart
                 .draw_series(LineSeries::new(
@@ -431,6 +439,18 @@ impl Draw for DecompositionOverTime {
                 .map_err(err)?
                 .label(format!("{name}: generating"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.mix(0.6).stroke_width(1)));
+            if let Some(leakage) = leakage {
+                chart
+                    .draw_series(LineSeries::new(
+                        self.years.iter().copied().zip(leakage.iter().copied()),
+                        colour.mix(0.35).stroke_width(3),
+                    ))
+                    .map_err(err)?
+                    .label(format!("{name}: leakage"))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.mix(0.35).stroke_width(3))
+                    });
+            }
         }
         zero_line_and_legend(&mut chart, 0.0..end)
     }

@@ -151,6 +151,8 @@ pub struct Shard {
     pub manifest: ShardManifest,
     pub market_log_return: Vec<f64>,
     pub market_control: Vec<f64>,
+    /// The benchmark's volatility per path.
+    pub benchmark_volatility: Vec<f64>,
     /// The index's values per path, when the scenario's benchmark is an index.
     pub index: Option<IndexPaths>,
     /// `per_path[strategy][path]`.
@@ -160,18 +162,22 @@ pub struct Shard {
 /// The layout of `paths.bin` this sptlab writes and reads: 2 added the market's control
 /// after its log return, and each strategy's control after its other statistics; 3 added
 /// the index's log return, control and traded weight after the market's (with an index
-/// only), and each strategy's leakage and screen terms after its control.
-pub const PATHS_FORMAT: u32 = 3;
+/// only), and each strategy's leakage and screen terms after its control; 4 added the
+/// benchmark's volatility after the market's control, and each strategy's volatility,
+/// volatility difference, beta, size tilt and size tilt drift (NaN below two
+/// rebalances) after its screen term.
+pub const PATHS_FORMAT: u32 = 4;
 
 /// Manifests from before `paths_format` existed hold format 1.
 fn first_paths_format() -> u32 {
     1
 }
 
-/// f64 values per path in `paths.bin`: the market's log return and control, the index's
-/// values (with an index), then each strategy's statistics.
+/// f64 values per path in `paths.bin`: the market's log return and control, the
+/// benchmark's volatility, the index's values (with an index), then each strategy's
+/// statistics.
 fn words_per_path(strategies: usize, index: bool) -> usize {
-    2 + if index { index_field::COUNT } else { 0 } + strategies * PathStatistics::FIELDS
+    3 + if index { index_field::COUNT } else { 0 } + strategies * PathStatistics::FIELDS
 }
 
 /// Whether a scenario's benchmark is an index.
@@ -187,6 +193,7 @@ pub fn shard_files(plan: &Plan, shard: ShardSpec, results: &Results, run: &RunIn
     for path in 0..results.paths() {
         bytes.extend_from_slice(&results.market_log_return[path].to_le_bytes());
         bytes.extend_from_slice(&results.market_control[path].to_le_bytes());
+        bytes.extend_from_slice(&results.benchmark_volatility[path].to_le_bytes());
         if let Some(index) = &results.index {
             for value in [index.log_return[path], index.control[path], index.traded[path]] {
                 bytes.extend_from_slice(&value.to_le_bytes());
@@ -306,9 +313,17 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
         bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8"))).collect();
     let mut market_log_return = Vec::with_capacity(paths);
     let mut market_control = Vec::with_capacity(paths);
+    let mut benchmark_volatility = Vec::with_capacity(paths);
     let mut index_paths = index.then(IndexPaths::default);
     let mut per_path = vec![Vec::with_capacity(paths); strategies];
-    if let Some(at_word) = words.iter().position(|word| !word.is_finite()) {
+    // Every value is finite but a size tilt drift, NaN where a path has fewer than two rebalances.
+    let drift_at = |word: usize| {
+        let in_row = word % width;
+        let header = width - strategies * PathStatistics::FIELDS;
+        in_row >= header && (in_row - header) % PathStatistics::FIELDS == PathStatistics::SIZE_TILT_DRIFT
+    };
+    let undefined = |(word, value): (usize, &f64)| !value.is_finite() && !(value.is_nan() && drift_at(word));
+    if let Some(at_word) = words.iter().enumerate().position(undefined) {
         return Err(ShardError::Damaged(format!(
             "{}: path {} holds a value that is not finite; a finished run has none",
             at("paths.bin").display(),
@@ -318,7 +333,8 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
     for row in words.chunks_exact(width) {
         market_log_return.push(row[0]);
         market_control.push(row[1]);
-        let mut rest = &row[2..];
+        benchmark_volatility.push(row[2]);
+        let mut rest = &row[3..];
         if let Some(index) = index_paths.as_mut() {
             let (values, strategies) = rest.split_at(index_field::COUNT);
             index.log_return.push(values[index_field::LOG_RETURN]);
@@ -335,6 +351,7 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
         manifest,
         market_log_return,
         market_control,
+        benchmark_volatility,
         index: index_paths,
         per_path,
     })
@@ -490,6 +507,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<(Plan, Results, RunInfo), ShardEr
     for shard in &mut shards {
         results.market_log_return.append(&mut shard.market_log_return);
         results.market_control.append(&mut shard.market_control);
+        results.benchmark_volatility.append(&mut shard.benchmark_volatility);
         if let (Some(merged), Some(part)) = (results.index.as_mut(), shard.index.as_mut()) {
             merged.log_return.append(&mut part.log_return);
             merged.control.append(&mut part.control);

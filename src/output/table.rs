@@ -25,15 +25,20 @@ pub fn table(report: &Report) -> String {
     );
     let market = &report.market.log_return;
     let market_estimate = market.estimate();
+    let benchmark = &report.benchmark;
+    // The benchmark's volatility beside its return (the index's, on its own line).
+    let market_volatility = match benchmark.kind {
+        BenchmarkKind::Market => format!("; volatility {}/yr", percent(benchmark.volatility.mean, 2, false)),
+        BenchmarkKind::Index => String::new(),
+    };
     let _ = writeln!(
         out,
-        "market ({}) log return: mean {} +/- {} (95%), sd {}\n",
+        "market ({}) log return: mean {} +/- {} (95%), sd {}{market_volatility}\n",
         market_kind(report),
         number(market_estimate.mean, 4),
         optional(market_estimate.half_width(), |w| number(w, 4)),
         optional(market.sd, |sd| number(sd, 4)),
     );
-    let benchmark = &report.benchmark;
     if let (Some(k), Some(every), Some(buffer)) = (benchmark.index, benchmark.reconstitute_every, benchmark.buffer) {
         let estimate = benchmark.log_return.estimate();
         // Over the market's blank line, the index's before the strategies.
@@ -41,23 +46,26 @@ pub fn table(report: &Report) -> String {
         let _ = writeln!(
             out,
             "index (the largest {k} of {} by cap, reconstituted every {every} steps, buffer {buffer}) log return: mean {} \
-             +/- {} (95%), sd {}; turnover {}/yr\n",
+             +/- {} (95%), sd {}; volatility {}/yr; turnover {}/yr\n",
             run.stocks,
             number(estimate.mean, 4),
             optional(estimate.half_width(), |w| number(w, 4)),
             optional(benchmark.log_return.sd, |sd| number(sd, 4)),
+            percent(benchmark.volatility.mean, 2, false),
             percent(benchmark.turnover.mean, 1, false),
         );
     }
     let _ = writeln!(
         out,
-        "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9} {:>9}",
+        "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>8} {:>8} {:>9} {:>9} {:>9}",
         "strategy",
         "rel. growth/yr (95%)",
         "excess",
         "track.err",
         "IR",
         "P(outperform) [95%]",
+        "vol/yr",
+        "P(o,<=v)",
         "max RDD",
         "turn/yr",
         "b/e cost"
@@ -65,7 +73,7 @@ pub fn table(report: &Report) -> String {
     for row in table_rows(report) {
         let _ = writeln!(
             out,
-            "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>9} {:>9} {:>9}",
+            "{:<16} {:>22} {:>9} {:>9} {:>7} {:>22} {:>8} {:>8} {:>9} {:>9} {:>9}",
             row.strategy,
             format!(
                 "{} +/- {}",
@@ -76,6 +84,8 @@ pub fn table(report: &Report) -> String {
             percent(row.tracking_error, 2, false),
             optional(row.information_ratio, |ir| number(ir, 3)),
             optional(row.p_outperform_with_interval(), |text| text),
+            percent(row.volatility, 2, false),
+            optional(row.p_outperform_less_risk, |p| number(p, 3)),
             percent(row.max_relative_drawdown, 2, false),
             percent(row.turnover, 1, false),
             row.break_even_cost_bps.map_or("-".to_string(), |bps| format!("{} bp", number(bps, 0))),
@@ -89,10 +99,15 @@ pub fn table(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\nrel. growth: log(V/V_{})/T per path; excess, track.err, IR: annualised active returns, mean over paths;\n\
+         vol/yr: volatility of one-step returns, annualised (the {}'s: {}); P(o,<=v): share of paths that outperform \
+         with a volatility at most the {}'s;\n\
          max RDD: largest relative drawdown; turn/yr: share of value traded per year;\n\
          b/e cost: cost per unit traded at which mean rel. growth is zero (- if none);\n\
          ranking: by mean relative log return; '>' a significant paired difference, '~' not, '=' equal to rounding;\n\
          - : none (no interval below two paths or pairs; no IR or P(outperform) for a portfolio equal to the {}).",
+        benchmark_name(report),
+        benchmark_name(report),
+        percent(report.benchmark.volatility.mean, 2, false),
         benchmark_name(report),
         benchmark_name(report),
     );
@@ -177,6 +192,15 @@ pub struct TableRow {
     pub turnover: f64,
     /// Cost per unit traded, in basis points, at which mean relative growth is zero.
     pub break_even_cost_bps: Option<f64>,
+    /// Mean volatility, its mean difference from the benchmark's, mean beta and size tilt.
+    pub volatility: f64,
+    pub volatility_difference: f64,
+    pub beta: f64,
+    pub size_tilt: f64,
+    /// The shares of paths with a volatility at most the benchmark's, and with L > 0
+    /// too; None for a strategy equal to the benchmark to rounding.
+    pub p_less_risk: Option<f64>,
+    pub p_outperform_less_risk: Option<f64>,
     /// `run --history`: where the data's own path falls among the paths (percent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_percentile: Option<f64>,
@@ -217,6 +241,12 @@ pub fn table_rows(report: &Report) -> Vec<TableRow> {
                 max_relative_drawdown: strategy.max_relative_drawdown.mean,
                 turnover: strategy.turnover.mean,
                 break_even_cost_bps: strategy.break_even_cost_bps,
+                volatility: strategy.volatility.mean,
+                volatility_difference: strategy.volatility_difference.mean,
+                beta: strategy.beta.mean,
+                size_tilt: strategy.size_tilt.mean,
+                p_less_risk: strategy.p_less_risk.map(|p| p.estimate),
+                p_outperform_less_risk: strategy.p_outperform_less_risk.map(|p| p.estimate),
                 history_percentile: strategy.history.as_ref().map(|h| h.percentile),
                 history_relative_growth_rate: strategy.history.as_ref().map(|h| h.relative_growth_rate),
             }
@@ -309,7 +339,8 @@ pub fn history_caveats(report: &Report, history: &HistorySource) -> Vec<String> 
 fn history_lines(report: &Report, history: &HistorySource) -> String {
     let data = &history.data;
     let mut out = format!(
-        "\nhistory: {} ({}, {} to {}, {:.2} years, from the run's initial weights):\n{:<16} {:>14} {:>14} {:>12}\n",
+        "\nhistory: {} ({}, {} to {}, {:.2} years, from the run's initial weights):\n{:<16} {:>14} {:>14} {:>12} \
+         {:>14} {:>12}\n",
         data.path,
         data.values,
         data.from,
@@ -318,17 +349,21 @@ fn history_lines(report: &Report, history: &HistorySource) -> String {
         "strategy",
         "rel. growth/yr",
         "rel. log ret.",
+        "percentile",
+        "vol. - mkt",
         "percentile"
     );
     for (name, strategy) in &report.strategies {
         if let Some(h) = &strategy.history {
             let _ = writeln!(
                 out,
-                "{:<16} {:>14} {:>14} {:>12.1}",
+                "{:<16} {:>14} {:>14} {:>12.1} {:>14} {:>12.1}",
                 name,
                 percent(h.relative_growth_rate, 3, false),
                 number(h.relative_log_return, 4),
-                h.percentile
+                h.percentile,
+                percent(h.volatility_difference, 2, true),
+                h.volatility_difference_percentile
             );
         }
     }

@@ -20,6 +20,9 @@ pub struct HistoricalOutcome {
     pub times: Vec<f64>,
     /// `relative_path[strategy][k]`: L at `times[k]` (for the fan chart).
     pub relative_path: Vec<Vec<f64>>,
+    /// Per strategy, its volatility less the market's on the historical path.
+    #[serde(default)]
+    pub volatility_difference: Vec<f64>,
 }
 
 /// A strategy's historical outcome in summary.json.
@@ -30,6 +33,10 @@ pub struct HistoryReport {
     /// 100 x the share of paths whose relative log return is below the historical one
     /// (ties counted half).
     pub percentile: f64,
+    /// Its volatility less the market's on the historical path, and where that falls
+    /// among the simulated paths' (a percentile, as above).
+    pub volatility_difference: f64,
+    pub volatility_difference_percentile: f64,
 }
 
 /// 100 x (paths below `value` + half the paths equal to it) / paths.
@@ -40,13 +47,17 @@ pub fn percentile(paths: &[f64], value: f64) -> f64 {
 }
 
 impl HistoricalOutcome {
-    /// Strategy `strategy`'s report against its simulated paths' relative log returns.
-    pub fn report(&self, strategy: usize, simulated: &[f64]) -> HistoryReport {
+    /// Strategy `strategy`'s report against its simulated paths' relative log returns
+    /// and volatility differences.
+    pub fn report(&self, strategy: usize, (simulated, volatility_differences): (&[f64], &[f64])) -> HistoryReport {
         let relative = self.relative_log_return[strategy];
+        let volatility_difference = self.volatility_difference.get(strategy).copied().unwrap_or(f64::NAN);
         HistoryReport {
             relative_log_return: relative,
             relative_growth_rate: relative / self.years,
             percentile: percentile(simulated, relative),
+            volatility_difference,
+            volatility_difference_percentile: percentile(volatility_differences, volatility_difference),
         }
     }
 }

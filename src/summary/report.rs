@@ -64,6 +64,8 @@ pub struct BenchmarkReport {
     pub reconstitute_every: Option<u32>,
     pub buffer: Option<usize>,
     pub log_return: Summary,
+    /// The sd of its one-step simple returns, annualised (docs/statistics.md).
+    pub volatility: Summary,
     /// Half the traded weight per year at reconstitutions (0 for the market: never traded).
     pub turnover: Summary,
 }
@@ -85,6 +87,19 @@ pub struct StrategyReport {
     /// The cost (bp of traded value) at which the mean relative log return is zero;
     /// null when there is none (see `compare::break_even_cost_bps`).
     pub break_even_cost_bps: Option<f64>,
+    /// Absolute risk beside the benchmark's (docs/statistics.md): the volatility of its
+    /// one-step returns, its difference from the benchmark's on the same path, beta, and
+    /// the size tilt against the benchmark at rebalances and its drift.
+    pub volatility: Summary,
+    pub volatility_difference: Summary,
+    pub beta: Summary,
+    pub size_tilt: Summary,
+    /// Over the paths with at least two rebalances; null when none has.
+    pub size_tilt_drift: Option<Summary>,
+    /// The share of paths whose volatility is at most the benchmark's; with L > 0 too.
+    /// Null, as p_outperform, when the strategy is the benchmark to rounding.
+    pub p_less_risk: Option<Proportion>,
+    pub p_outperform_less_risk: Option<Proportion>,
     /// The historical outcome and its percentile among the paths (`run --history`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryReport>,
@@ -186,6 +201,17 @@ fn information_ratio(paths: &[PathStatistics], estimation: Estimation, rounding:
     }
 }
 
+/// A strategy's size tilt drift over the paths where it is defined (two rebalances or
+/// more), counted as paths when some of a paired run's paths have none.
+fn size_tilt_drift(paths: &[PathStatistics], estimation: Estimation) -> Option<Summary> {
+    let defined: Vec<f64> = paths.iter().map(|p| p.size_tilt_drift).filter(|d| !d.is_nan()).collect();
+    match defined.len() {
+        0 => None,
+        all if all == paths.len() => Some(estimation.summary(&defined)),
+        _ => Some(Estimation { units: Units::Paths, ..estimation }.summary(&defined)),
+    }
+}
+
 /// How `plan`'s results are summarised: pairs as units under antithetic sampling, and
 /// controlled means unless the control is off (docs/control-variates.md).
 pub fn estimation_of(plan: &Plan) -> Estimation {
@@ -209,6 +235,7 @@ fn benchmark_report(
                 reconstitute_every: Some(rule.every),
                 buffer: Some(rule.buffer),
                 log_return: estimation.summary_with_control(&index.log_return, &index.control),
+                volatility: estimation.summary(&results.benchmark_volatility),
                 turnover: estimation.summary(&turnover),
             }
         }
@@ -218,6 +245,7 @@ fn benchmark_report(
             reconstitute_every: None,
             buffer: None,
             log_return: market_log_return,
+            volatility: estimation.summary(&results.benchmark_volatility),
             turnover: estimation.summary(&vec![0.0; results.paths()]),
         },
     }
@@ -273,7 +301,21 @@ impl Report {
                         screen_term: of(|p| p.screen_term),
                     }),
                     break_even_cost_bps: break_even_cost_bps(paths),
-                    history: results.history.as_ref().map(|history| history.report(index, &relative)),
+                    volatility: of(|p| p.volatility),
+                    volatility_difference: if tie {
+                        of(|p| p.volatility_difference).without_interval()
+                    } else {
+                        of(|p| p.volatility_difference)
+                    },
+                    beta: of(|p| p.beta),
+                    size_tilt: of(|p| p.size_tilt),
+                    size_tilt_drift: size_tilt_drift(paths, estimation),
+                    p_less_risk: (!tie).then(|| estimation.p_less_risk(paths, rounding, false)),
+                    p_outperform_less_risk: (!tie).then(|| estimation.p_less_risk(paths, rounding, true)),
+                    history: results
+                        .history
+                        .as_ref()
+                        .map(|history| history.report(index, (&relative, &values(|p| p.volatility_difference)))),
                 };
                 (name.clone(), report)
             })

@@ -23,6 +23,8 @@ pub struct Results {
     pub market_log_return: Vec<f64>,
     /// The market's control M_mu per path (docs/control-variates.md).
     pub market_control: Vec<f64>,
+    /// The benchmark's volatility per path (the index's, or the market's).
+    pub benchmark_volatility: Vec<f64>,
     /// The index benchmark's values per path, when the benchmark is an index.
     pub index: Option<IndexPaths>,
     /// Whether the controls were accumulated (zero throughout when not).
@@ -72,7 +74,7 @@ impl Results {
     /// Bytes the per-path results of `paths` paths of `plan` take (every strategy's
     /// statistics and the market's log return per path).
     pub fn bytes_needed(plan: &Plan, paths: u64) -> u64 {
-        let per_path = plan.strategies.len() * std::mem::size_of::<PathStatistics>() + 2 * std::mem::size_of::<f64>();
+        let per_path = plan.strategies.len() * std::mem::size_of::<PathStatistics>() + 3 * std::mem::size_of::<f64>();
         paths.saturating_mul(per_path as u64)
     }
 
@@ -97,6 +99,7 @@ impl Results {
             per_path: plan.strategies.iter().map(|_| Vec::with_capacity(capacity)).collect(),
             market_log_return: Vec::with_capacity(capacity),
             market_control: Vec::with_capacity(capacity),
+            benchmark_volatility: Vec::with_capacity(capacity),
             index: plan.index.map(|_| IndexPaths::default()),
             control: plan.control_variate == ControlVariate::Martingale,
             path_range,
@@ -125,13 +128,18 @@ impl Results {
     }
 
     /// The paths `path_range.start ..` (in order) already simulated, to be continued:
-    /// their statistics, the market's log returns and controls, the index's values
-    /// (with an index), cross-path sums and time grid.
+    /// their statistics, the market's log returns and controls, the benchmark's
+    /// volatility, the index's values (with an index), cross-path sums and time grid.
     pub fn resumed(
         plan: &Plan,
         path_range: Range<u64>,
         per_path: Vec<Vec<PathStatistics>>,
-        (market_log_return, market_control, index): (Vec<f64>, Vec<f64>, Option<IndexPaths>),
+        (market_log_return, market_control, benchmark_volatility, index): (
+            Vec<f64>,
+            Vec<f64>,
+            Vec<f64>,
+            Option<IndexPaths>,
+        ),
         terminal_sums: OrderedSums,
         grid: Option<TimeGrid>,
     ) -> Results {
@@ -140,6 +148,7 @@ impl Results {
         results.per_path = per_path;
         results.market_log_return = market_log_return;
         results.market_control = market_control;
+        results.benchmark_volatility = benchmark_volatility;
         results.index = index;
         results.terminal_sums = terminal_sums;
         results.grid = grid;
@@ -182,6 +191,10 @@ impl Results {
                     stats.generating_term,
                     stats.drift_term,
                     stats.cost_term,
+                    stats.volatility,
+                    stats.volatility_difference,
+                    stats.beta,
+                    stats.size_tilt,
                 ];
                 if values.iter().any(|v| !v.is_finite()) {
                     return Some((self.path_range.start + path as u64, name.clone()));
@@ -220,13 +233,16 @@ impl Results {
                 index.push(values);
                 benchmark_log_return = values[crate::engine::accumulators::index_field::LOG_RETURN];
             }
+            let moments = batch.benchmark_moments(path);
+            let benchmark_volatility = PathStatistics::benchmark_volatility(moments, self.steps, self.steps_per_year);
+            self.benchmark_volatility.push(benchmark_volatility);
             for (strategy, per_path) in self.per_path.iter_mut().enumerate() {
                 per_path.push(if self.the_market[strategy] {
-                    PathStatistics { log_return: benchmark_log_return, ..PathStatistics::default() }
+                    PathStatistics::of_the_benchmark(benchmark_log_return, benchmark_volatility)
                 } else {
                     PathStatistics::from_slots(
                         (batch.slots(path, strategy), batch.open_terms(path, strategy)),
-                        benchmark_log_return,
+                        (benchmark_log_return, moments),
                         self.steps,
                         self.steps_per_year,
                     )

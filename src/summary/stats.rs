@@ -167,6 +167,23 @@ impl Estimation {
         self.share(wins, relative_log_returns.len())
     }
 
+    /// The share of paths whose volatility is at most the benchmark's (`with_outperform`:
+    /// and whose L > 0), its Wilson interval over the units. A path whose tracking error
+    /// is rounding holds the benchmark's risk: |vol_pi - vol_rho| <= its tracking error.
+    pub fn p_less_risk(
+        &self,
+        paths: &[crate::engine::PathStatistics],
+        rounding: Rounding,
+        with_outperform: bool,
+    ) -> Proportion {
+        let less_risk = |p: &&crate::engine::PathStatistics| {
+            p.volatility_difference <= 0.0 || p.tracking_error <= rounding.tracking_error()
+        };
+        let successes =
+            paths.iter().filter(less_risk).filter(|p| !with_outperform || p.relative_log_return > 0.0).count();
+        self.share(successes, paths.len())
+    }
+
     /// The share `successes / paths`, its Wilson interval with n the units those paths
     /// make (conservative for pairs: a pair's mean indicator is 0, 1/2 or 1).
     pub fn share(&self, successes: usize, paths: usize) -> Proportion {

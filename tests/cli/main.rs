@@ -306,10 +306,11 @@ fn a_strategy_that_is_not_functionally_generated_has_no_decomposition() {
     let csv = std::fs::read_to_string(out.join("paths.csv")).unwrap();
     let capped_row = csv.lines().find(|line| line.starts_with("0,capped,")).unwrap();
     let fields: Vec<&str> = capped_row.split(',').collect();
-    assert_eq!(fields.len(), 15);
+    assert_eq!(fields.len(), 19);
     // generating_term, drift_term and leakage_term empty; the cost term, the control and
-    // the screen term (0: no screen) are still there.
+    // the screen term (0: no screen) are still there, and so are its risk figures.
     assert_eq!((fields[9], fields[10], fields[13]), ("", "", ""));
+    assert!(fields[15..].iter().all(|field| field.parse::<f64>().is_ok_and(f64::is_finite)), "{capped_row}");
     assert!(fields[11].parse::<f64>().unwrap() < 0.0);
     assert!(fields[12].parse::<f64>().unwrap().abs() > 0.0);
     assert_eq!(fields[14], "0");

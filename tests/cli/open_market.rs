@@ -82,14 +82,14 @@ fn an_index_with_screens_shards_merges_resumes_and_reproduces_exactly() {
     let reproduced = sptlab(&["run", "--reproduce", &at("whole/summary.json"), "--backend", "cpu"]);
     assert!(reproduced.status.success(), "{}", String::from_utf8_lossy(&reproduced.stderr));
 
-    // A shard in the format before the index's (2) is refused, and says why.
+    // A shard in the format before the risk figures (3) is refused, and says why.
     let manifest = dir.join("s1/shard.json");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace("\"paths_format\": 3", "\"paths_format\": 2");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("\"paths_format\": 4", "\"paths_format\": 3");
     std::fs::write(&manifest, text).unwrap();
     let old = sptlab(&["merge", &at("s0"), &at("s1"), &at("s2"), "--out", &at("old")]);
     let stderr = String::from_utf8_lossy(&old.stderr);
     assert_eq!(old.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("its paths.bin has format 2") && stderr.contains("reads format 3"), "{stderr}");
+    assert!(stderr.contains("its paths.bin has format 3") && stderr.contains("reads format 4"), "{stderr}");
     assert!(!dir.join("old").exists());
 }
 

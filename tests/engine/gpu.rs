@@ -84,7 +84,11 @@ fn gpu_paths_agree_with_cpu_paths_over_ten_years() {
 
 /// The time grids of a GPU and a CPU run: same points and paths, and every mean at
 /// every point within `tolerance`; returns the largest gap per quantity.
-fn assert_grids_agree(on_gpu: &sptlab::Results, on_cpu: &sptlab::Results, tolerance: f64) -> [f64; 4] {
+fn assert_grids_agree(
+    on_gpu: &sptlab::Results,
+    on_cpu: &sptlab::Results,
+    tolerance: f64,
+) -> [f64; sptlab::engine::time_grid::QUANTITIES] {
     let (gpu_grid, cpu_grid) = (on_gpu.grid.as_ref().unwrap(), on_cpu.grid.as_ref().unwrap());
     assert_eq!((gpu_grid.spec, gpu_grid.paths), (cpu_grid.spec, cpu_grid.paths));
     let mut largest = [0.0f64; sptlab::engine::time_grid::QUANTITIES];
@@ -118,7 +122,23 @@ fn assert_paths_agree(model: &str, on_gpu: &sptlab::Results, on_cpu: &sptlab::Re
             assert!(residual.abs() < 1e-3, "{model}, {name}, path {path}: GPU residual {residual:e}");
             assert!((g.turnover - c.turnover).abs() < 1e-3 * (1.0 + c.turnover), "{model}, {name}: turnover");
             assert!((g.tracking_error - c.tracking_error).abs() < 1e-3, "{model}, {name}: tracking error");
+            // Risk beside return (docs/statistics.md): volatility and beta are spreads of
+            // one-step returns, as the tracking error; a size tilt is a weighted mean log weight.
+            assert!((g.volatility - c.volatility).abs() < 1e-3, "{model}, {name}, path {path}: volatility");
+            assert!((g.beta - c.beta).abs() < 1e-3, "{model}, {name}, path {path}: beta {} vs {}", g.beta, c.beta);
+            let tilt_gap = (g.size_tilt - c.size_tilt).abs();
+            assert!(tilt_gap < 1e-3 * (1.0 + c.size_tilt.abs()), "{model}, {name}, path {path}: size tilt");
+            let drift_gap = (g.size_tilt_drift - c.size_tilt_drift).abs();
+            assert!(
+                drift_gap < 1e-3 || (g.size_tilt_drift.is_nan() && c.size_tilt_drift.is_nan()),
+                "{model}, {name}, path {path}: size tilt drift {} vs {}",
+                g.size_tilt_drift,
+                c.size_tilt_drift
+            );
         }
+    }
+    for (g, c) in on_gpu.benchmark_volatility.iter().zip(&on_cpu.benchmark_volatility) {
+        assert!((g - c).abs() < 1e-4, "{model}: benchmark volatility GPU {g} vs CPU {c}");
     }
     for (g, c) in on_gpu.market_log_return.iter().zip(&on_cpu.market_log_return) {
         assert!((g - c).abs() < tolerance, "{model}: market log return GPU {g} vs CPU {c}");

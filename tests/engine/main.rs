@@ -14,6 +14,7 @@ mod models;
 mod open_market;
 mod reference;
 mod reproducibility;
+mod risk;
 mod theory;
 mod ties;
 mod time_grid;

@@ -142,6 +142,17 @@ fn the_identity_holds_on_every_path_with_an_index_a_buffer_a_screen_and_costs() 
     // The check is real: leaving the leakage out leaves a residual.
     let stats = &results.per_path[strategy(&results, "equal")][0];
     assert!((stats.master_equation_residual() + stats.leakage_term).abs() > 1e-3);
+    // The time grid carries both terms: at its last point, their means over paths (sums
+    // in units of 2^-40: within 1e-11 of the paths' own).
+    let grid = results.grid.as_ref().expect("the CPU keeps the time grid");
+    let last = grid.spec.points - 1;
+    for name in ["equal", "entropy", "screened-index"] {
+        let s = strategy(&results, name);
+        let (leakage, screen) = (grid.mean(s, last, 4), grid.mean(s, last, 5));
+        assert!((leakage - mean(name, |p| p.leakage_term)).abs() < 1e-11, "{name}: leakage {leakage}");
+        assert!((screen - mean(name, |p| p.screen_term)).abs() < 1e-11, "{name}: screen {screen}");
+    }
+    assert!(grid.mean(strategy(&results, "equal"), last / 2, 4) < 0.0, "leakage builds up through the run");
 }
 
 /// Path `path`'s market weights after every step (0 to the last), from the kernel run
@@ -160,7 +171,7 @@ fn weights_through_time(params: &KernelParams<f64>, path: u64) -> Vec<Vec<f64>> 
 /// given the members before: those ranked within `k + buffer` stay (the best ranked if
 /// more than k), the places left go to the largest others. Written apart from
 /// `numeric::ranking`.
-fn members(weights: &[f64], before: &[usize], k: usize, buffer: usize) -> Vec<usize> {
+pub fn members(weights: &[f64], before: &[usize], k: usize, buffer: usize) -> Vec<usize> {
     let mut ranked: Vec<usize> = (0..weights.len()).collect();
     ranked.sort_by(|&a, &b| weights[b].partial_cmp(&weights[a]).unwrap().then(a.cmp(&b)));
     let mut chosen: Vec<usize> = ranked[..(k + buffer).min(ranked.len())]

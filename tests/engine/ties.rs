@@ -108,6 +108,18 @@ fn the_same_portfolio_stays_within_a_tenth_of_the_tie_bound_and_is_reported_as_a
                 assert_eq!(strategy.p_outperform.is_none(), same, "{model} {precision:?} {name}: P(outperform)");
                 assert_eq!(strategy.information_ratio.is_none(), same, "{model} {precision:?} {name}: IR");
                 assert_eq!(strategy.relative_growth_rate.estimate().low.is_none(), same, "{model} {name}: interval");
+                // It ties on risk too: no share of paths with less risk, no interval on the
+                // volatility difference, which is rounding (a tracking error's worth at most).
+                assert_eq!(strategy.p_less_risk.is_none(), same, "{model} {precision:?} {name}: P(less risk)");
+                assert_eq!(strategy.p_outperform_less_risk.is_none(), same, "{model} {name}: P(outperform, less risk)");
+                assert_eq!(strategy.volatility_difference.low.is_none(), same, "{model} {name}: volatility interval");
+                if same {
+                    let bound = rounding.tracking_error();
+                    let difference =
+                        strategy.volatility_difference.max.abs().max(strategy.volatility_difference.min.abs());
+                    assert!(difference <= bound, "{model} {precision:?} {name}: volatility difference {difference:e}");
+                    assert!((strategy.beta.mean - 1.0).abs() < 1e-3, "{model} {precision:?} {name}: beta");
+                }
             }
             for comparison in &report.comparisons {
                 let same = comparison.first != "equal-monthly" && comparison.second != "equal-monthly";

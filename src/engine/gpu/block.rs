@@ -340,7 +340,8 @@ fn market_word(i: u32) -> f32 { return block_data[i]; }
 
 /// Per-path quantities each row sums for the others (`sums_a` in block_paths.wgsl): the
 /// market's gross return, largest and smallest log cap, each strategy's holdings' value,
-/// then the controls' noise sums: the market's and each strategy's.
+/// then the controls' noise sums: the market's and each strategy's (reused at a
+/// rebalance for each strategy's turnover, then its size tilt).
 fn sums_a_quantities(strategies: u32) -> u32 {
     3 + strategies + 1 + strategies
 }

@@ -8,7 +8,7 @@ use super::market::MarketStage;
 use super::max_growth;
 use super::shaders::{self, f32_literal, PhiloxMultiply};
 use crate::engine::accumulators::slot;
-use crate::engine::time_grid::{GridSpec, QUANTITIES};
+use crate::engine::time_grid::{GridSpec, CLOSED_QUANTITIES};
 use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::scenario::{ControlVariate, Plan};
@@ -78,11 +78,19 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("SLOT_LOG_Z_ANCHOR", u(slot::LOG_Z_ANCHOR as u32)),
         ("SLOT_CONTROL", u(slot::CONTROL as u32)),
         ("SLOT_CONTROL_COMP", u(slot::CONTROL_COMP as u32)),
+        ("SLOT_ACTIVE_CROSS", u(slot::ACTIVE_CROSS as u32)),
+        ("SLOT_ACTIVE_CROSS_COMP", u(slot::ACTIVE_CROSS_COMP as u32)),
+        ("SLOT_TILT_FIRST", u(slot::TILT_FIRST as u32)),
+        ("SLOT_TILT_SUM", u(slot::TILT_SUM as u32)),
+        ("SLOT_TILT_SQUARES", u(slot::TILT_SQUARES as u32)),
+        ("SLOT_REBALANCES", u(slot::REBALANCES as u32)),
         ("LOG_CAPS_BASE", u(0)),
         ("LOG_TOTAL", u(layout.log_total())),
         ("LOG_TOTAL_COMP", u(layout.log_total() + 1)),
         ("MARKET_CONTROL", u(layout.market_control())),
         ("MARKET_CONTROL_COMP", u(layout.market_control() + 1)),
+        ("BENCHMARK_RETURNS", u(layout.benchmark_moments())),
+        ("BENCHMARK_SQUARES", u(layout.benchmark_moments() + 1)),
         ("ANTITHETIC", plan.antithetic.to_string()),
         ("CONTROL", (plan.control_variate == ControlVariate::Martingale).to_string()),
         ("SLOTS_BASE", u(layout.slots_base())),
@@ -90,7 +98,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("HOLDINGS_BASE", u(layout.holdings_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
         ("GRID_BASE", u(layout.grid_base())),
-        ("GRID_QUANTITIES", u(QUANTITIES as u32)),
+        ("GRID_QUANTITIES", u(CLOSED_QUANTITIES as u32)),
         ("GRID_EVERY", u(GridSpec::of(plan.steps, plan.steps_per_year).every)),
         ("GRID_POINTS", u(layout.grid_points)),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
@@ -330,6 +338,9 @@ pub fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Ve
         let value = target.iter().sum::<f64>();
         words[slots + slot::HOLDINGS_VALUE] = value;
         words[slots + slot::LOG_Z_ANCHOR] = -value.ln();
+        // The size tilt at step 0: sum_i (pi_i - mu_i) log mu_i.
+        words[slots + slot::TILT_FIRST] = target.iter().zip(mu0).map(|(t, m)| (t - m) * m.ln()).sum::<f64>();
+        words[slots + slot::REBALANCES] = 1.0;
         for i in 0..n {
             words[layout.holdings_base() as usize + s * n + i] = target[i];
         }

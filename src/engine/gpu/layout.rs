@@ -5,7 +5,7 @@
 use super::market;
 use super::max_growth;
 use crate::engine::accumulators::slot;
-use crate::engine::time_grid::{GridSpec, QUANTITIES};
+use crate::engine::time_grid::{GridSpec, CLOSED_QUANTITIES};
 use crate::portfolio::optimize::CovarianceBelief;
 use crate::portfolio::Weighting;
 use crate::scenario::Plan;
@@ -48,7 +48,7 @@ pub struct StateLayout {
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
     pub market_loop_trips: u32,
-    /// Time-grid points (`time_grid::GridSpec`): each keeps QUANTITIES words per strategy.
+    /// Time-grid points (`time_grid::GridSpec`): each keeps CLOSED_QUANTITIES words per strategy.
     pub grid_points: u32,
 }
 
@@ -89,8 +89,13 @@ impl StateLayout {
     pub fn market_control(&self) -> u32 {
         self.n + 2
     }
-    pub fn slots_base(&self) -> u32 {
+    /// The benchmark's return moments (`accumulators::benchmark_moment`): the sum of
+    /// its returns and of their squares (plain sums: `add_benchmark_return`).
+    pub fn benchmark_moments(&self) -> u32 {
         self.n + 4
+    }
+    pub fn slots_base(&self) -> u32 {
+        self.benchmark_moments() + crate::engine::accumulators::benchmark_moment::COUNT as u32
     }
     pub fn mu_base(&self) -> u32 {
         self.slots_base() + self.strategies * slot::COUNT as u32
@@ -139,10 +144,10 @@ impl StateLayout {
     }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.grid_base() + self.grid_points * self.strategies * QUANTITIES as u32
+        self.grid_base() + self.grid_points * self.strategies * CLOSED_QUANTITIES as u32
     }
-    /// Slots read back per batch: log caps, log Z, the market's control and the strategy
-    /// accumulators.
+    /// Slots read back per batch: log caps, log Z, the market's control, the benchmark's
+    /// moments and the strategy accumulators.
     pub fn readback_slots(&self) -> u32 {
         self.mu_base()
     }

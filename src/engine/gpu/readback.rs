@@ -5,8 +5,8 @@
 use super::context::GpuContext;
 use super::layout::StateLayout;
 use super::GpuError;
-use crate::engine::accumulators::{slot, BatchAccumulators};
-use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
+use crate::engine::accumulators::{benchmark_moment, slot, BatchAccumulators};
+use crate::engine::time_grid::{GridSpec, TimeGrid, CLOSED_QUANTITIES};
 
 /// What a batch reads back, in words of 4 bytes, in staging order: the accumulators
 /// (`[slot][lane]`, `stride` lanes a slot), the time grid (likewise), every lane's
@@ -155,7 +155,7 @@ pub(super) fn fold_batch(
     let mut out = BatchAccumulators::zeroed(first_path, count, n, strategies);
     let mut time_grid = TimeGrid::new(grid, strategies);
     time_grid.record_rows(count, |s, point| {
-        let base = (point as usize * strategies + s) * QUANTITIES;
+        let base = (point as usize * strategies + s) * CLOSED_QUANTITIES;
         std::array::from_fn(|q| row(grid_values, base + q))
     });
     out.grid = Some(time_grid);
@@ -169,6 +169,12 @@ pub(super) fn fold_batch(
     }
     for (lane, value) in row(words, layout.market_control() as usize).iter().enumerate() {
         out.market_control[lane] = *value as f64;
+    }
+    let moments = layout.benchmark_moments() as usize;
+    for (moment, at) in [(benchmark_moment::RETURN_SUM, moments), (benchmark_moment::RETURN_SQUARES, moments + 1)] {
+        for (lane, value) in row(words, at).iter().enumerate() {
+            out.benchmark_moments[lane * benchmark_moment::COUNT + moment] = *value as f64;
+        }
     }
     let per_path = strategies * slot::COUNT;
     for k in 0..per_path {
