@@ -379,9 +379,12 @@ impl Draw for FanChart<'_> {
 /// rebalance) and of the drift term so far; with an index, of the leakage term so far.
 struct DecompositionOverTime {
     years: Vec<f64>,
-    /// (name, generating term %, drift term %, leakage term % with an index) per point.
-    series: Vec<(String, Vec<f64>, Vec<f64>, Option<Vec<f64>>)>,
+    series: Vec<TermsOverTime>,
 }
+
+/// A strategy's name, its generating and drift terms (% per point), and its leakage
+/// term with an index.
+type TermsOverTime = (String, Vec<f64>, Vec<f64>, Option<Vec<f64>>);
 
 impl DecompositionOverTime {
     fn of(results: &Results, grid: &TimeGrid, steps_per_year: u32) -> Option<DecompositionOverTime> {

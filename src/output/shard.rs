@@ -322,7 +322,7 @@ pub fn read_shard(directory: &Path) -> Result<Shard, ShardError> {
         let header = width - strategies * PathStatistics::FIELDS;
         in_row >= header && (in_row - header) % PathStatistics::FIELDS == PathStatistics::SIZE_TILT_DRIFT
     };
-    let undefined = |(word, value): (usize, &f64)| !value.is_finite() && !(value.is_nan() && drift_at(word));
+    let undefined = |(word, value): (usize, &f64)| !(value.is_finite() || value.is_nan() && drift_at(word));
     if let Some(at_word) = words.iter().enumerate().position(undefined) {
         return Err(ShardError::Damaged(format!(
             "{}: path {} holds a value that is not finite; a finished run has none",

@@ -743,3 +743,31 @@ fn reproduce_confirms_a_gpu_run_made_with_other_batches() {
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(stdout.contains("within 1e-3 (GPU)"), "{stdout}");
 }
+
+#[test]
+fn a_size_tilt_drift_undefined_on_every_path_goes_through_shards_as_null() {
+    // A strategy that never rebalances has one size tilt a path (step 0's): no drift.
+    let dir = scratch("tilt-drift");
+    let scenario = dir.join("held.toml");
+    std::fs::write(
+        &scenario,
+        "paths = 20\nyears = 1.0\n[market]\nn = 5\nvol = 0.2\n[[strategies]]\nname = \"held\"\nweighting = \
+         \"equal\"\nrebalance_every = 100000\n[[strategies]]\nname = \"monthly\"\nweighting = \"equal\"\n\
+         rebalance_every = 21\n",
+    )
+    .unwrap();
+    let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    for (shard, out) in [("0/2", "a"), ("1/2", "b")] {
+        let output =
+            sptlab(&["run", scenario.to_str().unwrap(), "--backend", "cpu", "--shard", shard, "--out", &at(out)]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let merged = sptlab(&["merge", &at("a"), &at("b"), "--out", &at("m"), "--per-path", "--per-path-format", "csv"]);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    let summary = json(&dir.join("m/summary.json"));
+    assert!(summary["strategies"]["held"]["size_tilt_drift"].is_null());
+    assert!(summary["strategies"]["monthly"]["size_tilt_drift"]["mean"].as_f64().unwrap() > 0.0);
+    let csv = std::fs::read_to_string(dir.join("m/paths.csv")).unwrap();
+    let held = csv.lines().find(|line| line.starts_with("0,held,")).unwrap();
+    assert!(held.ends_with(','), "an empty size_tilt_drift: {held}");
+}

@@ -165,7 +165,7 @@ fn against_an_index_they_agree_with_the_replay_of_its_members() {
     let index_weights = move |step: usize, mu: &[f64]| {
         if step == 0 {
             member = members(mu, &[], k, 0);
-        } else if step % every == 0 && step < 504 {
+        } else if step.is_multiple_of(every) && step < 504 {
             member = members(mu, &member, k, buffer);
         }
         let share: f64 = member.iter().map(|&i| mu[i]).sum();
