@@ -1,6 +1,6 @@
 // Simulation kernels: `init_paths` and `advance_paths`, one invocation per path.
 // The CPU twins are `PathBlock::init_paths` and `PathBlock::advance_paths` in
-// src/engine/cpu.rs, with the market stages in src/market/; the arithmetic
+// src/engine/cpu/mod.rs, with the market stages in src/market/; the arithmetic
 // below follows them step for step.
 //
 // Composed at load time (src/engine/gpu/shaders.rs) after philox.wgsl,

@@ -9,7 +9,7 @@
 // per-path scalars (log Z, each strategy's accumulators) are kept by every row alike;
 // row 0 stores them.
 //
-// The CPU twins are `PathBlock::advance_paths` (src/engine/cpu.rs) and the market
+// The CPU twins are `PathBlock::advance_paths` (src/engine/cpu/mod.rs) and the market
 // stages in src/market/: each stock's correlated step is the same chain of fused
 // multiply-adds, j = 0, 1, ..., i, as `correlate_blocks` in src/market/gbm.rs.
 // The per-path kernel (advance_paths.wgsl) stays for rank models, top-k, capped and

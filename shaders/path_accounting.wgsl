@@ -1,7 +1,7 @@
 // What both simulation kernels share (advance_paths.wgsl, one invocation per path;
 // block_paths.wgsl, a workgroup per block of paths): a strategy's per-path accounting
 // through the kernel's `slot_value` and `set_slot` (CPU twin: src/engine/accumulators.rs
-// and src/engine/cpu.rs). `struct Params` is composed before it from Rust
+// and src/engine/cpu/mod.rs). `struct Params` is composed before it from Rust
 // (src/engine/gpu/params.rs).
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -431,7 +431,7 @@ mod tests {
     /// constants, and a factor-form variant added; issue 31: risk beside return, the
     /// benchmark's return moments per path, each strategy's active-times-benchmark sum and
     /// size tilt at rebalances, and the log caps loaded where the eigenbasis solver
-    /// finishes a rebalance).
+    /// finishes a rebalance; the comments' path of the CPU twin, now src/engine/cpu/mod.rs).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -445,5 +445,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "9408764b228f0f0ad16b557e69cebb5a461f279a9a68ce7bd1afbcec25f8ea77";
+    const COMPOSED_KERNELS_SHA256: &str = "232d633ca138ed0b11aa9cbb3fb0f0ad62ac5b508b05a2fbb5fa25ba21f83401";
 }

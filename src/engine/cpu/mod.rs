@@ -13,112 +13,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::engine::accumulators::{benchmark_moment, index_field, open_term, slot, BatchAccumulators};
-use crate::engine::open_market::{allowed_set_changed, allowed_share, allowed_stocks, AllowedShare, IndexBlock};
-use crate::engine::time_grid::{GridSpec, TimeGrid, QUANTITIES};
+use crate::engine::open_market::{allowed_set_changed, allowed_share, allowed_stocks, IndexBlock};
+use crate::engine::time_grid::{TimeGrid, QUANTITIES};
 use crate::market::bootstrap::bootstrap_log_steps;
 use crate::market::gbm::{cholesky_log_steps, factor_log_steps};
 use crate::market::rank::rank_log_steps;
 use crate::market::vsm::vsm_log_steps;
 use crate::market::{Draws, MarketKernel};
-use crate::numeric::lanes::{self, Real, LANES};
-use crate::numeric::philox::seed_key;
-use crate::numeric::ranking::sort_by_rank;
+use crate::numeric::lanes::{Real, LANES};
 use crate::portfolio::optimize::{CovarianceBelief, WarmStart};
-use crate::portfolio::{member_target_weights, target_weights, top_k_targets, AllowedStocks, KernelWeighting};
-use crate::scenario::{ControlVariate, IndexRule, Plan};
+use crate::portfolio::{target_weights, KernelWeighting};
 
-type Lanes<R> = lanes::Lanes<R, LANES>;
+mod accounting;
+mod open_step;
+mod params;
+mod rules;
 
-/// Kahan-compensated `*sum += value`, with the compensation in `*compensation`.
-#[inline(always)]
-fn kahan_add<R: Real>(sum: &mut Lanes<R>, compensation: &mut Lanes<R>, value: Lanes<R>) {
-    let corrected = value - *compensation;
-    let next = *sum + corrected;
-    *compensation = (next - *sum) - corrected;
-    *sum = next;
-}
-
-/// Kahan-compensated `slots[sum] += value`, with the compensation in `slots[compensation]`.
-#[inline(always)]
-fn kahan_add_slot<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], sum: usize, compensation: usize, value: Lanes<R>) {
-    let (mut total, mut carried) = (slots[sum], slots[compensation]);
-    kahan_add(&mut total, &mut carried, value);
-    (slots[sum], slots[compensation]) = (total, carried);
-}
+use accounting::{grow_holdings, kahan_add, kahan_add_slot, record_size_tilt, size_tilt, Lanes};
+use open_step::{open_rebalance, open_targets, MarketView, OpenSchedule, OpenScratch, OpenStrategy, OpenTerms};
+pub use params::{KernelParams, StrategyKernel};
+use rules::{max_growth_block, top_k_block, ReturnWindow, TopKScratch};
 
 pub use crate::numeric::simd::{flavour, kernel_flavour, Flavour, FLAVOUR_VARIABLE};
-
-/// Run-wide parameters in the kernel's precision.
-pub struct KernelParams<R> {
-    pub key: [u32; 2],
-    pub total_steps: u32,
-    pub n: usize,
-    pub market: MarketKernel<R>,
-    pub initial_mu: Vec<R>,
-    pub initial_log_mu: Vec<R>,
-    /// Stocks by initial weight, largest first (the starting rank order of every lane).
-    pub initial_order: Vec<u32>,
-    pub strategies: Vec<StrategyKernel<R>>,
-    /// Where each path's strategies are recorded through time.
-    pub grid: GridSpec,
-    /// Paths 2k + 1 draw the negated normals of paths 2k (docs/control-variates.md).
-    pub antithetic: bool,
-    /// Whether the controls M are accumulated (not when the run's control is off, so
-    /// that `bench` can measure what they cost).
-    pub control: bool,
-    /// The index that is the benchmark (docs/open-markets.md); the market when `None`.
-    pub index: Option<IndexRule>,
-}
-
-pub struct StrategyKernel<R> {
-    pub weighting: KernelWeighting<R>,
-    pub rebalance_every: u32,
-    pub cost_rate: R,
-    /// The stocks its screen excludes, ascending.
-    pub exclude: Vec<usize>,
-    /// Whether it holds index members or is screened: its weights are the rule applied
-    /// to the allowed stocks' weights, and its leakage and screen terms are kept.
-    pub open: bool,
-}
-
-impl<R: Real> KernelParams<R> {
-    pub fn new(plan: &Plan) -> KernelParams<R> {
-        let n = plan.n();
-        KernelParams {
-            key: seed_key(plan.seed),
-            total_steps: plan.steps,
-            n,
-            market: plan.market.kernel(plan.dt()),
-            initial_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(*m)).collect(),
-            initial_log_mu: plan.market.initial_weights().iter().map(|m| R::from_f64(m.ln())).collect(),
-            initial_order: {
-                let mut order: Vec<u32> = (0..n as u32).collect();
-                sort_by_rank(&mut order, |stock| plan.market.initial_weights()[stock]);
-                order
-            },
-            strategies: plan
-                .strategies
-                .iter()
-                .map(|s| StrategyKernel {
-                    weighting: s.weighting.in_precision(n),
-                    rebalance_every: s.rebalance_every,
-                    cost_rate: R::from_f64(s.cost_rate),
-                    exclude: s.exclude.clone(),
-                    open: plan.index.is_some() || !s.exclude.is_empty(),
-                })
-                .collect(),
-            grid: GridSpec::of(plan.steps, plan.steps_per_year),
-            antithetic: plan.antithetic,
-            control: plan.control_variate == ControlVariate::Martingale,
-            index: plan.index,
-        }
-    }
-
-    /// Whether any strategy holds index members or is screened.
-    pub fn is_open(&self) -> bool {
-        self.strategies.iter().any(|s| s.open)
-    }
-}
 
 /// One strategy's state in a block.
 struct StrategyBlock<R> {
@@ -130,27 +46,6 @@ struct StrategyBlock<R> {
     warm: Vec<WarmStart>,
     /// A strategy on index members or under a screen: its leakage and screen terms.
     open: Option<OpenTerms<R>>,
-}
-
-/// What a strategy in an open market keeps beside its slots (docs/open-markets.md).
-struct OpenTerms<R> {
-    /// 1 for the stocks it may hold now (the index's members less its screen), 0 elsewhere.
-    allowed: Vec<Lanes<R>>,
-    /// Sum over reconstitutions of log G(rho^E before) - log G(rho^E after), with Kahan.
-    leakage: Lanes<R>,
-    leakage_comp: Lanes<R>,
-    /// log(V_rho^E / V_rho) at the last index period's start, and summed over the periods closed.
-    screen_anchor: Lanes<R>,
-    screen: Lanes<R>,
-    /// log A at the holding period's start: the allowed stocks' share of the market.
-    log_share_anchor: Lanes<R>,
-}
-
-/// Scratch of the open market's strategies: the allowed stocks after a reconstitution,
-/// and rho^E (for capped).
-struct OpenScratch<R> {
-    allowed: Vec<Lanes<R>>,
-    rho: Vec<Lanes<R>>,
 }
 
 impl<R: Real> StrategyBlock<R> {
@@ -207,45 +102,6 @@ pub struct PathBlock<R> {
     /// The block's strategies at each grid point: `[point][strategy][quantity][lane]`
     /// (quantities as `TimeGrid::record` takes them).
     grid_values: Vec<f64>,
-}
-
-/// The last `capacity` steps' log returns, `[slot][stock]` of lanes, as a ring.
-struct ReturnWindow<R> {
-    capacity: usize,
-    returns: Vec<Lanes<R>>,
-    /// The slot the next step's returns go to.
-    next: usize,
-    filled: usize,
-}
-
-impl<R: Real> ReturnWindow<R> {
-    fn push(&mut self, log_returns: &[Lanes<R>]) {
-        let n = log_returns.len();
-        self.returns[self.next * n..(self.next + 1) * n].copy_from_slice(log_returns);
-        self.next = (self.next + 1) % self.capacity;
-        self.filled = (self.filled + 1).min(self.capacity);
-    }
-
-    /// Lane `lane`'s last `count` returns (at most those held), oldest first.
-    fn lane_history(&self, lane: usize, count: usize, n: usize) -> Vec<Vec<f64>> {
-        let count = count.min(self.filled);
-        (0..count)
-            .map(|j| {
-                let slot = (self.next + self.capacity - count + j) % self.capacity;
-                self.returns[slot * n..(slot + 1) * n].iter().map(|r| r.0[lane].to_f64()).collect()
-            })
-            .collect()
-    }
-}
-
-/// What top-k strategies keep per block: each lane's rank order (`lane * n + rank`),
-/// shared by every top-k strategy, and one lane's worth of scratch.
-struct TopKScratch<R> {
-    order: Vec<u32>,
-    keyed: Vec<(R, u32)>,
-    log_mu: Vec<R>,
-    held: Vec<bool>,
-    target: Vec<R>,
 }
 
 impl<R: Real> PathBlock<R> {
@@ -782,248 +638,6 @@ impl<R: Real> PathBlock<R> {
     }
 }
 
-/// Grows every holding with its price through the step; returns their value and, with
-/// `CONTROL`, the sum of the holdings at the start of the step times the step's noise.
-#[inline(always)]
-fn grow_holdings<R: Real, const FUSED: bool, const CONTROL: bool>(
-    holdings: &mut [Lanes<R>],
-    growth: &[Lanes<R>],
-    noise: &[Lanes<R>],
-) -> (Lanes<R>, Lanes<R>) {
-    let mut value = Lanes::zero();
-    let mut held_noise = Lanes::zero();
-    for ((holding, growth), noise) in holdings.iter_mut().zip(growth).zip(noise) {
-        if CONTROL {
-            held_noise = holding.mul_add_lanes::<FUSED>(*noise, held_noise);
-        }
-        *holding = *holding * *growth;
-        value = value + *holding;
-    }
-    (value, held_noise)
-}
-
-/// The size tilt of `weights` (summing to 1) against the benchmark's weights:
-/// s = sum_i (pi_i - rho_i) log mu_i, with rho the market's weights or the index's
-/// (mu on its members over their share).
-#[inline(always)]
-fn size_tilt<R: Real, const FUSED: bool>(
-    weights: &[Lanes<R>],
-    mu: &[Lanes<R>],
-    log_mu: &[Lanes<R>],
-    index: Option<&IndexBlock<R>>,
-) -> Lanes<R> {
-    let mut tilt = Lanes::zero();
-    match index {
-        None => {
-            for ((weight, mu), log_mu) in weights.iter().zip(mu).zip(log_mu) {
-                tilt = (*weight - *mu).mul_add_lanes::<FUSED>(*log_mu, tilt);
-            }
-        }
-        Some(index) => {
-            let inverse_share = index.share.recip();
-            let mut member_tilt = Lanes::zero();
-            for (((weight, mu), log_mu), member) in weights.iter().zip(mu).zip(log_mu).zip(&index.member) {
-                tilt = weight.mul_add_lanes::<FUSED>(*log_mu, tilt);
-                member_tilt = (*mu * *member).mul_add_lanes::<FUSED>(*log_mu, member_tilt);
-            }
-            tilt = tilt - member_tilt * inverse_share;
-        }
-    }
-    tilt
-}
-
-/// Counts a rebalance's size tilt `tilt` in the lanes where `taken` is 1.
-#[inline(always)]
-fn record_size_tilt<R: Real>(slots: &mut [Lanes<R>; slot::COUNT], tilt: Lanes<R>, taken: Lanes<R>) {
-    let shifted = (tilt - slots[slot::TILT_FIRST]) * taken;
-    slots[slot::TILT_SUM] = slots[slot::TILT_SUM] + shifted;
-    slots[slot::TILT_SQUARES] = slots[slot::TILT_SQUARES] + shifted * shifted;
-    slots[slot::REBALANCES] = slots[slot::REBALANCES] + taken;
-}
-
-/// With an index or a screen: the allowed stocks (1 and 0) and the inverse of their
-/// share of the market's cap.
-type AllowedMask<'a, R> = Option<(&'a [Lanes<R>], Lanes<R>)>;
-
-/// Why an open-market strategy closes its holding period at a step.
-struct OpenSchedule<R> {
-    /// Its own rebalancing falls here.
-    rebalance: bool,
-    /// The run's last step: the period closes without a trade.
-    is_last: bool,
-    /// The index reconstituted here.
-    reconstituted: bool,
-    /// 1 in the lanes where the reconstitution changed the strategy's allowed stocks.
-    changed: Lanes<R>,
-}
-
-/// A strategy on index members or under a screen, at a step where its period may close.
-struct OpenStrategy<'a, R> {
-    kernel: &'a StrategyKernel<R>,
-    holdings: &'a mut [Lanes<R>],
-    /// max_growth: the live lanes' solver states.
-    warm: &'a mut [WarmStart],
-    slots: &'a mut [Lanes<R>; slot::COUNT],
-    terms: &'a mut OpenTerms<R>,
-}
-
-/// The block's market as such a strategy sees it: the market weights, their logs and the index.
-struct MarketView<'a, R> {
-    mu: &'a [Lanes<R>],
-    log_mu: &'a [Lanes<R>],
-    index: Option<&'a IndexBlock<R>>,
-    /// max_growth with a trailing estimate: the lanes' recent returns.
-    window: Option<&'a ReturnWindow<R>>,
-}
-
-/// An open-market strategy's targets: its rule on the allowed stocks (`allowed`, their
-/// `share` of the market; `rho_scratch` for rho^E; the market's weights and logs) into `target`;
-/// returns log G(rho^E) (0 for rules that are not functionally generated).
-#[inline(always)]
-fn open_targets<R: Real, const FUSED: bool>(
-    weighting: &KernelWeighting<R>,
-    (allowed, rho_scratch, share): (&[Lanes<R>], &mut [Lanes<R>], AllowedShare<R>),
-    (mu, log_mu): (&[Lanes<R>], &[Lanes<R>]),
-    holdings: &[Lanes<R>],
-    (top_k, warm, window): (Option<&mut TopKScratch<R>>, &mut [WarmStart], Option<&ReturnWindow<R>>),
-    target: &mut [Lanes<R>],
-) -> Lanes<R> {
-    match (weighting, top_k) {
-        (KernelWeighting::MaxGrowth { belief, max_turnover }, _) => {
-            let held = (holdings, *max_turnover);
-            max_growth_block(belief, (mu, Some((allowed, share.inverse))), held, window, warm, target);
-            Lanes::zero()
-        }
-        (KernelWeighting::TopK { k, buffer, p }, Some(top_k)) => {
-            top_k_block((*k, *buffer, *p), log_mu, Some(allowed), holdings, top_k, target);
-            Lanes::zero()
-        }
-        (KernelWeighting::Capped { .. }, _) => {
-            // Capped takes rho^E as its market weights (stocks outside stay at 0).
-            for ((rho, m), a) in rho_scratch.iter_mut().zip(mu).zip(allowed) {
-                *rho = *m * *a * share.inverse;
-            }
-            target_weights::<R, LANES, FUSED>(weighting, rho_scratch, rho_scratch, target)
-        }
-        _ => {
-            let allowed =
-                AllowedStocks { mask: allowed, count: share.count, log_share: share.log, inverse_share: share.inverse };
-            member_target_weights::<R, LANES, FUSED>(weighting, (mu, log_mu), allowed, target)
-        }
-    }
-}
-
-/// An open-market strategy at a step where its period may close (docs/open-markets.md):
-/// the period closes on the old allowed stocks (its drift term against rho^E), the
-/// leakage term takes log G(rho^E before) - log G(rho^E after) where the
-/// reconstitution changed the allowed stocks, the screen term closes at every
-/// reconstitution and at the end, and the strategy trades where its own schedule falls
-/// or its allowed stocks changed. Returns the step's cost factor.
-#[inline(always)]
-fn open_rebalance<R: Real, const FUSED: bool>(
-    OpenStrategy { kernel: strategy, holdings, warm, slots, terms }: OpenStrategy<'_, R>,
-    MarketView { mu, log_mu, index, window }: MarketView<'_, R>,
-    (value, schedule): (Lanes<R>, OpenSchedule<R>),
-    (scratch, mut top_k, target): (&mut OpenScratch<R>, Option<&mut TopKScratch<R>>, &mut [Lanes<R>]),
-) -> Lanes<R> {
-    let ones = Lanes::splat(R::ONE);
-    let every_lane = schedule.rebalance || schedule.is_last;
-    let closes = if every_lane { ones } else { schedule.changed };
-    let any_changed = schedule.changed.any_positive();
-    let generated = !matches!(
-        strategy.weighting,
-        KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. } | KernelWeighting::MaxGrowth { .. }
-    );
-    // The period's end on the old allowed stocks (those before a reconstitution).
-    let share_before = allowed_share(mu, &terms.allowed);
-    let log_share_before = share_before.log;
-    if schedule.reconstituted || schedule.is_last {
-        // log(V_rho^E / V_rho) over the index period just ended: log(A / S) at its end less at its start.
-        let log_index_share = index.map_or(Lanes::zero(), |index| {
-            if schedule.reconstituted {
-                index.share_before.ln()
-            } else {
-                index.share.ln()
-            }
-        });
-        if !strategy.exclude.is_empty() {
-            terms.screen = terms.screen + (log_share_before - log_index_share - terms.screen_anchor);
-        }
-    }
-    let mut log_g = Lanes::zero();
-    let reforms = schedule.reconstituted && any_changed;
-    // Targets only where a period closes (a solve costs far more than a step).
-    if (generated || !reforms) && (every_lane || any_changed) {
-        log_g = open_targets::<R, FUSED>(
-            &strategy.weighting,
-            (&terms.allowed, &mut scratch.rho, share_before),
-            (mu, log_mu),
-            holdings,
-            (top_k.as_deref_mut(), &mut *warm, window),
-            target,
-        );
-    }
-    // T(q | p) = log(sum_i pi_i(p) q_i / p_i) - log(G(q) / G(p)) with p, q = rho^E: the
-    // holdings grew with their caps relative to the market's, and rho^E_i = mu_i / A.
-    let log_period_ratio = value.ln() + slots[slot::LOG_Z_ANCHOR] + terms.log_share_anchor - log_share_before;
-    let divergence = (log_period_ratio - (log_g - slots[slot::LOG_G_ANCHOR])) * closes;
-    kahan_add_slot(slots, slot::DRIFT, slot::DRIFT_COMP, divergence);
-    slots[slot::MIN_DIVERGENCE] =
-        closes.select(slots[slot::MIN_DIVERGENCE].min(divergence), slots[slot::MIN_DIVERGENCE]);
-    let mut log_share = log_share_before;
-    if schedule.reconstituted {
-        // The new allowed stocks (the same where they did not change), from the scratch.
-        std::mem::swap(&mut terms.allowed, &mut scratch.allowed);
-        let share_after = allowed_share(mu, &terms.allowed);
-        let log_share_after = share_after.log;
-        let log_index_share = index.map_or(Lanes::zero(), |index| index.share.ln());
-        terms.screen_anchor = log_share_after - log_index_share;
-        if reforms {
-            let log_g_after = open_targets::<R, FUSED>(
-                &strategy.weighting,
-                (&terms.allowed, &mut scratch.rho, share_after),
-                (mu, log_mu),
-                holdings,
-                (top_k, warm, window),
-                target,
-            );
-            kahan_add(&mut terms.leakage, &mut terms.leakage_comp, (log_g - log_g_after) * schedule.changed);
-            log_g = schedule.changed.select(log_g_after, log_g);
-            log_share = schedule.changed.select(log_share_after, log_share);
-        }
-    }
-    slots[slot::LOG_G_ANCHOR] = closes.select(log_g, slots[slot::LOG_G_ANCHOR]);
-    terms.log_share_anchor = closes.select(log_share, terms.log_share_anchor);
-    if schedule.is_last {
-        return ones;
-    }
-    // Trade where the schedule falls, or where the allowed stocks changed.
-    let trades = if schedule.rebalance { ones } else { schedule.changed };
-    let inverse_value = value.recip();
-    let mut traded = Lanes::zero();
-    if schedule.rebalance {
-        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
-            traded = traded + (*target - *holding * inverse_value).abs();
-            *holding = *target;
-        }
-    } else {
-        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
-            traded = traded + (*target - *holding * inverse_value).abs();
-            *holding = trades.select(*target, *holding);
-        }
-    }
-    let traded = traded * trades;
-    // Where it traded, its holdings are its weights (worth 1).
-    record_size_tilt(slots, size_tilt::<R, FUSED>(holdings, mu, log_mu, index), trades);
-    slots[slot::HOLDINGS_VALUE] = trades.select(ones, value);
-    slots[slot::LOG_Z_ANCHOR] = trades.select(Lanes::zero(), slots[slot::LOG_Z_ANCHOR]);
-    let cost_factor = ones - traded * strategy.cost_rate;
-    slots[slot::TURNOVER] = slots[slot::TURNOVER] + traded * R::from_f64(0.5);
-    slots[slot::TRADED_SQUARES] = slots[slot::TRADED_SQUARES] + traded * traded;
-    slots[slot::COST] = slots[slot::COST] + cost_factor.ln();
-    cost_factor
-}
-
 /// A block's rows of the batch's output (`BatchAccumulators`' fields).
 struct BlockOutput<'a> {
     log_caps: &'a mut [f64],
@@ -1058,108 +672,6 @@ impl BatchAccumulators {
                 open_terms: open_terms.next().unwrap_or_default(),
             })
             .collect()
-    }
-}
-
-/// Top-k targets for every lane of a block, from each lane's holdings (held = positive);
-/// with `allowed` (a mask of 1 and 0), among the allowed stocks only.
-fn top_k_block<R: Real>(
-    (k, buffer, p): (usize, usize, R),
-    log_mu: &[Lanes<R>],
-    allowed: Option<&[Lanes<R>]>,
-    holdings: &[Lanes<R>],
-    scratch: &mut TopKScratch<R>,
-    target: &mut [Lanes<R>],
-) {
-    let n = log_mu.len();
-    // Stocks not allowed rank below every allowed one (k is at most the allowed count).
-    let outside = R::from_f64(-1e30);
-    for lane in 0..LANES {
-        for i in 0..n {
-            let allowed = allowed.is_none_or(|a| a[i].0[lane] > R::ZERO);
-            scratch.log_mu[i] = if allowed { log_mu[i].0[lane] } else { outside };
-            scratch.held[i] = allowed && holdings[i].0[lane] > R::ZERO;
-        }
-        let order = &mut scratch.order[lane * n..(lane + 1) * n];
-        top_k_targets(k, buffer, p, &scratch.log_mu, &mut scratch.held, order, &mut scratch.keyed, &mut scratch.target);
-        for (t, value) in target.iter_mut().zip(&scratch.target) {
-            t.0[lane] = *value;
-        }
-    }
-}
-
-/// max_growth targets for the live lanes of a block (those `warm` holds: a block's last
-/// lanes may carry no path, and a solve costs far more than a step), each solve
-/// warm-started from the lane's last; the rest hold the market. With `allowed` (a mask
-/// of 1 and 0 and the inverse of the allowed stocks' share of the market), the
-/// benchmark is the allowed members among themselves and every other weight is 0. With a trailing
-/// estimate each lane builds its own problem from its window of returns, and holds the
-/// market until it has two. With a turnover limit, the move from the weights held
-/// toward the optimum is cut to the limit.
-fn max_growth_block<R: Real>(
-    belief: &CovarianceBelief,
-    (mu, allowed): (&[Lanes<R>], AllowedMask<'_, R>),
-    (holdings, max_turnover): (&[Lanes<R>], Option<f64>),
-    window: Option<&ReturnWindow<R>>,
-    warm: &mut [WarmStart],
-    target: &mut [Lanes<R>],
-) {
-    let n = mu.len();
-    let mut lane_mu = vec![0.0; n];
-    let mut lane_allowed = vec![true; n];
-    for lane in 0..LANES {
-        for ((t, m), i) in target.iter_mut().zip(mu).zip(0..n) {
-            // Lanes without a path hold the (screened) market.
-            t.0[lane] = match allowed {
-                Some((mask, inverse_share)) => m.0[lane] * mask[i].0[lane] * inverse_share.0[lane],
-                None => m.0[lane],
-            };
-        }
-    }
-    for (lane, warm) in warm.iter_mut().enumerate() {
-        // The benchmark's weights: the market's, or the allowed members' among themselves.
-        for (i, value) in lane_mu.iter_mut().enumerate() {
-            *value = target[i].0[lane].to_f64();
-        }
-        if let Some((mask, _)) = allowed {
-            for (a, m) in lane_allowed.iter_mut().zip(mask) {
-                *a = m.0[lane] > R::ZERO;
-            }
-        }
-        let estimated;
-        let problem = match belief {
-            CovarianceBelief::Model(problem) => Some(problem.as_ref()),
-            CovarianceBelief::Trailing(estimate) => {
-                let history = window.map_or(Vec::new(), |w| w.lane_history(lane, estimate.lookback, n));
-                estimated = estimate.problem(&history);
-                estimated.as_ref()
-            }
-        };
-        let within = allowed.map(|_| &lane_allowed[..]);
-        let weights = match problem {
-            Some(problem) => {
-                let optimum = problem.solve_within(&lane_mu, within, warm).weights;
-                match max_turnover {
-                    Some(limit) => {
-                        // Leavers are sold whatever the limit: the held weights of the
-                        // stocks it may still hold, among themselves, are where it starts.
-                        let held: Vec<f64> = holdings
-                            .iter()
-                            .zip(0..n)
-                            .map(|(h, i)| if lane_allowed[i] { h.0[lane].to_f64() } else { 0.0 })
-                            .collect();
-                        let value: f64 = held.iter().sum();
-                        let held: Vec<f64> = held.iter().map(|h| h / value).collect();
-                        problem.limit_turnover(&lane_mu, &held, &optimum, limit)
-                    }
-                    None => optimum,
-                }
-            }
-            None => lane_mu.clone(),
-        };
-        for (t, w) in target.iter_mut().zip(&weights) {
-            t.0[lane] = R::from_f64(*w);
-        }
     }
 }
 
@@ -1301,7 +813,7 @@ pub fn simulate_batch_until<R: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scenario;
+    use crate::{Plan, Scenario};
 
     fn plan() -> Plan {
         let text = r#"
