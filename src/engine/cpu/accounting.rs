@@ -67,16 +67,29 @@ pub(super) fn size_tilt<R: Real, const FUSED: bool>(
             }
         }
         Some(index) => {
-            let inverse_share = index.share.recip();
-            let mut member_tilt = Lanes::zero();
-            for (((weight, mu), log_mu), member) in weights.iter().zip(mu).zip(log_mu).zip(&index.member) {
+            for (weight, log_mu) in weights.iter().zip(log_mu) {
                 tilt = weight.mul_add_lanes::<FUSED>(*log_mu, tilt);
-                member_tilt = (*mu * *member).mul_add_lanes::<FUSED>(*log_mu, member_tilt);
             }
-            tilt = tilt - member_tilt * inverse_share;
+            tilt = tilt - index_log_mu::<R, FUSED>(mu, log_mu, index);
         }
     }
     tilt
+}
+
+/// The index's weighted mean log weight, sum_i rho_i log mu_i (rho = mu on the members
+/// over their share): what `size_tilt` takes from a portfolio's against an index, the
+/// same for every strategy at a step.
+#[inline(always)]
+pub(super) fn index_log_mu<R: Real, const FUSED: bool>(
+    mu: &[Lanes<R>],
+    log_mu: &[Lanes<R>],
+    index: &IndexBlock<R>,
+) -> Lanes<R> {
+    let mut member_tilt = Lanes::zero();
+    for ((mu, log_mu), member) in mu.iter().zip(log_mu).zip(&index.member) {
+        member_tilt = (*mu * *member).mul_add_lanes::<FUSED>(*log_mu, member_tilt);
+    }
+    member_tilt * index.share.recip()
 }
 
 /// Counts a rebalance's size tilt `tilt` in the lanes where `taken` is 1.

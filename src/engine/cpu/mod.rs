@@ -398,6 +398,8 @@ impl<R: Real> PathBlock<R> {
         kahan_add(sum, sum_comp, benchmark_return);
         kahan_add(squares, squares_comp, benchmark_return * benchmark_return);
         let mut log_mu_ready = false;
+        // With an index, sum_i rho_i log mu_i for the open strategies' size tilts (once a step).
+        let mut index_log_mu: Option<Lanes<R>> = None;
         for (strategy, state) in params.strategies.iter().zip(self.strategies.iter_mut()) {
             // Shares are held through the step: each holding's value grows with its price.
             // Before it does, the holdings (weights pi = holdings / value) meet the noise.
@@ -432,11 +434,23 @@ impl<R: Real> PathBlock<R> {
                         }
                         log_mu_ready = true;
                     }
+                    // (Not through a closure: it would be compiled without the kernel's target
+                    // features, and its FMAs become library calls.)
+                    let index_log_mu = match (index_log_mu, &self.index) {
+                        (Some(value), _) => value,
+                        (None, Some(index)) => {
+                            let value = accounting::index_log_mu::<R, FUSED>(&self.mu, &self.log_mu, index);
+                            index_log_mu = Some(value);
+                            value
+                        }
+                        (None, None) => Lanes::zero(),
+                    };
                     let schedule = OpenSchedule { rebalance, is_last, reconstituted, changed };
                     let market = MarketView {
                         mu: &self.mu,
                         log_mu: &self.log_mu,
                         index: self.index.as_ref(),
+                        index_log_mu,
                         window: self.window.as_ref(),
                     };
                     let solvers = self.live_lanes.min(state.warm.len());

@@ -2,7 +2,7 @@
 //! members or under a screen keeps, its targets on the allowed stocks, and the close of
 //! its holding period with the leakage and screen terms at a reconstitution.
 
-use super::accounting::{kahan_add, kahan_add_slot, record_size_tilt, size_tilt, Lanes};
+use super::accounting::{kahan_add, kahan_add_slot, record_size_tilt, Lanes};
 use super::params::StrategyKernel;
 use super::rules::{max_growth_block, top_k_block, ReturnWindow, TopKScratch};
 use crate::engine::accumulators::slot;
@@ -59,6 +59,8 @@ pub(super) struct MarketView<'a, R> {
     pub(super) mu: &'a [Lanes<R>],
     pub(super) log_mu: &'a [Lanes<R>],
     pub(super) index: Option<&'a IndexBlock<R>>,
+    /// With an index, sum_i rho_i log mu_i (`index_log_mu`), for the size tilt.
+    pub(super) index_log_mu: Lanes<R>,
     /// max_growth with a trailing estimate: the lanes' recent returns.
     pub(super) window: Option<&'a ReturnWindow<R>>,
 }
@@ -109,7 +111,7 @@ pub(super) fn open_targets<R: Real, const FUSED: bool>(
 #[inline(always)]
 pub(super) fn open_rebalance<R: Real, const FUSED: bool>(
     OpenStrategy { kernel: strategy, holdings, warm, slots, terms }: OpenStrategy<'_, R>,
-    MarketView { mu, log_mu, index, window }: MarketView<'_, R>,
+    MarketView { mu, log_mu, index, index_log_mu, window }: MarketView<'_, R>,
     (value, schedule): (Lanes<R>, OpenSchedule<R>),
     (scratch, mut top_k, target): (&mut OpenScratch<R>, Option<&mut TopKScratch<R>>, &mut [Lanes<R>]),
 ) -> Lanes<R> {
@@ -185,23 +187,39 @@ pub(super) fn open_rebalance<R: Real, const FUSED: bool>(
         return ones;
     }
     // Trade where the schedule falls, or where the allowed stocks changed.
+    // The size tilt of the new weights (`size_tilt`'s arithmetic, in the same pass),
+    // counted where it traded.
     let trades = if schedule.rebalance { ones } else { schedule.changed };
     let inverse_value = value.recip();
     let mut traded = Lanes::zero();
-    if schedule.rebalance {
-        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
-            traded = traded + (*target - *holding * inverse_value).abs();
-            *holding = *target;
+    let mut tilt = Lanes::zero();
+    let moves = target.iter().zip(holdings.iter_mut()).zip(mu.iter().zip(log_mu));
+    match (schedule.rebalance, index.is_some()) {
+        (true, true) => {
+            for ((target, holding), (_, log_mu)) in moves {
+                traded = traded + (*target - *holding * inverse_value).abs();
+                tilt = target.mul_add_lanes::<FUSED>(*log_mu, tilt);
+                *holding = *target;
+            }
         }
-    } else {
-        for (target, holding) in target.iter().zip(holdings.iter_mut()) {
-            traded = traded + (*target - *holding * inverse_value).abs();
-            *holding = trades.select(*target, *holding);
+        (true, false) => {
+            for ((target, holding), (mu, log_mu)) in moves {
+                traded = traded + (*target - *holding * inverse_value).abs();
+                tilt = (*target - *mu).mul_add_lanes::<FUSED>(*log_mu, tilt);
+                *holding = *target;
+            }
+        }
+        (false, with_index) => {
+            for ((target, holding), (mu, log_mu)) in moves {
+                traded = traded + (*target - *holding * inverse_value).abs();
+                let weight = if with_index { *target } else { *target - *mu };
+                tilt = weight.mul_add_lanes::<FUSED>(*log_mu, tilt);
+                *holding = trades.select(*target, *holding);
+            }
         }
     }
     let traded = traded * trades;
-    // Where it traded, its holdings are its weights (worth 1).
-    record_size_tilt(slots, size_tilt::<R, FUSED>(holdings, mu, log_mu, index), trades);
+    record_size_tilt(slots, tilt - index_log_mu, trades);
     slots[slot::HOLDINGS_VALUE] = trades.select(ones, value);
     slots[slot::LOG_Z_ANCHOR] = trades.select(Lanes::zero(), slots[slot::LOG_Z_ANCHOR]);
     let cost_factor = ones - traded * strategy.cost_rate;
