@@ -12,7 +12,6 @@ use crate::scenario::{Plan, Scenario};
 use crate::summary::compare::{break_even_cost_bps, comparisons, Comparison};
 use crate::summary::history::HistoryReport;
 use crate::summary::results::Results;
-use crate::summary::stats::Rounding;
 use crate::summary::stats::{Estimation, Proportion, Summary, Units};
 
 /// Run facts for the report (`run` in summary.json).
@@ -189,22 +188,15 @@ fn in_scenario_order<S: Serializer>(strategies: &[(String, StrategyReport)], ser
     map.end()
 }
 
-/// A strategy's information ratio over the paths where it is defined (tracking error
-/// above rounding): null when it is nowhere; the paths left count as paths, not pairs,
-/// when some of a paired run's paths have none.
-fn information_ratio(paths: &[PathStatistics], estimation: Estimation, rounding: Rounding) -> Option<Summary> {
-    let defined: Vec<f64> = paths.iter().filter_map(|p| rounding.information_ratio(p)).collect();
-    match defined.len() {
-        0 => None,
-        all if all == paths.len() => Some(estimation.summary(&defined)),
-        _ => Some(Estimation { units: Units::Paths, ..estimation }.summary(&defined)),
-    }
-}
-
-/// A strategy's size tilt drift over the paths where it is defined (two rebalances or
-/// more), counted as paths when some of a paired run's paths have none.
-fn size_tilt_drift(paths: &[PathStatistics], estimation: Estimation) -> Option<Summary> {
-    let defined: Vec<f64> = paths.iter().map(|p| p.size_tilt_drift).filter(|d| !d.is_nan()).collect();
+/// A figure summarised over the paths where it is defined (`value` is `Some`): null
+/// when it is nowhere; the paths left count as paths, not pairs, when some of a paired
+/// run's paths have none.
+fn where_defined(
+    paths: &[PathStatistics],
+    estimation: Estimation,
+    value: impl Fn(&PathStatistics) -> Option<f64>,
+) -> Option<Summary> {
+    let defined: Vec<f64> = paths.iter().filter_map(value).collect();
     match defined.len() {
         0 => None,
         all if all == paths.len() => Some(estimation.summary(&defined)),
@@ -289,7 +281,8 @@ impl Report {
                     relative_growth_rate: relative_figure(&growth),
                     excess_return: relative_figure(&values(|p| p.excess_return)),
                     tracking_error: of(|p| p.tracking_error),
-                    information_ratio: information_ratio(paths, estimation, rounding),
+                    // Where the tracking error is more than rounding.
+                    information_ratio: where_defined(paths, estimation, |p| rounding.information_ratio(p)),
                     max_relative_drawdown: of(|p| p.max_relative_drawdown),
                     turnover: of(|p| p.turnover),
                     p_outperform: (!tie).then(|| estimation.p_outperform(&relative)),
@@ -309,7 +302,10 @@ impl Report {
                     },
                     beta: of(|p| p.beta),
                     size_tilt: of(|p| p.size_tilt),
-                    size_tilt_drift: size_tilt_drift(paths, estimation),
+                    // Where a path has two rebalances or more.
+                    size_tilt_drift: where_defined(paths, estimation, |p| {
+                        Some(p.size_tilt_drift).filter(|d| !d.is_nan())
+                    }),
                     p_less_risk: (!tie).then(|| estimation.p_less_risk(paths, rounding, false)),
                     p_outperform_less_risk: (!tie).then(|| estimation.p_less_risk(paths, rounding, true)),
                     history: results
