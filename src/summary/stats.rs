@@ -426,10 +426,9 @@ fn wilson_bounds(p: f64, n: f64) -> (f64, f64) {
     let z2 = Z_95 * Z_95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half_width = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    // At p = 0 (p = 1) the low (high) bound is exactly 0 (1); the arithmetic leaves ~1e-19.
-    let low = if p == 0.0 { 0.0 } else { (centre - half_width).max(0.0) };
-    let high = if p == 1.0 { 1.0 } else { (centre + half_width).min(1.0) };
-    (low, high)
+    // (At p = 0 the low bound is 0 to about 1e-19, at p = 1 the high bound 1 to 2e-16:
+    // kept as computed, so that earlier runs' summaries reproduce exactly.)
+    ((centre - half_width).max(0.0), (centre + half_width).min(1.0))
 }
 
 #[cfg(test)]
@@ -604,8 +603,8 @@ mod tests {
         }
         assert!(wilson_interval(0, 50).high > 0.0);
         assert!(wilson_interval(50, 50).low < 1.0);
-        // The bound at the edge is the edge exactly, not a rounding's worth inside it.
-        assert_eq!((wilson_interval(0, 512).low, wilson_interval(512, 512).high), (0.0, 1.0));
+        // The bound at the edge is the edge to rounding.
+        assert!(wilson_interval(0, 512).low < 1e-15 && wilson_interval(512, 512).high > 1.0 - 1e-15);
     }
 
     #[test]
