@@ -18,7 +18,10 @@
 // their setters, `load_strategy` and `store_strategy`: shaders.rs, private arrays or
 // the state buffer); the top-k functions (shaders/top_k.wgsl, or empty stand-ins
 // when no strategy is top_k); and `defer_max_growth` (shaders/max_growth_common.wgsl, which
-// adds the max_growth entry points, or a stand-in).
+// adds the max_growth entry points, or a stand-in); the open market's functions
+// (shaders/open_market.wgsl, or stand-ins in a closed market: `member`,
+// `index_step`, `open_strategy_step`, `record_open_grid_cells`, `load_index_state`,
+// `store_index_state`).
 //
 // State is laid out [slot][path] (slot * stride + lane) so that neighbouring
 // invocations touch neighbouring words.
@@ -62,6 +65,8 @@ fn market_normals(key: vec2<u32>, path: u32, step: u32) -> bool {
 // strategy's holdings at the start of the step against the step's noise terms.
 var<private> market_noise: f32;
 var<private> held_noise: array<f32, S>;
+// With an index: sum over its members of mu_i eps_i.
+var<private> member_noise: f32;
 
 // Stock i's noise term epsilon_i of the step (its log step before the drift is added),
 // as the market stage computes it.
@@ -70,6 +75,9 @@ fn note_noise(i: u32, noise: f32) -> bool {
         return true;
     }
     market_noise = fma(market_weight(i), noise, market_noise);
+    if (INDEX) {
+        member_noise = fma(market_weight(i) * member(i), noise, member_noise);
+    }
     var s = 0u;
     for (; s < S; s++) { // unroll
         held_noise[s] = fma(holding(s, i), noise, held_noise[s]);
@@ -244,6 +252,9 @@ fn record_grid_point(point: u32, lane: u32, cut: ptr<function, bool>) {
     var s = 0u;
     for (; s < S; s++) { // unroll
         record_grid_cells(point, s, lane);
+        if (OPEN) {
+            record_open_grid_cells(point, s, lane);
+        }
     }
     *cut = *cut || s != S;
 }
@@ -271,6 +282,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     }
     load_market_state(lane);
     load_top_k_state(lane);
+    load_index_state(lane);
     // Every loop checks that it ran to its bound: llvmpipe silently cuts long
     // loops short, and a cut step must not count as completed.
     var cut = false;
@@ -281,6 +293,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         // The market model's log steps into z (composed market_*.wgsl stage), which
         // hands each noise term to `note_noise`.
         market_noise = 0.0;
+        member_noise = 0.0;
         var s_reset = 0u;
         for (; s_reset < S; s_reset++) { // unroll
             held_noise[s_reset] = 0.0;
@@ -295,6 +308,8 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
 
         // Market: caps, gross returns, weights, log Z.
         var market_gross = 0.0;
+        // With an index, its members' new share of the market.
+        var member_share = 0.0;
         var i = 0u;
         for (; i < N; i++) { // unroll
             let log_step = get_z(i);
@@ -316,6 +331,9 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             let relative_growth = get_z(m) * inverse_market_gross;
             set_z(m, relative_growth);
             set_market_weight(m, market_weight(m) * relative_growth);
+            if (INDEX) {
+                member_share += market_weight(m) * member(m);
+            }
         }
         cut = cut || m != N;
         // Kahan-compensated log Z.
@@ -323,10 +341,21 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
         let next_log_total = log_total + corrected;
         log_total_comp = (next_log_total - log_total) - corrected;
         log_total = next_log_total;
-        add_benchmark_return(&benchmark_moments, market_gross - 1.0);
 
         let completed_steps = step + 1u;
         let is_last = completed_steps == params.total_steps;
+        // The benchmark: the index (its step, and a reconstitution when one falls here)
+        // or the market.
+        var benchmark_gross = market_gross;
+        var benchmark_noise = market_noise;
+        var reconstituted = false;
+        if (INDEX) {
+            let index = index_step(market_gross, member_share, completed_steps, is_last, &cut);
+            benchmark_gross = index.x;
+            reconstituted = index.y > 0.0;
+            benchmark_noise = index.z;
+        }
+        add_benchmark_return(&benchmark_moments, benchmark_gross - 1.0);
         var s = 0u;
         for (; s < S; s++) { // unroll
             // Shares are held through the step: each holding's value grows with its price
@@ -341,13 +370,17 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
             cut = cut || h != N;
             // The control: weights held at the start of the step (holdings / their value).
             if (CONTROL) {
-                kahan_add(s, SLOT_CONTROL, SLOT_CONTROL_COMP, held_noise[s] / slot_value(s, SLOT_HOLDINGS_VALUE) - market_noise);
+                kahan_add(s, SLOT_CONTROL, SLOT_CONTROL_COMP, held_noise[s] / slot_value(s, SLOT_HOLDINGS_VALUE) - benchmark_noise);
             }
             let gross = value / slot_value(s, SLOT_HOLDINGS_VALUE) * market_gross;
             set_slot(s, SLOT_HOLDINGS_VALUE, value);
 
             let rebalance = (completed_steps % STRATEGY_REBALANCE[s]) == 0u && !is_last;
-            if (rebalance && STRATEGY_KIND[s] == KIND_MAX_GROWTH) {
+            if (OPEN && STRATEGY_OPEN[s] == 1u) {
+                // On index members or under a screen (open_market.wgsl).
+                let cost_factor = open_strategy_step(s, value, rebalance, is_last, reconstituted, log_total, &cut);
+                accumulate_returns(s, gross, cost_factor, benchmark_gross);
+            } else if (rebalance && STRATEGY_KIND[s] == KIND_MAX_GROWTH) {
                 // Its solve runs in dispatches of its own (max_growth.wgsl), which finish
                 // this step; the host ends the dispatch here.
                 defer_max_growth(s, lane, gross, market_gross);
@@ -365,7 +398,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
                     }
                     cost_factor = close_period(s, setup.z, log_total, value, rebalance, &cut);
                 }
-                accumulate_returns(s, gross, cost_factor, market_gross);
+                accumulate_returns(s, gross, cost_factor, benchmark_gross);
             }
         }
         cut = cut || s != S;
@@ -390,6 +423,7 @@ fn advance_paths(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     }
     store_market_state(lane);
     store_top_k_state(lane);
+    store_index_state(lane);
     steps_done[lane] += completed;
 }
 

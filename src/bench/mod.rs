@@ -64,11 +64,6 @@ impl Workload {
         }
     }
 
-    /// Whether the GPU backend runs the workload (it runs no index yet).
-    pub fn runs_on_gpu(self) -> bool {
-        !matches!(self, Workload::Index { index: true })
-    }
-
     /// The max_growth solves of each path over `steps` steps, for a workload whose cost
     /// they are: the start's, then one per rebalance of its max_growth strategy (every
     /// `rebalance_every` steps, never at the last).
@@ -191,7 +186,7 @@ pub struct RunSize {
     pub years: Option<f64>,
 }
 
-fn plan_of(workload: Workload, size: RunSize) -> Plan {
+pub(crate) fn plan_of(workload: Workload, size: RunSize) -> Plan {
     let mut scenario = workload.scenario(size.paths);
     if let Some(years) = size.years {
         scenario.years = years;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::bench::efficiency::measure_efficiency;
-use crate::bench::{measure_backend, Measurement, RunSize, Workload};
+use crate::bench::{measure_backend, plan_of, Measurement, RunSize, Workload};
 use crate::engine::gpu::GpuBackend;
 use crate::engine::{Backend, CpuBackend, EngineError, Precision};
 
@@ -78,7 +78,7 @@ pub fn run_suite(
                 }
             }
         }
-        if let Some(gpu) = gpu.as_deref_mut().filter(|_| workload.runs_on_gpu()) {
+        if let Some(gpu) = gpu.as_deref_mut() {
             if cancelled() {
                 return Err(SuiteError::Interrupted);
             }
@@ -88,6 +88,12 @@ pub fn run_suite(
                 (true, Workload::Standard) => RunSize { paths: suite.gpu_paths.unwrap_or(128), years: None },
                 (true, _) => RunSize { paths: suite.gpu_paths.unwrap_or(128), years: Some(1.0) },
             };
+            // What the adapter cannot run (an index of 1,000 stocks past a software
+            // adapter's loop cap) is said, and the other timings go on.
+            if let Err(reason) = gpu.check_fits(&plan_of(workload, size)) {
+                note(format!("{}: not timed on the GPU backend: {reason}", workload.name()));
+                continue;
+            }
             note(format!(
                 "timing {} on the GPU backend ({}), {} paths...",
                 workload.name(),

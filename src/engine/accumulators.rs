@@ -112,6 +112,10 @@ pub struct BatchAccumulators {
     /// In an open market (an index, or a screen), `paths x strategies x open_term::COUNT`
     /// (zero for strategies that are neither); empty otherwise.
     pub open_terms: Vec<f64>,
+    /// With an index benchmark, each path's membership history
+    /// (`open_market::fold_membership`): a check that two backends chose the same
+    /// members, kept apart from the results; empty without an index.
+    pub membership_history: Vec<u32>,
     /// The batch's strategies through time (None where the backend does not record it).
     pub grid: Option<crate::engine::time_grid::TimeGrid>,
 }
@@ -140,6 +144,7 @@ impl BatchAccumulators {
             strategy_slots: vec![0.0; paths * strategies * slot::COUNT],
             index: Vec::new(),
             open_terms: Vec::new(),
+            membership_history: Vec::new(),
             grid: None,
         }
     }
@@ -147,6 +152,7 @@ impl BatchAccumulators {
     /// Room for an index's values (`index`) and open-market terms (`open`).
     pub fn with_open_market(mut self, index: bool, open: bool) -> BatchAccumulators {
         self.index = vec![0.0; if index { self.paths * index_field::COUNT } else { 0 }];
+        self.membership_history = vec![0; if index { self.paths } else { 0 }];
         self.open_terms = vec![0.0; if open { self.paths * self.strategies * open_term::COUNT } else { 0 }];
         self
     }

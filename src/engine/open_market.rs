@@ -34,6 +34,9 @@ pub(crate) struct IndexBlock<R> {
     pub turnover: Lanes<R>,
     /// 1 in the lanes whose members the last reconstitution changed.
     pub changed: Lanes<R>,
+    /// Each lane's membership history (`fold_membership`): equal on two backends when
+    /// every reconstitution chose the same members.
+    pub history: [u32; LANES],
     /// Each lane's stocks by rank at the last reconstitution (`lane * n + rank`), and
     /// one lane's scratch.
     order: Vec<u32>,
@@ -62,6 +65,7 @@ impl<R: Real> IndexBlock<R> {
             control_comp: Lanes::zero(),
             turnover: Lanes::zero(),
             changed: Lanes::zero(),
+            history: [0; LANES],
             order: initial_order.repeat(LANES),
             keyed: vec![0; n],
             chosen,
@@ -119,6 +123,8 @@ impl<R: Real> IndexBlock<R> {
                 }
                 member.0[lane] = now;
             }
+            let members = self.chosen.iter().enumerate().filter(|(_, &chosen)| chosen).map(|(stock, _)| stock as u32);
+            self.history[lane] = fold_membership(self.history[lane], members);
         }
         self.changed = changed;
         self.share = masked_sum(mu, &self.member);
@@ -129,6 +135,16 @@ impl<R: Real> IndexBlock<R> {
         }
         self.turnover = self.turnover + traded * R::from_f64(0.5);
     }
+}
+
+/// A path's membership history `history` with one reconstitution's `members` (in
+/// stock order) folded in: FNV-1a over stock + 1, kept to 24 bits so that the GPU
+/// kernel's f32 state holds it exactly (`reconstitute_index` in
+/// shaders/open_market.wgsl is its twin). Two paths whose every reconstitution chose
+/// the same members have the same history.
+pub fn fold_membership(history: u32, members: impl Iterator<Item = u32>) -> u32 {
+    let folded = members.fold(history, |hash, stock| (hash ^ (stock + 1)).wrapping_mul(16_777_619));
+    folded & 0xFF_FFFF
 }
 
 /// A stock's place in rank order as one integer: larger cap first, ties by the lower

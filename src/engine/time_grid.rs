@@ -19,8 +19,8 @@ pub const BINS: usize = 2000;
 /// Quantities summed per point: L, generating term, drift term, cost term, leakage
 /// term, screen term (docs/open-markets.md).
 pub const QUANTITIES: usize = 6;
-/// The first four, all a closed market has: the GPU kernels, which run no open market,
-/// record only these (their leakage and screen terms are 0).
+/// The first four, all a closed market has: the GPU kernels record only these in a
+/// closed market (its leakage and screen terms are 0).
 pub const CLOSED_QUANTITIES: usize = 4;
 /// The sums' unit: 2^-40 (about 1e-12).
 const SCALE: f64 = (1u64 << 40) as f64;
@@ -130,23 +130,19 @@ impl TimeGrid {
     }
 
     /// Records `count` paths at every point and strategy from rows of f32 values
-    /// (`rows(strategy, point)`: the closed market's four quantities, a row each, path by
-    /// path; the leakage and screen terms 0), the cells in parallel: the same counts and
-    /// integer sums as `record` path by path.
-    pub fn record_rows<'a>(
-        &mut self,
-        count: usize,
-        rows: impl Fn(usize, u32) -> [&'a [f32]; CLOSED_QUANTITIES] + Sync,
-    ) {
+    /// (`rows(strategy, point)`: a row per quantity, path by path; the leakage and screen
+    /// rows empty where they are 0, as in a closed market), the cells in parallel: the
+    /// same counts and integer sums as `record` path by path.
+    pub fn record_rows<'a>(&mut self, count: usize, rows: impl Fn(usize, u32) -> [&'a [f32]; QUANTITIES] + Sync) {
         use rayon::prelude::*;
         let points = self.spec.points;
         self.counts.par_chunks_mut(BINS + 2).zip(self.sums.par_chunks_mut(QUANTITIES)).enumerate().for_each(
             |(cell, (counts, sums))| {
                 let (strategy, point) = (cell / points as usize, (cell % points as usize) as u32);
-                let [relative, generating, drift, cost] = rows(strategy, point);
-                let paths = relative[..count].iter().zip(generating).zip(drift).zip(cost);
-                for (((&relative, &generating), &drift), &cost) in paths {
-                    record_in_cell(counts, sums, [relative, generating, drift, cost, 0.0, 0.0].map(f64::from));
+                let rows = rows(strategy, point);
+                for path in 0..count {
+                    let values = rows.map(|row| row.get(path).map_or(0.0, |value| f64::from(*value)));
+                    record_in_cell(counts, sums, values);
                 }
             },
         );

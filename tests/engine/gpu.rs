@@ -5,7 +5,7 @@
 use sptlab::engine::gpu::max_growth::{solver, Solver};
 use sptlab::engine::gpu::philox_check::philox_words_gpu;
 use sptlab::engine::gpu::{GpuBackend, GpuContext, KernelChoice};
-use sptlab::engine::{Backend, Precision};
+use sptlab::engine::{Backend, CpuBackend, Precision};
 use sptlab::numeric::philox::{normals4, philox4x32_10, seed_key};
 
 use crate::common::{plan, simulate, simulate_cpu, MIXED};
@@ -805,4 +805,163 @@ fn bootstrap_paths_on_the_gpu_take_the_cpu_s_days() {
     // Not a trivial agreement: the paths differ from each other by far more.
     let spread = on_cpu.market_log_return.iter().fold(0.0f64, |a, b| a.max(b.abs()));
     assert!(spread > 0.05, "{spread}");
+}
+
+/// An open market for the per-path kernel: 30 stocks two years daily, an index of the
+/// largest 15 with a buffer of 3, rebalancing intervals that do not divide its 21
+/// steps, costs and screens, every weighting the GPU runs there.
+fn open_market(benchmark: &str) -> String {
+    format!(
+        "seed = 5\npaths = 128\nyears = 2.0\n[market]\nn = 30\nzipf = 1.0\ngrowth = 0.05\n\
+         vol = {{ from = 0.2, to = 0.5 }}\ncorrelation = 0.2\n{benchmark}\n\
+         [[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nrebalance_every = 10\ncost_bps = 20.0\nexclude = [0, 5, 7]\n\
+         [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5\ncost_bps = 5.0\n\
+         [[strategies]]\nname = \"diversity-negative\"\nweighting = \"diversity\"\np = -0.5\nrebalance_every = 5\n\
+         [[strategies]]\nname = \"entropy\"\nweighting = \"entropy\"\nrebalance_every = 63\nexclude = [1]\n\
+         [[strategies]]\nname = \"screened-index\"\nweighting = \"market\"\nexclude = [2]\n"
+    )
+}
+
+/// Per path, the GPU's open-market figures against the CPU's (f64) where `same` says
+/// the path's members agree: L, the leakage, screen and cost terms within `tolerance`,
+/// and the GPU's own identity (screen + generating + drift + leakage + cost = L) within
+/// 1e-3 as in a closed market. Returns the largest gap of L.
+fn assert_open_paths_agree(
+    on_gpu: &sptlab::Results,
+    on_cpu: &sptlab::Results,
+    same: &dyn Fn(usize) -> bool,
+    tolerance: f64,
+) -> f64 {
+    let mut largest = 0.0f64;
+    for (s, name) in on_cpu.strategy_names.iter().enumerate() {
+        for (path, (g, c)) in on_gpu.per_path[s].iter().zip(&on_cpu.per_path[s]).enumerate() {
+            let residual = g.master_equation_residual();
+            assert!(residual.abs() < 1e-3, "{name}, path {path}: GPU residual {residual:e}");
+            if !same(path) {
+                continue;
+            }
+            largest = largest.max((g.relative_log_return - c.relative_log_return).abs());
+            for (term, gpu, cpu) in [
+                ("L", g.relative_log_return, c.relative_log_return),
+                ("leakage", g.leakage_term, c.leakage_term),
+                ("screen", g.screen_term, c.screen_term),
+                ("cost", g.cost_term, c.cost_term),
+                ("control", g.control_term, c.control_term),
+                ("tracking error", g.tracking_error, c.tracking_error),
+                ("volatility", g.volatility, c.volatility),
+            ] {
+                assert!((gpu - cpu).abs() < tolerance, "{name}, path {path}, {term}: GPU {gpu} vs CPU {cpu}");
+            }
+            // Concave G: every holding period's drift is non-negative, to f32 rounding.
+            if name != "diversity-negative" {
+                assert!(g.min_divergence > -1e-5, "{name}, path {path}: drift {:e}", g.min_divergence);
+            }
+        }
+    }
+    largest
+}
+
+#[test]
+fn screens_on_the_gpu_agree_with_the_cpu_per_path() {
+    // Without an index nothing is ranked, so this runs under OpenGL too.
+    let Some(context) = GpuContext::for_tests() else { return };
+    let mut gpu = GpuBackend::new(context);
+    let plan = plan(&open_market(""));
+    let on_gpu = simulate(&plan, &mut gpu);
+    let on_cpu = simulate_cpu(&plan, Precision::F64);
+    // f32 over 504 steps, as the closed market's tolerance over 2,520.
+    let largest = assert_open_paths_agree(&on_gpu, &on_cpu, &|_| true, 2e-3);
+    assert_paths_agree("gbm with screens", &on_gpu, &on_cpu, 2e-3);
+    assert_grids_agree(&on_gpu, &on_cpu, 1e-3);
+    eprintln!("screens, GPU vs CPU: largest gap of L {largest:e}");
+    let equal = on_cpu.strategy_names.iter().position(|n| n == "equal").unwrap();
+    let screen = on_gpu.per_path[equal].iter().map(|p| p.screen_term.abs()).sum::<f64>();
+    assert!(screen > 1e-3, "the screen term is computed on the GPU ({screen})");
+}
+
+#[test]
+fn an_index_on_the_gpu_agrees_with_the_cpu_on_every_path_whose_members_agree() {
+    let Some(context) = GpuContext::for_tests() else { return };
+    let mut gpu = GpuBackend::new(context);
+    let plan = plan(&open_market("[benchmark]\nindex = 15\nreconstitute_every = 21\nbuffer = 3"));
+    if gpu.is_gl() && gpu.is_software() {
+        // llvmpipe's OpenGL driver cannot rank (`ranking_refused`): refused up front.
+        let refusal = gpu.check_fits(&plan).expect_err("refused under OpenGL on llvmpipe").to_string();
+        assert!(refusal.contains("benchmark.index"), "{refusal}");
+        return;
+    }
+    let paths = 0..plan.paths;
+    let batch_gpu = gpu.simulate(&plan, paths.clone(), &|_| {}).expect("the GPU runs an index");
+    let batch_cpu = CpuBackend::new(Precision::F64, None).simulate(&plan, paths, &|_| {}).unwrap();
+    // f32 and f64 may rank two near-equal caps differently at the index's edge: paths are
+    // compared where every reconstitution chose the same members (the history's hash).
+    let same = |path: usize| batch_gpu.membership_history[path] == batch_cpu.membership_history[path];
+    let agreeing = (0..plan.paths as usize).filter(|&p| same(p)).count();
+    assert!(100 * agreeing >= 99 * plan.paths as usize, "{agreeing} of {} paths share their history", plan.paths);
+    let distinct: std::collections::HashSet<u32> = batch_cpu.membership_history.iter().copied().collect();
+    assert!(distinct.len() > plan.paths as usize / 2, "the history tells paths apart ({} distinct)", distinct.len());
+    let (mut on_gpu, mut on_cpu) = (sptlab::Results::new(&plan), sptlab::Results::new(&plan));
+    on_gpu.absorb(&batch_gpu);
+    on_cpu.absorb(&batch_cpu);
+    let largest = assert_open_paths_agree(&on_gpu, &on_cpu, &same, 2e-3);
+    eprintln!(
+        "index, GPU vs CPU: {agreeing} of {} paths share their history; largest gap of L {largest:e}",
+        plan.paths
+    );
+    // The index itself: its log return, control and turnover.
+    for path in (0..plan.paths as usize).filter(|&p| same(p)) {
+        let (g, c) = (batch_gpu.index_values(path).unwrap(), batch_cpu.index_values(path).unwrap());
+        for (field, (g, c)) in ["log return", "control", "turnover"].iter().zip(g.iter().zip(c)) {
+            assert!((g - c).abs() < 2e-3, "path {path}, index {field}: GPU {g} vs CPU {c}");
+        }
+    }
+    let leakage = on_gpu.per_path[1].iter().map(|p| p.leakage_term).sum::<f64>() / plan.paths as f64;
+    assert!(leakage < -1e-3, "diversity's leakage is a loss on the GPU too ({leakage})");
+    // What the GPU does not run there, it refuses with the reason (auto takes the CPU).
+    let capped = plan_with_index_and("[[strategies]]\nname = \"capped\"\nweighting = \"capped\"\ncap = 0.2");
+    let refusal = gpu.check_fits(&capped).expect_err("capped on index members").to_string();
+    assert!(refusal.contains("strategies[0].weighting: capped"), "{refusal}");
+}
+
+fn plan_with_index_and(strategies: &str) -> sptlab::Plan {
+    plan(&format!(
+        "paths = 8\nyears = 0.5\n[market]\nn = 20\nvol = 0.2\n[benchmark]\nindex = 10\nreconstitute_every = 21\n{strategies}"
+    ))
+}
+
+#[test]
+fn an_index_of_600_stocks_with_its_arrays_in_storage_agrees_with_the_cpu() {
+    // Past 512 stocks a path's arrays, the index's members and rank order among them,
+    // live in storage buffers: an index of 300 with a buffer of 30, reconstituted
+    // every 5 steps, a factor market, diversity and a screened equal weight.
+    let Some(context) = GpuContext::for_tests() else { return };
+    let mut gpu = GpuBackend::new(context);
+    if gpu.is_gl() && gpu.is_software() {
+        return; // an index ranks stocks: refused there (the test above checks the refusal)
+    }
+    let n = 600;
+    let loadings: Vec<String> =
+        (0..n).map(|i| format!("[{:.3}, {:.3}]", 0.1 + 0.0001 * i as f64, 0.05 - 0.01 * (i % 5) as f64)).collect();
+    let text = format!(
+        "seed = 9\npaths = 40\nyears = 0.1\nsteps_per_year = 252\n[market]\nn = {n}\nzipf = 1.0\ngrowth = 0.05\n\
+         idiosyncratic_vol = 0.3\nfactor_loadings = [{}]\n[benchmark]\nindex = 300\nreconstitute_every = 5\nbuffer = 30\n\
+         [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5\ncost_bps = 10.0\n\
+         [[strategies]]\nname = \"equal-screened\"\nweighting = \"equal\"\nrebalance_every = 3\nexclude = [0, 20, 40]\n",
+        loadings.join(", ")
+    );
+    let plan = plan(&text);
+    assert!(sptlab::engine::gpu::layout::StateLayout::of(&plan).path_arrays_in_scratch());
+    let paths = 0..plan.paths;
+    let batch_gpu = gpu.simulate(&plan, paths.clone(), &|_| {}).expect("the GPU runs a 600-stock index");
+    let batch_cpu = CpuBackend::new(Precision::F64, None).simulate(&plan, paths, &|_| {}).unwrap();
+    let same = |path: usize| batch_gpu.membership_history[path] == batch_cpu.membership_history[path];
+    let agreeing = (0..plan.paths as usize).filter(|&p| same(p)).count();
+    assert!(agreeing + 1 >= plan.paths as usize, "{agreeing} of {} paths share their history", plan.paths);
+    let (mut on_gpu, mut on_cpu) = (sptlab::Results::new(&plan), sptlab::Results::new(&plan));
+    on_gpu.absorb(&batch_gpu);
+    on_cpu.absorb(&batch_cpu);
+    let largest = assert_open_paths_agree(&on_gpu, &on_cpu, &same, 5e-4);
+    let leakage = on_cpu.per_path[0].iter().map(|p| p.leakage_term.abs()).sum::<f64>();
+    assert!(leakage > 0.0, "members changed, so the leakage term moved");
+    eprintln!("600-stock index in storage: {agreeing} of 40 paths share their history; largest gap of L {largest:e}");
 }

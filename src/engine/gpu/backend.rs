@@ -204,6 +204,8 @@ impl GpuBackend {
         }
         let field = if matches!(plan.market, Market::Rank(_)) {
             "market.model: the rank-based models".to_string()
+        } else if plan.index.is_some() {
+            "benchmark.index: an index's reconstitutions".to_string()
         } else {
             let index = plan.strategies.iter().position(|s| matches!(s.weighting, Weighting::TopK { .. }))?;
             format!("strategies[{index}].weighting: top_k weights")
@@ -227,9 +229,9 @@ impl GpuBackend {
             (SOFTWARE_LOOP_BUDGET / shape.loop_trips_per_step(plan)).min(MAX_STEPS_PER_DISPATCH)
         } else if unrolls(plan, true) {
             let cholesky = matches!(&plan.market, Market::Gbm(gbm) if matches!(gbm.noise, GbmNoise::Cholesky(_)));
-            (budget / layout.unrolled_loop_trips_per_step(cholesky)).min(MAX_STEPS_PER_DISPATCH)
+            layout.steps_within(budget, layout.unrolled_loop_trips_per_step(cholesky)).min(MAX_STEPS_PER_DISPATCH)
         } else {
-            budget / layout.loop_trips_per_step()
+            layout.steps_within(budget, layout.loop_trips_per_step())
         };
         steps.clamp(1, plan.steps)
     }
@@ -394,6 +396,36 @@ impl GpuBackend {
     }
 }
 
+/// Why the GPU does not run `plan`'s open market, if it does not: the per-path kernel
+/// runs an index and screens (shaders/open_market.wgsl) for the weightings generated
+/// on the allowed stocks; capped, top-k and max_growth on index members or under a
+/// screen run on the CPU.
+fn open_market_refused(plan: &Plan) -> Option<String> {
+    let open = plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty());
+    if !open {
+        return None;
+    }
+    let (position, strategy) = plan.strategies.iter().enumerate().find(|(_, s)| {
+        (plan.index.is_some() || !s.exclude.is_empty())
+            && !matches!(
+                s.weighting,
+                Weighting::Market | Weighting::Equal | Weighting::Diversity { .. } | Weighting::Entropy
+            )
+    })?;
+    let context = if plan.index.is_some() { "on an index's members" } else { "under a screen" };
+    let name = match strategy.weighting {
+        Weighting::Capped { .. } => "capped",
+        Weighting::TopK { .. } => "top_k",
+        Weighting::MaxGrowth { .. } => "max_growth",
+        _ => "constant",
+    };
+    Some(format!(
+        "strategies[{position}].weighting: {} weights {context} run on the CPU backend only (the GPU runs market, \
+         equal, diversity and entropy weights there; docs/open-markets.md)",
+        name
+    ))
+}
+
 /// Words padded with zeros to whole vec4s (the market data buffer's unit).
 fn padded_to_vec4(mut words: Vec<f32>) -> Vec<f32> {
     words.resize(words.len().next_multiple_of(4).max(4), 0.0);
@@ -406,12 +438,8 @@ impl Backend for GpuBackend {
     }
 
     fn check_fits(&self, plan: &Plan) -> Result<(), DoesNotFit> {
-        if plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty()) {
-            return Err(DoesNotFit::Unsupported(
-                "benchmark.index and exclude: an index benchmark and screens run on the CPU backend only, for now \
-                 (docs/open-markets.md)"
-                    .into(),
-            ));
+        if let Some(reason) = open_market_refused(plan) {
+            return Err(DoesNotFit::Unsupported(reason));
         }
         if let crate::market::Market::Bootstrap(bootstrap) = &plan.market {
             if bootstrap.schedule == crate::market::bootstrap::DaySchedule::InOrder {
@@ -497,13 +525,16 @@ impl Backend for GpuBackend {
             }
         }
         let budget = layout.software_loop_budget();
-        if self.context.is_software() && self.block_shape(plan).is_none() && layout.loop_trips_per_step() > budget {
+        let per_step = layout.loop_trips_per_step();
+        if self.context.is_software() && self.block_shape(plan).is_none() && layout.steps_within(budget, per_step) == 0
+        {
             return Err(DoesNotFit::LoopBudget(format!(
-                "market.n: {} stocks and {} strategies need {} loop iterations per step, more than the \
-                 software adapter {} runs correctly in one dispatch ({}); use the CPU backend",
+                "market.n: {} stocks and {} strategies need {} loop iterations per step (a reconstitution \
+                 included), more than the software adapter {} runs correctly in one dispatch ({}); use the CPU \
+                 backend",
                 plan.n(),
                 plan.strategies.len(),
-                layout.loop_trips_per_step(),
+                per_step + layout.reconstitution_loop_trips(),
                 self.context.adapter_name(),
                 budget
             )));

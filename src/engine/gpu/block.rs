@@ -42,6 +42,9 @@ pub fn unsupported(plan: &Plan) -> Option<&'static str> {
     if block_market(plan).is_none() {
         return Some("rank-based markets rank each path's stocks (the per-path kernel)");
     }
+    if plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty()) {
+        return Some("an index and screens keep per-path members (the per-path kernel)");
+    }
     plan.strategies.iter().find_map(|strategy| match strategy.weighting {
         Weighting::Market
         | Weighting::Equal

@@ -3,12 +3,14 @@
 //! buffer's words (every path's initial state, the drift, constant weights, the
 //! max_growth problems).
 
-use super::layout::{max_growth_data_bases, max_growth_state_bases, StateLayout, WORKGROUP};
+use super::layout::{
+    index_word, max_growth_data_bases, max_growth_state_bases, open_word, StateLayout, OPEN_WORDS, WORKGROUP,
+};
 use super::market::MarketStage;
 use super::max_growth;
 use super::shaders::{self, f32_literal, PhiloxMultiply};
 use crate::engine::accumulators::slot;
-use crate::engine::time_grid::{GridSpec, CLOSED_QUANTITIES};
+use crate::engine::time_grid::GridSpec;
 use crate::market::Market;
 use crate::portfolio::{weights_and_log_g, Weighting};
 use crate::scenario::{ControlVariate, Plan};
@@ -98,7 +100,7 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("HOLDINGS_BASE", u(layout.holdings_base())),
         ("STATE_SLOTS", u(layout.state_slots())),
         ("GRID_BASE", u(layout.grid_base())),
-        ("GRID_QUANTITIES", u(CLOSED_QUANTITIES as u32)),
+        ("GRID_QUANTITIES", u(layout.grid_quantities())),
         ("GRID_EVERY", u(GridSpec::of(plan.steps, plan.steps_per_year).every)),
         ("GRID_POINTS", u(layout.grid_points)),
         ("MODEL_DRIFT_BASE", u(layout.state_slots())),
@@ -152,9 +154,39 @@ pub fn kernel_constants(plan: &Plan, stage: &MarketStage) -> Vec<(&'static str, 
         ("STRATEGY_COST", array_literal("f32", strategies.iter().map(|s| f32_literal(s.cost_rate)))),
     ];
     constants.extend(path_array_constants(plan, &layout).into_iter().map(|(name, value)| (name, u(value))));
+    constants.extend(open_market_constants(plan, &layout));
     constants.extend(KINDS.iter().enumerate().map(|(code, name)| (*name, u(code as u32))));
     constants.extend(max_growth_constants(plan, &layout));
     constants.extend(stage.constants.iter().cloned());
+    constants
+}
+
+/// The open market's constants (shaders/open_market.wgsl; harmless in a closed market).
+fn open_market_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str, String)> {
+    let u = |v: u32| format!("{v}u");
+    let rule = plan.index.unwrap_or(crate::scenario::IndexRule { k: 0, every: 1, buffer: 0 });
+    let flags = |flag: &dyn Fn(&crate::portfolio::Strategy) -> bool| {
+        array_literal("u32", plan.strategies.iter().map(|s| u(flag(s) as u32)))
+    };
+    let mut constants = vec![
+        ("INDEX", layout.index.to_string()),
+        ("OPEN", layout.open.to_string()),
+        ("INDEX_K", u(rule.k as u32)),
+        ("INDEX_BUFFER", u(rule.buffer as u32)),
+        ("INDEX_EVERY", u(rule.every)),
+        ("INDEX_BASE", u(layout.index_base())),
+        ("MEMBER_BASE", u(layout.members_base())),
+        ("MEMBER_BEFORE_BASE", u(layout.members_base() + layout.n)),
+        ("INDEX_ORDER_BASE", u(layout.index_order_base())),
+        ("OPEN_BASE", u(layout.open_base())),
+        ("OPEN_WORDS", u(OPEN_WORDS)),
+        ("HAS_EXCLUSIONS", layout.screened.to_string()),
+        ("EXCLUSIONS_BASE", u(layout.exclusions_base())),
+        ("STRATEGY_OPEN", flags(&|s| plan.index.is_some() || !s.exclude.is_empty())),
+        ("STRATEGY_SCREENED", flags(&|s| !s.exclude.is_empty())),
+    ];
+    constants.extend(index_word::NAMES.iter().enumerate().map(|(k, name)| (*name, u(k as u32))));
+    constants.extend(open_word::NAMES.iter().enumerate().map(|(k, name)| (*name, u(k as u32))));
     constants
 }
 
@@ -227,15 +259,17 @@ fn market_at(k: u32) -> vec4<f32> {
 fn path_array_constants(plan: &Plan, layout: &StateLayout) -> Vec<(&'static str, u32)> {
     let ranks_market = matches!(plan.market, Market::Rank(_));
     let has_top_k = layout.top_k_strategies > 0;
-    let (market_order, top_k_order) = if layout.path_arrays_in_scratch() {
-        (layout.market_state_base(), layout.top_k_order_base())
+    let (market_order, top_k_order, index_order) = if layout.path_arrays_in_scratch() {
+        (layout.market_state_base(), layout.top_k_order_base(), layout.index_order_base())
     } else {
-        (0, if ranks_market { layout.n } else { 0 })
+        let before_index = (ranks_market as u32 + has_top_k as u32) * layout.n;
+        (0, if ranks_market { layout.n } else { 0 }, before_index)
     };
-    let lists = ranks_market as u32 + has_top_k as u32;
+    let lists = ranks_market as u32 + has_top_k as u32 + layout.index as u32;
     vec![
         ("MARKET_ORDER", market_order),
         ("TOPK_ORDER", top_k_order),
+        ("INDEX_ORDER", index_order),
         ("ORDER_LIST_WORDS", (lists * layout.n).max(1)),
         ("TOPK_RANK_WORDS", if has_top_k { layout.n } else { 1 }),
         ("Z_BASE", 0),
@@ -263,7 +297,9 @@ pub fn kernel_source(
     let has_top_k = layout.top_k_strategies > 0;
     let top_k = if has_top_k { shaders::TOP_K } else { shaders::TOP_K_ABSENT };
     let max_growth = max_growth_source(plan, &layout);
-    let ranking = if has_top_k || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
+    let ranking =
+        if has_top_k || layout.open || matches!(plan.market, Market::Rank(_)) { shaders::RANKING } else { "" };
+    let open_market = if layout.open { shaders::OPEN_MARKET } else { shaders::OPEN_MARKET_ABSENT };
     let strategy_state = if layout.strategy_state_is_private() {
         shaders::STRATEGY_STATE_PRIVATE
     } else {
@@ -272,7 +308,7 @@ pub fn kernel_source(
     let path_arrays =
         if layout.path_arrays_in_scratch() { shaders::PATH_ARRAYS_SCRATCH } else { shaders::PATH_ARRAYS_PRIVATE };
     let kernel = format!(
-        "{}\n{}\n{path_arrays}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}",
+        "{}\n{}\n{path_arrays}\n{ranking}\n{state_functions}{}\n{strategy_state}\n{top_k}\n{}\n{max_growth}\n{open_market}",
         shaders::path_accounting(),
         place.wgsl(),
         &stage.source,
@@ -345,6 +381,9 @@ pub fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Ve
             words[layout.holdings_base() as usize + s * n + i] = target[i];
         }
     }
+    if layout.open {
+        open_start_words(plan, layout, &mut words);
+    }
     for (r, value) in stage.initial_state.iter().enumerate() {
         words[layout.market_state_base() as usize + r] = *value;
     }
@@ -363,8 +402,40 @@ pub fn model_words(plan: &Plan, layout: &StateLayout, stage: &MarketStage) -> Ve
             _ => words.extend(std::iter::repeat_n(0.0, n)),
         }
     }
+    if layout.screened {
+        for strategy in &plan.strategies {
+            words.extend((0..n).map(|i| if strategy.exclude.contains(&i) { 1.0 } else { 0.0 }));
+        }
+    }
     words.extend(max_growth::model_words(plan));
     words.into_iter().map(|w| w as f32).collect()
+}
+
+/// An open market's initial state (its strategies on the allowed stocks, the index's
+/// members, share and rank order) in place of the closed market's: the CPU kernel's
+/// step 0 in f64 (`OpenStart`), so that both backends start from one implementation.
+fn open_start_words(plan: &Plan, layout: &StateLayout, words: &mut [f64]) {
+    let n = plan.n();
+    let start = crate::engine::cpu::OpenStart::of(plan);
+    for (s, ((holdings, slots), open)) in start.holdings.iter().zip(&start.slots).zip(&start.open_words).enumerate() {
+        let slots_at = layout.slots_base() as usize + s * slot::COUNT;
+        words[slots_at..slots_at + slot::COUNT].copy_from_slice(slots);
+        let holdings_at = layout.holdings_base() as usize + s * n;
+        words[holdings_at..holdings_at + n].copy_from_slice(holdings);
+        let open_at = (layout.open_base() + s as u32 * OPEN_WORDS) as usize;
+        words[open_at..open_at + OPEN_WORDS as usize].copy_from_slice(open);
+    }
+    if layout.index {
+        let index = layout.index_base() as usize;
+        words[index + index_word::SHARE] = start.index_share;
+        words[index + index_word::SHARE_BEFORE] = start.index_share;
+        let members = layout.members_base() as usize;
+        words[members..members + n].copy_from_slice(&start.member);
+        words[members + n..members + 2 * n].copy_from_slice(&start.member);
+        for (r, stock) in start.order.iter().enumerate() {
+            words[layout.index_order_base() as usize + r] = *stock as f64;
+        }
+    }
 }
 
 /// The kernel constants of both max_growth shaders (harmless when unused).

@@ -5,7 +5,7 @@
 use super::market;
 use super::max_growth;
 use crate::engine::accumulators::slot;
-use crate::engine::time_grid::{GridSpec, CLOSED_QUANTITIES};
+use crate::engine::time_grid::{GridSpec, CLOSED_QUANTITIES, QUANTITIES};
 use crate::portfolio::optimize::CovarianceBelief;
 use crate::portfolio::Weighting;
 use crate::scenario::Plan;
@@ -48,9 +48,50 @@ pub struct StateLayout {
     pub market_slots: u32,
     /// Loop iterations of the market stage per step.
     pub market_loop_trips: u32,
-    /// Time-grid points (`time_grid::GridSpec`): each keeps CLOSED_QUANTITIES words per strategy.
+    /// Time-grid points (`time_grid::GridSpec`): each keeps `grid_quantities` words per strategy.
     pub grid_points: u32,
+    /// An index is the benchmark (shaders/open_market.wgsl).
+    pub index: bool,
+    /// Steps between its reconstitutions (0 without an index).
+    pub reconstitute_every: u32,
+    /// A strategy holds index members or is screened: each strategy keeps `OPEN_WORDS`.
+    pub open: bool,
+    /// A strategy is screened: the model buffer holds every strategy's exclusions.
+    pub screened: bool,
 }
+
+/// Words an open market keeps per strategy (`OpenTerms` in src/engine/cpu/open_step.rs),
+/// in the order `OpenStart` gives them; the kernel's constants take `NAMES`.
+pub mod open_word {
+    pub const LEAKAGE: usize = 0;
+    pub const SCREEN: usize = 3;
+    pub const NAMES: [&str; 5] =
+        ["OPEN_LEAKAGE", "OPEN_LEAKAGE_COMP", "OPEN_SCREEN_ANCHOR", "OPEN_SCREEN", "OPEN_LOG_SHARE_ANCHOR"];
+}
+pub const OPEN_WORDS: u32 = open_word::NAMES.len() as u32;
+/// Words of the index (`IndexBlock` in src/engine/open_market.rs): its share of the
+/// market, that share before the last reconstitution, its log value and compensation,
+/// its control and compensation, its turnover and its membership history (24 bits,
+/// exact in f32).
+pub mod index_word {
+    pub const SHARE: usize = 0;
+    pub const SHARE_BEFORE: usize = 1;
+    pub const LOG_VALUE: usize = 2;
+    pub const CONTROL: usize = 4;
+    pub const TURNOVER: usize = 6;
+    pub const HISTORY: usize = 7;
+    pub const NAMES: [&str; 8] = [
+        "INDEX_SHARE",
+        "INDEX_SHARE_BEFORE",
+        "INDEX_LOG_VALUE",
+        "INDEX_LOG_VALUE_COMP",
+        "INDEX_CONTROL",
+        "INDEX_CONTROL_COMP",
+        "INDEX_TURNOVER",
+        "INDEX_HISTORY",
+    ];
+}
+pub const INDEX_WORDS: u32 = index_word::NAMES.len() as u32;
 
 impl StateLayout {
     pub fn of(plan: &Plan) -> StateLayout {
@@ -79,6 +120,19 @@ impl StateLayout {
             market_slots: market::state_slots(plan),
             market_loop_trips: market::loop_trips_per_step(plan),
             grid_points: GridSpec::of(plan.steps, plan.steps_per_year).points,
+            index: plan.index.is_some(),
+            reconstitute_every: plan.index.map_or(0, |rule| rule.every),
+            open: plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty()),
+            screened: plan.strategies.iter().any(|s| !s.exclude.is_empty()),
+        }
+    }
+    /// Quantities each grid point keeps per strategy: the leakage and screen terms too
+    /// in an open market.
+    pub fn grid_quantities(&self) -> u32 {
+        if self.open {
+            QUANTITIES as u32
+        } else {
+            CLOSED_QUANTITIES as u32
         }
     }
     /// log Z - log Z(0) and its Kahan compensation.
@@ -97,8 +151,16 @@ impl StateLayout {
     pub fn slots_base(&self) -> u32 {
         self.benchmark_moments() + crate::engine::accumulators::benchmark_moment::COUNT as u32
     }
-    pub fn mu_base(&self) -> u32 {
+    /// The open market's words per strategy (`OPEN_WORDS` each), read back with the slots.
+    pub fn open_base(&self) -> u32 {
         self.slots_base() + self.strategies * slot::COUNT as u32
+    }
+    /// The index's words (`INDEX_WORDS`), read back with the slots.
+    pub fn index_base(&self) -> u32 {
+        self.open_base() + if self.open { self.strategies * OPEN_WORDS } else { 0 }
+    }
+    pub fn mu_base(&self) -> u32 {
+        self.index_base() + if self.index { INDEX_WORDS } else { 0 }
     }
     pub fn holdings_base(&self) -> u32 {
         self.mu_base() + self.n
@@ -117,11 +179,26 @@ impl StateLayout {
             0
         }
     }
+    /// The index's members now and before its last reconstitution (1 or 0 each), and
+    /// its rank order from the last reconstitution (3n words with an index).
+    pub fn members_base(&self) -> u32 {
+        self.top_k_order_base() + self.top_k_slots()
+    }
+    pub fn index_order_base(&self) -> u32 {
+        self.members_base() + 2 * self.n
+    }
+    fn index_array_slots(&self) -> u32 {
+        if self.index {
+            3 * self.n
+        } else {
+            0
+        }
+    }
     /// The max_growth solvers' state: the deferred step's market gross return, then a
     /// block per max_growth strategy (`max_growth::solver_block`: `MG_*` in
     /// shaders/max_growth_common.wgsl, then the solver's own).
     pub fn max_growth_base(&self) -> u32 {
-        self.top_k_order_base() + self.top_k_slots()
+        self.members_base() + self.index_array_slots()
     }
     pub fn max_growth_slots(&self) -> u32 {
         if self.max_growth_strategies > 0 {
@@ -144,16 +221,28 @@ impl StateLayout {
     }
     /// Words of state per path.
     pub fn state_slots(&self) -> u32 {
-        self.grid_base() + self.grid_points * self.strategies * CLOSED_QUANTITIES as u32
+        self.grid_base() + self.grid_points * self.strategies * self.grid_quantities()
     }
     /// Slots read back per batch: log caps, log Z, the market's control, the benchmark's
-    /// moments and the strategy accumulators.
+    /// moments, the strategy accumulators and the open market's words.
     pub fn readback_slots(&self) -> u32 {
         self.mu_base()
     }
     /// Groups of four rows (the last padded with zero rows).
     pub fn row_groups(&self) -> u32 {
         self.n.div_ceil(4)
+    }
+    /// The model buffer's exclusions (`[strategy][stock]`, 1 where a screen excludes the
+    /// stock), after the initial state, the drift and the constant weights.
+    pub fn exclusions_base(&self) -> u32 {
+        self.state_slots() + 4 * self.row_groups() + self.strategies * self.n
+    }
+    pub fn exclusion_words(&self) -> u32 {
+        if self.screened {
+            self.strategies * self.n
+        } else {
+            0
+        }
     }
     /// Whether the kernel keeps the strategies' state in private arrays through a
     /// dispatch (fewer storage accesses per step), which it does while they are small:
@@ -188,7 +277,8 @@ impl StateLayout {
     /// Loop iterations a software adapter's step loop may run per dispatch: the cap's
     /// budget less the loads and stores around the step loop.
     pub fn software_loop_budget(&self) -> u32 {
-        SOFTWARE_LOOP_BUDGET - 2 * self.n - 2 * self.strategies * (self.n + slot::COUNT as u32)
+        let index_order = if self.index { 2 * self.n } else { 0 };
+        SOFTWARE_LOOP_BUDGET - 2 * self.n - 2 * self.strategies * (self.n + slot::COUNT as u32) - index_order
     }
     /// Loop iterations of one step, nested loops included, at most: the market stage,
     /// the market's weights, and per strategy drift, setup and rebalance (capped
@@ -207,12 +297,41 @@ impl StateLayout {
             + self.capped_strategies * 8 * self.n
             + self.top_k_strategies * 13 * self.n
     }
+    /// The loops a reconstitution adds to its step, at most (none are unrolled): the
+    /// index's (its order repaired with up to 6n shifts, as top-k's, checked, and five
+    /// passes: 13n) and each strategy's (whether its allowed stocks changed, their
+    /// shares before and after, two target setups of up to three passes and the trade:
+    /// 10n, counted whole beside the 6n a rebalance is counted above). An open
+    /// strategy's step without a reconstitution takes at most the 6n of a closed one.
+    pub fn reconstitution_loop_trips(&self) -> u32 {
+        if self.index {
+            13 * self.n + self.strategies * 10 * self.n
+        } else {
+            0
+        }
+    }
+    /// The most consecutive steps, each of `per_step` loop iterations, that fit
+    /// `budget` together with the reconstitutions among them (one every
+    /// `reconstitute_every` steps, wherever the dispatch starts).
+    pub fn steps_within(&self, budget: u32, per_step: u32) -> u32 {
+        let trips = |steps: u64| {
+            let reconstitutions = if self.index { steps.div_ceil(self.reconstitute_every as u64) } else { 0 };
+            steps * per_step as u64 + reconstitutions * self.reconstitution_loop_trips() as u64
+        };
+        let mut steps = budget / per_step.max(1);
+        while steps > 0 && trips(steps as u64) > budget as u64 {
+            steps -= 1;
+        }
+        steps
+    }
     /// The same for an unrolled kernel (`unroll_marked_loops`): the loops over stocks
     /// and strategies are gone, and so is the Cholesky stage's (the other stages, the
-    /// capped and top-k setups keep theirs).
+    /// capped and top-k setups and an open market's steps keep theirs).
     pub fn unrolled_loop_trips_per_step(&self, cholesky: bool) -> u32 {
         let market = if cholesky { 0 } else { self.market_loop_trips };
-        1 + market + self.capped_strategies * 8 * self.n + self.top_k_strategies * 13 * self.n
+        // An open strategy's step keeps its loops (open_market.wgsl's are not unrolled).
+        let open = if self.open { self.strategies * 6 * self.n } else { 0 };
+        1 + market + self.capped_strategies * 8 * self.n + self.top_k_strategies * 13 * self.n + open
     }
 }
 
@@ -235,7 +354,7 @@ pub fn max_growth_state_bases(plan: &Plan, layout: &StateLayout) -> Vec<u32> {
 /// trailing estimate's parameters start in the model buffer (0 where none applies).
 pub fn max_growth_data_bases(plan: &Plan, layout: &StateLayout) -> (Vec<u32>, Vec<u32>) {
     let n = layout.n;
-    let mut next_model = layout.state_slots() + 4 * layout.row_groups() + layout.strategies * n;
+    let mut next_model = layout.exclusions_base() + layout.exclusion_words();
     let mut next_block = layout.trailing_base();
     let mut data = Vec::new();
     let mut parameters = Vec::new();

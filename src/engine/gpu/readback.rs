@@ -3,10 +3,10 @@
 //! next batch queues), and the fold of the words read into accumulators.
 
 use super::context::GpuContext;
-use super::layout::StateLayout;
+use super::layout::{index_word, open_word, StateLayout, OPEN_WORDS};
 use super::GpuError;
-use crate::engine::accumulators::{benchmark_moment, slot, BatchAccumulators};
-use crate::engine::time_grid::{GridSpec, TimeGrid, CLOSED_QUANTITIES};
+use crate::engine::accumulators::{benchmark_moment, index_field, open_term, slot, BatchAccumulators};
+use crate::engine::time_grid::{GridSpec, TimeGrid};
 
 /// What a batch reads back, in words of 4 bytes, in staging order: the accumulators
 /// (`[slot][lane]`, `stride` lanes a slot), the time grid (likewise), every lane's
@@ -152,11 +152,13 @@ pub(super) fn fold_batch(
         &values[slot * stride..][..count]
     }
     let row = |values, slot| slot_row(values, slot, stride, count);
-    let mut out = BatchAccumulators::zeroed(first_path, count, n, strategies);
+    let mut out =
+        BatchAccumulators::zeroed(first_path, count, n, strategies).with_open_market(layout.index, layout.open);
     let mut time_grid = TimeGrid::new(grid, strategies);
+    let quantities = layout.grid_quantities() as usize;
     time_grid.record_rows(count, |s, point| {
-        let base = (point as usize * strategies + s) * CLOSED_QUANTITIES;
-        std::array::from_fn(|q| row(grid_values, base + q))
+        let base = (point as usize * strategies + s) * quantities;
+        std::array::from_fn(|q| if q < quantities { row(grid_values, base + q) } else { &[] })
     });
     out.grid = Some(time_grid);
     for i in 0..n {
@@ -180,6 +182,32 @@ pub(super) fn fold_batch(
     for k in 0..per_path {
         for (lane, value) in row(words, layout.slots_base() as usize + k).iter().enumerate() {
             out.strategy_slots[lane * per_path + k] = *value as f64;
+        }
+    }
+    if layout.open {
+        for s in 0..strategies {
+            let base = layout.open_base() as usize + s * OPEN_WORDS as usize;
+            for (term, word) in [(open_term::LEAKAGE, open_word::LEAKAGE), (open_term::SCREEN, open_word::SCREEN)] {
+                for (lane, value) in row(words, base + word).iter().enumerate() {
+                    out.open_terms[(lane * strategies + s) * open_term::COUNT + term] = *value as f64;
+                }
+            }
+        }
+    }
+    if layout.index {
+        let base = layout.index_base() as usize;
+        let fields = [
+            (index_field::LOG_RETURN, index_word::LOG_VALUE),
+            (index_field::CONTROL, index_word::CONTROL),
+            (index_field::TURNOVER, index_word::TURNOVER),
+        ];
+        for (field, word) in fields {
+            for (lane, value) in row(words, base + word).iter().enumerate() {
+                out.index[lane * index_field::COUNT + field] = *value as f64;
+            }
+        }
+        for (lane, value) in row(words, base + index_word::HISTORY).iter().enumerate() {
+            out.membership_history[lane] = *value as u32;
         }
     }
     out

@@ -34,6 +34,20 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
 ";
 /// What both max_growth solvers share (`defer_max_growth`), composed when a strategy
 /// is max_growth.
+/// The open market (an index benchmark, screens) in the per-path kernel.
+pub const OPEN_MARKET: &str = include_str!("../../../shaders/open_market.wgsl");
+/// Its stand-ins in a closed market (every call to them sits behind `INDEX` or `OPEN`).
+pub const OPEN_MARKET_ABSENT: &str = "fn member(i: u32) -> f32 { return 1.0; }
+fn load_index_state(lane: u32) {}
+fn store_index_state(lane: u32) {}
+fn index_step(market_gross: f32, member_share: f32, completed_steps: u32, is_last: bool, cut: ptr<function, bool>) -> vec4<f32> {
+    return vec4<f32>(market_gross, 0.0, 0.0, 0.0);
+}
+fn open_strategy_step(s: u32, value: f32, rebalance: bool, is_last: bool, reconstituted: bool, log_total: f32, cut: ptr<function, bool>) -> f32 {
+    return 1.0;
+}
+fn record_open_grid_cells(point: u32, s: u32, lane: u32) {}
+";
 pub const MAX_GROWTH_COMMON: &str = include_str!("../../../shaders/max_growth_common.wgsl");
 /// The solvers' flags where the path arrays are private (path_arrays_scratch.wgsl
 /// puts them at the start of the same binding otherwise).
@@ -387,7 +401,24 @@ mod tests {
             )
             .unwrap()
             .validate()
-            .unwrap()]);
+            .unwrap()])
+            // The open market (open_market.wgsl): an index with a buffer and screens, a
+            // screen alone, and an index over a rank-based market (two order lists).
+            .chain(
+                [
+                    "name = \"index\"\n[market]\nn = 6\nvol = 0.2\n[benchmark]\nindex = 3\nreconstitute_every = 5\nbuffer = 1",
+                    "name = \"screen\"\n[market]\nn = 6\nvol = 0.2",
+                    "name = \"atlas-index\"\n[market]\nn = 6\nmodel = \"atlas\"\natlas_g = 0.05\nvol = 0.2\n\
+                     [benchmark]\nindex = 3\nreconstitute_every = 5",
+                ]
+                .map(|market| {
+                    let strategies = "[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nexclude = [0]\n\
+                         [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5\n\
+                         [[strategies]]\nname = \"entropy\"\nweighting = \"entropy\"\n\
+                         [[strategies]]\nname = \"screened\"\nweighting = \"market\"\nexclude = [1]";
+                    Scenario::from_toml(&format!("{market}\n{strategies}")).unwrap().validate().unwrap()
+                }),
+            );
         let mut variants = Vec::new();
         for plan in plans {
             // Every way of reading the market data.
@@ -431,7 +462,11 @@ mod tests {
     /// constants, and a factor-form variant added; issue 31: risk beside return, the
     /// benchmark's return moments per path, each strategy's active-times-benchmark sum and
     /// size tilt at rebalances, and the log caps loaded where the eigenbasis solver
-    /// finishes a rebalance; the comments' path of the CPU twin, now src/engine/cpu/mod.rs).
+    /// finishes a rebalance; the comments' path of the CPU twin, now src/engine/cpu/mod.rs;
+    /// then the open market in the per-path kernel: open_market.wgsl or its stand-ins
+    /// composed into every per-path variant, the benchmark's gross return and noise term in
+    /// place of the market's (the same values in a closed market), and three open-market
+    /// variants added).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -445,5 +480,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "232d633ca138ed0b11aa9cbb3fb0f0ad62ac5b508b05a2fbb5fa25ba21f83401";
+    const COMPOSED_KERNELS_SHA256: &str = "c25c533459defe7edbf408c442a33d670627a30ebd5ca9370e1ece4f78542ee6";
 }
