@@ -82,6 +82,13 @@ impl<R: Real> IndexBlock<R> {
         relative_gross
     }
 
+    /// The members' share `share` (`share` or `share_before`) as `allowed_share` gives it
+    /// for the members: the same sum in the same order, so the same bits.
+    #[inline(always)]
+    pub fn members_share(&self, share: Lanes<R>) -> AllowedShare<R> {
+        AllowedShare { log: share.ln(), inverse: share.recip(), count: Lanes::splat(R::from_f64(self.rule.k as f64)) }
+    }
+
     /// Whether the index reconstitutes after `completed` steps of `total`: every R steps,
     /// never at the last.
     pub fn reconstitutes_at(&self, completed: u32, total: u32) -> bool {

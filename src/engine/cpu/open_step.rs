@@ -124,7 +124,15 @@ pub(super) fn open_rebalance<R: Real, const FUSED: bool>(
         KernelWeighting::TopK { .. } | KernelWeighting::Capped { .. } | KernelWeighting::MaxGrowth { .. }
     );
     // The period's end on the old allowed stocks (those before a reconstitution).
-    let share_before = allowed_share(mu, &terms.allowed);
+    // An unscreened strategy's allowed stocks are the members: their share is the
+    // index's, summed in the same order, so the pass over the stocks is saved.
+    let members_only = strategy.exclude.is_empty();
+    let share_before = match (index, members_only) {
+        (Some(index), true) => {
+            index.members_share(if schedule.reconstituted { index.share_before } else { index.share })
+        }
+        _ => allowed_share(mu, &terms.allowed),
+    };
     let log_share_before = share_before.log;
     if schedule.reconstituted || schedule.is_last {
         // log(V_rho^E / V_rho) over the index period just ended: log(A / S) at its end less at its start.
@@ -163,7 +171,10 @@ pub(super) fn open_rebalance<R: Real, const FUSED: bool>(
     if schedule.reconstituted {
         // The new allowed stocks (the same where they did not change), from the scratch.
         std::mem::swap(&mut terms.allowed, &mut scratch.allowed);
-        let share_after = allowed_share(mu, &terms.allowed);
+        let share_after = match (index, members_only) {
+            (Some(index), true) => index.members_share(index.share),
+            _ => allowed_share(mu, &terms.allowed),
+        };
         let log_share_after = share_after.log;
         let log_index_share = index.map_or(Lanes::zero(), |index| index.share.ln());
         terms.screen_anchor = log_share_after - log_index_share;
