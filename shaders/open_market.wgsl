@@ -11,9 +11,8 @@
 // `index_word`), MEMBER_BASE, MEMBER_BEFORE_BASE, INDEX_ORDER (the order list) and
 // INDEX_ORDER_BASE, OPEN_BASE, OPEN_WORDS and the OPEN_* words (`open_word`),
 // HAS_EXCLUSIONS, EXCLUSIONS_BASE (the model buffer's [strategy][stock] exclusions),
-// STRATEGY_OPEN and STRATEGY_SCREENED. Only the weightings that are functionally
-// generated on the allowed stocks run here (market, equal, diversity, entropy):
-// `GpuBackend::check_fits` refuses the others in an open market.
+// STRATEGY_OPEN and STRATEGY_SCREENED. Every weighting but max_growth runs here
+// (`GpuBackend::check_fits` refuses max_growth in an open market).
 
 // 1 where stock i is a member of the index now (every stock without an index).
 fn member(i: u32) -> f32 {
@@ -221,6 +220,45 @@ fn open_targets(s: u32, before: bool, share: vec2<f32>, log_total: f32, cut: ptr
             total += weight;
         }
         log_g = log(total);
+    } else if (kind == KIND_CAPPED) {
+        // Capped on rho^E (stocks outside stay at 0): `capped_scale` over rho^E, then
+        // pi_i = min(cap, scale rho^E_i); not functionally generated (log G = 0).
+        let cap = STRATEGY_CAP[s];
+        var scale = 1.0;
+        var last_count = -1.0;
+        var converged = false;
+        for (var sweep = 0u; sweep <= N && !converged; sweep++) {
+            var count = 0.0;
+            var free = 0.0;
+            var c = 0u;
+            for (; c < N; c++) {
+                let rho = market_weight(c) * allowed(s, c, before) * inverse_share;
+                if (scale * rho >= cap) {
+                    count += 1.0;
+                } else {
+                    free += rho;
+                }
+            }
+            *cut = *cut || c != N;
+            if (count == last_count) {
+                converged = true;
+            } else {
+                last_count = count;
+                var next = 3.4028235e38;
+                if (free > 0.0) {
+                    next = (1.0 - count * cap) / free;
+                }
+                scale = max(scale, next);
+            }
+        }
+        *cut = *cut || !converged;
+        for (; i < N; i++) {
+            set_rebalance_target(i, min(cap, scale * market_weight(i) * allowed(s, i, before) * inverse_share));
+        }
+    } else if (kind == KIND_TOP_K) {
+        // Top-k among the allowed stocks (top_k.wgsl); not functionally generated.
+        open_top_k_targets(s, before, log_total, cut);
+        i = N;
     } else {
         // The market on the allowed stocks: rho^E itself (log G = 0).
         for (; i < N; i++) {

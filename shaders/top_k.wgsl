@@ -78,3 +78,71 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     }
     return 0.0;
 }
+
+// Top-k among strategy s's allowed stocks in an open market (`top_k_block` with a
+// mask; open_market.wgsl): ranks count the allowed stocks only (before this step's
+// reconstitution, or after), a stock outside is neither kept nor let in (its rank is
+// N), and the members' diversity(p) weights go to the rebalance targets.
+fn open_top_k_targets(s: u32, before: bool, log_total: f32, cut: ptr<function, bool>) {
+    *cut = !repair_order(TOPK_ORDER) || *cut;
+    var allowed_rank = 0u;
+    var r = 0u;
+    for (; r < N; r++) {
+        let stock = order_entry(TOPK_ORDER, r);
+        if (allowed(s, stock, before) > 0.0) {
+            set_topk_rank(stock, allowed_rank);
+            allowed_rank += 1u;
+        } else {
+            set_topk_rank(stock, N);
+        }
+    }
+    var kept = 0u;
+    var c = 0u;
+    for (; c < N; c++) {
+        if (open_topk_kept(s, c, before)) {
+            kept += 1u;
+        }
+    }
+    var needed = STRATEGY_K[s] - min(kept, STRATEGY_K[s]);
+    var cutoff = -1.0;
+    var e = 0u;
+    for (; e < N && needed > 0u; e++) {
+        let stock = order_entry(TOPK_ORDER, e);
+        if (allowed(s, stock, before) > 0.0 && !open_topk_kept(s, stock, before)) {
+            needed -= 1u;
+            cutoff = f32(topk_rank(stock));
+        }
+    }
+    let p = STRATEGY_P[s];
+    var largest = -3.0e38;
+    var m = 0u;
+    for (; m < N; m++) {
+        if (open_topk_member(s, m, before, cutoff)) {
+            largest = max(largest, p * (log_cap(m) - log_total));
+        }
+    }
+    var total = 0.0;
+    var t = 0u;
+    for (; t < N; t++) {
+        var weight = 0.0;
+        if (open_topk_member(s, t, before, cutoff)) {
+            weight = exp(p * (log_cap(t) - log_total) - largest);
+        }
+        set_rebalance_target(t, weight);
+        total += weight;
+    }
+    let inverse_total = 1.0 / total;
+    var w = 0u;
+    for (; w < N; w++) {
+        set_rebalance_target(w, rebalance_target(w) * inverse_total);
+    }
+    *cut = *cut || r != N || c != N || m != N || t != N || w != N || needed != 0u;
+}
+
+fn open_topk_kept(s: u32, stock: u32, before: bool) -> bool {
+    return allowed(s, stock, before) > 0.0 && topk_held(s, stock) && topk_rank(stock) < STRATEGY_K[s] + STRATEGY_BUFFER[s];
+}
+
+fn open_topk_member(s: u32, stock: u32, before: bool, cutoff: f32) -> bool {
+    return open_topk_kept(s, stock, before) || f32(topk_rank(stock)) <= cutoff;
+}

@@ -809,8 +809,15 @@ fn bootstrap_paths_on_the_gpu_take_the_cpu_s_days() {
 
 /// An open market for the per-path kernel: 30 stocks two years daily, an index of the
 /// largest 15 with a buffer of 3, rebalancing intervals that do not divide its 21
-/// steps, costs and screens, every weighting the GPU runs there.
-fn open_market(benchmark: &str) -> String {
+/// steps, costs and screens, every weighting the GPU runs there (top-k, which ranks,
+/// is added where the adapter can rank).
+fn open_market(benchmark: &str, ranks: bool) -> String {
+    let top_k = if ranks {
+        "[[strategies]]\nname = \"top-8\"\nweighting = \"top_k\"\nk = 8\nbuffer = 2\nrebalance_every = 42\n\
+         cost_bps = 10.0\nexclude = [3]\n"
+    } else {
+        ""
+    };
     format!(
         "seed = 5\npaths = 128\nyears = 2.0\n[market]\nn = 30\nzipf = 1.0\ngrowth = 0.05\n\
          vol = {{ from = 0.2, to = 0.5 }}\ncorrelation = 0.2\n{benchmark}\n\
@@ -818,7 +825,9 @@ fn open_market(benchmark: &str) -> String {
          [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5\ncost_bps = 5.0\n\
          [[strategies]]\nname = \"diversity-negative\"\nweighting = \"diversity\"\np = -0.5\nrebalance_every = 5\n\
          [[strategies]]\nname = \"entropy\"\nweighting = \"entropy\"\nrebalance_every = 63\nexclude = [1]\n\
-         [[strategies]]\nname = \"screened-index\"\nweighting = \"market\"\nexclude = [2]\n"
+         [[strategies]]\nname = \"screened-index\"\nweighting = \"market\"\nexclude = [2]\n\
+         [[strategies]]\nname = \"capped\"\nweighting = \"capped\"\ncap = 0.1\nrebalance_every = 21\nexclude = [4]\n\
+         {top_k}"
     )
 }
 
@@ -853,7 +862,7 @@ fn assert_open_paths_agree(
                 assert!((gpu - cpu).abs() < tolerance, "{name}, path {path}, {term}: GPU {gpu} vs CPU {cpu}");
             }
             // Concave G: every holding period's drift is non-negative, to f32 rounding.
-            if name != "diversity-negative" {
+            if !matches!(name.as_str(), "diversity-negative" | "capped" | "top-8") {
                 assert!(g.min_divergence > -1e-5, "{name}, path {path}: drift {:e}", g.min_divergence);
             }
         }
@@ -866,7 +875,7 @@ fn screens_on_the_gpu_agree_with_the_cpu_per_path() {
     // Without an index nothing is ranked, so this runs under OpenGL too.
     let Some(context) = GpuContext::for_tests() else { return };
     let mut gpu = GpuBackend::new(context);
-    let plan = plan(&open_market(""));
+    let plan = plan(&open_market("", !gpu.is_gl()));
     let on_gpu = simulate(&plan, &mut gpu);
     let on_cpu = simulate_cpu(&plan, Precision::F64);
     // f32 over 504 steps, as the closed market's tolerance over 2,520.
@@ -883,7 +892,7 @@ fn screens_on_the_gpu_agree_with_the_cpu_per_path() {
 fn an_index_on_the_gpu_agrees_with_the_cpu_on_every_path_whose_members_agree() {
     let Some(context) = GpuContext::for_tests() else { return };
     let mut gpu = GpuBackend::new(context);
-    let plan = plan(&open_market("[benchmark]\nindex = 15\nreconstitute_every = 21\nbuffer = 3"));
+    let plan = plan(&open_market("[benchmark]\nindex = 15\nreconstitute_every = 21\nbuffer = 3", true));
     if gpu.is_gl() && gpu.is_software() {
         // llvmpipe's OpenGL driver cannot rank (`ranking_refused`): refused up front.
         let refusal = gpu.check_fits(&plan).expect_err("refused under OpenGL on llvmpipe").to_string();
@@ -918,9 +927,10 @@ fn an_index_on_the_gpu_agrees_with_the_cpu_on_every_path_whose_members_agree() {
     let leakage = on_gpu.per_path[1].iter().map(|p| p.leakage_term).sum::<f64>() / plan.paths as f64;
     assert!(leakage < -1e-3, "diversity's leakage is a loss on the GPU too ({leakage})");
     // What the GPU does not run there, it refuses with the reason (auto takes the CPU).
-    let capped = plan_with_index_and("[[strategies]]\nname = \"capped\"\nweighting = \"capped\"\ncap = 0.2");
-    let refusal = gpu.check_fits(&capped).expect_err("capped on index members").to_string();
-    assert!(refusal.contains("strategies[0].weighting: capped"), "{refusal}");
+    let optimised =
+        plan_with_index_and("[[strategies]]\nname = \"optimised\"\nweighting = \"max_growth\"\nte_budget = 0.03");
+    let refusal = gpu.check_fits(&optimised).expect_err("max_growth on index members").to_string();
+    assert!(refusal.contains("strategies[0].weighting: max_growth"), "{refusal}");
 }
 
 fn plan_with_index_and(strategies: &str) -> sptlab::Plan {

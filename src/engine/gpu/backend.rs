@@ -397,32 +397,17 @@ impl GpuBackend {
 }
 
 /// Why the GPU does not run `plan`'s open market, if it does not: the per-path kernel
-/// runs an index and screens (shaders/open_market.wgsl) for the weightings generated
-/// on the allowed stocks; capped, top-k and max_growth on index members or under a
-/// screen run on the CPU.
+/// runs an index and screens (shaders/open_market.wgsl) for every weighting but
+/// max_growth, whose GPU solvers take the whole market as their benchmark; on index
+/// members or under a screen it runs on the CPU.
 fn open_market_refused(plan: &Plan) -> Option<String> {
-    let open = plan.index.is_some() || plan.strategies.iter().any(|s| !s.exclude.is_empty());
-    if !open {
-        return None;
-    }
-    let (position, strategy) = plan.strategies.iter().enumerate().find(|(_, s)| {
-        (plan.index.is_some() || !s.exclude.is_empty())
-            && !matches!(
-                s.weighting,
-                Weighting::Market | Weighting::Equal | Weighting::Diversity { .. } | Weighting::Entropy
-            )
+    let position = plan.strategies.iter().position(|s| {
+        (plan.index.is_some() || !s.exclude.is_empty()) && matches!(s.weighting, Weighting::MaxGrowth { .. })
     })?;
     let context = if plan.index.is_some() { "on an index's members" } else { "under a screen" };
-    let name = match strategy.weighting {
-        Weighting::Capped { .. } => "capped",
-        Weighting::TopK { .. } => "top_k",
-        Weighting::MaxGrowth { .. } => "max_growth",
-        _ => "constant",
-    };
     Some(format!(
-        "strategies[{position}].weighting: {} weights {context} run on the CPU backend only (the GPU runs market, \
-         equal, diversity and entropy weights there; docs/open-markets.md)",
-        name
+        "strategies[{position}].weighting: max_growth {context} runs on the CPU backend only (the GPU runs every \
+         other weighting there; docs/open-markets.md)"
     ))
 }
 

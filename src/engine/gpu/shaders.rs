@@ -31,6 +31,7 @@ fn top_k_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
 fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
     return 0.0;
 }
+fn open_top_k_targets(s: u32, before: bool, log_total: f32, cut: ptr<function, bool>) {}
 ";
 /// What both max_growth solvers share (`defer_max_growth`), composed when a strategy
 /// is max_growth.
@@ -38,6 +39,7 @@ fn top_k_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {
 pub const OPEN_MARKET: &str = include_str!("../../../shaders/open_market.wgsl");
 /// Its stand-ins in a closed market (every call to them sits behind `INDEX` or `OPEN`).
 pub const OPEN_MARKET_ABSENT: &str = "fn member(i: u32) -> f32 { return 1.0; }
+fn allowed(s: u32, i: u32, before: bool) -> f32 { return 1.0; }
 fn load_index_state(lane: u32) {}
 fn store_index_state(lane: u32) {}
 fn index_step(market_gross: f32, member_share: f32, completed_steps: u32, is_last: bool, cut: ptr<function, bool>) -> vec4<f32> {
@@ -415,7 +417,9 @@ mod tests {
                     let strategies = "[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nexclude = [0]\n\
                          [[strategies]]\nname = \"diversity\"\nweighting = \"diversity\"\np = 0.5\n\
                          [[strategies]]\nname = \"entropy\"\nweighting = \"entropy\"\n\
-                         [[strategies]]\nname = \"screened\"\nweighting = \"market\"\nexclude = [1]";
+                         [[strategies]]\nname = \"screened\"\nweighting = \"market\"\nexclude = [1]\n\
+                         [[strategies]]\nname = \"capped\"\nweighting = \"capped\"\ncap = 0.6\nexclude = [2]\n\
+                         [[strategies]]\nname = \"top-2\"\nweighting = \"top_k\"\nk = 2\nbuffer = 1\nexclude = [3]";
                     Scenario::from_toml(&format!("{market}\n{strategies}")).unwrap().validate().unwrap()
                 }),
             );
@@ -466,7 +470,8 @@ mod tests {
     /// then the open market in the per-path kernel: open_market.wgsl or its stand-ins
     /// composed into every per-path variant, the benchmark's gross return and noise term in
     /// place of the market's (the same values in a closed market), and three open-market
-    /// variants added).
+    /// variants added; then capped and top-k on the allowed stocks, `open_top_k_targets`
+    /// in top_k.wgsl and its stand-in).
     #[test]
     fn the_composed_kernels_are_unchanged() {
         use sha2::{Digest, Sha256};
@@ -480,5 +485,5 @@ mod tests {
         assert_eq!(digest, COMPOSED_KERNELS_SHA256);
     }
 
-    const COMPOSED_KERNELS_SHA256: &str = "c25c533459defe7edbf408c442a33d670627a30ebd5ca9370e1ece4f78542ee6";
+    const COMPOSED_KERNELS_SHA256: &str = "96efbcdbe61e895bac87ca21198dad8a444172007f9a90553ca2852538c5806b";
 }
