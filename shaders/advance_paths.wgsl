@@ -152,41 +152,57 @@ fn weight_setup(s: u32, log_total: f32, cut: ptr<function, bool>) -> vec4<f32> {
         }
         *cut = *cut || i != N;
     } else if (kind == KIND_CAPPED) {
-        // lambda of pi_i = min(cap, lambda mu_i): `capped_scale` in src/portfolio/weighting.rs.
-        let cap = STRATEGY_CAP[s];
-        var scale = 1.0;
-        var last_count = -1.0;
-        var converged = false;
-        for (var sweep = 0u; sweep <= N && !converged; sweep++) {
-            var count = 0.0;
-            var free = 0.0;
-            var i = 0u;
-            for (; i < N; i++) {
-                if (scale * market_weight(i) >= cap) {
-                    count += 1.0;
-                } else {
-                    free += market_weight(i);
-                }
-            }
-            *cut = *cut || i != N;
-            if (count == last_count) {
-                converged = true;
-            } else {
-                last_count = count;
-                var next = 3.4028235e38;
-                if (free > 0.0) {
-                    next = (1.0 - count * cap) / free;
-                }
-                scale = max(scale, next);
-            }
-        }
-        // The passes stop only when the capped set stops growing; anything else was cut.
-        *cut = *cut || !converged;
-        largest = scale;
+        largest = capped_scale(s, false, false, 1.0, cut);
     } else if (kind == KIND_TOP_K) {
         return top_k_setup(s, log_total, cut);
     }
     return vec4<f32>(largest, total, log_g, 0.0);
+}
+
+// Stock i's weight as capped weights of strategy s take it: mu_i, or in an open market
+// rho^E_i = mu_i / A on its allowed stocks (`before` this step's reconstitution or
+// after; `inverse_share` 1 / A).
+fn capped_base_weight(s: u32, i: u32, open: bool, before: bool, inverse_share: f32) -> f32 {
+    if (open) {
+        return market_weight(i) * allowed(s, i, before) * inverse_share;
+    }
+    return market_weight(i);
+}
+
+// lambda of pi_i = min(cap, lambda w_i), w the weights `capped_base_weight` gives:
+// `capped_scale` in src/portfolio/weighting.rs. The passes stop only when the capped
+// set stops growing; anything else was cut.
+fn capped_scale(s: u32, open: bool, before: bool, inverse_share: f32, cut: ptr<function, bool>) -> f32 {
+    let cap = STRATEGY_CAP[s];
+    var scale = 1.0;
+    var last_count = -1.0;
+    var converged = false;
+    for (var sweep = 0u; sweep <= N && !converged; sweep++) {
+        var count = 0.0;
+        var free = 0.0;
+        var i = 0u;
+        for (; i < N; i++) {
+            let weight = capped_base_weight(s, i, open, before, inverse_share);
+            if (scale * weight >= cap) {
+                count += 1.0;
+            } else {
+                free += weight;
+            }
+        }
+        *cut = *cut || i != N;
+        if (count == last_count) {
+            converged = true;
+        } else {
+            last_count = count;
+            var next = 3.4028235e38;
+            if (free > 0.0) {
+                next = (1.0 - count * cap) / free;
+            }
+            scale = max(scale, next);
+        }
+    }
+    *cut = *cut || !converged;
+    return scale;
 }
 
 fn target_weight(s: u32, i: u32, log_total: f32, setup: vec4<f32>) -> f32 {

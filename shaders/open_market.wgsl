@@ -53,13 +53,14 @@ fn set_open_word(s: u32, k: u32, value: f32) {
     state[at(OPEN_BASE + s * OPEN_WORDS + k, current_lane)] = value;
 }
 
-// Kahan-compensated index word `sum` += value (compensation in `comp`).
-fn index_kahan_add(sum: u32, comp: u32, value: f32) {
-    let corrected = value - index_word(comp);
-    let total = index_word(sum);
+// Kahan-compensated state slot `sum` += value (compensation in slot `comp`): the
+// index's words and the strategies' open words, which stay in the state buffer.
+fn state_kahan_add(sum: u32, comp: u32, value: f32) {
+    let corrected = value - state[at(comp, current_lane)];
+    let total = state[at(sum, current_lane)];
     let next = total + corrected;
-    set_index_word(comp, (next - total) - corrected);
-    set_index_word(sum, next);
+    state[at(comp, current_lane)] = (next - total) - corrected;
+    state[at(sum, current_lane)] = next;
 }
 
 // The index's rank order between dispatches (in the state buffer when the path's
@@ -136,11 +137,11 @@ fn index_step(market_gross: f32, member_share: f32, completed_steps: u32, is_las
     let share = index_word(INDEX_SHARE);
     let noise = member_noise / share;
     if (CONTROL) {
-        index_kahan_add(INDEX_CONTROL, INDEX_CONTROL_COMP, noise);
+        state_kahan_add(INDEX_BASE + INDEX_CONTROL, INDEX_BASE + INDEX_CONTROL_COMP, noise);
     }
     let gross = member_share / share * market_gross;
     set_index_word(INDEX_SHARE, member_share);
-    index_kahan_add(INDEX_LOG_VALUE, INDEX_LOG_VALUE_COMP, log(gross));
+    state_kahan_add(INDEX_BASE + INDEX_LOG_VALUE, INDEX_BASE + INDEX_LOG_VALUE_COMP, log(gross));
     var reconstituted = 0.0;
     if (completed_steps % INDEX_EVERY == 0u && !is_last) {
         set_index_word(INDEX_SHARE_BEFORE, member_share);
@@ -221,39 +222,12 @@ fn open_targets(s: u32, before: bool, share: vec2<f32>, log_total: f32, cut: ptr
         }
         log_g = log(total);
     } else if (kind == KIND_CAPPED) {
-        // Capped on rho^E (stocks outside stay at 0): `capped_scale` over rho^E, then
-        // pi_i = min(cap, scale rho^E_i); not functionally generated (log G = 0).
+        // Capped on rho^E (stocks outside stay at 0), then pi_i = min(cap, scale rho^E_i);
+        // not functionally generated (log G = 0).
         let cap = STRATEGY_CAP[s];
-        var scale = 1.0;
-        var last_count = -1.0;
-        var converged = false;
-        for (var sweep = 0u; sweep <= N && !converged; sweep++) {
-            var count = 0.0;
-            var free = 0.0;
-            var c = 0u;
-            for (; c < N; c++) {
-                let rho = market_weight(c) * allowed(s, c, before) * inverse_share;
-                if (scale * rho >= cap) {
-                    count += 1.0;
-                } else {
-                    free += rho;
-                }
-            }
-            *cut = *cut || c != N;
-            if (count == last_count) {
-                converged = true;
-            } else {
-                last_count = count;
-                var next = 3.4028235e38;
-                if (free > 0.0) {
-                    next = (1.0 - count * cap) / free;
-                }
-                scale = max(scale, next);
-            }
-        }
-        *cut = *cut || !converged;
+        let scale = capped_scale(s, true, before, inverse_share, cut);
         for (; i < N; i++) {
-            set_rebalance_target(i, min(cap, scale * market_weight(i) * allowed(s, i, before) * inverse_share));
+            set_rebalance_target(i, min(cap, scale * capped_base_weight(s, i, true, before, inverse_share)));
         }
     } else if (kind == KIND_TOP_K) {
         // Top-k among the allowed stocks (top_k.wgsl); not functionally generated.
@@ -275,15 +249,6 @@ fn open_targets(s: u32, before: bool, share: vec2<f32>, log_total: f32, cut: ptr
         *cut = *cut || t != N;
     }
     return log_g;
-}
-
-// Kahan-compensated open word `sum` of strategy s += value.
-fn open_kahan_add(s: u32, sum: u32, comp: u32, value: f32) {
-    let corrected = value - open_word(s, comp);
-    let total = open_word(s, sum);
-    let next = total + corrected;
-    set_open_word(s, comp, (next - total) - corrected);
-    set_open_word(s, sum, next);
 }
 
 // An open-market strategy at a step where its period may close (`open_rebalance`):
@@ -334,7 +299,8 @@ fn open_strategy_step(s: u32, value: f32, rebalance: bool, is_last: bool, recons
         set_open_word(s, OPEN_SCREEN_ANCHOR, log(share_after.x) - log_index_share);
         if (changed) {
             let log_g_after = open_targets(s, false, share_after, log_total, cut);
-            open_kahan_add(s, OPEN_LEAKAGE, OPEN_LEAKAGE_COMP, log_g - log_g_after);
+            let words = OPEN_BASE + s * OPEN_WORDS;
+            state_kahan_add(words + OPEN_LEAKAGE, words + OPEN_LEAKAGE_COMP, log_g - log_g_after);
             log_g = log_g_after;
             log_share = log(share_after.x);
         }
