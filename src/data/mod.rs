@@ -1,8 +1,10 @@
 //! Real daily data (docs/real-data.md): the wide CSV tables `calibrate`, `backtest` and
 //! the bootstrap market read, every problem reported by file, line and column.
 
+pub mod long;
 mod rows;
 mod table;
+pub mod universe;
 
 pub use rows::Rows;
 
