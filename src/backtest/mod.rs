@@ -8,6 +8,7 @@
 mod finite;
 mod history;
 mod index;
+mod open_index;
 mod trace;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 pub use history::{history_plan, initial_weights, read_history, History};
 pub use index::{read_index, vs_index, IndexBenchmark, VsIndex};
+pub use open_index::{BenchmarkStep, OpenBenchmark, OpenBenchmarkRule};
 pub use trace::{replay, sampled_rows, Trace};
 
 use crate::data::{Bound, DataRecord, Window};

@@ -133,6 +133,11 @@ impl Universe {
         self.slots.get(slot)?.as_ref().map(|listed| listed.id.as_str())
     }
 
+    /// The cap of the stock in `slot` now (as of the last date taken, carried forward).
+    pub fn cap(&self, slot: usize) -> Option<f64> {
+        self.slots.get(slot)?.as_ref().map(|listed| listed.cap)
+    }
+
     /// Takes the file's first date: its stocks listed (no step yet). Returns their slots.
     pub fn start(&mut self, day: &Day) -> Result<Vec<usize>, DataError> {
         self.date = Some(day.date);

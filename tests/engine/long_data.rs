@@ -10,8 +10,11 @@ use sptlab::data::universe::{Lifetimes, Universe, UniverseCaveats};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/crsp_fixture.csv");
 
-/// The file's rows as (date text, permno) -> cells (PRC, SHROUT, RET, DLRET), and its dates.
-fn cells() -> (HashMap<(String, String), Vec<String>>, Vec<String>) {
+/// (date text, permno) -> the row's cells PRC, SHROUT, RET, DLRET.
+type Cells = HashMap<(String, String), Vec<String>>;
+
+/// The file's rows, and its dates.
+fn cells() -> (Cells, Vec<String>) {
     let text = std::fs::read_to_string(FIXTURE).unwrap();
     let mut rows = HashMap::new();
     let mut dates: Vec<String> = Vec::new();
@@ -81,7 +84,7 @@ fn the_fixture_replays_to_the_growths_its_cells_give() {
             .copied()
             .filter(|id| match *id {
                 "10006" => k + 1 > 10,
-                "10003" => k + 1 <= 24,
+                "10003" => k < 24,
                 _ => true,
             })
             .collect();
