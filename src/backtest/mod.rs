@@ -9,6 +9,8 @@ mod finite;
 mod history;
 mod index;
 mod open_index;
+mod open_replay;
+mod open_strategy;
 mod trace;
 
 use std::path::PathBuf;
@@ -17,6 +19,10 @@ use std::time::Instant;
 pub use history::{history_plan, initial_weights, read_history, History};
 pub use index::{read_index, vs_index, IndexBenchmark, VsIndex};
 pub use open_index::{BenchmarkStep, OpenBenchmark, OpenBenchmarkRule};
+pub use open_replay::{
+    long_backtest, LongBacktest, LongBacktestOptions, LongRecord, LongTrace, OpenBenchmarkFigures, Progress,
+    DEFAULT_MARKET_REFORM_EVERY, MOST_TRACE_DATES,
+};
 pub use trace::{replay, sampled_rows, Trace};
 
 use crate::data::{Bound, DataRecord, Window};

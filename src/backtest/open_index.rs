@@ -57,6 +57,17 @@ impl OpenBenchmark {
         self.members.get(slot).copied().unwrap_or(false)
     }
 
+    /// By slot, whether the stock in it is a member (as wide as the universe was at the
+    /// last step).
+    pub fn mask(&self) -> &[bool] {
+        &self.members
+    }
+
+    /// The rule it follows.
+    pub fn rule(&self) -> OpenBenchmarkRule {
+        self.rule
+    }
+
     /// The members' slots.
     pub fn members(&self) -> impl Iterator<Item = usize> + '_ {
         self.members.iter().enumerate().filter(|(_, &member)| member).map(|(slot, _)| slot)

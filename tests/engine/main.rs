@@ -10,6 +10,7 @@ mod control;
 mod gpu;
 mod horizons;
 mod identities;
+mod long_backtest;
 mod long_data;
 mod models;
 mod open_market;
