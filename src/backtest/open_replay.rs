@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use super::open_index::{OpenBenchmark, OpenBenchmarkRule};
 use super::open_strategy::{FormError, OpenStrategyState, StepView};
+use super::BacktestError;
 use crate::data::long::{Day, LongReader, MissingCells};
 use crate::data::universe::{Lifetimes, Universe, UniverseCaveats};
 use crate::data::{format_date, DataError};
@@ -310,21 +311,25 @@ pub fn long_backtest(
     scenario: &Scenario,
     options: &LongBacktestOptions,
     progress: Progress<'_>,
-) -> Result<LongBacktest, ScenarioError> {
+) -> Result<LongBacktest, BacktestError> {
+    use BacktestError::{Data, Scenario as Strategies};
     let started = Instant::now();
-    let range = (bound("--from", &options.from)?, bound("--to", &options.to)?);
+    let range = (bound("--from", &options.from).map_err(Data)?, bound("--to", &options.to).map_err(Data)?);
     if let (Some(from), Some(to)) = range {
         if from >= to {
-            return Err(invalid("--from", "must be before --to"));
+            return Err(Data(invalid("--from", "must be before --to")));
         }
     }
     if let Some(value) = options.missing_delisting_return {
         if !(value.is_finite() && value >= -1.0) {
-            return Err(invalid("--missing-delisting-return", format!("must be a return of at least -1, got {value}")));
+            return Err(Data(invalid(
+                "--missing-delisting-return",
+                format!("must be a return of at least -1, got {value}"),
+            )));
         }
     }
     // The first pass: each id's first and last dates.
-    let mut reader = open(&options.data)?;
+    let mut reader = open(&options.data).map_err(Data)?;
     let lifetimes = {
         let mut read = 0;
         let days = window(&mut reader, range).inspect(|_| {
@@ -333,14 +338,14 @@ pub fn long_backtest(
                 progress(1, read, None);
             }
         });
-        Lifetimes::of(days)?
+        Lifetimes::of(days).map_err(|e| Data(e.into()))?
     };
     let dates = lifetimes.dates;
     if dates < 3 {
-        return Err(invalid(
+        return Err(Data(invalid(
             options.data.display().to_string(),
             format!("has {dates} dates in the window; a backtest needs at least 3"),
-        ));
+        )));
     }
     let rule = benchmark_rule(scenario);
     let mut problems = Problems::default();
@@ -357,20 +362,20 @@ pub fn long_backtest(
     }
     let checked = problems.check(strategies(scenario, &lifetimes));
     if !problems.is_empty() {
-        return Err(problems.into_error());
+        return Err(Strategies(problems.into_error()));
     }
     let checked = checked.unwrap_or_default();
     let ids = lifetimes.spans.len();
     let stride = dates.div_ceil(MOST_TRACE_DATES).max(1);
 
     // The second pass: the replay.
-    let mut reader = open(&options.data)?;
+    let mut reader = open(&options.data).map_err(Data)?;
     let mut universe = Universe::new(lifetimes, options.missing_delisting_return);
     let mut days = window(&mut reader, range);
-    let first = days.next().transpose()?.expect("the first pass counted at least 3 dates");
+    let first = days.next().transpose().map_err(|e| Data(e.into()))?.expect("the first pass counted at least 3 dates");
     let mut strategies: Vec<OpenStrategyState> =
         checked.into_iter().map(|(strategy, excluded)| OpenStrategyState::new(strategy, excluded)).collect();
-    for slot in universe.start(&first)? {
+    for slot in universe.start(&first).map_err(|e| Data(e.into()))? {
         let id = universe.id(slot).unwrap_or_default().to_string();
         for state in strategies.iter_mut() {
             state.listed(slot, &id, universe.width());
@@ -378,7 +383,7 @@ pub fn long_backtest(
     }
     let listed_first = first.rows.len();
     let mut benchmark = OpenBenchmark::start(rule, &universe);
-    check_members(&benchmark, first.date, listed_first)?;
+    check_members(&benchmark, first.date, listed_first).map_err(Strategies)?;
     let mut arrays = StepArrays::default();
     arrays.reset(universe.width());
     arrays.take_caps(&universe);
@@ -386,7 +391,7 @@ pub fn long_backtest(
     for (position, state) in strategies.iter_mut().enumerate() {
         state
             .start((&arrays.caps_now, &arrays.log_caps_now), benchmark.mask(), benchmark_log_cap)
-            .map_err(|error| form_problem(position, &state.strategy, first.date, error))?;
+            .map_err(|error| Strategies(form_problem(position, &state.strategy, first.date, error)))?;
     }
     let members_first = benchmark.mask().iter().filter(|m| **m).count();
     let mut trace = LongTrace {
@@ -400,10 +405,10 @@ pub fn long_backtest(
     let mut last_date = first.date;
     let mut listed_last = listed_first;
     for (done, day) in days.enumerate() {
-        let day = day?;
+        let day = day.map_err(|e| Data(e.into()))?;
         let completed = done as u32 + 1;
         let is_last = completed == steps;
-        let step = universe.step(&day)?;
+        let step = universe.step(&day).map_err(|e| Data(e.into()))?;
         let width = universe.width();
         arrays.reset(width);
         arrays.members_before.clear();
@@ -422,7 +427,7 @@ pub fn long_backtest(
             }
         }
         let result = benchmark.step(&step, &universe);
-        check_members(&benchmark, day.date, day.rows.len())?;
+        check_members(&benchmark, day.date, day.rows.len()).map_err(Strategies)?;
         arrays.take_caps(&universe);
         let mut members_after = benchmark.mask().to_vec();
         members_after.resize(width, false);
@@ -452,7 +457,9 @@ pub fn long_backtest(
             benchmark_log_cap: members_log_cap(&arrays.caps_now, &arrays.log_caps_now, &members_after),
         };
         for (position, state) in strategies.iter_mut().enumerate() {
-            let gross = state.step(&view).map_err(|error| form_problem(position, &state.strategy, day.date, error))?;
+            let gross = state
+                .step(&view)
+                .map_err(|error| Strategies(form_problem(position, &state.strategy, day.date, error)))?;
             state.record(gross, view.benchmark_gross);
         }
         if completed as usize % stride == 0 || is_last {
@@ -471,7 +478,7 @@ pub fn long_backtest(
     let span_years = (last_date - first.date) as f64 / 365.25;
     let periods_per_year = steps as f64 / span_years;
     if !crate::data::frequencies_agree(scenario.steps_per_year, periods_per_year) && steps as f64 >= periods_per_year {
-        return Err(invalid(
+        return Err(Strategies(invalid(
             "steps_per_year",
             format!(
                 "{} has {periods_per_year:.1} dates a year, but steps_per_year is {}: rebalancing intervals count \
@@ -480,7 +487,7 @@ pub fn long_backtest(
                 options.data.display(),
                 scenario.steps_per_year
             ),
-        ));
+        )));
     }
     let statistics: Vec<PathStatistics> = strategies
         .iter()

@@ -90,6 +90,24 @@ impl LongColumns {
     }
 }
 
+/// Whether a header is a long file's rather than a wide table's (`Date,TICKER,...`):
+/// it names an id column (`id`, `PERMNO`), or two of the long format's other columns
+/// (a wide table with a ticker such as RET has only one).
+pub fn is_long_header(header: &[&str]) -> bool {
+    let named = |names: &[&str]| header.iter().any(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)));
+    let others = [&CAP[..], &PRICE, &SHARES, &RETURN, &DELISTING_RETURN].iter().filter(|names| named(names)).count();
+    named(&ID) || others >= 2
+}
+
+/// Whether the file at `path` is a long file, from its first line.
+pub fn is_long_file(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).take(1 << 20).read_line(&mut first)?;
+    let header: Vec<&str> = first.trim_end_matches(['\r', '\n']).split(',').map(|h| h.trim_matches('"')).collect();
+    Ok(is_long_header(&header))
+}
+
 /// One stock's row on a date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StockRow {

@@ -2,7 +2,7 @@
 //! (`data_files`, `per_path`, `paths_parquet`), figures (`plots`), report.html (`html`),
 //! a finished run's whole set (`run_files`), the time grid as rows (`grid_table`),
 //! shards (`shard`), checkpoints (`checkpoint`), and the output folder that holds them
-//! (`out_dir`).
+//! (`out_dir`); a backtest's (`backtest`, `backtest_plots`; `long_backtest` for a long file).
 
 pub mod backtest;
 pub mod backtest_plots;
@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod data_files;
 pub mod grid_table;
 pub mod html;
+pub mod long_backtest;
 pub mod out_dir;
 pub mod paths_parquet;
 pub mod per_path;

@@ -12,6 +12,7 @@ mod horizons;
 mod identities;
 mod long_backtest;
 mod long_data;
+mod long_fixture;
 mod models;
 mod open_market;
 mod reference;

@@ -47,7 +47,9 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct BacktestArgs {
-    /// The CSV file: `Date,TICKER1,TICKER2,...`, one row per day, oldest first.
+    /// The CSV file: wide (`Date,TICKER1,TICKER2,...`, one row per day, oldest first), or
+    /// long (one row per stock and date: `date,id,cap` or `price,shares`, optional
+    /// `return`, `delisting_return`; CRSP's PERMNO, PRC, SHROUT, RET, DLRET), told by its header.
     pub data: PathBuf,
     /// The strategies (and `initial_weights`) from this scenario file; its market is
     /// otherwise ignored (default: the default scenario's strategies).
@@ -65,6 +67,9 @@ pub struct BacktestArgs {
     /// A price index (`Date,NAME`) as a second benchmark, on the data's dates.
     #[arg(long, value_name = "INDEX_CSV")]
     pub benchmark: Option<PathBuf>,
+    /// A long file: the return of a delisting whose row gives none (e.g. -0.3; default 0).
+    #[arg(long, value_name = "RETURN", allow_hyphen_values = true)]
+    pub missing_delisting_return: Option<f64>,
     /// Write summary.json, backtest.csv, the figures and report.html here.
     #[arg(long)]
     pub out: Option<PathBuf>,
