@@ -127,8 +127,8 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
     if scenario.benchmark.is_some() {
         problems.push(invalid(
             "benchmark",
-            "a backtest's benchmark is the data's market: an index benchmark runs in simulation only, for now \
-             (docs/open-markets.md)",
+            "a backtest's benchmark is the data's market on a wide table (Date,TICKER,...): an index benchmark \
+             needs the data as a long file (date,id,cap; docs/open-markets.md), whose stocks may list and delist",
         ));
     }
     let strategies = scenario.validate_strategies(
@@ -141,8 +141,8 @@ pub fn history_plan(scenario: &Scenario, history: &History, weights: Vec<f64>) -
         if spec.exclude.is_some() {
             problems.push(invalid(
                 format!("strategies[{position}].exclude"),
-                "screens run in simulation only, for now: a backtest's report has no screen term yet \
-                 (docs/open-markets.md)",
+                "screens need the data as a long file (date,id,cap; docs/open-markets.md), whose report has the \
+                 screen term; a wide table's has none",
             ));
         }
     }

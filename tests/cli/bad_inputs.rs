@@ -715,6 +715,92 @@ fn cases() -> Vec<Case> {
             vec!["index-leap.csv: the backtest's numbers overflow on 2020-01-03: the index INDEX's level moves by a \
                   factor of 1e600 from 2020-01-02"],
         ),
+        // Long files (date,id,cap ...): each problem named by line and column, or the field.
+        backtest(
+            "backtest of a long file whose dates go backwards",
+            "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-01,B,5\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 5: 2020-01-01 comes after 2020-01-02", "sort -t, -k1,1 -s"],
+        ),
+        backtest(
+            "backtest of a long file with an id twice on a date",
+            "date,id,cap\n2020-01-01,A,10\n2020-01-01,A,5\n2020-01-02,A,11\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 3: id A appears twice on 2020-01-01"],
+        ),
+        backtest(
+            "backtest of a long file with a cap of zero",
+            "date,id,cap\n2020-01-01,A,10\n2020-01-02,A,0\n2020-01-03,A,12\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 3, column 3: a cap of 0: must be positive"],
+        ),
+        backtest(
+            "backtest of a long file with a return of -1 that is no delisting",
+            "date,id,cap,return\n2020-01-01,A,10,\n2020-01-02,A,11,-1\n2020-01-03,A,12,0.1\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 3, column 4: a return of -1: must be above -1"],
+        ),
+        backtest(
+            "backtest of a long file without an id column",
+            "date,ticker,cap,return\n2020-01-01,A,10,\n2020-01-02,A,11,0.1\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 1: a long file needs a column id (or permno)"],
+        ),
+        backtest(
+            "backtest of a long file with prices and no shares",
+            "date,id,price,return\n2020-01-01,A,10,\n2020-01-02,A,11,0.1\n".to_string(),
+            vec![],
+            vec!["prices.csv, line 1: a long file needs a column cap, or both price and shares"],
+        ),
+        Case {
+            name: "backtest of a long file with an index larger than the stocks listed",
+            input: Input::Backtest {
+                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
+                      2020-01-03,A,12\n2020-01-03,B,5\n"
+                    .to_string(),
+                scenario: Some(format!("[market]\nn = 2\n[benchmark]\nindex = 3{EQUAL}")),
+            },
+            extra: vec![],
+            expect: vec!["scenario.toml: benchmark.index: is 3, but on 2020-01-01 the data lists 2 stocks"],
+        },
+        backtest(
+            "backtest of a long file with --caps",
+            "date,id,cap\n2020-01-01,A,10\n2020-01-02,A,11\n2020-01-03,A,12\n".to_string(),
+            vec!["--caps"],
+            vec!["--caps: a long file gives its caps"],
+        ),
+        backtest(
+            "backtest of a long file with a delisting return below -1",
+            "date,id,cap\n2020-01-01,A,10\n2020-01-02,A,11\n2020-01-03,A,12\n".to_string(),
+            vec!["--missing-delisting-return", "-1.5"],
+            vec!["--missing-delisting-return: must be a return of at least -1, got -1.5"],
+        ),
+        Case {
+            name: "backtest of a long file screening an id it lacks",
+            input: Input::Backtest {
+                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
+                      2020-01-03,A,12\n2020-01-03,B,5\n"
+                    .to_string(),
+                scenario: Some(format!("[market]\nn = 2{EQUAL}exclude = [\"ZZZ\"]\n")),
+            },
+            extra: vec![],
+            expect: vec!["strategies[0].exclude[0]: \"ZZZ\" is no id of the data"],
+        },
+        Case {
+            name: "backtest of a long file with max_growth",
+            input: Input::Backtest {
+                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
+                      2020-01-03,A,12\n2020-01-03,B,5\n"
+                    .to_string(),
+                scenario: Some(
+                    "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n\
+                     estimate = \"trailing\"\n"
+                        .to_string(),
+                ),
+            },
+            extra: vec![],
+            expect: vec!["strategies[0].weighting: max_growth needs a covariance"],
+        },
         backtest_scenario(
             "backtest with an index benchmark (not yet)",
             "[market]\nn = 2\n[benchmark]\nindex = 1\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n",
@@ -723,7 +809,7 @@ fn cases() -> Vec<Case> {
         backtest_scenario(
             "backtest with a screen (not yet)",
             "[market]\nn = 2\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nexclude = [\"AAA\"]\n",
-            vec!["scenario.toml: strategies[0].exclude: screens run in simulation only"],
+            vec!["scenario.toml: strategies[0].exclude: screens need the data as a long file"],
         ),
         Case {
             name: "a screen naming a ticker the data lacks",
