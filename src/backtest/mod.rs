@@ -11,6 +11,7 @@ mod index;
 mod open_index;
 mod open_replay;
 mod open_strategy;
+mod path_file;
 mod trace;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use open_replay::{
     long_backtest, LongBacktest, LongBacktestOptions, LongRecord, LongTrace, OpenBenchmarkFigures, Progress,
     DEFAULT_MARKET_REFORM_EVERY, MOST_TRACE_DATES,
 };
+pub use path_file::{business_day, write_path_file};
 pub use trace::{replay, sampled_rows, Trace};
 
 use crate::data::{Bound, DataRecord, Window};

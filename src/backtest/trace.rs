@@ -90,7 +90,7 @@ pub fn replay(plan: &Plan, history: &History) -> (BatchAccumulators, Trace) {
     };
     let pick = |weights: Vec<f64>, shown: &[usize]| shown.iter().map(|&i| weights[i]).collect::<Vec<f64>>();
     let warm_up = warm_up_returns(history, |available| warm_up_needed(&params, available));
-    let batch = replay_path(&params, &warm_up, |completed, block| {
+    let batch = replay_path(&params, (0, &warm_up), |completed, block| {
         trace.market_log_value.push(block.market_log_return(0));
         // The weights of the sampled rows only: the next one not yet kept is this one.
         let weights_kept = trace.weight_rows.get(trace.weights[strategies].len()) == Some(&(completed as usize));

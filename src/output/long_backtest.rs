@@ -44,8 +44,8 @@ pub fn long_data_caveats(backtest: &LongBacktest) -> Vec<String> {
     let coded = data.missing.coded_returns + data.missing.coded_delisting_returns;
     if coded > 0 {
         notes.push(format!(
-            "{} returns were letter codes (CRSP's missing values): {} returns fell back to the price ratio, {} \
-             delisting returns counted as missing",
+            "{} returns were letter codes (CRSP's missing values; a stock's first row usually has one, and the \
+             first row's return is not used): {} returns, {} delisting returns",
             coded, data.missing.coded_returns, data.missing.coded_delisting_returns
         ));
     }
@@ -90,7 +90,7 @@ pub fn long_backtest_table(backtest: &LongBacktest) -> String {
     let _ = writeln!(
         out,
         "benchmark: {}, cap weighted, total return: log return {} (growth {}/yr; in caps alone {}), volatility {}/yr, \
-         turnover {}/yr, members changed after {} steps",
+         turnover {}/yr, members changed {} times",
         rule_words(benchmark.rule),
         table::number(benchmark.log_return, 4),
         table::percent(benchmark.log_return / years, 2, true),

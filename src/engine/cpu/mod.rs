@@ -597,6 +597,11 @@ impl<R: Real> PathBlock<R> {
         state.holdings.iter().map(|h| h.0[lane].to_f64() / value).collect()
     }
 
+    /// Lane `lane`'s log caps now.
+    pub fn log_caps(&self, lane: usize) -> Vec<f64> {
+        self.log_caps.iter().map(|c| c.0[lane].to_f64()).collect()
+    }
+
     /// Lane `lane`'s market weights now.
     pub fn market_weights(&self, lane: usize) -> Vec<f64> {
         self.mu.iter().map(|m| m.0[lane].to_f64()).collect()
@@ -740,18 +745,18 @@ pub fn warm_up_needed<R: Real>(params: &KernelParams<R>, available: usize) -> us
     }
 }
 
-/// Path 0 of `params` alone (a backtest's one path: lane 0 of a block), with its
-/// trailing-estimate window first filled with `warm_up` (log returns before the first
-/// step, oldest first), calling `on_step(completed steps, block)` at the start (0) and
-/// after every step.
+/// Path `path` of `params` alone (a backtest's one path, 0; or one path of a run: lane 0
+/// of a block, the same numbers as in any block), with its trailing-estimate window
+/// first filled with `warm_up` (log returns before the first step, oldest first),
+/// calling `on_step(completed steps, block)` at the start (0) and after every step.
 pub fn replay_path<R: Real>(
     params: &KernelParams<R>,
-    warm_up: &crate::data::Rows,
+    (path, warm_up): (u64, &crate::data::Rows),
     mut on_step: impl FnMut(u32, &PathBlock<R>),
 ) -> BatchAccumulators {
     let n = params.n;
     let strategies = params.strategies.len();
-    let mut state = PathBlock::init_paths(params, 0, 1);
+    let mut state = PathBlock::init_paths(params, path, 1);
     if let Some(window) = state.window.as_mut() {
         for returns in warm_up.iter() {
             let lanes: Vec<Lanes<R>> = returns.iter().map(|r| Lanes::splat(R::from_f64(*r))).collect();
@@ -767,7 +772,7 @@ pub fn replay_path<R: Real>(
         on_step(step + 1, &state);
     }
     let mut out =
-        BatchAccumulators::zeroed(0, 1, n, strategies).with_open_market(params.index.is_some(), params.is_open());
+        BatchAccumulators::zeroed(path, 1, n, strategies).with_open_market(params.index.is_some(), params.is_open());
     let mut rows = out.block_rows();
     state.write_lane(0, &mut rows[0]);
     out
