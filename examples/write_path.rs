@@ -7,9 +7,9 @@
 //!
 //! PATH is the path's index in the run (0 to paths - 1); its numbers are its rows of
 //! `sptlab run SCENARIO.toml --backend cpu --precision f64 --out DIR --per-path
-//! --per-path-format csv` (DIR/paths.csv). The statistics annualised by the dates (excess
-//! return, tracking error, volatility) differ by the ratio of the dates' 261 a year to
-//! the scenario's steps_per_year; L and its terms do not depend on it.
+//! --per-path-format csv` (DIR/paths.csv). The dates are spaced at the scenario's
+//! steps_per_year, so the figures annualised by them agree to the rounding of a day;
+//! L and its terms do not depend on it. The file also serves as `run --history`.
 
 use std::io::{BufWriter, Write};
 
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         "wrote {file}: path {path} of {scenario}, {} stocks over {} dates (to {}); its market's log return {:.6}",
         plan.n(),
         plan.steps + 1,
-        sptlab::backtest::business_day(plan.steps),
+        sptlab::backtest::step_date(plan.steps, plan.steps_per_year),
         batch.log_total_cap_change[0]
     );
     Ok(())

@@ -24,7 +24,7 @@ pub use open_replay::{
     long_backtest, LongBacktest, LongBacktestOptions, LongRecord, LongTrace, OpenBenchmarkFigures, Progress,
     DEFAULT_MARKET_REFORM_EVERY, MOST_TRACE_DATES,
 };
-pub use path_file::{business_day, write_path_file};
+pub use path_file::{step_date, write_path_file, MOST_DATED_STEPS_PER_YEAR};
 pub use trace::{replay, sampled_rows, Trace};
 
 use crate::data::{Bound, DataRecord, Window};
@@ -170,6 +170,9 @@ const HISTORY_STRIDE: usize = 21;
 /// shorter than the horizon, another number of stocks, a caps file whose first row
 /// is not the run's initial weights, or a strategy a backtest cannot run is refused.
 pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Result<HistoricalOutcome, BacktestError> {
+    if crate::data::long::is_long_file(path).unwrap_or(false) {
+        return long_historical_outcome(plan, path, caps);
+    }
     let refused = |reason: String| BacktestError::Data(crate::problems::invalid(HISTORY_OPTION, reason));
     let years = plan.years();
     let history = read_history(path, caps, &Window::last_years(Some(years))).map_err(BacktestError::Data)?;
@@ -246,5 +249,61 @@ pub fn historical_outcome(plan: &Plan, path: &std::path::Path, caps: bool) -> Re
         times: sampled.iter().map(|&row| row as f64 / per_year).collect(),
         relative_path: trace.terms.iter().map(|terms| sampled.iter().map(|&row| terms[row][0]).collect()).collect(),
         volatility_difference: results.per_path.iter().map(|paths| paths[0].volatility_difference).collect(),
+    })
+}
+
+/// `run --history` on a long file: `plan`'s strategies on the last `plan.years()` of
+/// its open universe, against the `[benchmark]` of its listed stocks.
+fn long_historical_outcome(
+    plan: &Plan,
+    path: &std::path::Path,
+    caps: bool,
+) -> Result<HistoricalOutcome, BacktestError> {
+    let refused = |reason: String| BacktestError::Data(crate::problems::invalid(HISTORY_OPTION, reason));
+    if caps {
+        return Err(refused("--caps: a long file gives its caps (cap, or price and shares); remove --caps".into()));
+    }
+    let years = plan.years();
+    let options = LongBacktestOptions { data: path.to_path_buf(), last_years: Some(years), ..Default::default() };
+    let backtest = long_backtest(&plan.scenario, &options, &mut |_, _, _| {})?;
+    let data = &backtest.data;
+    let span = (crate::data::parse_date(&data.to).unwrap_or(0) - crate::data::parse_date(&data.from).unwrap_or(0))
+        as f64
+        / 365.25;
+    // A week's slack: the window starts at the first date on or after its start.
+    if span < years - 7.0 / 365.25 {
+        return Err(refused(format!(
+            "{} runs from {} to {} ({span:.2} years), shorter than the run's {years:.2} years",
+            path.display(),
+            data.from,
+            data.to
+        )));
+    }
+    let trace = &backtest.trace;
+    // About a month between the points kept, and the last.
+    let mut kept: Vec<usize> = Vec::new();
+    for (k, step) in trace.steps.iter().enumerate() {
+        let due = kept.last().is_none_or(|&last| step - trace.steps[last] >= HISTORY_STRIDE as u32);
+        if due || k + 1 == trace.steps.len() {
+            kept.push(k);
+        }
+    }
+    let per_year = backtest.periods_per_year;
+    Ok(HistoricalOutcome {
+        data: DataRecord {
+            path: data.path.display().to_string(),
+            sha256: data.sha256.clone(),
+            values: "long".into(),
+            tickers: Vec::new(),
+            from: data.from.clone(),
+            to: data.to.clone(),
+            rows: data.dates,
+            periods_per_year: per_year,
+        },
+        years: backtest.years(),
+        relative_log_return: backtest.statistics.iter().map(|s| s.relative_log_return).collect(),
+        times: kept.iter().map(|&k| trace.steps[k] as f64 / per_year).collect(),
+        relative_path: trace.relative.iter().map(|path| kept.iter().map(|&k| path[k]).collect()).collect(),
+        volatility_difference: backtest.statistics.iter().map(|s| s.volatility_difference).collect(),
     })
 }

@@ -48,6 +48,9 @@ pub struct LongBacktestOptions {
     pub to: Option<String>,
     /// The return of a delisting whose row gives none (default: 0).
     pub missing_delisting_return: Option<f64>,
+    /// Only the last this many years (`run --history`: the run's horizon), from the
+    /// first date on or after the file's last date less the years.
+    pub last_years: Option<f64>,
 }
 
 /// The benchmark's figures over the backtest.
@@ -72,6 +75,7 @@ pub struct OpenBenchmarkFigures {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LongRecord {
     pub path: PathBuf,
+    pub sha256: String,
     pub from: String,
     pub to: String,
     pub dates: usize,
@@ -119,6 +123,8 @@ impl LongBacktest {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LongTrace {
     pub dates: Vec<String>,
+    /// The steps completed at each date kept (0 for the first).
+    pub steps: Vec<u32>,
     pub benchmark_log_value: Vec<f64>,
     /// `relative[strategy][k]`: L to the `k`th sampled date.
     pub relative: Vec<Vec<f64>>,
@@ -328,6 +334,21 @@ pub fn long_backtest(
             )));
         }
     }
+    let range = match options.last_years {
+        None => range,
+        Some(years) => {
+            // A pass for the file's last date; the window starts `years` before it.
+            let mut reader = open(&options.data).map_err(Data)?;
+            let mut last = None;
+            for day in window(&mut reader, range) {
+                last = Some(day.map_err(|e| Data(e.into()))?.date);
+            }
+            let start = last.map(|last| last - (years * 365.25).round() as i64);
+            (range.0.max(start), range.1)
+        }
+    };
+    let sha256 = crate::data::long::file_sha256(&options.data)
+        .map_err(|e| Data(invalid(options.data.display().to_string(), format!("cannot be read: {e}"))))?;
     // The first pass: each id's first and last dates.
     let mut reader = open(&options.data).map_err(Data)?;
     let lifetimes = {
@@ -396,6 +417,7 @@ pub fn long_backtest(
     let members_first = benchmark.mask().iter().filter(|m| **m).count();
     let mut trace = LongTrace {
         dates: vec![format_date(first.date)],
+        steps: vec![0],
         benchmark_log_value: vec![0.0],
         relative: vec![vec![0.0]; strategies.len()],
     };
@@ -464,6 +486,7 @@ pub fn long_backtest(
         }
         if completed as usize % stride == 0 || is_last {
             trace.dates.push(format_date(day.date));
+            trace.steps.push(completed);
             trace.benchmark_log_value.push(log_value);
             for (relative, state) in trace.relative.iter_mut().zip(&strategies) {
                 relative.push(state.slots[crate::engine::accumulators::slot::RELATIVE]);
@@ -508,6 +531,7 @@ pub fn long_backtest(
     Ok(LongBacktest {
         data: LongRecord {
             path: std::fs::canonicalize(&options.data).unwrap_or_else(|_| options.data.clone()),
+            sha256,
             from: format_date(first.date),
             to: format_date(last_date),
             dates,

@@ -108,6 +108,22 @@ pub fn is_long_file(path: &std::path::Path) -> std::io::Result<bool> {
     Ok(is_long_header(&header))
 }
 
+/// The SHA-256 of the file at `path` (hex), streamed: a run records the data it saw.
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let got = file.read(&mut buffer)?;
+        if got == 0 {
+            break;
+        }
+        hasher.update(&buffer[..got]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// One stock's row on a date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StockRow {

@@ -331,7 +331,15 @@ pub fn history_caveats(report: &Report, history: &HistorySource) -> Vec<String> 
     if equal {
         notes.push("equal initial weights: diversity and equal weighting start identical".to_string());
     }
-    notes.push("survivorship: the file's stocks were chosen after the fact".to_string());
+    if history.data.values == "long" {
+        notes.push(
+            "a long file: an open universe, stocks listing and delisting, against its own benchmark ([benchmark] on \
+             the file's listed stocks), not the run's simulated market"
+                .to_string(),
+        );
+    } else {
+        notes.push("survivorship: the file's stocks were chosen after the fact".to_string());
+    }
     notes
 }
 
@@ -339,13 +347,14 @@ pub fn history_caveats(report: &Report, history: &HistorySource) -> Vec<String> 
 fn history_lines(report: &Report, history: &HistorySource) -> String {
     let data = &history.data;
     let mut out = format!(
-        "\nhistory: {} ({}, {} to {}, {:.2} years, from the run's initial weights):\n{:<16} {:>14} {:>14} {:>12} \
+        "\nhistory: {} ({}, {} to {}, {:.2} years{}):\n{:<16} {:>14} {:>14} {:>12} \
          {:>14} {:>12}\n",
         data.path,
         data.values,
         data.from,
         data.to,
         history.years,
+        if data.values == "long" { ", against its own benchmark" } else { ", from the run's initial weights" },
         "strategy",
         "rel. growth/yr",
         "rel. log ret.",

@@ -284,3 +284,50 @@ fn caps_whose_total_overflows_backtest_to_finite_numbers() {
     let market = summary["market"]["log_return"]["mean"].as_f64().unwrap();
     assert!(market.is_finite(), "{summary}");
 }
+
+/// An index of 6 of 12 GBM stocks, a year of daily steps, one strategy screened.
+const OPEN_HISTORY: &str = "seed = 9\npaths = 64\nyears = 1.0\n[market]\nn = 12\nzipf = 1.0\nvol = 0.3\n\
+    [benchmark]\nindex = 6\nreconstitute_every = 21\n\
+    [[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nrebalance_every = 21\ncost_bps = 10.0\n\
+    [[strategies]]\nname = \"diversity-screen\"\nweighting = \"diversity\"\np = 0.5\nexclude = [0]\n";
+
+#[test]
+fn run_history_takes_a_long_file_and_its_own_path_returns_to_the_run_s_numbers() {
+    // Path 11 of the run written as a long file is a history whose L is path 11's.
+    let dir = scratch("history-long");
+    let scenario = write(&dir, "open.toml", OPEN_HISTORY);
+    let plan = sptlab::Scenario::from_toml(OPEN_HISTORY).unwrap().validate().unwrap();
+    let file = dir.join("path11.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    sptlab::backtest::write_path_file(&plan, 11, &mut out).unwrap();
+    drop(out);
+    let run_dir = dir.join("out");
+    let output = sptlab(&[
+        "run",
+        &scenario,
+        "--backend",
+        "cpu",
+        "--precision",
+        "f64",
+        "--history",
+        file.to_str().unwrap(),
+        "--out",
+        run_dir.to_str().unwrap(),
+        "--per-path",
+        "--per-path-format",
+        "csv",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("a long file: an open universe"), "{stdout}");
+    let summary = json(&run_dir.join("summary.json"));
+    let paths = std::fs::read_to_string(run_dir.join("paths.csv")).unwrap();
+    let header: Vec<&str> = paths.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "relative_log_return").unwrap();
+    for name in ["equal", "diversity-screen"] {
+        let row = paths.lines().find(|line| line.starts_with(&format!("11,{name},"))).unwrap();
+        let simulated: f64 = row.split(',').nth(column).unwrap().parse().unwrap();
+        let history = summary["strategies"][name]["history"]["relative_log_return"].as_f64().unwrap();
+        assert!((history - simulated).abs() < 1e-9, "{name}: history {history} against path 11's {simulated}");
+    }
+}

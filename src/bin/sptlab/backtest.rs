@@ -93,6 +93,7 @@ fn long_backtest(args: &BacktestArgs, scenario: &sptlab::Scenario, source: &str)
         from: args.from.clone(),
         to: args.to.clone(),
         missing_delisting_return: args.missing_delisting_return,
+        last_years: None,
     };
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
