@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -134,11 +134,19 @@ pub struct LongTrace {
 /// pass) the dates in all.
 pub type Progress<'a> = &'a mut dyn FnMut(u8, usize, Option<usize>);
 
+/// A pass's reader: CSV, or Parquet (by its magic bytes).
+type Reader = LongReader<Box<dyn Read>>;
+
 /// Opens the long file at `path` for a pass.
-fn open(path: &Path) -> Result<LongReader<BufReader<File>>, ScenarioError> {
+fn open(path: &Path) -> Result<Reader, ScenarioError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| invalid(&name, format!("cannot be read: {e}")))?;
-    LongReader::new(&name, BufReader::with_capacity(1 << 20, file)).map_err(ScenarioError::from)
+    let cannot = |e: std::io::Error| invalid(&name, format!("cannot be read: {e}"));
+    if crate::data::long::is_parquet_file(path).map_err(cannot)? {
+        return LongReader::parquet(&name, path).map_err(ScenarioError::from);
+    }
+    let file = File::open(path).map_err(cannot)?;
+    let source: Box<dyn Read> = Box::new(BufReader::with_capacity(1 << 20, file));
+    LongReader::new(&name, source).map_err(ScenarioError::from)
 }
 
 /// The window's bound given as `option`, in days since 1970.
@@ -153,7 +161,7 @@ fn bound(option: &str, text: &Option<String>) -> Result<Option<i64>, ScenarioErr
 
 /// The days of a pass within the window `[from, to]`.
 fn window(
-    reader: &mut LongReader<BufReader<File>>,
+    reader: &mut Reader,
     (from, to): (Option<i64>, Option<i64>),
 ) -> impl Iterator<Item = Result<Day, DataError>> + '_ {
     reader

@@ -99,13 +99,24 @@ pub fn is_long_header(header: &[&str]) -> bool {
     named(&ID) || others >= 2
 }
 
-/// Whether the file at `path` is a long file, from its first line.
+/// Whether the file at `path` is a long file, from its first line (a Parquet file, by
+/// its magic bytes, always is: sptlab reads no wide table from Parquet).
 pub fn is_long_file(path: &std::path::Path) -> std::io::Result<bool> {
     use std::io::BufRead;
+    if is_parquet_file(path)? {
+        return Ok(true);
+    }
     let mut first = String::new();
     std::io::BufReader::new(std::fs::File::open(path)?).take(1 << 20).read_line(&mut first)?;
     let header: Vec<&str> = first.trim_end_matches(['\r', '\n']).split(',').map(|h| h.trim_matches('"')).collect();
     Ok(is_long_header(&header))
+}
+
+/// Whether the file at `path` starts with Parquet's magic bytes.
+pub fn is_parquet_file(path: &std::path::Path) -> std::io::Result<bool> {
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path)?.read(&mut magic)?;
+    Ok(read == 4 && &magic == b"PAR1")
 }
 
 /// The SHA-256 of the file at `path` (hex), streamed: a run records the data it saw.
@@ -157,11 +168,28 @@ pub struct MissingCells {
     pub caps: u64,
 }
 
+/// Where a long file's rows come from: CSV text, or a Parquet file's rows as text.
+enum Records<R: Read> {
+    Csv(csv::StringRecordsIntoIter<R>),
+    Parquet(Box<dyn Iterator<Item = Result<csv::StringRecord, String>>>),
+}
+
+impl<R: Read> Records<R> {
+    fn next(&mut self) -> Option<Result<csv::StringRecord, String>> {
+        match self {
+            Records::Csv(records) => records.next().map(|record| record.map_err(|e| e.to_string())),
+            Records::Parquet(rows) => rows.next(),
+        }
+    }
+}
+
 /// The days of a long file in date order, read as they are asked for.
 pub struct LongReader<R: Read> {
     file: String,
     columns: LongColumns,
-    records: csv::StringRecordsIntoIter<R>,
+    records: Records<R>,
+    /// "line" for CSV (the header is line 1), "row" for Parquet (its first row is row 1).
+    unit: &'static str,
     /// The first row of the next date, read ahead.
     next: Option<(i64, StockRow)>,
     /// The last date handed out (the next must be later).
@@ -181,10 +209,34 @@ impl<R: Read> LongReader<R> {
         Ok(LongReader {
             file: file.to_string(),
             columns,
-            records: reader.into_records(),
+            records: Records::Csv(reader.into_records()),
+            unit: "line",
             next: None,
             last_date: None,
             line: 1,
+            missing: MissingCells::default(),
+            done: false,
+        })
+    }
+
+    /// A reader of the Parquet file at `path` (named `file` in messages; snappy and
+    /// uncompressed pages, as pandas and pyarrow write them), its columns checked.
+    pub fn parquet(file: &str, path: &std::path::Path) -> Result<LongReader<R>, DataError> {
+        let (names, rows) = super::long_parquet::rows(path)
+            .map_err(|reason| DataError::new(file.to_string(), format!("is not a readable Parquet file: {reason}")))?;
+        let header: Vec<&str> = names.iter().map(String::as_str).collect();
+        let columns = LongColumns::from_header(file, &header).map_err(|mut error| {
+            error.location = error.location.replace(", line 1", ", its columns");
+            error
+        })?;
+        Ok(LongReader {
+            file: file.to_string(),
+            columns,
+            records: Records::Parquet(rows),
+            unit: "row",
+            next: None,
+            last_date: None,
+            line: 0,
             missing: MissingCells::default(),
             done: false,
         })
@@ -198,9 +250,10 @@ impl<R: Read> LongReader<R> {
     fn read_row(&mut self) -> Result<Option<(i64, StockRow)>, DataError> {
         let Some(record) = self.records.next() else { return Ok(None) };
         self.line += 1;
-        let record = record.map_err(|e| DataError::new(format!("{}, line {}", self.file, self.line), e.to_string()))?;
+        let unit = self.unit;
+        let record = record.map_err(|e| DataError::new(format!("{}, {unit} {}", self.file, self.line), e))?;
         let (file, line) = (self.file.as_str(), self.line);
-        let at = |column: usize| format!("{file}, line {line}, column {}", column + 1);
+        let at = |column: usize| format!("{file}, {unit} {line}, column {}", column + 1);
         let cell = |column: usize| record.get(column).unwrap_or("").trim();
         let date_text = cell(self.columns.date);
         let date = parse_long_date(date_text).ok_or_else(|| {
@@ -289,7 +342,7 @@ impl<R: Read> LongReader<R> {
                 Some((next_date, row)) if next_date == date => {
                     if !seen.insert(row.id.clone()) {
                         return Err(DataError::new(
-                            format!("{}, line {}", self.file, self.line),
+                            format!("{}, {} {}", self.file, self.unit, self.line),
                             format!("id {} appears twice on {}", row.id, super::format_date(date)),
                         ));
                     }
@@ -311,11 +364,17 @@ impl<R: Read> LongReader<R> {
 
     fn out_of_order(&self, date: i64, after: i64) -> DataError {
         let column = self.columns.date + 1;
+        let sort = match self.records {
+            Records::Csv(_) => format!(
+                "for example: (head -n 1 FILE && tail -n +2 FILE | sort -t, -k{column},{column} -s) > sorted.csv"
+            ),
+            Records::Parquet(_) => "for example in pandas: df.sort_values(\"date\", kind=\"stable\")".to_string(),
+        };
         DataError::new(
-            format!("{}, line {}", self.file, self.line),
+            format!("{}, {} {}", self.file, self.unit, self.line),
             format!(
                 "{} comes after {}: a long file is read in date order (WRDS writes it by id); sort it by date \
-                 first, for example: (head -n 1 FILE && tail -n +2 FILE | sort -t, -k{column},{column} -s) > sorted.csv",
+                 first, {sort}",
                 super::format_date(date),
                 super::format_date(after)
             ),

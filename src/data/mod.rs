@@ -2,6 +2,7 @@
 //! the bootstrap market read, every problem reported by file, line and column.
 
 pub mod long;
+mod long_parquet;
 mod rows;
 mod table;
 pub mod universe;

@@ -342,3 +342,23 @@ fn the_fixture_backtests_to_the_values_of_a_plain_loop_over_its_cells() {
     let equal = strategy(&market, &members, &SPECS[0]);
     assert!(equal[4].abs() > 1e-4 && equal[5] < 0.0 && equal[6].abs() > 1e-4, "{equal:?}");
 }
+
+#[test]
+fn the_fixture_as_pandas_writes_it_in_parquet_gives_the_csv_s_numbers() {
+    // examples/data/crsp_fixture.parquet: the CSV read by pandas (dates as datetime64,
+    // letter codes coerced to NaN) and written by pyarrow with snappy pages.
+    let parquet = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/crsp_fixture.parquet");
+    let scenario = Scenario::from_toml(SCENARIO).unwrap();
+    let run = |data: &str| {
+        let options = LongBacktestOptions { data: data.into(), ..LongBacktestOptions::default() };
+        long_backtest(&scenario, &options, &mut |_, _, _| {}).unwrap()
+    };
+    let (csv, parquet) = (run(FIXTURE), run(parquet));
+    assert_eq!(parquet.steps, csv.steps);
+    assert_eq!(parquet.benchmark, csv.benchmark);
+    assert_eq!(parquet.statistics, csv.statistics, "the same numbers read from the same text, bit for bit");
+    assert_eq!(parquet.total_return_term, csv.total_return_term);
+    assert_eq!(parquet.data.caveats, csv.data.caveats);
+    // pandas turned the letter codes into NaN: missing, not coded.
+    assert_eq!((csv.data.missing.coded_returns, parquet.data.missing.coded_returns), (2, 0));
+}
