@@ -40,6 +40,7 @@ __all__ = [
     "info",
     "Result",
     "BacktestResult",
+    "LongBacktestResult",
 ]
 
 __version__ = "0.1.0"
@@ -372,23 +373,96 @@ def run(
     return result
 
 
+class LongBacktestResult(_Finished):
+    """A backtest on a long file (an open universe: stocks listing and delisting, an
+    index benchmark, screens by id): ``.summary`` is summary.json of ``sptlab backtest
+    --out``, its strategies a list with the decomposition's six terms."""
+
+    def table(self):
+        """Each strategy's statistics and terms (summary.json's) as a DataFrame by name."""
+        import pandas as pd
+
+        rows = {entry["name"]: {k: v for k, v in entry.items() if k != "name"} for entry in self.summary["strategies"]}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    @property
+    def series(self):
+        """backtest.csv as a DataFrame: at sampled dates, the benchmark's log value and
+        each strategy's relative log return L to date."""
+        import pandas as pd
+
+        return pd.read_csv(_io.StringIO(self._native.series_csv()), parse_dates=["date"])
+
+    def save(self, dir: Union[str, "_os.PathLike[str]"], *, force: bool = False) -> None:
+        """Writes the files of ``sptlab backtest --out DIR`` into ``dir``."""
+        self._native.save(_path(dir, "dir"), force=force)
+
+
+def _long_frame(data: Any) -> Any:
+    """A pandas DataFrame or pyarrow Table as a pyarrow Table, else None."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return None
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    return None
+
+
 def backtest(
-    data: Union[str, "_os.PathLike[str]"],
+    data: Any,
     *,
     scenario: ScenarioLike = None,
     caps: bool = False,
     start: Optional[str] = None,
     end: Optional[str] = None,
     benchmark: Union[None, str, "_os.PathLike[str]"] = None,
-) -> BacktestResult:
-    """The scenario's strategies on a daily CSV's one path, in f64, as ``sptlab backtest``
-    does: ``start``/``end`` are its ``--from``/``--to`` (YYYY-MM-DD), ``benchmark`` a price
-    index CSV, ``caps=True`` when the data are capitalisations."""
+    missing_delisting_return: Optional[float] = None,
+) -> Union[BacktestResult, LongBacktestResult]:
+    """The scenario's strategies on the data's one path, in f64, as ``sptlab backtest``
+    does. ``data``: a daily CSV's path (wide, ``Date,TICKER,...``, or long, one row per
+    stock and date, told by its header; or a long Parquet file), or a pandas DataFrame or
+    pyarrow Table in the long format (``date, id, cap`` or ``price, shares``, optional
+    ``return``, ``delisting_return``; CRSP's ``PERMNO, PRC, SHROUT, RET, DLRET``).
+    ``start``/``end`` are its ``--from``/``--to`` (YYYY-MM-DD). A wide file takes
+    ``benchmark`` (a price index CSV) and ``caps=True`` when it holds capitalisations; a
+    long one ``missing_delisting_return`` (the return of a delisting its rows lack)."""
     kind, text = _source(scenario)
     start, end = _date_text(start), _date_text(end)
+    table = _long_frame(data)
+    if table is not None:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        if caps or benchmark is not None:
+            raise ValueError("caps, benchmark: a long DataFrame gives its caps and its benchmark is [benchmark]")
+        # Through a temporary Parquet file: the reader streams it as it would the user's own.
+        with tempfile.TemporaryDirectory(prefix="sptlab-") as folder:
+            path = _os.path.join(folder, "data.parquet")
+            pq.write_table(table, path, compression="snappy")
+            native = _native.backtest_long(
+                path, kind, text, start=start, end=end, missing_delisting_return=missing_delisting_return
+            )
+        return LongBacktestResult(native)
     data_path = _path(data, "data")
     if data_path is None:
-        raise TypeError("data: a path to a daily CSV, not None")
+        raise TypeError("data: a path to a daily CSV or Parquet file, or a DataFrame, not None")
+    if _native.is_long_file(data_path):
+        if caps or benchmark is not None:
+            raise ValueError("caps, benchmark: a long file gives its caps and its benchmark is [benchmark]")
+        native = _native.backtest_long(
+            data_path, kind, text, start=start, end=end, missing_delisting_return=missing_delisting_return
+        )
+        return LongBacktestResult(native)
+    if missing_delisting_return is not None:
+        raise ValueError("missing_delisting_return: a wide table has no delistings; it takes a long file")
     native = _native.backtest(
         data_path, kind, text, caps=caps, start=start, end=end, benchmark=_path(benchmark, "benchmark")
     )

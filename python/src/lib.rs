@@ -15,7 +15,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
-use sptlab::backtest::{Backtest, BacktestError, BacktestOptions};
+use sptlab::backtest::{Backtest, BacktestError, BacktestOptions, LongBacktest, LongBacktestOptions};
 use sptlab::bench::suite::{run_suite, Suite};
 use sptlab::bench::Workload;
 use sptlab::engine::choice::{BackendOptions, BackendRequest, ChoiceError};
@@ -38,7 +38,8 @@ fn bad_input(problems: &[String]) -> PyErr {
 /// A message of the crate's as Python spells its arguments: the crate's messages name
 /// the command line's options, which these calls take as keyword arguments.
 fn in_python_terms(message: &str) -> String {
-    const NAMES: [(&str, &str); 9] = [
+    const NAMES: [(&str, &str); 10] = [
+        ("--missing-delisting-return", "missing_delisting_return"),
         ("--out ", "save: "),
         ("--force", "force=True"),
         ("--batch-paths", "batch_paths"),
@@ -167,6 +168,66 @@ impl NativeBacktest {
             publish(&dir, files, force)
         })
     }
+}
+
+/// A finished backtest on a long file (an open universe).
+#[pyclass(frozen, module = "sptlab._native")]
+struct NativeLongBacktest {
+    backtest: LongBacktest,
+}
+
+#[pymethods]
+impl NativeLongBacktest {
+    fn summary_json(&self) -> String {
+        sptlab::output::long_backtest::long_backtest_summary_json(&self.backtest)
+    }
+
+    fn table_text(&self) -> String {
+        sptlab::output::long_backtest::long_backtest_table(&self.backtest)
+    }
+
+    /// backtest.csv's text: at sampled dates, the benchmark's log value and each strategy's L.
+    fn series_csv(&self) -> String {
+        sptlab::output::long_backtest::long_backtest_csv(&self.backtest)
+    }
+
+    #[pyo3(signature = (dir, force = false))]
+    fn save(&self, py: Python<'_>, dir: PathBuf, force: bool) -> PyResult<()> {
+        py.detach(|| publish(&dir, sptlab::output::long_backtest::long_backtest_files(&self.backtest), force))
+    }
+}
+
+/// `sptlab.backtest` of a long file (CSV or Parquet; a DataFrame or pyarrow Table comes
+/// as a temporary Parquet file): see `sptlab/__init__.py`.
+#[pyfunction]
+#[pyo3(signature = (data, scenario_kind, scenario, *, start = None, end = None, missing_delisting_return = None))]
+fn backtest_long(
+    py: Python<'_>,
+    data: PathBuf,
+    scenario_kind: &str,
+    scenario: String,
+    start: Option<String>,
+    end: Option<String>,
+    missing_delisting_return: Option<f64>,
+) -> PyResult<NativeLongBacktest> {
+    let source = scenario_source(scenario_kind, scenario)?;
+    let name = source.name();
+    let scenario = source.load().map_err(|problems| bad_input(&problems))?;
+    let options = LongBacktestOptions { data, from: start, to: end, missing_delisting_return, last_years: None };
+    let backtest =
+        py.detach(|| sptlab::backtest::long_backtest(&scenario, &options, &mut |_, _, _| {})).map_err(|error| {
+            match error {
+                BacktestError::Scenario(error) => bad_input(&scenario_problems(&name, &error)),
+                BacktestError::Data(error) => bad_input(&[error.to_string()]),
+            }
+        })?;
+    Ok(NativeLongBacktest { backtest })
+}
+
+/// Whether the file at `path` is a long file (by its header, or Parquet's magic bytes).
+#[pyfunction]
+fn is_long_file(path: PathBuf) -> bool {
+    sptlab::data::long::is_long_file(&path).unwrap_or(false)
 }
 
 /// Writes `files` into `dir` as one set (summary.json last), refusing to replace
@@ -563,6 +624,9 @@ fn bench_json(
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeRun>()?;
     module.add_class::<NativeBacktest>()?;
+    module.add_class::<NativeLongBacktest>()?;
+    module.add_function(wrap_pyfunction!(backtest_long, module)?)?;
+    module.add_function(wrap_pyfunction!(is_long_file, module)?)?;
     module.add_function(wrap_pyfunction!(run, module)?)?;
     module.add_function(wrap_pyfunction!(backtest, module)?)?;
     module.add_function(wrap_pyfunction!(example, module)?)?;

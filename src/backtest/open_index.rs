@@ -7,7 +7,8 @@
 //!   in simulation). A member that delists leaves at once, and the largest listed
 //!   non-member takes its place.
 //! - Without an index: every listed stock, re-formed every `reconstitute_every` steps;
-//!   a new listing joins at the next re-forming, a delisting leaves at once.
+//!   a new listing joins at the next re-forming, a delisting leaves at once (and should
+//!   every member leave at once, the listed stocks re-form it then).
 //!
 //! Over a step the index earns sum over members of X_i h_i / sum of X_i (caps at the
 //! step's start, h the holdings' growth, dividends and delisting returns included),
@@ -98,7 +99,9 @@ impl OpenBenchmark {
         let every = match self.rule {
             OpenBenchmarkRule::Market { every } | OpenBenchmarkRule::Index { every, .. } => every,
         };
-        if self.steps.is_multiple_of(every) {
+        let none_left = !self.members.iter().any(|member| *member);
+        if self.steps.is_multiple_of(every) || none_left {
+            // (A market whose members all delisted at once re-forms from the listed now.)
             self.reform(universe, false);
         } else if left > 0 {
             if let OpenBenchmarkRule::Index { .. } = self.rule {
