@@ -447,20 +447,20 @@ def backtest(
         with tempfile.TemporaryDirectory(prefix="sptlab-") as folder:
             path = _os.path.join(folder, "data.parquet")
             pq.write_table(table, path, compression="snappy")
-            native = _native.backtest_long(
+            long_native = _native.backtest_long(
                 path, kind, text, start=start, end=end, missing_delisting_return=missing_delisting_return
             )
-        return LongBacktestResult(native)
+        return LongBacktestResult(long_native)
     data_path = _path(data, "data")
     if data_path is None:
         raise TypeError("data: a path to a daily CSV or Parquet file, or a DataFrame, not None")
     if _native.is_long_file(data_path):
         if caps or benchmark is not None:
             raise ValueError("caps, benchmark: a long file gives its caps and its benchmark is [benchmark]")
-        native = _native.backtest_long(
+        long_native = _native.backtest_long(
             data_path, kind, text, start=start, end=end, missing_delisting_return=missing_delisting_return
         )
-        return LongBacktestResult(native)
+        return LongBacktestResult(long_native)
     if missing_delisting_return is not None:
         raise ValueError("missing_delisting_return: a wide table has no delistings; it takes a long file")
     native = _native.backtest(
