@@ -492,7 +492,7 @@ pub fn long_backtest(
                 .map_err(|error| Strategies(form_problem(position, &state.strategy, day.date, error)))?;
             state.record(gross, view.benchmark_gross);
         }
-        if completed as usize % stride == 0 || is_last {
+        if (completed as usize).is_multiple_of(stride) || is_last {
             trace.dates.push(format_date(day.date));
             trace.steps.push(completed);
             trace.benchmark_log_value.push(log_value);
@@ -500,7 +500,7 @@ pub fn long_backtest(
                 relative.push(state.slots[crate::engine::accumulators::slot::RELATIVE]);
             }
         }
-        if completed % 64 == 0 || is_last {
+        if completed.is_multiple_of(64) || is_last {
             progress(2, completed as usize, Some(steps as usize));
         }
         last_date = day.date;
@@ -579,11 +579,15 @@ fn weight_change(arrays: &StepArrays, members_after: &[bool]) -> f64 {
     };
     let before_total = total(&arrays.caps_before_change, &arrays.members_before);
     let after_total = total(&arrays.caps_now, members_after);
+    let weight = |member: bool, cap: f64, total: f64| if member { cap / total } else { 0.0 };
+    let befores = arrays.members_before.iter().zip(&arrays.caps_before_change);
+    let afters = members_after.iter().zip(&arrays.caps_now);
     let mut change = 0.0;
-    for slot in 0..arrays.caps_now.len() {
-        let before = if arrays.members_before[slot] { arrays.caps_before_change[slot] / before_total } else { 0.0 };
-        let after = if members_after[slot] { arrays.caps_now[slot] / after_total } else { 0.0 };
-        change += if arrays.delisted[slot] { before + after } else { (after - before).abs() };
+    for (((member_before, cap_before), (member_after, cap_now)), delisted) in befores.zip(afters).zip(&arrays.delisted)
+    {
+        let before = weight(*member_before, *cap_before, before_total);
+        let after = weight(*member_after, *cap_now, after_total);
+        change += if *delisted { before + after } else { (after - before).abs() };
     }
     change
 }

@@ -228,9 +228,10 @@ impl OpenStrategyState {
         let mut changed = false;
         let mut allowed_after = vec![false; width];
         if view.reconstituted {
-            for slot in 0..width {
-                allowed_after[slot] = view.members_after[slot] && !self.excluded[slot];
-                changed |= allowed_after[slot] != self.allowed[slot] || (self.allowed[slot] && view.delisted[slot]);
+            let slots = allowed_after.iter_mut().zip(view.members_after).zip(&self.excluded);
+            for (((after, member), excluded), (before, delisted)) in slots.zip(self.allowed.iter().zip(view.delisted)) {
+                *after = *member && !*excluded;
+                changed |= *after != *before || (*before && *delisted);
             }
         }
         if !(rebalance || view.is_last || changed || view.reconstituted) {

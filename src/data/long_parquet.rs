@@ -31,7 +31,7 @@ pub(super) fn rows(path: &Path) -> Result<(Vec<String>, Rows), String> {
             return Err(format!("its column {} is nested; a long file's columns hold plain values", field.name()));
         }
         names.push(field.name().to_string());
-        let unit = match field.get_basic_info().logical_type() {
+        let unit = match field.get_basic_info().logical_type_ref() {
             Some(LogicalType::Timestamp { unit, .. }) => Some(unit),
             _ => None,
         };
