@@ -382,8 +382,7 @@ class LongBacktestResult(_Finished):
         """Each strategy's statistics and terms (summary.json's) as a DataFrame by name."""
         import pandas as pd
 
-        rows = {entry["name"]: {k: v for k, v in entry.items() if k != "name"} for entry in self.summary["strategies"]}
-        return pd.DataFrame.from_dict(rows, orient="index")
+        return pd.DataFrame.from_dict(self.summary["strategies"], orient="index")
 
     @property
     def series(self):

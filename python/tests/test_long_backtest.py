@@ -49,10 +49,12 @@ def test_a_long_file_a_dataframe_and_a_pyarrow_table_agree_with_the_cli(cli, tmp
     by_frame = sptlab.backtest(frame(), scenario=SCENARIO)
     by_table = sptlab.backtest(pa.Table.from_pandas(frame(), preserve_index=False), scenario=SCENARIO)
     for result in (by_path, by_frame, by_table):
-        for ours, theirs in zip(result.summary["strategies"], expected["strategies"]):
+        assert list(result.summary["strategies"]) == ["equal", "diversity"]
+        for name, theirs in expected["strategies"].items():
+            ours = result.summary["strategies"][name]
             for key in ("relative_log_return", "screen_term", "drift_term", "leakage_term", "cost_term",
                         "total_return_term"):
-                assert ours[key] == theirs[key], (ours["name"], key)
+                assert ours[key] == theirs[key], (name, key)
     table = by_frame.table()
     assert list(table.index) == ["equal", "diversity"]
     assert abs(table.loc["equal", "residual"]) < 1e-12

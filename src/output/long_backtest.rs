@@ -167,15 +167,11 @@ pub fn long_backtest_summary_json(backtest: &LongBacktest) -> String {
             json!({ "kind": "index", "index": k, "reconstitute_every": every, "buffer": buffer })
         }
     };
-    let strategies: Vec<Value> = backtest
-        .strategies
-        .iter()
-        .enumerate()
-        .map(|(s, strategy)| {
-            let stats = &backtest.statistics[s];
-            let generated = strategy.weighting.is_functionally_generated();
-            json!({
-                "name": strategy.name,
+    let mut strategies = serde_json::Map::new();
+    for (s, strategy) in backtest.strategies.iter().enumerate() {
+        let stats = &backtest.statistics[s];
+        let generated = strategy.weighting.is_functionally_generated();
+        let entry = json!({
                 "relative_log_return": stats.relative_log_return,
                 "relative_growth_rate": stats.relative_log_return / backtest.years(),
                 "log_return": stats.log_return,
@@ -195,12 +191,13 @@ pub fn long_backtest_summary_json(backtest: &LongBacktest) -> String {
                 "cost_term": stats.cost_term,
                 "total_return_term": backtest.total_return_term[s],
                 "residual": backtest.residual(s),
-            })
-        })
-        .collect();
+        });
+        strategies.insert(strategy.name.clone(), entry);
+    }
     let summary = json!({
         "data": {
             "path": data.path.display().to_string(),
+            "sha256": data.sha256,
             "format": "long",
             "from": data.from,
             "to": data.to,
@@ -230,7 +227,7 @@ pub fn long_backtest_summary_json(backtest: &LongBacktest) -> String {
             "members_first": benchmark.members_first,
             "members_last": benchmark.members_last,
         },
-        "strategies": strategies,
+        "strategies": Value::Object(strategies),
         "caveats": long_data_caveats(backtest),
         "seconds": backtest.seconds,
     });

@@ -84,6 +84,22 @@ fn every_key_summary_json_can_hold_is_defined_in_docs() {
         INDEX.into(),
     ]);
 
+    // A long file: an index, a screen, the decomposition's total-return term.
+    let long_scenario = dir.join("long.toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        &long_scenario,
+        "[market]\nn = 6\n[benchmark]\nindex = 3\nreconstitute_every = 10\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n\
+         exclude = [10001]\n[[strategies]]\nname = \"top\"\nweighting = \"top_k\"\nk = 2\n",
+    )
+    .unwrap();
+    runs.push(vec![
+        "backtest".into(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/crsp_fixture.csv").into(),
+        "--scenario".into(),
+        long_scenario.to_string_lossy().into_owned(),
+    ]);
+
     let mut found = BTreeSet::new();
     for (index, args) in runs.iter().enumerate() {
         let out = dir.join(format!("run{index}"));
@@ -97,7 +113,17 @@ fn every_key_summary_json_can_hold_is_defined_in_docs() {
         keys(&json(&out.join("summary.json")), None, &mut found);
     }
     // The walk sees the nested keys it must: a control's, a comparison's, history's, an index's.
-    for key in ["controlled", "variance_ratio", "first_wins", "percentile", "vs_index", "antithetic", "manifest"] {
+    for key in [
+        "controlled",
+        "variance_ratio",
+        "first_wins",
+        "percentile",
+        "vs_index",
+        "antithetic",
+        "manifest",
+        "total_return_term",
+        "member_changes",
+    ] {
         assert!(found.contains(key), "{key} was written by one of the runs: {found:?}");
     }
     let docs = documentation();

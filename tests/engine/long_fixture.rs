@@ -314,6 +314,26 @@ fn the_fixture_backtests_to_the_values_of_a_plain_loop_over_its_cells() {
         })
         .sum();
     assert!((engine.benchmark.log_return - index_log_return).abs() < 1e-13);
+    // In caps alone, and its turnover: half the weight moved at each change of members
+    // (a leaving stock's weight, and an entering one's, at the caps of that date), a year.
+    let (mut cap_log_return, mut traded, mut changes) = (0.0, 0.0, 0);
+    for t in 1..dates.len() {
+        let before = &members[t - 1];
+        let sum = |t: usize, set: &BTreeSet<String>| set.iter().map(|id| market.caps[t][id]).sum::<f64>();
+        cap_log_return += (sum(t, before) / sum(t - 1, before)).ln();
+        if t + 1 < dates.len() && members[t] != *before {
+            changes += 1;
+            let (old, new) = (weights(&market, t, before), weights(&market, t, &members[t]));
+            let ids: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+            traded +=
+                ids.iter().map(|id| (new.get(*id).unwrap_or(&0.0) - old.get(*id).unwrap_or(&0.0)).abs()).sum::<f64>();
+        }
+    }
+    assert!((engine.benchmark.cap_log_return - cap_log_return).abs() < 1e-13);
+    assert_eq!((engine.benchmark.member_changes, changes), (2, 2), "10006 in for 10004, then 10004 for 10003");
+    let per_year = (dates.len() - 1) as f64 / engine.years();
+    assert!((engine.benchmark.turnover - 0.5 * traded * per_year / (dates.len() - 1) as f64).abs() < 1e-12);
+    assert!((engine.benchmark.members_first, engine.benchmark.members_last) == (K, K));
     let names = ["L", "screen", "generating", "drift", "leakage", "cost", "total_return"];
     for (s, spec) in SPECS.iter().enumerate() {
         let expected = strategy(&market, &members, spec);
