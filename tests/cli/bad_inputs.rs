@@ -82,6 +82,15 @@ fn backtest(name: &'static str, csv: String, extra: Vec<&'static str>, expect: V
     Case { name, input: Input::Backtest { csv, scenario: None }, extra, expect }
 }
 
+/// Two stocks listed over three dates, as a long file.
+const TWO_LISTED_LONG: &str =
+    "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n2020-01-03,A,12\n2020-01-03,B,5\n";
+
+fn long_backtest_scenario(name: &'static str, scenario: &str, expect: Vec<&'static str>) -> Case {
+    let csv = TWO_LISTED_LONG.to_string();
+    Case { name, input: Input::Backtest { csv, scenario: Some(scenario.to_string()) }, extra: vec![], expect }
+}
+
 fn backtest_scenario(name: &'static str, scenario: &str, expect: Vec<&'static str>) -> Case {
     let csv = format!("Date,AAA,BBB\n{}", csv_rows());
     Case { name, input: Input::Backtest { csv, scenario: Some(scenario.to_string()) }, extra: vec![], expect }
@@ -752,17 +761,11 @@ fn cases() -> Vec<Case> {
             vec![],
             vec!["prices.csv, line 1: a long file needs a column cap, or both price and shares"],
         ),
-        Case {
-            name: "backtest of a long file with an index larger than the stocks listed",
-            input: Input::Backtest {
-                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
-                      2020-01-03,A,12\n2020-01-03,B,5\n"
-                    .to_string(),
-                scenario: Some(format!("[market]\nn = 2\n[benchmark]\nindex = 3{EQUAL}")),
-            },
-            extra: vec![],
-            expect: vec!["scenario.toml: benchmark.index: is 3, but on 2020-01-01 the data lists 2 stocks"],
-        },
+        long_backtest_scenario(
+            "backtest of a long file with an index larger than the stocks listed",
+            &format!("[market]\nn = 2\n[benchmark]\nindex = 3{EQUAL}"),
+            vec!["scenario.toml: benchmark.index: is 3, but on 2020-01-01 the data lists 2 stocks"],
+        ),
         backtest(
             "backtest of a long file with --caps",
             "date,id,cap\n2020-01-01,A,10\n2020-01-02,A,11\n2020-01-03,A,12\n".to_string(),
@@ -775,39 +778,24 @@ fn cases() -> Vec<Case> {
             vec!["--missing-delisting-return", "-1.5"],
             vec!["--missing-delisting-return: must be a return of at least -1, got -1.5"],
         ),
-        Case {
-            name: "backtest of a long file screening an id it lacks",
-            input: Input::Backtest {
-                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
-                      2020-01-03,A,12\n2020-01-03,B,5\n"
-                    .to_string(),
-                scenario: Some(format!("[market]\nn = 2{EQUAL}exclude = [\"ZZZ\"]\n")),
-            },
-            extra: vec![],
-            expect: vec!["strategies[0].exclude[0]: \"ZZZ\" is no id of the data"],
-        },
-        Case {
-            name: "backtest of a long file with max_growth",
-            input: Input::Backtest {
-                csv: "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n\
-                      2020-01-03,A,12\n2020-01-03,B,5\n"
-                    .to_string(),
-                scenario: Some(
-                    "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n\
-                     estimate = \"trailing\"\n"
-                        .to_string(),
-                ),
-            },
-            extra: vec![],
-            expect: vec!["strategies[0].weighting: max_growth needs a covariance"],
-        },
+        long_backtest_scenario(
+            "backtest of a long file screening an id it lacks",
+            &format!("[market]\nn = 2{EQUAL}exclude = [\"ZZZ\"]\n"),
+            vec!["strategies[0].exclude[0]: \"ZZZ\" is no id of the data"],
+        ),
+        long_backtest_scenario(
+            "backtest of a long file with max_growth",
+            "[market]\nn = 2\n[[strategies]]\nname = \"opt\"\nweighting = \"max_growth\"\nte_budget = 0.02\n\
+                 estimate = \"trailing\"\n",
+            vec!["strategies[0].weighting: max_growth needs a covariance"],
+        ),
         backtest_scenario(
-            "backtest with an index benchmark (not yet)",
+            "backtest of a wide table with an index benchmark",
             "[market]\nn = 2\n[benchmark]\nindex = 1\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\n",
             vec!["scenario.toml: benchmark: a backtest's benchmark is the data's market"],
         ),
         backtest_scenario(
-            "backtest with a screen (not yet)",
+            "backtest of a wide table with a screen",
             "[market]\nn = 2\n[[strategies]]\nname = \"equal\"\nweighting = \"equal\"\nexclude = [\"AAA\"]\n",
             vec!["scenario.toml: strategies[0].exclude: screens need the data as a long file"],
         ),
