@@ -464,6 +464,16 @@ pub fn long_backtest(
         log_value += result.log_return;
         cap_log_value += result.cap_log_return;
         let benchmark_gross = result.log_return.exp();
+        if !(benchmark_gross > 0.0 && benchmark_gross.is_finite()) {
+            return Err(Data(invalid(
+                options.data.display().to_string(),
+                format!(
+                    "on {} the benchmark's members lost all their value (delisting returns of -1), so its log \
+                     return has none",
+                    format_date(day.date)
+                ),
+            )));
+        }
         moments[benchmark_moment::RETURN_SUM] += benchmark_gross - 1.0;
         moments[benchmark_moment::RETURN_SQUARES] += (benchmark_gross - 1.0) * (benchmark_gross - 1.0);
         let reconstituted = result.members_changed && !is_last;
@@ -490,6 +500,17 @@ pub fn long_backtest(
             let gross = state
                 .step(&view)
                 .map_err(|error| Strategies(form_problem(position, &state.strategy, day.date, error)))?;
+            if !(gross > 0.0 && gross.is_finite()) {
+                return Err(Data(invalid(
+                    options.data.display().to_string(),
+                    format!(
+                        "on {} the holdings of \"{}\" lost all their value (delisting returns of -1), so its log \
+                         return has none",
+                        format_date(day.date),
+                        state.strategy.name
+                    ),
+                )));
+            }
             state.record(gross, view.benchmark_gross);
         }
         if (completed as usize).is_multiple_of(stride) || is_last {

@@ -132,7 +132,7 @@ impl OpenStrategyState {
         for ((allowed, member), excluded) in self.allowed.iter_mut().zip(members).zip(&self.excluded) {
             *allowed = *member && !*excluded;
         }
-        let log_g = self.form(caps, log_caps)?;
+        let log_g = self.form(caps, log_caps, &[])?;
         self.value.copy_from_slice(&self.target);
         self.cap_value.copy_from_slice(&self.target);
         self.value_total = self.target.iter().sum();
@@ -153,7 +153,9 @@ impl OpenStrategyState {
 
     /// Targets on the allowed stocks' weights rho^E (their `caps` over their sum) into
     /// `self.target`, by slot; returns log G(rho^E) (0 where the rule is not generated).
-    fn form(&mut self, caps: &[f64], log_caps: &[f64]) -> Result<f64, FormError> {
+    /// `left`: by slot, a stock that delisted (its slot's holding is not the stock there
+    /// now, for top-k's "held"); empty for none.
+    fn form(&mut self, caps: &[f64], log_caps: &[f64], left: &[bool]) -> Result<f64, FormError> {
         let allowed: Vec<usize> = (0..self.allowed.len()).filter(|&slot| self.allowed[slot]).collect();
         if allowed.is_empty() {
             return Err(FormError::NothingAllowed);
@@ -164,7 +166,8 @@ impl OpenStrategyState {
         let log_g = match &self.strategy.weighting {
             Weighting::TopK { k, buffer, p } => {
                 let log_rho: Vec<f64> = allowed.iter().map(|&slot| log_caps[slot] - total.ln()).collect();
-                let mut held: Vec<bool> = allowed.iter().map(|&slot| self.value[slot] > 0.0).collect();
+                let left = |slot: usize| left.get(slot).copied().unwrap_or(false);
+                let mut held: Vec<bool> = allowed.iter().map(|&slot| self.value[slot] > 0.0 && !left(slot)).collect();
                 let mut order: Vec<u32> = (0..allowed.len() as u32).collect();
                 let mut keyed = vec![(0.0, 0); allowed.len()];
                 let mut compact = vec![0.0; allowed.len()];
@@ -251,7 +254,7 @@ impl OpenStrategyState {
             // Top-k, capped and max_growth have no log G; their targets on the old
             // stocks are only needed where they trade on them.
             let mut log_g = if self.strategy.weighting.is_functionally_generated() || !changed {
-                self.form(caps, &log_caps)?
+                self.form(caps, &log_caps, &[])?
             } else {
                 0.0
             };
@@ -266,7 +269,7 @@ impl OpenStrategyState {
                 let log_share_after = log_sum_over(view.caps_now, &self.allowed);
                 self.screen_anchor = log_share_after - log_sum_over(view.caps_now, view.members_after);
                 if changed {
-                    let log_g_after = self.form(view.caps_now, view.log_caps_now)?;
+                    let log_g_after = self.form(view.caps_now, view.log_caps_now, view.delisted)?;
                     self.leakage += log_g - log_g_after;
                     log_g = log_g_after;
                     log_share = log_share_after;

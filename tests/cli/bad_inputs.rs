@@ -86,6 +86,10 @@ fn backtest(name: &'static str, csv: String, extra: Vec<&'static str>, expect: V
 const TWO_LISTED_LONG: &str =
     "date,id,cap\n2020-01-01,A,10\n2020-01-01,B,5\n2020-01-02,A,11\n2020-01-02,B,5\n2020-01-03,A,12\n2020-01-03,B,5\n";
 
+/// A long file whose largest stock delists at -100 %.
+const LOST_EVERYTHING: &str = "date,id,cap,delisting_return\n2020-01-01,A,10,\n2020-01-01,B,5,\n2020-01-01,C,3,\n\
+                               2020-01-02,A,11,-1\n2020-01-02,B,5,\n2020-01-02,C,3,\n2020-01-03,B,5,\n2020-01-03,C,3,\n";
+
 fn long_backtest_scenario(name: &'static str, scenario: &str, expect: Vec<&'static str>) -> Case {
     let csv = TWO_LISTED_LONG.to_string();
     Case { name, input: Input::Backtest { csv, scenario: Some(scenario.to_string()) }, extra: vec![], expect }
@@ -778,6 +782,27 @@ fn cases() -> Vec<Case> {
             vec!["--missing-delisting-return", "-1.5"],
             vec!["--missing-delisting-return: must be a return of at least -1, got -1.5"],
         ),
+        Case {
+            name: "backtest of a long file whose index loses everything",
+            input: Input::Backtest {
+                csv: LOST_EVERYTHING.to_string(),
+                scenario: Some(format!("[market]\nn = 2\n[benchmark]\nindex = 1{EQUAL}")),
+            },
+            extra: vec![],
+            expect: vec!["prices.csv: on 2020-01-02 the benchmark's members lost all their value"],
+        },
+        Case {
+            name: "backtest of a long file whose strategy loses everything",
+            input: Input::Backtest {
+                csv: LOST_EVERYTHING.to_string(),
+                scenario: Some(
+                    "[market]\nn = 2\n[benchmark]\nindex = 2\n[[strategies]]\nname = \"top\"\nweighting = \"top_k\"\nk = 1\n"
+                        .to_string(),
+                ),
+            },
+            extra: vec![],
+            expect: vec!["prices.csv: on 2020-01-02 the holdings of \"top\" lost all their value"],
+        },
         long_backtest_scenario(
             "backtest of a long file screening an id it lacks",
             &format!("[market]\nn = 2{EQUAL}exclude = [\"ZZZ\"]\n"),

@@ -148,3 +148,35 @@ fn a_simulated_path_written_as_a_long_file_backtests_to_its_own_numbers() {
         assert!(leakage.abs() > 1e-4, "the round trip covers leakage ({leakage})");
     }
 }
+
+#[test]
+fn a_new_listing_in_a_delisted_stocks_slot_is_not_held_by_top_k() {
+    // A delists on Jan 2 and D lists that day, in A's freed slot; D (7) replaces A in the
+    // index of 2 beside B (8). Top-1 re-forms holding nothing, so it takes B, the
+    // largest; had it taken the slot's old holding for D's (kept within its buffer),
+    // it would hold D, which then doubles.
+    let text = "date,id,cap,delisting_return\n\
+        2020-01-01,A,10,\n2020-01-01,B,8,\n2020-01-01,C,1,\n\
+        2020-01-02,A,10,0\n2020-01-02,B,8,\n2020-01-02,C,1,\n2020-01-02,D,7,\n\
+        2020-01-03,B,8,\n2020-01-03,C,1,\n2020-01-03,D,14,\n\
+        2020-01-06,B,8,\n2020-01-06,C,1,\n2020-01-06,D,14,\n";
+    let file = std::env::temp_dir().join(format!("sptlab-test-slot-reuse-{}.csv", std::process::id()));
+    std::fs::write(&file, text).unwrap();
+    let scenario = Scenario::from_toml(
+        "[market]\nn = 3\n[benchmark]\nindex = 2\nreconstitute_every = 100\n\
+         [[strategies]]\nname = \"top-1\"\nweighting = \"top_k\"\nk = 1\nbuffer = 1\np = 1.0\n",
+    )
+    .unwrap();
+    let long = run_long(&file, &scenario);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(long.data.most_listed, 3, "D took A's slot");
+    // Jan 3: the index earns (8 + 7 x 2) / 15, top-1 (B) nothing.
+    let expected = (15.0f64 / 22.0).ln();
+    assert!(
+        (long.statistics[0].relative_log_return - expected).abs() < 1e-14,
+        "{}",
+        long.statistics[0].relative_log_return
+    );
+    // Sold A and bought B on Jan 2: twice the whole value traded.
+    assert!((long.statistics[0].traded - 2.0).abs() < 1e-14);
+}
