@@ -229,8 +229,10 @@ impl OpenStrategyState {
         // The stocks it may hold from now, and whether they changed (a leaving stock's
         // slot may already hold a new listing, so a delisting counts apart).
         let mut changed = false;
-        let mut allowed_after = vec![false; width];
+        // Only a change of members can change them (no allocation on the other steps).
+        let mut allowed_after = Vec::new();
         if view.reconstituted {
+            allowed_after.resize(width, false);
             let slots = allowed_after.iter_mut().zip(view.members_after).zip(&self.excluded);
             for (((after, member), excluded), (before, delisted)) in slots.zip(self.allowed.iter().zip(view.delisted)) {
                 *after = *member && !*excluded;
